@@ -1,0 +1,92 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Buckets of the API server's own webhook latency histogram, in seconds. */
+export const ADMISSION_BUCKETS = [0.005, 0.025, 0.1, 0.5, 1, 2.5, 10];
+
+/**
+ * Every metric of the process, on one registry per instance (tests build their own).
+ * Labels are bounded: operation, kind, result, provider, store kind — never a key or a value.
+ * Names follow the External Secrets Operator where it has the same metric.
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  const reg = { registers: [registry] };
+  return {
+    registry,
+    admissionRequests: new Counter({
+      name: 'esw_admission_requests_total',
+      help: 'Admission requests by operation, kind and result',
+      labelNames: ['operation', 'kind', 'result'] as const,
+      ...reg,
+    }),
+    admissionDuration: new Histogram({
+      name: 'esw_admission_duration_seconds',
+      help: 'Admission latency by operation and kind',
+      labelNames: ['operation', 'kind', 'result'] as const,
+      buckets: ADMISSION_BUCKETS,
+      ...reg,
+    }),
+    providerCalls: new Counter({
+      name: 'externalsecret_provider_api_calls_count',
+      help: 'Provider API calls by provider, call and status (name kept from ESO)',
+      labelNames: ['provider', 'call', 'status'] as const,
+      ...reg,
+    }),
+    providerDuration: new Histogram({
+      name: 'esw_provider_call_duration_seconds',
+      help: 'Provider API call latency',
+      labelNames: ['provider', 'call', 'status'] as const,
+      buckets: ADMISSION_BUCKETS,
+      ...reg,
+    }),
+    cacheLookups: new Counter({
+      name: 'esw_value_cache_lookups_total',
+      help: 'Value cache lookups by result (hit, miss, coalesced)',
+      labelNames: ['result'] as const,
+      ...reg,
+    }),
+    refresherQueueDepth: new Gauge({
+      name: 'esw_refresher_queue_depth',
+      help: 'Objects waiting in the refresher queue',
+      ...reg,
+    }),
+    syncCalls: new Counter({
+      name: 'externalsecret_sync_calls_total',
+      help: 'ExternalSecret sync calls (name kept from ESO)',
+      labelNames: ['name', 'namespace'] as const,
+      ...reg,
+    }),
+    syncErrors: new Counter({
+      name: 'externalsecret_sync_calls_error',
+      help: 'ExternalSecret sync errors (name kept from ESO)',
+      labelNames: ['name', 'namespace'] as const,
+      ...reg,
+    }),
+    statusCondition: new Gauge({
+      name: 'externalsecret_status_condition',
+      help: 'ExternalSecret status condition (name kept from ESO)',
+      labelNames: ['name', 'namespace', 'condition', 'status'] as const,
+      ...reg,
+    }),
+    managedSyncs: new Counter({
+      name: 'esw_refresher_syncs_total',
+      help: 'Refresher syncs by object kind and result',
+      labelNames: ['kind', 'result'] as const,
+      ...reg,
+    }),
+    stalestSecretAge: new Gauge({
+      name: 'esw_refresher_stalest_secret_age_seconds',
+      help: 'Age of the least recently synced managed Secret',
+      ...reg,
+    }),
+    leader: new Gauge({ name: 'esw_leader', help: '1 when this replica holds the refresher lease', ...reg }),
+    informerHealthy: new Gauge({
+      name: 'esw_informer_healthy',
+      help: '1 when the informer for a resource is listed and watching',
+      labelNames: ['resource'] as const,
+      ...reg,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,113 @@
+/**
+ * The provider interface, after the External Secrets Operator's: a provider turns a store spec
+ * into a client and fetches raw values. It knows nothing of Kubernetes, caching, properties or
+ * decoding: the resolver (src/resolve) applies `property`, `decodingStrategy` and
+ * `conversionStrategy` to the raw bytes, so one remote call serves every property of a key.
+ */
+
+import type { FieldError } from '../api/field-errors.ts';
+import type { FindRef, SecretKeySelector, SecretStoreProvider, StoreKind } from '../api/types.ts';
+
+export const ProviderErrorKind = {
+  NotFound: 'NotFound',
+  Forbidden: 'Forbidden',
+  Throttled: 'Throttled',
+  Unavailable: 'Unavailable',
+  Invalid: 'Invalid',
+} as const;
+export type ProviderErrorKind = (typeof ProviderErrorKind)[keyof typeof ProviderErrorKind];
+
+/** Transient kinds: retried with backoff by the refresher; never a reason to clear data. */
+export const TRANSIENT_KINDS: ReadonlySet<ProviderErrorKind> = new Set(['Throttled', 'Unavailable']);
+
+/**
+ * A typed provider failure. `message` must never contain a secret value: build it from the key
+ * name and the SDK's error code, not from response bodies.
+ */
+export class ProviderError extends Error {
+  readonly kind: ProviderErrorKind;
+  /** Seconds the provider asked us to wait (429 Retry-After), when it said so. */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(
+    kind: ProviderErrorKind,
+    message: string,
+    options?: { cause?: unknown; retryAfterSeconds?: number },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ProviderError';
+    this.kind = kind;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+}
+
+export function isProviderError(err: unknown): err is ProviderError {
+  return err instanceof ProviderError;
+}
+
+/** One remote secret at one version: the unit of fetching and caching. */
+export interface RemoteKey {
+  key: string;
+  /** Provider-specific version (AWS VersionId or stage, Vault KV version, GCP version number…). */
+  version?: string | undefined;
+}
+
+/** Per-call options. Every call carries a deadline through `signal`. */
+export interface CallOptions {
+  signal: AbortSignal;
+}
+
+export interface ProviderClient {
+  /** Raw bytes of `key` at `version`. Throws ProviderError. */
+  getSecret(ref: RemoteKey, opts: CallOptions): Promise<Uint8Array>;
+  /**
+   * Optional batch fetch (AWS BatchGetSecretValue). Result per input index: bytes or the typed
+   * per-key error. `maxBatch` says how many refs one call takes.
+   */
+  getSecrets?(refs: RemoteKey[], opts: CallOptions): Promise<(Uint8Array | ProviderError)[]>;
+  readonly maxBatch?: number;
+  /** `dataFrom.find`: secret name -> raw bytes of its current version. Absent if the provider cannot list. */
+  findSecrets?(find: FindRef, opts: CallOptions): Promise<Map<string, Uint8Array>>;
+  close(): Promise<void>;
+}
+
+/** What a provider may read from the cluster to build a client: credential Secrets and SA tokens. */
+export interface ClientContext {
+  store: { kind: StoreKind; name: string; namespace: string | undefined };
+  /** Namespace the request comes from (used for ClusterSecretStore referent auth). */
+  namespace: string;
+  readSecretKey(selector: SecretKeySelector, field: string): Promise<string>;
+  /** A projected service-account token, for workload identity / Vault kubernetes auth. */
+  serviceAccountToken?(selector: {
+    name?: string;
+    namespace?: string;
+    audiences?: string[];
+  }): Promise<string>;
+  /** Test and on-prem hooks: endpoint overrides come from server config, never from objects. */
+  endpoints: EndpointOverrides;
+  /** Bounded SDK retries. */
+  maxAttempts: number;
+  timeoutMs: number;
+}
+
+/**
+ * Endpoint overrides, set by the operator of this server (flags/env, test harness), never by a
+ * user object — a store may only choose among real cloud endpoints or its own `server`.
+ */
+export interface EndpointOverrides {
+  aws?: string;
+  azureCa?: string;
+  azureDisableChallengeResourceVerification?: boolean;
+  azureAuthorityHost?: string;
+  gcp?: { host: string; port: number; insecure: boolean };
+  awsSts?: string;
+}
+
+export interface Provider<Spec = unknown> {
+  /** The key under `spec.provider` (aws, azurekv, gcpsm, vault, fake). */
+  readonly name: string;
+  /** Static validation of the provider spec, no network. `path` is `spec.provider.<name>`. */
+  validateStore(spec: Spec, path: string, kind: StoreKind): FieldError[];
+  newClient(spec: Spec, ctx: ClientContext): Promise<ProviderClient>;
+}
+
+export type ProviderSpecOf<K extends keyof SecretStoreProvider> = NonNullable<SecretStoreProvider[K]>;

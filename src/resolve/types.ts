@@ -1,0 +1,52 @@
+/**
+ * The resolver contract shared by admission (placeholder Secrets) and the refresher
+ * (ExternalSecret targets and placeholder refresh). Implemented in ./resolver.ts.
+ */
+import type { FindRef, Namespace, RemoteRef, Secret, SecretStore, StoreKind } from '../api/types.ts';
+
+export interface StoreRef {
+  name: string;
+  kind: StoreKind;
+}
+
+/**
+ * Where stores, namespaces and credential Secrets come from: the Kubernetes informers in
+ * cluster mode, the `--stores` manifests in standalone mode. Reads are synchronous and local,
+ * so admission never makes an API call to find a store.
+ */
+export interface StoreRegistry {
+  getStore(kind: StoreKind, name: string, namespace: string | undefined): SecretStore | undefined;
+  getNamespace(name: string): Namespace | undefined;
+}
+
+/** Reads a credential Secret (auth.secretRef). Cluster mode: API GET with a short cache. */
+export interface SecretReader {
+  readSecret(namespace: string, name: string): Promise<Secret | undefined>;
+}
+
+export interface LookupOptions {
+  /** Abort (and fail with ESW_PROVIDER_UNAVAILABLE) when this signal fires. */
+  signal?: AbortSignal;
+  /**
+   * Refresh path: accept a cached value only if it was fetched at or after this time (ms since
+   * epoch). Concurrent refreshes of one key inside a cycle still cost one call.
+   */
+  fetchedAfter?: number;
+}
+
+export interface Resolver {
+  /** Throws EswError ESW_STORE_NOT_FOUND (404) / ESW_STORE_FORBIDDEN (403) / ESW_STORE_INVALID. */
+  checkStore(store: StoreRef, namespace: string): SecretStore;
+  /** The value of one remoteRef: property extracted, decodingStrategy applied. */
+  getValue(store: StoreRef, namespace: string, ref: RemoteRef, opts?: LookupOptions): Promise<Buffer>;
+  /** `dataFrom.extract`: every top-level property of the JSON secret (optionally of `property`). */
+  getMap(
+    store: StoreRef,
+    namespace: string,
+    ref: RemoteRef,
+    opts?: LookupOptions,
+  ): Promise<Map<string, Buffer>>;
+  /** `dataFrom.find`: secret name (conversion applied) -> value. */
+  find(store: StoreRef, namespace: string, find: FindRef, opts?: LookupOptions): Promise<Map<string, Buffer>>;
+  close(): Promise<void>;
+}
