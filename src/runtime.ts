@@ -1,0 +1,90 @@
+/**
+ * Composition root: builds the store registry, resolver and admission handlers for one process,
+ * standalone (stores from manifest files) or in a cluster (informers, refresher, leader
+ * election). main.ts and the end-to-end tests both start the server through here.
+ */
+
+import { mutateSecret } from './admission/mutate.ts';
+import { validateAdmission } from './admission/validate.ts';
+import { loadManifestFiles, type ManifestDocument } from './api/manifests.ts';
+import { validateObject } from './api/validate.ts';
+import type { Logger } from './observability/logger.ts';
+import type { Metrics } from './observability/metrics.ts';
+import { createProviders } from './providers/registry.ts';
+import type { EndpointOverrides } from './providers/types.ts';
+import { MemoryRegistry } from './resolve/memory-registry.ts';
+import { StoreResolver } from './resolve/resolver.ts';
+import type { Resolver, SecretReader } from './resolve/types.ts';
+import type { AdmissionHandler } from './server/app.ts';
+
+export interface Runtime {
+  registry: MemoryRegistry;
+  resolver: Resolver;
+  validate: AdmissionHandler;
+  mutate: AdmissionHandler;
+  /** Reasons this process is not ready (informers not synced…); empty when ready. */
+  notReady: () => string[];
+  close: () => Promise<void>;
+}
+
+export interface RuntimeOptions {
+  logger: Logger;
+  metrics: Metrics;
+  admissionDeadlineMs: number;
+  cacheTtlMs: number;
+  endpoints?: EndpointOverrides;
+}
+
+const STORE_KINDS = new Set(['SecretStore', 'ClusterSecretStore']);
+
+/** Standalone: stores, their credential Secrets and Namespaces come from manifest files. */
+export async function createStandaloneRuntime(storeFiles: string[], opts: RuntimeOptions): Promise<Runtime> {
+  const registry = new MemoryRegistry();
+  loadIntoRegistry(registry, await loadManifestFiles(storeFiles), opts.logger);
+  return createRuntime(registry, registry, opts);
+}
+
+export function loadIntoRegistry(registry: MemoryRegistry, docs: ManifestDocument[], logger: Logger): void {
+  for (const { file, object } of docs) {
+    if (STORE_KINDS.has(object.kind ?? '')) {
+      const { errors, warnings } = validateObject(object);
+      const id = `${object.kind}/${object.metadata?.name ?? ''}`;
+      if (errors.length > 0) {
+        logger.error({ file, store: id, errors }, 'store is invalid; skipped');
+        continue;
+      }
+      if (warnings.length > 0) logger.warn({ file, store: id, warnings }, 'store has warnings');
+    }
+    registry.upsert(object);
+  }
+}
+
+export function createRuntime(
+  registry: MemoryRegistry,
+  secrets: SecretReader,
+  opts: RuntimeOptions,
+  extra: { notReady?: () => string[]; close?: () => Promise<void> } = {},
+): Runtime {
+  const resolver = new StoreResolver({
+    registry,
+    secrets,
+    providers: createProviders(),
+    logger: opts.logger,
+    metrics: opts.metrics,
+    cacheTtlMs: opts.cacheTtlMs,
+    callTimeoutMs: opts.admissionDeadlineMs,
+    ...(opts.endpoints ? { endpoints: opts.endpoints } : {}),
+  });
+  const mutateDeps = { resolver, logger: opts.logger, deadlineMs: opts.admissionDeadlineMs };
+  return {
+    registry,
+    resolver,
+    validate: (request) => validateAdmission(request, { registry }),
+    mutate: (request) => mutateSecret(request, mutateDeps),
+    notReady: extra.notReady ?? (() => []),
+    close: async () => {
+      await extra.close?.();
+      await resolver.close();
+    },
+  };
+}

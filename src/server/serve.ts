@@ -1,0 +1,96 @@
+/**
+ * A running webhook server: HTTPS listener, certificate hot reload and graceful shutdown.
+ * main.ts adds process signals; tests drive `shutdown()` directly.
+ */
+import type { Server as TlsServer } from 'node:tls';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { type AdmissionHandler, buildApp, type Readiness } from './app.ts';
+import {
+  CertificateWatcher,
+  httpsServerOptions,
+  readTlsMaterial,
+  secureContextOptions,
+  type TlsFiles,
+} from './tls.ts';
+
+export interface ServerHandlers {
+  validate: AdmissionHandler;
+  mutate: AdmissionHandler;
+  /** Reasons the process is not ready besides shutting down (informers, certificates…). */
+  notReady: () => string[];
+}
+
+export interface StartOptions {
+  port: number;
+  host: string;
+  tls: TlsFiles;
+  logger: Logger;
+  metrics: Metrics;
+  /** After readiness starts failing, wait this long before closing the listener. */
+  shutdownDelayMs?: number;
+  certPollMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  port: number;
+  watcher: CertificateWatcher;
+  readiness: () => Readiness;
+  /**
+   * Graceful stop: readiness fails at once, the listener stays up for `shutdownDelayMs` so
+   * endpoints can drain, then new connections are refused, idle keep-alive connections are
+   * closed and in-flight requests finish. Safe to call twice.
+   */
+  shutdown: (reason?: string) => Promise<void>;
+}
+
+export async function startServer(handlers: ServerHandlers, opts: StartOptions): Promise<RunningServer> {
+  const material = readTlsMaterial(opts.tls);
+  let closing = false;
+  const readiness = (): Readiness => {
+    const reasons = closing ? ['shutting down'] : handlers.notReady();
+    return { ready: reasons.length === 0, reasons };
+  };
+  const app = buildApp(
+    {
+      logger: opts.logger,
+      metrics: opts.metrics,
+      validate: handlers.validate,
+      mutate: handlers.mutate,
+      readiness,
+    },
+    { https: httpsServerOptions(material) },
+  );
+  const watcher = new CertificateWatcher(
+    {
+      files: opts.tls,
+      logger: opts.logger,
+      onChange: (m) => (app.server as unknown as TlsServer).setSecureContext(secureContextOptions(m)),
+      ...(opts.certPollMs ? { pollMs: opts.certPollMs } : {}),
+    },
+    material,
+  );
+  watcher.start();
+  await app.listen({ port: opts.port, host: opts.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  opts.logger.info({ port }, 'webhook listening');
+
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  let stopped: Promise<void> | undefined;
+  const shutdown = (reason = 'shutdown') => {
+    stopped ??= (async () => {
+      closing = true;
+      opts.logger.info({ reason }, 'shutting down: readiness now fails');
+      if (opts.shutdownDelayMs) await sleep(opts.shutdownDelayMs);
+      watcher.stop();
+      await app.close();
+      opts.logger.info('listener closed, in-flight requests finished');
+    })();
+    return stopped;
+  };
+  return { app, port, watcher, readiness, shutdown };
+}
