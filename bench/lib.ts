@@ -1,0 +1,110 @@
+/** Shared benchmark plumbing: child servers, readiness polling, bounded load, result files. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import os from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+
+export const NODE = process.execPath;
+
+export interface Child {
+  proc: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export function spawnNode(args: string[], env: Record<string, string> = {}): Child {
+  const proc = spawn(NODE, args, {
+    env: { ...process.env, NO_PROXY: '127.0.0.1,localhost', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return {
+    proc,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+        setTimeout(() => proc.kill('SIGKILL'), 10_000).unref();
+      }),
+  };
+}
+
+/** Polls GET url until 200; returns milliseconds waited. Bounded by timeoutMs. */
+export async function waitReady(url: string, ca: string, timeoutMs = 60_000): Promise<number> {
+  const start = performance.now();
+  while (performance.now() - start < timeoutMs) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const req = https.get(url, { ca, servername: 'localhost', agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('error', () => resolve(false));
+      req.setTimeout(1000, () => {
+        req.destroy();
+        resolve(false);
+      });
+    });
+    if (ok) return performance.now() - start;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms`);
+}
+
+export interface LoadResult {
+  name: string;
+  connections: number;
+  durationS: number;
+  requests: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+/** Keep-alive, no pipelining, a fixed number of connections for a fixed time. */
+export async function load(
+  name: string,
+  url: string,
+  body: string,
+  opts: { ca: string; connections: number; durationS: number },
+): Promise<LoadResult> {
+  const r = await autocannon({
+    url,
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json' },
+    connections: opts.connections,
+    pipelining: 1,
+    duration: opts.durationS,
+    tlsOptions: { ca: opts.ca, servername: 'localhost' },
+  });
+  return {
+    name,
+    connections: opts.connections,
+    durationS: opts.durationS,
+    requests: r.requests.total,
+    rps: Math.round(r.requests.average),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+  };
+}
+
+export function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
+
+export async function saveResult(name: string, data: unknown): Promise<string> {
+  const dir = join(import.meta.dirname, 'out');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `${name}.json`);
+  await writeFile(
+    file,
+    `${JSON.stringify({ date: new Date().toISOString(), machine: machine(), ...(data as object) }, null, 2)}\n`,
+  );
+  return file;
+}
