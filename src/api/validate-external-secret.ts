@@ -1,0 +1,436 @@
+/**
+ * ExternalSecret validation (external-secrets.io v1 and v1beta1): ESO's webhook rules
+ * (`externalsecret_validator.go`), its CRD schema, and what ESO leaves to sync time but can be
+ * known at admission (Go-duration syntax, RE2 regular expressions). All errors are collected.
+ *
+ * Version differences kept: `CreateOrMerge` (this project's extension) and `rewrite[].merge`
+ * exist in v1 only; template `engineVersion: v1` only in v1beta1 (deprecated); `refreshPolicy`
+ * belongs to v1 (newer ESO releases accept it in v1beta1 too, so there it is a warning).
+ */
+import { formatDuration, parseDuration } from './duration.ts';
+import { type FieldError, fieldErrors } from './field-errors.ts';
+import { EXTERNAL_SECRET_V1, EXTERNAL_SECRET_V1BETA1, unknownFieldWarnings } from './known-fields.ts';
+import { checkGoRegexp } from './re2.ts';
+import {
+  checkEnum,
+  checkSecretKey,
+  type Obj,
+  oneOfList,
+  optArray,
+  optBoolean,
+  optName,
+  optObject,
+  optString,
+  optStringMap,
+  presentKeys,
+  reqName,
+  reqObject,
+  reqString,
+} from './schema.ts';
+import { validateMetadata } from './validate-meta.ts';
+
+export interface ValidationResult {
+  errors: FieldError[];
+  warnings: string[];
+}
+
+export type EsoVersion = 'v1' | 'v1beta1';
+
+const CREATION_POLICIES_V1 = ['Owner', 'Orphan', 'Merge', 'None', 'CreateOrMerge'] as const;
+const CREATION_POLICIES_V1BETA1 = ['Owner', 'Orphan', 'Merge', 'None'] as const;
+const DELETION_POLICIES = ['Delete', 'Merge', 'Retain'] as const;
+const REFRESH_POLICIES = ['CreatedOnce', 'Periodic', 'OnChange'] as const;
+const DECODING = ['Auto', 'Base64', 'Base64URL', 'None'] as const;
+const CONVERSION = ['Default', 'Unicode'] as const;
+const METADATA_POLICIES = ['None', 'Fetch'] as const;
+const STORE_KINDS = ['SecretStore', 'ClusterSecretStore'] as const;
+const TEMPLATE_TARGETS = ['Data', 'Annotations', 'Labels'] as const;
+const TEMPLATE_SCOPES = ['Values', 'KeysAndValues'] as const;
+const MERGE_POLICIES = ['Replace', 'Merge'] as const;
+
+/** Secret types whose contents Kubernetes itself issues or trusts for authentication. */
+export const FORBIDDEN_SECRET_TYPES: readonly string[] = [
+  'kubernetes.io/service-account-token',
+  'bootstrap.kubernetes.io/token',
+];
+
+// Go's time.Duration is an int64 of nanoseconds.
+const MAX_DURATION_MS = 9_223_372_036_854.775;
+
+export function validateExternalSecret(obj: Obj, version: EsoVersion): ValidationResult {
+  const errors: FieldError[] = [];
+  const warnings: string[] = [];
+  const v1 = version === 'v1';
+
+  unknownFieldWarnings(obj, v1 ? EXTERNAL_SECRET_V1 : EXTERNAL_SECRET_V1BETA1, '', warnings);
+  if (!v1) {
+    warnings.push('external-secrets.io/v1beta1 ExternalSecret is deprecated; use external-secrets.io/v1');
+  }
+  validateMetadata(obj, true, errors);
+
+  const spec = reqObject(obj.spec, 'spec', errors);
+  if (!spec) return { errors, warnings };
+
+  // secretStoreRef
+  const storeRef = optObject(spec.secretStoreRef, 'spec.secretStoreRef', errors);
+  if (storeRef) checkStoreRef(storeRef, 'spec.secretStoreRef', errors);
+  const defaultStore = typeof storeRef?.name === 'string' && storeRef.name !== '';
+
+  // target
+  const target = optObject(spec.target, 'spec.target', errors);
+  let creation: string | undefined = 'Owner';
+  let deletion: string | undefined = 'Retain';
+  if (target) {
+    optName(target.name, 'spec.target.name', errors);
+    if (target.creationPolicy !== undefined) {
+      creation = checkEnum(
+        target.creationPolicy,
+        'spec.target.creationPolicy',
+        v1 ? CREATION_POLICIES_V1 : CREATION_POLICIES_V1BETA1,
+        errors,
+      );
+    }
+    if (target.deletionPolicy !== undefined) {
+      deletion = checkEnum(target.deletionPolicy, 'spec.target.deletionPolicy', DELETION_POLICIES, errors);
+    }
+    optBoolean(target.immutable, 'spec.target.immutable', errors);
+    const template = optObject(target.template, 'spec.target.template', errors);
+    if (template) validateTemplate(template, 'spec.target.template', v1, errors, warnings);
+  }
+  validatePolicies(creation, deletion, errors);
+
+  // refreshInterval, refreshPolicy
+  validateRefreshInterval(spec.refreshInterval, errors, warnings);
+  if (spec.refreshPolicy !== undefined && spec.refreshPolicy !== null) {
+    checkEnum(spec.refreshPolicy, 'spec.refreshPolicy', REFRESH_POLICIES, errors);
+    if (!v1) {
+      warnings.push(
+        'spec.refreshPolicy is defined by external-secrets.io/v1; ESO releases before v0.16 prune it from v1beta1 objects: use external-secrets.io/v1',
+      );
+    }
+  }
+
+  // data / dataFrom
+  const data = optArray(spec.data, 'spec.data', errors) ?? [];
+  const dataFrom = optArray(spec.dataFrom, 'spec.dataFrom', errors) ?? [];
+  if (data.length === 0 && dataFrom.length === 0) {
+    errors.push(fieldErrors.required('spec.data', 'either data or dataFrom should be specified'));
+  }
+  let needsDefaultStore = false;
+  data.forEach((raw, i) => {
+    const p = `spec.data[${i}]`;
+    const entry = reqObject(raw, p, errors);
+    if (!entry) return;
+    const key = reqString(entry.secretKey, `${p}.secretKey`, errors);
+    if (key !== undefined) checkSecretKey(key, `${p}.secretKey`, errors);
+    const remote = reqObject(entry.remoteRef, `${p}.remoteRef`, errors);
+    if (remote) validateRemoteRef(remote, `${p}.remoteRef`, errors);
+    const src = optObject(entry.sourceRef, `${p}.sourceRef`, errors);
+    if (src) {
+      checkSourceRef(src, `${p}.sourceRef`, errors);
+      if (src.generatorRef !== undefined && src.generatorRef !== null) {
+        warnings.push(
+          `${p}.sourceRef.generatorRef is deprecated in data[] (ESO never implemented it there); use dataFrom[].sourceRef.generatorRef`,
+        );
+      }
+    }
+    if (!hasSource(src)) needsDefaultStore = true;
+  });
+  if (deletion === 'Retain') checkDuplicateKeys(data, errors);
+
+  dataFrom.forEach((raw, i) => {
+    const p = `spec.dataFrom[${i}]`;
+    const entry = reqObject(raw, p, errors);
+    if (!entry) return;
+    validateDataFrom(entry, p, v1, errors, warnings);
+    if (!hasSource(optObjectQuiet(entry.sourceRef))) needsDefaultStore = true;
+  });
+
+  if (needsDefaultStore && !defaultStore) {
+    warnings.push(
+      'spec.secretStoreRef.name is not set and some data or dataFrom entries have no sourceRef: they cannot be fetched from any store',
+    );
+  }
+  return { errors, warnings };
+}
+
+function optObjectQuiet(value: unknown): Obj | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Obj) : undefined;
+}
+
+function hasSource(src: Obj | undefined): boolean {
+  if (!src) return false;
+  const store = optObjectQuiet(src.storeRef);
+  return (
+    (store !== undefined && typeof store.name === 'string' && store.name !== '') ||
+    !!optObjectQuiet(src.generatorRef)
+  );
+}
+
+function checkStoreRef(ref: Obj, path: string, errors: FieldError[]): void {
+  optName(ref.name, `${path}.name`, errors);
+  if (ref.kind !== undefined && ref.kind !== null && ref.kind !== '')
+    checkEnum(ref.kind, `${path}.kind`, STORE_KINDS, errors);
+}
+
+function checkGeneratorRef(value: unknown, path: string, errors: FieldError[]): void {
+  const ref = reqObject(value, path, errors);
+  if (!ref) return;
+  optString(ref.apiVersion, `${path}.apiVersion`, errors);
+  reqString(ref.kind, `${path}.kind`, errors, 'the generator kind, e.g. "Password"');
+  reqName(ref.name, `${path}.name`, errors);
+}
+
+/** StoreSourceRef / StoreGeneratorSourceRef: the CRDs say MinProperties=1, MaxProperties=1. */
+function checkSourceRef(src: Obj, path: string, errors: FieldError[]): void {
+  const set = presentKeys(src, ['storeRef', 'generatorRef']);
+  if (set.length !== 1) {
+    errors.push(
+      fieldErrors.invalid(
+        path,
+        src,
+        set.length === 0
+          ? 'must have exactly one of storeRef or generatorRef'
+          : 'must have exactly one of storeRef or generatorRef, not both',
+      ),
+    );
+  }
+  const store = optObject(src.storeRef, `${path}.storeRef`, errors);
+  if (store) {
+    if (store.name === undefined || store.name === null || store.name === '') {
+      errors.push(fieldErrors.required(`${path}.storeRef.name`));
+    }
+    checkStoreRef(store, `${path}.storeRef`, errors);
+  }
+  if (src.generatorRef !== undefined && src.generatorRef !== null)
+    checkGeneratorRef(src.generatorRef, `${path}.generatorRef`, errors);
+}
+
+/** ESO's validatePolicies, plus CreateOrMerge (ours): it may merge into a Secret it does not own. */
+function validatePolicies(
+  creation: string | undefined,
+  deletion: string | undefined,
+  errors: FieldError[],
+): void {
+  if (
+    deletion === 'Delete' &&
+    (creation === 'Merge' || creation === 'None' || creation === 'CreateOrMerge')
+  ) {
+    errors.push(
+      fieldErrors.invalid(
+        'spec.target.deletionPolicy',
+        deletion,
+        `deletionPolicy=Delete must not be used when the controller doesn't own the secret (creationPolicy=${creation}). Please set creationPolicy=Owner`,
+      ),
+    );
+  }
+  if (deletion === 'Merge' && creation === 'None') {
+    errors.push(
+      fieldErrors.invalid(
+        'spec.target.deletionPolicy',
+        deletion,
+        'deletionPolicy=Merge must not be used with creationPolicy=None. There is no Secret to merge with',
+      ),
+    );
+  }
+}
+
+function validateRefreshInterval(value: unknown, errors: FieldError[], warnings: string[]): void {
+  if (value === undefined || value === null) return;
+  const s = optString(value, 'spec.refreshInterval', errors);
+  if (s === undefined) return;
+  const ms = parseDuration(s);
+  if (ms === undefined) {
+    errors.push(
+      fieldErrors.invalid(
+        'spec.refreshInterval',
+        s,
+        'must be a Go duration such as "1h", "30m", "1h30m" or "0" (units ns, us, ms, s, m, h)',
+      ),
+    );
+    return;
+  }
+  if (Math.abs(ms) > MAX_DURATION_MS) {
+    errors.push(
+      fieldErrors.invalid('spec.refreshInterval', s, 'duration out of range (at most about 2562047h)'),
+    );
+    return;
+  }
+  if (ms < 0) {
+    warnings.push(`spec.refreshInterval "${s}" is negative: it disables refreshing, like "0"`);
+  } else if (ms > 0 && ms < 1000) {
+    warnings.push(
+      `spec.refreshInterval "${s}" (${formatDuration(ms)}) is very short: every sync calls the provider`,
+    );
+  }
+}
+
+function validateRemoteRef(ref: Obj, path: string, errors: FieldError[]): void {
+  reqString(ref.key, `${path}.key`, errors, 'the name of the secret in the provider');
+  optString(ref.property, `${path}.property`, errors);
+  optString(ref.version, `${path}.version`, errors);
+  if (ref.metadataPolicy !== undefined)
+    checkEnum(ref.metadataPolicy, `${path}.metadataPolicy`, METADATA_POLICIES, errors);
+  if (ref.conversionStrategy !== undefined) {
+    checkEnum(ref.conversionStrategy, `${path}.conversionStrategy`, CONVERSION, errors);
+  }
+  if (ref.decodingStrategy !== undefined)
+    checkEnum(ref.decodingStrategy, `${path}.decodingStrategy`, DECODING, errors);
+}
+
+function checkRegexp(value: string, path: string, errors: FieldError[]): void {
+  const problem = checkGoRegexp(value);
+  if (problem) errors.push(fieldErrors.invalid(path, value, problem));
+}
+
+function validateFind(find: Obj, path: string, errors: FieldError[]): void {
+  optString(find.path, `${path}.path`, errors);
+  const name = optObject(find.name, `${path}.name`, errors);
+  if (name) {
+    const re = optString(name.regexp, `${path}.name.regexp`, errors);
+    if (re) checkRegexp(re, `${path}.name.regexp`, errors);
+  }
+  optStringMap(find.tags, `${path}.tags`, errors);
+  if (find.conversionStrategy !== undefined) {
+    checkEnum(find.conversionStrategy, `${path}.conversionStrategy`, CONVERSION, errors);
+  }
+  if (find.decodingStrategy !== undefined)
+    checkEnum(find.decodingStrategy, `${path}.decodingStrategy`, DECODING, errors);
+}
+
+function validateDataFrom(
+  entry: Obj,
+  path: string,
+  v1: boolean,
+  errors: FieldError[],
+  warnings: string[],
+): void {
+  const src = optObject(entry.sourceRef, `${path}.sourceRef`, errors);
+  const generator = src !== undefined && src.generatorRef !== undefined && src.generatorRef !== null;
+  const storeOverride = src !== undefined && src.storeRef !== undefined && src.storeRef !== null;
+  const kinds = presentKeys(entry, ['extract', 'find']);
+  if (generator) kinds.push('sourceRef.generatorRef');
+  if (kinds.length === 0 && !storeOverride) {
+    errors.push(fieldErrors.invalid(path, entry, 'must have exactly one of extract, find or sourceRef'));
+  } else if (kinds.length > 1) {
+    errors.push(
+      fieldErrors.invalid(
+        path,
+        entry,
+        `must have exactly one of extract, find or sourceRef, found ${kinds.join(' and ')} (a generatorRef cannot be combined with extract or find)`,
+      ),
+    );
+  } else if (kinds.length === 0) {
+    warnings.push(
+      `${path} has only sourceRef.storeRef: add extract or find to say what to fetch from that store`,
+    );
+  }
+  const extract = optObject(entry.extract, `${path}.extract`, errors);
+  if (extract) validateRemoteRef(extract, `${path}.extract`, errors);
+  const find = optObject(entry.find, `${path}.find`, errors);
+  if (find) validateFind(find, `${path}.find`, errors);
+  if (src) checkSourceRef(src, `${path}.sourceRef`, errors);
+
+  const rewrites = optArray(entry.rewrite, `${path}.rewrite`, errors) ?? [];
+  const ops = v1 ? ['merge', 'regexp', 'transform'] : ['regexp', 'transform'];
+  rewrites.forEach((raw, i) => {
+    const p = `${path}.rewrite[${i}]`;
+    const rw = reqObject(raw, p, errors);
+    if (!rw) return;
+    const set = presentKeys(rw, ops);
+    if (set.length !== 1)
+      errors.push(fieldErrors.invalid(p, rw, `must have exactly one of ${oneOfList(ops)}`));
+    const re = optObject(rw.regexp, `${p}.regexp`, errors);
+    if (re) {
+      const source = reqString(
+        re.source,
+        `${p}.regexp.source`,
+        errors,
+        'the regular expression to match keys',
+      );
+      if (source) checkRegexp(source, `${p}.regexp.source`, errors);
+      if (re.target === undefined || re.target === null)
+        errors.push(fieldErrors.required(`${p}.regexp.target`));
+      else optString(re.target, `${p}.regexp.target`, errors);
+    }
+    const tr = optObject(rw.transform, `${p}.transform`, errors);
+    if (tr) reqString(tr.template, `${p}.transform.template`, errors);
+    const merge = v1 ? optObject(rw.merge, `${p}.merge`, errors) : undefined;
+    if (merge) {
+      const into = optString(merge.into, `${p}.merge.into`, errors);
+      optArray(merge.priority, `${p}.merge.priority`, errors);
+      if (merge.conflictPolicy !== undefined)
+        checkEnum(merge.conflictPolicy, `${p}.merge.conflictPolicy`, ['Ignore', 'Error'], errors);
+      const strategy =
+        merge.strategy === undefined
+          ? 'Extract'
+          : checkEnum(merge.strategy, `${p}.merge.strategy`, ['Extract', 'JSON'], errors);
+      if (strategy === 'JSON' && !into)
+        errors.push(fieldErrors.required(`${p}.merge.into`, 'strategy JSON needs the target key'));
+    }
+  });
+}
+
+/** ESO's validateDuplicateKeys: checked when deletionPolicy is Retain (the default). */
+function checkDuplicateKeys(data: unknown[], errors: FieldError[]): void {
+  const seen = new Set<string>();
+  data.forEach((raw, i) => {
+    const key = optObjectQuiet(raw)?.secretKey;
+    if (typeof key !== 'string' || key === '') return;
+    if (seen.has(key)) errors.push(fieldErrors.duplicate(`spec.data[${i}].secretKey`, key));
+    seen.add(key);
+  });
+}
+
+function validateTemplate(t: Obj, path: string, v1: boolean, errors: FieldError[], warnings: string[]): void {
+  const type = optString(t.type, `${path}.type`, errors);
+  if (type !== undefined && FORBIDDEN_SECRET_TYPES.includes(type)) {
+    errors.push(
+      fieldErrors.forbidden(
+        `${path}.type`,
+        `Secrets of type "${type}" authenticate to the cluster itself and may not be created from an external store`,
+      ),
+    );
+  }
+  if (t.engineVersion !== undefined) {
+    const ev = checkEnum(t.engineVersion, `${path}.engineVersion`, v1 ? ['v2'] : ['v1', 'v2'], errors);
+    if (ev === 'v1')
+      warnings.push(`${path}.engineVersion v1 is deprecated and removed in external-secrets.io/v1; use v2`);
+  }
+  if (t.mergePolicy !== undefined) checkEnum(t.mergePolicy, `${path}.mergePolicy`, MERGE_POLICIES, errors);
+  const meta = optObject(t.metadata, `${path}.metadata`, errors);
+  if (meta) {
+    optStringMap(meta.annotations, `${path}.metadata.annotations`, errors);
+    optStringMap(meta.labels, `${path}.metadata.labels`, errors);
+  }
+  optStringMap(t.data, `${path}.data`, errors);
+  const from = optArray(t.templateFrom, `${path}.templateFrom`, errors) ?? [];
+  from.forEach((raw, i) => {
+    const p = `${path}.templateFrom[${i}]`;
+    const tf = reqObject(raw, p, errors);
+    if (!tf) return;
+    if (tf.target !== undefined) checkEnum(tf.target, `${p}.target`, TEMPLATE_TARGETS, errors);
+    optString(tf.literal, `${p}.literal`, errors);
+    for (const src of ['configMap', 'secret'] as const) {
+      const ref = optObject(tf[src], `${p}.${src}`, errors);
+      if (!ref) continue;
+      reqName(ref.name, `${p}.${src}.name`, errors);
+      if (ref.items === undefined || ref.items === null) {
+        errors.push(fieldErrors.required(`${p}.${src}.items`, 'the keys to use as templates'));
+        continue;
+      }
+      (optArray(ref.items, `${p}.${src}.items`, errors) ?? []).forEach((rawItem, j) => {
+        const ip = `${p}.${src}.items[${j}]`;
+        const item = reqObject(rawItem, ip, errors);
+        if (!item) return;
+        const key = reqString(item.key, `${ip}.key`, errors);
+        if (key !== undefined) checkSecretKey(key, `${ip}.key`, errors);
+        if (item.templateAs !== undefined)
+          checkEnum(item.templateAs, `${ip}.templateAs`, TEMPLATE_SCOPES, errors);
+      });
+    }
+    if (presentKeys(tf, ['configMap', 'secret', 'literal']).length === 0) {
+      warnings.push(`${p} has none of configMap, secret or literal: it renders nothing`);
+    }
+  });
+}
