@@ -7,6 +7,11 @@ import type { FindRef, Namespace, RemoteRef, Secret, SecretStore, StoreKind } fr
 export interface StoreRef {
   name: string;
   kind: StoreKind;
+  /**
+   * A SecretStore's namespace, when the reference names one explicitly. A SecretStore serves
+   * only its own namespace: any other value is refused with ESW_STORE_FORBIDDEN.
+   */
+  namespace?: string;
 }
 
 /**
@@ -32,6 +37,11 @@ export interface LookupOptions {
    * epoch). Concurrent refreshes of one key inside a cycle still cost one call.
    */
   fetchedAfter?: number;
+  /**
+   * getMap / find: keep the remote key names as they are, without `conversionStrategy`.
+   * ESO skips the conversion when `dataFrom[].rewrite` is set (the rewrite renames instead).
+   */
+  skipKeyConversion?: boolean;
 }
 
 export interface Resolver {

@@ -1,0 +1,11 @@
+/**
+ * Every provider this server knows, by its key under `spec.provider`. Adding a provider touches
+ * its folder and one line here.
+ */
+import { fakeProvider } from './fake/index.ts';
+import type { Provider } from './types.ts';
+
+export function createProviders(): Map<string, Provider> {
+  const all: Provider[] = [fakeProvider as Provider];
+  return new Map(all.map((p) => [p.name, p]));
+}

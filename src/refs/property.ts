@@ -1,0 +1,241 @@
+/**
+ * `remoteRef.property` and `dataFrom.extract`, with the External Secrets Operator's semantics.
+ *
+ * ESO reads a property with gjson (`gjson.Get(payload, property)`), after checking whether the
+ * whole property, dots included, is a top-level key (`escapeDotsIfRequired` in its AWS
+ * provider): an exact top-level key match wins over the dotted path. Paths follow gjson:
+ * - `.` separates components, `\` escapes the next character (`a\.b` is the key `a.b`);
+ * - a number indexes an array (`users.0.name`), `#` is an array's length, `list.#.name`
+ *   collects `name` of every element;
+ * - `*` and `?` in a component are wildcards over object keys (first match wins).
+ * gjson's modifiers (`@reverse`), pipes and `#(...)` queries are not supported.
+ *
+ * Results follow gjson's `Result.String()`: a string leaf gives its UTF-8 bytes, objects,
+ * arrays and integers their original JSON text, other numbers their shortest decimal form,
+ * booleans `true`/`false`, and `null` nothing (an empty value).
+ *
+ * `extract` follows ESO's `GetSecretMap`: every top-level property of a JSON object becomes a
+ * key; strings give their bytes, `null` nothing, anything else its original JSON text.
+ */
+import { EswError } from '../errors.ts';
+import { type JsonNode, JsonSyntaxError, parseJsonSpans, rawText } from './json-spans.ts';
+
+/** Where a value comes from, for error messages (names only, never values). */
+export interface ValueSource {
+  key: string;
+  /** `SecretStore "ns/name"` or `ClusterSecretStore "name"`. */
+  store?: string;
+}
+
+interface PathPart {
+  /** The component with escapes resolved. */
+  text: string;
+  /** Present when the component has an unescaped `*` or `?`. */
+  pattern?: RegExp;
+  /** An unescaped `#`. */
+  count: boolean;
+  /** Digits only, unescaped: also an array index. */
+  index?: number;
+}
+
+/** A looked-up value: a span of the source text, or one built by `#`. */
+type Found = { node: JsonNode } | { synthetic: string };
+
+const utf8 = new TextDecoder('utf-8');
+const encoder = new TextEncoder();
+
+/** Splits a gjson path into components. */
+export function parsePath(path: string): PathPart[] {
+  const parts: PathPart[] = [];
+  let text = '';
+  let re = '';
+  let wild = false;
+  let escapedAny = false;
+  const flush = () => {
+    const part: PathPart = { text, count: text === '#' && !escapedAny };
+    if (wild) part.pattern = new RegExp(`^${re}$`, 'su');
+    if (!escapedAny && /^\d+$/.test(text)) part.index = Number(text);
+    parts.push(part);
+    text = '';
+    re = '';
+    wild = false;
+    escapedAny = false;
+  };
+  for (let i = 0; i < path.length; i++) {
+    const c = path[i]!;
+    if (c === '\\' && i + 1 < path.length) {
+      const next = path[++i]!;
+      text += next;
+      re += escapeRegExp(next);
+      escapedAny = true;
+    } else if (c === '.') {
+      flush();
+    } else if (c === '*' || c === '?') {
+      text += c;
+      re += c === '*' ? '.*' : '.';
+      wild = true;
+    } else {
+      text += c;
+      re += escapeRegExp(c);
+    }
+  }
+  flush();
+  return parts;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+function lookup(text: string, node: JsonNode, parts: PathPart[], i: number): Found | undefined {
+  if (i === parts.length) return { node };
+  const part = parts[i]!;
+  if (node.kind === 'object') {
+    const match = part.pattern;
+    const entry = match
+      ? node.entries.find(([k]) => match.test(k))
+      : node.entries.find(([k]) => k === part.text);
+    return entry ? lookup(text, entry[1], parts, i + 1) : undefined;
+  }
+  if (node.kind === 'array') {
+    if (part.count) {
+      if (i === parts.length - 1) return { synthetic: String(node.items.length) };
+      const collected: string[] = [];
+      for (const item of node.items) {
+        const found = lookup(text, item, parts, i + 1);
+        if (found) collected.push(foundRaw(text, found));
+      }
+      return { synthetic: `[${collected.join(',')}]` };
+    }
+    if (part.index !== undefined) {
+      const item = node.items[part.index];
+      return item ? lookup(text, item, parts, i + 1) : undefined;
+    }
+  }
+  return undefined;
+}
+
+function foundRaw(text: string, found: Found): string {
+  return 'node' in found ? rawText(text, found.node) : found.synthetic;
+}
+
+/** gjson's `Result.String()` of a found value. */
+function foundString(text: string, found: Found): string {
+  if (!('node' in found)) return found.synthetic;
+  const node = found.node;
+  switch (node.kind) {
+    case 'string':
+      return node.value;
+    case 'null':
+      return '';
+    case 'number': {
+      const raw = rawText(text, node);
+      return /^-?\d+$/.test(raw) ? raw : formatFloat(Number(raw));
+    }
+    default:
+      return rawText(text, node);
+  }
+}
+
+/** Go's `strconv.FormatFloat(f, 'f', -1, 64)`: shortest round-trip digits, never an exponent. */
+export function formatFloat(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const s = String(n);
+  const m = /^(-?)(\d+)(?:\.(\d+))?e([+-]\d+)$/.exec(s);
+  if (!m) return s;
+  const [, sign, intPart, frac = '', expText] = m;
+  const digits = intPart! + frac;
+  const exp = Number(expText) + intPart!.length;
+  if (exp <= 0) return `${sign}0.${'0'.repeat(-exp)}${digits}`;
+  if (exp >= digits.length) return `${sign}${digits}${'0'.repeat(exp - digits.length)}`;
+  return `${sign}${digits.slice(0, exp)}.${digits.slice(exp)}`;
+}
+
+function describe(src: ValueSource): string {
+  return `remote secret "${src.key}"${src.store ? ` of ${src.store}` : ''}`;
+}
+
+function parseOrUndefined(text: string): JsonNode | undefined {
+  try {
+    return parseJsonSpans(text);
+  } catch (err: unknown) {
+    if (err instanceof JsonSyntaxError) return undefined;
+    throw err;
+  }
+}
+
+/** Finds `property` in the JSON `text`; undefined when it is absent or `text` is not JSON. */
+function find(text: string, root: JsonNode, property: string): Found | undefined {
+  if (property.includes('.') && root.kind === 'object') {
+    const exact = root.entries.find(([k]) => k === property);
+    if (exact) return { node: exact[1] };
+  }
+  return lookup(text, root, parsePath(property), 0);
+}
+
+/**
+ * The bytes `property` selects in `value`; the whole value when `property` is empty.
+ * Throws ESW_PROPERTY_NOT_FOUND naming the key and the property.
+ */
+export function getProperty(value: Uint8Array, property: string | undefined, src: ValueSource): Uint8Array {
+  if (!property) return value;
+  const text = utf8.decode(value);
+  const root = parseOrUndefined(text);
+  if (!root) {
+    throw new EswError(
+      'ESW_PROPERTY_NOT_FOUND',
+      `property "${property}" not found: ${describe(src)} is not JSON`,
+    );
+  }
+  const found = find(text, root, property);
+  if (!found) {
+    throw new EswError('ESW_PROPERTY_NOT_FOUND', `property "${property}" not found in ${describe(src)}`);
+  }
+  return encoder.encode(foundString(text, found));
+}
+
+/**
+ * `dataFrom.extract`: every top-level property of the JSON object in `value` (or of the object
+ * at `property`) -> its bytes. A later duplicate key wins, as in Go's `json.Unmarshal`.
+ */
+export function extractMap(
+  value: Uint8Array,
+  property: string | undefined,
+  src: ValueSource,
+): Map<string, Uint8Array> {
+  const text = utf8.decode(value);
+  const root = parseOrUndefined(text);
+  const where = property ? `property "${property}" of ${describe(src)}` : describe(src);
+  if (!root) {
+    if (property) {
+      throw new EswError(
+        'ESW_PROPERTY_NOT_FOUND',
+        `property "${property}" not found: ${describe(src)} is not JSON`,
+      );
+    }
+    throw new EswError('ESW_DECODE', `${where} is not JSON: dataFrom.extract needs a JSON object`);
+  }
+  let node: JsonNode = root;
+  if (property) {
+    const found = find(text, root, property);
+    if (!found) {
+      throw new EswError('ESW_PROPERTY_NOT_FOUND', `property "${property}" not found in ${describe(src)}`);
+    }
+    if (!('node' in found)) {
+      throw new EswError('ESW_DECODE', `${where} is not a JSON object: dataFrom.extract needs one`);
+    }
+    node = found.node;
+  }
+  if (node.kind !== 'object') {
+    throw new EswError(
+      'ESW_DECODE',
+      `${where} is a JSON ${node.kind}, not an object: dataFrom.extract needs one`,
+    );
+  }
+  const out = new Map<string, Uint8Array>();
+  for (const [k, v] of node.entries) {
+    const bytes = v.kind === 'string' ? v.value : v.kind === 'null' ? '' : rawText(text, v);
+    out.set(k, encoder.encode(bytes));
+  }
+  return out;
+}

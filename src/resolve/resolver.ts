@@ -1,0 +1,743 @@
+/**
+ * The one resolver behind admission and refresh. A remote key costs one provider call however
+ * many Secrets use it:
+ * - one client per store version (kind/namespace/name + uid + generation + a hash of the spec),
+ *   closed when the store changes or a credential Secret it read changes;
+ * - a value cache (lru-cache, TTL) of raw bytes per client, key and version; `property`,
+ *   decoding and conversion are applied after it, so one call serves every property of a key;
+ * - concurrent identical lookups share one in-flight call;
+ * - lookups for batching clients (AWS BatchGetSecretValue) that arrive in the same event-loop
+ *   turn (or `batchWindowMs`) are sent together, `maxBatch` keys per call;
+ * - every call has a deadline (`callTimeoutMs`) that fits inside the webhook's timeout.
+ * Logs and errors name stores and keys only, never values.
+ */
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { FindRef, RemoteRef, SecretStore, StoreKind } from '../api/types.ts';
+import { EswError, errorMessage, isEswError } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import {
+  type EndpointOverrides,
+  type Provider,
+  type ProviderClient,
+  ProviderError,
+  type RemoteKey,
+} from '../providers/types.ts';
+import { convertKeys, decodeMap, decodeValue } from '../refs/decoding.ts';
+import { extractMap, getProperty } from '../refs/property.ts';
+import { ConditionError, namespaceAllowed } from './conditions.ts';
+import { buildClientContext, type ServiceAccountTokenSource } from './credentials.ts';
+import { asProviderError, mapProviderError } from './provider-errors.ts';
+import type { LookupOptions, Resolver, SecretReader, StoreRef, StoreRegistry } from './types.ts';
+
+export type { ServiceAccountTokenSource } from './credentials.ts';
+export { isTransient, mapProviderError } from './provider-errors.ts';
+
+export interface StoreResolverDeps {
+  registry: StoreRegistry;
+  secrets: SecretReader;
+  providers: Map<string, Provider>;
+  logger: Logger;
+  metrics?: Metrics;
+  /** Clock for cache freshness (ms since epoch). */
+  now?: () => number;
+  /** How long a fetched value is served from the cache. 0 disables the cache. Default 30 s. */
+  cacheTtlMs?: number;
+  /** Most values kept. Default 10,000. */
+  cacheMaxEntries?: number;
+  /** Most bytes kept in the value cache. Default 64 MiB. */
+  cacheMaxBytes?: number;
+  /** Deadline of every provider call and client creation. Default 8 s. */
+  callTimeoutMs?: number;
+  /** Bounded SDK retries, passed to providers. Default 3. */
+  maxAttempts?: number;
+  endpoints?: EndpointOverrides;
+  serviceAccountToken?: ServiceAccountTokenSource;
+  /** How long to gather lookups for a batch. Default 0: the current event-loop turn. */
+  batchWindowMs?: number;
+}
+
+/** A store found, checked and tied to its provider. */
+interface ResolvedStore {
+  kind: StoreKind;
+  name: string;
+  namespace: string | undefined;
+  label: string;
+  /** kind/namespace/name */
+  storeKey: string;
+  /** storeKey + version: the client and cache identity. */
+  identity: string;
+  provider: Provider;
+  spec: unknown;
+}
+
+interface ClientEntry {
+  identity: string;
+  label: string;
+  providerName: string;
+  ready: Promise<ProviderClient>;
+  /** Lookups using this client right now; a retired client closes when it drops to 0. */
+  active: number;
+  retired: boolean;
+  closed: boolean;
+  /** `namespace/name` of the credential Secrets read to build it. */
+  secretsRead: Set<string>;
+  batch: Map<string, BatchItem>;
+  batchScheduled: boolean;
+}
+
+interface BatchItem {
+  ref: RemoteKey;
+  waiters: { resolve: (v: Uint8Array) => void; reject: (e: unknown) => void; signal: AbortSignal }[];
+}
+
+type Cached = { fetchedAt: number; bytes: Uint8Array } | { fetchedAt: number; map: Map<string, Uint8Array> };
+
+interface InFlight<T> {
+  promise: Promise<T>;
+  startedAt: number;
+  /** Fires when every waiter that can cancel has cancelled. */
+  cancel: AbortController;
+  /** Waiters still listening; at 0 (all cancelled) the call is cancelled too. */
+  waiters: number;
+}
+
+const DEFAULT_MAX_BATCH = 20;
+
+export class StoreResolver implements Resolver {
+  readonly #registry: StoreRegistry;
+  readonly #secrets: SecretReader;
+  readonly #providers: Map<string, Provider>;
+  readonly #log: Logger;
+  readonly #metrics: Metrics | undefined;
+  readonly #now: () => number;
+  readonly #ttl: number;
+  readonly #timeoutMs: number;
+  readonly #maxAttempts: number;
+  readonly #endpoints: EndpointOverrides;
+  readonly #saToken: ServiceAccountTokenSource | undefined;
+  readonly #batchWindowMs: number;
+  readonly #cache: LRUCache<string, Cached>;
+  readonly #inflight = new Map<string, InFlight<Cached>>();
+  readonly #clients = new Map<string, ClientEntry>();
+  readonly #identities = new WeakMap<SecretStore, string>();
+  #closed = false;
+
+  constructor(deps: StoreResolverDeps) {
+    this.#registry = deps.registry;
+    this.#secrets = deps.secrets;
+    this.#providers = deps.providers;
+    this.#log = deps.logger;
+    this.#metrics = deps.metrics;
+    this.#now = deps.now ?? Date.now;
+    this.#ttl = deps.cacheTtlMs ?? 30_000;
+    this.#timeoutMs = deps.callTimeoutMs ?? 8_000;
+    this.#maxAttempts = deps.maxAttempts ?? 3;
+    this.#endpoints = deps.endpoints ?? {};
+    this.#saToken = deps.serviceAccountToken;
+    this.#batchWindowMs = deps.batchWindowMs ?? 0;
+    this.#cache = new LRUCache<string, Cached>({
+      max: deps.cacheMaxEntries ?? 10_000,
+      maxSize: deps.cacheMaxBytes ?? 64 * 1024 * 1024,
+      sizeCalculation: (v) => cachedSize(v),
+      ttl: Math.max(this.#ttl, 1),
+      ttlResolution: 0,
+      perf: { now: () => this.#now() },
+    });
+  }
+
+  // ------------------------------------------------------------------ Resolver
+
+  checkStore(store: StoreRef, namespace: string): SecretStore {
+    return this.#resolveStore(store, namespace).store;
+  }
+
+  async getValue(
+    store: StoreRef,
+    namespace: string,
+    ref: RemoteRef,
+    opts: LookupOptions = {},
+  ): Promise<Buffer> {
+    const { resolved } = this.#resolveStore(store, namespace);
+    const key = requireKey(ref, resolved);
+    const raw = await this.#getRaw(resolved, remoteKey(key, ref.version), opts);
+    const selected = getProperty(raw, ref.property, { key, store: resolved.label });
+    return Buffer.from(decodeValue(ref.decodingStrategy, selected, describeRef(key, ref.property, resolved)));
+  }
+
+  async getMap(
+    store: StoreRef,
+    namespace: string,
+    ref: RemoteRef,
+    opts: LookupOptions = {},
+  ): Promise<Map<string, Buffer>> {
+    const { resolved } = this.#resolveStore(store, namespace);
+    const key = requireKey(ref, resolved);
+    const raw = await this.#getRaw(resolved, remoteKey(key, ref.version), opts);
+    let map = extractMap(raw, ref.property, { key, store: resolved.label });
+    const what = describeRef(key, ref.property, resolved);
+    if (!opts.skipKeyConversion) map = convertKeys(ref.conversionStrategy, map, what);
+    return toBuffers(decodeMap(ref.decodingStrategy, map, what));
+  }
+
+  async find(
+    store: StoreRef,
+    namespace: string,
+    find: FindRef,
+    opts: LookupOptions = {},
+  ): Promise<Map<string, Buffer>> {
+    const { resolved } = this.#resolveStore(store, namespace);
+    const what = `dataFrom.find of ${resolved.label}`;
+    // The strategies apply after the cache: they are not part of the query.
+    const query = stableJson({ name: find.name, path: find.path, tags: find.tags });
+    const cacheKey = `${resolved.identity}\u0000find\u0000${query}`;
+    const cached = await this.#cached(cacheKey, opts, (signal) =>
+      this.#withClient(resolved, async (entry, client) => {
+        if (!client.findSecrets) {
+          throw new EswError(
+            'ESW_PROVIDER_INVALID',
+            `${resolved.label}: provider "${resolved.provider.name}" cannot list secrets (dataFrom.find)`,
+          );
+        }
+        const findSecrets = client.findSecrets.bind(client);
+        this.#log.debug({ store: resolved.label }, 'provider find');
+        try {
+          return await this.#invoke(
+            entry.providerName,
+            'findSecrets',
+            (s) => findSecrets(find, { signal: s }),
+            signal,
+          );
+        } catch (err: unknown) {
+          throw mapProviderError(err, what);
+        }
+      }).then((map): Cached => ({ fetchedAt: 0, map })),
+    );
+    let map = 'map' in cached ? cached.map : new Map<string, Uint8Array>();
+    if (!opts.skipKeyConversion) map = convertKeys(find.conversionStrategy, map, what);
+    return toBuffers(decodeMap(find.decodingStrategy, map, what));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const entries = [...this.#clients.values()];
+    this.#clients.clear();
+    this.#cache.clear();
+    await Promise.all(entries.map((e) => this.#closeEntry(e)));
+  }
+
+  /**
+   * A credential Secret changed (Secret informer, `--stores` reload): clients built from it
+   * are retired, so the next lookup reads the new credentials.
+   */
+  credentialsChanged(namespace: string, name: string): void {
+    const id = `${namespace}/${name}`;
+    for (const [storeKey, entry] of this.#clients) {
+      if (!entry.secretsRead.has(id)) continue;
+      this.#clients.delete(storeKey);
+      this.#retire(entry);
+    }
+  }
+
+  // ------------------------------------------------------------------ stores
+
+  #resolveStore(ref: StoreRef, namespace: string): { store: SecretStore; resolved: ResolvedStore } {
+    if (this.#closed) throw new EswError('ESW_INTERNAL', 'resolver is closed');
+    const kind = ref.kind ?? 'SecretStore';
+    const name = ref.name;
+    if (!name)
+      throw new EswError('ESW_STORE_INVALID', `store reference without a name (namespace "${namespace}")`);
+    let store: SecretStore | undefined;
+    let label: string;
+    let storeNs: string | undefined;
+    if (kind === 'SecretStore') {
+      label = `SecretStore "${ref.namespace ?? namespace}/${name}"`;
+      if (ref.namespace !== undefined && ref.namespace !== namespace) {
+        throw new EswError(
+          'ESW_STORE_FORBIDDEN',
+          `${label} may only be used from namespace "${ref.namespace}", not from "${namespace}"`,
+        );
+      }
+      store = this.#registry.getStore(kind, name, namespace);
+      if (!store)
+        throw new EswError(
+          'ESW_STORE_NOT_FOUND',
+          `SecretStore "${name}" not found in namespace "${namespace}"`,
+        );
+      storeNs = store.metadata?.namespace ?? namespace;
+      if (storeNs !== namespace) {
+        throw new EswError(
+          'ESW_STORE_FORBIDDEN',
+          `SecretStore "${storeNs}/${name}" may only be used from namespace "${storeNs}", not from "${namespace}"`,
+        );
+      }
+    } else if (kind === 'ClusterSecretStore') {
+      label = `ClusterSecretStore "${name}"`;
+      store = this.#registry.getStore(kind, name, undefined);
+      if (!store) {
+        throw new EswError(
+          'ESW_STORE_NOT_FOUND',
+          `${label} not found (requested from namespace "${namespace}")`,
+        );
+      }
+      this.#checkConditions(store, label, namespace);
+    } else {
+      throw new EswError('ESW_STORE_INVALID', `unknown store kind "${String(kind)}" for store "${name}"`);
+    }
+
+    const providers = Object.entries(store.spec?.provider ?? {}).filter(
+      ([, v]) => v !== undefined && v !== null,
+    );
+    if (providers.length !== 1) {
+      const detail =
+        providers.length === 0
+          ? 'has no provider'
+          : `has ${providers.length} providers (${providers.map(([k]) => k).join(', ')}); exactly one is allowed`;
+      throw new EswError('ESW_STORE_INVALID', `${label} ${detail}`);
+    }
+    const [providerName, spec] = providers[0]!;
+    const provider = this.#providers.get(providerName);
+    if (!provider) {
+      throw new EswError(
+        'ESW_STORE_INVALID',
+        `${label} uses provider "${providerName}", which this server does not support (supported: ${[...this.#providers.keys()].join(', ')})`,
+      );
+    }
+    const storeKey = `${kind}/${storeNs ?? ''}/${name}`;
+    return {
+      store,
+      resolved: {
+        kind,
+        name,
+        namespace: storeNs,
+        label,
+        storeKey,
+        identity: `${storeKey}@${this.#version(store)}`,
+        provider,
+        spec,
+      },
+    };
+  }
+
+  #checkConditions(store: SecretStore, label: string, namespace: string): void {
+    let allowed: boolean;
+    try {
+      allowed = namespaceAllowed(
+        store.spec?.conditions,
+        namespace,
+        this.#registry.getNamespace(namespace)?.metadata?.labels,
+      );
+    } catch (err: unknown) {
+      if (!(err instanceof ConditionError)) throw err;
+      throw new EswError('ESW_STORE_INVALID', `${label}: ${err.message}; access denied`);
+    }
+    if (!allowed) {
+      throw new EswError(
+        'ESW_STORE_FORBIDDEN',
+        `${label} may not be used from namespace "${namespace}": denied by spec.conditions`,
+      );
+    }
+  }
+
+  /** uid + generation (or resourceVersion) + a hash of the spec, memoised per store object. */
+  #version(store: SecretStore): string {
+    let v = this.#identities.get(store);
+    if (!v) {
+      const m = store.metadata;
+      const hash = createHash('sha256')
+        .update(stableJson(store.spec ?? {}))
+        .digest('base64url')
+        .slice(0, 22);
+      v = `${m?.uid ?? ''}/${m?.generation ?? m?.resourceVersion ?? ''}/${hash}`;
+      this.#identities.set(store, v);
+    }
+    return v;
+  }
+
+  // ------------------------------------------------------------------ clients
+
+  #client(rs: ResolvedStore): ClientEntry {
+    const current = this.#clients.get(rs.storeKey);
+    if (current && current.identity === rs.identity) return current;
+    if (current) {
+      this.#log.debug({ store: rs.label }, 'store changed: retiring its client');
+      this.#clients.delete(rs.storeKey);
+      this.#retire(current);
+    }
+    const secretsRead = new Set<string>();
+    const entry: ClientEntry = {
+      identity: rs.identity,
+      label: rs.label,
+      providerName: rs.provider.name,
+      ready: this.#newClient(rs, secretsRead),
+      active: 0,
+      retired: false,
+      closed: false,
+      secretsRead,
+      batch: new Map(),
+      batchScheduled: false,
+    };
+    entry.ready.catch(() => {
+      // Not cached: the next lookup tries again (credentials may have been fixed meanwhile).
+      if (this.#clients.get(rs.storeKey) === entry) this.#clients.delete(rs.storeKey);
+    });
+    this.#clients.set(rs.storeKey, entry);
+    return entry;
+  }
+
+  async #newClient(rs: ResolvedStore, secretsRead: Set<string>): Promise<ProviderClient> {
+    this.#log.debug({ store: rs.label, provider: rs.provider.name }, 'creating provider client');
+    const ctx = buildClientContext(
+      { kind: rs.kind, name: rs.name, namespace: rs.namespace, label: rs.label },
+      {
+        secrets: this.#secrets,
+        serviceAccountToken: this.#saToken,
+        endpoints: this.#endpoints,
+        maxAttempts: this.#maxAttempts,
+        timeoutMs: this.#timeoutMs,
+        onSecretRead: (ns, name) => secretsRead.add(`${ns}/${name}`),
+      },
+    );
+    try {
+      return await this.#invoke(rs.provider.name, 'newClient', () => rs.provider.newClient(rs.spec, ctx));
+    } catch (err: unknown) {
+      if (isEswError(err)) throw err;
+      const pe = asProviderError(err);
+      if (pe.kind === 'Invalid' || pe.kind === 'NotFound') {
+        throw new EswError(
+          'ESW_STORE_INVALID',
+          `${rs.label}: provider client could not be created: ${pe.message}`,
+          {
+            cause: pe,
+          },
+        );
+      }
+      throw mapProviderError(pe, `${rs.label}: provider client could not be created`);
+    }
+  }
+
+  #retire(entry: ClientEntry): void {
+    entry.retired = true;
+    if (entry.active === 0) void this.#closeEntry(entry);
+  }
+
+  async #closeEntry(entry: ClientEntry): Promise<void> {
+    if (entry.closed) return;
+    entry.closed = true;
+    let client: ProviderClient;
+    try {
+      client = await entry.ready;
+    } catch {
+      return; // never created
+    }
+    try {
+      await client.close();
+      this.#log.debug({ store: entry.label }, 'provider client closed');
+    } catch (err: unknown) {
+      this.#log.warn({ store: entry.label, err: errorMessage(err) }, 'closing provider client failed');
+    }
+  }
+
+  /** Runs `fn` with the store's client, keeping the client open until `fn` settles. */
+  async #withClient<T>(
+    rs: ResolvedStore,
+    fn: (entry: ClientEntry, client: ProviderClient) => Promise<T>,
+  ): Promise<T> {
+    const entry = this.#client(rs);
+    entry.active++;
+    try {
+      const client = await entry.ready;
+      return await fn(entry, client);
+    } finally {
+      entry.active--;
+      if (entry.retired && entry.active === 0) void this.#closeEntry(entry);
+    }
+  }
+
+  // ------------------------------------------------------------------ values
+
+  async #getRaw(rs: ResolvedStore, ref: RemoteKey, opts: LookupOptions): Promise<Uint8Array> {
+    const cacheKey = `${rs.identity}\u0000value\u0000${ref.key}\u0000${ref.version ?? ''}`;
+    const cached = await this.#cached(cacheKey, opts, (signal) =>
+      this.#withClient(rs, (entry, client) => this.#fetchOne(rs, entry, client, ref, signal)).then(
+        (bytes): Cached => ({ fetchedAt: 0, bytes }),
+      ),
+    );
+    return 'bytes' in cached ? cached.bytes : new Uint8Array();
+  }
+
+  /**
+   * Cache, then in-flight, then `fetch`. `fetch` receives a signal that fires only when every
+   * waiter able to cancel has cancelled, so one caller giving up never fails the others.
+   */
+  async #cached(
+    cacheKey: string,
+    opts: LookupOptions,
+    fetch: (signal: AbortSignal) => Promise<Cached>,
+  ): Promise<Cached> {
+    const after = opts.fetchedAfter;
+    const hit = this.#ttl > 0 ? this.#cache.get(cacheKey) : undefined;
+    if (hit && (after === undefined || hit.fetchedAt >= after)) {
+      this.#metrics?.cacheLookups.inc({ result: 'hit' });
+      return hit;
+    }
+    const running = this.#inflight.get(cacheKey);
+    if (running && (after === undefined || running.startedAt >= after)) {
+      this.#metrics?.cacheLookups.inc({ result: 'coalesced' });
+      return this.#wait(running, opts.signal);
+    }
+    this.#metrics?.cacheLookups.inc({ result: 'miss' });
+    const startedAt = this.#now();
+    const cancel = new AbortController();
+    const promise: Promise<Cached> = fetch(cancel.signal)
+      .then((value) => {
+        const stored = { ...value, fetchedAt: startedAt };
+        if (this.#ttl > 0 && !this.#closed) this.#cache.set(cacheKey, stored);
+        return stored;
+      })
+      .finally(() => {
+        if (this.#inflight.get(cacheKey)?.promise === promise) this.#inflight.delete(cacheKey);
+      });
+    promise.catch(() => {}); // waiters that cancelled no longer listen
+    const flight: InFlight<Cached> = { promise, startedAt, cancel, waiters: 0 };
+    this.#inflight.set(cacheKey, flight);
+    return this.#wait(flight, opts.signal);
+  }
+
+  #wait<T>(flight: InFlight<T>, signal: AbortSignal | undefined): Promise<T> {
+    flight.waiters++;
+    if (!signal) return flight.promise;
+    if (signal.aborted) {
+      flight.waiters--;
+      if (flight.waiters === 0) flight.cancel.abort();
+      return Promise.reject(cancelled());
+    }
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        flight.waiters--;
+        if (flight.waiters === 0) flight.cancel.abort();
+        reject(cancelled());
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      flight.promise.then(
+        (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  async #fetchOne(
+    rs: ResolvedStore,
+    entry: ClientEntry,
+    client: ProviderClient,
+    ref: RemoteKey,
+    signal: AbortSignal,
+  ): Promise<Uint8Array> {
+    // Batches carry no version: AWS BatchGetSecretValue reads the current version only.
+    if (client.getSecrets && ref.version === undefined) {
+      return this.#enqueue(rs, entry, client, ref, signal);
+    }
+    this.#log.debug({ store: rs.label, key: ref.key, version: ref.version }, 'provider getSecret');
+    try {
+      return await this.#invoke(
+        entry.providerName,
+        'getSecret',
+        (s) => client.getSecret(ref, { signal: s }),
+        signal,
+      );
+    } catch (err: unknown) {
+      throw mapProviderError(err, describeKey(ref, rs));
+    }
+  }
+
+  #enqueue(
+    rs: ResolvedStore,
+    entry: ClientEntry,
+    client: ProviderClient,
+    ref: RemoteKey,
+    signal: AbortSignal,
+  ): Promise<Uint8Array> {
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const k = ref.key;
+      let item = entry.batch.get(k);
+      if (!item) {
+        item = { ref, waiters: [] };
+        entry.batch.set(k, item);
+      }
+      item.waiters.push({ resolve, reject, signal });
+      if (entry.batchScheduled) return;
+      entry.batchScheduled = true;
+      const flush = () => this.#flush(rs, entry, client);
+      if (this.#batchWindowMs > 0) setTimeout(flush, this.#batchWindowMs);
+      else setImmediate(flush);
+    });
+  }
+
+  #flush(rs: ResolvedStore, entry: ClientEntry, client: ProviderClient): void {
+    entry.batchScheduled = false;
+    const items: BatchItem[] = [];
+    for (const item of entry.batch.values()) {
+      const live = item.waiters.filter((w) => !w.signal.aborted);
+      for (const w of item.waiters) if (w.signal.aborted) w.reject(cancelled());
+      if (live.length > 0) items.push({ ref: item.ref, waiters: live });
+    }
+    entry.batch.clear();
+    const max = Math.max(1, client.maxBatch ?? DEFAULT_MAX_BATCH);
+    for (let i = 0; i < items.length; i += max) {
+      const chunk = items.slice(i, i + max);
+      if (chunk.length === 1) {
+        const only = chunk[0]!;
+        this.#log.debug({ store: rs.label, key: only.ref.key }, 'provider getSecret');
+        this.#invoke(entry.providerName, 'getSecret', (s) => client.getSecret(only.ref, { signal: s })).then(
+          (bytes) => settle(only, bytes),
+          (err: unknown) => settle(only, mapProviderError(err, describeKey(only.ref, rs))),
+        );
+        continue;
+      }
+      this.#log.debug({ store: rs.label, keys: chunk.map((c) => c.ref.key) }, 'provider getSecrets');
+      const getSecrets = client.getSecrets!.bind(client);
+      this.#invoke(entry.providerName, 'getSecrets', (s) =>
+        getSecrets(
+          chunk.map((c) => c.ref),
+          { signal: s },
+        ),
+      ).then(
+        (results) => {
+          chunk.forEach((item, j) => {
+            const r = results[j];
+            if (r instanceof Uint8Array) settle(item, r);
+            else settle(item, mapProviderError(r ?? missingResult(), describeKey(item.ref, rs)));
+          });
+        },
+        (err: unknown) => {
+          for (const item of chunk) settle(item, mapProviderError(err, describeKey(item.ref, rs)));
+        },
+      );
+    }
+  }
+
+  /**
+   * One provider call with a deadline, metrics and a debug line. Rejects with a ProviderError
+   * (or the EswError a provider raised); mapping to a catalog error is the caller's.
+   */
+  async #invoke<T>(
+    providerName: string,
+    call: string,
+    fn: (signal: AbortSignal) => Promise<T>,
+    cancel?: AbortSignal,
+  ): Promise<T> {
+    const timeoutMs = this.#timeoutMs;
+    const deadline = new AbortController();
+    const signal = cancel ? AbortSignal.any([deadline.signal, cancel]) : deadline.signal;
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    let status = 'success';
+    try {
+      const stops: Promise<never>[] = [
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            const err = new ProviderError('Unavailable', `no answer within the deadline of ${timeoutMs} ms`);
+            deadline.abort(err);
+            reject(err);
+          }, timeoutMs);
+        }),
+      ];
+      if (cancel) {
+        stops.push(
+          new Promise<never>((_, reject) => {
+            const onAbort = () => reject(cancelled());
+            if (cancel.aborted) onAbort();
+            else cancel.addEventListener('abort', onAbort, { once: true });
+          }),
+        );
+      }
+      const work = fn(signal);
+      work.catch(() => {}); // a failure after the deadline has nobody left to tell
+      return await Promise.race([work, ...stops]);
+    } catch (err: unknown) {
+      if (isEswError(err)) {
+        status = err.code;
+        throw err;
+      }
+      const reason: unknown = deadline.signal.reason;
+      const pe = deadline.signal.aborted && reason instanceof ProviderError ? reason : asProviderError(err);
+      status = pe.kind;
+      throw pe;
+    } finally {
+      clearTimeout(timer);
+      const labels = { provider: providerName, call, status };
+      this.#metrics?.providerCalls.inc(labels);
+      this.#metrics?.providerDuration.observe(labels, (performance.now() - started) / 1000);
+    }
+  }
+}
+
+function settle(item: BatchItem, result: Uint8Array | EswError): void {
+  for (const w of item.waiters) {
+    if (result instanceof Uint8Array) w.resolve(result);
+    else w.reject(result);
+  }
+}
+
+function missingResult(): ProviderError {
+  return new ProviderError('Unavailable', 'the batch answer has no entry for this key');
+}
+
+function cancelled(): EswError {
+  return new EswError('ESW_PROVIDER_UNAVAILABLE', 'lookup cancelled by the caller', {
+    cause: new ProviderError('Unavailable', 'cancelled by the caller'),
+  });
+}
+
+function requireKey(ref: RemoteRef, rs: ResolvedStore): string {
+  if (!ref.key) throw new EswError('ESW_REF_SYNTAX', `remoteRef.key is required (${rs.label})`);
+  if (ref.metadataPolicy === 'Fetch') {
+    throw new EswError(
+      'ESW_PROVIDER_INVALID',
+      `key "${ref.key}" of ${rs.label}: metadataPolicy Fetch is not supported`,
+    );
+  }
+  return ref.key;
+}
+
+function remoteKey(key: string, version: string | undefined): RemoteKey {
+  return version ? { key, version } : { key };
+}
+
+function describeKey(ref: RemoteKey, rs: ResolvedStore): string {
+  return `key "${ref.key}"${ref.version ? ` version "${ref.version}"` : ''} of ${rs.label}`;
+}
+
+function describeRef(key: string, property: string | undefined, rs: ResolvedStore): string {
+  return `key "${key}"${property ? ` property "${property}"` : ''} of ${rs.label}`;
+}
+
+function toBuffers(map: Map<string, Uint8Array>): Map<string, Buffer> {
+  return new Map([...map].map(([k, v]) => [k, Buffer.from(v)]));
+}
+
+function cachedSize(v: Cached): number {
+  if ('bytes' in v) return v.bytes.byteLength + 64;
+  let n = 64;
+  for (const [k, b] of v.map) n += k.length * 2 + b.byteLength + 32;
+  return n;
+}
+
+/** JSON with object keys sorted, so equal specs hash equally. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(
+        Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+      );
+    }
+    return v;
+  });
+}
