@@ -228,6 +228,9 @@ export async function counterValue(
   labels: Record<string, string>,
 ): Promise<number> {
   const got = await metrics[name].get();
-  const match = got.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
+  const match = got.values.find((v) => {
+    const have = v.labels as Record<string, string | number | undefined>;
+    return Object.entries(labels).every(([k, l]) => have[k] === l);
+  });
   return match?.value ?? 0;
 }
