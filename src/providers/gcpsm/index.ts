@@ -1,0 +1,159 @@
+/**
+ * The `gcpsm` provider: GCP Secret Manager through @google-cloud/secret-manager (gRPC).
+ *
+ * - Credentials: the service-account key JSON in `auth.secretRef.secretAccessKeySecretRef`,
+ *   else Application Default Credentials (GKE workload identity binds the pod's service account;
+ *   `auth.workloadIdentity` is therefore served by ADC, not by a token exchange of our own).
+ * - getSecret: AccessSecretVersion of `projects/<p>[/locations/<l>]/secrets/<key>/versions/<v>`,
+ *   `v` = `latest` when the ref has no version. The raw payload bytes are returned.
+ * - findSecrets: ListSecrets under the store's parent, labels (`tags`) and `path` as the
+ *   server-side filter, `name.regexp` and the `path` prefix checked here, then the latest
+ *   version of each match. A listed secret without any version is skipped.
+ */
+import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
+import type { FindRef, GcpSmProvider } from '../../api/types.ts';
+import { compileNameRegexp } from '../find-name.ts';
+import {
+  type CallOptions,
+  type ClientContext,
+  type Provider,
+  type ProviderClient,
+  ProviderError,
+  type RemoteKey,
+} from '../types.ts';
+import { gcpDeadline, gcpError } from './errors.ts';
+import {
+  type CallLimits,
+  gcpCallOptions,
+  gcpClientOptions,
+  listFilter,
+  parentName,
+  secretVersionName,
+} from './options.ts';
+import { validateGcpSmStore } from './validate.ts';
+
+/** ListSecrets pages read by one findSecrets (bounded loop). */
+const MAX_PAGES = 100;
+const PAGE_SIZE = 250;
+/** Concurrent AccessSecretVersion calls of one findSecrets. */
+const FIND_CONCURRENCY = 4;
+
+const CREDENTIALS_FIELD = 'spec.provider.gcpsm.auth.secretRef.secretAccessKeySecretRef';
+
+export const gcpSmProvider: Provider<GcpSmProvider> = {
+  name: 'gcpsm',
+  validateStore: (spec, path, kind) => validateGcpSmStore(spec, path, kind),
+  async newClient(spec: GcpSmProvider, ctx: ClientContext): Promise<ProviderClient> {
+    if (!spec.projectID) {
+      throw new ProviderError('Invalid', 'gcpsm: spec.provider.gcpsm.projectID is required');
+    }
+    const keyRef = spec.auth?.secretRef?.secretAccessKeySecretRef;
+    const credentialsJson = keyRef ? await ctx.readSecretKey(keyRef, CREDENTIALS_FIELD) : undefined;
+    const options = gcpClientOptions(spec, credentialsJson, ctx.endpoints.gcp);
+    return new GcpSmClient(new SecretManagerServiceClient(options), spec, {
+      maxAttempts: ctx.maxAttempts,
+      timeoutMs: ctx.timeoutMs,
+    });
+  },
+};
+
+interface ListedSecret {
+  name?: string | null;
+}
+
+export class GcpSmClient implements ProviderClient {
+  readonly #client: SecretManagerServiceClient;
+  readonly #spec: GcpSmProvider;
+  readonly #limits: CallLimits;
+
+  constructor(client: SecretManagerServiceClient, spec: GcpSmProvider, limits: CallLimits) {
+    this.#client = client;
+    this.#spec = spec;
+    this.#limits = limits;
+  }
+
+  async getSecret(ref: RemoteKey, opts: CallOptions): Promise<Uint8Array> {
+    const subject = ref.version ? `secret "${ref.key}" version "${ref.version}"` : `secret "${ref.key}"`;
+    const name = secretVersionName(this.#spec, ref.key, ref.version);
+    const [response] = await this.#call(subject, opts.signal, () =>
+      this.#client.accessSecretVersion({ name }, gcpCallOptions(this.#limits, opts.signal)),
+    );
+    return toBytes(response.payload?.data);
+  }
+
+  async findSecrets(find: FindRef, opts: CallOptions): Promise<Map<string, Uint8Array>> {
+    const parent = parentName(this.#spec);
+    const nameRe = find.name?.regexp ? compileNameRegexp(find.name.regexp) : undefined;
+    const filter = listFilter(find);
+    const ids: string[] = [];
+    let pageToken = '';
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const request = { parent, filter, pageSize: PAGE_SIZE, pageToken };
+      const [secrets, , response] = await this.#call(`secrets of ${parent}`, opts.signal, () =>
+        this.#client.listSecrets(request, {
+          ...gcpCallOptions(this.#limits, opts.signal),
+          autoPaginate: false,
+        }),
+      );
+      for (const s of secrets as ListedSecret[]) {
+        const id = secretId(s.name);
+        if (!id) continue;
+        if (find.path && !id.startsWith(find.path)) continue;
+        if (nameRe && !nameRe.test(id)) continue;
+        ids.push(id);
+      }
+      pageToken = response?.nextPageToken ?? '';
+      if (!pageToken) break;
+    }
+    const out = new Map<string, Uint8Array>();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < ids.length) {
+        const id = ids[next++] as string;
+        try {
+          out.set(id, await this.getSecret({ key: id }, opts));
+        } catch (err: unknown) {
+          if (!(err instanceof ProviderError && err.kind === 'NotFound')) throw err;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(FIND_CONCURRENCY, ids.length) }, worker));
+    // Stable order: listing order, whatever order the reads finished in.
+    return new Map(ids.filter((id) => out.has(id)).map((id) => [id, out.get(id) as Uint8Array]));
+  }
+
+  async close(): Promise<void> {
+    await this.#client.close();
+  }
+
+  /** Runs one SDK call: deadline-bounded, errors mapped, nothing of the response in messages. */
+  async #call<T>(subject: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    if (signal.aborted) throw gcpDeadline(subject);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(gcpDeadline(subject));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([fn(), aborted]);
+    } catch (err: unknown) {
+      throw signal.aborted ? gcpDeadline(subject) : gcpError(err, subject);
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+/** The id of `projects/<p>[/locations/<l>]/secrets/<id>` (the API returns project numbers). */
+function secretId(name: string | null | undefined): string | undefined {
+  if (!name) return undefined;
+  const i = name.lastIndexOf('/secrets/');
+  return i < 0 ? undefined : name.slice(i + '/secrets/'.length);
+}
+
+function toBytes(data: Uint8Array | string | null | undefined): Uint8Array {
+  if (data === null || data === undefined) return new Uint8Array();
+  // The REST fallback transport returns bytes as base64 text.
+  if (typeof data === 'string') return Buffer.from(data, 'base64');
+  return data;
+}

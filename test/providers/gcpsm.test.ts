@@ -1,0 +1,356 @@
+/**
+ * The `gcpsm` provider: the real SecretManagerServiceClient (google-gax, gRPC) against the
+ * in-process gRPC fake built from the SDK's own protos.json.
+ */
+import { randomUUID } from 'node:crypto';
+import t, { type Test } from 'tap';
+import type { GcpSmProvider, SecretKeySelector } from '../../src/api/types.ts';
+import { gcpSmProvider } from '../../src/providers/gcpsm/index.ts';
+import {
+  gcpCallOptions,
+  gcpClientOptions,
+  listFilter,
+  parentName,
+  secretVersionName,
+} from '../../src/providers/gcpsm/options.ts';
+import { type ClientContext, type ProviderClient, ProviderError } from '../../src/providers/types.ts';
+import { GcpSecretManagerFake, GrpcCode } from '../fakes/gcp-secret-manager.ts';
+
+process.env.NO_PROXY = '127.0.0.1,localhost';
+
+const PROJECT = 'my-project';
+const CANARY = `CANARY-${randomUUID()}`;
+const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
+const deadline = (ms = 10_000) => ({ signal: AbortSignal.timeout(ms) });
+
+interface Setup {
+  fake: GcpSecretManagerFake;
+  client: ProviderClient;
+  ctx: ClientContext;
+  reads: { selector: SecretKeySelector; field: string }[];
+}
+
+async function setup(
+  t: Test,
+  spec: GcpSmProvider = { projectID: PROJECT },
+  opts: { maxAttempts?: number; secrets?: Record<string, string> } = {},
+): Promise<Setup> {
+  const fake = new GcpSecretManagerFake();
+  const { host, port } = await fake.start();
+  t.teardown(() => fake.close());
+  const reads: Setup['reads'] = [];
+  const ctx: ClientContext = {
+    store: { kind: 'SecretStore', name: 'gcp', namespace: 'default' },
+    namespace: 'default',
+    async readSecretKey(selector, field) {
+      reads.push({ selector, field });
+      const v = opts.secrets?.[`${selector.name}/${selector.key}`];
+      if (v === undefined) throw new Error('no such secret key');
+      return v;
+    },
+    endpoints: { gcp: { host, port, insecure: true } },
+    maxAttempts: opts.maxAttempts ?? 3,
+    timeoutMs: 5_000,
+  };
+  const client = await gcpSmProvider.newClient(spec, ctx);
+  t.teardown(() => client.close());
+  return { fake, client, ctx, reads };
+}
+
+async function rejectsKind(t: Test, p: Promise<unknown>, kind: string, msg: string): Promise<ProviderError> {
+  try {
+    await p;
+  } catch (err: unknown) {
+    t.ok(err instanceof ProviderError, `${msg}: a ProviderError`);
+    const e = err as ProviderError;
+    t.equal(e.kind, kind, `${msg}: kind ${kind}`);
+    t.notMatch(e.message, CANARY, `${msg}: no canary in the message`);
+    return e;
+  }
+  t.fail(`${msg}: expected a rejection`);
+  throw new Error('unreachable');
+}
+
+function thrownKind(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err: unknown) {
+    return err instanceof ProviderError ? err.kind : 'not a ProviderError';
+  }
+  return undefined;
+}
+
+t.test('option mapper', async (t) => {
+  const key = JSON.stringify({
+    type: 'service_account',
+    project_id: PROJECT,
+    client_email: 'esw@my-project.iam.gserviceaccount.com',
+    private_key: CANARY,
+  });
+  const withKey = gcpClientOptions({ projectID: PROJECT }, key, undefined);
+  t.same(withKey.credentials, JSON.parse(key), 'the key JSON becomes the credentials option');
+  t.equal(withKey.projectId, PROJECT);
+  t.equal(withKey.apiEndpoint, undefined, 'global endpoint by default');
+  t.equal(withKey.sslCreds, undefined, 'TLS to Google by default');
+
+  const adc = gcpClientOptions({ projectID: PROJECT }, undefined, undefined);
+  t.equal(adc.credentials, undefined, 'no key: Application Default Credentials');
+
+  const regional = gcpClientOptions({ projectID: PROJECT, location: 'europe-west1' }, undefined, undefined);
+  t.equal(regional.apiEndpoint, 'secretmanager.europe-west1.rep.googleapis.com', 'regional endpoint');
+
+  const test = gcpClientOptions({ projectID: PROJECT }, undefined, {
+    host: '127.0.0.1',
+    port: 1234,
+    insecure: true,
+  });
+  t.equal(test.apiEndpoint, '127.0.0.1');
+  t.equal(test.port, 1234);
+  t.ok(test.sslCreds, 'insecure channel credentials');
+  t.equal(test.universeDomain, 'googleapis.com', 'universe pinned: no auth lookup');
+
+  for (const bad of ['{not json', '"a string"', '[1]', `${CANARY}`]) {
+    try {
+      gcpClientOptions({ projectID: PROJECT }, bad, undefined);
+      t.fail('bad key accepted');
+    } catch (err: unknown) {
+      t.equal((err as ProviderError).kind, 'Invalid');
+      t.notMatch((err as Error).message, CANARY, 'key text never echoed');
+    }
+  }
+
+  t.equal(parentName({ projectID: 'p' }), 'projects/p');
+  t.equal(parentName({ projectID: 'p', location: 'us-east1' }), 'projects/p/locations/us-east1');
+  t.equal(secretVersionName({ projectID: 'p' }, 'db', undefined), 'projects/p/secrets/db/versions/latest');
+  t.equal(secretVersionName({ projectID: 'p' }, 'db', ''), 'projects/p/secrets/db/versions/latest');
+  t.equal(secretVersionName({ projectID: 'p' }, 'db', '7'), 'projects/p/secrets/db/versions/7');
+  t.equal(
+    secretVersionName({ projectID: 'p', location: 'l' }, 'db', '2'),
+    'projects/p/locations/l/secrets/db/versions/2',
+  );
+  t.equal(
+    thrownKind(() => secretVersionName({ projectID: 'p' }, 'a/b', undefined)),
+    'Invalid',
+    'a key with /',
+  );
+  t.equal(
+    thrownKind(() => secretVersionName({ projectID: 'p' }, 'db', '1/../2')),
+    'Invalid',
+    'a version with /',
+  );
+
+  t.equal(listFilter({}), '');
+  t.equal(
+    listFilter({ tags: { env: 'prod', team: 'a' }, path: 'app-' }),
+    'labels.env=prod labels.team=a name:app-',
+  );
+
+  const signal = new AbortController().signal;
+  const call = gcpCallOptions({ maxAttempts: 4, timeoutMs: 1500 }, signal);
+  t.equal(call.timeout, 1500);
+  t.equal(call.signal, signal, 'the deadline signal cancels the call');
+  t.same(call.retry?.retryCodes, [14], 'only UNAVAILABLE is retried');
+  t.equal(call.retry?.backoffSettings?.maxRetries, 4, 'attempts bounded by maxAttempts');
+  t.equal(call.retry?.backoffSettings?.totalTimeoutMillis, undefined, 'gax forbids both bounds');
+  t.equal(gcpCallOptions({ maxAttempts: 0, timeoutMs: 10 }, signal).retry?.backoffSettings?.maxRetries, 1);
+});
+
+t.test('values and versions', async (t) => {
+  const { fake, client } = await setup(t);
+  const binary = Uint8Array.from([0, 255, 1, 254, 10, 13]);
+  fake.addSecret({ project: PROJECT, id: 'db', versions: ['{"user":"v1"}', '{"user":"v2"}', binary] });
+
+  t.same(await client.getSecret({ key: 'db' }, deadline()), binary, 'latest = newest version, raw bytes');
+  t.equal(text(await client.getSecret({ key: 'db', version: '1' }, deadline())), '{"user":"v1"}');
+  t.equal(text(await client.getSecret({ key: 'db', version: '2' }, deadline())), '{"user":"v2"}');
+  t.equal(text(await client.getSecret({ key: 'db', version: 'latest' }, deadline())).length, 6);
+  t.same(fake.accessedNames, [
+    `projects/${PROJECT}/secrets/db/versions/latest`,
+    `projects/${PROJECT}/secrets/db/versions/1`,
+    `projects/${PROJECT}/secrets/db/versions/2`,
+    `projects/${PROJECT}/secrets/db/versions/latest`,
+  ]);
+
+  fake.addVersion(PROJECT, 'db', 'third');
+  t.equal(text(await client.getSecret({ key: 'db' }, deadline())), 'third', 'a new version becomes latest');
+
+  fake.addSecret({ project: PROJECT, id: 'empty-value', versions: [''] });
+  t.equal(
+    (await client.getSecret({ key: 'empty-value' }, deadline())).length,
+    0,
+    'an empty payload is empty bytes',
+  );
+});
+
+t.test('regional secrets use the location in resource names', async (t) => {
+  const { fake, client } = await setup(t, { projectID: PROJECT, location: 'europe-west1' });
+  fake.addSecret({ project: PROJECT, location: 'europe-west1', id: 'api', versions: ['regional'] });
+  fake.addSecret({ project: PROJECT, id: 'api', versions: ['global'] });
+  t.equal(text(await client.getSecret({ key: 'api' }, deadline())), 'regional');
+  t.equal(fake.accessedNames[0], `projects/${PROJECT}/locations/europe-west1/secrets/api/versions/latest`);
+});
+
+t.test('findSecrets: name regexp, labels, path, pagination', async (t) => {
+  const { fake, client } = await setup(t);
+  fake.maxPageSize = 2;
+  fake.addSecret({ project: PROJECT, id: 'app-db', versions: ['old', 'db'], labels: { env: 'prod' } });
+  fake.addSecret({ project: PROJECT, id: 'app-cache', versions: ['cache'], labels: { env: 'dev' } });
+  fake.addSecret({ project: PROJECT, id: 'app-queue', versions: ['queue'], labels: { env: 'prod' } });
+  fake.addSecret({ project: PROJECT, id: 'other-db', versions: ['other'], labels: { env: 'prod' } });
+  fake.addSecret({ project: PROJECT, id: 'app-noversion', versions: [], labels: { env: 'prod' } });
+  fake.addSecret({ project: 'elsewhere', id: 'app-foreign', versions: ['x'] });
+
+  const byName = await client.findSecrets?.({ name: { regexp: '^app-' } }, deadline());
+  t.same(
+    [...(byName ?? new Map()).entries()].map(([k, v]) => [k, text(v)]),
+    [
+      ['app-cache', 'cache'],
+      ['app-db', 'db'],
+      ['app-queue', 'queue'],
+    ],
+    'matching secrets at their latest version; a secret without versions is skipped',
+  );
+  t.ok(fake.calls.ListSecrets >= 3, 'pages followed');
+  t.same(
+    fake.listRequests.map((r) => r.parent),
+    fake.listRequests.map(() => `projects/${PROJECT}`),
+  );
+
+  const byLabel = await client.findSecrets?.({ tags: { env: 'prod' } }, deadline());
+  t.same([...(byLabel ?? new Map()).keys()], ['app-db', 'app-queue', 'other-db'], 'labels filter');
+  t.equal(fake.listRequests.at(-1)?.filter, 'labels.env=prod', 'labels filtered by the server');
+
+  const byPath = await client.findSecrets?.(
+    { path: 'app-', tags: { env: 'prod' }, name: { regexp: 'q' } },
+    deadline(),
+  );
+  t.same([...(byPath ?? new Map()).keys()], ['app-queue'], 'path prefix, labels and name combine');
+
+  await rejectsKind(
+    t,
+    client.findSecrets?.({ name: { regexp: '(' } }, deadline()) ?? Promise.resolve(),
+    'Invalid',
+    'bad regexp',
+  );
+
+  fake.setFault('*', { code: GrpcCode.PERMISSION_DENIED, details: CANARY });
+  await rejectsKind(
+    t,
+    client.findSecrets?.({ name: { regexp: '.' } }, deadline()) ?? Promise.resolve(),
+    'Forbidden',
+    'list denied',
+  );
+});
+
+t.test('service-account key from the store, read once', async (t) => {
+  const key = JSON.stringify({ type: 'service_account', client_email: 'a@b', private_key: CANARY });
+  const { fake, client, reads } = await setup(
+    t,
+    {
+      projectID: PROJECT,
+      auth: { secretRef: { secretAccessKeySecretRef: { name: 'gcp-sa', key: 'key.json' } } },
+    },
+    { secrets: { 'gcp-sa/key.json': key } },
+  );
+  fake.addSecret({ project: PROJECT, id: 'db', versions: ['v'] });
+  t.equal(text(await client.getSecret({ key: 'db' }, deadline())), 'v');
+  t.same(reads, [
+    {
+      selector: { name: 'gcp-sa', key: 'key.json' },
+      field: 'spec.provider.gcpsm.auth.secretRef.secretAccessKeySecretRef',
+    },
+  ]);
+
+  const ctx = {
+    store: { kind: 'SecretStore' as const, name: 'gcp', namespace: 'default' },
+    namespace: 'default',
+    readSecretKey: async () => `not json ${CANARY}`,
+    endpoints: {},
+    maxAttempts: 1,
+    timeoutMs: 1000,
+  };
+  await rejectsKind(
+    t,
+    gcpSmProvider.newClient(
+      { projectID: PROJECT, auth: { secretRef: { secretAccessKeySecretRef: { name: 'x' } } } },
+      ctx,
+    ),
+    'Invalid',
+    'a malformed key',
+  );
+  await rejectsKind(t, gcpSmProvider.newClient({}, ctx), 'Invalid', 'no projectID');
+});
+
+t.test('gRPC status codes become typed errors', async (t) => {
+  const { fake, client } = await setup(t, { projectID: PROJECT }, { maxAttempts: 3 });
+  const cases: [string, number, string][] = [
+    ['denied', GrpcCode.PERMISSION_DENIED, 'Forbidden'],
+    ['unauthenticated', GrpcCode.UNAUTHENTICATED, 'Forbidden'],
+    ['throttled', GrpcCode.RESOURCE_EXHAUSTED, 'Throttled'],
+    ['internal', GrpcCode.INTERNAL, 'Unavailable'],
+    ['bad-arg', GrpcCode.INVALID_ARGUMENT, 'Invalid'],
+    ['precondition', GrpcCode.FAILED_PRECONDITION, 'Invalid'],
+  ];
+  for (const [id, code, kind] of cases) {
+    fake.addSecret({ project: PROJECT, id, versions: [CANARY] });
+    fake.setFault(id, { code, details: `details with ${CANARY}` });
+    const e = await rejectsKind(t, client.getSecret({ key: id }, deadline()), kind, id);
+    t.match(e.message, `"${id}"`, 'the message names the key');
+    t.equal(fake.accessCalls.get(id), 1, `${id}: not retried`);
+  }
+
+  await rejectsKind(t, client.getSecret({ key: 'missing' }, deadline()), 'NotFound', 'missing secret');
+  fake.addSecret({ project: PROJECT, id: 'one', versions: [CANARY] });
+  await rejectsKind(
+    t,
+    client.getSecret({ key: 'one', version: '9' }, deadline()),
+    'NotFound',
+    'missing version',
+  );
+  fake.disableVersion(PROJECT, 'one', 1);
+  await rejectsKind(
+    t,
+    client.getSecret({ key: 'one', version: '1' }, deadline()),
+    'Invalid',
+    'disabled version',
+  );
+
+  fake.addSecret({ project: PROJECT, id: 'flaky', versions: ['ok'] });
+  fake.setFault('flaky', { code: GrpcCode.UNAVAILABLE, times: 1 });
+  t.equal(text(await client.getSecret({ key: 'flaky' }, deadline())), 'ok', 'UNAVAILABLE once: retried');
+  t.equal(fake.accessCalls.get('flaky'), 2);
+
+  fake.addSecret({ project: PROJECT, id: 'down', versions: [CANARY] });
+  fake.setFault('down', { code: GrpcCode.UNAVAILABLE, details: CANARY });
+  await rejectsKind(t, client.getSecret({ key: 'down' }, deadline()), 'Unavailable', 'always UNAVAILABLE');
+  t.equal(fake.accessCalls.get('down'), 3, 'exactly maxAttempts attempts');
+});
+
+t.test('deadline: a slow server yields Unavailable before it answers', async (t) => {
+  const { fake, client } = await setup(t);
+  fake.addSecret({ project: PROJECT, id: 'slow', versions: [CANARY] });
+  fake.delayMs = 60_000;
+  const controller = new AbortController();
+  const pending = client.getSecret({ key: 'slow' }, { signal: controller.signal });
+  // Abort once the server holds the call: the error must not wait for the server's answer.
+  for (let i = 0; i < 500 && fake.calls.AccessSecretVersion === 0; i++)
+    await new Promise((r) => setTimeout(r, 10));
+  t.equal(fake.calls.AccessSecretVersion, 1, 'the call reached the server');
+  controller.abort();
+  const e = await rejectsKind(t, pending, 'Unavailable', 'aborted call');
+  t.match(e.message, /deadline/);
+
+  await rejectsKind(
+    t,
+    client.getSecret({ key: 'slow' }, { signal: AbortSignal.abort() }),
+    'Unavailable',
+    'already aborted',
+  );
+  t.equal(fake.calls.AccessSecretVersion, 1, 'an aborted signal makes no call');
+});
+
+t.test('an unreachable server is Unavailable', async (t) => {
+  const { fake, client } = await setup(t, { projectID: PROJECT }, { maxAttempts: 2 });
+  await fake.close();
+  await rejectsKind(t, client.getSecret({ key: 'db' }, deadline()), 'Unavailable', 'server gone');
+});
