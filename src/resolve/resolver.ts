@@ -74,6 +74,8 @@ interface ResolvedStore {
 
 interface ClientEntry {
   identity: string;
+  /** Identity + a serial: values cached through one client are never served for its successor. */
+  cacheId: string;
   label: string;
   providerName: string;
   ready: Promise<ProviderClient>;
@@ -123,6 +125,7 @@ export class StoreResolver implements Resolver {
   readonly #clients = new Map<string, ClientEntry>();
   readonly #identities = new WeakMap<SecretStore, string>();
   #closed = false;
+  #serial = 0;
 
   constructor(deps: StoreResolverDeps) {
     this.#registry = deps.registry;
@@ -191,9 +194,10 @@ export class StoreResolver implements Resolver {
     const what = `dataFrom.find of ${resolved.label}`;
     // The strategies apply after the cache: they are not part of the query.
     const query = stableJson({ name: find.name, path: find.path, tags: find.tags });
-    const cacheKey = `${resolved.identity}\u0000find\u0000${query}`;
+    const entry = this.#client(resolved);
+    const cacheKey = `${entry.cacheId}\u0000find\u0000${query}`;
     const cached = await this.#cached(cacheKey, opts, (signal) =>
-      this.#withClient(resolved, async (entry, client) => {
+      this.#withClient(entry, async (client) => {
         if (!client.findSecrets) {
           throw new EswError(
             'ESW_PROVIDER_INVALID',
@@ -368,6 +372,7 @@ export class StoreResolver implements Resolver {
     const secretsRead = new Set<string>();
     const entry: ClientEntry = {
       identity: rs.identity,
+      cacheId: `${rs.identity}#${++this.#serial}`,
       label: rs.label,
       providerName: rs.provider.name,
       ready: this.#newClient(rs, secretsRead),
@@ -440,15 +445,11 @@ export class StoreResolver implements Resolver {
   }
 
   /** Runs `fn` with the store's client, keeping the client open until `fn` settles. */
-  async #withClient<T>(
-    rs: ResolvedStore,
-    fn: (entry: ClientEntry, client: ProviderClient) => Promise<T>,
-  ): Promise<T> {
-    const entry = this.#client(rs);
+  async #withClient<T>(entry: ClientEntry, fn: (client: ProviderClient) => Promise<T>): Promise<T> {
     entry.active++;
     try {
       const client = await entry.ready;
-      return await fn(entry, client);
+      return await fn(client);
     } finally {
       entry.active--;
       if (entry.retired && entry.active === 0) void this.#closeEntry(entry);
@@ -458,9 +459,10 @@ export class StoreResolver implements Resolver {
   // ------------------------------------------------------------------ values
 
   async #getRaw(rs: ResolvedStore, ref: RemoteKey, opts: LookupOptions): Promise<Uint8Array> {
-    const cacheKey = `${rs.identity}\u0000value\u0000${ref.key}\u0000${ref.version ?? ''}`;
+    const entry = this.#client(rs);
+    const cacheKey = `${entry.cacheId}\u0000value\u0000${ref.key}\u0000${ref.version ?? ''}`;
     const cached = await this.#cached(cacheKey, opts, (signal) =>
-      this.#withClient(rs, (entry, client) => this.#fetchOne(rs, entry, client, ref, signal)).then(
+      this.#withClient(entry, (client) => this.#fetchOne(rs, entry, client, ref, signal)).then(
         (bytes): Cached => ({ fetchedAt: 0, bytes }),
       ),
     );

@@ -41,7 +41,8 @@ export interface Calls {
 /** A provider answering from `values`; a ProviderError value is thrown for that key. */
 export class CountingProvider implements Provider<CountingSpec> {
   readonly name: string;
-  readonly values = new Map<string, Uint8Array | ProviderError>();
+  /** A value, or the error to throw for that key (a ProviderError, or any Error for bugs). */
+  readonly values = new Map<string, Uint8Array | Error>();
   readonly calls: Calls = {
     newClient: 0,
     close: 0,
@@ -71,7 +72,7 @@ export class CountingProvider implements Provider<CountingSpec> {
     this.maxBatch = opts.maxBatch ?? 20;
   }
 
-  set(key: string, value: string | Uint8Array | ProviderError): void {
+  set(key: string, value: string | Uint8Array | Error): void {
     this.values.set(key, typeof value === 'string' ? new TextEncoder().encode(value) : value);
   }
 
@@ -93,7 +94,7 @@ export class CountingProvider implements Provider<CountingSpec> {
         await p.#wait(opts.signal);
         const v = p.values.get(ref.version ? `${ref.key}@${ref.version}` : ref.key);
         if (v === undefined) throw new ProviderError('NotFound', `secret "${ref.key}" does not exist`);
-        if (v instanceof ProviderError) throw v;
+        if (v instanceof Error) throw v;
         return v;
       },
       async findSecrets(find: FindRef, opts: CallOptions) {
