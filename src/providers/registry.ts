@@ -3,9 +3,10 @@
  * its folder and one line here.
  */
 import { fakeProvider } from './fake/index.ts';
+import { gcpSmProvider } from './gcpsm/index.ts';
 import type { Provider } from './types.ts';
 
 export function createProviders(): Map<string, Provider> {
-  const all: Provider[] = [fakeProvider as Provider];
+  const all: Provider[] = [gcpSmProvider as Provider, fakeProvider as Provider];
   return new Map(all.map((p) => [p.name, p]));
 }
