@@ -26,6 +26,7 @@ import {
   reqName,
   reqObject,
   reqString,
+  typeName,
 } from './schema.ts';
 import { validateMetadata } from './validate-meta.ts';
 
@@ -237,8 +238,18 @@ function validatePolicies(
 
 function validateRefreshInterval(value: unknown, errors: FieldError[], warnings: string[]): void {
   if (value === undefined || value === null) return;
-  const s = optString(value, 'spec.refreshInterval', errors);
-  if (s === undefined) return;
+  if (typeof value !== 'string') {
+    // YAML `refreshInterval: 0` is a number; the CRD declares a string.
+    errors.push(
+      fieldErrors.invalid(
+        'spec.refreshInterval',
+        typeName(value),
+        `spec.refreshInterval in body must be of type string: quote it, e.g. "${typeof value === 'number' ? value : '1h'}"`,
+      ),
+    );
+    return;
+  }
+  const s = value;
   const ms = parseDuration(s);
   if (ms === undefined) {
     errors.push(
