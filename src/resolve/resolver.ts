@@ -478,7 +478,8 @@ export class StoreResolver implements Resolver {
     opts: LookupOptions,
     fetch: (signal: AbortSignal) => Promise<Cached>,
   ): Promise<Cached> {
-    const after = opts.fetchedAfter;
+    // A refresh cycle stamped ahead of our clock must not defeat coalescing.
+    const after = opts.fetchedAfter === undefined ? undefined : Math.min(opts.fetchedAfter, this.#now());
     const hit = this.#ttl > 0 ? this.#cache.get(cacheKey) : undefined;
     if (hit && (after === undefined || hit.fetchedAt >= after)) {
       this.#metrics?.cacheLookups.inc({ result: 'hit' });

@@ -209,3 +209,14 @@ t.test('when every caller cancels, the provider call is cancelled too', async (t
   t.equal(h.provider.calls.signals.length, 1);
   t.ok(h.provider.calls.signals[0]!.aborted, 'the provider saw its signal fire');
 });
+
+t.test('fetchedAfter ahead of the clock still costs one call for concurrent refreshes', async (t) => {
+  const h = harness(t);
+  h.registry.upsert(store('SecretStore', 'counting-store', 'app', { counting: {} }));
+  h.provider.set('k', 'v');
+  const future = h.clock.now + 60_000;
+  await Promise.all(
+    Array.from({ length: 20 }, () => h.resolver.getValue(ref, 'app', { key: 'k' }, { fetchedAfter: future })),
+  );
+  t.equal(h.provider.calls.getSecret, 1);
+});
