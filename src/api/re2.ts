@@ -48,6 +48,10 @@ export function checkGoRegexp(source: string): string | undefined {
       if (/[1-9]/.test(n) && !/[0-7]/.test(source[i + 2] ?? '')) {
         return `backreference \\${n} is not supported (${RE2_NOTE}, which has no backreferences)`;
       }
+      if (/[A-Za-z]/.test(n) && !'afnrtvxpPdDsSwWbBAzQEk'.includes(n)) {
+        return `invalid escape sequence \\${n} (${RE2_NOTE})`;
+      }
+      if (n === 'k' && source[i + 2] !== '<') return `invalid escape sequence \\k (${RE2_NOTE})`;
       if (n === 'k' && source[i + 2] === '<') {
         return `named backreference \\k<…> is not supported (${RE2_NOTE}, which has no backreferences)`;
       }
@@ -76,7 +80,19 @@ export function checkGoRegexp(source: string): string | undefined {
         i += 3;
         continue;
       }
-      if (n === 'p' || n === 'P') unicode = true;
+      if (n === 'p' || n === 'P') {
+        // RE2 names scripts bare (\p{Greek}); JavaScript wants \p{Script=Greek}.
+        const m = /^\{(\^?)([A-Za-z_]+)\}/.exec(source.slice(i + 2));
+        if (m) {
+          const name = m[2] as string;
+          const prop = name.length <= 2 || name === 'Any' ? name : `Script=${name}`;
+          unicode = true;
+          out += m[1] ? `\\${n === 'p' ? 'P' : 'p'}{${prop}}` : `\\${n}{${prop}}`;
+          i += 2 + m[0].length;
+          continue;
+        }
+        unicode = true;
+      }
       out += c + n;
       i += 2;
       continue;
@@ -119,6 +135,9 @@ export function checkGoRegexp(source: string): string | undefined {
       }
       if (rest.startsWith('<=') || rest.startsWith('<!')) {
         return `lookbehind (?${rest.slice(0, 2)}…) is not supported (${RE2_NOTE}, which has no lookaround)`;
+      }
+      if (rest.startsWith('P=') || rest.startsWith('P>')) {
+        return `named backreference (?${rest.slice(0, 2)}…) is not supported (${RE2_NOTE}, which has no backreferences)`;
       }
       if (rest.startsWith('P<')) {
         out += '(?<';
