@@ -8,17 +8,25 @@
  *   "referent authentication" is therefore not offered).
  * Errors name the Secret, the key and the store — never a value.
  */
+import { readFile } from 'node:fs/promises';
 import type { SecretKeySelector, StoreKind } from '../api/types.ts';
 import { EswError, errorMessage, isEswError } from '../errors.ts';
 import type { ClientContext, EndpointOverrides } from '../providers/types.ts';
 import type { SecretReader } from './types.ts';
 
-/** Issues a projected service-account token (TokenRequest); supplied by the Kubernetes layer. */
+/**
+ * Issues a service-account token; supplied by the Kubernetes layer. With `name` and `namespace`:
+ * a projected token for that ServiceAccount (TokenRequest). Without them: this server's own
+ * token, as ESO uses its controller's token when a store names no ServiceAccount.
+ */
 export type ServiceAccountTokenSource = (req: {
-  namespace: string;
-  name: string;
+  namespace?: string;
+  name?: string;
   audiences?: string[];
 }) => Promise<string>;
+
+/** Where Kubernetes mounts a pod's own service-account token. */
+export const OWN_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 export interface CredentialScope {
   kind: StoreKind;
@@ -35,6 +43,8 @@ export interface ContextOptions {
   endpoints: EndpointOverrides;
   maxAttempts: number;
   timeoutMs: number;
+  /** This server's own token when no source is given. Default: OWN_TOKEN_PATH. */
+  ownTokenPath?: string;
   /** Called with `namespace/name` of every Secret read, so a change can retire the client. */
   onSecretRead?: (namespace: string, name: string) => void;
 }
@@ -105,30 +115,43 @@ export function buildClientContext(scope: CredentialScope, opts: ContextOptions)
   };
   const source = opts.serviceAccountToken;
   ctx.serviceAccountToken = async (selector) => {
+    const audiences = selector.audiences ? { audiences: selector.audiences } : {};
+    if (!selector.name) {
+      // No ServiceAccount named: this server's own identity (ESO uses its controller's token).
+      if (source)
+        return wrapKube(scope, "this server's service-account token", () => source({ ...audiences }));
+      const path = opts.ownTokenPath ?? OWN_TOKEN_PATH;
+      try {
+        return (await readFile(path, 'utf8')).trim();
+      } catch {
+        throw new EswError(
+          'ESW_CREDENTIALS',
+          `${scope.label}: no serviceAccountRef given and this server has no service-account token (${path})`,
+        );
+      }
+    }
     const ns = selectorNamespace(scope, selector.namespace, 'serviceAccountRef');
-    if (!selector.name)
-      throw new EswError('ESW_CREDENTIALS', `${scope.label}: serviceAccountRef.name is required`);
+    const name = selector.name;
     if (!source) {
       throw new EswError(
         'ESW_CREDENTIALS',
         `${scope.label}: service-account tokens are unavailable (no Kubernetes API configured)`,
       );
     }
-    try {
-      const req: { namespace: string; name: string; audiences?: string[] } = {
-        namespace: ns,
-        name: selector.name,
-      };
-      if (selector.audiences) req.audiences = selector.audiences;
-      return await source(req);
-    } catch (err: unknown) {
-      if (isEswError(err)) throw err;
-      throw new EswError(
-        'ESW_KUBE',
-        `${scope.label}: could not get a token for ServiceAccount "${ns}/${selector.name}": ${errorMessage(err)}`,
-        { cause: err },
-      );
-    }
+    return wrapKube(scope, `a token for ServiceAccount "${ns}/${name}"`, () =>
+      source({ namespace: ns, name, ...audiences }),
+    );
   };
   return ctx;
+}
+
+async function wrapKube(scope: CredentialScope, what: string, fn: () => Promise<string>): Promise<string> {
+  try {
+    return await fn();
+  } catch (err: unknown) {
+    if (isEswError(err)) throw err;
+    throw new EswError('ESW_KUBE', `${scope.label}: could not get ${what}: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
 }

@@ -1,0 +1,108 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { buildClientContext, type ServiceAccountTokenSource } from '../../src/resolve/credentials.ts';
+import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
+
+const nsScope = { kind: 'SecretStore' as const, name: 's', namespace: 'a', label: 'SecretStore "a/s"' };
+const clusterScope = {
+  kind: 'ClusterSecretStore' as const,
+  name: 'c',
+  namespace: undefined,
+  label: 'ClusterSecretStore "c"',
+};
+
+function context(
+  scope: typeof nsScope | typeof clusterScope,
+  source?: ServiceAccountTokenSource,
+  ownTokenPath?: string,
+) {
+  const requests: unknown[] = [];
+  const wrapped: ServiceAccountTokenSource | undefined = source
+    ? async (req) => {
+        requests.push(req);
+        return source(req);
+      }
+    : undefined;
+  const ctx = buildClientContext(scope, {
+    secrets: new MemoryRegistry(),
+    serviceAccountToken: wrapped,
+    endpoints: {},
+    maxAttempts: 3,
+    timeoutMs: 1000,
+    ...(ownTokenPath ? { ownTokenPath } : {}),
+  });
+  return { ctx, requests };
+}
+
+t.test('context basics', async (t) => {
+  const { ctx } = context(nsScope);
+  t.same(ctx.store, { kind: 'SecretStore', name: 's', namespace: 'a' });
+  t.equal(ctx.namespace, 'a');
+  t.equal(context(clusterScope).ctx.namespace, '', 'a shared cluster client belongs to no namespace');
+  t.equal(ctx.maxAttempts, 3);
+  t.equal(ctx.timeoutMs, 1000);
+});
+
+t.test('service-account tokens follow the namespace rules', async (t) => {
+  const { ctx, requests } = context(nsScope, async (req) => `token-for-${req.namespace}/${req.name}`);
+  t.equal(await ctx.serviceAccountToken!({ name: 'app', audiences: ['vault'] }), 'token-for-a/app');
+  t.same(requests, [{ namespace: 'a', name: 'app', audiences: ['vault'] }]);
+  await t.rejects(ctx.serviceAccountToken!({ name: 'app', namespace: 'b' }), { code: 'ESW_CREDENTIALS' });
+
+  const cluster = context(clusterScope, async () => 'tok');
+  await t.rejects(cluster.ctx.serviceAccountToken!({ name: 'app' }), {
+    code: 'ESW_CREDENTIALS',
+    message: 'ClusterSecretStore "c": serviceAccountRef.namespace is required for a ClusterSecretStore',
+  });
+  t.equal(await cluster.ctx.serviceAccountToken!({ name: 'app', namespace: 'ops' }), 'tok');
+});
+
+t.test('no ServiceAccount named: the server own token', async (t) => {
+  const withSource = context(nsScope, async (req) => (req.name ? 'named' : 'own'));
+  t.equal(await withSource.ctx.serviceAccountToken!({}), 'own');
+  t.same(withSource.requests, [{}]);
+
+  const dir = await mkdtemp(join(tmpdir(), 'esw-sa-'));
+  const file = join(dir, 'token');
+  await writeFile(file, 'file-token\n');
+  t.equal(await context(nsScope, undefined, file).ctx.serviceAccountToken!({}), 'file-token');
+  await t.rejects(context(nsScope, undefined, join(dir, 'absent')).ctx.serviceAccountToken!({}), {
+    code: 'ESW_CREDENTIALS',
+  });
+  await t.rejects(context(nsScope).ctx.serviceAccountToken!({ name: 'app' }), {
+    code: 'ESW_CREDENTIALS',
+    message: /no Kubernetes API configured/,
+  });
+});
+
+t.test('token source failures are ESW_KUBE (transient)', async (t) => {
+  const { ctx } = context(nsScope, async () => {
+    throw new Error('connect ECONNREFUSED');
+  });
+  await t.rejects(ctx.serviceAccountToken!({ name: 'app' }), {
+    code: 'ESW_KUBE',
+    message: 'SecretStore "a/s": could not get a token for ServiceAccount "a/app": connect ECONNREFUSED',
+  });
+});
+
+t.test('Secret reader failures are ESW_KUBE; missing fields ESW_CREDENTIALS', async (t) => {
+  const ctx = buildClientContext(nsScope, {
+    secrets: {
+      readSecret: async () => {
+        throw new Error('503 from API server');
+      },
+    },
+    serviceAccountToken: undefined,
+    endpoints: {},
+    maxAttempts: 1,
+    timeoutMs: 1000,
+  });
+  await t.rejects(ctx.readSecretKey({ name: 'x', key: 'k' }, 'auth.secretRef'), { code: 'ESW_KUBE' });
+  await t.rejects(ctx.readSecretKey({ key: 'k' }, 'auth.secretRef'), {
+    code: 'ESW_CREDENTIALS',
+    message: 'SecretStore "a/s": auth.secretRef.name is required',
+  });
+  await t.rejects(ctx.readSecretKey({ name: 'x' }, 'auth.secretRef'), { code: 'ESW_CREDENTIALS' });
+});
