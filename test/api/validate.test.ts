@@ -1012,3 +1012,44 @@ t.test('long values are truncated in messages', async (t) => {
   t.ok(msg.length < 250, msg);
   t.ok(msg.includes('...'));
 });
+
+t.test(
+  'property: any JSON at any place of a manifest gives errors/warnings, never an exception',
+  async (t) => {
+    const { default: fc } = await import('fast-check');
+    const places = [
+      'spec',
+      'spec.data[0]',
+      'spec.data[0].remoteRef',
+      'spec.dataFrom[0]',
+      'spec.dataFrom[0].rewrite[0]',
+      'spec.target',
+      'spec.target.template',
+      'spec.target.template.templateFrom[0]',
+      'spec.provider',
+      'spec.provider.aws',
+      'spec.provider.vault.auth',
+      'spec.provider.azurekv',
+      'spec.provider.gcpsm.auth',
+      'spec.provider.fake.data[0]',
+      'spec.conditions[0]',
+      'metadata',
+    ];
+    const bases = [ES_V1, ES_V1BETA1, AWS, VAULT, AZURE, GCP, FAKE, CSS_VAULT];
+    let runs = 0;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...bases),
+        fc.constantFrom(...places),
+        fc.jsonValue(),
+        (base, place, value) => {
+          runs++;
+          const r = validateObject(patch(base, { [place]: value }));
+          return r.errors.every((e) => typeof e.field === 'string' && typeof e.message === 'string');
+        },
+      ),
+      { numRuns: 2000, seed: 20261128 },
+    );
+    t.equal(runs, 2000);
+  },
+);
