@@ -106,7 +106,7 @@ export function validateExternalSecret(obj: Obj, version: EsoVersion): Validatio
     checkEnum(spec.refreshPolicy, 'spec.refreshPolicy', REFRESH_POLICIES, errors);
     if (!v1) {
       warnings.push(
-        'spec.refreshPolicy is defined by external-secrets.io/v1; ESO releases before v0.16 prune it from v1beta1 objects: use external-secrets.io/v1',
+        'spec.refreshPolicy belongs to external-secrets.io/v1; older ESO releases prune it from v1beta1 objects: use external-secrets.io/v1',
       );
     }
   }
