@@ -252,22 +252,35 @@ function storeShape(v1: boolean): Shape {
 export const STORE_V1: Shape = storeShape(true);
 export const STORE_V1BETA1: Shape = storeShape(false);
 
+/** The API server keeps warnings short; so does this (at most MAX_UNKNOWN, names shortened). */
+const MAX_UNKNOWN = 20;
+
 /** Appends `unknown field "spec.x.y"` for every field the shape does not define. */
 export function unknownFieldWarnings(value: unknown, shape: Shape, path: string, warnings: string[]): void {
+  const found: string[] = [];
+  collectUnknown(value, shape, path, found);
+  for (const p of found.slice(0, MAX_UNKNOWN)) warnings.push(`unknown field "${p}"`);
+  if (found.length > MAX_UNKNOWN) warnings.push(`… and ${found.length - MAX_UNKNOWN} more unknown fields`);
+}
+
+function shortKey(key: string): string {
+  return key.length > 64 ? `${key.slice(0, 61)}...` : key;
+}
+
+function collectUnknown(value: unknown, shape: Shape, path: string, warnings: string[]): void {
   if (shape === 'leaf' || value === null || typeof value !== 'object') return;
   if (Array.isArray(shape)) {
     if (!Array.isArray(value)) return;
     value.forEach((item, i) => {
-      unknownFieldWarnings(item, shape[0] as Shape, `${path}[${i}]`, warnings);
+      collectUnknown(item, shape[0] as Shape, `${path}[${i}]`, warnings);
     });
     return;
   }
   if (Array.isArray(value)) return;
   const fields = shape as { readonly [field: string]: Shape };
   for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
-    const p = path ? `${path}.${key}` : key;
     const sub = Object.hasOwn(fields, key) ? fields[key] : undefined;
-    if (sub === undefined) warnings.push(`unknown field "${p}"`);
-    else unknownFieldWarnings(child, sub, p, warnings);
+    if (sub === undefined) warnings.push(path ? `${path}.${shortKey(key)}` : shortKey(key));
+    else collectUnknown(child, sub, path ? `${path}.${key}` : key, warnings);
   }
 }

@@ -114,7 +114,8 @@ export function optStringMap(value: unknown, path: string, errors: FieldError[])
   const map = optObject(value, path, errors);
   if (!map) return undefined;
   for (const [k, v] of Object.entries(map)) {
-    if (typeof v !== 'string') errors.push(typeError(`${path}[${JSON.stringify(k)}]`, v, 'string'));
+    const key = k.length > 64 ? `${k.slice(0, 61)}...` : k;
+    if (typeof v !== 'string') errors.push(typeError(`${path}[${JSON.stringify(key)}]`, v, 'string'));
   }
   return map;
 }

@@ -268,11 +268,9 @@ function validateRefreshInterval(value: unknown, errors: FieldError[], warnings:
     return;
   }
   if (ms < 0) {
-    warnings.push(`spec.refreshInterval "${s}" is negative: it disables refreshing, like "0"`);
+    warnings.push(`spec.refreshInterval ${formatDuration(ms)} is negative: it disables refreshing, like "0"`);
   } else if (ms > 0 && ms < 1000) {
-    warnings.push(
-      `spec.refreshInterval "${s}" (${formatDuration(ms)}) is very short: every sync calls the provider`,
-    );
+    warnings.push(`spec.refreshInterval ${formatDuration(ms)} is very short: every sync calls the provider`);
   }
 }
 

@@ -1053,3 +1053,13 @@ t.test(
     t.equal(runs, 2000);
   },
 );
+
+t.test('warnings stay few and short', async (t) => {
+  const junk: Record<string, string> = {};
+  for (let i = 0; i < 101; i++) junk[`spec.target.${'k'.repeat(200)}${i}`] = 'x';
+  const r = validateObject(patch(ES_V1, junk));
+  t.same(r.errors, []);
+  t.equal(r.warnings.length, 21);
+  t.equal(r.warnings.at(-1), '… and 81 more unknown fields');
+  t.ok(r.warnings.every((w) => w.length < 256));
+});
