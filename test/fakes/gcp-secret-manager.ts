@@ -64,6 +64,10 @@ export class GcpSecretManagerFake {
   readonly accessedNames: string[] = [];
   /** Every ListSecrets request (parent, filter, pageToken). */
   readonly listRequests: { parent: string; filter: string; pageToken: string }[] = [];
+  /** `authorization` metadata the client sent (none on the insecure test channel). */
+  readonly authorizations: string[] = [];
+  /** Calls the client cancelled before the answer (deadline, abort). */
+  cancelled = 0;
   /** Delay before every answer, in ms. */
   delayMs = 0;
   /** Largest page ListSecrets returns, whatever the client asks (forces pagination). */
@@ -103,6 +107,10 @@ export class GcpSecretManagerFake {
         callback: grpc.sendUnaryData<unknown>,
       ) => {
         this.calls[name]++;
+        for (const v of call.metadata.get('authorization')) this.authorizations.push(String(v));
+        call.on('cancelled', () => {
+          this.cancelled++;
+        });
         const answer = () => {
           try {
             callback(null, impl[name](call.request));

@@ -254,6 +254,7 @@ t.test('service-account key from the store, read once', async (t) => {
   );
   fake.addSecret({ project: PROJECT, id: 'db', versions: ['v'] });
   t.equal(text(await client.getSecret({ key: 'db' }, deadline())), 'v');
+  t.same(fake.authorizations, [], 'the test channel fetched and sent no token');
   t.same(reads, [
     {
       selector: { name: 'gcp-sa', key: 'key.json' },
@@ -339,6 +340,8 @@ t.test('deadline: a slow server yields Unavailable before it answers', async (t)
   controller.abort();
   const e = await rejectsKind(t, pending, 'Unavailable', 'aborted call');
   t.match(e.message, /deadline/);
+  for (let i = 0; i < 500 && fake.cancelled === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  t.equal(fake.cancelled, 1, 'the abort cancelled the gRPC call on the server too');
 
   await rejectsKind(
     t,
