@@ -83,6 +83,8 @@ export class VaultFake {
   readonly loginsByMount = new Map<string, number>();
   /** `X-Vault-Namespace` of every request ('' when absent), in order. */
   readonly namespaces: string[] = [];
+  /** Headers of every request, in order. */
+  readonly headers: http.IncomingHttpHeaders[] = [];
   /** Method and path (with query) of every request, in order. */
   readonly requests: string[] = [];
   /** Lease of a login, seconds. */
@@ -204,6 +206,7 @@ export class VaultFake {
       const url = new URL(req.url ?? '/', 'http://vault');
       const method = req.method ?? 'GET';
       this.requests.push(`${method} ${url.pathname}${url.search}`);
+      this.headers.push(req.headers);
       const namespace = headerOf(req, 'x-vault-namespace');
       this.namespaces.push(namespace);
       const path = decodeURIComponent(url.pathname.replace(/^\/v1\//, ''));

@@ -279,7 +279,44 @@ t.test('service-account key from the store, read once', async (t) => {
     'Invalid',
     'a malformed key',
   );
-  await rejectsKind(t, gcpSmProvider.newClient({}, ctx), 'Invalid', 'no projectID');
+  await rejectsKind(
+    t,
+    gcpSmProvider.newClient(
+      { auth: { secretRef: { secretAccessKeySecretRef: { name: 'x', key: 'k' } } } },
+      ctx,
+    ),
+    'Invalid',
+    'a key without projectID',
+  );
+  await rejectsKind(
+    t,
+    gcpSmProvider.newClient(
+      { projectID: PROJECT, auth: { workloadIdentity: { serviceAccountRef: { name: 'sa' } } } },
+      ctx,
+    ),
+    'Invalid',
+    'per-store workload identity is refused, not served with our own identity',
+  );
+});
+
+t.test('without projectID: the project of the default credentials', async (t) => {
+  const saved = process.env.GOOGLE_CLOUD_PROJECT;
+  process.env.GOOGLE_CLOUD_PROJECT = 'detected-project';
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.GOOGLE_CLOUD_PROJECT;
+    else process.env.GOOGLE_CLOUD_PROJECT = saved;
+  });
+  const { fake, client } = await setup(t, {});
+  fake.addSecret({ project: 'detected-project', id: 'db', versions: ['found'] });
+  t.equal(text(await client.getSecret({ key: 'db' }, deadline())), 'found');
+  t.equal(text(await client.getSecret({ key: 'db' }, deadline())), 'found');
+  t.same(fake.accessedNames, [
+    'projects/detected-project/secrets/db/versions/latest',
+    'projects/detected-project/secrets/db/versions/latest',
+  ]);
+  const found = await client.findSecrets?.({ name: { regexp: 'db' } }, deadline());
+  t.same([...(found ?? new Map()).keys()], ['db']);
+  t.equal(fake.listRequests[0]?.parent, 'projects/detected-project');
 });
 
 t.test('gRPC status codes become typed errors', async (t) => {

@@ -9,6 +9,7 @@ import {
   kvMetadataPath,
   kvReadPath,
   vaultClientOptions,
+  vaultRequestHeaders,
 } from '../../src/providers/vault/options.ts';
 import { renewMarginMs } from '../../src/providers/vault/session.ts';
 import { CANARY } from './vault-context.ts';
@@ -55,6 +56,14 @@ t.test('vaultClientOptions', async (t) => {
   );
   t.equal(bad?.kind, 'Invalid', 'caBundle that is not a PEM');
   t.notMatch(bad?.message ?? '', CANARY, 'the bundle is not echoed');
+});
+
+t.test('vaultRequestHeaders', async (t) => {
+  t.same(vaultRequestHeaders({}), {});
+  t.same(vaultRequestHeaders({ forwardInconsistent: true }), {
+    'X-Vault-Inconsistent': 'forward-active-node',
+  });
+  t.same(vaultRequestHeaders({ readYourWrites: true }), {}, 'nothing to carry without writes');
 });
 
 t.test('KV paths follow ESO buildPath', async (t) => {

@@ -103,13 +103,55 @@ t.test('KV v1: JSON of data; a store without a mount reads the key as a path', a
 t.test('namespace: X-Vault-Namespace on every request, logins included', async (t) => {
   const { fake, client } = await setupVault(
     t,
-    (url) => ({ ...appRoleSpec(url), namespace: 'team-a/prod' }),
+    (url) => ({ ...appRoleSpec(url), namespace: 'team-a/prod', forwardInconsistent: true }),
     APPROLE,
   );
   fake.putKv2('secret', 'x', { v: '1' });
   t.equal(text(await client.getSecret({ key: 'x' }, deadline())), '{"v":"1"}');
   t.same(fake.namespaces, ['team-a/prod', 'team-a/prod'], 'login and read carry the namespace');
   t.equal(fake.requests[0], 'POST /v1/auth/approle/login');
+  t.same(
+    fake.headers.map((h) => h['x-vault-inconsistent']),
+    ['forward-active-node', 'forward-active-node'],
+    'forwardInconsistent on every request',
+  );
+  t.same(
+    fake.headers.map((h) => h['x-vault-token'] !== undefined),
+    [false, true],
+    'no token on the login, the login token on the read',
+  );
+
+  const plain = await setupVault(t, appRoleSpec, APPROLE);
+  plain.fake.putKv2('secret', 'x', { v: '1' });
+  await plain.client.getSecret({ key: 'x' }, deadline());
+  t.same(plain.fake.namespaces, ['', ''], 'no namespace header without spec.namespace');
+  t.same(
+    plain.fake.headers.map((h) => h['x-vault-inconsistent']),
+    [undefined, undefined],
+  );
+});
+
+t.test('VAULT_* environment variables never replace the store', async (t) => {
+  const saved = { ...process.env };
+  process.env.VAULT_TOKEN = 'env-token';
+  process.env.VAULT_NAMESPACE = 'env-namespace';
+  process.env.VAULT_PREFIX = '/env-prefix';
+  t.teardown(() => {
+    for (const k of ['VAULT_TOKEN', 'VAULT_NAMESPACE', 'VAULT_PREFIX']) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  });
+  const { fake, client } = await setupVault(t, appRoleSpec, APPROLE);
+  fake.addToken('env-token');
+  fake.putKv2('secret', 'x', { v: '1' });
+  t.equal(text(await client.getSecret({ key: 'x' }, deadline())), '{"v":"1"}');
+  t.same(fake.requests, ['POST /v1/auth/approle/login', 'GET /v1/secret/data/x'], 'no env prefix');
+  t.same(fake.namespaces, ['', ''], 'no env namespace');
+  t.notOk(
+    fake.headers.some((h) => h['x-vault-token'] === 'env-token'),
+    'the env token is never sent',
+  );
 });
 
 t.test('AppRole: roleId inline or from a Secret, custom mount, one login for 100 reads', async (t) => {

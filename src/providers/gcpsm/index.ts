@@ -2,8 +2,11 @@
  * The `gcpsm` provider: GCP Secret Manager through @google-cloud/secret-manager (gRPC).
  *
  * - Credentials: the service-account key JSON in `auth.secretRef.secretAccessKeySecretRef`,
- *   else Application Default Credentials (GKE workload identity binds the pod's service account;
- *   `auth.workloadIdentity` is therefore served by ADC, not by a token exchange of our own).
+ *   else Application Default Credentials (on GKE with Workload Identity: the identity of this
+ *   server's own pod). ESO's per-store `auth.workloadIdentity` (acting as another Kubernetes
+ *   service account through a token exchange) is refused as Invalid rather than silently served
+ *   with this server's identity.
+ * - Project: `projectID`, else (without a key) the project of the default credentials.
  * - getSecret: AccessSecretVersion of `projects/<p>[/locations/<l>]/secrets/<key>/versions/<v>`,
  *   `v` = `latest` when the ref has no version. The raw payload bytes are returned.
  * - findSecrets: ListSecrets under the store's parent, labels (`tags`) and `path` as the
@@ -44,10 +47,24 @@ export const gcpSmProvider: Provider<GcpSmProvider> = {
   name: 'gcpsm',
   validateStore: (spec, path, kind) => validateGcpSmStore(spec, path, kind),
   async newClient(spec: GcpSmProvider, ctx: ClientContext): Promise<ProviderClient> {
-    if (!spec.projectID) {
-      throw new ProviderError('Invalid', 'gcpsm: spec.provider.gcpsm.projectID is required');
+    const auth = (spec.auth ?? {}) as Record<string, unknown>;
+    for (const method of ['workloadIdentity', 'workloadIdentityFederation']) {
+      // Acting as the store's Kubernetes service account needs a token exchange this provider
+      // does not do; silently using this server's own identity instead would be worse.
+      if (auth[method] !== undefined) {
+        throw new ProviderError(
+          'Invalid',
+          `gcpsm: auth.${method} is not supported: use auth.secretRef, or omit auth to use this server's Application Default Credentials`,
+        );
+      }
     }
     const keyRef = spec.auth?.secretRef?.secretAccessKeySecretRef;
+    if (keyRef && !spec.projectID) {
+      throw new ProviderError(
+        'Invalid',
+        'gcpsm: spec.provider.gcpsm.projectID is required with auth.secretRef',
+      );
+    }
     const credentialsJson = keyRef ? await ctx.readSecretKey(keyRef, CREDENTIALS_FIELD) : undefined;
     const options = gcpClientOptions(spec, credentialsJson, ctx.endpoints.gcp);
     return new GcpSmClient(new SecretManagerServiceClient(options), spec, {
@@ -65,6 +82,7 @@ export class GcpSmClient implements ProviderClient {
   readonly #client: SecretManagerServiceClient;
   readonly #spec: GcpSmProvider;
   readonly #limits: CallLimits;
+  #detected: Promise<GcpSmProvider> | undefined;
 
   constructor(client: SecretManagerServiceClient, spec: GcpSmProvider, limits: CallLimits) {
     this.#client = client;
@@ -74,7 +92,7 @@ export class GcpSmClient implements ProviderClient {
 
   async getSecret(ref: RemoteKey, opts: CallOptions): Promise<Uint8Array> {
     const subject = ref.version ? `secret "${ref.key}" version "${ref.version}"` : `secret "${ref.key}"`;
-    const name = secretVersionName(this.#spec, ref.key, ref.version);
+    const name = secretVersionName(await this.#project(opts.signal), ref.key, ref.version);
     const [response] = await this.#call(subject, opts.signal, () =>
       this.#client.accessSecretVersion({ name }, gcpCallOptions(this.#limits, opts.signal)),
     );
@@ -82,7 +100,7 @@ export class GcpSmClient implements ProviderClient {
   }
 
   async findSecrets(find: FindRef, opts: CallOptions): Promise<Map<string, Uint8Array>> {
-    const parent = parentName(this.#spec);
+    const parent = parentName(await this.#project(opts.signal));
     const nameRe = find.name?.regexp ? compileNameRegexp(find.name.regexp) : undefined;
     const filter = listFilter(find);
     const ids: string[] = [];
@@ -124,6 +142,34 @@ export class GcpSmClient implements ProviderClient {
 
   async close(): Promise<void> {
     await this.#client.close();
+  }
+
+  /**
+   * The spec with its project: `projectID`, else the project of the Application Default
+   * Credentials (GOOGLE_CLOUD_PROJECT, the key file, the metadata server), as ESO does on GKE.
+   * Detected once; a failed detection is retried by the next call.
+   */
+  async #project(signal: AbortSignal): Promise<GcpSmProvider> {
+    if (this.#spec.projectID) return this.#spec;
+    this.#detected ??= this.#client.getProjectId().then(
+      (projectID) => ({ ...this.#spec, projectID }),
+      (err: unknown) => {
+        this.#detected = undefined;
+        throw err;
+      },
+    );
+    const detected = this.#detected;
+    try {
+      return await this.#call('project ID', signal, () => detected);
+    } catch (err: unknown) {
+      if (err instanceof ProviderError && err.kind === 'Unavailable' && !signal.aborted) {
+        throw new ProviderError(
+          'Invalid',
+          'gcpsm: spec.provider.gcpsm.projectID is not set and no project could be detected from the default credentials',
+        );
+      }
+      throw err;
+    }
   }
 
   /** Runs one SDK call: deadline-bounded, errors mapped, nothing of the response in messages. */

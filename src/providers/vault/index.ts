@@ -11,6 +11,8 @@
  *   Bounded to 10,000 names and 32 folder levels. Needs `spec.path` (the mount).
  * - auth: `tokenSecretRef`, `appRole` and `kubernetes` (see session.ts for reuse and renewal).
  *   Other ESO methods (ldap, userPass, jwt, cert, iam) are rejected as Invalid.
+ * - `forwardInconsistent` sends `X-Vault-Inconsistent: forward-active-node`; `readYourWrites`
+ *   has no effect (this provider never writes).
  * - Requests carry a per-request timeout; transient failures (5xx, sealed, connection reset)
  *   are retried up to `maxAttempts` with backoff; every call is bounded by its AbortSignal.
  */
@@ -33,6 +35,7 @@ import {
   kvMetadataPath,
   kvReadPath,
   vaultClientOptions,
+  vaultRequestHeaders,
 } from './options.ts';
 import { type Login, VaultSession } from './session.ts';
 import { validateVaultStore } from './validate.ts';
@@ -69,6 +72,7 @@ export function createVaultProvider(deps: VaultProviderDeps = {}): Provider<Vaul
         now,
         sleep,
         maxAttempts: Math.max(1, Math.floor(ctx.maxAttempts)),
+        headers: vaultRequestHeaders(spec),
       });
     },
   };
@@ -77,12 +81,14 @@ export function createVaultProvider(deps: VaultProviderDeps = {}): Provider<Vaul
 export const vaultProvider: Provider<VaultProvider> = createVaultProvider();
 
 interface ClientDeps {
+  /** Headers of every request (besides the token). */
+  headers: Record<string, string>;
   now: () => number;
   sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   maxAttempts: number;
 }
 
-type LoginFn = (vault: NodeVault.client) => Promise<Login>;
+type LoginFn = (vault: NodeVault.client, headers: Record<string, string>) => Promise<Login>;
 
 export class VaultClient implements ProviderClient {
   readonly #vault: NodeVault.client;
@@ -99,7 +105,7 @@ export class VaultClient implements ProviderClient {
       {
         // Shared by concurrent callers, so not tied to one caller's signal: each caller stops
         // waiting at its own deadline, the login itself is bounded by the request timeout.
-        login: () => login(vault),
+        login: () => login(vault, deps.headers),
         renewSelf: async (token) => {
           const body = await this.#request('POST', 'auth/token/renew-self', token, never, {});
           return loginOf(body, 'token renewal');
@@ -241,7 +247,9 @@ export class VaultClient implements ProviderClient {
     signal: AbortSignal,
     body?: unknown,
   ): Promise<unknown> {
-    const options = { headers: token ? { 'X-Vault-Token': token } : {} };
+    const options = {
+      headers: token ? { ...this.#deps.headers, 'X-Vault-Token': token } : { ...this.#deps.headers },
+    };
     for (let attempt = 1; ; attempt++) {
       try {
         if (method === 'LIST') return await this.#vault.list(path, options);
@@ -294,18 +302,24 @@ function authMethod(spec: VaultProvider, ctx: ClientContext): LoginFn {
     if (!roleId && !roleRef) {
       throw new ProviderError('Invalid', `vault: ${FIELD}.auth.appRole needs roleId or roleRef`);
     }
-    return async (vault) => {
+    return async (vault, headers) => {
       const role_id =
         roleId || (await ctx.readSecretKey(roleRef as SecretKeySelector, `${FIELD}.auth.appRole.roleRef`));
       const secret_id = await ctx.readSecretKey(secretRef, `${FIELD}.auth.appRole.secretRef`);
-      return login(vault, mount, { role_id: role_id.trim(), secret_id: secret_id.trim() }, 'approle');
+      return login(
+        vault,
+        headers,
+        mount,
+        { role_id: role_id.trim(), secret_id: secret_id.trim() },
+        'approle',
+      );
     };
   }
   if (auth.kubernetes) {
     const { role, secretRef, serviceAccountRef } = auth.kubernetes;
     const mount = trimSlashes(auth.kubernetes.mountPath) || 'kubernetes';
     if (!role) throw new ProviderError('Invalid', `vault: ${FIELD}.auth.kubernetes.role is required`);
-    return async (vault) => {
+    return async (vault, headers) => {
       let jwt: string;
       if (secretRef) {
         jwt = await ctx.readSecretKey(
@@ -324,7 +338,7 @@ function authMethod(spec: VaultProvider, ctx: ClientContext): LoginFn {
           'vault: kubernetes auth needs a service-account token and none is available',
         );
       }
-      return login(vault, mount, { role, jwt: jwt.trim() }, 'kubernetes');
+      return login(vault, headers, mount, { role, jwt: jwt.trim() }, 'kubernetes');
     };
   }
   const other = ['ldap', 'userPass', 'jwt', 'cert', 'iam'].find(
@@ -340,6 +354,7 @@ function authMethod(spec: VaultProvider, ctx: ClientContext): LoginFn {
 
 async function login(
   vault: NodeVault.client,
+  headers: Record<string, string>,
   mount: string,
   body: Record<string, string>,
   method: string,
@@ -347,7 +362,7 @@ async function login(
   const subject = `login with ${method} at auth/${mount}`;
   try {
     const path = `auth/${mount.split('/').map(encodeURIComponent).join('/')}/login`;
-    return loginOf(await vault.write(path, body, { headers: {} }), subject);
+    return loginOf(await vault.write(path, body, { headers: { ...headers } }), subject);
   } catch (err: unknown) {
     const status = statusOf(err);
     // Vault answers bad AppRole credentials with 400: for the user it is a denied login.

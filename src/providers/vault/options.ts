@@ -55,6 +55,16 @@ export function vaultClientOptions(spec: VaultProvider, overrides: VaultOverride
   return options;
 }
 
+/**
+ * Headers every request carries besides the token. `forwardInconsistent` asks a performance
+ * standby to forward a request it cannot serve consistently to the active node (ESO sends the
+ * same header). `readYourWrites` needs the `X-Vault-Index` of earlier writes: this provider
+ * never writes, so there is nothing to carry.
+ */
+export function vaultRequestHeaders(spec: VaultProvider): Record<string, string> {
+  return spec.forwardInconsistent ? { 'X-Vault-Inconsistent': 'forward-active-node' } : {};
+}
+
 function decodeCaBundle(b64: string): string {
   const pem = Buffer.from(b64, 'base64').toString('utf8');
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
