@@ -5,8 +5,9 @@
 import { fakeProvider } from './fake/index.ts';
 import { gcpSmProvider } from './gcpsm/index.ts';
 import type { Provider } from './types.ts';
+import { vaultProvider } from './vault/index.ts';
 
 export function createProviders(): Map<string, Provider> {
-  const all: Provider[] = [gcpSmProvider as Provider, fakeProvider as Provider];
+  const all: Provider[] = [gcpSmProvider as Provider, vaultProvider as Provider, fakeProvider as Provider];
   return new Map(all.map((p) => [p.name, p]));
 }
