@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
+import { crc32c } from '../../src/providers/gcpsm/crc32c.ts';
 
 const require = createRequire(import.meta.url);
 const PROTOS = require.resolve('@google-cloud/secret-manager/build/protos/protos.json');
@@ -68,6 +69,8 @@ export class GcpSecretManagerFake {
   readonly authorizations: string[] = [];
   /** Calls the client cancelled before the answer (deadline, abort). */
   cancelled = 0;
+  /** Secret ids whose payload checksum is sent wrong. */
+  readonly corruptChecksums = new Set<string>();
   /** Delay before every answer, in ms. */
   delayMs = 0;
   /** Largest page ListSecrets returns, whatever the client asks (forces pagination). */
@@ -212,7 +215,10 @@ export class GcpSecretManagerFake {
         `Secret Version [${name}] is in DISABLED state.`,
       );
     }
-    return { name: `${parent}/secrets/${id}/versions/${index + 1}`, payload: { data: v.data } };
+    // Secret Manager sends the CRC32C of the payload; `corruptChecksums` damages it on purpose.
+    const crc = crc32c(v.data);
+    const dataCrc32c = String(this.corruptChecksums.has(id) ? (crc + 1) % 2 ** 32 : crc);
+    return { name: `${parent}/secrets/${id}/versions/${index + 1}`, payload: { data: v.data, dataCrc32c } };
   }
 
   #get(name: string): unknown {

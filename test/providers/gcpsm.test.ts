@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import t, { type Test } from 'tap';
 import type { GcpSmProvider, SecretKeySelector } from '../../src/api/types.ts';
+import { crc32c } from '../../src/providers/gcpsm/crc32c.ts';
 import { gcpSmProvider } from '../../src/providers/gcpsm/index.ts';
 import {
   gcpCallOptions,
@@ -180,6 +181,23 @@ t.test('values and versions', async (t) => {
     0,
     'an empty payload is empty bytes',
   );
+});
+
+t.test('payload checksum: CRC32C verified, a damaged payload refused', async (t) => {
+  t.equal(crc32c(Buffer.from('123456789')), 0xe3069283, 'the CRC32C check value');
+  t.equal(crc32c(new Uint8Array()), 0);
+  const { fake, client } = await setup(t);
+  fake.addSecret({ project: PROJECT, id: 'intact', versions: [CANARY] });
+  fake.addSecret({ project: PROJECT, id: 'damaged', versions: [CANARY] });
+  fake.corruptChecksums.add('damaged');
+  t.equal(text(await client.getSecret({ key: 'intact' }, deadline())), CANARY);
+  const e = await rejectsKind(
+    t,
+    client.getSecret({ key: 'damaged' }, deadline()),
+    'Unavailable',
+    'bad checksum',
+  );
+  t.match(e.message, /checksum mismatch/);
 });
 
 t.test('regional secrets use the location in resource names', async (t) => {

@@ -8,7 +8,8 @@
  *   with this server's identity.
  * - Project: `projectID`, else (without a key) the project of the default credentials.
  * - getSecret: AccessSecretVersion of `projects/<p>[/locations/<l>]/secrets/<key>/versions/<v>`,
- *   `v` = `latest` when the ref has no version. The raw payload bytes are returned.
+ *   `v` = `latest` when the ref has no version. The raw payload bytes are returned, after a
+ *   check against `payload.dataCrc32c` when the server sends it (a mismatch is Unavailable).
  * - findSecrets: ListSecrets under the store's parent, labels (`tags`) and `path` as the
  *   server-side filter, `name.regexp` and the `path` prefix checked here, then the latest
  *   version of each match. A listed secret without any version is skipped.
@@ -24,6 +25,7 @@ import {
   ProviderError,
   type RemoteKey,
 } from '../types.ts';
+import { crc32c } from './crc32c.ts';
 import { gcpDeadline, gcpError } from './errors.ts';
 import {
   type CallLimits,
@@ -96,7 +98,12 @@ export class GcpSmClient implements ProviderClient {
     const [response] = await this.#call(subject, opts.signal, () =>
       this.#client.accessSecretVersion({ name }, gcpCallOptions(this.#limits, opts.signal)),
     );
-    return toBytes(response.payload?.data);
+    const data = toBytes(response.payload?.data);
+    const checksum = response.payload?.dataCrc32c;
+    if (checksum !== null && checksum !== undefined && String(checksum) !== String(crc32c(data))) {
+      throw new ProviderError('Unavailable', `gcpsm: ${subject}: payload checksum mismatch`);
+    }
+    return data;
   }
 
   async findSecrets(find: FindRef, opts: CallOptions): Promise<Map<string, Uint8Array>> {
