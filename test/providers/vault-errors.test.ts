@@ -47,6 +47,21 @@ t.test('HTTP statuses', async (t) => {
   );
 });
 
+t.test('a 200 that is not a KV answer', async (t) => {
+  const { fake, client } = await setupVault(t, spec, TOKEN);
+  fake.fault('secret/data/html', { status: 200, body: `<html>${CANARY}</html>` });
+  await rejectsKind(t, client.getSecret({ key: 'html' }, deadline()), 'Unavailable', 'not JSON');
+  fake.fault('secret/data/v1like', { status: 200, body: { data: { password: CANARY } } });
+  await rejectsKind(
+    t,
+    client.getSecret({ key: 'v1like' }, deadline()),
+    'Invalid',
+    'a KV v1 answer on a v2 store',
+  );
+  fake.fault('secret/data/scalar', { status: 200, body: { data: { data: CANARY } } });
+  await rejectsKind(t, client.getSecret({ key: 'scalar' }, deadline()), 'Invalid', 'data.data not an object');
+});
+
 t.test('403 with a valid token is Forbidden, without a login', async (t) => {
   const { fake, client } = await setupVault(t, spec, TOKEN);
   fake.deny('secret/data/db');

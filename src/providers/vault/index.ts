@@ -204,17 +204,18 @@ export class VaultClient implements ProviderClient {
   }
 
   #secretData(body: unknown, subject: string): Record<string, unknown> {
-    const data = asObject(body)?.data;
-    if (this.#layout.version === 'v1') {
-      const v1 = asObject(data);
-      if (!v1) throw new ProviderError('NotFound', `vault: ${subject}: not found (no data)`);
-      return v1;
+    const data = asObject(asObject(body)?.data);
+    // A 200 that is not a Vault answer (an HTML page from a proxy…): not a reason to say NotFound.
+    if (!data)
+      throw new ProviderError('Unavailable', `vault: ${subject}: unexpected response (no data object)`);
+    if (this.#layout.version === 'v1') return data;
+    if (!('data' in data)) {
+      throw new ProviderError('Invalid', `vault: ${subject}: no data field: is the mount KV v1?`);
     }
-    const inner = asObject(data)?.data;
-    if (inner === null || inner === undefined) {
-      throw new ProviderError('NotFound', `vault: ${subject}: not found (no data; deleted version?)`);
+    if (data.data === null) {
+      throw new ProviderError('NotFound', `vault: ${subject}: not found (deleted version)`);
     }
-    const v2 = asObject(inner);
+    const v2 = asObject(data.data);
     if (!v2) throw new ProviderError('Invalid', `vault: ${subject}: not a KV v2 secret`);
     return v2;
   }
