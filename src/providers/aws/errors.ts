@@ -1,0 +1,66 @@
+/**
+ * SDK exceptions -> typed ProviderErrors. Messages are built from the key and the exception's
+ * name only: AWS messages can echo request content, so they are never passed through.
+ */
+import { ProviderError, type ProviderErrorKind } from '../types.ts';
+
+const BY_NAME: Record<string, ProviderErrorKind> = {
+  ResourceNotFoundException: 'NotFound',
+  AccessDeniedException: 'Forbidden',
+  AccessDenied: 'Forbidden',
+  UnrecognizedClientException: 'Forbidden',
+  InvalidClientTokenId: 'Forbidden',
+  ExpiredTokenException: 'Forbidden',
+  IncompleteSignature: 'Forbidden',
+  InvalidSignatureException: 'Forbidden',
+  SignatureDoesNotMatch: 'Forbidden',
+  ThrottlingException: 'Throttled',
+  Throttling: 'Throttled',
+  TooManyRequestsException: 'Throttled',
+  RequestLimitExceeded: 'Throttled',
+  LimitExceededException: 'Throttled',
+  InternalServiceError: 'Unavailable',
+  InternalFailure: 'Unavailable',
+  ServiceUnavailable: 'Unavailable',
+  InvalidParameterException: 'Invalid',
+  InvalidRequestException: 'Invalid',
+  InvalidNextTokenException: 'Invalid',
+  DecryptionFailure: 'Invalid',
+  ValidationException: 'Invalid',
+};
+
+interface SdkErrorShape {
+  name?: string;
+  code?: string;
+  $metadata?: { httpStatusCode?: number };
+  $response?: { headers?: Record<string, string | undefined> };
+}
+
+export function awsError(err: unknown, subject: string, signal?: AbortSignal): ProviderError {
+  if (err instanceof ProviderError) return err;
+  if (signal?.aborted) return new ProviderError('Unavailable', `aws: ${subject}: deadline exceeded`);
+  const e = (typeof err === 'object' && err !== null ? err : {}) as SdkErrorShape;
+  const name = e.name ?? 'Error';
+  const status = e.$metadata?.httpStatusCode;
+  let kind: ProviderErrorKind | undefined = BY_NAME[name];
+  if (!kind && status !== undefined) {
+    if (status === 404) kind = 'NotFound';
+    else if (status === 401 || status === 403) kind = 'Forbidden';
+    else if (status === 429) kind = 'Throttled';
+    else if (status >= 500) kind = 'Unavailable';
+    else if (status >= 400) kind = 'Invalid';
+  }
+  // No HTTP status: the request never got an answer (reset, refused, timeout, bad body).
+  kind ??= 'Unavailable';
+  const retryAfter = Number(e.$response?.headers?.['retry-after']);
+  const code = name === 'Error' ? (e.code ?? 'network error') : name;
+  return new ProviderError(kind, `aws: ${subject}: ${code}${status ? ` (HTTP ${status})` : ''}`, {
+    ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
+  });
+}
+
+/** Per-key errors of BatchGetSecretValue (`Errors[].ErrorCode`). */
+export function awsBatchKeyError(errorCode: string | undefined, key: string): ProviderError {
+  const kind = BY_NAME[errorCode ?? ''] ?? 'Unavailable';
+  return new ProviderError(kind, `aws: secret "${key}": ${errorCode ?? 'unknown error'}`);
+}

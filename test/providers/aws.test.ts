@@ -1,0 +1,246 @@
+import t, { type Test } from 'tap';
+import type { AwsProvider, SecretKeySelector } from '../../src/api/types.ts';
+import { awsProvider } from '../../src/providers/aws/index.ts';
+import { awsClientOptions, awsRolePlan, versionSelector } from '../../src/providers/aws/options.ts';
+import { type ClientContext, type ProviderClient, ProviderError } from '../../src/providers/types.ts';
+import { AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
+
+process.env.NO_PROXY = '127.0.0.1,localhost';
+const CANARY = `CANARY-aws-${Math.random().toString(36).slice(2)}`;
+
+const creds: Record<string, string> = {
+  'aws-creds/access-key': 'AKIDEXAMPLE',
+  'aws-creds/secret-key': 'wJalrXUtnFEMI',
+};
+const spec: AwsProvider = {
+  service: 'SecretsManager',
+  region: 'eu-west-1',
+  auth: {
+    secretRef: {
+      accessKeyIDSecretRef: { name: 'aws-creds', key: 'access-key' },
+      secretAccessKeySecretRef: { name: 'aws-creds', key: 'secret-key' },
+    },
+  },
+};
+
+function ctx(endpoint: string, over: Partial<ClientContext> = {}): ClientContext {
+  return {
+    store: { kind: 'SecretStore', name: 'aws-store', namespace: 'default' },
+    namespace: 'default',
+    readSecretKey: async (sel: SecretKeySelector) => {
+      const v = creds[`${sel.name}/${sel.key}`];
+      if (v === undefined) throw new Error(`missing ${sel.name}/${sel.key}`);
+      return v;
+    },
+    endpoints: { aws: endpoint },
+    maxAttempts: 1,
+    timeoutMs: 2_000,
+    ...over,
+  };
+}
+
+const signal = () => AbortSignal.timeout(5_000);
+const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
+
+async function setup(
+  t: Test,
+  over: Partial<ClientContext> = {},
+): Promise<{ fake: AwsSecretsManagerFake; client: ProviderClient }> {
+  const fake = await AwsSecretsManagerFake.start();
+  const client = await awsProvider.newClient(spec, ctx(fake.endpoint, over));
+  t.teardown(async () => {
+    await client.close();
+    await fake.close();
+  });
+  return { fake, client };
+}
+
+t.test('option mapping is pure', async (t) => {
+  const o = awsClientOptions({
+    spec,
+    credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    endpoint: 'http://127.0.0.1:1',
+    maxAttempts: 3,
+    timeoutMs: 8000,
+  });
+  t.equal(o.region, 'eu-west-1');
+  t.equal(o.endpoint, 'http://127.0.0.1:1');
+  t.equal(o.maxAttempts, 3);
+  t.same(o.requestHandler, { requestTimeout: 8000, connectionTimeout: 3000 });
+  t.same(o.credentials, { accessKeyId: 'a', secretAccessKey: 'b' });
+  const chain = awsClientOptions({ spec: {}, maxAttempts: 0, timeoutMs: 1000 });
+  t.equal(chain.credentials, undefined, 'no auth: the default credential chain (IRSA, pod identity)');
+  t.equal(chain.region, 'us-east-1');
+  t.equal(chain.maxAttempts, 1, 'attempts are at least one');
+  t.same(versionSelector(undefined), { VersionStage: 'AWSCURRENT' });
+  t.same(versionSelector('AWSPREVIOUS'), { VersionStage: 'AWSPREVIOUS' });
+  t.same(versionSelector('uuid/1234'), { VersionId: '1234' });
+  t.same(awsRolePlan({ role: 'arn:aws:iam::1:role/r', externalID: 'x' }, 'my store!'), {
+    roleArn: 'arn:aws:iam::1:role/r',
+    externalId: 'x',
+    sessionName: 'esw-my-store-',
+  });
+  t.equal(awsRolePlan({}, 's'), undefined);
+});
+
+t.test('values: string, binary, versions and stages through the real SDK', async (t) => {
+  const { fake, client } = await setup(t);
+  const v1 = fake.put('app/db', '{"username":"db_user","password":"old"}');
+  fake.put('app/db', `{"username":"db_user","password":"${CANARY}"}`);
+  fake.put('app/bin', Buffer.from([0, 1, 2, 255]));
+  t.equal(
+    text(await client.getSecret({ key: 'app/db' }, { signal: signal() })),
+    `{"username":"db_user","password":"${CANARY}"}`,
+  );
+  t.match(
+    text(await client.getSecret({ key: 'app/db', version: 'AWSPREVIOUS' }, { signal: signal() })),
+    /old/,
+  );
+  t.match(
+    text(await client.getSecret({ key: 'app/db', version: `uuid/${v1}` }, { signal: signal() })),
+    /old/,
+  );
+  t.same([...(await client.getSecret({ key: 'app/bin' }, { signal: signal() }))], [0, 1, 2, 255]);
+  t.equal(fake.count('GetSecretValue'), 4);
+});
+
+t.test('batch: 45 keys in chunks of 20 = 3 BatchGetSecretValue calls, per-key errors', async (t) => {
+  const { fake, client } = await setup(t);
+  for (let i = 0; i < 44; i++) fake.put(`k${i}`, `v${i}`);
+  const refs = [...Array.from({ length: 44 }, (_, i) => ({ key: `k${i}` })), { key: 'missing' }];
+  t.equal(client.maxBatch, 20);
+  const out = await client.getSecrets?.(refs, { signal: signal() });
+  t.equal(fake.count('BatchGetSecretValue'), 3);
+  t.equal(fake.count('GetSecretValue'), 0);
+  t.same(
+    fake.asked.map((a) => a.ids.length),
+    [20, 20, 5],
+  );
+  t.equal(text(out?.[7] as Uint8Array), 'v7');
+  const err = out?.[44];
+  t.ok(
+    err instanceof ProviderError && err.kind === 'NotFound',
+    'a missing key is NotFound for that key only',
+  );
+  // A pinned version is not served by the batch API.
+  fake.resetCounts();
+  const pinned = await client.getSecrets?.(
+    [{ key: 'k1' }, { key: 'k2', version: 'AWSCURRENT' }, { key: 'k3', version: 'AWSPREVIOUS' }],
+    { signal: signal() },
+  );
+  t.equal(fake.count('BatchGetSecretValue'), 1);
+  t.equal(fake.count('GetSecretValue'), 1);
+  t.ok(pinned?.[2] instanceof ProviderError, 'k3 has no previous version');
+});
+
+t.test('find: name regexp, tags and path', async (t) => {
+  const { fake, client } = await setup(t);
+  fake.put('team-a/db', 'a-db', { tags: { team: 'a', env: 'prod' } });
+  fake.put('team-a/api', 'a-api', { tags: { team: 'a', env: 'dev' } });
+  fake.put('team-b/db', 'b-db', { tags: { team: 'b', env: 'prod' } });
+  const byName = await client.findSecrets?.({ name: { regexp: '/db$' } }, { signal: signal() });
+  t.same([...(byName?.keys() ?? [])].sort(), ['team-a/db', 'team-b/db']);
+  const byTags = await client.findSecrets?.({ tags: { team: 'a', env: 'prod' } }, { signal: signal() });
+  t.same([...(byTags?.keys() ?? [])], ['team-a/db'], 'every tag pair must match exactly');
+  const byPath = await client.findSecrets?.({ path: 'team-a/' }, { signal: signal() });
+  t.same([...(byPath?.entries() ?? [])].map(([k, v]) => [k, text(v)]).sort(), [
+    ['team-a/api', 'a-api'],
+    ['team-a/db', 'a-db'],
+  ]);
+  await t.rejects(client.findSecrets?.({ name: { regexp: '(' } }, { signal: signal() }) as Promise<unknown>, {
+    name: 'ProviderError',
+    kind: 'Invalid',
+    message: /not a valid regular expression/,
+  });
+});
+
+t.test('errors become typed ProviderErrors without values or bodies', async (t) => {
+  const { fake, client } = await setup(t);
+  fake.put('ok', CANARY);
+  const cases: [Parameters<AwsSecretsManagerFake['fault']>[0], string][] = [
+    [{ type: 'error', status: 400, errorType: 'ResourceNotFoundException' }, 'NotFound'],
+    [{ type: 'error', status: 400, errorType: 'AccessDeniedException' }, 'Forbidden'],
+    [{ type: 'error', status: 400, errorType: 'ThrottlingException', retryAfter: 7 }, 'Throttled'],
+    [{ type: 'error', status: 429, errorType: 'TooManyRequestsException' }, 'Throttled'],
+    [{ type: 'error', status: 500, errorType: 'InternalServiceError' }, 'Unavailable'],
+    [{ type: 'error', status: 503, errorType: 'SomethingNew' }, 'Unavailable'],
+    [{ type: 'error', status: 400, errorType: 'DecryptionFailure' }, 'Invalid'],
+    [{ type: 'reset' }, 'Unavailable'],
+    [{ type: 'malformed' }, 'Unavailable'],
+  ];
+  for (const [fault, kind] of cases) {
+    fake.clearFaults();
+    fake.fault(fault, { key: 'ok', count: 1 });
+    const err = await client.getSecret({ key: 'ok' }, { signal: signal() }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    t.ok(err instanceof ProviderError, `${JSON.stringify(fault)} is a ProviderError`);
+    t.equal((err as ProviderError).kind, kind, `${JSON.stringify(fault)} -> ${kind}`);
+    t.match((err as ProviderError).message, /secret "ok"/, 'names the key');
+    t.notMatch((err as ProviderError).message, new RegExp(CANARY));
+    t.notMatch((err as Error).message, /injected fault/, 'the response message is not passed through');
+  }
+  t.equal(
+    text(await client.getSecret({ key: 'ok' }, { signal: signal() })),
+    CANARY,
+    'recovers once the fault clears',
+  );
+});
+
+t.test('a slow provider fails within the deadline as Unavailable; retries are bounded', async (t) => {
+  const { fake, client } = await setup(t);
+  fake.put('slow', 'v');
+  fake.fault({ type: 'delay', ms: 3_000 }, { key: 'slow', count: 1 });
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 100).unref();
+  await t.rejects(client.getSecret({ key: 'slow' }, { signal: controller.signal }), {
+    kind: 'Unavailable',
+    message: /deadline/,
+  });
+
+  const fake2 = await AwsSecretsManagerFake.start();
+  t.teardown(() => fake2.close());
+  fake2.put('flaky', 'v');
+  const retrying = await awsProvider.newClient(spec, ctx(fake2.endpoint, { maxAttempts: 3 }));
+  t.teardown(() => retrying.close());
+  fake2.fault({ type: 'error', status: 500, errorType: 'InternalServiceError' }, { key: 'flaky' });
+  await t.rejects(retrying.getSecret({ key: 'flaky' }, { signal: signal() }), {
+    name: 'ProviderError',
+    kind: 'Unavailable',
+    message: /aws/,
+  });
+  t.equal(fake2.count('GetSecretValue'), 3, 'three attempts, then it gives up');
+});
+
+t.test('credentials and service checks', async (t) => {
+  const fake = await AwsSecretsManagerFake.start();
+  t.teardown(() => fake.close());
+  await t.rejects(awsProvider.newClient({ service: 'ParameterStore' }, ctx(fake.endpoint)), {
+    name: 'ProviderError',
+    kind: 'Invalid',
+    message: /aws/,
+  });
+  await t.rejects(
+    awsProvider.newClient(
+      { auth: { secretRef: { accessKeyIDSecretRef: { name: 'aws-creds', key: 'access-key' } } } },
+      ctx(fake.endpoint),
+    ),
+    { name: 'ProviderError', kind: 'Invalid', message: /needs both/ },
+  );
+  await t.rejects(
+    awsProvider.newClient(
+      {
+        auth: {
+          secretRef: {
+            accessKeyIDSecretRef: { name: 'nope', key: 'a' },
+            secretAccessKeySecretRef: { name: 'nope', key: 'b' },
+          },
+        },
+      },
+      ctx(fake.endpoint),
+    ),
+    /missing nope/,
+  );
+  t.equal(fake.count('GetSecretValue'), 0);
+});
