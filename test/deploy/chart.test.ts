@@ -1,0 +1,210 @@
+/**
+ * The chart and deploy/ checked with the real helm and kubectl binaries, and against the server
+ * itself: the Deployment's args are parsed by the server's own config parser, the webhook paths
+ * are the routes the app serves, the certificate SANs are the names the Service answers to.
+ */
+import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { parseAllDocuments } from 'yaml';
+import { helmBinary, kubectlBinary } from '../../scripts/binaries.ts';
+import { NAMESPACE, RENDERS, render } from '../../scripts/render-deploy.ts';
+import { parseServeConfig } from '../../src/config.ts';
+import { serviceDnsNames } from '../../src/server/certs.ts';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '../..');
+// biome-ignore lint/suspicious/noExplicitAny: rendered manifests are checked field by field
+type Obj = Record<string, any>;
+
+const parse = (text: string): Obj[] =>
+  parseAllDocuments(text)
+    .map((d) => d.toJS() as Obj)
+    .filter((o) => o && typeof o === 'object');
+const find = (objs: Obj[], kind: string, name?: string) =>
+  objs.find((o) => o.kind === kind && (name === undefined || o.metadata?.name === name)) as Obj;
+const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
+  Object.entries(selector).every(([k, v]) => labels[k] === v);
+
+t.test('helm lint passes', async (t) => {
+  const { stdout } = await run(await helmBinary(), ['lint', join(root, 'deploy/chart')]);
+  t.match(stdout, /0 chart\(s\) failed/);
+});
+
+t.test('default render agrees with the server', async (t) => {
+  const objs = parse(await render([]));
+  const deploy = find(objs, 'Deployment');
+  const pod = deploy.spec.template;
+  const container = pod.spec.containers[0];
+  const config = parseServeConfig(container.args.slice(1), { POD_NAMESPACE: NAMESPACE });
+  t.equal(container.args[0], 'serve');
+  t.equal(config.port, 8443, 'the server listens where the container port points');
+  t.same(
+    container.ports.map((p: Obj) => [p.name, p.containerPort]),
+    [['https', 8443]],
+  );
+  t.equal(config.certMode, 'builtin');
+  t.equal(config.tlsCert, '/etc/esw/tls/tls.crt');
+  t.ok(
+    pod.spec.containers[0].volumeMounts.some((m: Obj) => m.mountPath === '/etc/esw/tls'),
+    'the certificate directory is mounted',
+  );
+  t.equal(container.readinessProbe.httpGet.path, '/readyz');
+  t.equal(container.livenessProbe.httpGet.path, '/healthz');
+  t.equal(container.readinessProbe.httpGet.scheme, 'HTTPS');
+
+  const service = find(objs, 'Service');
+  t.equal(
+    service.metadata.name,
+    config.webhookService,
+    'the server knows its own Service name (certificate SANs)',
+  );
+  t.same(service.spec.ports[0], { name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' });
+  t.ok(matches(service.spec.selector, pod.metadata.labels), 'the Service selects the pods');
+  t.ok(matches(deploy.spec.selector.matchLabels, pod.metadata.labels), 'the Deployment selects its pods');
+  t.ok(matches(find(objs, 'PodDisruptionBudget').spec.selector.matchLabels, pod.metadata.labels));
+  t.ok(matches(find(objs, 'NetworkPolicy').spec.podSelector.matchLabels, pod.metadata.labels));
+  t.same(find(objs, 'NetworkPolicy').spec.ingress[0].ports, [{ port: 8443, protocol: 'TCP' }]);
+
+  const sa = `system:serviceaccount:${NAMESPACE}:${pod.spec.serviceAccountName}`;
+  const crb = find(objs, 'ClusterRoleBinding');
+  t.same(crb.subjects[0], {
+    kind: 'ServiceAccount',
+    name: pod.spec.serviceAccountName,
+    namespace: NAMESPACE,
+  });
+  for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
+    const cfg = find(objs, kind);
+    for (const w of cfg.webhooks) {
+      const expectedPath = kind.startsWith('Mutating') ? '/mutate' : '/validate';
+      t.equal(w.clientConfig.service.path, expectedPath, `${w.name} calls ${expectedPath}`);
+      t.equal(w.clientConfig.service.name, service.metadata.name);
+      t.equal(w.clientConfig.service.namespace, NAMESPACE);
+      t.equal(w.clientConfig.service.port, 443);
+      t.same(w.admissionReviewVersions, ['v1']);
+      t.equal(w.sideEffects, 'None');
+      t.equal(w.failurePolicy, 'Fail');
+      t.ok(
+        w.timeoutSeconds <= 10 && w.timeoutSeconds * 1000 > config.admissionDeadlineMs,
+        `${w.name}: timeout above the server deadline`,
+      );
+      const excluded = w.namespaceSelector.matchExpressions.find(
+        (e: Obj) => e.key === 'kubernetes.io/metadata.name',
+      );
+      t.equal(excluded.operator, 'NotIn');
+      t.ok(
+        excluded.values.includes(NAMESPACE) && excluded.values.includes('kube-system'),
+        `${w.name} skips its own namespace and kube-system`,
+      );
+      t.equal(
+        w.matchConditions[0].expression,
+        `request.userInfo.username != '${sa}'`,
+        `${w.name} skips the refresher`,
+      );
+      const secrets = w.rules.some((r: Obj) => r.resources.includes('secrets'));
+      if (secrets)
+        t.same(
+          w.objectSelector,
+          { matchLabels: { 'esw.io/inject': 'true' } },
+          `${w.name}: only opted-in Secrets`,
+        );
+      t.notOk(w.clientConfig.caBundle, 'built-in mode: caBundle is patched in by the leader');
+    }
+  }
+  const mutating = find(objs, 'MutatingWebhookConfiguration');
+  t.equal(
+    mutating.metadata.name,
+    config.mutatingWebhookName,
+    'the built-in mode patches this configuration by name',
+  );
+  t.equal(find(objs, 'ValidatingWebhookConfiguration').metadata.name, config.validatingWebhookName);
+  const rbac = find(objs, 'ClusterRole').rules.find(
+    (r: Obj) => r.apiGroups[0] === 'admissionregistration.k8s.io',
+  );
+  t.same(rbac.resourceNames, [mutating.metadata.name], 'webhook configurations are patchable by name only');
+});
+
+t.test('the pod is locked down and drains before it stops', async (t) => {
+  const deploy = find(parse(await render([])), 'Deployment');
+  const spec = deploy.spec.template.spec;
+  const c = spec.containers[0];
+  t.equal(deploy.spec.replicas, 2);
+  t.equal(spec.securityContext.runAsNonRoot, true);
+  t.equal(spec.securityContext.runAsUser, 65532);
+  t.equal(spec.securityContext.seccompProfile.type, 'RuntimeDefault');
+  t.same(c.securityContext.capabilities.drop, ['ALL']);
+  t.equal(c.securityContext.readOnlyRootFilesystem, true);
+  t.equal(c.securityContext.allowPrivilegeEscalation, false);
+  t.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory);
+  const preStop = c.lifecycle.preStop.sleep.seconds;
+  t.ok(preStop > 0, 'preStop delay');
+  t.ok(
+    spec.terminationGracePeriodSeconds > preStop + 30,
+    'grace period covers the drain and the longest admission',
+  );
+  t.equal(spec.topologySpreadConstraints[0].topologyKey, 'kubernetes.io/hostname');
+});
+
+t.test('cert-manager mode: SANs are the Service names, CA injected into both webhooks', async (t) => {
+  const objs = parse(await render(['certificates.mode=cert-manager']));
+  const serving = find(objs, 'Certificate', 'external-secrets-webhook-serving');
+  t.same(serving.spec.dnsNames, serviceDnsNames('external-secrets-webhook', NAMESPACE));
+  const deploy = find(objs, 'Deployment');
+  t.equal(parseServeConfig(deploy.spec.template.spec.containers[0].args.slice(1), {}).certMode, 'files');
+  t.equal(
+    deploy.spec.template.spec.volumes.find((v: Obj) => v.name === 'tls').secret.secretName,
+    serving.spec.secretName,
+    'the pod mounts the Secret cert-manager writes',
+  );
+  for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
+    t.equal(
+      find(objs, kind).metadata.annotations['cert-manager.io/inject-ca-from'],
+      `${NAMESPACE}/${serving.metadata.name}`,
+    );
+  }
+  const bring = parse(await render(['certificates.mode=secret', 'certificates.caBundle=Q0E=']));
+  t.equal(find(bring, 'MutatingWebhookConfiguration').webhooks[0].clientConfig.caBundle, 'Q0E=');
+});
+
+t.test('deploy/ is the chart default render, and kustomize builds it', async (t) => {
+  for (const r of RENDERS) {
+    const committed = await readFile(join(root, r.file), 'utf8');
+    t.equal(committed, await render(r.set), `${r.file} is up to date (npm run deploy:render)`);
+  }
+  const crdFiles = await readdir(join(root, 'deploy/base/crds'));
+  t.same(crdFiles.sort(), (await readdir(join(root, 'deploy/chart/crds'))).sort());
+  for (const f of crdFiles) {
+    t.equal(
+      await readFile(join(root, 'deploy/chart/crds', f), 'utf8'),
+      await readFile(join(root, 'deploy/base/crds', f), 'utf8'),
+      `chart CRD ${f} is the same file`,
+    );
+  }
+  const { stdout } = await run(await kubectlBinary(), ['kustomize', join(root, 'deploy')], {
+    maxBuffer: 16 << 20,
+  });
+  const built = parse(stdout);
+  const ids = (objs: Obj[]) => objs.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+  const chart = parse(await render([]));
+  t.same(
+    ids(built.filter((o) => o.kind !== 'Namespace' && o.kind !== 'CustomResourceDefinition')),
+    ids(chart),
+    'kustomize and helm install the same objects',
+  );
+  const crds = built.filter((o) => o.kind === 'CustomResourceDefinition');
+  t.same(crds.map((c) => c.spec.names.shortNames[0]).sort(), ['css', 'es', 'ss']);
+  for (const crd of crds) {
+    t.same(
+      crd.spec.versions.map((v: Obj) => [v.name, v.served, v.storage]),
+      [
+        ['v1', true, true],
+        ['v1beta1', true, false],
+      ],
+    );
+    t.same(crd.spec.versions[0].subresources, { status: {} });
+  }
+  const ns = built.find((o) => o.kind === 'Namespace');
+  t.equal(ns?.metadata.name, NAMESPACE);
+});
