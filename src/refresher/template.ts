@@ -1,0 +1,416 @@
+/**
+ * A safe interpreter for the Go text/template subset that ExternalSecret templates
+ * (`engineVersion: v2`) use. It is an interpreter, not a compiler: no eval, no Function, no
+ * access to anything but the data map it is given, own properties only (`__proto__`,
+ * `constructor` and friends are just missing keys). Output size and steps are bounded.
+ *
+ * Supported: `{{ .key }}`, `{{ .a.b }}`, `{{ index . "key-with-dash" }}`, pipelines
+ * `{{ .x | b64enc | quote }}`, function calls with arguments, string/number literals, `{{- -}}`
+ * trimming, `{{ if … }} … {{ else }} … {{ end }}` and template comments. Functions: the common
+ * ones of ESO v2 (b64enc, b64dec, toJson, fromJson, toYaml, fromYaml, upper, lower, trim,
+ * trimPrefix, trimSuffix, replace, quote, squote, default, toString, indent, nindent, printf
+ * with %s/%d/%v, contains, hasPrefix, hasSuffix, join, len, eq, ne, not, and, or).
+ * Unsupported constructs (`range`, `with`, `define`, pkcs12/jwk helpers) fail with a clear error.
+ */
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { EswError } from '../errors.ts';
+
+const MAX_OUTPUT = 1024 * 1024;
+const MAX_STEPS = 100_000;
+
+type Value = string | number | boolean | null | undefined | Value[] | { [k: string]: Value };
+
+type Node =
+  | { t: 'text'; text: string }
+  | { t: 'action'; pipe: Pipe }
+  | { t: 'if'; cond: Pipe; yes: Node[]; no: Node[] };
+
+type Arg =
+  | { t: 'field'; path: string[] }
+  | { t: 'dot' }
+  | { t: 'str'; v: string }
+  | { t: 'num'; v: number }
+  | { t: 'call'; pipe: Pipe };
+interface Cmd {
+  fn?: string;
+  args: Arg[];
+}
+type Pipe = Cmd[];
+
+export class TemplateError extends EswError {
+  constructor(message: string) {
+    super('ESW_TEMPLATE', message);
+  }
+}
+
+export function renderTemplate(source: string, data: Record<string, string>, name = 'template'): string {
+  const nodes = parseTemplate(source, name);
+  const state = { steps: 0, out: 0, name };
+  return exec(nodes, Object.freeze({ ...data }) as Record<string, Value>, state);
+}
+
+// ------------------------------------------------------------------ lexing and parsing
+
+function parseTemplate(source: string, name: string): Node[] {
+  const tokens: ({ t: 'text'; text: string } | { t: 'action'; body: string })[] = [];
+  let i = 0;
+  let trimNext = false;
+  while (i < source.length) {
+    const open = source.indexOf('{{', i);
+    let text = open === -1 ? source.slice(i) : source.slice(i, open);
+    if (trimNext) text = text.replace(/^\s+/, '');
+    if (open === -1) {
+      if (text) tokens.push({ t: 'text', text });
+      break;
+    }
+    const close = source.indexOf('}}', open + 2);
+    if (close === -1) throw new TemplateError(`${name}: unclosed action at offset ${open}`);
+    let body = source.slice(open + 2, close);
+    if (body.startsWith('-') && /^-\s/.test(body)) {
+      text = text.replace(/\s+$/, '');
+      body = body.slice(1);
+    }
+    trimNext = false;
+    if (/\s-$/.test(body)) {
+      trimNext = true;
+      body = body.slice(0, -1);
+    }
+    if (text) tokens.push({ t: 'text', text });
+    body = body.trim();
+    if (!(body.startsWith('/*') && body.endsWith('*/'))) tokens.push({ t: 'action', body });
+    i = close + 2;
+  }
+  let pos = 0;
+  const block = (stopAt: string[]): { nodes: Node[]; stop: string } => {
+    const nodes: Node[] = [];
+    while (pos < tokens.length) {
+      const tok = tokens[pos++] as (typeof tokens)[number];
+      if (tok.t === 'text') {
+        nodes.push(tok);
+        continue;
+      }
+      const word = tok.body.split(/\s+/)[0] ?? '';
+      if (stopAt.includes(word)) return { nodes, stop: word };
+      if (word === 'if') {
+        const cond = parsePipe(tok.body.slice(2), name);
+        const thenPart = block(['else', 'end']);
+        let elsePart: Node[] = [];
+        if (thenPart.stop === 'else') elsePart = block(['end']).nodes;
+        else if (thenPart.stop !== 'end') throw new TemplateError(`${name}: "if" without "end"`);
+        nodes.push({ t: 'if', cond, yes: thenPart.nodes, no: elsePart });
+        continue;
+      }
+      if (['range', 'with', 'define', 'template', 'block', 'else', 'end'].includes(word)) {
+        throw new TemplateError(`${name}: "${word}" is not supported here`);
+      }
+      nodes.push({ t: 'action', pipe: parsePipe(tok.body, name) });
+    }
+    if (stopAt.length > 0) throw new TemplateError(`${name}: missing "{{ end }}"`);
+    return { nodes, stop: '' };
+  };
+  return block([]).nodes;
+}
+
+function parsePipe(src: string, name: string): Pipe {
+  const words = lexWords(src, name);
+  let i = 0;
+  const parseArg = (): Arg => {
+    const w = words[i++] as string;
+    if (w === '(') {
+      const inner: string[] = [];
+      let depth = 1;
+      while (i < words.length && depth > 0) {
+        const x = words[i++] as string;
+        if (x === '(') depth++;
+        if (x === ')') depth--;
+        if (depth > 0) inner.push(x);
+      }
+      if (depth !== 0) throw new TemplateError(`${name}: unbalanced parentheses`);
+      return { t: 'call', pipe: parsePipeWords(inner, name) };
+    }
+    return word(w, name);
+  };
+  const pipe: Pipe = [];
+  let cmd: Cmd = { args: [] };
+  while (i < words.length) {
+    if (words[i] === '|') {
+      i++;
+      pipe.push(cmd);
+      cmd = { args: [] };
+      continue;
+    }
+    const w = words[i] as string;
+    if (cmd.fn === undefined && cmd.args.length === 0 && /^[A-Za-z_]\w*$/.test(w)) {
+      cmd.fn = w;
+      i++;
+      continue;
+    }
+    cmd.args.push(parseArg());
+  }
+  pipe.push(cmd);
+  if (pipe.some((c) => c.fn === undefined && c.args.length === 0))
+    throw new TemplateError(`${name}: empty command`);
+  return pipe;
+}
+
+function parsePipeWords(words: string[], name: string): Pipe {
+  return parsePipe(words.map((w) => (w.startsWith('"') ? w : w)).join(' '), name);
+}
+
+function lexWords(src: string, name: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < src.length) {
+    const c = src[i] as string;
+    if (/\s/.test(c)) {
+      i++;
+    } else if (c === '"' || c === '`') {
+      let j = i + 1;
+      while (j < src.length && src[j] !== c) j += src[j] === '\\' && c === '"' ? 2 : 1;
+      if (j >= src.length) throw new TemplateError(`${name}: unterminated string`);
+      out.push(src.slice(i, j + 1));
+      i = j + 1;
+    } else if (c === '|' || c === '(' || c === ')') {
+      out.push(c);
+      i++;
+    } else {
+      let j = i;
+      while (j < src.length && !/[\s|()]/.test(src[j] as string)) j++;
+      out.push(src.slice(i, j));
+      i = j;
+    }
+  }
+  return out;
+}
+
+function word(w: string, name: string): Arg {
+  if (w === '.') return { t: 'dot' };
+  if (w.startsWith('.')) return { t: 'field', path: w.slice(1).split('.') };
+  if (w.startsWith('"')) {
+    try {
+      return { t: 'str', v: JSON.parse(w) as string };
+    } catch {
+      throw new TemplateError(`${name}: bad string literal`);
+    }
+  }
+  if (w.startsWith('`')) return { t: 'str', v: w.slice(1, -1) };
+  if (/^-?\d+(\.\d+)?$/.test(w)) return { t: 'num', v: Number(w) };
+  if (w === 'true' || w === 'false' || w === 'nil') return { t: 'call', pipe: [{ fn: w, args: [] }] };
+  throw new TemplateError(`${name}: unexpected "${w.slice(0, 20)}"`);
+}
+
+// ------------------------------------------------------------------ evaluation
+
+interface State {
+  steps: number;
+  out: number;
+  name: string;
+}
+
+function exec(nodes: Node[], dot: Record<string, Value>, s: State): string {
+  let out = '';
+  for (const n of nodes) {
+    if (++s.steps > MAX_STEPS) throw new TemplateError(`${s.name}: template too complex`);
+    let piece = '';
+    if (n.t === 'text') piece = n.text;
+    else if (n.t === 'action') piece = print(evalPipe(n.pipe, dot, s));
+    else piece = exec(truthy(evalPipe(n.cond, dot, s)) ? n.yes : n.no, dot, s);
+    s.out += piece.length;
+    if (s.out > MAX_OUTPUT) throw new TemplateError(`${s.name}: output larger than ${MAX_OUTPUT} bytes`);
+    out += piece;
+  }
+  return out;
+}
+
+function evalPipe(pipe: Pipe, dot: Record<string, Value>, s: State): Value {
+  let prev: Value | typeof NONE = NONE;
+  for (const cmd of pipe) {
+    if (++s.steps > MAX_STEPS) throw new TemplateError(`${s.name}: template too complex`);
+    const args = cmd.args.map((a) => evalArg(a, dot, s));
+    if (prev !== NONE) args.push(prev);
+    if (cmd.fn === undefined) {
+      if (args.length !== 1) throw new TemplateError(`${s.name}: cannot apply arguments to a value`);
+      prev = args[0] as Value;
+    } else {
+      prev = call(cmd.fn, args, s);
+    }
+  }
+  return prev === NONE ? undefined : prev;
+}
+
+const NONE = Symbol('none');
+
+function evalArg(a: Arg, dot: Record<string, Value>, s: State): Value {
+  switch (a.t) {
+    case 'dot':
+      return dot;
+    case 'str':
+      return a.v;
+    case 'num':
+      return a.v;
+    case 'call':
+      return evalPipe(a.pipe, dot, s);
+    case 'field': {
+      let v: Value = dot;
+      for (const key of a.path) v = own(v, key);
+      return v;
+    }
+  }
+}
+
+/** Own, enumerable data only: nothing from prototypes is ever reachable. */
+function own(v: Value, key: string): Value {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  return Object.hasOwn(v, key) ? v[key] : undefined;
+}
+
+function str(v: Value): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+function print(v: Value): string {
+  if (v === undefined || v === null) return '<no value>';
+  return str(v);
+}
+
+function truthy(v: Value): boolean {
+  if (Array.isArray(v)) return v.length > 0;
+  if (v && typeof v === 'object') return Object.keys(v).length > 0;
+  return Boolean(v);
+}
+
+function need(args: Value[], n: number, fn: string, s: State): void {
+  if (args.length !== n) throw new TemplateError(`${s.name}: ${fn} takes ${n} argument${n === 1 ? '' : 's'}`);
+}
+
+function call(fn: string, args: Value[], s: State): Value {
+  switch (fn) {
+    case 'true':
+      return true;
+    case 'false':
+      return false;
+    case 'nil':
+      return null;
+    case 'b64enc':
+      need(args, 1, fn, s);
+      return Buffer.from(str(args[0] as Value), 'utf8').toString('base64');
+    case 'b64dec':
+      need(args, 1, fn, s);
+      return Buffer.from(str(args[0] as Value), 'base64').toString('utf8');
+    case 'upper':
+      need(args, 1, fn, s);
+      return str(args[0] as Value).toUpperCase();
+    case 'lower':
+      need(args, 1, fn, s);
+      return str(args[0] as Value).toLowerCase();
+    case 'trim':
+      need(args, 1, fn, s);
+      return str(args[0] as Value).trim();
+    case 'trimPrefix': {
+      need(args, 2, fn, s);
+      const [p, v] = [str(args[0] as Value), str(args[1] as Value)];
+      return v.startsWith(p) ? v.slice(p.length) : v;
+    }
+    case 'trimSuffix': {
+      need(args, 2, fn, s);
+      const [p, v] = [str(args[0] as Value), str(args[1] as Value)];
+      return p && v.endsWith(p) ? v.slice(0, -p.length) : v;
+    }
+    case 'replace':
+      need(args, 3, fn, s);
+      return str(args[2] as Value)
+        .split(str(args[0] as Value))
+        .join(str(args[1] as Value));
+    case 'quote':
+      return args.map((a) => JSON.stringify(str(a))).join(' ');
+    case 'squote':
+      return args.map((a) => `'${str(a)}'`).join(' ');
+    case 'toString':
+      need(args, 1, fn, s);
+      return str(args[0] as Value);
+    case 'toJson':
+      need(args, 1, fn, s);
+      return JSON.stringify(args[0] ?? null);
+    case 'fromJson':
+      need(args, 1, fn, s);
+      try {
+        return JSON.parse(str(args[0] as Value)) as Value;
+      } catch {
+        throw new TemplateError(`${s.name}: fromJson: value is not JSON`);
+      }
+    case 'toYaml':
+      need(args, 1, fn, s);
+      return stringifyYaml(args[0] ?? null).trimEnd();
+    case 'fromYaml':
+      need(args, 1, fn, s);
+      try {
+        return parseYaml(str(args[0] as Value)) as Value;
+      } catch {
+        throw new TemplateError(`${s.name}: fromYaml: value is not YAML`);
+      }
+    case 'default':
+      need(args, 2, fn, s);
+      return truthy(args[1] as Value) ? (args[1] as Value) : (args[0] as Value);
+    case 'indent':
+    case 'nindent': {
+      need(args, 2, fn, s);
+      const pad = ' '.repeat(Math.min(Math.max(Number(args[0]) || 0, 0), 64));
+      const text = str(args[1] as Value)
+        .split('\n')
+        .map((l) => pad + l)
+        .join('\n');
+      return fn === 'nindent' ? `\n${text}` : text;
+    }
+    case 'printf': {
+      const [format, ...rest] = args;
+      let k = 0;
+      return str(format as Value).replace(/%[sdvq%]/g, (m) =>
+        m === '%%' ? '%' : m === '%q' ? JSON.stringify(str(rest[k++] as Value)) : str(rest[k++] as Value),
+      );
+    }
+    case 'contains':
+      need(args, 2, fn, s);
+      return str(args[1] as Value).includes(str(args[0] as Value));
+    case 'hasPrefix':
+      need(args, 2, fn, s);
+      return str(args[1] as Value).startsWith(str(args[0] as Value));
+    case 'hasSuffix':
+      need(args, 2, fn, s);
+      return str(args[1] as Value).endsWith(str(args[0] as Value));
+    case 'join': {
+      need(args, 2, fn, s);
+      const list = args[1];
+      return Array.isArray(list) ? list.map(str).join(str(args[0] as Value)) : str(list as Value);
+    }
+    case 'len': {
+      need(args, 1, fn, s);
+      const v = args[0];
+      if (Array.isArray(v)) return v.length;
+      if (v && typeof v === 'object') return Object.keys(v).length;
+      return str(v as Value).length;
+    }
+    case 'index': {
+      if (args.length < 2) throw new TemplateError(`${s.name}: index takes a value and keys`);
+      let v = args[0] as Value;
+      for (const k of args.slice(1)) v = Array.isArray(v) ? v[Number(k)] : own(v, str(k as Value));
+      return v;
+    }
+    case 'eq':
+      need(args, 2, fn, s);
+      return str(args[0] as Value) === str(args[1] as Value);
+    case 'ne':
+      need(args, 2, fn, s);
+      return str(args[0] as Value) !== str(args[1] as Value);
+    case 'not':
+      need(args, 1, fn, s);
+      return !truthy(args[0] as Value);
+    case 'and':
+      return args.every((a) => truthy(a));
+    case 'or':
+      return args.some((a) => truthy(a));
+    default:
+      throw new TemplateError(`${s.name}: function "${fn}" is not supported`);
+  }
+}
