@@ -1,0 +1,28 @@
+/**
+ * Where the Kubernetes API is: `--kubeconfig`, else `KUBECONFIG`, else the in-cluster service
+ * account, else nowhere (standalone mode: stores come from `--stores` manifests).
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+
+export function loadKubeConfig(
+  opts: { kubeconfig?: string | undefined; env?: NodeJS.ProcessEnv } = {},
+): KubeConfig | undefined {
+  const env = opts.env ?? process.env;
+  const file = opts.kubeconfig || env.KUBECONFIG?.split(process.platform === 'win32' ? ';' : ':')[0];
+  if (file) {
+    const kc = new KubeConfig();
+    kc.loadFromFile(file);
+    return kc;
+  }
+  if (env.KUBERNETES_SERVICE_HOST) {
+    const kc = new KubeConfig();
+    kc.loadFromCluster();
+    return kc;
+  }
+  return undefined;
+}
+
+/** The namespace of the current context (in cluster: the pod's), default `default`. */
+export function currentNamespace(kc: KubeConfig): string {
+  return kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+}
