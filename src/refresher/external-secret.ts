@@ -1,0 +1,410 @@
+/**
+ * One ExternalSecret sync, as the External Secrets Operator does it: resolve `data`,
+ * `dataFrom` (extract, find, rewrite) through the shared resolver, apply `target.template`,
+ * then create or update the target Secret according to `creationPolicy` / `deletionPolicy`,
+ * and report in `status` and Events. The target is written only when its content changed, and
+ * every write is conditional on resourceVersion (a conflict re-reads and recomputes).
+ * A failure never touches the data already in the Secret.
+ */
+import { createHash } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
+import type {
+  Condition,
+  ExternalSecret,
+  ExternalSecretDataFrom,
+  ExternalSecretStatus,
+  RemoteRef,
+  Rewrite,
+  Secret,
+  StoreKind,
+} from '../api/types.ts';
+import { EswError, errorMessage, isEswError } from '../errors.ts';
+import { compileGoRegexp } from '../providers/find-name.ts';
+import type { LookupOptions, Resolver, StoreRef } from '../resolve/types.ts';
+import { ConflictError, type KubeWriter } from './ports.ts';
+import { dataHash, decodeData, encodeData, type SecretData, utf8Values } from './secret-data.ts';
+import { renderTemplate } from './template.ts';
+
+export const MANAGED_LABEL = 'reconcile.external-secrets.io/managed';
+export const ES_HASH_ANNOTATION = 'reconcile.external-secrets.io/data-hash';
+export const PRIVILEGED_TYPES = new Set([
+  'kubernetes.io/service-account-token',
+  'bootstrap.kubernetes.io/token',
+]);
+const MAX_CONFLICT_RETRIES = 5;
+
+export type SyncResult = 'created' | 'updated' | 'unchanged' | 'deleted' | 'skipped' | 'error';
+
+export interface SyncOutcome {
+  result: SyncResult;
+  error?: unknown;
+}
+
+export interface EsSyncDeps {
+  resolver: Resolver;
+  kube: KubeWriter;
+  now: () => number;
+  /** The refresh path asks for values fetched in this cycle (see LookupOptions.fetchedAfter). */
+  lookup?: LookupOptions;
+}
+
+// ------------------------------------------------------------------ resolving data
+
+export async function resolveExternalSecretData(
+  es: ExternalSecret,
+  resolver: Resolver,
+  opts: LookupOptions = {},
+): Promise<SecretData> {
+  const ns = es.metadata?.namespace ?? 'default';
+  const spec = es.spec ?? {};
+  const defaultStore = spec.secretStoreRef?.name
+    ? { name: spec.secretStoreRef.name, kind: (spec.secretStoreRef.kind ?? 'SecretStore') as StoreKind }
+    : undefined;
+  const storeOf = (
+    sourceRef: { storeRef?: { name?: string; kind?: StoreKind }; generatorRef?: unknown } | undefined,
+    field: string,
+  ): StoreRef => {
+    if (sourceRef?.generatorRef)
+      throw new EswError(
+        'ESW_STORE_INVALID',
+        `${field}.sourceRef.generatorRef: generators are not supported`,
+      );
+    if (sourceRef?.storeRef?.name)
+      return { name: sourceRef.storeRef.name, kind: sourceRef.storeRef.kind ?? 'SecretStore' };
+    if (!defaultStore) throw new EswError('ESW_STORE_NOT_FOUND', `${field}: no secretStoreRef`);
+    return defaultStore;
+  };
+  const out: SecretData = new Map();
+  // dataFrom first, then data: explicit keys win, as in ESO.
+  for (const [i, df] of (spec.dataFrom ?? []).entries()) {
+    const field = `spec.dataFrom[${i}]`;
+    const store = storeOf(df.sourceRef, field);
+    let map: Map<string, Buffer>;
+    if (df.extract) map = await resolver.getMap(store, ns, df.extract as RemoteRef, opts);
+    else if (df.find) map = await resolver.find(store, ns, df.find, opts);
+    else throw new EswError('ESW_VALIDATION', `${field}: needs extract or find`);
+    for (const [k, v] of rewriteKeys(map, df, field)) out.set(k, v);
+  }
+  const values = await Promise.all(
+    (spec.data ?? []).map((d, i) =>
+      resolver.getValue(storeOf(d.sourceRef, `spec.data[${i}]`), ns, (d.remoteRef ?? {}) as RemoteRef, opts),
+    ),
+  );
+  (spec.data ?? []).forEach((d, i) => {
+    out.set(d.secretKey ?? '', values[i] as Buffer);
+  });
+  return out;
+}
+
+function rewriteKeys(
+  map: Map<string, Buffer>,
+  df: ExternalSecretDataFrom,
+  field: string,
+): Map<string, Buffer> {
+  let current = map;
+  for (const [j, rw] of (df.rewrite ?? []).entries())
+    current = applyRewrite(current, rw, `${field}.rewrite[${j}]`);
+  return current;
+}
+
+function applyRewrite(map: Map<string, Buffer>, rw: Rewrite, field: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const [key, value] of map) {
+    let next = key;
+    if (rw.regexp?.source !== undefined) {
+      const re = new RegExp(compileGoRegexp(rw.regexp.source).source, 'gu');
+      // Go's ${1} and $1 both mean a group; JavaScript understands $1 and $<name>.
+      next = key.replace(re, (rw.regexp.target ?? '').replace(/\$\{(\d+)\}/g, '$$$1'));
+    } else if (rw.transform?.template !== undefined) {
+      next = renderTemplate(rw.transform.template, { value: key }, `${field}.transform.template`);
+    }
+    out.set(next, value);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ desired Secret
+
+export interface Desired {
+  type: string | undefined;
+  data: SecretData;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+export function applyTemplate(es: ExternalSecret, data: SecretData): Desired {
+  const template = es.spec?.target?.template;
+  const desired: Desired = { type: template?.type, data, labels: {}, annotations: {} };
+  if (!template) return desired;
+  const input = utf8Values(data);
+  const rendered: SecretData = new Map();
+  for (const [key, tpl] of Object.entries(template.data ?? {})) {
+    rendered.set(key, Buffer.from(renderTemplate(tpl, input, `spec.target.template.data.${key}`), 'utf8'));
+  }
+  for (const [i, tf] of (template.templateFrom ?? []).entries()) {
+    if (tf.literal === undefined) {
+      throw new EswError(
+        'ESW_TEMPLATE',
+        `spec.target.template.templateFrom[${i}]: only literal is supported`,
+      );
+    }
+    const text = renderTemplate(tf.literal, input, `spec.target.template.templateFrom[${i}].literal`);
+    const parsed = parseYaml(text) as unknown;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new EswError('ESW_TEMPLATE', `spec.target.template.templateFrom[${i}].literal must render a map`);
+    }
+    for (const [k, v] of Object.entries(parsed)) {
+      const value = typeof v === 'string' ? v : JSON.stringify(v);
+      if (tf.target === 'Labels') desired.labels[k] = value;
+      else if (tf.target === 'Annotations') desired.annotations[k] = value;
+      else rendered.set(k, Buffer.from(value, 'utf8'));
+    }
+  }
+  const templated =
+    Object.keys(template.data ?? {}).length > 0 ||
+    (template.templateFrom ?? []).some((tf) => (tf.target ?? 'Data') === 'Data');
+  if (templated) desired.data = template.mergePolicy === 'Merge' ? new Map([...data, ...rendered]) : rendered;
+  for (const [k, v] of Object.entries(template.metadata?.labels ?? {})) {
+    desired.labels[k] = renderTemplate(v, input, `spec.target.template.metadata.labels.${k}`);
+  }
+  for (const [k, v] of Object.entries(template.metadata?.annotations ?? {})) {
+    desired.annotations[k] = renderTemplate(v, input, `spec.target.template.metadata.annotations.${k}`);
+  }
+  return desired;
+}
+
+// ------------------------------------------------------------------ sync
+
+export async function syncExternalSecret(es: ExternalSecret, deps: EsSyncDeps): Promise<SyncOutcome> {
+  const ns = es.metadata?.namespace ?? 'default';
+  const target = es.spec?.target ?? {};
+  const targetName = target.name || es.metadata?.name || '';
+  const creation = target.creationPolicy ?? 'Owner';
+  const deletion = target.deletionPolicy ?? 'Retain';
+  try {
+    const type = target.template?.type;
+    if (type && PRIVILEGED_TYPES.has(type)) {
+      throw new EswError('ESW_FORBIDDEN_TYPE', `spec.target.template.type "${type}" may not be managed`);
+    }
+    let data: SecretData;
+    try {
+      data = await resolveExternalSecretData(es, deps.resolver, deps.lookup);
+    } catch (err: unknown) {
+      if (isEswError(err) && err.code === 'ESW_SECRET_NOT_FOUND' && deletion !== 'Retain') {
+        return await remoteGone(es, deps, targetName, deletion);
+      }
+      throw err;
+    }
+    const desired = applyTemplate(es, data);
+    if (creation === 'None') {
+      await setStatus(
+        es,
+        deps,
+        ready('SecretSynced', 'secret synced (creationPolicy None: nothing written)'),
+      );
+      return { result: 'skipped' };
+    }
+    const result = await writeTarget(es, deps, targetName, desired);
+    if (result === 'created' || result === 'updated') {
+      await event(
+        deps,
+        es,
+        'Normal',
+        result === 'created' ? 'Created' : 'Updated',
+        `${result === 'created' ? 'Created' : 'Updated'} Secret ${targetName}`,
+      );
+    }
+    await setStatus(es, deps, ready('SecretSynced', 'secret synced'), targetName);
+    return { result };
+  } catch (err: unknown) {
+    // The Secret is not touched: its data stays as it was.
+    const message = isEswError(err) ? err.message : `sync failed: ${errorMessage(err)}`;
+    await event(deps, es, 'Warning', 'UpdateFailed', message).catch(() => undefined);
+    await setStatus(es, deps, notReady('SecretSyncedError', message)).catch(() => undefined);
+    return { result: 'error', error: err };
+  }
+}
+
+async function writeTarget(
+  es: ExternalSecret,
+  deps: EsSyncDeps,
+  name: string,
+  desired: Desired,
+): Promise<SyncResult> {
+  const ns = es.metadata?.namespace ?? 'default';
+  const creation = es.spec?.target?.creationPolicy ?? 'Owner';
+  for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
+    const existing = await deps.kube.getSecret(ns, name);
+    if (!existing && creation === 'Merge') {
+      throw new EswError(
+        'ESW_SECRET_NOT_FOUND',
+        `target Secret "${ns}/${name}" does not exist (creationPolicy Merge only updates)`,
+      );
+    }
+    const next = mergeInto(es, existing, desired);
+    if (existing && sameContent(existing, next)) return 'unchanged';
+    if (existing?.immutable) {
+      throw new EswError(
+        'ESW_VALIDATION',
+        `target Secret "${ns}/${name}" is immutable and its data changed; delete it to let it be recreated`,
+      );
+    }
+    try {
+      if (existing) {
+        await deps.kube.replaceSecret(ns, next);
+        return 'updated';
+      }
+      await deps.kube.createSecret(ns, next);
+      return 'created';
+    } catch (err: unknown) {
+      if (err instanceof ConflictError) continue;
+      throw err;
+    }
+  }
+  throw new EswError('ESW_KUBE', `target Secret "${ns}/${name}": too many conflicting writes`);
+}
+
+function mergeInto(es: ExternalSecret, existing: Secret | undefined, desired: Desired): Secret {
+  const creation = es.spec?.target?.creationPolicy ?? 'Owner';
+  const ns = es.metadata?.namespace ?? 'default';
+  const name = es.spec?.target?.name || es.metadata?.name || '';
+  const mergeData = creation === 'Merge' || creation === 'CreateOrMerge';
+  const data = mergeData ? new Map([...decodeData(existing?.data), ...desired.data]) : desired.data;
+  const labels = { ...(existing?.metadata?.labels ?? {}), ...desired.labels };
+  const annotations = { ...(existing?.metadata?.annotations ?? {}), ...desired.annotations };
+  if (!mergeData) labels[MANAGED_LABEL] = 'true';
+  annotations[ES_HASH_ANNOTATION] = dataHash(data);
+  let ownerReferences = existing?.metadata?.ownerReferences ?? [];
+  if (creation === 'Owner') {
+    const uid = es.metadata?.uid ?? '';
+    const other = ownerReferences.find((o) => o.controller && o.uid !== uid);
+    if (other) {
+      throw new EswError(
+        'ESW_VALIDATION',
+        `target Secret "${ns}/${name}" is controlled by ${other.kind} "${other.name}"`,
+      );
+    }
+    ownerReferences = [
+      ...ownerReferences.filter((o) => o.uid !== uid),
+      {
+        apiVersion: es.apiVersion ?? 'external-secrets.io/v1',
+        kind: 'ExternalSecret',
+        name: es.metadata?.name ?? '',
+        uid,
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ];
+  }
+  const secret: Secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      ...(existing?.metadata ?? {}),
+      name,
+      namespace: ns,
+      labels,
+      annotations,
+      ...(ownerReferences.length > 0 ? { ownerReferences } : {}),
+    },
+    type: desired.type ?? existing?.type ?? 'Opaque',
+    data: encodeData(data),
+  };
+  if (es.spec?.target?.immutable || existing?.immutable) secret.immutable = true;
+  return secret;
+}
+
+function sameContent(a: Secret, b: Secret): boolean {
+  const canon = (s: Secret) =>
+    JSON.stringify([
+      s.type ?? 'Opaque',
+      sorted(s.data ?? {}),
+      sorted(s.metadata?.labels ?? {}),
+      sorted(s.metadata?.annotations ?? {}),
+      (s.metadata?.ownerReferences ?? []).map((o) => o.uid),
+      s.immutable ?? false,
+    ]);
+  return canon(a) === canon(b);
+}
+
+function sorted(o: Record<string, string>): [string, string][] {
+  return Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Every remote key is gone: deletionPolicy Delete removes the Secret, Merge removes our keys. */
+async function remoteGone(
+  es: ExternalSecret,
+  deps: EsSyncDeps,
+  name: string,
+  deletion: 'Delete' | 'Merge',
+): Promise<SyncOutcome> {
+  const ns = es.metadata?.namespace ?? 'default';
+  const existing = await deps.kube.getSecret(ns, name);
+  if (existing && deletion === 'Delete') {
+    await deps.kube.deleteSecret(ns, name);
+    await event(
+      deps,
+      es,
+      'Normal',
+      'Deleted',
+      `Deleted Secret ${name}: the remote secret is gone (deletionPolicy Delete)`,
+    );
+  } else if (existing && deletion === 'Merge') {
+    const keys = new Set((es.spec?.data ?? []).map((d) => d.secretKey ?? ''));
+    const data = decodeData(existing.data);
+    for (const k of keys) data.delete(k);
+    await deps.kube.replaceSecret(ns, { ...existing, data: encodeData(data) });
+  }
+  await setStatus(es, deps, ready('SecretDeleted', `remote secret is gone (deletionPolicy ${deletion})`));
+  return { result: 'deleted' };
+}
+
+// ------------------------------------------------------------------ status and events
+
+function ready(reason: string, message: string): Condition {
+  return { type: 'Ready', status: 'True', reason, message };
+}
+
+function notReady(reason: string, message: string): Condition {
+  return { type: 'Ready', status: 'False', reason, message };
+}
+
+async function setStatus(
+  es: ExternalSecret,
+  deps: EsSyncDeps,
+  condition: Condition,
+  bound?: string,
+): Promise<void> {
+  const previous = es.status?.conditions?.find((c) => c.type === 'Ready');
+  const nowIso = new Date(deps.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const changed = !previous || previous.status !== condition.status || previous.reason !== condition.reason;
+  const status: ExternalSecretStatus = {
+    ...(es.status ?? {}),
+    conditions: [
+      ...(es.status?.conditions ?? []).filter((c) => c.type !== 'Ready'),
+      { ...condition, lastTransitionTime: changed ? nowIso : (previous?.lastTransitionTime ?? nowIso) },
+    ],
+  };
+  if (condition.status === 'True') {
+    status.refreshTime = nowIso;
+    status.syncedResourceVersion = syncedResourceVersion(es);
+    if (bound) status.binding = { name: bound };
+  }
+  await deps.kube.updateExternalSecretStatus(es, status);
+}
+
+/** ESO's form: "<generation>-<hash of labels and annotations>". */
+export function syncedResourceVersion(es: ExternalSecret): string {
+  const meta = JSON.stringify([sorted(es.metadata?.labels ?? {}), sorted(es.metadata?.annotations ?? {})]);
+  return `${es.metadata?.generation ?? 0}-${createHash('sha256').update(meta).digest('hex').slice(0, 16)}`;
+}
+
+async function event(
+  deps: EsSyncDeps,
+  es: ExternalSecret,
+  type: 'Normal' | 'Warning',
+  reason: string,
+  message: string,
+): Promise<void> {
+  await deps.kube.createEvent({ involved: es, type, reason, message });
+}

@@ -1,0 +1,31 @@
+/**
+ * What the refresher needs from Kubernetes, as a narrow port: the adapter over
+ * @kubernetes/client-node is src/refresher/kube-writer.ts; tests use an in-memory one.
+ */
+import type { ExternalSecret, ExternalSecretStatus, KubeObject, Secret } from '../api/types.ts';
+
+/** A write lost an optimistic-concurrency race (409): re-read and recompute. */
+export class ConflictError extends Error {
+  constructor(what: string) {
+    super(`conflict writing ${what}`);
+    this.name = 'ConflictError';
+  }
+}
+
+export interface KubeEvent {
+  involved: KubeObject;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+export interface KubeWriter {
+  getSecret(namespace: string, name: string): Promise<Secret | undefined>;
+  /** Throws ConflictError when it already exists. */
+  createSecret(namespace: string, secret: Secret): Promise<Secret>;
+  /** Conditional on `metadata.resourceVersion`; throws ConflictError when it is stale. */
+  replaceSecret(namespace: string, secret: Secret): Promise<Secret>;
+  deleteSecret(namespace: string, name: string): Promise<void>;
+  updateExternalSecretStatus(es: ExternalSecret, status: ExternalSecretStatus): Promise<void>;
+  createEvent(event: KubeEvent): Promise<void>;
+}
