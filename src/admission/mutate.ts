@@ -1,0 +1,534 @@
+/**
+ * POST /mutate for placeholder Secrets (DESIGN.md §2): a Secret labelled `esw.io/inject: "true"`
+ * is filled with the values its references name, from the store its annotations name. Pure of
+ * HTTP: AdmissionRequest in, AdmissionResult out.
+ *
+ * - Values are decoded once at the edge (base64 `data`, then `stringData` over it as the API
+ *   server merges them) and encoded once at the end; the handler edits a copy and one
+ *   `fast-json-patch` diff of original vs. copy is the patch.
+ * - Every declared reference is resolved in parallel under one deadline; any failure refuses the
+ *   Secret (`allowed: false`) — a placeholder is never let through as a value.
+ * - Idempotent: a Secret with nothing left to resolve (reinvocation, the refresher's writes)
+ *   passes unchanged.
+ * Messages and logs name keys, references and stores, never a value.
+ */
+import { createHash } from 'node:crypto';
+import jsonpatch from 'fast-json-patch';
+import { parseDuration } from '../api/duration.ts';
+import { isObject } from '../api/schema.ts';
+import type { Secret, StoreKind } from '../api/types.ts';
+import { type ErrorCode, EswError, isEswError } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import { decodeBase64Strict } from '../refs/decoding.ts';
+import {
+  bytesHaveRefs,
+  formatReference,
+  PlaceholderAnnotation,
+  PlaceholderLabel,
+  parseReferenceBody,
+  parseRefsAnnotation,
+  parseTemplate,
+  type Reference,
+  type RefsRecord,
+  referenceId,
+  referenceTemplate,
+  renderTemplate,
+  serializeRefs,
+  type Template,
+  templateReferences,
+} from '../refs/placeholder.ts';
+import type { Resolver, StoreRef } from '../resolve/types.ts';
+import { type AdmissionRequest, type AdmissionResult, allow, deny } from './types.ts';
+
+export interface MutateDeps {
+  resolver: Resolver;
+  logger: Logger;
+  /** Clock (ms), for the duration in logs. */
+  now?: () => number;
+  /** One deadline for all lookups of a mutation. Default 8000 ms. */
+  deadlineMs?: number;
+}
+
+/** Kubernetes' limit on a Secret's data (keys + values), `MaxSecretSize`. */
+export const MAX_SECRET_BYTES = 1024 * 1024;
+/** Kubernetes' limit on all annotations of an object together. */
+export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+export const DEFAULT_REFRESH_INTERVAL = '1h';
+export const DEFAULT_DEADLINE_MS = 8000;
+
+/** Secret types that grant cluster access: never filled from an external store. */
+export const PRIVILEGED_SECRET_TYPES: readonly string[] = [
+  'kubernetes.io/service-account-token',
+  'bootstrap.kubernetes.io/token',
+];
+
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+const KNOWN_ANNOTATIONS = new Set<string>(Object.values(PlaceholderAnnotation));
+
+/** What the annotations of a placeholder Secret say (shared with the refresher). */
+export interface PlaceholderSettings {
+  store: StoreRef | undefined;
+  /** Refresh interval in ms; 0 = never refreshed. */
+  refreshIntervalMs: number;
+  warnings: string[];
+}
+
+/**
+ * Reads `esw.io/store`, `esw.io/store-kind` and `esw.io/refresh-interval`. Throws ESW_VALIDATION
+ * (422) naming the annotation for an invalid kind or interval; a missing store is `undefined`
+ * (only an error when there is something to resolve).
+ */
+export function readPlaceholderSettings(annotations: Record<string, unknown>): PlaceholderSettings {
+  const warnings: string[] = [];
+  const storeName = annotations[PlaceholderAnnotation.store];
+  const kindText = annotations[PlaceholderAnnotation.storeKind] ?? 'SecretStore';
+  if (kindText !== 'SecretStore' && kindText !== 'ClusterSecretStore') {
+    throw new EswError(
+      'ESW_VALIDATION',
+      `annotation ${PlaceholderAnnotation.storeKind}: must be SecretStore or ClusterSecretStore, not "${clip(String(kindText))}"`,
+    );
+  }
+  const intervalText = annotations[PlaceholderAnnotation.refreshInterval] ?? DEFAULT_REFRESH_INTERVAL;
+  const interval = typeof intervalText === 'string' ? parseDuration(intervalText) : undefined;
+  if (interval === undefined || interval < 0) {
+    throw new EswError(
+      'ESW_VALIDATION',
+      `annotation ${PlaceholderAnnotation.refreshInterval}: "${clip(String(intervalText))}" is not a valid duration (Go syntax, e.g. 1h, 30m, 0 to never refresh)`,
+    );
+  }
+  if (interval === 0) {
+    warnings.push(
+      `annotation ${PlaceholderAnnotation.refreshInterval} is 0: the Secret is filled now and never refreshed`,
+    );
+  }
+  let store: StoreRef | undefined;
+  if (typeof storeName === 'string' && storeName !== '') {
+    store = { name: storeName, kind: kindText as StoreKind };
+  } else if (storeName !== undefined) {
+    throw new EswError('ESW_VALIDATION', `annotation ${PlaceholderAnnotation.store}: must name a store`);
+  }
+  return { store, refreshIntervalMs: interval, warnings };
+}
+
+/** sha256 (hex) of the canonical data: JSON of the base64 values with keys sorted. */
+export function dataHash(data: Record<string, string>): string {
+  const sorted = Object.keys(data)
+    .sort()
+    .map((k) => [k, data[k]]);
+  return createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
+}
+
+interface Entry {
+  /** The base64 text as received, kept as it is when the value does not change. */
+  original?: string;
+  /** The decoded bytes; undefined for a `data` value that is not base64 (left untouched). */
+  bytes?: Buffer;
+}
+
+export async function mutateSecret(request: AdmissionRequest, deps: MutateDeps): Promise<AdmissionResult> {
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return allow();
+  if (request.kind.group !== '' || request.kind.kind !== 'Secret') return allow();
+  const object: unknown = request.object;
+  if (!isObject(object)) return allow();
+  const metadata = isObject(object.metadata) ? object.metadata : {};
+  const labels = isObject(metadata.labels) ? metadata.labels : {};
+  if (labels[PlaceholderLabel.inject] !== 'true') return allow();
+
+  const namespace =
+    request.namespace || (typeof metadata.namespace === 'string' && metadata.namespace) || 'default';
+  const name =
+    (typeof metadata.name === 'string' && metadata.name) ||
+    request.name ||
+    (typeof metadata.generateName === 'string' ? `${metadata.generateName}*` : '');
+  const started = (deps.now ?? Date.now)();
+  let storeLabel = '';
+  try {
+    const plan = planMutation(request, object as Secret, metadata);
+    storeLabel = plan.store ? storeText(plan.store, namespace) : '';
+    if (!plan.pending) return allow(plan.warnings);
+    const mutated = await fillSecret(plan, namespace, deps);
+    const ops = jsonpatch.compare(object as object, mutated);
+    if (ops.length === 0) return allow(plan.warnings);
+    const patchText = JSON.stringify(ops);
+    if (patchText.includes('${ref:')) {
+      // Unreachable by construction (values holding "${ref:" are refused); never let one out.
+      throw new EswError('ESW_INTERNAL', 'the patch would hold a literal reference');
+    }
+    deps.logger.debug(
+      {
+        namespace,
+        name,
+        store: storeLabel,
+        keys: Object.keys(mutated.data ?? {}).length,
+        references: plan.referenceCount,
+        dryRun: request.dryRun === true,
+        ms: (deps.now ?? Date.now)() - started,
+      },
+      'placeholder Secret filled',
+    );
+    return {
+      allowed: true,
+      patchType: 'JSONPatch',
+      patch: Buffer.from(patchText, 'utf8').toString('base64'),
+      ...(plan.warnings.length > 0 ? { warnings: plan.warnings } : {}),
+    };
+  } catch (err: unknown) {
+    return refusal(err, { namespace, name, store: storeLabel, logger: deps.logger });
+  }
+}
+
+interface Plan {
+  secret: Secret;
+  entries: Map<string, Entry>;
+  /** Secret key -> template, for everything the Secret declares. */
+  templates: Map<string, Template>;
+  dataFrom: Reference | undefined;
+  store: StoreRef | undefined;
+  /** True when something is unresolved (a reference in data, a new or changed annotation). */
+  pending: boolean;
+  referenceCount: number;
+  warnings: string[];
+  create: boolean;
+}
+
+function planMutation(request: AdmissionRequest, secret: Secret, metadata: Record<string, unknown>): Plan {
+  const type = typeof secret.type === 'string' ? secret.type : 'Opaque';
+  if (PRIVILEGED_SECRET_TYPES.includes(type)) {
+    throw new EswError(
+      'ESW_FORBIDDEN_TYPE',
+      `Secrets of type ${type} cannot be placeholder Secrets: remove the ${PlaceholderLabel.inject} label`,
+    );
+  }
+  const annotations = isObject(metadata.annotations) ? metadata.annotations : {};
+  const settings = readPlaceholderSettings(annotations);
+  const warnings = [...settings.warnings];
+  const previous = parseRefsAnnotation(stringOr(annotations[PlaceholderAnnotation.refs]));
+  const oldData = isObject(request.oldObject) ? (request.oldObject as Secret).data : undefined;
+
+  const entries = decodeEntries(secret);
+  const templates = new Map<string, Template>();
+  let pending = false;
+
+  for (const [key, entry] of entries) {
+    if (!entry.bytes) continue;
+    if (!bytesHaveRefs(entry.bytes)) {
+      // A value already filled: its template stays recorded while the value is the stored one
+      // (UPDATE of a filled Secret), so an edit of another key keeps this key refreshed.
+      const kept = previous?.templates.get(key);
+      if (kept && request.operation === 'UPDATE' && isObject(oldData) && oldData[key] === entry.original) {
+        templates.set(key, kept);
+      }
+      continue;
+    }
+    const text = utf8Text(entry.bytes);
+    if (text === undefined) {
+      throw new EswError('ESW_REF_SYNTAX', `key "${key}": the value holds "\${ref:" but is not UTF-8 text`);
+    }
+    templates.set(key, parseTemplate(text, key));
+    pending = true;
+  }
+
+  for (const [annotation, value] of Object.entries(annotations)) {
+    if (!annotation.startsWith(PlaceholderAnnotation.refPrefix)) {
+      if (annotation.startsWith('esw.io/') && !KNOWN_ANNOTATIONS.has(annotation)) {
+        warnings.push(`unknown annotation ${clip(annotation)} is ignored`);
+      }
+      continue;
+    }
+    const key = annotation.slice(PlaceholderAnnotation.refPrefix.length);
+    if (!SECRET_KEY.test(key)) {
+      throw new EswError(
+        'ESW_REF_SYNTAX',
+        `annotation ${clip(annotation)}: "${clip(key)}" is not a valid Secret key`,
+      );
+    }
+    if (typeof value !== 'string') continue;
+    const entry = entries.get(key);
+    if (entry?.bytes && bytesHaveRefs(entry.bytes)) {
+      throw new EswError(
+        'ESW_REF_SYNTAX',
+        `key "${key}" is declared twice: by a reference in its value and by annotation ${annotation}`,
+      );
+    }
+    const template = referenceTemplate(parseReferenceBody(value, key, `${annotation}: ${value}`));
+    templates.set(key, template);
+    if (!entry || previous?.templates.get(key)?.source !== template.source) pending = true;
+  }
+
+  let dataFrom: Reference | undefined;
+  const dataFromText = annotations[PlaceholderAnnotation.dataFrom];
+  if (typeof dataFromText === 'string') {
+    dataFrom = parseReferenceBody(dataFromText, '', `${PlaceholderAnnotation.dataFrom}: ${dataFromText}`);
+    const before = previous?.dataFrom;
+    if (!before || referenceId(before) !== referenceId(dataFrom)) pending = true;
+  }
+
+  const referenceCount =
+    [...templates.values()].reduce((n, t) => n + templateReferences(t).length, 0) + (dataFrom ? 1 : 0);
+  if (pending && !settings.store) {
+    throw new EswError(
+      'ESW_VALIDATION',
+      `annotation ${PlaceholderAnnotation.store} is required: the Secret holds references but names no store`,
+    );
+  }
+  if (!pending && referenceCount === 0 && !previous) {
+    warnings.push(
+      `the Secret is labelled ${PlaceholderLabel.inject}="true" but holds no \${ref:…} references and no ${PlaceholderAnnotation.refPrefix}* annotations`,
+    );
+  }
+  if (pending && secret.immutable === true) {
+    warnings.push('the Secret is immutable: it is filled now and never refreshed');
+  }
+  return {
+    secret,
+    entries,
+    templates,
+    dataFrom,
+    store: settings.store,
+    pending,
+    referenceCount,
+    warnings,
+    create: request.operation === 'CREATE',
+  };
+}
+
+/** `data` base64-decoded, then `stringData` over it (the API server's merge: stringData wins). */
+function decodeEntries(secret: Secret): Map<string, Entry> {
+  const entries = new Map<string, Entry>();
+  const data: unknown = secret.data;
+  const stringData: unknown = secret.stringData;
+  if (data !== undefined && data !== null && !isStringMap(data)) {
+    throw new EswError('ESW_VALIDATION', 'data must be a map of base64 strings');
+  }
+  if (stringData !== undefined && stringData !== null && !isStringMap(stringData)) {
+    throw new EswError('ESW_VALIDATION', 'stringData must be a map of strings');
+  }
+  for (const [k, v] of Object.entries(data ?? {})) {
+    const decoded = decodeBase64Strict(Buffer.from(v, 'latin1'), 'std');
+    entries.set(k, decoded ? { original: v, bytes: Buffer.from(decoded) } : { original: v });
+  }
+  for (const [k, v] of Object.entries(stringData ?? {})) {
+    entries.set(k, { bytes: Buffer.from(v, 'utf8') });
+  }
+  return entries;
+}
+
+async function fillSecret(plan: Plan, namespace: string, deps: MutateDeps): Promise<Secret> {
+  const store = plan.store as StoreRef;
+  // Store problems (not found, not allowed here, invalid) before any provider call.
+  deps.resolver.checkStore(store, namespace);
+
+  const unique = new Map<string, Reference>();
+  for (const t of plan.templates.values())
+    for (const r of templateReferences(t)) unique.set(referenceId(r), r);
+
+  const deadlineMs = deps.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new EswError(
+        'ESW_PROVIDER_UNAVAILABLE',
+        `${storeText(store, namespace)}: references not resolved within ${deadlineMs} ms`,
+      );
+      controller.abort(err);
+      reject(err);
+    }, deadlineMs);
+    timer.unref?.();
+  });
+  deadline.catch(() => {});
+  const opts = { signal: controller.signal };
+
+  const lookups = [...unique].map(async ([id, ref]) => {
+    try {
+      const value = await deps.resolver.getValue(store, namespace, remoteRef(ref), opts);
+      return [id, value] as const;
+    } catch (err: unknown) {
+      throw withReference(err, formatReference(ref));
+    }
+  });
+  const extract = plan.dataFrom
+    ? deps.resolver.getMap(store, namespace, remoteRef(plan.dataFrom), opts).catch((err: unknown) => {
+        throw withReference(err, `${PlaceholderAnnotation.dataFrom} "${formatRefBody(plan.dataFrom)}"`);
+      })
+    : Promise.resolve(undefined);
+  let values: Map<string, Buffer>;
+  let extracted: Map<string, Buffer> | undefined;
+  try {
+    const [pairs, map] = await Promise.race([Promise.all([Promise.all(lookups), extract]), deadline]);
+    values = new Map(pairs);
+    extracted = map;
+  } finally {
+    // Lookups still running after a failure finish in the background (they may be shared with
+    // other admissions); only the deadline aborts them.
+    clearTimeout(timer);
+  }
+
+  for (const [id, value] of values) {
+    if (bytesHaveRefs(value)) {
+      const ref = unique.get(id) as Reference;
+      throw new EswError(
+        'ESW_REF_SYNTAX',
+        `${formatReference(ref)}: the remote value itself holds "\${ref:"; refused so that it is never stored or resolved again`,
+      );
+    }
+  }
+
+  // Precedence: keys with templates > data-from > values already in the Secret.
+  const out = new Map<string, Buffer | string>();
+  for (const [k, e] of plan.entries)
+    out.set(k, e.bytes && e.original === undefined ? e.bytes : (e.original ?? ''));
+  if (extracted) {
+    for (const [k, v] of extracted) {
+      if (bytesHaveRefs(v)) {
+        throw new EswError(
+          'ESW_REF_SYNTAX',
+          `${PlaceholderAnnotation.dataFrom} "${formatRefBody(plan.dataFrom)}": the value of property "${k}" holds "\${ref:"; refused`,
+        );
+      }
+      if (plan.templates.has(k)) continue;
+      const existing = plan.entries.get(k);
+      if (plan.create && existing?.bytes && !existing.bytes.equals(v)) {
+        plan.warnings.push(
+          `key "${k}" from ${PlaceholderAnnotation.dataFrom} replaces the value in the manifest`,
+        );
+      }
+      out.set(k, v);
+    }
+  }
+  const lookup = (ref: Reference): Uint8Array => values.get(referenceId(ref)) as Buffer;
+  for (const [k, t] of plan.templates) out.set(k, await renderTemplate(t, lookup, k));
+
+  const data: Record<string, string> = {};
+  let size = 0;
+  for (const [k, v] of out) {
+    const original = plan.entries.get(k);
+    if (typeof v === 'string') {
+      data[k] = v;
+      size += k.length + (original?.bytes?.length ?? Buffer.byteLength(v, 'latin1'));
+    } else {
+      // Unchanged values keep their text, so the diff holds only what changed.
+      data[k] =
+        original?.original !== undefined && original.bytes?.equals(v)
+          ? original.original
+          : v.toString('base64');
+      size += k.length + v.length;
+    }
+  }
+  if (size > MAX_SECRET_BYTES) {
+    throw new EswError(
+      'ESW_SECRET_TOO_LARGE',
+      `the filled Secret would hold ${size} bytes of data, more than the ${MAX_SECRET_BYTES}-byte (1 MiB) limit`,
+    );
+  }
+  if (plan.secret.type === 'kubernetes.io/dockerconfigjson' && data['.dockerconfigjson'] !== undefined) {
+    const text = Buffer.from(data['.dockerconfigjson'], 'base64').toString('utf8');
+    try {
+      JSON.parse(text);
+    } catch {
+      throw new EswError(
+        'ESW_DECODE',
+        'key ".dockerconfigjson" is not valid JSON after its references were filled (a referenced value may need JSON escaping)',
+      );
+    }
+  }
+
+  const record: RefsRecord = { templates: plan.templates };
+  if (plan.dataFrom) record.dataFrom = plan.dataFrom;
+  const mutated = structuredClone(plan.secret);
+  mutated.data = data;
+  delete mutated.stringData;
+  mutated.metadata = mutated.metadata ?? {};
+  const annotations: Record<string, string> = { ...(mutated.metadata.annotations ?? {}) };
+  annotations[PlaceholderAnnotation.refs] = serializeRefs(record);
+  annotations[PlaceholderAnnotation.dataHash] = dataHash(data);
+  mutated.metadata.annotations = annotations;
+  const annotationBytes = Object.entries(annotations).reduce(
+    (n, [k, v]) => n + k.length + Buffer.byteLength(String(v), 'utf8'),
+    0,
+  );
+  if (annotationBytes > MAX_ANNOTATIONS_BYTES) {
+    throw new EswError(
+      'ESW_SECRET_TOO_LARGE',
+      `the annotations with the ${PlaceholderAnnotation.refs} record would hold ${annotationBytes} bytes, more than the 256 KiB limit: use fewer references`,
+    );
+  }
+  return mutated;
+}
+
+function remoteRef(ref: Reference): { key: string; property?: string; version?: string } {
+  return {
+    key: ref.key,
+    ...(ref.property ? { property: ref.property } : {}),
+    ...(ref.version ? { version: ref.version } : {}),
+  };
+}
+
+function formatRefBody(ref: Reference | undefined): string {
+  return ref ? formatReference(ref).slice('${ref:'.length, -1) : '';
+}
+
+/** Names the reference in a resolver error; the resolver's message names the key and store. */
+function withReference(err: unknown, what: string): unknown {
+  if (!isEswError(err)) return err;
+  return new EswError(err.code, `${what}: ${err.message}`, { cause: err });
+}
+
+const REFUSAL_STATUS: Partial<Record<ErrorCode, number>> = {
+  // Internal failures are a verdict too: refuse, and let the API server retry later.
+  ESW_INTERNAL: 503,
+};
+
+function refusal(
+  err: unknown,
+  ctx: { namespace: string; name: string; store: string; logger: Logger },
+): AdmissionResult {
+  const id = `Secret "${ctx.namespace}/${ctx.name}"`;
+  if (isEswError(err)) {
+    const status = REFUSAL_STATUS[err.code] ?? err.status;
+    ctx.logger.info(
+      { namespace: ctx.namespace, name: ctx.name, store: ctx.store, code: err.code, reason: err.message },
+      'placeholder Secret refused',
+    );
+    return deny(status, `${id} not filled (${err.code}): ${err.message}`);
+  }
+  // Only the error's name and stack frames: an unknown error's message may quote a value.
+  const name = err instanceof Error ? err.name : typeof err;
+  const frames = err instanceof Error ? (err.stack ?? '').split('\n').slice(1, 6).join('\n') : '';
+  ctx.logger.error(
+    { namespace: ctx.namespace, name: ctx.name, store: ctx.store, errorName: name, frames },
+    'placeholder Secret: unexpected failure',
+  );
+  return deny(
+    503,
+    `${id} not filled (ESW_INTERNAL): unexpected failure while resolving references${ctx.store ? ` from ${ctx.store}` : ''}; see the webhook's logs`,
+  );
+}
+
+function storeText(store: StoreRef, namespace: string): string {
+  return store.kind === 'ClusterSecretStore'
+    ? `ClusterSecretStore "${store.name}"`
+    : `SecretStore "${namespace}/${store.name}"`;
+}
+
+function isStringMap(v: unknown): v is Record<string, string> {
+  return isObject(v) && Object.values(v).every((x) => typeof x === 'string');
+}
+
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function utf8Text(bytes: Uint8Array): string | undefined {
+  try {
+    return fatalUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+function stringOr(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function clip(s: string): string {
+  return s.length > 80 ? `${s.slice(0, 80)}…` : s;
+}
