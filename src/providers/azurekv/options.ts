@@ -1,0 +1,159 @@
+/**
+ * Store spec -> Key Vault client options and a credential plan. Pure: credential values are read
+ * by the caller and passed in, overrides (test CA, challenge verification, authority host) come
+ * from server configuration, never from the object, so the mapping is tested without any SDK call.
+ */
+import type { SecretClientOptions } from '@azure/keyvault-secrets';
+import type { AzureKvProvider } from '../../api/types.ts';
+import type { EndpointOverrides } from '../types.ts';
+
+/** Authority (Entra ID login) host and Key Vault DNS suffix per `environmentType`, as in ESO. */
+export const AZURE_CLOUDS = {
+  PublicCloud: { authorityHost: 'https://login.microsoftonline.com', keyVaultSuffix: 'vault.azure.net' },
+  USGovernmentCloud: {
+    authorityHost: 'https://login.microsoftonline.us',
+    keyVaultSuffix: 'vault.usgovcloudapi.net',
+  },
+  ChinaCloud: { authorityHost: 'https://login.chinacloudapi.cn', keyVaultSuffix: 'vault.azure.cn' },
+  GermanCloud: {
+    authorityHost: 'https://login.microsoftonline.de',
+    keyVaultSuffix: 'vault.microsoftazure.de',
+  },
+} as const;
+export type AzureCloud = keyof typeof AZURE_CLOUDS;
+
+/** The audience a Kubernetes token must carry to be exchanged by Entra workload identity. */
+export const AZURE_TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
+
+export interface AzureKvOptionsInput {
+  spec: AzureKvProvider;
+  endpoints: EndpointOverrides;
+  maxAttempts: number;
+  timeoutMs: number;
+}
+
+export interface AzureKvClientOptions {
+  vaultUrl: string;
+  cloud: AzureCloud;
+  /** Where credentials get their tokens; an override from server config wins. */
+  authorityHost: string;
+  /** The scope the vault's challenge is expected to name (`https://<suffix>/.default`). */
+  scope: string;
+  client: SecretClientOptions;
+  /** Per-request timeout, passed with every call. */
+  requestTimeoutMs: number;
+}
+
+export function azureKvClientOptions(input: AzureKvOptionsInput): AzureKvClientOptions {
+  const env = input.spec.environmentType ?? 'PublicCloud';
+  if (env === 'AzureStackCloud') {
+    throw new Error('environmentType AzureStackCloud (custom clouds) is not supported');
+  }
+  const cloud = AZURE_CLOUDS[env];
+  const vaultUrl = (input.spec.vaultUrl ?? '').trim();
+  if (!vaultUrl) throw new Error('vaultUrl is required');
+  const client: SecretClientOptions = {
+    // Bounded: the SDK's default is 3 retries with up to 64 s between them.
+    retryOptions: {
+      maxRetries: Math.max(0, input.maxAttempts - 1),
+      retryDelayInMs: 200,
+      maxRetryDelayInMs: Math.max(200, Math.min(input.timeoutMs, 2_000)),
+    },
+    // Azure SDK logging may print URLs and headers; keep secret names out of telemetry too.
+    userAgentOptions: { userAgentPrefix: 'external-secrets-webhook' },
+  };
+  if (input.endpoints.azureCa) client.tlsOptions = { ca: input.endpoints.azureCa };
+  if (input.endpoints.azureDisableChallengeResourceVerification) {
+    client.disableChallengeResourceVerification = true;
+  }
+  return {
+    vaultUrl,
+    cloud: env,
+    authorityHost: input.endpoints.azureAuthorityHost ?? cloud.authorityHost,
+    scope: `https://${cloud.keyVaultSuffix}/.default`,
+    client,
+    requestTimeoutMs: input.timeoutMs,
+  };
+}
+
+/** What the credential is built from; values are read by the caller (ctx.readSecretKey). */
+export type AzureCredentialPlan =
+  | { type: 'ClientSecret'; tenantId: string; clientId: string; clientSecret: string }
+  | { type: 'ClientCertificate'; tenantId: string; clientId: string; certificatePem: string }
+  | { type: 'ManagedIdentity'; clientId?: string; resourceId?: string }
+  | {
+      type: 'WorkloadIdentity';
+      tenantId: string;
+      clientId: string;
+      serviceAccount: { name?: string; namespace?: string };
+    };
+
+export interface AzureCredentialInputs {
+  clientId?: string | undefined;
+  clientSecret?: string | undefined;
+  clientCertificate?: string | undefined;
+  /** From `authSecretRef.tenantId`. */
+  tenantId?: string | undefined;
+  /** This server's own workload identity (AZURE_CLIENT_ID / AZURE_TENANT_ID), used as ESO does. */
+  ownClientId?: string | undefined;
+  ownTenantId?: string | undefined;
+}
+
+/** Spec + read credential values -> the credential to build. Throws Error with a field message. */
+export function azureCredentialPlan(
+  spec: AzureKvProvider,
+  creds: AzureCredentialInputs,
+): AzureCredentialPlan {
+  const authType = spec.authType ?? 'ServicePrincipal';
+  const tenantId = spec.tenantId || creds.tenantId;
+  if (authType === 'ManagedIdentity') {
+    const id = spec.identityId?.trim();
+    if (!id) return { type: 'ManagedIdentity' };
+    // A user-assigned identity is named by client ID or by its ARM resource ID.
+    return id.startsWith('/subscriptions/')
+      ? { type: 'ManagedIdentity', resourceId: id }
+      : { type: 'ManagedIdentity', clientId: id };
+  }
+  if (authType === 'WorkloadIdentity') {
+    const named = spec.serviceAccountRef?.name;
+    const clientId = creds.clientId || (named ? undefined : creds.ownClientId);
+    const tenant = tenantId || (named ? undefined : creds.ownTenantId);
+    if (!clientId) {
+      throw new Error(
+        'authType WorkloadIdentity needs a client ID: set authSecretRef.clientId (ServiceAccount annotations are not read)',
+      );
+    }
+    if (!tenant) throw new Error('authType WorkloadIdentity needs tenantId or authSecretRef.tenantId');
+    return {
+      type: 'WorkloadIdentity',
+      tenantId: tenant,
+      clientId,
+      serviceAccount: {
+        ...(named ? { name: named } : {}),
+        ...(spec.serviceAccountRef?.namespace ? { namespace: spec.serviceAccountRef.namespace } : {}),
+      },
+    };
+  }
+  if (!tenantId) throw new Error('authType ServicePrincipal needs tenantId');
+  if (!creds.clientId) throw new Error('authType ServicePrincipal needs authSecretRef.clientId');
+  if (creds.clientSecret && creds.clientCertificate) {
+    throw new Error('authSecretRef: set clientSecret or clientCertificate, not both');
+  }
+  if (creds.clientCertificate) {
+    return {
+      type: 'ClientCertificate',
+      tenantId,
+      clientId: creds.clientId,
+      certificatePem: creds.clientCertificate,
+    };
+  }
+  if (!creds.clientSecret) throw new Error('authType ServicePrincipal needs authSecretRef.clientSecret');
+  return { type: 'ClientSecret', tenantId, clientId: creds.clientId, clientSecret: creds.clientSecret };
+}
+
+/** ESO's object-type prefix: `name` or `secret/name` is a secret; `key/` and `cert/` are not served. */
+export function parseObjectName(key: string): { type: string; name: string } {
+  const i = key.indexOf('/');
+  if (i < 0) return { type: 'secret', name: key };
+  return { type: key.slice(0, i), name: key.slice(i + 1) };
+}

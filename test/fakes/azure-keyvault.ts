@@ -1,0 +1,275 @@
+/**
+ * A wire-level fake of Azure Key Vault's secrets API over HTTPS on 127.0.0.1: the 401 bearer
+ * challenge the SDK's authentication policy answers, `GET /secrets/{name}/{version}` (latest when
+ * the version is empty), `GET /secrets` (paged list with nextLink), errors as
+ * `{"error":{"code":...,"message":...}}`. It counts calls per operation and injects faults, so
+ * tests can prove call economy and error mapping with the real SecretClient.
+ */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { createCertificates } from '../../src/server/certs.ts';
+
+export const AZURE_FAKE_TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+
+interface Version {
+  version: string;
+  value: string;
+  enabled: boolean;
+  created: number;
+}
+
+interface Entry {
+  name: string;
+  tags: Record<string, string>;
+  versions: Version[];
+}
+
+export type AzureKvFault =
+  | { type: 'error'; status: number; code: string; retryAfter?: number }
+  | { type: 'delay'; ms: number }
+  | { type: 'reset' }
+  | { type: 'malformed' };
+
+/** Operations as counted: `challenge` is an unauthenticated request answered with the 401. */
+export type AzureKvOp = 'challenge' | 'GetSecret' | 'ListSecrets' | 'Unauthorized';
+
+export class AzureKeyVaultFake {
+  readonly calls = new Map<string, number>();
+  /** Bearer tokens presented (test tokens, never secret values). */
+  readonly tokens: string[] = [];
+  /** Tokens this vault accepts; a request with another token gets 401 Unauthorized. */
+  acceptedTokens = new Set<string>(['test-token']);
+  /** What the challenge names as the token resource. */
+  resource = 'https://vault.azure.net';
+  url = '';
+  ca = '';
+  readonly #secrets = new Map<string, Entry>();
+  readonly #faults: { name?: string; op?: string; fault: AzureKvFault; remaining: number }[] = [];
+  readonly #sockets = new Set<Socket>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #server: https.Server | undefined;
+  #seq = 0;
+
+  static async start(opts: { pageSize?: number } = {}): Promise<AzureKeyVaultFake> {
+    const fake = new AzureKeyVaultFake();
+    const certs = await createCertificates({ hosts: ['127.0.0.1', 'localhost'] });
+    fake.ca = certs.caCert;
+    const pageSize = opts.pageSize ?? 25;
+    const server = https.createServer({ cert: certs.cert, key: certs.key }, (req, res) => {
+      void fake.#handle(req, res, pageSize);
+    });
+    server.on('connection', (s: Socket) => {
+      fake.#sockets.add(s);
+      s.on('close', () => fake.#sockets.delete(s));
+    });
+    server.on('secureConnection', (s: Socket) => {
+      fake.#sockets.add(s);
+      s.on('close', () => fake.#sockets.delete(s));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    fake.#server = server;
+    fake.url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return fake;
+  }
+
+  /** Adds a version; it becomes the latest. Returns its version id (32 hex digits, as Azure). */
+  put(
+    name: string,
+    value: string,
+    opts: { version?: string; tags?: Record<string, string>; enabled?: boolean } = {},
+  ): string {
+    let e = this.#secrets.get(name);
+    if (!e) {
+      e = { name, tags: {}, versions: [] };
+      this.#secrets.set(name, e);
+    }
+    if (opts.tags) e.tags = { ...opts.tags };
+    const version =
+      opts.version ?? `${String(++this.#seq).padStart(8, '0')}${randomBytes(12).toString('hex')}`;
+    e.versions.push({ version, value, enabled: opts.enabled ?? true, created: 1_700_000_000 + this.#seq });
+    return version;
+  }
+
+  /** Injects a fault for `count` calls (default: until cleared), for one secret and/or operation. */
+  fault(fault: AzureKvFault, where: { name?: string; op?: AzureKvOp; count?: number } = {}): void {
+    this.#faults.push({
+      ...(where.name ? { name: where.name } : {}),
+      ...(where.op ? { op: where.op } : {}),
+      fault,
+      remaining: where.count ?? Number.POSITIVE_INFINITY,
+    });
+  }
+
+  clearFaults(): void {
+    this.#faults.length = 0;
+  }
+
+  count(op: AzureKvOp): number {
+    return this.calls.get(op) ?? 0;
+  }
+
+  resetCounts(): void {
+    this.calls.clear();
+    this.tokens.length = 0;
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.#timers) clearTimeout(t);
+    for (const s of this.#sockets) s.destroy();
+    const server = this.#server;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+  }
+
+  #count(op: AzureKvOp): void {
+    this.calls.set(op, (this.calls.get(op) ?? 0) + 1);
+  }
+
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse, pageSize: number): Promise<void> {
+    for await (const _ of req) {
+      // drain: GETs carry no body, but a client may send one
+    }
+    const url = new URL(req.url ?? '/', `https://${req.headers.host ?? '127.0.0.1'}`);
+    const auth = req.headers.authorization ?? '';
+    if (!url.searchParams.get('api-version')) {
+      return this.#error(res, 400, 'BadParameter', 'api-version is required');
+    }
+    if (!auth.startsWith('Bearer ')) {
+      this.#count('challenge');
+      res.writeHead(401, {
+        'content-type': 'application/json; charset=utf-8',
+        'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${AZURE_FAKE_TENANT}", resource="${this.resource}"`,
+      });
+      res.end(
+        JSON.stringify({
+          error: { code: 'Unauthorized', message: 'AKV10000: Request is missing a Bearer or PoP token.' },
+        }),
+      );
+      return;
+    }
+    const token = auth.slice('Bearer '.length);
+    this.tokens.push(token);
+    if (!this.acceptedTokens.has(token)) {
+      this.#count('Unauthorized');
+      return this.#error(res, 401, 'Unauthorized', 'AKV10032: Invalid issuer.');
+    }
+
+    // /secrets -> list; /secrets/{name}, /secrets/{name}/ or /secrets/{name}/{version} -> get
+    const parts = url.pathname.split('/').slice(1);
+    if (parts[0] !== 'secrets' || parts.length > 3) return this.#error(res, 404, 'NotFound', 'unknown path');
+    const op: AzureKvOp =
+      parts.length === 1 || (parts.length === 2 && parts[1] === '') ? 'ListSecrets' : 'GetSecret';
+    this.#count(op);
+    const name = decodeURIComponent(parts[1] ?? '');
+    const fault = this.#takeFault(op, name);
+    if (fault) {
+      if (fault.type === 'reset') {
+        req.socket.destroy();
+        return;
+      }
+      if (fault.type === 'delay') {
+        await new Promise<void>((r) => {
+          const t = setTimeout(() => {
+            this.#timers.delete(t);
+            r();
+          }, fault.ms);
+          this.#timers.add(t);
+        });
+      }
+      if (fault.type === 'malformed') {
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+        res.end('{"value": ');
+        return;
+      }
+      if (fault.type === 'error') {
+        return this.#error(res, fault.status, fault.code, 'injected fault', fault.retryAfter);
+      }
+    }
+    if (res.destroyed || req.socket.destroyed) return;
+    const base = `https://${req.headers.host}`;
+    if (op === 'ListSecrets') return this.#list(url, res, base, pageSize);
+    return this.#get(name, decodeURIComponent(parts[2] ?? ''), res, base);
+  }
+
+  #get(name: string, version: string, res: http.ServerResponse, base: string) {
+    const e = this.#secrets.get(name);
+    if (!e)
+      return this.#error(
+        res,
+        404,
+        'SecretNotFound',
+        `A secret with (name/id) ${name} was not found in this key vault.`,
+      );
+    const v = version ? e.versions.find((x) => x.version === version) : e.versions.at(-1);
+    if (!v) {
+      return this.#error(
+        res,
+        404,
+        'SecretNotFound',
+        `A secret with (name/id) ${name}/${version} was not found in this key vault.`,
+      );
+    }
+    if (!v.enabled)
+      return this.#error(res, 403, 'Forbidden', `Operation get is not allowed on a disabled secret.`);
+    this.#json(res, 200, {
+      value: v.value,
+      id: `${base}/secrets/${name}/${v.version}`,
+      attributes: {
+        enabled: v.enabled,
+        created: v.created,
+        updated: v.created,
+        recoveryLevel: 'Recoverable+Purgeable',
+      },
+      tags: e.tags,
+    });
+  }
+
+  #list(url: URL, res: http.ServerResponse, base: string, pageSize: number): void {
+    const all = [...this.#secrets.values()].sort((a, b) => a.name.localeCompare(b.name));
+    const skip = Number(url.searchParams.get('$skiptoken') ?? '0') || 0;
+    const max = Math.min(pageSize, Number(url.searchParams.get('maxresults') ?? pageSize) || pageSize);
+    const page = all.slice(skip, skip + max);
+    const next = skip + max < all.length;
+    this.#json(res, 200, {
+      value: page.map((e) => {
+        const latest = e.versions.at(-1) as Version;
+        return {
+          id: `${base}/secrets/${e.name}`,
+          attributes: { enabled: latest.enabled, created: latest.created, updated: latest.created },
+          tags: e.tags,
+        };
+      }),
+      nextLink: next
+        ? `${base}/secrets?api-version=${url.searchParams.get('api-version')}&maxresults=${max}&$skiptoken=${skip + max}`
+        : null,
+    });
+  }
+
+  #takeFault(op: string, name: string): AzureKvFault | undefined {
+    for (const f of this.#faults) {
+      if (f.remaining <= 0) continue;
+      if (f.op && f.op !== op) continue;
+      if (f.name && f.name !== name) continue;
+      f.remaining--;
+      return f.fault;
+    }
+    return undefined;
+  }
+
+  #json(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+    res.end(JSON.stringify(body));
+  }
+
+  #error(res: http.ServerResponse, status: number, code: string, message: string, retryAfter?: number): void {
+    this.#json(
+      res,
+      status,
+      { error: { code, message } },
+      retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) },
+    );
+  }
+}

@@ -1,0 +1,352 @@
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
+import t, { type Test } from 'tap';
+import type { AzureKvProvider, SecretKeySelector } from '../../src/api/types.ts';
+import { azureKvProvider, createAzureKvClient } from '../../src/providers/azurekv/index.ts';
+import { type ClientContext, type ProviderClient, ProviderError } from '../../src/providers/types.ts';
+import { AZURE_FAKE_TENANT, AzureKeyVaultFake, type AzureKvFault } from '../fakes/azure-keyvault.ts';
+
+process.env.NO_PROXY = '127.0.0.1,localhost';
+const CANARY = `CANARY-azure-${Math.random().toString(36).slice(2)}`;
+
+const creds: Record<string, string> = {
+  'azure-creds/client-id': 'client-guid',
+  'azure-creds/client-secret': 'not-a-real-secret',
+};
+
+function spec(vaultUrl: string): AzureKvProvider {
+  return {
+    vaultUrl,
+    tenantId: AZURE_FAKE_TENANT,
+    authType: 'ServicePrincipal',
+    authSecretRef: {
+      clientId: { name: 'azure-creds', key: 'client-id' },
+      clientSecret: { name: 'azure-creds', key: 'client-secret' },
+    },
+  };
+}
+
+function ctx(fake: AzureKeyVaultFake, over: Partial<ClientContext> = {}): ClientContext {
+  return {
+    store: { kind: 'SecretStore', name: 'azure-store', namespace: 'default' },
+    namespace: 'default',
+    readSecretKey: async (sel: SecretKeySelector) => {
+      const v = creds[`${sel.name}/${sel.key}`];
+      if (v === undefined) throw new Error(`missing ${sel.name}/${sel.key}`);
+      return v;
+    },
+    endpoints: { azureCa: fake.ca, azureDisableChallengeResourceVerification: true },
+    maxAttempts: 1,
+    timeoutMs: 3_000,
+    ...over,
+  };
+}
+
+/** A TokenCredential that records what the challenge asked for. */
+class TestCredential implements TokenCredential {
+  readonly asked: { scopes: string[]; tenantId: string | undefined }[] = [];
+  token = 'test-token';
+  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
+    this.asked.push({ scopes: [scopes].flat(), tenantId: options?.tenantId });
+    return { token: this.token, expiresOnTimestamp: Date.now() + 3_600_000 };
+  }
+}
+
+const signal = () => AbortSignal.timeout(10_000);
+const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
+
+async function setup(
+  t: Test,
+  over: Partial<ClientContext> = {},
+): Promise<{ fake: AzureKeyVaultFake; client: ProviderClient; credential: TestCredential }> {
+  const fake = await AzureKeyVaultFake.start({ pageSize: 3 });
+  const credential = new TestCredential();
+  const client = await createAzureKvClient(spec(fake.url), ctx(fake, over), credential);
+  t.teardown(async () => {
+    await client.close();
+    await fake.close();
+  });
+  return { fake, client, credential };
+}
+
+async function failure(p: Promise<unknown>): Promise<ProviderError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof ProviderError)) throw new Error(`expected a ProviderError, got ${String(err)}`);
+  return err;
+}
+
+t.test(
+  'the 401 challenge: one token request for the vault resource and tenant, then bearer calls',
+  async (t) => {
+    const { fake, client, credential } = await setup(t);
+    fake.put('db-password', CANARY);
+    fake.put('other', 'x');
+    t.equal(text(await client.getSecret({ key: 'db-password' }, { signal: signal() })), CANARY);
+    t.equal(text(await client.getSecret({ key: 'other' }, { signal: signal() })), 'x');
+    t.equal(fake.count('challenge'), 1, 'one unauthenticated request, answered with the challenge');
+    t.equal(fake.count('GetSecret'), 2);
+    t.same(credential.asked[0], {
+      scopes: ['https://vault.azure.net/.default'],
+      tenantId: AZURE_FAKE_TENANT,
+    });
+    t.same(
+      fake.tokens,
+      ['test-token', 'test-token'],
+      'the bearer token is sent on every call after the challenge',
+    );
+  },
+);
+
+t.test('challenge resource verification is on unless the operator disables it', async (t) => {
+  const fake = await AzureKeyVaultFake.start();
+  t.teardown(() => fake.close());
+  fake.put('a', 'v');
+  const strict = await createAzureKvClient(
+    spec(fake.url),
+    ctx(fake, { endpoints: { azureCa: fake.ca } }),
+    new TestCredential(),
+  );
+  const err = await failure(strict.getSecret({ key: 'a' }, { signal: signal() }));
+  t.equal(err.kind, 'Invalid', 'a vault at 127.0.0.1 claiming vault.azure.net is refused');
+  t.match(err.message, /challenge/);
+  t.equal(fake.count('GetSecret'), 0, 'no token is ever sent to it');
+  t.same(fake.tokens, []);
+});
+
+t.test('TLS: the vault certificate must chain to the configured CA', async (t) => {
+  const fake = await AzureKeyVaultFake.start();
+  t.teardown(() => fake.close());
+  fake.put('a', 'v');
+  const untrusted = await createAzureKvClient(
+    spec(fake.url),
+    ctx(fake, { endpoints: { azureDisableChallengeResourceVerification: true } }),
+    new TestCredential(),
+  );
+  const err = await failure(untrusted.getSecret({ key: 'a' }, { signal: signal() }));
+  t.equal(err.kind, 'Unavailable');
+  t.equal(fake.count('challenge') + fake.count('GetSecret'), 0, 'no request reaches an untrusted server');
+});
+
+t.test('versions, latest, secret/ prefix; key/ and cert/ are not supported', async (t) => {
+  const { fake, client } = await setup(t);
+  const v1 = fake.put('api', 'one');
+  const v2 = fake.put('api', 'two');
+  t.equal(text(await client.getSecret({ key: 'api' }, { signal: signal() })), 'two', 'latest');
+  t.equal(text(await client.getSecret({ key: 'api', version: v1 }, { signal: signal() })), 'one');
+  t.equal(text(await client.getSecret({ key: 'api', version: v2 }, { signal: signal() })), 'two');
+  t.equal(text(await client.getSecret({ key: 'secret/api' }, { signal: signal() })), 'two', 'secret/ prefix');
+  fake.put('unicode', 'héllo ✓');
+  t.equal(text(await client.getSecret({ key: 'unicode' }, { signal: signal() })), 'héllo ✓', 'UTF-8 bytes');
+
+  const missingVersion = await failure(
+    client.getSecret({ key: 'api', version: 'f'.repeat(32) }, { signal: signal() }),
+  );
+  t.equal(missingVersion.kind, 'NotFound');
+  t.match(missingVersion.message, /secret "api" version "f{32}"/);
+
+  const calls = fake.count('GetSecret');
+  for (const key of ['key/signing', 'cert/tls']) {
+    const err = await failure(client.getSecret({ key }, { signal: signal() }));
+    t.equal(err.kind, 'Invalid', key);
+    t.match(err.message, /not supported/);
+  }
+  t.equal((await failure(client.getSecret({ key: 'blob/x' }, { signal: signal() }))).kind, 'Invalid');
+  t.equal(fake.count('GetSecret'), calls, 'unsupported object types cost no call');
+});
+
+t.test('find: name regexp and tags over a paged list, disabled secrets skipped', async (t) => {
+  const { fake, client } = await setup(t);
+  fake.put('app-db', 'db', { tags: { team: 'a', env: 'prod' } });
+  fake.put('app-cache', 'cache', { tags: { team: 'a', env: 'dev' } });
+  fake.put('app-old', 'old', { tags: { team: 'a', env: 'prod' }, enabled: false });
+  fake.put('billing-db', 'bill', { tags: { team: 'b', env: 'prod' } });
+  fake.put('app-api', 'api');
+  fake.put('zeta', 'z');
+  fake.put('zz-app', 'zz', { tags: { team: 'a', env: 'prod' } });
+
+  const byName = await client.findSecrets?.({ name: { regexp: '^app-' } }, { signal: signal() });
+  t.same([...(byName?.keys() ?? [])].sort(), ['app-api', 'app-cache', 'app-db']);
+  t.equal(text(byName?.get('app-db') as Uint8Array), 'db');
+  t.equal(fake.count('ListSecrets'), 3, '7 secrets, 3 a page: every page is read');
+
+  const byTags = await client.findSecrets?.({ tags: { team: 'a', env: 'prod' } }, { signal: signal() });
+  t.same([...(byTags?.keys() ?? [])].sort(), ['app-db', 'zz-app'], 'all tags must match; disabled skipped');
+
+  const both = await client.findSecrets?.(
+    { name: { regexp: 'db$' }, tags: { env: 'prod' } },
+    { signal: signal() },
+  );
+  t.same([...(both?.keys() ?? [])].sort(), ['app-db', 'billing-db']);
+
+  const err = await failure(client.findSecrets?.({ path: 'app' }, { signal: signal() }) as Promise<unknown>);
+  t.equal(err.kind, 'Invalid');
+  t.match(err.message, /path is not supported/);
+
+  fake.fault({ type: 'error', status: 403, code: 'Forbidden' }, { op: 'ListSecrets', count: 1 });
+  t.equal(
+    (await failure(client.findSecrets?.({ name: { regexp: '.' } }, { signal: signal() }) as Promise<unknown>))
+      .kind,
+    'Forbidden',
+  );
+});
+
+t.test('errors become typed ProviderErrors, never carrying values or bodies', async (t) => {
+  const { fake, client } = await setup(t);
+  fake.put('ok', CANARY);
+  const cases: [AzureKvFault, string][] = [
+    [{ type: 'error', status: 404, code: 'SecretNotFound' }, 'NotFound'],
+    [{ type: 'error', status: 403, code: 'Forbidden' }, 'Forbidden'],
+    [{ type: 'error', status: 429, code: 'Throttled', retryAfter: 7 }, 'Throttled'],
+    [{ type: 'error', status: 500, code: 'InternalServerError' }, 'Unavailable'],
+    [{ type: 'error', status: 503, code: 'ServiceUnavailable' }, 'Unavailable'],
+    [{ type: 'error', status: 400, code: 'BadParameter' }, 'Invalid'],
+    [{ type: 'reset' }, 'Unavailable'],
+    [{ type: 'malformed' }, 'Unavailable'],
+  ];
+  for (const [fault, kind] of cases) {
+    fake.clearFaults();
+    fake.fault(fault, { name: 'ok', count: 1 });
+    const err = await failure(client.getSecret({ key: 'ok' }, { signal: signal() }));
+    const label = JSON.stringify(fault);
+    t.equal(err.kind, kind, `${label} -> ${kind}`);
+    t.match(err.message, /secret "ok"/, `${label}: names the key`);
+    t.notMatch(err.message, new RegExp(CANARY), `${label}: no value`);
+    t.notMatch(err.message, /injected fault/, `${label}: the service message is not passed through`);
+    if (fault.type === 'error' && fault.retryAfter) t.equal(err.retryAfterSeconds, 7, 'Retry-After kept');
+  }
+  const notFound = await failure(client.getSecret({ key: 'missing' }, { signal: signal() }));
+  t.equal(notFound.kind, 'NotFound');
+  t.match(notFound.message, /SecretNotFound/);
+  t.notMatch(notFound.message, /was not found in this key vault/, 'the body is not quoted');
+
+  fake.clearFaults();
+  t.equal(
+    text(await client.getSecret({ key: 'ok' }, { signal: signal() })),
+    CANARY,
+    'recovers once the fault clears',
+  );
+});
+
+t.test('a token the vault refuses is Forbidden', async (t) => {
+  const { fake, client, credential } = await setup(t);
+  fake.put('a', CANARY);
+  credential.token = 'stolen-token';
+  const err = await failure(client.getSecret({ key: 'a' }, { signal: signal() }));
+  t.equal(err.kind, 'Forbidden');
+  t.notMatch(err.message, /stolen-token|CANARY/);
+});
+
+t.test('a slow vault fails at the deadline as Unavailable; retries are bounded', async (t) => {
+  const { fake, client } = await setup(t);
+  fake.put('slow', 'v');
+  await client.getSecret({ key: 'slow' }, { signal: signal() }); // challenge done
+  fake.fault({ type: 'delay', ms: 5_000 }, { name: 'slow', count: 1 });
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 100).unref();
+  const err = await failure(client.getSecret({ key: 'slow' }, { signal: controller.signal }));
+  t.equal(err.kind, 'Unavailable');
+  t.match(err.message, /deadline/);
+
+  const fake2 = await AzureKeyVaultFake.start();
+  t.teardown(() => fake2.close());
+  fake2.put('flaky', 'v');
+  const retrying = await createAzureKvClient(
+    spec(fake2.url),
+    ctx(fake2, { maxAttempts: 3 }),
+    new TestCredential(),
+  );
+  fake2.fault({ type: 'error', status: 500, code: 'InternalServerError' }, { name: 'flaky' });
+  t.equal((await failure(retrying.getSecret({ key: 'flaky' }, { signal: signal() }))).kind, 'Unavailable');
+  t.equal(fake2.count('GetSecret'), 3, 'three attempts, then it gives up');
+
+  fake2.resetCounts();
+  fake2.clearFaults();
+  fake2.fault({ type: 'error', status: 503, code: 'ServiceUnavailable' }, { name: 'flaky', count: 1 });
+  t.equal(
+    text(await retrying.getSecret({ key: 'flaky' }, { signal: signal() })),
+    'v',
+    'a retry within the budget recovers',
+  );
+  t.equal(fake2.count('GetSecret'), 2);
+
+  fake2.resetCounts();
+  fake2.clearFaults();
+  fake2.fault({ type: 'error', status: 429, code: 'Throttled', retryAfter: 30 }, { name: 'flaky' });
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), 200);
+  t.teardown(() => clearTimeout(timer));
+  const throttled = await failure(retrying.getSecret({ key: 'flaky' }, { signal: deadline.signal }));
+  t.equal(throttled.kind, 'Unavailable', 'a Retry-After longer than the deadline ends at the deadline');
+  t.equal(fake2.count('GetSecret'), 1, 'the SDK waited instead of hammering the vault');
+});
+
+t.test('the provider builds its own credential and reads its Secrets', async (t) => {
+  const fake = await AzureKeyVaultFake.start();
+  t.teardown(() => fake.close());
+  t.equal(azureKvProvider.name, 'azurekv');
+  const sp = await azureKvProvider.newClient(spec(fake.url), ctx(fake));
+  t.teardown(() => sp.close());
+  t.ok(sp, 'ServicePrincipal client built from authSecretRef');
+
+  await t.rejects(
+    azureKvProvider.newClient(
+      { ...spec(fake.url), authSecretRef: { clientId: { name: 'nope', key: 'x' } } },
+      ctx(fake),
+    ),
+    /missing nope\/x/,
+  );
+  await t.rejects(
+    azureKvProvider.newClient(
+      { ...spec(fake.url), authSecretRef: { clientId: { name: 'azure-creds', key: 'client-id' } } },
+      ctx(fake),
+    ),
+    {
+      name: 'ProviderError',
+      kind: 'Invalid',
+      message: /clientSecret/,
+    },
+  );
+  await t.rejects(
+    azureKvProvider.newClient({ ...spec(fake.url), environmentType: 'AzureStackCloud' }, ctx(fake)),
+    {
+      kind: 'Invalid',
+      message: /AzureStackCloud/,
+    },
+  );
+
+  // Workload identity: the Kubernetes token is requested for the Entra exchange audience.
+  const asked: unknown[] = [];
+  const wi = await azureKvProvider.newClient(
+    {
+      vaultUrl: fake.url,
+      authType: 'WorkloadIdentity',
+      tenantId: AZURE_FAKE_TENANT,
+      serviceAccountRef: { name: 'app' },
+      authSecretRef: { clientId: { name: 'azure-creds', key: 'client-id' } },
+    },
+    ctx(fake, {
+      serviceAccountToken: async (sel) => {
+        asked.push(sel);
+        return 'k8s-jwt';
+      },
+    }),
+  );
+  t.teardown(() => wi.close());
+  t.ok(wi);
+  await t.rejects(
+    azureKvProvider.newClient(
+      { vaultUrl: fake.url, authType: 'WorkloadIdentity', tenantId: 't', serviceAccountRef: { name: 'app' } },
+      ctx(fake, { serviceAccountToken: async () => 'jwt' }),
+    ),
+    { kind: 'Invalid', message: /client ID/ },
+  );
+  const mi = await azureKvProvider.newClient(
+    { vaultUrl: fake.url, authType: 'ManagedIdentity', identityId: 'cid' },
+    ctx(fake),
+  );
+  t.teardown(() => mi.close());
+  t.ok(mi);
+  t.equal(fake.count('challenge') + fake.count('GetSecret'), 0, 'building clients costs no vault call');
+});
