@@ -124,6 +124,40 @@ t.test('default render agrees with the server', async (t) => {
     (r: Obj) => r.apiGroups[0] === 'admissionregistration.k8s.io',
   );
   t.same(rbac.resourceNames, [mutating.metadata.name], 'webhook configurations are patchable by name only');
+  t.same(rbac.verbs, ['get', 'update'], 'read, then replace with a resourceVersion precondition');
+  const role = find(objs, 'Role');
+  t.equal(role.metadata.namespace, NAMESPACE);
+  const certRule = role.rules.find((r: Obj) => r.resources.includes('secrets') && r.resourceNames);
+  t.same(certRule?.resourceNames, [config.certSecret], 'the certificate Secret by name');
+  t.same(certRule?.verbs, ['get', 'update']);
+  t.ok(
+    role.rules.some((r: Obj) => r.resources.includes('leases')),
+    'leases only in its own namespace (Role)',
+  );
+  const clusterRules = find(objs, 'ClusterRole').rules as Obj[];
+  t.notOk(
+    clusterRules.some((r) => r.resources.includes('leases')),
+    'no cluster-wide lease permission',
+  );
+  t.notOk(
+    clusterRules.some((r) => r.verbs.includes('*') || r.resources.includes('*')),
+    'no wildcard',
+  );
+});
+
+t.test('cert-manager mode grants no webhook-configuration or certificate-Secret writes', async (t) => {
+  const objs = parse(await render(['certificates.mode=cert-manager']));
+  const rules = [...find(objs, 'ClusterRole').rules, ...find(objs, 'Role').rules] as Obj[];
+  t.notOk(rules.some((r) => r.apiGroups.includes('admissionregistration.k8s.io')));
+  t.notOk(rules.some((r) => r.resourceNames?.includes('external-secrets-webhook-tls')));
+});
+
+t.test('metrics scrape annotations are opt-in', async (t) => {
+  const plain = find(parse(await render([])), 'Deployment');
+  t.notOk(plain.spec.template.metadata.annotations);
+  const scraped = find(parse(await render(['metrics.scrapeAnnotations=true'])), 'Deployment');
+  t.equal(scraped.spec.template.metadata.annotations['prometheus.io/path'], '/metrics');
+  t.equal(scraped.spec.template.metadata.annotations['prometheus.io/port'], '8443');
 });
 
 t.test('the pod is locked down and drains before it stops', async (t) => {
@@ -207,4 +241,26 @@ t.test('deploy/ is the chart default render, and kustomize builds it', async (t)
   }
   const ns = built.find((o) => o.kind === 'Namespace');
   t.equal(ns?.metadata.name, NAMESPACE);
+
+  const cm = await run(await kubectlBinary(), ['kustomize', join(root, 'deploy/cert-manager')], {
+    maxBuffer: 16 << 20,
+  });
+  const cmBuilt = parse(cm.stdout);
+  t.same(
+    ids(cmBuilt.filter((o) => o.kind !== 'Namespace' && o.kind !== 'CustomResourceDefinition')),
+    ids(parse(await render(['certificates.mode=cert-manager']))),
+    'deploy/cert-manager is the chart in cert-manager mode',
+  );
+  t.same(
+    cmBuilt
+      .filter((o) => o.kind === 'Certificate' || o.kind === 'Issuer')
+      .map((o) => `${o.kind}/${o.metadata.name}`)
+      .sort(),
+    [
+      'Certificate/external-secrets-webhook-ca',
+      'Certificate/external-secrets-webhook-serving',
+      'Issuer/external-secrets-webhook-ca',
+      'Issuer/external-secrets-webhook-selfsigned',
+    ],
+  );
 });
