@@ -1,0 +1,60 @@
+/** The refresher's Kubernetes port on the real API (src/kube/client.ts). */
+import type { V1Secret } from '@kubernetes/client-node';
+import type { ExternalSecret, ExternalSecretStatus, Secret } from '../api/types.ts';
+import { isConflict, type KubeClient } from '../kube/client.ts';
+import { ConflictError, type KubeEvent, type KubeWriter } from './ports.ts';
+
+export class ApiKubeWriter implements KubeWriter {
+  readonly #client: KubeClient;
+  readonly #now: () => number;
+
+  constructor(client: KubeClient, now: () => number = Date.now) {
+    this.#client = client;
+    this.#now = now;
+  }
+
+  async getSecret(namespace: string, name: string): Promise<Secret | undefined> {
+    return ((await this.#client.getSecret(namespace, name)) as Secret | null) ?? undefined;
+  }
+
+  async createSecret(namespace: string, secret: Secret): Promise<Secret> {
+    try {
+      return (await this.#client.createSecret(namespace, secret as V1Secret)) as Secret;
+    } catch (err: unknown) {
+      if (isConflict(err)) throw new ConflictError(`Secret ${namespace}/${secret.metadata?.name}`);
+      throw err;
+    }
+  }
+
+  async replaceSecret(namespace: string, secret: Secret): Promise<Secret> {
+    const name = secret.metadata?.name ?? '';
+    try {
+      return (await this.#client.replaceSecret(namespace, name, secret as V1Secret)) as Secret;
+    } catch (err: unknown) {
+      if (isConflict(err)) throw new ConflictError(`Secret ${namespace}/${name}`);
+      throw err;
+    }
+  }
+
+  async deleteSecret(namespace: string, name: string): Promise<void> {
+    await this.#client.deleteSecret(namespace, name);
+  }
+
+  async updateExternalSecretStatus(es: ExternalSecret, status: ExternalSecretStatus): Promise<void> {
+    // A merge patch of status alone: no conflict with concurrent spec edits.
+    await this.#client.patchExternalSecretStatus(
+      es.metadata?.namespace ?? 'default',
+      es.metadata?.name ?? '',
+      status as Record<string, unknown>,
+      es.apiVersion?.split('/')[1] ?? 'v1',
+    );
+  }
+
+  async createEvent(event: KubeEvent): Promise<void> {
+    await this.#client.recordEvent(
+      event.involved,
+      { type: event.type, reason: event.reason, message: event.message },
+      new Date(this.#now()),
+    );
+  }
+}
