@@ -34,7 +34,13 @@ export type AzureKvFault =
   | { type: 'malformed' };
 
 /** Operations as counted: `challenge` is an unauthenticated request answered with the 401. */
-export type AzureKvOp = 'challenge' | 'GetSecret' | 'ListSecrets' | 'Unauthorized';
+export type AzureKvOp =
+  | 'challenge'
+  | 'GetSecret'
+  | 'ListSecrets'
+  | 'Unauthorized'
+  | 'OpenIdConfiguration'
+  | 'Token';
 
 export class AzureKeyVaultFake {
   readonly calls = new Map<string, number>();
@@ -42,6 +48,16 @@ export class AzureKeyVaultFake {
   readonly tokens: string[] = [];
   /** Tokens this vault accepts; a request with another token gets 401 Unauthorized. */
   acceptedTokens = new Set<string>(['test-token']);
+  /** Entra ID clients the login side knows: client ID -> client secret or client assertion. */
+  readonly clients = new Map<string, string>();
+  /** Token requests seen by the login side (no credentials recorded). */
+  readonly tokenRequests: {
+    tenant: string;
+    clientId: string;
+    scope: string;
+    grantType: string;
+    assertion: boolean;
+  }[] = [];
   /** What the challenge names as the token resource. */
   resource = 'https://vault.azure.net';
   url = '';
@@ -129,10 +145,14 @@ export class AzureKeyVaultFake {
   }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse, pageSize: number): Promise<void> {
-    for await (const _ of req) {
-      // drain: GETs carry no body, but a client may send one
-    }
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', `https://${req.headers.host ?? '127.0.0.1'}`);
+    const login = /^\/([\w.-]+)\/(v2\.0\/\.well-known\/openid-configuration|oauth2\/v2\.0\/token)$/.exec(
+      url.pathname,
+    );
+    if (login) return this.#login(login[1] as string, login[2] as string, body, res);
     const auth = req.headers.authorization ?? '';
     if (!url.searchParams.get('api-version')) {
       return this.#error(res, 400, 'BadParameter', 'api-version is required');
@@ -192,6 +212,53 @@ export class AzureKeyVaultFake {
     const base = `https://${req.headers.host}`;
     if (op === 'ListSecrets') return this.#list(url, res, base, pageSize);
     return this.#get(name, decodeURIComponent(parts[2] ?? ''), res, base);
+  }
+
+  /**
+   * The Entra ID (login) side, on the same server: OpenID metadata and the client-credentials
+   * token endpoint, so the real ClientSecretCredential can be pointed here (authorityHost).
+   */
+  #login(tenant: string, what: string, body: string, res: http.ServerResponse) {
+    const base = this.url;
+    if (what.startsWith('v2.0')) {
+      this.#count('OpenIdConfiguration');
+      return this.#json(res, 200, {
+        issuer: `${base}/${tenant}/v2.0`,
+        authorization_endpoint: `${base}/${tenant}/oauth2/v2.0/authorize`,
+        token_endpoint: `${base}/${tenant}/oauth2/v2.0/token`,
+        jwks_uri: `${base}/${tenant}/discovery/v2.0/keys`,
+        end_session_endpoint: `${base}/${tenant}/oauth2/v2.0/logout`,
+      });
+    }
+    this.#count('Token');
+    const form = new URLSearchParams(body);
+    const clientId = form.get('client_id') ?? '';
+    this.tokenRequests.push({
+      tenant,
+      clientId,
+      scope: form.get('scope') ?? '',
+      grantType: form.get('grant_type') ?? '',
+      assertion: form.has('client_assertion'),
+    });
+    const expected = this.clients.get(clientId);
+    const secret = form.get('client_secret');
+    const assertion = form.get('client_assertion');
+    const ok =
+      expected !== undefined && (secret === expected || (assertion !== null && assertion === expected));
+    if (!ok) {
+      return this.#json(res, 401, {
+        error: 'invalid_client',
+        error_description: 'AADSTS7000215: Invalid client secret provided.',
+        error_codes: [7000215],
+      });
+    }
+    const token = [...this.acceptedTokens][0] ?? 'test-token';
+    this.#json(res, 200, {
+      token_type: 'Bearer',
+      expires_in: 3599,
+      ext_expires_in: 3599,
+      access_token: token,
+    });
   }
 
   #get(name: string, version: string, res: http.ServerResponse, base: string) {

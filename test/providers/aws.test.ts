@@ -180,6 +180,9 @@ t.test('errors become typed ProviderErrors without values or bodies', async (t) 
     t.match((err as ProviderError).message, /secret "ok"/, 'names the key');
     t.notMatch((err as ProviderError).message, new RegExp(CANARY));
     t.notMatch((err as Error).message, /injected fault/, 'the response message is not passed through');
+    if (fault.type === 'error' && fault.retryAfter) {
+      t.equal((err as ProviderError).retryAfterSeconds, fault.retryAfter, 'Retry-After is kept');
+    }
   }
   t.equal(
     text(await client.getSecret({ key: 'ok' }, { signal: signal() })),

@@ -350,3 +350,83 @@ t.test('the provider builds its own credential and reads its Secrets', async (t)
   t.ok(mi);
   t.equal(fake.count('challenge') + fake.count('GetSecret'), 0, 'building clients costs no vault call');
 });
+
+t.test(
+  'end to end: real ClientSecretCredential and workload identity against the fake Entra ID',
+  async (t) => {
+    const fake = await AzureKeyVaultFake.start();
+    t.teardown(() => fake.close());
+    fake.put('db', CANARY);
+    fake.clients.set('client-guid', 'not-a-real-secret');
+    const endpoints = {
+      azureCa: fake.ca,
+      azureDisableChallengeResourceVerification: true,
+      azureAuthorityHost: fake.url,
+    };
+    const sp = await azureKvProvider.newClient(spec(fake.url), ctx(fake, { endpoints }));
+    t.teardown(() => sp.close());
+    t.equal(text(await sp.getSecret({ key: 'db' }, { signal: signal() })), CANARY);
+    t.equal(text(await sp.getSecret({ key: 'db' }, { signal: signal() })), CANARY);
+    t.equal(fake.count('Token'), 1, 'one token for many reads');
+    t.match(fake.tokenRequests[0], {
+      tenant: AZURE_FAKE_TENANT,
+      clientId: 'client-guid',
+      scope: /https:\/\/vault\.azure\.net\/\.default/,
+      grantType: 'client_credentials',
+    });
+
+    // A wrong client secret: Entra ID refuses it, the read is Forbidden, the secret is not quoted.
+    creds['azure-creds/wrong-secret'] = 'WRONG-SECRET-xyz';
+    t.teardown(() => {
+      delete creds['azure-creds/wrong-secret'];
+    });
+    const bad = await azureKvProvider.newClient(
+      {
+        ...spec(fake.url),
+        authSecretRef: {
+          clientId: { name: 'azure-creds', key: 'client-id' },
+          clientSecret: { name: 'azure-creds', key: 'wrong-secret' },
+        },
+      },
+      ctx(fake, { endpoints }),
+    );
+    t.teardown(() => bad.close());
+    const err = await failure(bad.getSecret({ key: 'db' }, { signal: signal() }));
+    t.equal(err.kind, 'Forbidden');
+    t.match(err.message, /authentication failed/);
+    t.notMatch(err.message, /WRONG-SECRET|AADSTS|CANARY/);
+
+    // Workload identity: the Kubernetes token is the client assertion, asked for the exchange audience.
+    fake.clients.set('wi-client', 'k8s-jwt');
+    creds['azure-creds/wi-client-id'] = 'wi-client';
+    t.teardown(() => {
+      delete creds['azure-creds/wi-client-id'];
+    });
+    const asked: unknown[] = [];
+    const wi = await azureKvProvider.newClient(
+      {
+        vaultUrl: fake.url,
+        authType: 'WorkloadIdentity',
+        tenantId: AZURE_FAKE_TENANT,
+        serviceAccountRef: { name: 'app' },
+        authSecretRef: { clientId: { name: 'azure-creds', key: 'wi-client-id' } },
+      },
+      ctx(fake, {
+        endpoints,
+        serviceAccountToken: async (sel) => {
+          asked.push(sel);
+          return 'k8s-jwt';
+        },
+      }),
+    );
+    t.teardown(() => wi.close());
+    t.equal(text(await wi.getSecret({ key: 'db' }, { signal: signal() })), CANARY);
+    t.ok(asked.length >= 1, 'the Kubernetes token was requested');
+    for (const a of asked) t.same(a, { name: 'app', audiences: ['api://AzureADTokenExchange'] });
+    t.match(fake.tokenRequests.at(-1), {
+      clientId: 'wi-client',
+      assertion: true,
+      grantType: 'client_credentials',
+    });
+  },
+);

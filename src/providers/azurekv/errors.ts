@@ -23,7 +23,7 @@ export function azureKvError(err: unknown, subject: string, signal?: AbortSignal
   if (name === 'AbortError') {
     return new ProviderError('Unavailable', `azurekv: ${subject}: request aborted or timed out`);
   }
-  if (name === 'AuthenticationError') {
+  if (name === 'AuthenticationError' || name === 'AuthenticationRequiredError') {
     // Entra ID refused the credential (bad secret, unknown client, wrong tenant): not transient
     // unless the login service itself failed.
     const kind: ProviderErrorKind = status !== undefined && status >= 500 ? 'Unavailable' : 'Forbidden';
