@@ -193,7 +193,8 @@ export class KubeApiServer {
   }
 
   /** Creates or replaces an object directly (no admission, no precondition); emits watch events. */
-  put(obj: KObject): KObject {
+  put(input: object): KObject {
+    const obj = input as KObject;
     const def = resourceByKind(obj.apiVersion ?? '', obj.kind ?? '');
     if (!def) throw new Error(`unknown kind ${obj.apiVersion} ${obj.kind}`);
     const o = clone(obj);
@@ -402,6 +403,7 @@ export class KubeApiServer {
       matchesRequirements(f.labels, o.metadata?.labels) &&
       matchesFields(f.fields, o.metadata ?? {});
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
     const write = (type: string, object: object) => res.write(`${JSON.stringify({ type, object })}\n`);
     const rv = q.get('resourceVersion');
     let replay: StoredEvent[] = [];

@@ -1,0 +1,410 @@
+/**
+ * A list + watch informer, written on @kubernetes/client-node's `Watch` (its `makeInformer`
+ * restarts on a fixed timer and reports no health). It keeps a cache keyed `namespace/name`,
+ * emits add / update / delete, resumes a dropped watch from the last resourceVersion it saw (so
+ * nothing is missed), relists on 410 Gone (diffing the new list against the cache, so deletions
+ * during the gap are emitted too), and restarts with capped exponential backoff on errors.
+ * `healthy()` is true only while the informer is listed *and* its watch is connected.
+ */
+import { EventEmitter } from 'node:events';
+import { type KubeConfig, Watch } from '@kubernetes/client-node';
+import type { ExternalSecret, KubeObject, Namespace, Secret, SecretStore } from '../api/types.ts';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { isGone, KubeApiError, rawGet, statusCode } from './client.ts';
+
+export type Sleep = (ms: number) => Promise<void>;
+export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface InformerOptions {
+  /** Collection path, e.g. `/api/v1/secrets` or `/apis/external-secrets.io/v1/externalsecrets`. */
+  path: string;
+  /** Set on every cached object (list items may come without them). */
+  apiVersion: string;
+  kind: string;
+  labelSelector?: string;
+  /** Name for logs, metrics and health reasons; default the path. */
+  name?: string;
+  logger?: Logger;
+  /** Injectable for tests; default setTimeout. */
+  sleep?: Sleep;
+  /** Backoff after a failure: initialMs * 2^n, at most maxMs. Defaults 500 ms and 30 s. */
+  backoff?: { initialMs?: number; maxMs?: number };
+  /** Server-side watch timeout; the watch is then resumed. Default 300 s. */
+  watchTimeoutSeconds?: number;
+  /** Called whenever health changes. */
+  onHealth?: (healthy: boolean) => void;
+}
+
+export type InformerEvent = 'add' | 'update' | 'delete';
+
+export function objectKey(obj: KubeObject): string {
+  return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+}
+
+interface WatchEventObject extends KubeObject {
+  code?: number;
+  message?: string;
+}
+
+export class Informer<T extends KubeObject = KubeObject> {
+  readonly name: string;
+  readonly cache = new Map<string, T>();
+  readonly synced: Promise<void>;
+  /** Failures since the last healthy watch (the backoff exponent). */
+  failures = 0;
+  lastError: string | undefined;
+  readonly #opts: InformerOptions;
+  readonly #kc: KubeConfig;
+  readonly #emitter = new EventEmitter();
+  readonly #sleep: Sleep;
+  #resolveSynced: () => void = () => {};
+  #resourceVersion = '';
+  #listed = false;
+  #watching = false;
+  #stopped = false;
+  #running: Promise<void> | undefined;
+  #abort: AbortController | undefined;
+  #wakeStop: () => void = () => {};
+  readonly #stopSignal: Promise<void>;
+
+  constructor(kc: KubeConfig, opts: InformerOptions) {
+    this.#kc = kc;
+    this.#opts = opts;
+    this.name = opts.name ?? opts.path;
+    this.#sleep = opts.sleep ?? realSleep;
+    this.synced = new Promise((resolve) => {
+      this.#resolveSynced = resolve;
+    });
+    this.#stopSignal = new Promise((resolve) => {
+      this.#wakeStop = resolve;
+    });
+    this.#emitter.setMaxListeners(50);
+  }
+
+  on(event: 'add' | 'delete', cb: (obj: T) => void): this;
+  on(event: 'update', cb: (obj: T, old: T) => void): this;
+  on(event: InformerEvent, cb: (obj: T, old: T) => void): this {
+    this.#emitter.on(event, cb);
+    return this;
+  }
+
+  off(event: InformerEvent, cb: (obj: T, old: T) => void): this {
+    this.#emitter.off(event, cb);
+    return this;
+  }
+
+  get(namespace: string | undefined, name: string): T | undefined {
+    return this.cache.get(`${namespace ?? ''}/${name}`);
+  }
+
+  list(): T[] {
+    return [...this.cache.values()];
+  }
+
+  /** Listed and watching. */
+  healthy(): boolean {
+    return this.#listed && this.#watching;
+  }
+
+  /** Why not healthy, or undefined when healthy. */
+  reason(): string | undefined {
+    if (this.healthy()) return undefined;
+    const why = !this.#listed ? 'not listed' : 'not watching';
+    return `informer ${this.name}: ${why}${this.lastError ? ` (${this.lastError})` : ''}`;
+  }
+
+  get resourceVersion(): string {
+    return this.#resourceVersion;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wakeStop();
+    this.#abort?.abort();
+    await this.#running;
+    this.#setHealth(false, false);
+  }
+
+  async #run(): Promise<void> {
+    let needList = true;
+    while (!this.#stopped) {
+      try {
+        if (needList) {
+          await this.#list();
+          needList = false;
+        }
+        const outcome = await this.#watchOnce();
+        if (this.#stopped) break;
+        if (outcome === 'gone') {
+          needList = true;
+          this.lastError = 'watch expired (410 Gone), relisting';
+          this.#opts.logger?.info({ informer: this.name }, 'watch expired (410), relisting');
+          continue;
+        }
+        if (outcome === 'events') {
+          // A watch that delivered events and then ended (server timeout, dropped connection):
+          // resume at once from the last resourceVersion.
+          this.failures = 0;
+          continue;
+        }
+        this.lastError = 'watch closed without events';
+      } catch (err) {
+        if (this.#stopped) break;
+        this.#setHealth(this.#listed, false);
+        if (isGone(err)) {
+          needList = true;
+          this.lastError = 'watch expired (410 Gone), relisting';
+          continue;
+        }
+        this.lastError = errorMessage(err).split('\n')[0];
+        this.#opts.logger?.warn(
+          { informer: this.name, status: statusCode(err), failures: this.failures + 1 },
+          `informer error: ${this.lastError}`,
+        );
+      }
+      const initial = this.#opts.backoff?.initialMs ?? 500;
+      const max = this.#opts.backoff?.maxMs ?? 30_000;
+      const delay = Math.min(max, initial * 2 ** Math.min(this.failures, 30));
+      this.failures++;
+      await Promise.race([this.#sleep(delay), this.#stopSignal]);
+    }
+  }
+
+  async #list(): Promise<void> {
+    const items: T[] = [];
+    let cont: string | undefined;
+    let rv = '';
+    for (let page = 0; page < 10_000; page++) {
+      const res = (await rawGet(this.#kc, this.#opts.path, {
+        labelSelector: this.#opts.labelSelector,
+        limit: '500',
+        continue: cont,
+      })) as { items?: T[]; metadata?: { resourceVersion?: string; continue?: string } };
+      for (const item of res.items ?? []) items.push(this.#typed(item));
+      rv = res.metadata?.resourceVersion ?? '';
+      cont = res.metadata?.continue || undefined;
+      if (!cont) break;
+    }
+    const seen = new Set<string>();
+    for (const obj of items) {
+      const key = objectKey(obj);
+      seen.add(key);
+      this.#apply('ADDED', obj);
+    }
+    for (const [key, old] of [...this.cache]) {
+      if (!seen.has(key)) {
+        this.cache.delete(key);
+        this.#emit('delete', old);
+      }
+    }
+    this.#resourceVersion = rv;
+    this.#listed = true;
+    this.#resolveSynced();
+  }
+
+  /** One watch: resolves when the stream ends ('events' if it delivered any, 'gone' on 410). */
+  #watchOnce(): Promise<'events' | 'empty' | 'gone'> {
+    return new Promise((resolve, reject) => {
+      let delivered = false;
+      let gone = false;
+      let finished = false;
+      const finish = (err: unknown) => {
+        if (finished) return;
+        finished = true;
+        this.#setHealth(this.#listed, false);
+        if (gone) resolve('gone');
+        else if (err && !this.#stopped) reject(err);
+        else resolve(delivered ? 'events' : 'empty');
+      };
+      const onEvent = (type: string, obj: WatchEventObject) => {
+        if (finished) return;
+        if (type === 'ERROR') {
+          if (obj?.code === 410) gone = true;
+          else
+            finish(
+              new KubeApiError(
+                obj?.code ?? 0,
+                undefined,
+                `watch ${this.name}: ${obj?.message ?? 'error event'}`,
+              ),
+            );
+          return;
+        }
+        delivered = true;
+        this.failures = 0;
+        const rv = obj?.metadata?.resourceVersion;
+        if (rv) this.#resourceVersion = rv;
+        if (type === 'BOOKMARK') return;
+        this.#apply(type, this.#typed(obj as T));
+      };
+      const watch = new Watch(this.#kc);
+      watch
+        .watch(
+          this.#opts.path,
+          {
+            resourceVersion: this.#resourceVersion || undefined,
+            allowWatchBookmarks: true,
+            labelSelector: this.#opts.labelSelector,
+            timeoutSeconds: this.#opts.watchTimeoutSeconds ?? 300,
+          },
+          onEvent,
+          finish,
+        )
+        .then((ctl) => {
+          this.#abort = ctl;
+          if (this.#stopped) ctl.abort();
+          else if (!finished) {
+            this.lastError = undefined;
+            this.#setHealth(this.#listed, true);
+          }
+        }, finish);
+    });
+  }
+
+  #typed(obj: T): T {
+    return { ...obj, apiVersion: obj.apiVersion ?? this.#opts.apiVersion, kind: obj.kind ?? this.#opts.kind };
+  }
+
+  #apply(type: string, obj: T): void {
+    const key = objectKey(obj);
+    const old = this.cache.get(key);
+    if (type === 'DELETED') {
+      this.cache.delete(key);
+      this.#emit('delete', old ?? obj);
+      return;
+    }
+    this.cache.set(key, obj);
+    if (!old) this.#emit('add', obj);
+    else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.#emit('update', obj, old);
+  }
+
+  #emit(event: InformerEvent, obj: T, old?: T): void {
+    for (const cb of this.#emitter.listeners(event)) {
+      try {
+        (cb as (o: T, p?: T) => void)(obj, old);
+      } catch (err) {
+        this.#opts.logger?.error(
+          { informer: this.name, event },
+          `informer handler failed: ${errorMessage(err)}`,
+        );
+      }
+    }
+  }
+
+  #setHealth(listed: boolean, watching: boolean): void {
+    const before = this.healthy();
+    this.#listed = listed;
+    this.#watching = watching;
+    if (before !== this.healthy()) this.#opts.onHealth?.(this.healthy());
+  }
+}
+
+/** Label of placeholder Secrets (the mutating webhook's objectSelector). */
+export const INJECT_LABEL = 'esw.io/inject';
+/** Label ESO puts on the target Secrets it manages. */
+export const MANAGED_LABEL = 'reconcile.external-secrets.io/managed';
+
+export interface InformerSet {
+  externalSecrets: Informer<ExternalSecret>;
+  secretStores: Informer<SecretStore>;
+  clusterSecretStores: Informer<SecretStore>;
+  namespaces: Informer<Namespace>;
+  /** Secrets labelled `esw.io/inject=true`. */
+  placeholderSecrets: Informer<Secret>;
+  /** Secrets labelled `reconcile.external-secrets.io/managed=true`. */
+  managedSecrets: Informer<Secret>;
+  /** Reasons the informers are not healthy; empty when all are listed and watching (/readyz). */
+  healthy(): string[];
+  /** Resolves once every informer has listed once. */
+  synced: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StartInformersOptions {
+  /** Fed with SecretStores, ClusterSecretStores and Namespaces. */
+  registry: { upsert(obj: KubeObject): void; remove(obj: KubeObject): void };
+  metrics?: Pick<Metrics, 'informerHealthy'>;
+  logger?: Logger;
+  sleep?: Sleep;
+  backoff?: { initialMs?: number; maxMs?: number };
+  /** ExternalSecret version to watch; default v1. */
+  esoVersion?: string;
+}
+
+/** Starts the six informers of cluster mode; call `stop()` at shutdown. */
+export function startInformers(kc: KubeConfig, opts: StartInformersOptions): InformerSet {
+  const v = opts.esoVersion ?? 'v1';
+  const eso = `external-secrets.io/${v}`;
+  const make = <T extends KubeObject>(
+    name: string,
+    path: string,
+    apiVersion: string,
+    kind: string,
+    labelSelector?: string,
+  ): Informer<T> => {
+    opts.metrics?.informerHealthy.set({ resource: name }, 0);
+    return new Informer<T>(kc, {
+      name,
+      path,
+      apiVersion,
+      kind,
+      ...(labelSelector ? { labelSelector } : {}),
+      ...(opts.logger ? { logger: opts.logger } : {}),
+      ...(opts.sleep ? { sleep: opts.sleep } : {}),
+      ...(opts.backoff ? { backoff: opts.backoff } : {}),
+      onHealth: (ok) => opts.metrics?.informerHealthy.set({ resource: name }, ok ? 1 : 0),
+    });
+  };
+  const set = {
+    externalSecrets: make<ExternalSecret>(
+      'externalsecrets',
+      `/apis/${eso}/externalsecrets`,
+      eso,
+      'ExternalSecret',
+    ),
+    secretStores: make<SecretStore>('secretstores', `/apis/${eso}/secretstores`, eso, 'SecretStore'),
+    clusterSecretStores: make<SecretStore>(
+      'clustersecretstores',
+      `/apis/${eso}/clustersecretstores`,
+      eso,
+      'ClusterSecretStore',
+    ),
+    namespaces: make<Namespace>('namespaces', '/api/v1/namespaces', 'v1', 'Namespace'),
+    placeholderSecrets: make<Secret>(
+      'secrets-placeholder',
+      '/api/v1/secrets',
+      'v1',
+      'Secret',
+      `${INJECT_LABEL}=true`,
+    ),
+    managedSecrets: make<Secret>(
+      'secrets-managed',
+      '/api/v1/secrets',
+      'v1',
+      'Secret',
+      `${MANAGED_LABEL}=true`,
+    ),
+  };
+  for (const inf of [set.secretStores, set.clusterSecretStores, set.namespaces] as Informer[]) {
+    inf.on('add', (o) => opts.registry.upsert(o));
+    inf.on('update', (o) => opts.registry.upsert(o));
+    inf.on('delete', (o) => opts.registry.remove(o));
+  }
+  const all = Object.values(set) as Informer[];
+  for (const inf of all) inf.start();
+  return {
+    ...set,
+    healthy: () => all.map((i) => i.reason()).filter((r): r is string => r !== undefined),
+    synced: Promise.all(all.map((i) => i.synced)).then(() => undefined),
+    stop: async () => {
+      await Promise.all(all.map((i) => i.stop()));
+    },
+  };
+}

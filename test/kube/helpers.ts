@@ -1,0 +1,32 @@
+/** Small helpers for the Kubernetes tests: bounded polling and a sleep the test releases. */
+
+/** Polls `cond` every 10 ms, at most `timeoutMs`; throws with `what` when it never holds. */
+export async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A sleep that only returns when the test calls `release()`; records the requested delays. */
+export function heldSleep() {
+  const delays: number[] = [];
+  let waiting: Array<() => void> = [];
+  return {
+    delays,
+    sleep: (ms: number) =>
+      new Promise<void>((resolve) => {
+        delays.push(ms);
+        waiting.push(resolve);
+      }),
+    get pending(): number {
+      return waiting.length;
+    },
+    release(): void {
+      const w = waiting;
+      waiting = [];
+      for (const r of w) r();
+    },
+  };
+}

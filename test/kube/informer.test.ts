@@ -1,0 +1,161 @@
+import t, { type Test } from 'tap';
+import type { KubeObject, Secret } from '../../src/api/types.ts';
+import { Informer, startInformers } from '../../src/kube/informer.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
+import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
+import { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
+import { heldSleep, until } from './helpers.ts';
+
+process.env.NO_PROXY = '127.0.0.1,localhost';
+
+async function setup(t: Test) {
+  const api = await KubeApiServer.start({ bookmarkIntervalMs: 3_600_000 });
+  t.teardown(() => api.close());
+  const held = heldSleep();
+  const inf = new Informer<Secret>(api.kubeConfig(), {
+    path: '/api/v1/secrets',
+    apiVersion: 'v1',
+    kind: 'Secret',
+    labelSelector: 'esw.io/inject=true',
+    name: 'secrets',
+    sleep: held.sleep,
+  });
+  const log: string[] = [];
+  inf.on('add', (o) => log.push(`add ${o.metadata?.name} ${o.kind}`));
+  inf.on('update', (o, old) => log.push(`update ${o.metadata?.name} ${old.data?.v}->${o.data?.v}`));
+  inf.on('delete', (o) => log.push(`delete ${o.metadata?.name}`));
+  t.teardown(() => inf.stop());
+  return { api, inf, held, log };
+}
+
+const secret = (name: string, v: string, inject = true): KubeObject =>
+  ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: 'ns1', labels: inject ? { 'esw.io/inject': 'true' } : {} },
+    data: { v },
+  }) as KubeObject;
+
+t.test('lists, then watches add / update / delete of the selected objects only', async (t) => {
+  const { api, inf, log } = await setup(t);
+  api.put(secret('before', 'a'));
+  api.put(secret('other', 'a', false));
+  t.equal(inf.healthy(), false, 'not healthy before start');
+  inf.start();
+  await inf.synced;
+  await until(() => inf.healthy(), 'watching');
+  t.same(log, ['add before Secret'], 'the list fills the cache (kind set)');
+  api.put(secret('x', 'a'));
+  api.put(secret('x', 'b'));
+  api.put(secret('other', 'b', false));
+  api.put(secret('other', 'c')); // enters the selection
+  api.remove('secrets', 'ns1', 'x');
+  await until(() => log.length === 5, 'five events');
+  t.same(log, ['add before Secret', 'add x Secret', 'update x a->b', 'add other Secret', 'delete x']);
+  t.same([...inf.cache.keys()].sort(), ['ns1/before', 'ns1/other']);
+  t.equal(inf.get('ns1', 'other')?.data?.v, 'c');
+});
+
+t.test(
+  'a dropped watch resumes from the last resourceVersion; a failing one backs off, unhealthy meanwhile',
+  async (t) => {
+    const { api, inf, held, log } = await setup(t);
+    api.put(secret('s', '1'));
+    inf.start();
+    await inf.synced;
+    await until(() => inf.healthy(), 'watching');
+    api.put(secret('s', '2'));
+    await until(() => log.includes('update s 1->2'), 'first update');
+
+    // The stream delivered events: a drop is resumed at once from the last resourceVersion.
+    api.dropWatches();
+    api.put(secret('s', '3'));
+    await until(() => log.includes('update s 2->3'), 'update made around the drop');
+
+    // Now the API server fails the re-watch: backoff (held), unhealthy, and no update lost.
+    api.failNext({ verb: 'watch', resource: 'secrets', code: 500, count: 2 });
+    api.dropWatches();
+    await until(() => held.pending === 1, 'first backoff sleep');
+    t.equal(inf.healthy(), false, 'not healthy while the watch is down');
+    t.match(inf.reason(), /informer secrets: not watching/);
+    api.put(secret('s', '4'));
+    held.release();
+    await until(() => held.pending === 1, 'second backoff sleep');
+    t.same(held.delays, [500, 1000], 'exponential backoff');
+    held.release();
+    await until(() => log.includes('update s 3->4'), 'update made while the watch was down');
+    await until(() => inf.healthy(), 'healthy again');
+    t.equal(inf.reason(), undefined);
+    t.equal(log.filter((l) => l.startsWith('update s')).length, 3, 'each update exactly once');
+  },
+);
+
+t.test('410 Gone: relists and emits what changed during the gap, deletions included', async (t) => {
+  const { api, inf, held, log } = await setup(t);
+  api.put(secret('keep', '1'));
+  api.put(secret('gone', '1'));
+  inf.start();
+  await inf.synced;
+  await until(() => inf.healthy(), 'watching');
+  // A watch that ended without delivering anything is retried after a backoff.
+  api.dropWatches();
+  await until(() => held.pending === 1, 'backoff');
+  t.equal(inf.healthy(), false);
+  api.put(secret('keep', '2'));
+  api.remove('secrets', 'ns1', 'gone');
+  api.put(secret('new', '1'));
+  api.compact();
+  held.release();
+  await until(() => log.length === 5, 'relist events');
+  t.same(log.slice(2).sort(), ['add new Secret', 'delete gone', 'update keep 1->2']);
+  await until(() => inf.healthy(), 'healthy after relist');
+  api.put(secret('keep', '3'));
+  await until(() => log.includes('update keep 2->3'), 'watching after the relist');
+});
+
+t.test('startInformers feeds the registry and reports health and the metric', async (t) => {
+  const api = await KubeApiServer.start();
+  t.teardown(() => api.close());
+  const registry = new MemoryRegistry();
+  const metrics = createMetrics();
+  const set = startInformers(api.kubeConfig(), { registry, metrics });
+  t.teardown(() => set.stop());
+  t.ok(set.healthy().length > 0, 'not healthy before the first list');
+  await set.synced;
+  await until(() => set.healthy().length === 0, 'all healthy');
+  const gauge = await metrics.informerHealthy.get();
+  t.equal(gauge.values.length, 6);
+  t.ok(
+    gauge.values.every((v) => v.value === 1),
+    'esw_informer_healthy is 1 for every resource',
+  );
+  api.put({
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'SecretStore',
+    metadata: { name: 'st', namespace: 'team' },
+    spec: { provider: { fake: { data: [] } } },
+  });
+  api.put({
+    apiVersion: 'external-secrets.io/v1beta1',
+    kind: 'ClusterSecretStore',
+    metadata: { name: 'cs' },
+    spec: {},
+  });
+  api.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team', labels: { env: 'prod' } } });
+  api.put({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'm', namespace: 'team', labels: { 'reconcile.external-secrets.io/managed': 'true' } },
+  });
+  await until(() => registry.getStore('SecretStore', 'st', 'team') !== undefined, 'store in registry');
+  await until(() => registry.getNamespace('team') !== undefined, 'namespace in registry');
+  await until(() => registry.getStore('ClusterSecretStore', 'cs', undefined) !== undefined, 'cluster store');
+  t.equal(registry.getNamespace('team')?.metadata?.labels?.env, 'prod');
+  await until(() => set.managedSecrets.cache.size === 1, 'managed secret cached');
+  t.equal(set.placeholderSecrets.cache.size, 0);
+  api.remove('secretstores', 'team', 'st');
+  await until(() => registry.getStore('SecretStore', 'st', 'team') === undefined, 'store removed');
+  await set.stop();
+  t.ok(set.healthy().length === 6, 'stopped informers are not healthy');
+  t.ok((await metrics.informerHealthy.get()).values.every((v) => v.value === 0));
+});
