@@ -334,7 +334,6 @@ async function fillSecret(plan: Plan, namespace: string, deps: MutateDeps): Prom
       controller.abort(err);
       reject(err);
     }, deadlineMs);
-    timer.unref?.();
   });
   deadline.catch(() => {});
   const opts = { signal: controller.signal };
