@@ -5,7 +5,12 @@
  */
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { performance } from 'node:perf_hooks';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import { parseAdmissionReview, reviewResponse } from '../admission/review.ts';
 import type { AdmissionRequest, AdmissionResult } from '../admission/types.ts';
 import { deny } from '../admission/types.ts';
@@ -54,7 +59,8 @@ export function buildApp(deps: AppDeps, opts: AppOptions = {}): FastifyInstance 
   const app = Fastify({
     ...(opts.https ? { https: opts.https } : {}),
     loggerInstance: deps.logger,
-    disableRequestLogging: true,
+    // Per-request lines off: admission is logged once, at debug, with no request content.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? BODY_LIMIT,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: REQUEST_TIMEOUT_MS,
