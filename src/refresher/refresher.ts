@@ -50,6 +50,8 @@ export interface RefresherOptions {
   /** Timer used by the run loop; tests drive `tick()` instead. */
   setTimer?: (fn: () => void, ms: number) => { cancel(): void };
   concurrency?: number;
+  /** Objects taken per round (prefetched together). Default 1,000. */
+  roundSize?: number;
   /** Window over which overdue objects are spread after a start. Default 60 s. */
   firstPassWindowMs?: number;
 }
@@ -199,26 +201,75 @@ export class Refresher {
   async tick(): Promise<number> {
     let started = 0;
     const limit = this.#opts.concurrency ?? 8;
-    const workers: Promise<void>[] = [];
-    const next = async (): Promise<void> => {
-      for (;;) {
-        if (!this.#running) return;
+    for (;;) {
+      if (!this.#running) break;
+      // Take what is due now (up to a round), fetch every remote key it needs at once — the
+      // resolver coalesces them and batches them (20 a call on AWS) — then sync with bounded
+      // concurrency from the warm cache.
+      const round: { key: string; due: number }[] = [];
+      const max = this.#opts.roundSize ?? 1000;
+      while (round.length < max) {
         const item = this.#queue.popDue(this.#now());
-        if (!item) return;
-        started++;
-        const p = this.#run(item.key, item.due);
-        this.#inFlight.add(p);
-        try {
-          await p;
-        } finally {
-          this.#inFlight.delete(p);
-        }
+        if (!item) break;
+        round.push(item);
       }
-    };
-    for (let i = 0; i < limit; i++) workers.push(next());
-    await Promise.all(workers);
+      if (round.length === 0) break;
+      await this.#prefetch(round);
+      let i = 0;
+      const worker = async (): Promise<void> => {
+        while (i < round.length && this.#running) {
+          const item = round[i++] as { key: string; due: number };
+          started++;
+          const p = this.#run(item.key, item.due);
+          this.#inFlight.add(p);
+          try {
+            await p;
+          } finally {
+            this.#inFlight.delete(p);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(limit, round.length) }, worker));
+      // Items not started because leadership was lost go back to the queue.
+      for (const item of round.slice(i)) this.#queue.schedule(item.key, item.due);
+    }
     this.#updateGauges();
     return started;
+  }
+
+  /** Warms the resolver's cache for a round: one lookup per distinct remote key and store. */
+  async #prefetch(round: { key: string; due: number }[]): Promise<void> {
+    const lookups: Promise<unknown>[] = [];
+    const seen = new Set<string>();
+    for (const { key, due } of round) {
+      const es = this.#es.get(key)?.es;
+      if (!es) continue;
+      const ns = es.metadata?.namespace ?? 'default';
+      const def = es.spec?.secretStoreRef;
+      const refs = [
+        ...(es.spec?.data ?? []).map((d) => ({ store: d.sourceRef?.storeRef ?? def, ref: d.remoteRef })),
+        ...(es.spec?.dataFrom ?? []).map((d) => ({ store: d.sourceRef?.storeRef ?? def, ref: d.extract })),
+      ];
+      for (const { store, ref } of refs) {
+        if (!store?.name || !ref?.key) continue;
+        const storeRef = { name: store.name, kind: store.kind ?? 'SecretStore' } as const;
+        const id = `${storeRef.kind}/${storeRef.kind === 'SecretStore' ? ns : ''}/${storeRef.name}/${ref.key}#${ref.version ?? ''}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        // The raw value only (no property, no decoding): the cache holds raw bytes per key.
+        lookups.push(
+          this.#opts.resolver
+            .getValue(
+              storeRef,
+              ns,
+              { key: ref.key, ...(ref.version ? { version: ref.version } : {}) },
+              { fetchedAfter: due },
+            )
+            .catch(() => undefined),
+        );
+      }
+    }
+    await Promise.all(lookups);
   }
 
   #wake(): void {
