@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, parseServeConfig, type ServeConfig } from './config.ts';
 import { errorMessage } from './errors.ts';
+import { loadKubeConfig } from './kube/config.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { createStandaloneRuntime, type Runtime } from './runtime.ts';
@@ -96,15 +97,6 @@ function usage(problem: string): number {
 async function serve(config: ServeConfig): Promise<number> {
   const logger = createLogger({ level: config.logLevel });
   const metrics = createMetrics();
-  if (config.tlsDefault) {
-    const written = await ensureDevCertificates(
-      config.tlsCert,
-      config.tlsKey,
-      devCertificateHosts(config.webhookService, config.namespace),
-    );
-    if (written.created)
-      logger.info({ dir: written.dir }, 'created a development CA and serving certificate');
-  }
   const runtime = await startRuntime(config, logger, metrics);
   const server = await startServer(runtime, {
     port: config.port,
@@ -132,6 +124,12 @@ async function serve(config: ServeConfig): Promise<number> {
   });
 }
 
+const DEFAULT_STORES = 'examples/stores.yaml';
+
+/**
+ * Cluster mode when a Kubernetes API is configured (--kubeconfig, KUBECONFIG, in-cluster) and no
+ * store files are named; otherwise standalone, with the example stores as the embedded default.
+ */
 async function startRuntime(
   config: ServeConfig,
   logger: Logger,
@@ -143,16 +141,33 @@ async function startRuntime(
     admissionDeadlineMs: config.admissionDeadlineMs,
     cacheTtlMs: config.cacheTtlMs,
   };
-  // The embedded default: no cluster and no stores named -> the fake-provider stores in examples/.
+  const kubeConfig =
+    config.stores.length === 0 ? loadKubeConfig({ kubeconfig: config.kubeconfig }) : undefined;
+  if (kubeConfig) {
+    logger.info(
+      { server: kubeConfig.getCurrentCluster()?.server, certMode: config.certMode },
+      'cluster mode',
+    );
+    if (config.certMode === 'files') await devCertificatesIfDefault(config, logger);
+    const { createClusterRuntime } = await import('./cluster.ts');
+    return createClusterRuntime({ ...opts, kubeConfig, config });
+  }
+  await devCertificatesIfDefault(config, logger);
   const stores =
     config.stores.length > 0 ? config.stores : existsSync(DEFAULT_STORES) ? [DEFAULT_STORES] : [];
-  if (stores.length > 0 || !config.kubeconfig) {
-    logger.info({ stores }, 'standalone mode: stores from files');
-  }
+  logger.info({ stores }, 'standalone mode: stores from files');
   return createStandaloneRuntime(stores, opts);
 }
 
-const DEFAULT_STORES = 'examples/stores.yaml';
+async function devCertificatesIfDefault(config: ServeConfig, logger: Logger): Promise<void> {
+  if (!config.tlsDefault) return;
+  const written = await ensureDevCertificates(
+    config.tlsCert,
+    config.tlsKey,
+    devCertificateHosts(config.webhookService, config.namespace),
+  );
+  if (written.created) logger.info({ dir: written.dir }, 'created a development CA and serving certificate');
+}
 
 if (import.meta.main) {
   main(process.argv.slice(2)).then(

@@ -1,0 +1,114 @@
+/**
+ * Cluster mode: informers feed the store registry (so admission never calls the API to find a
+ * store), the elected leader runs the refresher, and in the built-in certificate mode every
+ * replica keeps its serving certificate in step with the shared Secret.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { ServeConfig } from './config.ts';
+import { CertBootstrap } from './kube/cert-bootstrap.ts';
+import { KubeClient } from './kube/client.ts';
+import { startInformers } from './kube/informer.ts';
+import { LeaderElector } from './kube/leader.ts';
+import { ApiSecretReader } from './kube/secret-reader.ts';
+import type { Logger } from './observability/logger.ts';
+import type { Metrics } from './observability/metrics.ts';
+import { ApiKubeWriter } from './refresher/kube-writer.ts';
+import { PlaceholderRefresh } from './refresher/placeholder.ts';
+import { Refresher } from './refresher/refresher.ts';
+import { MemoryRegistry } from './resolve/memory-registry.ts';
+import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
+
+export interface ClusterRuntime extends Runtime {
+  refresher: Refresher | undefined;
+  elector: LeaderElector | undefined;
+  certs: CertBootstrap | undefined;
+}
+
+export interface ClusterOptions extends RuntimeOptions {
+  kubeConfig: KubeConfig;
+  config: ServeConfig;
+  now?: () => number;
+}
+
+export async function createClusterRuntime(opts: ClusterOptions): Promise<ClusterRuntime> {
+  const { kubeConfig: kc, config, logger, metrics } = opts;
+  const client = new KubeClient(kc);
+  const registry = new MemoryRegistry();
+  const informers = startInformers(kc, { registry, metrics, logger });
+  const secrets = new ApiSecretReader(client);
+
+  let elector: LeaderElector | undefined;
+  let certs: CertBootstrap | undefined;
+  if (config.certMode === 'builtin') {
+    certs = new CertBootstrap({
+      kubeConfig: kc,
+      namespace: config.namespace,
+      secretName: config.certSecret,
+      service: config.webhookService,
+      mutatingWebhooks: [config.mutatingWebhookName],
+      validatingWebhooks: [config.validatingWebhookName],
+      certFile: config.tlsCert,
+      keyFile: config.tlsKey,
+      logger,
+      // Before an election has run (or with the refresher off) every replica may renew: the
+      // Secret's resourceVersion preconditions keep them from stepping on each other.
+      isLeader: () => elector?.isLeader() ?? true,
+    });
+    // The server cannot start without its certificate files.
+    await certs.start();
+  }
+
+  let refresher: Refresher | undefined;
+  const runtime = createRuntime(registry, secrets, opts, {
+    notReady: () => [...informers.healthy(), ...(certs?.notReady() ?? [])],
+    close: async () => {
+      await elector?.stop();
+      await refresher?.stop();
+      await certs?.stop();
+      await informers.stop();
+    },
+  });
+
+  if (config.refresher) {
+    const r = new Refresher({
+      resolver: runtime.resolver,
+      kube: new ApiKubeWriter(client),
+      logger: logger.child({ component: 'refresher' }),
+      metrics,
+      placeholders: new PlaceholderRefresh(runtime.resolver, logger),
+      setTimer: (fn, ms) => {
+        const t = setTimeout(fn, ms);
+        return { cancel: () => clearTimeout(t) };
+      },
+    });
+    refresher = r;
+    wireRefresher(r, informers);
+    elector = new LeaderElector({
+      client,
+      namespace: config.namespace,
+      name: config.leaseName,
+      identity: config.podName,
+      leaseDurationMs: config.leaseDurationMs,
+      renewDeadlineMs: config.renewDeadlineMs,
+      retryPeriodMs: config.retryPeriodMs,
+      metrics,
+      logger,
+      // Refresh only once stores are known, or the first pass would fail on "store not found".
+      onStartedLeading: () => void informers.synced.then(() => r.start()),
+      onStoppedLeading: () => void r.stop(),
+    });
+    elector.start();
+  }
+  return { ...runtime, refresher, elector, certs };
+}
+
+function wireRefresher(r: Refresher, informers: ReturnType<typeof startInformers>): void {
+  informers.externalSecrets.on('add', (es) => r.upsertExternalSecret(es));
+  informers.externalSecrets.on('update', (es) => r.upsertExternalSecret(es));
+  informers.externalSecrets.on('delete', (es) => r.deleteExternalSecret(es));
+  informers.managedSecrets.on('update', (s) => r.targetSecretChanged(s, false));
+  informers.managedSecrets.on('delete', (s) => r.targetSecretChanged(s, true));
+  informers.placeholderSecrets.on('add', (s) => r.upsertPlaceholder(s));
+  informers.placeholderSecrets.on('update', (s) => r.upsertPlaceholder(s));
+  informers.placeholderSecrets.on('delete', (s) => r.deletePlaceholder(s));
+}
