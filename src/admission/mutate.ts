@@ -323,13 +323,20 @@ async function fillSecret(plan: Plan, namespace: string, deps: MutateDeps): Prom
     for (const r of templateReferences(t)) unique.set(referenceId(r), r);
 
   const deadlineMs = deps.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  // What is still unanswered when the deadline fires, so the refusal names the references.
+  const unanswered = new Set<string>();
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
+      const waiting = [...unanswered];
+      const named =
+        waiting.length > 0
+          ? `: no answer for ${waiting.slice(0, 5).join(', ')}${waiting.length > 5 ? ` and ${waiting.length - 5} more` : ''}`
+          : '';
       const err = new EswError(
         'ESW_PROVIDER_UNAVAILABLE',
-        `${storeText(store, namespace)}: references not resolved within ${deadlineMs} ms`,
+        `${storeText(store, namespace)}: references not resolved within ${deadlineMs} ms${named}`,
       );
       controller.abort(err);
       reject(err);
@@ -338,18 +345,31 @@ async function fillSecret(plan: Plan, namespace: string, deps: MutateDeps): Prom
   deadline.catch(() => {});
   const opts = { signal: controller.signal };
 
+  const usedBy = new Map<string, string>();
+  for (const [k, t] of plan.templates) {
+    for (const r of templateReferences(t)) if (!usedBy.has(referenceId(r))) usedBy.set(referenceId(r), k);
+  }
   const lookups = [...unique].map(async ([id, ref]) => {
+    const what = `key "${usedBy.get(id) ?? ''}" ${formatReference(ref)}`;
+    unanswered.add(what);
     try {
       const value = await deps.resolver.getValue(store, namespace, remoteRef(ref), opts);
       return [id, value] as const;
     } catch (err: unknown) {
-      throw withReference(err, formatReference(ref));
+      throw withReference(err, what);
+    } finally {
+      unanswered.delete(what);
     }
   });
+  const dataFromText = `${PlaceholderAnnotation.dataFrom} "${formatRefBody(plan.dataFrom)}"`;
+  if (plan.dataFrom) unanswered.add(dataFromText);
   const extract = plan.dataFrom
-    ? deps.resolver.getMap(store, namespace, remoteRef(plan.dataFrom), opts).catch((err: unknown) => {
-        throw withReference(err, `${PlaceholderAnnotation.dataFrom} "${formatRefBody(plan.dataFrom)}"`);
-      })
+    ? deps.resolver
+        .getMap(store, namespace, remoteRef(plan.dataFrom), opts)
+        .catch((err: unknown) => {
+          throw withReference(err, dataFromText);
+        })
+        .finally(() => unanswered.delete(dataFromText))
     : Promise.resolve(undefined);
   let values: Map<string, Buffer>;
   let extracted: Map<string, Buffer> | undefined;
