@@ -19,6 +19,9 @@
  * server's CertificateWatcher hot-reloads them, so nothing restarts. Writes use resourceVersion
  * preconditions (optimistic concurrency), so replicas racing each other converge on one state.
  */
+// First: @peculiar/x509 needs the Reflect metadata API and certs.ts sets its crypto provider.
+import 'reflect-metadata';
+import '../server/certs.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -31,7 +34,6 @@ import {
   type V1Secret,
   type V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
-// certs.ts (imported above) loads reflect-metadata and sets the crypto provider first.
 import * as x509lib from '@peculiar/x509';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
