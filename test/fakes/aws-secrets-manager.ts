@@ -17,10 +17,15 @@ export interface AwsSecretVersion {
 
 interface Entry {
   name: string;
+  /** Scheduled for deletion: reads answer InvalidRequestException, as AWS does. */
+  deleted?: boolean;
   arn: string;
   tags: { Key: string; Value: string }[];
   versions: AwsSecretVersion[];
 }
+
+const MARKED_FOR_DELETION =
+  "You can't perform this operation on the secret because it was marked for deletion.";
 
 export type AwsFault =
   | { type: 'error'; status: number; errorType: string; retryAfter?: number }
@@ -89,6 +94,12 @@ export class AwsSecretsManagerFake {
 
   delete(name: string): void {
     this.#secrets.delete(name);
+  }
+
+  /** DeleteSecret with a recovery window: the secret stays, but reads fail until restored. */
+  markForDeletion(name: string): void {
+    const e = this.#secrets.get(name);
+    if (e) e.deleted = true;
   }
 
   /** Injects a fault for `count` calls (default: until cleared), for one key and/or operation. */
@@ -200,8 +211,9 @@ export class AwsSecretsManagerFake {
     };
   }
 
-  #getSecretValue(body: Record<string, unknown>, res: http.ServerResponse): void {
+  #getSecretValue(body: Record<string, unknown>, res: http.ServerResponse) {
     const e = this.#find(String(body.SecretId));
+    if (e?.deleted) return this.#error(res, 400, 'InvalidRequestException', MARKED_FOR_DELETION);
     const v = e && this.#version(e, body.VersionId, body.VersionStage);
     if (!e || !v)
       return this.#error(
@@ -213,15 +225,20 @@ export class AwsSecretsManagerFake {
     this.#json(res, this.#answer(e, v));
   }
 
-  #batchGet(body: Record<string, unknown>, res: http.ServerResponse): void {
+  #batchGet(body: Record<string, unknown>, res: http.ServerResponse) {
     const ids = (body.SecretIdList as string[] | undefined) ?? [];
     if (ids.length > 20) return this.#error(res, 400, 'InvalidParameterException', 'too many ids');
+    if (new Set(ids).size !== ids.length) {
+      return this.#error(res, 400, 'InvalidParameterException', 'duplicate ids in SecretIdList');
+    }
     const SecretValues: unknown[] = [];
     const Errors: unknown[] = [];
     for (const id of ids) {
       const e = this.#find(id);
       const v = e && this.#version(e);
-      if (e && v) SecretValues.push(this.#answer(e, v));
+      if (e?.deleted)
+        Errors.push({ SecretId: id, ErrorCode: 'InvalidRequestException', Message: MARKED_FOR_DELETION });
+      else if (e && v) SecretValues.push(this.#answer(e, v));
       else
         Errors.push({
           SecretId: id,

@@ -1,7 +1,12 @@
 import t, { type Test } from 'tap';
 import type { AwsProvider, SecretKeySelector } from '../../src/api/types.ts';
 import { awsProvider } from '../../src/providers/aws/index.ts';
-import { awsClientOptions, awsRolePlan, versionSelector } from '../../src/providers/aws/options.ts';
+import {
+  awsClientOptions,
+  awsRoleChain,
+  awsRolePlan,
+  versionSelector,
+} from '../../src/providers/aws/options.ts';
 import { type ClientContext, type ProviderClient, ProviderError } from '../../src/providers/types.ts';
 import { AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
 
@@ -246,4 +251,74 @@ t.test('credentials and service checks', async (t) => {
     /missing nope/,
   );
   t.equal(fake.count('GetSecretValue'), 0);
+});
+
+t.test('prefix, secrets marked for deletion, duplicate keys in a batch', async (t) => {
+  const fake = await AwsSecretsManagerFake.start();
+  t.teardown(() => fake.close());
+  const client = await awsProvider.newClient({ ...spec, prefix: 'team-a/' }, ctx(fake.endpoint));
+  t.teardown(() => client.close());
+  fake.put('team-a/db', 'a-db');
+  fake.put('team-a/api', 'a-api');
+  fake.put('db', 'unprefixed');
+  t.equal(text(await client.getSecret({ key: 'db' }, { signal: signal() })), 'a-db', 'prefix + key');
+  const batch = await client.getSecrets?.([{ key: 'db' }, { key: 'api' }, { key: 'db' }], {
+    signal: signal(),
+  });
+  t.same(
+    batch?.map((b) => (b instanceof ProviderError ? b.kind : text(b))),
+    ['a-db', 'a-api', 'a-db'],
+    'a key asked twice is asked once (AWS refuses duplicates) and answered twice',
+  );
+  t.same(fake.asked.at(-1)?.ids, ['team-a/db', 'team-a/api']);
+  const found = await client.findSecrets?.({ path: 'team-a/' }, { signal: signal() });
+  t.same([...(found?.keys() ?? [])].sort(), ['team-a/api', 'team-a/db'], 'found names are full names');
+  t.equal(text(found?.get('team-a/db') as Uint8Array), 'a-db', 'and are not prefixed again');
+
+  fake.markForDeletion('team-a/db');
+  const gone = await client.getSecret({ key: 'db' }, { signal: signal() }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.match(gone, { name: 'ProviderError', kind: 'NotFound' }, 'marked for deletion is NotFound, as ESO');
+  const goneInBatch = await client.getSecrets?.([{ key: 'db' }, { key: 'api' }], { signal: signal() });
+  t.match(goneInBatch?.[0], { kind: 'NotFound' });
+  t.equal(text(goneInBatch?.[1] as Uint8Array), 'a-api');
+});
+
+t.test('role chains and per-store IRSA', async (t) => {
+  t.same(
+    awsRoleChain(
+      {
+        additionalRoles: ['arn:aws:iam::1:role/hop'],
+        role: 'arn:aws:iam::2:role/reader',
+        externalID: 'ext',
+        sessionTags: [{ key: 'team', value: 'a' }],
+        transitiveTagKeys: ['team'],
+      },
+      'store',
+    ),
+    [
+      { roleArn: 'arn:aws:iam::1:role/hop', sessionName: 'esw-store' },
+      {
+        roleArn: 'arn:aws:iam::2:role/reader',
+        externalId: 'ext',
+        sessionName: 'esw-store',
+        tags: [{ Key: 'team', Value: 'a' }],
+        transitiveTagKeys: ['team'],
+      },
+    ],
+    'additionalRoles first, then role with its external ID and session tags',
+  );
+  t.same(awsRoleChain({}, 'store'), [], 'no role: the base credentials');
+  const fake = await AwsSecretsManagerFake.start();
+  t.teardown(() => fake.close());
+  await t.rejects(
+    awsProvider.newClient(
+      { region: 'eu-west-1', auth: { jwt: { serviceAccountRef: { name: 'app' } } } },
+      ctx(fake.endpoint),
+    ),
+    { name: 'ProviderError', kind: 'Invalid', message: /auth\.jwt .* not supported/ },
+    "never silently served with this server's own identity",
+  );
 });

@@ -31,6 +31,7 @@ const BY_NAME: Record<string, ProviderErrorKind> = {
 
 interface SdkErrorShape {
   name?: string;
+  message?: string;
   code?: string;
   $metadata?: { httpStatusCode?: number };
   $response?: { headers?: Record<string, string | undefined> };
@@ -42,7 +43,7 @@ export function awsError(err: unknown, subject: string, signal?: AbortSignal): P
   const e = (typeof err === 'object' && err !== null ? err : {}) as SdkErrorShape;
   const name = e.name ?? 'Error';
   const status = e.$metadata?.httpStatusCode;
-  let kind: ProviderErrorKind | undefined = BY_NAME[name];
+  let kind: ProviderErrorKind | undefined = markedForDeletion(name, e.message) ? 'NotFound' : BY_NAME[name];
   if (!kind && status !== undefined) {
     if (status === 404) kind = 'NotFound';
     else if (status === 401 || status === 403) kind = 'Forbidden';
@@ -60,7 +61,24 @@ export function awsError(err: unknown, subject: string, signal?: AbortSignal): P
 }
 
 /** Per-key errors of BatchGetSecretValue (`Errors[].ErrorCode`). */
-export function awsBatchKeyError(errorCode: string | undefined, key: string): ProviderError {
-  const kind = BY_NAME[errorCode ?? ''] ?? 'Unavailable';
+export function awsBatchKeyError(
+  errorCode: string | undefined,
+  key: string,
+  message?: string,
+): ProviderError {
+  const kind = markedForDeletion(errorCode, message)
+    ? 'NotFound'
+    : (BY_NAME[errorCode ?? ''] ?? 'Unavailable');
   return new ProviderError(kind, `aws: secret "${key}": ${errorCode ?? 'unknown error'}`);
+}
+
+/**
+ * A secret scheduled for deletion answers InvalidRequestException ("... because it was marked for
+ * deletion"); ESO treats it as absent, and so do we. Only the code and this fixed phrase are read.
+ */
+function markedForDeletion(code: string | undefined, message: string | undefined): boolean {
+  return (
+    (code === 'InvalidRequestException' || code === 'InvalidParameterException') &&
+    /marked for deletion/i.test(message ?? '')
+  );
 }

@@ -27,7 +27,13 @@ import {
   type RemoteKey,
 } from '../types.ts';
 import { awsBatchKeyError, awsError } from './errors.ts';
-import { type AwsStaticCredentials, awsClientOptions, awsRolePlan, versionSelector } from './options.ts';
+import {
+  type AwsStaticCredentials,
+  awsClientOptions,
+  awsRoleChain,
+  awsSecretId,
+  versionSelector,
+} from './options.ts';
 import { validateAwsStore } from './validate.ts';
 
 const FIELD = 'spec.provider.aws';
@@ -45,6 +51,14 @@ export const awsProvider: Provider<AwsProvider> = {
         `aws: service "${spec.service}" is not supported; use SecretsManager`,
       );
     }
+    if (spec.auth?.jwt) {
+      // ESO takes the role from the ServiceAccount's eks.amazonaws.com/role-arn annotation; this
+      // server does not read ServiceAccounts, and must not fall back to its own identity.
+      throw new ProviderError(
+        'Invalid',
+        `aws: ${FIELD}.auth.jwt (per-store IRSA) is not supported; use auth.secretRef, role, or no auth (this server's identity)`,
+      );
+    }
     const options = awsClientOptions({
       spec,
       credentials: await staticCredentials(spec, ctx),
@@ -52,22 +66,25 @@ export const awsProvider: Provider<AwsProvider> = {
       maxAttempts: ctx.maxAttempts,
       timeoutMs: ctx.timeoutMs,
     });
-    const role = awsRolePlan(spec, ctx.store.name);
-    if (role) {
+    // additionalRoles then role, each assumed with the credentials of the previous step.
+    for (const role of awsRoleChain(spec, ctx.store.name)) {
       options.credentials = fromTemporaryCredentials({
         params: {
           RoleArn: role.roleArn,
           RoleSessionName: role.sessionName,
           ...(role.externalId ? { ExternalId: role.externalId } : {}),
+          ...(role.tags ? { Tags: role.tags } : {}),
+          ...(role.transitiveTagKeys ? { TransitiveTagKeys: role.transitiveTagKeys } : {}),
         },
         ...(options.credentials ? { masterCredentials: options.credentials } : {}),
         clientConfig: {
           region: options.region,
+          maxAttempts: options.maxAttempts,
           ...(ctx.endpoints.awsSts ? { endpoint: ctx.endpoints.awsSts } : {}),
         },
       });
     }
-    return new AwsClient(new SecretsManagerClient(options));
+    return new AwsClient(new SecretsManagerClient(options), spec.prefix ?? '');
   },
 };
 
@@ -101,32 +118,50 @@ async function staticCredentials(
 export class AwsClient implements ProviderClient {
   readonly maxBatch = AWS_MAX_BATCH;
   readonly #sm: SecretsManagerClient;
+  /** ESO's `prefix`, prepended to every key asked for (not to names found by a find). */
+  readonly #prefix: string;
 
-  constructor(sm: SecretsManagerClient) {
+  constructor(sm: SecretsManagerClient, prefix = '') {
     this.#sm = sm;
+    this.#prefix = prefix;
   }
 
   async getSecret(ref: RemoteKey, opts: CallOptions): Promise<Uint8Array> {
+    return this.#getOne(ref, opts, this.#prefix);
+  }
+
+  async #getOne(ref: RemoteKey, opts: CallOptions, prefix: string): Promise<Uint8Array> {
     const subject = `secret "${ref.key}"${ref.version ? ` version "${ref.version}"` : ''}`;
     try {
       const out = await this.#sm.send(
-        new GetSecretValueCommand({ SecretId: ref.key, ...versionSelector(ref.version) }),
+        new GetSecretValueCommand({
+          SecretId: awsSecretId({ prefix }, ref.key),
+          ...versionSelector(ref.version),
+        }),
         { abortSignal: opts.signal },
       );
-      return valueOf(out, subject);
+      return secretBytes(out, subject);
     } catch (err: unknown) {
       throw awsError(err, subject, opts.signal);
     }
   }
 
   async getSecrets(refs: RemoteKey[], opts: CallOptions): Promise<(Uint8Array | ProviderError)[]> {
+    return this.#getSecrets(refs, opts, this.#prefix);
+  }
+
+  async #getSecrets(
+    refs: RemoteKey[],
+    opts: CallOptions,
+    prefix: string,
+  ): Promise<(Uint8Array | ProviderError)[]> {
     const results: (Uint8Array | ProviderError)[] = new Array(refs.length);
     const current: number[] = [];
     await Promise.all(
       refs.map(async (ref, i) => {
         // The batch API serves current versions only; pinned versions go one by one.
         if (ref.version && ref.version !== 'AWSCURRENT') {
-          results[i] = await this.getSecret(ref, opts).catch((e: unknown) =>
+          results[i] = await this.#getOne(ref, opts, prefix).catch((e: unknown) =>
             awsError(e, `secret "${ref.key}"`),
           );
         } else {
@@ -136,11 +171,12 @@ export class AwsClient implements ProviderClient {
     );
     for (let start = 0; start < current.length; start += AWS_MAX_BATCH) {
       const chunk = current.slice(start, start + AWS_MAX_BATCH);
-      const ids = chunk.map((i) => (refs[i] as RemoteKey).key);
+      const ids = chunk.map((i) => `${prefix}${(refs[i] as RemoteKey).key}`);
       try {
-        const found = await this.#batch(ids, opts.signal);
-        for (const i of chunk)
-          results[i] = found.get((refs[i] as RemoteKey).key) ?? missing(refs[i] as RemoteKey);
+        // The same key twice in one call is an InvalidParameterException for the whole call.
+        const found = await this.#batch([...new Set(ids)], opts.signal);
+        for (const [n, i] of chunk.entries())
+          results[i] = found.get(ids[n] as string) ?? missing(refs[i] as RemoteKey);
       } catch (err: unknown) {
         const e = awsError(err, `batch of ${ids.length} secrets`, opts.signal);
         for (const i of chunk) results[i] = e;
@@ -182,9 +218,11 @@ export class AwsClient implements ProviderClient {
     } catch (err: unknown) {
       throw awsError(err, 'ListSecrets', opts.signal);
     }
-    const values = await this.getSecrets(
+    // Found names are full names: the store's prefix is not added again.
+    const values = await this.#getSecrets(
       names.map((key) => ({ key })),
       opts,
+      '',
     );
     const out = new Map<string, Uint8Array>();
     names.forEach((name, i) => {
@@ -211,13 +249,13 @@ export class AwsClient implements ProviderClient {
         // Answers carry Name and ARN; the caller may have asked by either.
         const id = ids.find((i) => i === v.Name || i === v.ARN) ?? v.Name ?? '';
         try {
-          found.set(id, valueOf(v, `secret "${id}"`));
+          found.set(id, secretBytes(v, `secret "${id}"`));
         } catch (err: unknown) {
           found.set(id, awsError(err, `secret "${id}"`));
         }
       }
       for (const e of out.Errors ?? []) {
-        if (e.SecretId) found.set(e.SecretId, awsBatchKeyError(e.ErrorCode, e.SecretId));
+        if (e.SecretId) found.set(e.SecretId, awsBatchKeyError(e.ErrorCode, e.SecretId, e.Message));
       }
       token = out.NextToken;
     } while (token);
@@ -225,7 +263,7 @@ export class AwsClient implements ProviderClient {
   }
 }
 
-function valueOf(out: { SecretString?: string; SecretBinary?: Uint8Array }, subject: string): Uint8Array {
+function secretBytes(out: { SecretString?: string; SecretBinary?: Uint8Array }, subject: string): Uint8Array {
   if (out.SecretString !== undefined) return new TextEncoder().encode(out.SecretString);
   if (out.SecretBinary !== undefined) return out.SecretBinary;
   throw new ProviderError('Invalid', `aws: ${subject} has neither SecretString nor SecretBinary`);

@@ -34,6 +34,8 @@ export interface AwsRolePlan {
   roleArn: string;
   externalId?: string;
   sessionName: string;
+  tags?: { Key: string; Value: string }[];
+  transitiveTagKeys?: string[];
 }
 
 export function awsClientOptions(input: AwsOptionsInput): AwsClientOptions {
@@ -57,15 +59,43 @@ export function awsClientOptions(input: AwsOptionsInput): AwsClientOptions {
   return opts;
 }
 
-/** `spec.role` (+ `externalID`): the role assumed on top of the base credentials. */
+/**
+ * `spec.role` (+ `externalID`, `sessionTags`, `transitiveTagKeys`): the role assumed on top of
+ * the base credentials.
+ */
 export function awsRolePlan(spec: AwsProvider, storeName: string): AwsRolePlan | undefined {
   if (!spec.role) return undefined;
+  const tags = (spec.sessionTags ?? []).map((t) => ({ Key: t.key, Value: t.value }));
   return {
     roleArn: spec.role,
     ...(spec.externalID ? { externalId: spec.externalID } : {}),
-    // Visible in CloudTrail: which store assumed the role.
-    sessionName: `esw-${storeName}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64),
+    sessionName: sessionName(storeName),
+    ...(tags.length ? { tags } : {}),
+    ...(spec.transitiveTagKeys?.length ? { transitiveTagKeys: [...spec.transitiveTagKeys] } : {}),
   };
+}
+
+/**
+ * Every role to assume, in order, as ESO chains them: each of `additionalRoles` on top of the
+ * previous credentials, then `role` (the only one that carries externalID and session tags).
+ */
+export function awsRoleChain(spec: AwsProvider, storeName: string): AwsRolePlan[] {
+  const chain: AwsRolePlan[] = (spec.additionalRoles ?? [])
+    .filter((r) => r)
+    .map((roleArn) => ({ roleArn, sessionName: sessionName(storeName) }));
+  const main = awsRolePlan(spec, storeName);
+  if (main) chain.push(main);
+  return chain;
+}
+
+/** Visible in CloudTrail: which store assumed the role. */
+function sessionName(storeName: string): string {
+  return `esw-${storeName}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
+}
+
+/** ESO's `prefix`: prepended to every key this store reads. */
+export function awsSecretId(spec: AwsProvider, key: string): string {
+  return `${spec.prefix ?? ''}${key}`;
 }
 
 /**
