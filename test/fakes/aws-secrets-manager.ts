@@ -37,6 +37,16 @@ export class AwsSecretsManagerFake {
   readonly calls = new Map<string, number>();
   /** Secret ids asked for, in order, per operation (ids are not secret). */
   readonly asked: { op: string; ids: string[] }[] = [];
+  /** Access key id that signed each Secrets Manager call (ids are not secret). */
+  readonly accessKeys: string[] = [];
+  /** AssumeRole calls seen by the STS side: role, session, external id, signing access key. */
+  readonly assumed: {
+    roleArn: string;
+    sessionName: string;
+    externalId?: string;
+    tags: string[];
+    signedBy: string;
+  }[] = [];
   readonly #secrets = new Map<string, Entry>();
   readonly #faults: { key?: string; op?: string; fault: AwsFault; remaining: number }[] = [];
   readonly #server: http.Server;
@@ -133,6 +143,11 @@ export class AwsSecretsManagerFake {
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    const accessKey = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    if (!req.headers['x-amz-target']) {
+      return this.#sts(new URLSearchParams(Buffer.concat(chunks).toString('utf8')), accessKey, res);
+    }
+    this.accessKeys.push(accessKey);
     const target = String(req.headers['x-amz-target'] ?? '');
     const op = target.replace(/^secretsmanager\./, '');
     this.calls.set(op, (this.calls.get(op) ?? 0) + 1);
@@ -175,6 +190,43 @@ export class AwsSecretsManagerFake {
       default:
         return this.#error(res, 400, 'UnknownOperationException', `unknown operation ${op}`);
     }
+  }
+
+  /**
+   * The STS side (query protocol, form POST, XML answers), so `role` assumption runs through the
+   * real credential provider: each AssumeRole hands out a fresh temporary access key.
+   */
+  #sts(form: URLSearchParams, signedBy: string, res: http.ServerResponse): void {
+    const action = form.get('Action') ?? '';
+    this.calls.set(action, (this.calls.get(action) ?? 0) + 1);
+    if (action !== 'AssumeRole') {
+      res.writeHead(400, { 'content-type': 'text/xml' });
+      res.end(
+        '<ErrorResponse><Error><Code>InvalidAction</Code><Message>unknown</Message></Error></ErrorResponse>',
+      );
+      return;
+    }
+    const tags: string[] = [];
+    for (let i = 1; form.has(`Tags.member.${i}.Key`); i++) {
+      tags.push(`${form.get(`Tags.member.${i}.Key`)}=${form.get(`Tags.member.${i}.Value`)}`);
+    }
+    const externalId = form.get('ExternalId');
+    this.assumed.push({
+      roleArn: form.get('RoleArn') ?? '',
+      sessionName: form.get('RoleSessionName') ?? '',
+      ...(externalId ? { externalId } : {}),
+      tags,
+      signedBy,
+    });
+    const key = `ASIATEMP${String(this.assumed.length).padStart(12, '0')}`;
+    res.writeHead(200, { 'content-type': 'text/xml' });
+    res.end(
+      `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>` +
+        `<Credentials><AccessKeyId>${key}</AccessKeyId><SecretAccessKey>temp-secret</SecretAccessKey>` +
+        `<SessionToken>temp-token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>` +
+        `<AssumedRoleUser><Arn>${form.get('RoleArn')}/s</Arn><AssumedRoleId>AROA:s</AssumedRoleId></AssumedRoleUser>` +
+        `</AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+    );
   }
 
   #takeFault(op: string, ids: string[]): AwsFault | undefined {

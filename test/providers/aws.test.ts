@@ -322,3 +322,37 @@ t.test('role chains and per-store IRSA', async (t) => {
     "never silently served with this server's own identity",
   );
 });
+
+t.test('role assumption through the real credential provider and a fake STS', async (t) => {
+  const fake = await AwsSecretsManagerFake.start();
+  t.teardown(() => fake.close());
+  fake.put('db', 'v');
+  const client = await awsProvider.newClient(
+    {
+      ...spec,
+      additionalRoles: ['arn:aws:iam::1:role/hop'],
+      role: 'arn:aws:iam::2:role/reader',
+      externalID: 'ext-1',
+      sessionTags: [{ key: 'team', value: 'a' }],
+    },
+    ctx(fake.endpoint, { endpoints: { aws: fake.endpoint, awsSts: fake.endpoint } }),
+  );
+  t.teardown(() => client.close());
+  t.equal(text(await client.getSecret({ key: 'db' }, { signal: signal() })), 'v');
+  t.equal(text(await client.getSecret({ key: 'db' }, { signal: signal() })), 'v');
+  t.match(fake.assumed, [
+    { roleArn: 'arn:aws:iam::1:role/hop', sessionName: 'esw-aws-store', signedBy: 'AKIDEXAMPLE', tags: [] },
+    {
+      roleArn: 'arn:aws:iam::2:role/reader',
+      externalId: 'ext-1',
+      tags: ['team=a'],
+      signedBy: 'ASIATEMP000000000001',
+    },
+  ]);
+  t.equal(fake.assumed.length, 2, 'each role assumed once, then the session is reused');
+  t.same(
+    fake.accessKeys,
+    ['ASIATEMP000000000002', 'ASIATEMP000000000002'],
+    'reads are signed by the last role',
+  );
+});
