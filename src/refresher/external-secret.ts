@@ -27,6 +27,8 @@ import { renderTemplate } from './template.ts';
 
 export const MANAGED_LABEL = 'reconcile.external-secrets.io/managed';
 export const ES_HASH_ANNOTATION = 'reconcile.external-secrets.io/data-hash';
+/** Merge / CreateOrMerge: the keys this ExternalSecret wrote (names only), JSON list. */
+export const MANAGED_KEYS_ANNOTATION = 'esw.io/managed-keys';
 export const PRIVILEGED_TYPES = new Set([
   'kubernetes.io/service-account-token',
   'bootstrap.kubernetes.io/token',
@@ -50,11 +52,25 @@ export interface EsSyncDeps {
 
 // ------------------------------------------------------------------ resolving data
 
+/** An entry whose remote secret does not exist (skipped when deletionPolicy is not Retain). */
+export interface MissingEntry {
+  field: string;
+  key: string;
+}
+
+/**
+ * As ESO's getProviderSecretData: with `skipMissing` (deletionPolicy Delete or Merge) an entry
+ * whose remote secret is gone is skipped and reported in `missing`; the others still count.
+ * With Retain a missing secret is an error, so nothing is ever removed by accident.
+ */
 export async function resolveExternalSecretData(
   es: ExternalSecret,
   resolver: Resolver,
   opts: LookupOptions = {},
+  skip: { skipMissing?: boolean; missing?: MissingEntry[] } = {},
 ): Promise<SecretData> {
+  const gone = (err: unknown): boolean =>
+    skip.skipMissing === true && isEswError(err) && err.code === 'ESW_SECRET_NOT_FOUND';
   const ns = es.metadata?.namespace ?? 'default';
   const spec = es.spec ?? {};
   const defaultStore = spec.secretStoreRef?.name
@@ -80,18 +96,32 @@ export async function resolveExternalSecretData(
     const field = `spec.dataFrom[${i}]`;
     const store = storeOf(df.sourceRef, field);
     let map: Map<string, Buffer>;
-    if (df.extract) map = await resolver.getMap(store, ns, df.extract as RemoteRef, opts);
-    else if (df.find) map = await resolver.find(store, ns, df.find, opts);
-    else throw new EswError('ESW_VALIDATION', `${field}: needs extract or find`);
+    try {
+      if (df.extract) map = await resolver.getMap(store, ns, df.extract as RemoteRef, opts);
+      else if (df.find) map = await resolver.find(store, ns, df.find, opts);
+      else throw new EswError('ESW_VALIDATION', `${field}: needs extract or find`);
+    } catch (err: unknown) {
+      if (!gone(err)) throw err;
+      skip.missing?.push({ field, key: df.extract?.key ?? '' });
+      continue;
+    }
     for (const [k, v] of rewriteKeys(map, df, field)) out.set(k, v);
   }
+  const MISSING = Symbol('missing');
   const values = await Promise.all(
     (spec.data ?? []).map((d, i) =>
-      resolver.getValue(storeOf(d.sourceRef, `spec.data[${i}]`), ns, (d.remoteRef ?? {}) as RemoteRef, opts),
+      resolver
+        .getValue(storeOf(d.sourceRef, `spec.data[${i}]`), ns, (d.remoteRef ?? {}) as RemoteRef, opts)
+        .catch((err: unknown) => {
+          if (!gone(err)) throw err;
+          skip.missing?.push({ field: `spec.data[${i}]`, key: d.remoteRef?.key ?? '' });
+          return MISSING;
+        }),
     ),
   );
   (spec.data ?? []).forEach((d, i) => {
-    out.set(d.secretKey ?? '', values[i] as Buffer);
+    const v = values[i];
+    if (v instanceof Buffer) out.set(d.secretKey ?? '', v);
   });
   return out;
 }
@@ -176,7 +206,6 @@ export function applyTemplate(es: ExternalSecret, data: SecretData): Desired {
 // ------------------------------------------------------------------ sync
 
 export async function syncExternalSecret(es: ExternalSecret, deps: EsSyncDeps): Promise<SyncOutcome> {
-  const ns = es.metadata?.namespace ?? 'default';
   const target = es.spec?.target ?? {};
   const targetName = target.name || es.metadata?.name || '';
   const creation = target.creationPolicy ?? 'Owner';
@@ -186,14 +215,26 @@ export async function syncExternalSecret(es: ExternalSecret, deps: EsSyncDeps): 
     if (type && PRIVILEGED_TYPES.has(type)) {
       throw new EswError('ESW_FORBIDDEN_TYPE', `spec.target.template.type "${type}" may not be managed`);
     }
-    let data: SecretData;
-    try {
-      data = await resolveExternalSecretData(es, deps.resolver, deps.lookup);
-    } catch (err: unknown) {
-      if (isEswError(err) && err.code === 'ESW_SECRET_NOT_FOUND' && deletion !== 'Retain') {
-        return await remoteGone(es, deps, targetName, deletion);
-      }
-      throw err;
+    const missing: MissingEntry[] = [];
+    const data = await resolveExternalSecretData(es, deps.resolver, deps.lookup, {
+      skipMissing: deletion !== 'Retain',
+      missing,
+    });
+    for (const m of missing) {
+      await event(
+        deps,
+        es,
+        'Normal',
+        'Deleted',
+        `secret does not exist at provider using .${m.field.replace(/^spec\./, '')} key=${m.key}`,
+      );
+    }
+    // As ESO: nothing left at the provider. Delete removes the Secret, Retain keeps it as it
+    // is, Merge goes on and writes the Secret without the keys this ExternalSecret managed.
+    if (data.size === 0 && deletion === 'Delete') return await deleteTarget(es, deps, targetName);
+    if (data.size === 0 && deletion === 'Retain') {
+      await setStatus(es, deps, ready('SecretSynced', 'secret synced'), targetName);
+      return { result: 'unchanged' };
     }
     const desired = applyTemplate(es, data);
     if (creation === 'None') {
@@ -269,9 +310,17 @@ function mergeInto(es: ExternalSecret, existing: Secret | undefined, desired: De
   const ns = es.metadata?.namespace ?? 'default';
   const name = es.spec?.target?.name || es.metadata?.name || '';
   const mergeData = creation === 'Merge' || creation === 'CreateOrMerge';
-  const data = mergeData ? new Map([...decodeData(existing?.data), ...desired.data]) : desired.data;
+  let data = desired.data;
   const labels = { ...(existing?.metadata?.labels ?? {}), ...desired.labels };
   const annotations = { ...(existing?.metadata?.annotations ?? {}), ...desired.annotations };
+  if (mergeData) {
+    // Keys written before and no longer wanted (remote gone, removed from the spec) go; the
+    // Secret's other keys stay. ESO knows its keys from managedFields; we record them.
+    const base = decodeData(existing?.data);
+    for (const k of managedKeys(es, existing)) if (!desired.data.has(k)) base.delete(k);
+    data = new Map([...base, ...desired.data]);
+    annotations[MANAGED_KEYS_ANNOTATION] = JSON.stringify([...desired.data.keys()].sort());
+  }
   if (!mergeData) labels[MANAGED_LABEL] = 'true';
   annotations[ES_HASH_ANNOTATION] = dataHash(data);
   let ownerReferences = existing?.metadata?.ownerReferences ?? [];
@@ -331,16 +380,43 @@ function sorted(o: Record<string, string>): [string, string][] {
   return Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** Every remote key is gone: deletionPolicy Delete removes the Secret, Merge removes our keys. */
-async function remoteGone(
-  es: ExternalSecret,
-  deps: EsSyncDeps,
-  name: string,
-  deletion: 'Delete' | 'Merge',
-): Promise<SyncOutcome> {
+/** The keys this ExternalSecret wrote into a merged Secret (before the record: its spec.data keys). */
+function managedKeys(es: ExternalSecret, existing: Secret | undefined): string[] {
+  const recorded = existing?.metadata?.annotations?.[MANAGED_KEYS_ANNOTATION];
+  if (recorded !== undefined) {
+    try {
+      const keys: unknown = JSON.parse(recorded);
+      if (Array.isArray(keys)) return keys.filter((k): k is string => typeof k === 'string');
+    } catch {
+      // A hand-edited record: fall back to the spec.
+    }
+  }
+  return (es.spec?.data ?? []).map((d) => d.secretKey ?? '');
+}
+
+/**
+ * deletionPolicy Delete with every remote secret gone. As ESO, only a Secret this
+ * ExternalSecret owns (creationPolicy Owner, our controller reference) is ever deleted.
+ */
+async function deleteTarget(es: ExternalSecret, deps: EsSyncDeps, name: string): Promise<SyncOutcome> {
   const ns = es.metadata?.namespace ?? 'default';
+  const creation = es.spec?.target?.creationPolicy ?? 'Owner';
+  if (creation !== 'Owner') {
+    throw new EswError(
+      'ESW_VALIDATION',
+      `deletionPolicy Delete: creationPolicy ${creation} does not own Secret "${ns}/${name}", it is not deleted`,
+    );
+  }
   const existing = await deps.kube.getSecret(ns, name);
-  if (existing && deletion === 'Delete') {
+  if (existing) {
+    const uid = es.metadata?.uid ?? '';
+    const ours = (existing.metadata?.ownerReferences ?? []).some((o) => o.controller && o.uid === uid);
+    if (!ours) {
+      throw new EswError(
+        'ESW_VALIDATION',
+        `target Secret "${ns}/${name}" is not controlled by this ExternalSecret, it is not deleted`,
+      );
+    }
     await deps.kube.deleteSecret(ns, name);
     await event(
       deps,
@@ -349,14 +425,9 @@ async function remoteGone(
       'Deleted',
       `Deleted Secret ${name}: the remote secret is gone (deletionPolicy Delete)`,
     );
-  } else if (existing && deletion === 'Merge') {
-    const keys = new Set((es.spec?.data ?? []).map((d) => d.secretKey ?? ''));
-    const data = decodeData(existing.data);
-    for (const k of keys) data.delete(k);
-    await deps.kube.replaceSecret(ns, { ...existing, data: encodeData(data) });
   }
-  await setStatus(es, deps, ready('SecretDeleted', `remote secret is gone (deletionPolicy ${deletion})`));
-  return { result: 'deleted' };
+  await setStatus(es, deps, ready('SecretDeleted', 'secret deleted due to DeletionPolicy'));
+  return { result: existing ? 'deleted' : 'unchanged' };
 }
 
 // ------------------------------------------------------------------ status and events
