@@ -1,0 +1,177 @@
+/**
+ * The CRDs: structural (the API server refuses a non-structural v1 CRD), and pruning nothing the
+ * webhook understands. A structural schema silently drops fields it does not list, so every field
+ * the validator knows (src/api/known-fields.ts, per kind and version) must survive, as must every
+ * field of the documented valid manifests.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import t from 'tap';
+import { parseAllDocuments } from 'yaml';
+import {
+  EXTERNAL_SECRET_V1,
+  EXTERNAL_SECRET_V1BETA1,
+  type Shape,
+  STORE_V1,
+  STORE_V1BETA1,
+} from '../../src/api/known-fields.ts';
+import { validateObject } from '../../src/api/validate.ts';
+
+const root = join(import.meta.dirname, '../..');
+const crdDir = join(root, 'deploy/chart/crds');
+
+interface Schema {
+  type?: string;
+  properties?: Record<string, Schema>;
+  items?: Schema;
+  additionalProperties?: Schema | boolean;
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+  'x-kubernetes-int-or-string'?: boolean;
+  [k: string]: unknown;
+}
+interface Crd {
+  metadata: { name: string };
+  spec: {
+    names: { kind: string };
+    versions: Array<{ name: string; schema: { openAPIV3Schema: Schema } }>;
+  };
+}
+
+async function loadCrds(): Promise<Crd[]> {
+  const out: Crd[] = [];
+  for (const f of (await readdir(crdDir)).sort()) {
+    for (const d of parseAllDocuments(await readFile(join(crdDir, f), 'utf8'))) out.push(d.toJS() as Crd);
+  }
+  return out;
+}
+
+/** Structural-schema violations (a subset of the API server's checks that catches real mistakes). */
+function structuralErrors(s: Schema, path: string, errors: string[]): void {
+  const open = s['x-kubernetes-preserve-unknown-fields'] === true || s['x-kubernetes-int-or-string'] === true;
+  if (!s.type && !open) errors.push(`${path}: type is required`);
+  if (s.properties && s.additionalProperties !== undefined && s.additionalProperties !== false)
+    errors.push(`${path}: properties and additionalProperties together`);
+  if (s.type === 'array' && !s.items) errors.push(`${path}: array without items`);
+  for (const [k, v] of Object.entries(s.properties ?? {})) structuralErrors(v, `${path}.${k}`, errors);
+  if (s.items) structuralErrors(s.items, `${path}[]`, errors);
+  if (typeof s.additionalProperties === 'object')
+    structuralErrors(s.additionalProperties, `${path}{}`, errors);
+}
+
+/** Paths of `value` that the schema would prune. */
+function pruned(value: unknown, s: Schema | undefined, path: string, out: string[]): void {
+  if (!s) {
+    out.push(path);
+    return;
+  }
+  if (s['x-kubernetes-preserve-unknown-fields'] && !s.properties) return;
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) pruned(v, s.items, `${path}[${i}]`, out);
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  for (const [k, v] of Object.entries(value)) {
+    if (path === '' && k === 'metadata') continue; // ObjectMeta is the API server's, never pruned
+    const child =
+      s.properties?.[k] ?? (typeof s.additionalProperties === 'object' ? s.additionalProperties : undefined);
+    if (child) pruned(v, child, `${path}.${k}`, out);
+    else if (!s['x-kubernetes-preserve-unknown-fields'] && !(path === '' && k === 'metadata'))
+      out.push(`${path}.${k}`);
+  }
+}
+
+/** Paths of a known-fields shape that the schema would prune. */
+function shapePruned(shape: Shape, s: Schema | undefined, path: string, out: string[]): void {
+  if (!s) {
+    out.push(path);
+    return;
+  }
+  if (shape === 'leaf') return;
+  if (s['x-kubernetes-preserve-unknown-fields'] && !s.properties) return;
+  if (Array.isArray(shape)) {
+    if (!s.items) out.push(`${path}[]`);
+    else shapePruned(shape[0] as Shape, s.items, `${path}[]`, out);
+    return;
+  }
+  for (const [k, v] of Object.entries(shape as Record<string, Shape>)) {
+    if (path === '' && (k === 'metadata' || k === 'apiVersion' || k === 'kind')) continue;
+    const child =
+      s.properties?.[k] ?? (typeof s.additionalProperties === 'object' ? s.additionalProperties : undefined);
+    if (child) shapePruned(v, child, `${path}.${k}`, out);
+    else if (!s['x-kubernetes-preserve-unknown-fields']) out.push(`${path}.${k}`);
+  }
+}
+
+const SHAPES: Record<string, Record<string, Shape>> = {
+  ExternalSecret: { v1: EXTERNAL_SECRET_V1, v1beta1: EXTERNAL_SECRET_V1BETA1 },
+  SecretStore: { v1: STORE_V1, v1beta1: STORE_V1BETA1 },
+  ClusterSecretStore: { v1: STORE_V1, v1beta1: STORE_V1BETA1 },
+};
+
+t.test('every version of every CRD is structural', async (t) => {
+  const crds = await loadCrds();
+  t.same(crds.map((c) => c.spec.names.kind).sort(), ['ClusterSecretStore', 'ExternalSecret', 'SecretStore']);
+  for (const crd of crds) {
+    for (const v of crd.spec.versions) {
+      const errors: string[] = [];
+      structuralErrors(v.schema.openAPIV3Schema, '', errors);
+      t.same(errors, [], `${crd.metadata.name} ${v.name}`);
+    }
+  }
+});
+
+t.test('the CRDs keep every field the webhook knows, per version', async (t) => {
+  for (const crd of await loadCrds()) {
+    for (const v of crd.spec.versions) {
+      const shape = SHAPES[crd.spec.names.kind]?.[v.name];
+      t.ok(shape, `${crd.spec.names.kind} ${v.name} has known fields`);
+      if (!shape) continue;
+      const out: string[] = [];
+      shapePruned(shape, v.schema.openAPIV3Schema, '', out);
+      t.same(out, [], `${crd.spec.names.kind} ${v.name}: nothing pruned`);
+    }
+  }
+});
+
+t.test('the documented valid manifests survive pruning unchanged', async (t) => {
+  const crds = new Map((await loadCrds()).map((c) => [c.spec.names.kind, c]));
+  const files = [
+    ...(await readdir(join(root, 'test/fixtures/manifests/valid'))).map(
+      (f) => `test/fixtures/manifests/valid/${f}`,
+    ),
+    'examples/stores.yaml',
+    'examples/manifests/secret-store.yaml',
+  ];
+  let checked = 0;
+  for (const file of files) {
+    for (const d of parseAllDocuments(await readFile(join(root, file), 'utf8'))) {
+      const o = d.toJS() as { apiVersion?: string; kind?: string; metadata?: { name?: string } } | null;
+      const crd = o?.kind ? crds.get(o.kind) : undefined;
+      if (!o || !crd) continue;
+      const version = o.apiVersion?.split('/')[1];
+      const schema = crd.spec.versions.find((v) => v.name === version)?.schema.openAPIV3Schema;
+      t.ok(schema, `${file}: ${o.kind} ${version} is served`);
+      const out: string[] = [];
+      pruned(o, schema, '', out);
+      // A field the schema drops must be one the webhook warns about (it has no effect).
+      const warnings = validateObject(o).warnings.join('\n');
+      for (const p of out)
+        t.match(warnings, `unknown field "${p.slice(1)}"`, `${file}: ${p} is warned about`);
+      if (!file.endsWith('intro.yaml') && !file.endsWith('secret-store.yaml'))
+        t.same(out, [], `${file}: ${o.kind}/${o.metadata?.name} loses nothing`);
+      checked++;
+    }
+  }
+  t.ok(checked >= 10, `${checked} manifests checked`);
+});
+
+t.test('the checks are not blind: an unknown field is reported as pruned', async (t) => {
+  const es = (await loadCrds()).find((c) => c.spec.names.kind === 'ExternalSecret');
+  const schema = es?.spec.versions[0]?.schema.openAPIV3Schema;
+  const out: string[] = [];
+  pruned({ spec: { secretStoreRef: { name: 's', key: 'k' }, bogus: 1 } }, schema, '', out);
+  t.same(out.sort(), ['.spec.bogus', '.spec.secretStoreRef.key']);
+  const errors: string[] = [];
+  structuralErrors({ type: 'object', properties: { a: {} } }, '', errors);
+  t.same(errors, ['.a: type is required']);
+});
