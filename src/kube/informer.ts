@@ -35,6 +35,13 @@ export interface InformerOptions {
   watchTimeoutSeconds?: number;
   /** Called whenever health changes. */
   onHealth?: (healthy: boolean) => void;
+  /**
+   * A watch that stayed connected at least this long and then ended quietly (server timeout,
+   * the client's inactivity timeout on a quiet resource) is resumed at once; one that ended
+   * sooner without delivering anything is retried after a backoff. Default 1000 ms.
+   */
+  minWatchMs?: number;
+  now?: () => number;
 }
 
 export type InformerEvent = 'add' | 'update' | 'delete';
@@ -148,9 +155,9 @@ export class Informer<T extends KubeObject = KubeObject> {
           this.#opts.logger?.info({ informer: this.name }, 'watch expired (410), relisting');
           continue;
         }
-        if (outcome === 'events') {
-          // A watch that delivered events and then ended (server timeout, dropped connection):
-          // resume at once from the last resourceVersion.
+        if (outcome === 'events' || outcome === 'quiet') {
+          // A watch that delivered events, or stayed up a while, and then ended (server
+          // timeout, dropped connection): resume at once from the last resourceVersion.
           this.failures = 0;
           continue;
         }
@@ -210,18 +217,27 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   /** One watch: resolves when the stream ends ('events' if it delivered any, 'gone' on 410). */
-  #watchOnce(): Promise<'events' | 'empty' | 'gone'> {
+  #watchOnce(): Promise<'events' | 'quiet' | 'empty' | 'gone'> {
+    const now = this.#opts.now ?? Date.now;
     return new Promise((resolve, reject) => {
       let delivered = false;
       let gone = false;
       let finished = false;
+      let connectedAt: number | undefined;
       const finish = (err: unknown) => {
         if (finished) return;
         finished = true;
         this.#setHealth(this.#listed, false);
+        // client-node's Watch aborts a stream silent for 30 s: for a connected watch that is a
+        // quiet resource, not a failure.
+        const inactivity =
+          (err as { name?: unknown } | null)?.name === 'TimeoutError' && connectedAt !== undefined;
         if (gone) resolve('gone');
-        else if (err && !this.#stopped) reject(err);
-        else resolve(delivered ? 'events' : 'empty');
+        else if (err && !inactivity && !this.#stopped) reject(err);
+        else if (delivered) resolve('events');
+        else if (connectedAt !== undefined && now() - connectedAt >= (this.#opts.minWatchMs ?? 1000))
+          resolve('quiet');
+        else resolve('empty');
       };
       const onEvent = (type: string, obj: WatchEventObject) => {
         if (finished) return;
@@ -261,6 +277,7 @@ export class Informer<T extends KubeObject = KubeObject> {
           this.#abort = ctl;
           if (this.#stopped) ctl.abort();
           else if (!finished) {
+            connectedAt = now();
             this.lastError = undefined;
             this.#setHealth(this.#listed, true);
           }

@@ -19,6 +19,8 @@ async function setup(t: Test) {
     labelSelector: 'esw.io/inject=true',
     name: 'secrets',
     sleep: held.sleep,
+    // Drops in these tests come within ms of connecting: always the backoff path when quiet.
+    minWatchMs: 3_600_000,
   });
   const log: string[] = [];
   inf.on('add', (o) => log.push(`add ${o.metadata?.name} ${o.kind}`));
@@ -158,4 +160,27 @@ t.test('startInformers feeds the registry and reports health and the metric', as
   await set.stop();
   t.ok(set.healthy().length === 6, 'stopped informers are not healthy');
   t.ok((await metrics.informerHealthy.get()).values.every((v) => v.value === 0));
+});
+
+t.test('a quiet watch that ends after staying connected is resumed at once, without backoff', async (t) => {
+  const api = await KubeApiServer.start({ bookmarkIntervalMs: 3_600_000 });
+  t.teardown(() => api.close());
+  const held = heldSleep();
+  let clock = 0;
+  const inf = new Informer<Secret>(api.kubeConfig(), {
+    path: '/api/v1/secrets',
+    apiVersion: 'v1',
+    kind: 'Secret',
+    sleep: held.sleep,
+    now: () => clock,
+  });
+  t.teardown(() => inf.stop());
+  inf.start();
+  await until(() => inf.healthy(), 'watching');
+  clock += 1_000; // connected for the minimum time, nothing happened
+  api.dropWatches();
+  api.put(secret('after', '1'));
+  await until(() => inf.cache.has('ns1/after'), 'resumed and caught up');
+  t.equal(held.delays.length, 0, 'no backoff');
+  t.equal(inf.failures, 0);
 });
