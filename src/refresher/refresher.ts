@@ -23,9 +23,10 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { isProviderError } from '../providers/types.ts';
 import type { Resolver } from '../resolve/types.ts';
-import { type SyncOutcome, syncExternalSecret } from './external-secret.ts';
+import { ES_HASH_ANNOTATION, type SyncOutcome, syncExternalSecret } from './external-secret.ts';
 import type { KubeWriter } from './ports.ts';
 import { DueQueue, nextSlot, Priority, phaseOf } from './queue.ts';
+import { dataHash, decodeData } from './secret-data.ts';
 
 export const FORCE_SYNC = 'force-sync';
 const DEFAULT_INTERVAL_MS = 3_600_000;
@@ -142,7 +143,9 @@ export class Refresher {
     if (!key || !state) return;
     const policy = state.es.spec?.target?.creationPolicy ?? 'Owner';
     if (policy === 'None') return;
-    // Our own writes come back here too; the sync is a no-op when the content matches.
+    // Our own writes come back here too. A Secret whose data still matches its data-hash
+    // annotation is as we wrote it (ESO's isSecretValid): the echo costs no provider call.
+    if (!deleted && intact(secret)) return;
     if (deleted || state.lastSuccess !== undefined) {
       state.done = false;
       this.#queue.schedule(key, this.#now(), Priority.Urgent);
@@ -407,6 +410,12 @@ export class Refresher {
   get startedAt(): number {
     return this.#startedAt;
   }
+}
+
+/** The Secret's data matches the hash written with it: nobody edited it since. */
+function intact(secret: Secret): boolean {
+  const written = secret.metadata?.annotations?.[ES_HASH_ANNOTATION];
+  return written !== undefined && written === dataHash(decodeData(secret.data));
 }
 
 function objKey(o: { metadata?: { namespace?: string; name?: string } }): string {
