@@ -25,6 +25,14 @@ const parse = (text: string): Obj[] =>
     .filter((o) => o && typeof o === 'object');
 const find = (objs: Obj[], kind: string, name?: string) =>
   objs.find((o) => o.kind === kind && (name === undefined || o.metadata?.name === name)) as Obj;
+/** The container's literal env values plus the downward-API ones a pod would get. */
+const podEnv = (container: Obj, namespace = NAMESPACE): Record<string, string> => ({
+  POD_NAMESPACE: namespace,
+  POD_NAME: 'pod-0',
+  ...Object.fromEntries(
+    (container.env as Obj[]).filter((e) => typeof e.value === 'string').map((e) => [e.name, e.value]),
+  ),
+});
 const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
   Object.entries(selector).every(([k, v]) => labels[k] === v);
 
@@ -38,7 +46,7 @@ t.test('default render agrees with the server', async (t) => {
   const deploy = find(objs, 'Deployment');
   const pod = deploy.spec.template;
   const container = pod.spec.containers[0];
-  const config = parseServeConfig(container.args.slice(1), { POD_NAMESPACE: NAMESPACE });
+  const config = parseServeConfig(container.args.slice(1), podEnv(container));
   t.equal(container.args[0], 'serve');
   t.equal(config.port, 8443, 'the server listens where the container port points');
   t.same(
@@ -159,6 +167,33 @@ t.test('metrics scrape annotations are opt-in', async (t) => {
   t.equal(scraped.spec.template.metadata.annotations['prometheus.io/path'], '/metrics');
   t.equal(scraped.spec.template.metadata.annotations['prometheus.io/port'], '8443');
 });
+
+t.test(
+  'a renamed release stays consistent: Service, SANs, webhook names, RBAC, refresher identity',
+  async (t) => {
+    const objs = parse(await render(['fullnameOverride=esw', 'certificates.mode=builtin']));
+    const container = find(objs, 'Deployment').spec.template.spec.containers[0];
+    const config = parseServeConfig(container.args.slice(1), podEnv(container));
+    t.equal(config.webhookService, 'esw');
+    t.equal(find(objs, 'Service').metadata.name, 'esw');
+    t.equal(find(objs, 'MutatingWebhookConfiguration').metadata.name, config.mutatingWebhookName);
+    t.equal(find(objs, 'ValidatingWebhookConfiguration').metadata.name, config.validatingWebhookName);
+    const rule = find(objs, 'ClusterRole').rules.find(
+      (r: Obj) => r.apiGroups[0] === 'admissionregistration.k8s.io',
+    );
+    t.same(rule.resourceNames, ['esw']);
+    const sa = find(objs, 'ServiceAccount').metadata.name;
+    for (const w of find(objs, 'MutatingWebhookConfiguration').webhooks) {
+      t.equal(w.clientConfig.service.name, 'esw');
+      t.equal(
+        w.matchConditions[0].expression,
+        `request.userInfo.username != 'system:serviceaccount:${NAMESPACE}:${sa}'`,
+      );
+    }
+    const cm = parse(await render(['fullnameOverride=esw', 'certificates.mode=cert-manager']));
+    t.same(find(cm, 'Certificate', 'esw-serving').spec.dnsNames, serviceDnsNames('esw', NAMESPACE));
+  },
+);
 
 t.test('the pod is locked down and drains before it stops', async (t) => {
   const deploy = find(parse(await render([])), 'Deployment');

@@ -127,6 +127,9 @@ const unpatched = [
   ...api.list('mutatingwebhookconfigurations'),
   ...api.list('validatingwebhookconfigurations'),
 ];
+// The API server enforces the webhooks from now on — before any replica runs or any caBundle
+// exists. The replicas' own writes (their certificate Secret, caBundle) must not depend on them.
+api.setWebhooks(unpatched);
 
 // ---- two replicas, built-in certificate mode ----
 let offsetMs = 0;
@@ -195,6 +198,11 @@ t.test('without the caBundle the API server cannot trust the webhook', async (t)
 });
 
 t.test('built-in mode wrote the caBundle into every webhook of deploy/’s configurations', async (t) => {
+  t.equal(
+    api.writes('secrets', 'create'),
+    1,
+    'the certificate Secret was admitted while no webhook could answer',
+  );
   const secret = api.get('secrets', NS, `${NAME}-tls`);
   const ca = (secret?.data as Record<string, string> | undefined)?.['ca.crt'];
   for (const cfg of [
