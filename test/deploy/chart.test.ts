@@ -299,3 +299,17 @@ t.test('deploy/ is the chart default render, and kustomize builds it', async (t)
     ],
   );
 });
+
+t.test('values.schema.json refuses values that would render a broken install', async (t) => {
+  for (const bad of [
+    'certificates.mode=bogus',
+    'failurePolicy=Never',
+    'timeoutSeconds=31',
+    'certificate.mode=builtin',
+    'replicaCount=0',
+  ]) {
+    await t.rejects(render([bad]), /values don't meet the specifications|at '/, `--set ${bad} is refused`);
+  }
+  await t.rejects(render(['certificates.mode=secret']), /certificates\.caBundle is required/);
+  await t.rejects(render(['clientCA.enabled=true']), /clientCA\.configMapName is required/);
+});
