@@ -103,11 +103,35 @@ export function readPlaceholderSettings(annotations: Record<string, unknown>): P
   }
   let store: StoreRef | undefined;
   if (typeof storeName === 'string' && storeName !== '') {
-    store = { name: storeName, kind: kindText as StoreKind };
+    store = storeReference(storeName, kindText as StoreKind);
   } else if (storeName !== undefined) {
     throw new EswError('ESW_VALIDATION', `annotation ${PlaceholderAnnotation.store}: must name a store`);
   }
   return { store, refreshIntervalMs: interval, warnings };
+}
+
+/**
+ * `NAME`, or `NAMESPACE/NAME` for a SecretStore: naming a namespace is allowed so that a Secret
+ * pointing at another namespace's store gets a clear ESW_STORE_FORBIDDEN (403) from the resolver
+ * instead of "not found" (a SecretStore serves only its own namespace).
+ */
+function storeReference(text: string, kind: StoreKind): StoreRef {
+  const parts = text.split('/');
+  if (parts.length === 1) return { name: text, kind };
+  const [ns = '', name = ''] = parts;
+  if (parts.length > 2 || ns === '' || name === '') {
+    throw new EswError(
+      'ESW_VALIDATION',
+      `annotation ${PlaceholderAnnotation.store}: "${clip(text)}" is neither NAME nor NAMESPACE/NAME`,
+    );
+  }
+  if (kind === 'ClusterSecretStore') {
+    throw new EswError(
+      'ESW_VALIDATION',
+      `annotation ${PlaceholderAnnotation.store}: a ClusterSecretStore has no namespace; name it without "${clip(ns)}/"`,
+    );
+  }
+  return { name, kind, namespace: ns };
 }
 
 /** sha256 (hex) of the canonical data: JSON of the base64 values with keys sorted. */
@@ -527,7 +551,7 @@ function refusal(
 function storeText(store: StoreRef, namespace: string): string {
   return store.kind === 'ClusterSecretStore'
     ? `ClusterSecretStore "${store.name}"`
-    : `SecretStore "${namespace}/${store.name}"`;
+    : `SecretStore "${store.namespace ?? namespace}/${store.name}"`;
 }
 
 function isStringMap(v: unknown): v is Record<string, string> {

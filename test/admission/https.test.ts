@@ -220,6 +220,19 @@ t.test("the introduction's placeholder Secret over HTTPS, then reinvocation and 
   t.equal(guarded.status?.code, 422);
   t.match(guarded.status?.message, /"password"/);
 
+  // The store may be named with its own namespace.
+  const qualified = review(
+    'uid-qualified',
+    { user: '${ref:my-app/database-credentials#username}' },
+    { store: 'default/demo-store' },
+  );
+  const qualifiedResponse = await post('/mutate', qualified);
+  t.same(
+    decoded(apply(qualified.request.object as Secret, qualifiedResponse)),
+    { user: 'db_user' },
+    'NAMESPACE/NAME of its own namespace',
+  );
+
   // A dry-run (kubectl diff) gets the same answer.
   const dry = review(
     'uid-dry',
@@ -260,6 +273,28 @@ t.test(
         body: review('uid-403', { token: '${ref:my-app/canary}' }, { store: 'team-b-store' }),
         code: 404,
         message: /team-b-store/,
+      },
+      {
+        name: 'a malformed store annotation',
+        body: review('uid-422s', { token: '${ref:my-app/canary}' }, { store: 'a/b/c' }),
+        code: 422,
+        message: /esw\.io\/store.*NAMESPACE\/NAME/,
+      },
+      {
+        name: 'a ClusterSecretStore named with a namespace',
+        body: review(
+          'uid-422c',
+          { token: '${ref:my-app/canary}' },
+          { store: 'default/team-b-only', storeKind: 'ClusterSecretStore' },
+        ),
+        code: 422,
+        message: /ClusterSecretStore has no namespace/,
+      },
+      {
+        name: "another namespace's SecretStore named with its namespace",
+        body: review('uid-403', { token: '${ref:my-app/canary}' }, { store: 'team-b/team-b-store' }),
+        code: 403,
+        message: /SecretStore "team-b\/team-b-store" may only be used from namespace "team-b"/,
       },
       {
         name: 'ClusterSecretStore whose conditions exclude the namespace',
