@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import type { KubeObject, Secret } from '../../src/api/types.ts';
+import { KubeClient } from '../../src/kube/client.ts';
 import { Informer, startInformers } from '../../src/kube/informer.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
@@ -184,3 +185,31 @@ t.test('a quiet watch that ends after staying connected is resumed at once, with
   t.equal(held.delays.length, 0, 'no backoff');
   t.equal(inf.failures, 0);
 });
+
+t.test(
+  'an API server restart (every connection destroyed): the informer and the client recover',
+  async (t) => {
+    const api = await KubeApiServer.start({ bookmarkIntervalMs: 3_600_000 });
+    t.teardown(() => api.close());
+    const kc = api.kubeConfig();
+    const inf = new Informer<Secret>(kc, {
+      path: '/api/v1/secrets',
+      apiVersion: 'v1',
+      kind: 'Secret',
+      backoff: { initialMs: 10, maxMs: 50 },
+    });
+    t.teardown(() => inf.stop());
+    inf.start();
+    await until(() => inf.healthy(), 'watching');
+    const client = new KubeClient(kc);
+    await client.createSecret('ns1', { metadata: { name: 'before' } });
+    await until(() => inf.cache.has('ns1/before'), 'seen before the restart');
+    api.restart();
+    api.put(secret('during', '1'));
+    await until(() => inf.cache.has('ns1/during'), 'caught up after the restart');
+    await until(() => inf.healthy(), 'healthy again');
+    let got: unknown;
+    for (let i = 0; i < 3 && !got; i++) got = await client.getSecret('ns1', 'during').catch(() => undefined);
+    t.ok(got, 'the client works again after the restart');
+  },
+);
