@@ -7,7 +7,8 @@
  * `request.userInfo.username != '<x>'`; any other expression is an evaluation error handled
  * per `failurePolicy` (Fail rejects, Ignore skips the webhook). `matchPolicy: Equivalent` is not
  * modelled: a rule matches the requested version only (list every version in `apiVersions`).
- * `reinvocationPolicy` is ignored.
+ * `reinvocationPolicy: IfNeeded` is modelled roughly: after the mutating pass, each such webhook
+ * that was called is called once more when a later webhook changed the object it returned.
  */
 import { randomUUID } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
@@ -73,6 +74,7 @@ interface Webhook {
   matchConditions?: Array<{ name: string; expression: string }>;
   timeoutSeconds?: number;
   sideEffects?: string;
+  reinvocationPolicy?: 'Never' | 'IfNeeded';
 }
 
 interface WebhookConfiguration {
@@ -131,17 +133,22 @@ export class AdmissionChain {
     const mutating = this.#configs.filter((c) => c.kind === 'MutatingWebhookConfiguration').sort(byName);
     const validating = this.#configs.filter((c) => c.kind === 'ValidatingWebhookConfiguration').sort(byName);
     let object = a.object;
-    for (const cfg of mutating) {
-      for (const wh of cfg.webhooks ?? []) {
-        const res = await this.#call(wh, { ...a, object }, true);
-        if (!res) continue;
-        warnings.push(...res.warnings);
-        if (res.patch && object) {
-          const ops = JSON.parse(Buffer.from(res.patch, 'base64').toString('utf8'));
-          object = jsonpatch.applyPatch(structuredClone(object), ops, false, false).newDocument as KObject;
-        }
+    /** What each IfNeeded webhook that was called left behind, to see whether a later one changed it. */
+    const left = new Map<Webhook, string>();
+    const mutate = async (wh: Webhook): Promise<void> => {
+      const res = await this.#call(wh, { ...a, object }, true);
+      if (!res) return;
+      warnings.push(...res.warnings);
+      if (res.patch && object) {
+        const ops = JSON.parse(Buffer.from(res.patch, 'base64').toString('utf8'));
+        object = jsonpatch.applyPatch(structuredClone(object), ops, false, false).newDocument as KObject;
       }
-    }
+      if (wh.reinvocationPolicy === 'IfNeeded') left.set(wh, JSON.stringify(object));
+    };
+    const hooks = mutating.flatMap((cfg) => cfg.webhooks ?? []);
+    for (const wh of hooks) await mutate(wh);
+    const again = hooks.filter((wh) => left.has(wh) && left.get(wh) !== JSON.stringify(object));
+    for (const wh of again) await mutate(wh);
     for (const cfg of validating) {
       for (const wh of cfg.webhooks ?? []) {
         const res = await this.#call(wh, { ...a, object }, false);

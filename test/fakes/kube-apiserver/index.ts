@@ -7,7 +7,8 @@
  * bumped on spec changes, owner-reference garbage collection, discovery enough for kubectl, and
  * the admission chain (see ./admission.ts).
  *
- * Test controls: setWebhooks, writes, get/put/remove, failNext, dropWatches, compact, restart.
+ * Test controls: setWebhooks, writes, requests (the request log), get/put/remove, failNext,
+ * dropWatches, compact / expireWatchHistory, restart; an injectable `now` for timestamps.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -47,14 +48,35 @@ export interface KubeApiServerOptions {
   bookmarkIntervalMs?: number;
   /** Events retained for watch replay; default 10,000. */
   maxHistory?: number;
+  /** Clock for creationTimestamp; default the real one. */
+  now?: () => Date;
 }
 
+/**
+ * A fault: the next `count` (default 1) requests that match fail with `code` and a Status body.
+ * A request matches when its verb is `verb` (or `verb` is '*') and, when given, its resource is
+ * `resource` ('secrets', or 'externalsecrets/status' for the subresource only) and its path
+ * matches `path` (a substring or a RegExp on the URL path without the query).
+ */
 export interface Fault {
   verb: string;
-  resource: string;
+  resource?: string;
+  path?: string | RegExp;
   code: number;
   count?: number;
   message?: string;
+}
+
+/** One line of the request log: never a body, so never a secret value. */
+export interface RequestRecord {
+  method: string;
+  /** Path and query string as sent. */
+  path: string;
+  /** get, list, watch, create, update, patch, delete; '' for discovery and unknown paths. */
+  verb: string;
+  userAgent: string;
+  /** HTTP status of the answer; 0 until it is sent (open watches). */
+  status: number;
 }
 
 class ApiError extends Error {
@@ -122,7 +144,8 @@ export class KubeApiServer {
   readonly #sockets = new Set<Socket>();
   readonly #watchers = new Set<Watcher>();
   readonly #writes = new Map<string, number>();
-  #faults: Array<Required<Omit<Fault, 'message'>> & { message?: string }> = [];
+  readonly #requests: RequestRecord[] = [];
+  #faults: Array<Fault & { count: number }> = [];
 
   private constructor(server: Server, caPem: string, opts: KubeApiServerOptions) {
     this.#server = server;
@@ -130,7 +153,10 @@ export class KubeApiServer {
     this.#opts = opts;
     this.port = (server.address() as AddressInfo).port;
     this.url = `https://127.0.0.1:${this.port}`;
-    this.#store = new Store(opts.maxHistory === undefined ? {} : { maxHistory: opts.maxHistory });
+    this.#store = new Store({
+      ...(opts.maxHistory === undefined ? {} : { maxHistory: opts.maxHistory }),
+      ...(opts.now ? { now: opts.now } : {}),
+    });
     this.#admission = new AdmissionChain(
       opts.serviceResolver ? { serviceResolver: opts.serviceResolver } : {},
     );
@@ -230,6 +256,26 @@ export class KubeApiServer {
     this.#store.compact();
   }
 
+  /** Same as compact(): the next watch from any resourceVersion seen so far gets 410 Gone. */
+  expireWatchHistory(): void {
+    this.#store.compact();
+  }
+
+  /** The request log (method, path with query, verb, user agent, status; no bodies), oldest first. */
+  requests(filter: { method?: string; verb?: string; path?: string | RegExp } = {}): RequestRecord[] {
+    return this.#requests.filter(
+      (r) =>
+        (filter.method === undefined || r.method === filter.method) &&
+        (filter.verb === undefined || r.verb === filter.verb) &&
+        (filter.path === undefined ||
+          (typeof filter.path === 'string' ? r.path.includes(filter.path) : filter.path.test(r.path))),
+    );
+  }
+
+  clearRequests(): void {
+    this.#requests.length = 0;
+  }
+
   /** Destroys every connection (watches included) and keeps the state: an API server restart. */
   restart(): void {
     for (const w of [...this.#watchers]) this.#watchers.delete(w);
@@ -246,6 +292,18 @@ export class KubeApiServer {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     const path = url.pathname.replace(/\/+$/, '') || '/';
+    const record: RequestRecord = {
+      method: req.method ?? '',
+      path: url.pathname + url.search,
+      verb: '',
+      userAgent: String(req.headers['user-agent'] ?? ''),
+      status: 0,
+    };
+    this.#requests.push(record);
+    if (this.#requests.length > 100_000) this.#requests.splice(0, 10_000);
+    res.on('finish', () => {
+      record.status = res.statusCode;
+    });
     if (req.method === 'GET') {
       const doc = this.#discovery(path);
       if (doc) return send(res, 200, doc);
@@ -258,7 +316,8 @@ export class KubeApiServer {
     const q = url.searchParams;
     const isWatch = q.get('watch') === 'true' || q.get('watch') === '1';
     const verb = verbOf(req.method ?? 'GET', route, isWatch);
-    this.#injectFault(verb, route);
+    record.verb = verb;
+    this.#injectFault(verb, route, path);
     const body = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method ?? '') ? await readBody(req) : '';
     const username = this.#username(req);
     const dryRun = q.get('dryRun') === 'All';
@@ -331,10 +390,13 @@ export class KubeApiServer {
     return undefined;
   }
 
-  #injectFault(verb: string, route: Route): void {
+  #injectFault(verb: string, route: Route, path: string): void {
     const resource = route.sub ? `${route.def.resource}/${route.sub}` : route.def.resource;
     const f = this.#faults.find(
-      (x) => x.verb === verb && (x.resource === resource || x.resource === route.def.resource),
+      (x) =>
+        (x.verb === verb || x.verb === '*') &&
+        (x.resource === undefined || x.resource === resource || x.resource === route.def.resource) &&
+        (x.path === undefined || (typeof x.path === 'string' ? path.includes(x.path) : x.path.test(path))),
     );
     if (!f) return;
     f.count--;
@@ -717,20 +779,43 @@ export class KubeApiServer {
     this.#store.delete(route.def, route.namespace, name);
     this.#count(route, 'delete');
     const policy = opts.propagationPolicy ?? q.get('propagationPolicy') ?? 'Background';
-    if (policy !== 'Orphan') this.#collectGarbage();
+    // Foreground is modelled as Background: dependents go at once, before this call returns.
+    if (policy === 'Orphan') this.#orphanDependents(old.metadata?.uid ?? '');
+    else this.#collectGarbage();
     return { object: success, warnings: admitted.warnings };
   }
 
-  /** Deletes every object whose owners are all gone, until nothing more goes. */
+  /** As the garbage collector does for `propagationPolicy: Orphan`: drops the ownerReferences to `uid`. */
+  #orphanDependents(uid: string): void {
+    for (const { def, object } of this.#store.all()) {
+      const refs = object.metadata?.ownerReferences ?? [];
+      if (!refs.some((r) => r.uid === uid) || !object.metadata) continue;
+      const kept = refs.filter((r) => r.uid !== uid);
+      if (kept.length > 0) object.metadata.ownerReferences = kept;
+      else delete object.metadata.ownerReferences;
+      this.#store.update(def, object);
+    }
+  }
+
+  /**
+   * The garbage collector, run synchronously after a delete: an object whose owners are all gone
+   * is deleted (and so on down the chain); an object with some owners left loses only the
+   * references to the missing ones, as the real collector patches them away.
+   */
   #collectGarbage(): void {
     for (let round = 0; round < 100; round++) {
-      const orphans = this.#store.all().filter(({ object }) => {
+      const all = this.#store.all();
+      const uids = new Set(all.map((e) => e.object.metadata?.uid));
+      let changed = false;
+      for (const { def, object } of all) {
         const refs = object.metadata?.ownerReferences ?? [];
-        return refs.length > 0 && refs.every((r) => !this.#store.hasUid(r.uid));
-      });
-      if (orphans.length === 0) return;
-      for (const { def, object } of orphans)
-        this.#store.delete(def, object.metadata?.namespace, object.metadata?.name ?? '');
+        const alive = refs.filter((r) => uids.has(r.uid));
+        if (!object.metadata || alive.length === refs.length) continue;
+        changed = true;
+        if (alive.length === 0) this.#store.delete(def, object.metadata.namespace, object.metadata.name ?? '');
+        else this.#store.update(def, { ...object, metadata: { ...object.metadata, ownerReferences: alive } });
+      }
+      if (!changed) return;
     }
   }
 

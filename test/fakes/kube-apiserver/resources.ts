@@ -11,6 +11,11 @@ export interface ResourceDef {
   shortNames: string[];
   /** Has a `/status` subresource: the main resource ignores status, `/status` changes only it. */
   status: boolean;
+  /**
+   * Keeps metadata.generation, bumped when spec changes: custom resources (and CRDs) do; the
+   * core kinds served here (Secret, ConfigMap, Event, Namespace, Lease) have none.
+   */
+  generation: boolean;
 }
 
 const VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
@@ -48,6 +53,16 @@ export const RESOURCES: ResourceDef[] = [
     false,
     [],
   ),
+  // Accepted and stored so CRD manifests can be applied; they do not create new resources.
+  def(
+    'apiextensions.k8s.io',
+    ['v1'],
+    'customresourcedefinitions',
+    'CustomResourceDefinition',
+    false,
+    ['crd', 'crds'],
+    true,
+  ),
 ];
 
 function def(
@@ -59,7 +74,18 @@ function def(
   shortNames: string[],
   status = false,
 ): ResourceDef {
-  return { group, versions, resource, singular: kind.toLowerCase(), kind, namespaced, shortNames, status };
+  const generation = group === 'external-secrets.io' || group === 'apiextensions.k8s.io';
+  return {
+    group,
+    versions,
+    resource,
+    singular: kind.toLowerCase(),
+    kind,
+    namespaced,
+    shortNames,
+    status,
+    generation,
+  };
 }
 
 export function findResource(group: string, version: string, resource: string): ResourceDef | undefined {

@@ -58,9 +58,11 @@ export class Store {
   #oldestRv = 1;
   readonly #listeners = new Set<Listener>();
   readonly maxHistory: number;
+  readonly #now: () => Date;
 
-  constructor(opts: { maxHistory?: number } = {}) {
+  constructor(opts: { maxHistory?: number; now?: () => Date } = {}) {
     this.maxHistory = opts.maxHistory ?? 10_000;
+    this.#now = opts.now ?? (() => new Date());
   }
 
   get resourceVersion(): string {
@@ -100,8 +102,10 @@ export class Store {
     const meta = o.metadata ?? {};
     o.metadata = meta;
     meta.uid = randomUUID();
-    meta.creationTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-    if ('spec' in o) meta.generation = 1;
+    meta.creationTimestamp = this.#now()
+      .toISOString()
+      .replace(/\.\d+Z$/, 'Z');
+    if (def.generation) meta.generation = 1;
     else delete meta.generation;
     meta.resourceVersion = String(++this.#rv);
     this.#objects.set(keyOf(def, meta.namespace, meta.name ?? ''), { def, object: o });
@@ -120,7 +124,7 @@ export class Store {
     meta.uid = prev.metadata?.uid;
     meta.creationTimestamp = prev.metadata?.creationTimestamp;
     meta.resourceVersion = prev.metadata?.resourceVersion;
-    if ('spec' in o) {
+    if (def.generation) {
       const g = prev.metadata?.generation ?? 1;
       meta.generation = canonical(o.spec) === canonical(prev.spec) ? g : g + 1;
     }
