@@ -313,3 +313,36 @@ t.test('values.schema.json refuses values that would render a broken install', a
   await t.rejects(render(['certificates.mode=secret']), /certificates\.caBundle is required/);
   await t.rejects(render(['clientCA.enabled=true']), /clientCA\.configMapName is required/);
 });
+
+t.test('RBAC is exactly the documented table (docs/install.md, "RBAC")', async (t) => {
+  const objs = parse(await render([]));
+  const flat = (rules: Obj[]) =>
+    rules
+      .flatMap((r) =>
+        (r.resources as string[]).map(
+          (res) =>
+            `${r.apiGroups[0] || 'core'}/${res}${r.resourceNames ? `[${r.resourceNames}]` : ''}: ${r.verbs}`,
+        ),
+      )
+      .sort();
+  t.same(flat(find(objs, 'ClusterRole').rules), [
+    'admissionregistration.k8s.io/mutatingwebhookconfigurations[external-secrets-webhook]: get,update',
+    'admissionregistration.k8s.io/validatingwebhookconfigurations[external-secrets-webhook]: get,update',
+    'core/events: create',
+    'core/namespaces: get,list,watch',
+    'core/secrets: get,list,watch,create,update,patch,delete',
+    'core/serviceaccounts/token: create',
+    'external-secrets.io/clustersecretstores: get,list,watch',
+    'external-secrets.io/externalsecrets/status: update,patch',
+    'external-secrets.io/externalsecrets: get,list,watch',
+    'external-secrets.io/secretstores: get,list,watch',
+  ]);
+  t.same(flat(find(objs, 'Role').rules), [
+    'coordination.k8s.io/leases: get,create,update',
+    'core/secrets: create',
+    'core/secrets[external-secrets-webhook-tls]: get,update',
+  ]);
+  const docs = await readFile(join(root, 'docs/install.md'), 'utf8');
+  for (const verbs of ['update, patch |', 'get, create, update |', '| `events` | create |'])
+    t.ok(docs.includes(verbs), `docs/install.md lists "${verbs}"`);
+});
