@@ -4,7 +4,7 @@
  * (stringData already merged into data), the patch applied as the API server would.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -201,4 +201,30 @@ t.test('refusals over HTTPS: 422, 404, 403, the 1 MiB limit; the guard; no value
   const guard = await post('/validate', fixtureReview('create-intro'));
   t.same([guard.allowed, guard.status?.code], [false, 422], 'the guard refuses an unfilled Secret');
   t.notOk(lines.join('\n').includes(CANARY), 'no value in any log line');
+});
+
+t.test('the AdmissionReviews in examples/admission answer as the README says', async (t) => {
+  const { post } = await setup(t);
+  const example = async (name: string) =>
+    JSON.parse(await readFile(join(ROOT, 'examples', 'admission', name), 'utf8')) as Record<string, unknown>;
+
+  const mutateReview = await example('mutate-secret.json');
+  const mutated = await post('/mutate', mutateReview);
+  t.equal(mutated.allowed, true);
+  t.same(decodedData(applyPatch(objectOf(mutateReview), mutated)), {
+    username: 'db_user',
+    password: 'supersecretpassword',
+    url: 'postgres://db_user@db:5432/app',
+  });
+
+  const valid = await post('/validate', await example('validate-externalsecret.json'));
+  t.equal(valid.allowed, true, JSON.stringify(valid.status));
+  t.same(valid.warnings ?? [], [], 'demo-store exists: no warning');
+
+  const invalid = await post('/validate', await example('validate-invalid-externalsecret.json'));
+  t.equal(invalid.allowed, false);
+  t.equal(invalid.status?.code, 422);
+
+  const unfilled = await post('/validate', await example('validate-unfilled-secret.json'));
+  t.same([unfilled.allowed, unfilled.status?.code], [false, 422], 'the guard: an unfilled Secret is refused');
 });
