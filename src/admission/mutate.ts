@@ -334,6 +334,15 @@ function decodeEntries(secret: Secret): Map<string, Entry> {
   for (const [k, v] of Object.entries(stringData ?? {})) {
     entries.set(k, { bytes: Buffer.from(v, 'utf8') });
   }
+  // As the API server checks (and so no key can smuggle text into the patch's paths).
+  for (const k of entries.keys()) {
+    if (!SECRET_KEY.test(k) || k.length > 253) {
+      throw new EswError(
+        'ESW_VALIDATION',
+        `"${clip(k)}" is not a valid Secret key (letters, digits, "-", "_", ".")`,
+      );
+    }
+  }
   return entries;
 }
 

@@ -524,6 +524,7 @@ t.test('hostile input never throws: every answer is a verdict', async (t) => {
       data: { a: b64(Buffer.from([0xff, 0x24, 0x7b, 0x72, 0x65, 0x66, 0x3a])) },
     },
     { metadata: 'x' },
+    { metadata: { labels: { 'esw.io/inject': 'true' } }, data: { '${ref:x}': b64('${ref:x}') } },
   ];
   for (const object of shapes) {
     const req = { ...fixture('create-intro'), object } as unknown as AdmissionRequest;
