@@ -99,7 +99,7 @@ export function parseTemplate(text: string, secretKey = ''): Template {
 function findReferenceEnd(text: string, from: number, secretKey: string): number {
   for (let j = from; j < text.length; j++) {
     const c = text[j];
-    if (c === '\\') {
+    if (c === '\\' && text[j + 1] !== '\n' && text[j + 1] !== '\r') {
       j++;
       continue;
     }

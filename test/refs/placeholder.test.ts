@@ -51,6 +51,7 @@ t.test('syntax errors: ESW_REF_SYNTAX, 422, naming the key and quoting the refer
     ['${ref: a}', /leading or trailing spaces/],
     ['${ref:a${ref:b}}', /may not contain "\$\{"/],
     ['${ref:a\nb}', /unterminated/],
+    ['${ref:a\\\nb}', /unterminated/],
   ];
   for (const [text, message] of cases) {
     t.throws(() => parseTemplate(text, 'password'), { code: 'ESW_REF_SYNTAX', status: 422, message }, text);
