@@ -4,6 +4,10 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 
+/**
+ * `env` (default process.env) decides which source applies; the in-cluster configuration itself
+ * is read by client-node from process.env and the service-account files.
+ */
 export function loadKubeConfig(
   opts: { kubeconfig?: string | undefined; env?: NodeJS.ProcessEnv } = {},
 ): KubeConfig | undefined {
