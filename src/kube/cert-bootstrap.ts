@@ -105,6 +105,8 @@ export interface ReconcileResult {
   filesWritten: boolean;
   /** Webhook configurations whose caBundle was updated. */
   patched: string[];
+  /** Webhook configurations not found (not installed yet, or being uninstalled). */
+  missing: string[];
 }
 
 export class CertBootstrap {
@@ -116,6 +118,7 @@ export class CertBootstrap {
   #wake: (() => void) | undefined;
   #ready = false;
   #lastError: string | undefined;
+  #lastMissing = false;
 
   constructor(opts: CertBootstrapOptions) {
     this.#o = {
@@ -178,11 +181,17 @@ export class CertBootstrap {
   }
 
   async #run(): Promise<void> {
+    // Helm and kustomize create webhook configurations after the Deployment: while one is
+    // missing, look again soon (1 s, doubling up to syncPeriodMs) so the caBundle lands quickly.
+    let missingStreak = this.#lastMissing ? 1 : 0;
     while (!this.#stopped) {
-      await this.#o.sleep(this.#o.syncPeriodMs);
+      const wait =
+        missingStreak > 0 ? Math.min(this.#o.syncPeriodMs, 500 * 2 ** missingStreak) : this.#o.syncPeriodMs;
+      await this.#o.sleep(wait);
       if (this.#stopped) return;
       try {
-        await this.reconcile();
+        const res = await this.reconcile();
+        missingStreak = res.missing.length > 0 ? missingStreak + 1 : 0;
       } catch (err: unknown) {
         // The current files stay valid for weeks; the next pass retries.
         this.#lastError = errorMessage(err);
@@ -193,7 +202,7 @@ export class CertBootstrap {
 
   /** One pass: ensure the Secret, renew/rotate (leader), patch caBundle (leader), write files. */
   async reconcile(): Promise<ReconcileResult> {
-    const result: ReconcileResult = { actions: [], filesWritten: false, patched: [] };
+    const result: ReconcileResult = { actions: [], filesWritten: false, patched: [], missing: [] };
     let state: CertState | undefined;
     for (let attempt = 0; attempt < 5 && !state; attempt++) {
       state = await this.#ensureSecret(result);
@@ -201,11 +210,12 @@ export class CertBootstrap {
     if (!state)
       throw new Error(`Secret ${this.#o.namespace}/${this.#o.secretName}: too many write conflicts`);
     if (this.#o.isLeader()) {
-      result.patched = await this.#syncCaBundle(caBundle(state));
+      await this.#syncCaBundle(caBundle(state), result);
     }
     result.filesWritten = await this.#writeFiles(state);
     this.#ready = true;
     this.#lastError = undefined;
+    this.#lastMissing = result.missing.length > 0;
     return result;
   }
 
@@ -338,7 +348,8 @@ export class CertBootstrap {
     return {
       apiVersion: 'v1',
       kind: 'Secret',
-      type: 'kubernetes.io/tls',
+      // The type is immutable: keep whatever a pre-created Secret has.
+      type: existing?.type ?? 'kubernetes.io/tls',
       metadata: {
         ...(existing?.metadata ?? {}),
         name: this.#o.secretName,
@@ -354,10 +365,10 @@ export class CertBootstrap {
     };
   }
 
-  /** Puts `bundle` into every webhook of the project's configurations; returns those changed. */
-  async #syncCaBundle(bundle: string): Promise<string[]> {
+  /** Puts `bundle` into every webhook of the project's configurations (result.patched/missing). */
+  async #syncCaBundle(bundle: string, result: ReconcileResult): Promise<void> {
     const want = b64(bundle);
-    const changed: string[] = [];
+    const changed = result.patched;
     const kinds = [
       {
         kind: 'MutatingWebhookConfiguration',
@@ -384,6 +395,7 @@ export class CertBootstrap {
             if (!isStatus(err, 404)) throw err;
             // Not installed (or being uninstalled): nothing to patch, and nothing calls us.
             this.#o.logger.warn({ kind: k.kind, name }, 'webhook configuration not found; caBundle not set');
+            result.missing.push(`${k.kind}/${name}`);
             break;
           }
           const webhooks = cfg.webhooks ?? [];
@@ -400,7 +412,6 @@ export class CertBootstrap {
         }
       }
     }
-    return changed;
   }
 
   /** Writes tls.crt/tls.key when they differ from the files; atomic renames, key first. */

@@ -144,7 +144,11 @@ t.test(
     await assertServedCertsTrusted(t, api, [r], 'after bootstrap');
 
     const again = await r.boot.reconcile();
-    t.same(again, { actions: [], filesWritten: false, patched: [] }, 'a second pass changes nothing');
+    t.same(
+      again,
+      { actions: [], filesWritten: false, patched: [], missing: [] },
+      'a second pass changes nothing',
+    );
     t.equal(api.writes('secrets', 'update'), 0);
   },
 );
@@ -296,4 +300,62 @@ t.test('start() retries until the API answers, then keeps the files in sync', as
   api.failNext({ verb: 'get', resource: 'secrets', code: 403, count: 3 });
   await t.rejects(bad.boot.start({ attempts: 3 }), 'gives up after the attempts');
   t.match(bad.boot.notReady()[0], /not written yet/);
+});
+
+t.test(
+  'webhook configurations created after the pods: caBundle set within seconds, not a sync period',
+  async (t) => {
+    const { api, replica } = await setup(t);
+    const configs = await renderedWebhooks();
+    for (const c of configs)
+      api.remove(`${(c.kind ?? '').toLowerCase()}s`, undefined, c.metadata?.name ?? '');
+    const sleeps: number[] = [];
+    const r: { boot?: CertBootstrap } = {};
+    let finish = () => {};
+    const done = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const rep = await replica('a', {
+      syncPeriodMs: 30_000,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        if (sleeps.length === 3) for (const c of configs) api.put(c); // the install finishes
+        if (sleeps.length >= 6) {
+          void r.boot?.stop();
+          finish();
+        }
+      },
+    });
+    r.boot = rep.boot;
+    const first = await rep.boot.reconcile();
+    t.same(first.missing.sort(), [
+      `MutatingWebhookConfiguration/${NAME}`,
+      `ValidatingWebhookConfiguration/${NAME}`,
+    ]);
+    t.same(
+      rep.boot.notReady(),
+      [],
+      'ready: the server can start; the API server will call it once caBundle lands',
+    );
+    await rep.boot.start();
+    await done;
+    await rep.boot.stop();
+    t.same(
+      sleeps.slice(0, 3),
+      [1_000, 2_000, 4_000],
+      'missing configurations: looked for again soon, backing off',
+    );
+    t.equal(sleeps[3], 30_000, 'found and patched: back to the sync period');
+    await assertServedCertsTrusted(t, api, [rep], 'after the late install');
+  },
+);
+
+t.test('a Secret pre-created empty (type Opaque) is filled, its type kept', async (t) => {
+  const { api, replica } = await setup(t);
+  api.put({ apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: SECRET, namespace: NS } });
+  const r = await replica('a');
+  const res = await r.boot.reconcile();
+  t.same(res.actions, ['recreated']);
+  t.equal(secretOf(api).type, 'Opaque');
+  await assertServedCertsTrusted(t, api, [r], 'after filling');
 });
