@@ -227,17 +227,22 @@ export class Informer<T extends KubeObject = KubeObject> {
       const finish = (err: unknown) => {
         if (finished) return;
         finished = true;
-        this.#setHealth(this.#listed, false);
         // client-node's Watch aborts a stream silent for 30 s: for a connected watch that is a
         // quiet resource, not a failure.
         const inactivity =
           (err as { name?: unknown } | null)?.name === 'TimeoutError' && connectedAt !== undefined;
-        if (gone) resolve('gone');
-        else if (err && !inactivity && !this.#stopped) reject(err);
-        else if (delivered) resolve('events');
-        else if (connectedAt !== undefined && now() - connectedAt >= (this.#opts.minWatchMs ?? 1000))
-          resolve('quiet');
-        else resolve('empty');
+        let outcome: 'events' | 'quiet' | 'empty' | 'gone' | undefined;
+        if (gone) outcome = 'gone';
+        else if (err && !inactivity && !this.#stopped) outcome = undefined;
+        else if (delivered) outcome = 'events';
+        else if (connectedAt !== undefined && now() - connectedAt >= (this.#opts.minWatchMs ?? 1000)) {
+          outcome = 'quiet';
+        } else outcome = 'empty';
+        // A routine end (server timeout, inactivity) is resumed at once: health stays up
+        // unless the resumed watch fails. Anything else is reported at once.
+        if (outcome !== 'events' && outcome !== 'quiet') this.#setHealth(this.#listed, false);
+        if (outcome === undefined) reject(err);
+        else resolve(outcome);
       };
       const onEvent = (type: string, obj: WatchEventObject) => {
         if (finished) return;
