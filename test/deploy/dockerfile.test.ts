@@ -147,3 +147,31 @@ t.test('.dockerignore keeps the build context small and free of local certificat
     t.notOk(ignored.includes(p), `${p} is in the build context`);
   }
 });
+
+t.test('the image has every package the compiled code imports (production dependencies only)', async (t) => {
+  const { readdir } = await import('node:fs/promises');
+  const { builtinModules } = await import('node:module');
+  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+  };
+  const files = (await readdir(join(root, 'src'), { recursive: true }))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(root, 'src', f));
+  t.ok(files.length > 20, `${files.length} source files`);
+  const missing = new Set<string>();
+  // Runtime imports only: `import type` is erased by the compiler.
+  const runtimeImport =
+    /^\s*(?:import|export)\s+(?!type\b)(?:[^'"]*?\sfrom\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
+  for (const file of files) {
+    const text = await readFile(file, 'utf8');
+    for (const m of text.matchAll(runtimeImport)) {
+      const spec = m[1] ?? m[2] ?? '';
+      if (spec.startsWith('.') || spec.startsWith('node:') || builtinModules.includes(spec)) continue;
+      const name = spec.startsWith('@')
+        ? spec.split('/').slice(0, 2).join('/')
+        : (spec.split('/')[0] ?? spec);
+      if (!(name in pkg.dependencies)) missing.add(`${name} (${file.slice(root.length + 1)})`);
+    }
+  }
+  t.same([...missing], [], 'every runtime import is a production dependency');
+});
