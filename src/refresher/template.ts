@@ -6,11 +6,14 @@
  *
  * Supported: `{{ .key }}`, `{{ .a.b }}`, `{{ index . "key-with-dash" }}`, pipelines
  * `{{ .x | b64enc | quote }}`, function calls with arguments, string/number literals, `{{- -}}`
- * trimming, `{{ if … }} … {{ else }} … {{ end }}` and template comments. Functions: the common
+ * trimming, `{{ if … }} … {{ else }} … {{ end }}`, `{{ range [$k, $v :=] … }}` over lists and
+ * maps (keys sorted, as Go), `{{ with … }}`, variables (`$`, `{{ $x := … }}`, `$x.field`) and
+ * template comments. Functions: the common
  * ones of ESO v2 (b64enc, b64dec, toJson, fromJson, toYaml, fromYaml, upper, lower, trim,
  * trimPrefix, trimSuffix, replace, quote, squote, default, toString, indent, nindent, printf
  * with %s/%d/%v, contains, hasPrefix, hasSuffix, join, len, eq, ne, not, and, or).
- * Unsupported constructs (`range`, `with`, `define`, pkcs12/jwk helpers) fail with a clear error.
+ * Unsupported constructs (`define`, `template`, `block`, pkcs12/jwk helpers) fail with a clear
+ * error.
  */
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { EswError } from '../errors.ts';
@@ -23,10 +26,14 @@ type Value = string | number | boolean | null | undefined | Value[] | { [k: stri
 type Node =
   | { t: 'text'; text: string }
   | { t: 'action'; pipe: Pipe }
-  | { t: 'if'; cond: Pipe; yes: Node[]; no: Node[] };
+  | { t: 'set'; name: string; declare: boolean; pipe: Pipe }
+  | { t: 'if'; cond: Pipe; yes: Node[]; no: Node[] }
+  | { t: 'with'; cond: Pipe; yes: Node[]; no: Node[] }
+  | { t: 'range'; vars: string[]; over: Pipe; body: Node[]; no: Node[] };
 
 type Arg =
   | { t: 'field'; path: string[] }
+  | { t: 'var'; name: string; path: string[] }
   | { t: 'dot' }
   | { t: 'str'; v: string }
   | { t: 'num'; v: number }
@@ -45,8 +52,9 @@ export class TemplateError extends EswError {
 
 export function renderTemplate(source: string, data: Record<string, string>, name = 'template'): string {
   const nodes = parseTemplate(source, name);
+  const root = Object.freeze({ ...data }) as Record<string, Value>;
   const state = { steps: 0, out: 0, name };
-  return exec(nodes, Object.freeze({ ...data }) as Record<string, Value>, state);
+  return exec(nodes, root, state, { vars: new Map([['$', root]]) });
 }
 
 // ------------------------------------------------------------------ lexing and parsing
@@ -91,16 +99,34 @@ function parseTemplate(source: string, name: string): Node[] {
       }
       const word = tok.body.split(/\s+/)[0] ?? '';
       if (stopAt.includes(word)) return { nodes, stop: word };
-      if (word === 'if') {
-        const cond = parsePipe(tok.body.slice(2), name);
+      if (word === 'if' || word === 'with' || word === 'range') {
         const thenPart = block(['else', 'end']);
         let elsePart: Node[] = [];
         if (thenPart.stop === 'else') elsePart = block(['end']).nodes;
-        else if (thenPart.stop !== 'end') throw new TemplateError(`${name}: "if" without "end"`);
-        nodes.push({ t: 'if', cond, yes: thenPart.nodes, no: elsePart });
+        else if (thenPart.stop !== 'end') throw new TemplateError(`${name}: "${word}" without "end"`);
+        const rest = tok.body.slice(word.length);
+        if (word === 'range') {
+          const m = /^\s*(\$\w*)\s*(?:,\s*(\$\w*)\s*)?:=([\s\S]*)$/.exec(rest);
+          const vars = m ? [m[1], m[2]].filter((v): v is string => v !== undefined) : [];
+          const over = parsePipe(m ? (m[3] as string) : rest, name);
+          nodes.push({ t: 'range', vars, over, body: thenPart.nodes, no: elsePart });
+        } else {
+          nodes.push({ t: word, cond: parsePipe(rest, name), yes: thenPart.nodes, no: elsePart });
+        }
         continue;
       }
-      if (['range', 'with', 'define', 'template', 'block', 'else', 'end'].includes(word)) {
+      const assign = /^(\$\w*)\s*(:?=)([\s\S]*)$/.exec(tok.body);
+      if (assign) {
+        const declare = assign[2] === ':=';
+        nodes.push({
+          t: 'set',
+          name: assign[1] as string,
+          declare,
+          pipe: parsePipe(assign[3] as string, name),
+        });
+        continue;
+      }
+      if (['define', 'template', 'block', 'else', 'end', 'break', 'continue'].includes(word)) {
         throw new TemplateError(`${name}: "${word}" is not supported here`);
       }
       nodes.push({ t: 'action', pipe: parsePipe(tok.body, name) });
@@ -185,6 +211,10 @@ function lexWords(src: string, name: string): string[] {
 
 function word(w: string, name: string): Arg {
   if (w === '.') return { t: 'dot' };
+  if (/^\$\w*(\.[^.]+)*$/.test(w)) {
+    const [varName, ...path] = w.split('.');
+    return { t: 'var', name: varName as string, path };
+  }
   if (w.startsWith('.')) return { t: 'field', path: w.slice(1).split('.') };
   if (w.startsWith('"')) {
     try {
@@ -207,26 +237,86 @@ interface State {
   name: string;
 }
 
-function exec(nodes: Node[], dot: Record<string, Value>, s: State): string {
+/** Variables: a frame per control structure, as Go scopes them (to the matching `end`). */
+interface Scope {
+  vars: Map<string, Value>;
+  parent?: Scope;
+}
+
+function lookupVar(scope: Scope, name: string, s: State): Value {
+  for (let f: Scope | undefined = scope; f; f = f.parent) if (f.vars.has(name)) return f.vars.get(name);
+  throw new TemplateError(`${s.name}: undefined variable "${name.slice(0, 20)}"`);
+}
+
+function setVar(scope: Scope, name: string, v: Value, declare: boolean, s: State): void {
+  if (declare) {
+    scope.vars.set(name, v);
+    return;
+  }
+  for (let f: Scope | undefined = scope; f; f = f.parent) {
+    if (f.vars.has(name)) {
+      f.vars.set(name, v);
+      return;
+    }
+  }
+  throw new TemplateError(`${s.name}: undefined variable "${name.slice(0, 20)}"`);
+}
+
+function exec(nodes: Node[], dot: Value, s: State, scope: Scope): string {
   let out = '';
   for (const n of nodes) {
     if (++s.steps > MAX_STEPS) throw new TemplateError(`${s.name}: template too complex`);
     let piece = '';
     if (n.t === 'text') piece = n.text;
-    else if (n.t === 'action') piece = print(evalPipe(n.pipe, dot, s));
-    else piece = exec(truthy(evalPipe(n.cond, dot, s)) ? n.yes : n.no, dot, s);
-    s.out += piece.length;
+    else if (n.t === 'action') piece = print(evalPipe(n.pipe, dot, s, scope));
+    else if (n.t === 'set') setVar(scope, n.name, evalPipe(n.pipe, dot, s, scope), n.declare, s);
+    else if (n.t === 'if') {
+      const yes = truthy(evalPipe(n.cond, dot, s, scope));
+      piece = exec(yes ? n.yes : n.no, dot, s, { vars: new Map(), parent: scope });
+    } else if (n.t === 'with') {
+      const v = evalPipe(n.cond, dot, s, scope);
+      const inner = { vars: new Map(), parent: scope };
+      piece = truthy(v) ? exec(n.yes, v, s, inner) : exec(n.no, dot, s, inner);
+    } else piece = execRange(n, dot, s, scope);
+    // Only text and printed values count: nested blocks were counted as they were produced.
+    if (n.t === 'text' || n.t === 'action') s.out += piece.length;
     if (s.out > MAX_OUTPUT) throw new TemplateError(`${s.name}: output larger than ${MAX_OUTPUT} bytes`);
     out += piece;
   }
   return out;
 }
 
-function evalPipe(pipe: Pipe, dot: Record<string, Value>, s: State): Value {
+/** `range` over a list (in order) or a map (keys sorted, as Go); nil or empty runs `else`. */
+function execRange(n: Extract<Node, { t: 'range' }>, dot: Value, s: State, scope: Scope): string {
+  const over = evalPipe(n.over, dot, s, scope);
+  let items: [Value, Value][];
+  if (over === undefined || over === null) items = [];
+  else if (Array.isArray(over)) items = over.map((v, i) => [i, v]);
+  else if (typeof over === 'object')
+    items = Object.keys(over)
+      .sort()
+      .map((k) => [k, over[k] as Value]);
+  else throw new TemplateError(`${s.name}: range can't iterate over a ${typeof over}`);
+  if (items.length === 0) return exec(n.no, dot, s, { vars: new Map(), parent: scope });
+  let out = '';
+  for (const [k, v] of items) {
+    if (++s.steps > MAX_STEPS) throw new TemplateError(`${s.name}: template too complex`);
+    const vars = new Map<string, Value>();
+    if (n.vars.length === 1) vars.set(n.vars[0] as string, v);
+    if (n.vars.length === 2) {
+      vars.set(n.vars[0] as string, k);
+      vars.set(n.vars[1] as string, v);
+    }
+    out += exec(n.body, v, s, { vars, parent: scope });
+  }
+  return out;
+}
+
+function evalPipe(pipe: Pipe, dot: Value, s: State, scope: Scope): Value {
   let prev: Value | typeof NONE = NONE;
   for (const cmd of pipe) {
     if (++s.steps > MAX_STEPS) throw new TemplateError(`${s.name}: template too complex`);
-    const args = cmd.args.map((a) => evalArg(a, dot, s));
+    const args = cmd.args.map((a) => evalArg(a, dot, s, scope));
     if (prev !== NONE) args.push(prev);
     if (cmd.fn === undefined) {
       if (args.length !== 1) throw new TemplateError(`${s.name}: cannot apply arguments to a value`);
@@ -240,7 +330,7 @@ function evalPipe(pipe: Pipe, dot: Record<string, Value>, s: State): Value {
 
 const NONE = Symbol('none');
 
-function evalArg(a: Arg, dot: Record<string, Value>, s: State): Value {
+function evalArg(a: Arg, dot: Value, s: State, scope: Scope): Value {
   switch (a.t) {
     case 'dot':
       return dot;
@@ -249,9 +339,14 @@ function evalArg(a: Arg, dot: Record<string, Value>, s: State): Value {
     case 'num':
       return a.v;
     case 'call':
-      return evalPipe(a.pipe, dot, s);
+      return evalPipe(a.pipe, dot, s, scope);
     case 'field': {
       let v: Value = dot;
+      for (const key of a.path) v = own(v, key);
+      return v;
+    }
+    case 'var': {
+      let v: Value = lookupVar(scope, a.name, s);
       for (const key of a.path) v = own(v, key);
       return v;
     }

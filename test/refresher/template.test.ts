@@ -49,7 +49,7 @@ t.test('hostile templates cannot reach code, the environment or prototypes', asy
       '{{ .constructor.constructor("return process")() }}',
       /unexpected|not supported|arguments|empty command/,
     ],
-    ['{{ range .x }}{{ end }}', /"range" is not supported/],
+    ['{{ block "x" . }}{{ end }}', /"block" is not supported/],
     ['{{ define "x" }}{{ end }}', /not supported/],
     ['{{ .username', /unclosed action/],
     ['{{ if .x }}no end', /missing/],
