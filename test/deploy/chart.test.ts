@@ -346,3 +346,18 @@ t.test('RBAC is exactly the documented table (docs/install.md, "RBAC")', async (
   for (const verbs of ['update, patch |', 'get, create, update |', '| `events` | create |'])
     t.ok(docs.includes(verbs), `docs/install.md lists "${verbs}"`);
 });
+
+t.test(
+  'mutual TLS: the client CA is mounted where the server reads it, probes do not need a client certificate',
+  async (t) => {
+    const objs = parse(await render(['clientCA.enabled=true', 'clientCA.configMapName=apiserver-client-ca']));
+    const spec = find(objs, 'Deployment').spec.template.spec;
+    const c = spec.containers[0];
+    const config = parseServeConfig(c.args.slice(1), podEnv(c));
+    const mount = c.volumeMounts.find((m: Obj) => m.name === 'client-ca');
+    t.equal(config.clientCa, `${mount.mountPath}/ca.crt`);
+    t.equal(spec.volumes.find((v: Obj) => v.name === 'client-ca').configMap.name, 'apiserver-client-ca');
+    t.ok(c.readinessProbe.tcpSocket && c.livenessProbe.tcpSocket, 'the kubelet has no client certificate');
+    t.notOk(c.readinessProbe.httpGet);
+  },
+);
