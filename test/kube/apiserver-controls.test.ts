@@ -221,3 +221,60 @@ t.test('reinvocationPolicy IfNeeded: called again when a later webhook changed t
   t.same(calls, ['first', 'second'], 'Never: one call each');
   t.same(n.metadata?.labels, { first: '1', second: 'yes' });
 });
+
+t.test('server-side apply needs a fieldManager; creates, then merges', async (t) => {
+  const { api } = await start(t);
+  const apply = (doc: object, query: string) =>
+    request(`${api.url}/api/v1/namespaces/app/configmaps/cfg${query}`, JSON.stringify(doc), {
+      ca: api.caPem,
+      method: 'PATCH',
+      headers: { 'content-type': 'application/apply-patch+yaml' },
+    });
+  const doc = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg' }, data: { a: '1' } };
+  const missing = await apply(doc, '');
+  t.equal(missing.status, 422);
+  t.match(missing.json<{ message: string }>().message, /fieldManager: Required value/);
+  t.equal((await apply(doc, '?fieldManager=esw')).status, 201, 'creates when missing');
+  const merged = await apply({ ...doc, data: { b: '2' } }, '?fieldManager=esw');
+  t.equal(merged.status, 200);
+  t.same(api.get('configmaps', 'app', 'cfg')?.data, { a: '1', b: '2' });
+});
+
+t.test('deleting a Namespace deletes what it holds', async (t) => {
+  const { api, client } = await start(t);
+  api.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'gone' } });
+  await client.createSecret('gone', { metadata: { name: 's' } });
+  await client.createSecret('kept', { metadata: { name: 's' } });
+  await client.core.deleteNamespace({ name: 'gone' });
+  t.equal(api.get('secrets', 'gone', 's'), undefined);
+  t.ok(api.get('secrets', 'kept', 's'), 'other namespaces untouched');
+});
+
+t.test('dry run reaches only webhooks without side effects', async (t) => {
+  const { api, client } = await start(t);
+  api.setWebhooks([
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: 'v' },
+      webhooks: [
+        {
+          name: 'unknown.test.io',
+          // Never called: the dry run is refused before any call.
+          clientConfig: { url: 'https://127.0.0.1:1/never' },
+          rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['secrets'] }],
+          sideEffects: 'Unknown',
+          admissionReviewVersions: ['v1'],
+        },
+      ],
+    },
+  ]);
+  const e = await client.core
+    .createNamespacedSecret({ namespace: 'app', body: { metadata: { name: 'd' } }, dryRun: 'All' })
+    .catch((err: unknown) => err);
+  t.equal(statusCode(e), 400);
+  t.match(
+    (JSON.parse(String((e as { body?: unknown }).body)) as { message: string }).message,
+    'admission webhook "unknown.test.io" does not support dry run',
+  );
+});

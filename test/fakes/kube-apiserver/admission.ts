@@ -178,6 +178,9 @@ export class AdmissionChain {
     mutating: boolean,
   ): Promise<{ patch?: string; warnings: string[] } | undefined> {
     if (!this.#matches(wh, a)) return undefined;
+    if (a.dryRun && wh.sideEffects !== 'None' && wh.sideEffects !== 'NoneOnDryRun') {
+      throw new AdmissionError(400, 'BadRequest', `admission webhook "${wh.name}" does not support dry run`);
+    }
     const ignore = wh.failurePolicy === 'Ignore';
     try {
       for (const c of wh.matchConditions ?? []) {

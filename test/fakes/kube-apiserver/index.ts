@@ -343,7 +343,15 @@ export class KubeApiServer {
         return send(res, 200, r.object, r.warnings);
       }
       case 'patch': {
-        const r = await this.#patch(route, body, String(req.headers['content-type'] ?? ''), username, dryRun);
+        const type = String(req.headers['content-type'] ?? '');
+        if (type.startsWith('application/apply-patch') && !q.get('fieldManager')) {
+          throw new ApiError(
+            422,
+            'Invalid',
+            'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+          );
+        }
+        const r = await this.#patch(route, body, type, username, dryRun);
         return send(res, r.created ? 201 : 200, r.object, r.warnings);
       }
       case 'delete': {
@@ -778,6 +786,14 @@ export class KubeApiServer {
     if (dryRun) return { object: success, warnings: admitted.warnings };
     this.#store.delete(route.def, route.namespace, name);
     this.#count(route, 'delete');
+    // A deleted Namespace takes its contents with it (at once here; a real one is Terminating first).
+    if (route.def.kind === 'Namespace') {
+      for (const { def, object } of this.#store.all()) {
+        if (def.namespaced && object.metadata?.namespace === name) {
+          this.#store.delete(def, name, object.metadata.name ?? '');
+        }
+      }
+    }
     const policy = opts.propagationPolicy ?? q.get('propagationPolicy') ?? 'Background';
     // Foreground is modelled as Background: dependents go at once, before this call returns.
     if (policy === 'Orphan') this.#orphanDependents(old.metadata?.uid ?? '');
@@ -812,7 +828,8 @@ export class KubeApiServer {
         const alive = refs.filter((r) => uids.has(r.uid));
         if (!object.metadata || alive.length === refs.length) continue;
         changed = true;
-        if (alive.length === 0) this.#store.delete(def, object.metadata.namespace, object.metadata.name ?? '');
+        if (alive.length === 0)
+          this.#store.delete(def, object.metadata.namespace, object.metadata.name ?? '');
         else this.#store.update(def, { ...object, metadata: { ...object.metadata, ownerReferences: alive } });
       }
       if (!changed) return;
