@@ -232,6 +232,7 @@ function planMutation(request: AdmissionRequest, secret: Secret, metadata: Recor
   const entries = decodeEntries(secret);
   const templates = new Map<string, Template>();
   let pending = false;
+  let templateBytes = 0;
 
   for (const [key, entry] of entries) {
     if (!entry.bytes) continue;
@@ -247,6 +248,14 @@ function planMutation(request: AdmissionRequest, secret: Secret, metadata: Recor
     const text = utf8Text(entry.bytes);
     if (text === undefined) {
       throw new EswError('ESW_REF_SYNTAX', `key "${key}": the value holds "\${ref:" but is not UTF-8 text`);
+    }
+    // The templates are recorded in an annotation: more than fits is refused before any work.
+    templateBytes += key.length + entry.bytes.length;
+    if (templateBytes > MAX_ANNOTATIONS_BYTES) {
+      throw new EswError(
+        'ESW_SECRET_TOO_LARGE',
+        `the values holding references are over 256 KiB together, more than the ${PlaceholderAnnotation.refs} annotation can record: use fewer or shorter references`,
+      );
     }
     templates.set(key, parseTemplate(text, key));
     pending = true;
@@ -535,7 +544,7 @@ function refusal(
   err: unknown,
   ctx: { namespace: string; name: string; store: string; logger: Logger },
 ): AdmissionResult {
-  const id = `Secret "${ctx.namespace}/${ctx.name}"`;
+  const id = `Secret "${clip(`${ctx.namespace}/${ctx.name}`)}"`;
   if (isEswError(err)) {
     const status = REFUSAL_STATUS[err.code] ?? err.status;
     ctx.logger.info(
