@@ -507,6 +507,15 @@ t.test('the 1 MiB limit on the filled Secret', async (t) => {
     2,
     'one lookup per mutation for a repeated reference',
   );
+
+  const many = fixture('create-single');
+  many.object.data = { a: b64('${ref:my-app/api-key} '.repeat(15_000)) };
+  const calls = r.calls.length;
+  t.match(await mutateSecret(many, deps(r)), {
+    allowed: false,
+    status: { code: 422, message: /ESW_SECRET_TOO_LARGE.*esw\.io\/refs annotation/ },
+  });
+  t.equal(r.calls.length, calls, 'refused before any lookup');
 });
 
 t.test('hostile input never throws: every answer is a verdict', async (t) => {
