@@ -17,7 +17,7 @@ import {
   CertBootstrap,
   type CertBootstrapOptions,
 } from '../../src/kube/cert-bootstrap.ts';
-import { silentLogger } from '../../src/observability/logger.ts';
+import { createLogger, silentLogger } from '../../src/observability/logger.ts';
 import { certificateHosts, serviceDnsNames } from '../../src/server/certs.ts';
 import { type KObject, KubeApiServer } from '../fakes/kube-apiserver/index.ts';
 
@@ -358,4 +358,33 @@ t.test('a Secret pre-created empty (type Opaque) is filled, its type kept', asyn
   t.same(res.actions, ['recreated']);
   t.equal(secretOf(api).type, 'Opaque');
   await assertServedCertsTrusted(t, api, [r], 'after filling');
+});
+
+t.test('no key material in any log line, through bootstrap, renewal and CA rotation', async (t) => {
+  const { api, clock, replica } = await setup(t);
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'trace', destination: { write: (s: string) => void lines.push(s) } });
+  const r = await replica('a', { logger });
+  await r.boot.reconcile();
+  clock.now += 61 * DAY;
+  await r.boot.reconcile();
+  clock.now += 540 * DAY;
+  for (let i = 0; i < 3; i++) {
+    await r.boot.reconcile();
+    clock.now += 600_000;
+  }
+  api.failNext({ verb: 'update', resource: 'secrets', code: 500, message: 'boom' });
+  clock.now += 61 * DAY;
+  await t.rejects(r.boot.reconcile());
+  const log = lines.join('');
+  t.ok(lines.length >= 5, `${lines.length} lines logged`);
+  t.match(log, /caBundle updated/);
+  const data = secretOf(api).data;
+  const keys = [b64(data['tls.key'] ?? ''), b64(data['ca.key'] ?? '')];
+  t.notMatch(log, /PRIVATE KEY/, 'no PEM key');
+  for (const k of keys) {
+    const body = k.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+    t.notOk(log.includes(body.slice(0, 40)), 'no key body');
+  }
+  t.notOk(log.includes(data['ca.key'] ?? '<none>'), 'no base64 of the CA key');
 });
