@@ -327,7 +327,11 @@ export class Refresher {
       now: this.#now,
       lookup: { fetchedAfter: due },
     });
-    if (!this.#running && outcome.result === 'error' && outcome.error instanceof NotLeaderError) return;
+    if (!this.#running && outcome.result === 'error' && outcome.error instanceof NotLeaderError) {
+      // Abandoned, not done: it runs first when this replica leads again.
+      if (this.#es.get(key) === state) this.#queue.schedule(key, due);
+      return;
+    }
     this.#opts.metrics?.managedSyncs.inc({ kind: 'ExternalSecret', result: outcome.result });
     if (outcome.result === 'error') {
       this.#opts.metrics?.syncErrors.inc(metricsLabels);

@@ -1,0 +1,47 @@
+/**
+ * Leadership lost mid-sync abandons the write — and the object is not forgotten: when this
+ * replica leads again, the abandoned sync runs first.
+ */
+import t from 'tap';
+import { harness, introExternalSecret, unb64 } from './harness.ts';
+
+const DB = 'my-app/database-credentials';
+
+t.test('a sync abandoned by stop() runs again after the next start()', async (t) => {
+  const h = harness();
+  h.remote.values.set(DB, '{"username":"u","password":"CANARY-lead"}');
+  // Hold the sync itself (past the round's prefetch) at its read of the target Secret.
+  let release: () => void = () => undefined;
+  let gate: Promise<void> | undefined = new Promise<void>((r) => {
+    release = r;
+  });
+  let reads = 0;
+  const read = h.kube.getSecret.bind(h.kube);
+  h.kube.getSecret = async (ns, name) => {
+    reads++;
+    if (gate) await gate;
+    return read(ns, name);
+  };
+  const es = introExternalSecret();
+  h.refresher.upsertExternalSecret(es);
+  h.refresher.start();
+  const cycle = h.refresher.tick();
+  for (let i = 0; i < 100 && reads === 0; i++) await new Promise((r) => setImmediate(r));
+  t.equal(reads, 1, 'the sync is in flight');
+  const stopped = h.refresher.stop();
+  gate = undefined;
+  release();
+  await cycle;
+  await stopped;
+  t.equal(h.kube.secretWrites(), 0, 'nothing written while not leading');
+  t.not(h.refresher.dueOf(es), undefined, 'the abandoned object is still scheduled');
+
+  h.clock.advance(30_000);
+  h.refresher.start();
+  t.equal(await h.refresher.tick(), 1, 'synced again once leading');
+  t.equal(unb64(h.kube.secrets.get('default/database-credentials')?.data?.password), 'CANARY-lead');
+  t.match(h.kube.statuses.get('default/database-credentials-secret')?.conditions?.[0], {
+    status: 'True',
+  });
+  await h.refresher.stop();
+});
