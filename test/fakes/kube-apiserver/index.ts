@@ -820,7 +820,7 @@ export class KubeApiServer {
    */
   #collectGarbage(): void {
     for (let round = 0; round < 100; round++) {
-      const all = this.#store.all();
+      const all = this.#store.scan();
       const uids = new Set(all.map((e) => e.object.metadata?.uid));
       let changed = false;
       for (const { def, object } of all) {
@@ -830,6 +830,7 @@ export class KubeApiServer {
         changed = true;
         if (alive.length === 0)
           this.#store.delete(def, object.metadata.namespace, object.metadata.name ?? '');
+        // update() copies what it stores.
         else this.#store.update(def, { ...object, metadata: { ...object.metadata, ownerReferences: alive } });
       }
       if (!changed) return;

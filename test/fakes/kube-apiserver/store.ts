@@ -92,6 +92,11 @@ export class Store {
     );
   }
 
+  /** The stored objects themselves, uncloned: read them, never change them. */
+  scan(): Array<{ readonly def: ResourceDef; readonly object: Readonly<KObject> }> {
+    return [...this.#objects.values()];
+  }
+
   all(): Array<{ def: ResourceDef; object: KObject }> {
     return [...this.#objects.values()].map((e) => ({ def: e.def, object: clone(e.object) }));
   }
