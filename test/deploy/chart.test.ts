@@ -361,3 +361,8 @@ t.test(
     t.notOk(c.readinessProbe.httpGet);
   },
 );
+
+t.test('one replica: no disruption budget that would block node drains', async (t) => {
+  t.notOk(find(parse(await render(['replicaCount=1'])), 'PodDisruptionBudget'));
+  t.equal(find(parse(await render(['replicaCount=3'])), 'PodDisruptionBudget').spec.minAvailable, 1);
+});
