@@ -17,6 +17,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { promisify } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
 import t from 'tap';
@@ -185,6 +186,32 @@ async function startReplica(name: string, leader: boolean): Promise<Replica> {
 const leader = await startReplica('a', true);
 const follower = await startReplica('b', false);
 
+/** The DER of the certificate a replica presents on a new TLS connection. */
+function presented(port: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(
+      { host: '127.0.0.1', port, servername: `${NAME}.${NS}.svc`, rejectUnauthorized: false },
+      () => {
+        const raw = socket.getPeerCertificate().raw;
+        socket.end();
+        resolve(raw);
+      },
+    );
+    socket.on('error', reject);
+  });
+}
+
+/** Waits (bounded: 200 × 25 ms) until the replica presents the certificate in its files. */
+async function untilServing(r: Replica): Promise<void> {
+  const pem = await readFile(r.certFile, 'utf8');
+  const der = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  for (let i = 0; i < 200; i++) {
+    if ((await presented(r.server.port)).equals(der)) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`replica on ${r.server.port} never reloaded ${r.certFile}`);
+}
+
 const PLACEHOLDER = await readFile(join(root, 'examples/placeholder-secret.yaml'), 'utf8');
 const decoded = (o: KObject | undefined, key: string) =>
   Buffer.from((o?.data as Record<string, string> | undefined)?.[key] ?? '', 'base64').toString('utf8');
@@ -305,7 +332,8 @@ t.test('the CA rotates and the certificate renews without a single failed reques
   };
   const followerPass = async () => {
     const res = await follower.boot.reconcile();
-    if (res.filesWritten) follower.server.watcher.reload();
+    // No explicit reload here: the server's own file watcher must notice the new files.
+    if (res.filesWritten) await untilServing(follower);
     return res;
   };
   const servedBy = async () => [
