@@ -11,10 +11,14 @@
  * template comments. Functions: the common
  * ones of ESO v2 (b64enc, b64dec, toJson, fromJson, toYaml, fromYaml, upper, lower, trim,
  * trimPrefix, trimSuffix, replace, quote, squote, default, toString, indent, nindent, printf
- * with %s/%d/%v, contains, hasPrefix, hasSuffix, join, len, eq, ne, not, and, or).
+ * with %s/%d/%v, contains, hasPrefix, hasSuffix, join, len, eq, ne, not, and, or) and sprig
+ * basics (sha256sum, sha1sum, empty, coalesce, ternary, list, dict, hasKey, get, keys,
+ * splitList, trimAll, title, substr, repeat, nospace). `env` and `expandenv` do not exist, as
+ * in ESO.
  * Unsupported constructs (`define`, `template`, `block`, pkcs12/jwk helpers) fail with a clear
  * error.
  */
+import { createHash } from 'node:crypto';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { EswError } from '../errors.ts';
 
@@ -493,18 +497,98 @@ function call(fn: string, args: Value[], s: State): Value {
       return v;
     }
     case 'eq':
-      need(args, 2, fn, s);
-      return str(args[0] as Value) === str(args[1] as Value);
+      // As Go: `eq x a b …` is true when x equals any of the others.
+      if (args.length < 2) throw new TemplateError(`${s.name}: eq takes at least 2 arguments`);
+      return args.slice(1).some((a) => str(args[0] as Value) === str(a as Value));
     case 'ne':
       need(args, 2, fn, s);
       return str(args[0] as Value) !== str(args[1] as Value);
     case 'not':
       need(args, 1, fn, s);
       return !truthy(args[0] as Value);
+    // As Go: `and` gives its first empty argument (else the last), `or` its first non-empty one.
     case 'and':
-      return args.every((a) => truthy(a));
+      if (args.length === 0) throw new TemplateError(`${s.name}: and takes arguments`);
+      return args.find((a) => !truthy(a)) ?? (args[args.length - 1] as Value);
     case 'or':
-      return args.some((a) => truthy(a));
+      if (args.length === 0) throw new TemplateError(`${s.name}: or takes arguments`);
+      return args.find((a) => truthy(a)) ?? (args[args.length - 1] as Value);
+    // Sprig basics.
+    case 'sha256sum':
+    case 'sha1sum':
+      need(args, 1, fn, s);
+      return createHash(fn === 'sha256sum' ? 'sha256' : 'sha1')
+        .update(str(args[0] as Value), 'utf8')
+        .digest('hex');
+    case 'empty':
+      need(args, 1, fn, s);
+      return !truthy(args[0] as Value);
+    case 'coalesce':
+      return args.find((a) => truthy(a)) ?? null;
+    case 'ternary':
+      need(args, 3, fn, s);
+      return truthy(args[2] as Value) ? (args[0] as Value) : (args[1] as Value);
+    case 'list':
+      return [...args];
+    case 'dict': {
+      if (args.length % 2 !== 0) throw new TemplateError(`${s.name}: dict takes key/value pairs`);
+      // fromEntries defines own properties: a "__proto__" key is data, never a prototype.
+      const pairs: [string, Value][] = [];
+      for (let i = 0; i < args.length; i += 2) pairs.push([str(args[i] as Value), args[i + 1] as Value]);
+      return Object.fromEntries(pairs);
+    }
+    case 'hasKey':
+      need(args, 2, fn, s);
+      return own(args[0] as Value, str(args[1] as Value)) !== undefined;
+    case 'get': {
+      need(args, 2, fn, s);
+      const v = own(args[0] as Value, str(args[1] as Value));
+      return v === undefined ? '' : v;
+    }
+    case 'keys': {
+      need(args, 1, fn, s);
+      const m = args[0];
+      return m && typeof m === 'object' && !Array.isArray(m) ? Object.keys(m).sort() : [];
+    }
+    case 'splitList':
+      need(args, 2, fn, s);
+      return str(args[1] as Value).split(str(args[0] as Value));
+    case 'trimAll': {
+      need(args, 2, fn, s);
+      const cut = new Set(str(args[0] as Value));
+      const chars = [...str(args[1] as Value)];
+      let a = 0;
+      let b = chars.length;
+      while (a < b && cut.has(chars[a] as string)) a++;
+      while (b > a && cut.has(chars[b - 1] as string)) b--;
+      return chars.slice(a, b).join('');
+    }
+    case 'title':
+      need(args, 1, fn, s);
+      return str(args[0] as Value).replace(
+        /(^|\s)(\S)/g,
+        (_m, sp: string, c: string) => sp + c.toUpperCase(),
+      );
+    case 'substr': {
+      need(args, 3, fn, s);
+      const text = str(args[2] as Value);
+      const start = Number(args[0]);
+      const end = Number(args[1]);
+      if (start < 0) return text.slice(0, end < 0 ? undefined : end);
+      return end < 0 || end > text.length ? text.slice(start) : text.slice(start, end);
+    }
+    case 'repeat': {
+      need(args, 2, fn, s);
+      const text = str(args[1] as Value);
+      const n = Math.max(0, Math.floor(Number(args[0]) || 0));
+      if (text.length * n > MAX_OUTPUT) {
+        throw new TemplateError(`${s.name}: output larger than ${MAX_OUTPUT} bytes`);
+      }
+      return text.repeat(n);
+    }
+    case 'nospace':
+      need(args, 1, fn, s);
+      return str(args[0] as Value).replace(/\s+/g, '');
     default:
       throw new TemplateError(`${s.name}: function "${fn}" is not supported`);
   }
