@@ -104,6 +104,7 @@ async function kubectl(args: string[], kubeconfig = adminConfig): Promise<Kubect
 async function applyText(name: string, text: string, kubeconfig = adminConfig): Promise<KubectlResult> {
   const file = join(dir, name);
   await writeFile(file, text);
+  // --validate=false: the double serves no OpenAPI document for client-side schema checks.
   return kubectl(['apply', '--validate=false', '-f', file], kubeconfig);
 }
 
