@@ -288,6 +288,21 @@ function planMutation(request: AdmissionRequest, secret: Secret, metadata: Recor
     if (!entry || previous?.templates.get(key)?.source !== template.source) pending = true;
   }
 
+  // A filled Secret moved to another store: its recorded templates are resolved from the new
+  // store now, so a store it may not use (or that lacks a key) is refused at once, not at refresh.
+  const oldAnnotations = isObject(request.oldObject)
+    ? (request.oldObject as Secret).metadata?.annotations
+    : undefined;
+  if (request.operation === 'UPDATE' && previous && isObject(oldAnnotations)) {
+    const kindOf = (a: Record<string, unknown>) => a[PlaceholderAnnotation.storeKind] ?? 'SecretStore';
+    if (
+      oldAnnotations[PlaceholderAnnotation.store] !== annotations[PlaceholderAnnotation.store] ||
+      kindOf(oldAnnotations) !== kindOf(annotations)
+    ) {
+      pending = true;
+    }
+  }
+
   let dataFrom: Reference | undefined;
   const dataFromText = annotations[PlaceholderAnnotation.dataFrom];
   if (typeof dataFromText === 'string') {

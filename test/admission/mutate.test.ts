@@ -324,6 +324,30 @@ t.test('UPDATE: re-applying the placeholder manifest resolves again', async (t) 
   t.equal(unb64(after.data?.extra), 'demo-api-key-0123456789');
 });
 
+t.test('UPDATE moving a filled Secret to another store resolves it from that store at once', async (t) => {
+  const req = fixture('create-intro');
+  const filled = applyPatch(req.object, await mutateSecret(req, deps(resolver())));
+  const moved = structuredClone(filled);
+  const a = moved.metadata?.annotations as Record<string, string>;
+  a['esw.io/store'] = 'demo-cluster-store';
+  a['esw.io/store-kind'] = 'ClusterSecretStore';
+  const r = resolver();
+  const update = { ...req, operation: 'UPDATE' as const, object: moved, oldObject: filled };
+  const result = await mutateSecret(update, deps(r));
+  t.equal(result.allowed, true);
+  t.ok(
+    r.calls.length > 0 && r.calls.every((c) => c.store === 'demo-cluster-store'),
+    'looked up in the new store',
+  );
+  t.same(decodedData(applyPatch(moved, result)), decodedData(filled));
+
+  const forbidden = resolver();
+  forbidden.forbidden.add('ClusterSecretStore/demo-cluster-store');
+  t.match(await mutateSecret(update, deps(forbidden)), { allowed: false, status: { code: 403 } });
+  const unchanged = { ...update, object: filled };
+  t.same(await mutateSecret(unchanged, deps(forbidden)), { allowed: true }, 'same store: nothing to do');
+});
+
 t.test('dry-run requests are served the same, so kubectl diff shows the result', async (t) => {
   const req = { ...fixture('create-intro'), dryRun: true };
   const result = await mutateSecret(req, deps(resolver()));
