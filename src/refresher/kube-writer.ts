@@ -1,7 +1,7 @@
 /** The refresher's Kubernetes port on the real API (src/kube/client.ts). */
 import type { V1Secret } from '@kubernetes/client-node';
 import type { ExternalSecret, ExternalSecretStatus, Secret } from '../api/types.ts';
-import { isConflict, type KubeClient } from '../kube/client.ts';
+import { isConflict, isNotFound, type KubeClient } from '../kube/client.ts';
 import { ConflictError, type KubeEvent, type KubeWriter } from './ports.ts';
 
 export class ApiKubeWriter implements KubeWriter {
@@ -31,7 +31,8 @@ export class ApiKubeWriter implements KubeWriter {
     try {
       return (await this.#client.replaceSecret(namespace, name, secret as V1Secret)) as Secret;
     } catch (err: unknown) {
-      if (isConflict(err)) throw new ConflictError(`Secret ${namespace}/${name}`);
+      // Deleted since we read it: a lost race like a 409 — re-read (gone) and create it again.
+      if (isConflict(err) || isNotFound(err)) throw new ConflictError(`Secret ${namespace}/${name}`);
       throw err;
     }
   }

@@ -192,6 +192,28 @@ t.test('a concurrent edit between our read and our write is not lost (409, re-re
   t.equal(h.value('late'), '2', 'the other writer’s key survived');
 });
 
+t.test('a target deleted between our read and our write is created again', async (t) => {
+  let armed = false;
+  const h = await setup(t, {}, (w, api) => ({
+    ...bind(w),
+    replaceSecret: async (ns, secret) => {
+      if (armed) {
+        armed = false;
+        api.remove('secrets', ns, secret.metadata?.name ?? '');
+      }
+      return w.replaceSecret(ns, secret);
+    },
+  }));
+  await h.refresher.tick();
+  h.registry.upsert(store('rotated', '5'));
+  armed = true;
+  h.clock.advance(HOUR);
+  await h.refresher.tick();
+  t.equal(armed, false, 'the Secret was deleted under our write');
+  t.equal(h.value('password'), 'rotated', 'recreated with the new value');
+  t.match(h.status()?.conditions, [{ status: 'True', reason: 'SecretSynced' }]);
+});
+
 function bind(w: KubeWriter): KubeWriter {
   return {
     getSecret: (ns, name) => w.getSecret(ns, name),
