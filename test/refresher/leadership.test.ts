@@ -34,6 +34,8 @@ t.test('a sync abandoned by stop() runs again after the next start()', async (t)
   await cycle;
   await stopped;
   t.equal(h.kube.secretWrites(), 0, 'nothing written while not leading');
+  t.equal(h.kube.writes.status, 0, 'no status either');
+  t.same(h.kube.events, [], 'and no Event');
   t.not(h.refresher.dueOf(es), undefined, 'the abandoned object is still scheduled');
 
   h.clock.advance(30_000);
