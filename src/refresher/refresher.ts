@@ -165,7 +165,7 @@ export class Refresher {
     if (!prev) {
       const interval = this.#opts.placeholders.interval(secret);
       if (interval > 0) {
-        const phase = phaseOf(this.#opts.placeholders.phaseSeed(secret), interval);
+        const phase = roundPhase(this.#opts.placeholders.phaseSeed(secret), interval);
         this.#queue.schedule(key, nextSlot(this.#now(), interval, phase));
       }
       this.#wake();
@@ -310,7 +310,7 @@ export class Refresher {
     }
     const window = Math.min(this.#opts.firstPassWindowMs ?? 60_000, interval);
     const due = refreshed + interval;
-    const spread = this.#now() + phaseOf(phaseSeed(es), window);
+    const spread = this.#now() + roundPhase(phaseSeed(es), window);
     this.#queue.schedule(key, Math.max(due, Math.min(spread, due + window)));
   }
 
@@ -356,7 +356,7 @@ export class Refresher {
       return;
     }
     if (this.#es.get(key) === state) {
-      this.#queue.schedule(key, nextSlot(this.#now(), interval, phaseOf(phaseSeed(es), interval)));
+      this.#queue.schedule(key, nextSlot(this.#now(), interval, roundPhase(phaseSeed(es), interval)));
     }
   }
 
@@ -382,7 +382,7 @@ export class Refresher {
     if (interval > 0 && this.#ph.get(key) === state) {
       this.#queue.schedule(
         key,
-        nextSlot(this.#now(), interval, phaseOf(syncer.phaseSeed(state.secret), interval)),
+        nextSlot(this.#now(), interval, roundPhase(syncer.phaseSeed(state.secret), interval)),
       );
     }
   }
@@ -435,6 +435,16 @@ function esInterval(es: ExternalSecret): number {
 function isPeriodic(es: ExternalSecret): boolean {
   const policy = es.spec?.refreshPolicy ?? 'Periodic';
   return policy === 'Periodic';
+}
+
+/**
+ * The phase of a seed within a period, on a grid of at most 60 rounds a period (never finer than
+ * 1 s): keys due in one round are fetched together, so AWS gets full batches of 20 instead of a
+ * call per key, while the load still spreads over the whole interval.
+ */
+export function roundPhase(seed: string, period: number): number {
+  const grid = Math.max(1_000, Math.floor(period / 60));
+  return Math.floor(phaseOf(seed, period) / grid) * grid;
 }
 
 /** The first store and remote key an ExternalSecret reads: objects sharing it share a phase. */
