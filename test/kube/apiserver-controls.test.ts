@@ -278,3 +278,61 @@ t.test('dry run reaches only webhooks without side effects', async (t) => {
     'admission webhook "unknown.test.io" does not support dry run',
   );
 });
+
+t.test(
+  'paged lists: limit and continue serve one snapshot at the first page’s resourceVersion',
+  async (t) => {
+    const { api, client } = await start(t);
+    for (const name of ['a', 'b', 'c', 'd', 'e']) await client.createSecret('app', { metadata: { name } });
+    const first = await client.core.listNamespacedSecret({ namespace: 'app', limit: 2 });
+    t.same(
+      first.items.map((s) => s.metadata?.name),
+      ['a', 'b'],
+    );
+    t.equal(first.metadata?.remainingItemCount, 3);
+    const rv = first.metadata?.resourceVersion ?? '';
+    await client.deleteSecret('app', 'd');
+    await client.patchSecret('app', 'c', { data: { x: 'eA==' } });
+    const second = await client.core.listNamespacedSecret({
+      namespace: 'app',
+      limit: 2,
+      _continue: first.metadata?._continue ?? '',
+    });
+    t.same(
+      second.items.map((s) => s.metadata?.name),
+      ['c', 'd'],
+      'the snapshot: d still there',
+    );
+    t.same(second.items[0]?.data, undefined, 'c as it was at the first page');
+    t.equal(second.metadata?.resourceVersion, rv);
+    const third = await client.core.listNamespacedSecret({
+      namespace: 'app',
+      limit: 2,
+      _continue: second.metadata?._continue ?? '',
+    });
+    t.same(
+      third.items.map((s) => s.metadata?.name),
+      ['e'],
+    );
+    t.notOk(third.metadata?._continue, 'the last page has no continue token');
+
+    const events: string[] = [];
+    const ctl = await new Watch(api.kubeConfig()).watch(
+      '/api/v1/namespaces/app/secrets',
+      { resourceVersion: rv },
+      (type, obj) => events.push(`${type} ${obj.metadata.name}`),
+      () => {},
+    );
+    t.teardown(() => ctl.abort());
+    await until(() => events.length === 2, 'the changes made while paging');
+    t.same(events, ['DELETED d', 'MODIFIED c'], 'a watch from the list resourceVersion misses nothing');
+
+    const again = await client.core.listNamespacedSecret({ namespace: 'app', limit: 1 });
+    await client.createSecret('app', { metadata: { name: 'f' } });
+    api.expireWatchHistory();
+    const e = await client.core
+      .listNamespacedSecret({ namespace: 'app', limit: 1, _continue: again.metadata?._continue ?? '' })
+      .catch((err: unknown) => err);
+    t.equal(statusCode(e), 410, 'a continue token older than the history is 410 Expired');
+  },
+);

@@ -145,6 +145,8 @@ export class KubeApiServer {
   readonly #watchers = new Set<Watcher>();
   readonly #writes = new Map<string, number>();
   readonly #requests: RequestRecord[] = [];
+  /** Snapshots behind `continue` tokens of paged lists. */
+  readonly #pages = new Map<string, { rv: string; items: KObject[] }>();
   #faults: Array<Fault & { count: number }> = [];
 
   private constructor(server: Server, caPem: string, opts: KubeApiServerOptions) {
@@ -449,18 +451,53 @@ export class KubeApiServer {
     }
   }
 
+  /**
+   * A list; with `limit`, one page and a `continue` token. The following pages come from the
+   * snapshot taken at the first page (the API server serves them at the list's resourceVersion),
+   * and the list's resourceVersion is the first page's, so a watch from it misses nothing. A
+   * token older than the retained history (compact) is a 410 Expired, as from etcd.
+   */
   #list(route: Route, q: URLSearchParams): object {
-    const f = this.#filters(q);
-    const items = this.#store
-      .list(route.def, route.namespace)
-      .filter(
-        (o) => matchesRequirements(f.labels, o.metadata?.labels) && matchesFields(f.fields, o.metadata ?? {}),
-      )
-      .map((o) => this.#out(route, o));
+    const token = q.get('continue');
+    let page: { rv: string; items: KObject[] };
+    if (token) {
+      const snap = this.#pages.get(token);
+      this.#pages.delete(token);
+      if (!snap || Number(snap.rv) < this.#store.oldestResourceVersion) {
+        throw new ApiError(
+          410,
+          'Expired',
+          'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.',
+        );
+      }
+      page = snap;
+    } else {
+      const f = this.#filters(q);
+      const items = this.#store
+        .list(route.def, route.namespace)
+        .filter(
+          (o) =>
+            matchesRequirements(f.labels, o.metadata?.labels) && matchesFields(f.fields, o.metadata ?? {}),
+        )
+        .map((o) => this.#out(route, o));
+      page = { rv: this.#store.resourceVersion, items };
+    }
+    const limit = Number(q.get('limit') ?? 0);
+    let next: string | undefined;
+    let items = page.items;
+    if (limit > 0 && items.length > limit) {
+      next = randomBytes(12).toString('base64url');
+      this.#pages.set(next, { rv: page.rv, items: items.slice(limit) });
+      if (this.#pages.size > 1000) this.#pages.delete(this.#pages.keys().next().value as string);
+      items = items.slice(0, limit);
+    }
     return {
       kind: `${route.def.kind}List`,
       apiVersion: apiVersionOf(route.def.group, route.version),
-      metadata: { resourceVersion: this.#store.resourceVersion },
+      metadata: {
+        resourceVersion: page.rv,
+        ...(next ? { continue: next, remainingItemCount: page.items.length - items.length } : {}),
+      },
       items,
     };
   }
