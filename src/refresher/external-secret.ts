@@ -210,6 +210,9 @@ export async function syncExternalSecret(es: ExternalSecret, deps: EsSyncDeps): 
   const targetName = target.name || es.metadata?.name || '';
   const creation = target.creationPolicy ?? 'Owner';
   const deletion = target.deletionPolicy ?? 'Retain';
+  // Being deleted (finalizers, foreground deletion): as ESO, leave it alone. Recreating its
+  // target now would hand the garbage collector a new dependent to wait for.
+  if (es.metadata?.deletionTimestamp) return { result: 'skipped' };
   try {
     const type = target.template?.type;
     if (type && PRIVILEGED_TYPES.has(type)) {

@@ -1,6 +1,7 @@
 /**
- * Leadership lost mid-sync abandons the write — and the object is not forgotten: when this
- * replica leads again, the abandoned sync runs first.
+ * Lifecycle edges. Leadership lost mid-sync abandons the write — and the object is not
+ * forgotten: when this replica leads again, the abandoned sync runs first. An ExternalSecret
+ * being deleted is no longer synced.
  */
 import t from 'tap';
 import { harness, introExternalSecret, unb64 } from './harness.ts';
@@ -45,5 +46,32 @@ t.test('a sync abandoned by stop() runs again after the next start()', async (t)
   t.match(h.kube.statuses.get('default/database-credentials-secret')?.conditions?.[0], {
     status: 'True',
   });
+  await h.refresher.stop();
+});
+
+t.test('an ExternalSecret being deleted is left alone: its collected target is not recreated', async (t) => {
+  const h = harness();
+  h.remote.values.set(DB, '{"username":"u","password":"p"}');
+  const es = introExternalSecret();
+  h.refresher.upsertExternalSecret(es);
+  h.refresher.start();
+  await h.refresher.tick();
+  const deleting = {
+    ...es,
+    metadata: {
+      ...es.metadata,
+      deletionTimestamp: '2026-11-28T10:00:05Z',
+      finalizers: ['foregroundDeletion'],
+    },
+  };
+  h.refresher.upsertExternalSecret(deleting);
+  const target = h.kube.secrets.get('default/database-credentials');
+  await h.kube.deleteSecret('default', 'database-credentials');
+  h.refresher.targetSecretChanged(target ?? {}, true);
+  await h.refresher.tick();
+  h.clock.advance(3_600_000);
+  await h.refresher.tick();
+  t.notOk(h.kube.secrets.get('default/database-credentials'), 'not recreated');
+  t.equal(h.kube.writes.create, 1, 'only the first creation');
   await h.refresher.stop();
 });
