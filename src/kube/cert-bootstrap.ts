@@ -294,6 +294,11 @@ export class CertBootstrap {
       delete state.previousCa;
       delete state.stepSince;
       actions.push('ca-previous-dropped');
+    } else if (state.nextCa && stepDone && !(await this.#configurationsTrust(state.nextCa.cert))) {
+      // The caBundle write of step 1 did not land (API error, configuration recreated): the
+      // overlap only starts once the API servers can know the new CA. This pass writes it.
+      state.stepSince = new Date(now);
+      actions.push('ca-next-pending');
     } else if (state.nextCa && stepDone) {
       state.previousCa = state.ca.cert;
       state.ca = state.nextCa;
@@ -311,6 +316,33 @@ export class CertBootstrap {
       actions.push('renewed');
     }
     return actions;
+  }
+
+  /** True when every existing webhook of the project's configurations trusts `caPem`. */
+  async #configurationsTrust(caPem: string): Promise<boolean> {
+    const want = caPem.trim();
+    const reads = [
+      ...this.#o.mutatingWebhooks.map(
+        (name) => () => this.#admission.readMutatingWebhookConfiguration({ name }),
+      ),
+      ...this.#o.validatingWebhooks.map(
+        (name) => () => this.#admission.readValidatingWebhookConfiguration({ name }),
+      ),
+    ];
+    for (const read of reads) {
+      let webhooks: Array<{ clientConfig: { caBundle?: string } }>;
+      try {
+        webhooks = (await read()).webhooks ?? [];
+      } catch (err: unknown) {
+        if (isStatus(err, 404)) continue; // not installed: nothing calls us through it
+        throw err;
+      }
+      for (const w of webhooks) {
+        const bundle = Buffer.from(w.clientConfig.caBundle ?? '', 'base64').toString('utf8');
+        if (!bundle.includes(want)) return false;
+      }
+    }
+    return true;
   }
 
   #due(pem: string, now: number): boolean {

@@ -388,3 +388,30 @@ t.test('no key material in any log line, through bootstrap, renewal and CA rotat
   }
   t.notOk(log.includes(data['ca.key'] ?? '<none>'), 'no base64 of the CA key');
 });
+
+t.test('CA rotation waits for the new CA to reach caBundle before it signs anything', async (t) => {
+  const { api, clock, replica } = await setup(t);
+  const r = await replica('a');
+  await r.boot.reconcile();
+  clock.now += 601 * DAY;
+  api.failNext({ verb: 'update', resource: 'mutatingwebhookconfigurations', code: 500 });
+  await t.rejects(r.boot.reconcile(), 'step 1: the Secret has the new CA, the caBundle write failed');
+  t.ok(secretOf(api).data['ca-next.crt'], 'new CA announced in the Secret');
+  t.equal(pems(bundles(api)[0] ?? '').length, 1, 'but the mutating webhook does not trust it yet');
+
+  clock.now += 600_000;
+  const pending = await r.boot.reconcile();
+  t.same(
+    pending.actions.filter((a) => a.startsWith('ca-')),
+    ['ca-next-pending'],
+    'not promoted',
+  );
+  await assertServedCertsTrusted(t, api, [r], 'pending');
+  t.equal(pems(bundles(api)[0] ?? '').length, 2, 'the same pass wrote old + new');
+
+  clock.now += 300_000;
+  t.notOk((await r.boot.reconcile()).actions.includes('ca-promoted'), 'the overlap restarted');
+  clock.now += 300_000;
+  t.ok((await r.boot.reconcile()).actions.includes('ca-promoted'), 'then the new CA signs');
+  await assertServedCertsTrusted(t, api, [r], 'promoted');
+});
