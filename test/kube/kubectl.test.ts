@@ -137,3 +137,40 @@ spec:
   t.match(del.stdout, /deleted/);
   t.equal(api.get('externalsecrets', 'default', 'database-credentials-secret'), undefined);
 });
+
+t.test('kubectl apply --server-side, and delete --cascade=orphan keeps the dependents', async (t) => {
+  const cm = `
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: default
+data:
+  mode: fast
+`;
+  const r = await kubectl.run(['apply', '--server-side', '--validate=false', '-f', '-'], { stdin: cm });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /configmap\/settings serverside-applied/);
+  const again = await kubectl.run(['apply', '--server-side', '--validate=false', '-f', '-'], {
+    stdin: cm.replace('mode: fast', 'mode: slow'),
+  });
+  t.equal(again.code, 0, again.stderr);
+  t.same(api.get('configmaps', 'default', 'settings')?.data, { mode: 'slow' });
+  const owner = api.get('configmaps', 'default', 'settings');
+  api.put({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: 'dependent',
+      namespace: 'default',
+      ownerReferences: [
+        { apiVersion: 'v1', kind: 'ConfigMap', name: 'settings', uid: owner?.metadata?.uid ?? '' },
+      ],
+    },
+  });
+  const del = await kubectl.run(['delete', 'configmap', 'settings', '--cascade=orphan']);
+  t.equal(del.code, 0, del.stderr);
+  const dep = api.get('secrets', 'default', 'dependent');
+  t.ok(dep, 'the dependent stays');
+  t.equal(dep?.metadata?.ownerReferences, undefined, 'without its reference to the deleted owner');
+});
