@@ -1,0 +1,107 @@
+/**
+ * The provider bill of a refresh cycle, on the real AWS SDK and its JSON 1.1 wire fake:
+ * 1,000 ExternalSecrets over 100 remote keys. Taken together (the first pass) they cost at most
+ * 5 BatchGetSecretValue calls (20 keys a call) and no single GetSecretValue; routine cycles,
+ * spread over the interval by key-phased slots, cost at most one call per key (fewer when keys
+ * share a slot and batch), and only targets whose value changed are written.
+ */
+import t from 'tap';
+import type { ExternalSecret } from '../../src/api/types.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { createProviders } from '../../src/providers/registry.ts';
+import { Refresher } from '../../src/refresher/refresher.ts';
+import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
+import { StoreResolver } from '../../src/resolve/resolver.ts';
+import { AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
+import { secret, store } from '../resolve/fixtures.ts';
+import { MemoryKube } from './memory-kube.ts';
+
+process.env.NO_PROXY = '127.0.0.1,localhost';
+
+const HOUR = 3_600_000;
+
+function es(i: number): ExternalSecret {
+  return {
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'ExternalSecret',
+    metadata: { name: `es-${i}`, namespace: `team-${i % 4}`, uid: `uid-${i}`, generation: 1 },
+    spec: {
+      refreshInterval: '1h',
+      secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' },
+      target: { name: `target-${i}` },
+      data: [{ secretKey: 'password', remoteRef: { key: `app/key-${i % 100}`, property: 'password' } }],
+    },
+  };
+}
+
+t.test(
+  '1,000 ExternalSecrets over 100 AWS keys: 5 batches taken together, at most a call per key a cycle',
+  async (t) => {
+    const aws = await AwsSecretsManagerFake.start();
+    t.teardown(() => aws.close());
+    let now = Date.parse('2026-11-28T10:00:00Z');
+    const clock = () => now;
+    const registry = new MemoryRegistry();
+    registry.upsert(secret('ops', 'aws-creds', { id: 'AKIDEXAMPLE', key: 'secret-key-example' }));
+    registry.upsert(
+      store('ClusterSecretStore', 'aws', undefined, {
+        aws: {
+          service: 'SecretsManager',
+          region: 'us-east-1',
+          auth: {
+            secretRef: {
+              accessKeyIDSecretRef: { name: 'aws-creds', key: 'id', namespace: 'ops' },
+              secretAccessKeySecretRef: { name: 'aws-creds', key: 'key', namespace: 'ops' },
+            },
+          },
+        },
+      }),
+    );
+    const logger = createLogger({ level: 'warn', destination: { write: () => undefined } });
+    const resolver = new StoreResolver({
+      registry,
+      secrets: registry,
+      providers: createProviders(),
+      logger,
+      endpoints: { aws: aws.endpoint },
+      maxAttempts: 1,
+      now: clock,
+    });
+    t.teardown(() => resolver.close());
+    const kube = new MemoryKube();
+    const refresher = new Refresher({ resolver, kube, logger, now: clock, concurrency: 16 });
+    t.teardown(() => refresher.stop());
+
+    for (let k = 0; k < 100; k++) aws.put(`app/key-${k}`, JSON.stringify({ password: `v1-${k}` }));
+    for (let i = 0; i < 1000; i++) refresher.upsertExternalSecret(es(i));
+    refresher.start();
+    await refresher.tick();
+    t.equal(kube.secrets.size, 1000, 'every target created');
+    t.equal(
+      Buffer.from(kube.secrets.get('team-3/target-555')?.data?.password ?? '', 'base64').toString(),
+      'v1-55',
+    );
+    const first = { batch: aws.count('BatchGetSecretValue'), single: aws.count('GetSecretValue') };
+    t.ok(first.batch <= 5, `first pass: ${first.batch} BatchGetSecretValue`);
+    t.equal(first.single, 0, 'no single GetSecretValue');
+
+    // Routine cycles: the key-phased slots spread the 100 keys over the hour; walk it in steps.
+    const writes = kube.secretWrites();
+    for (let k = 0; k < 100; k += 2) aws.put(`app/key-${k}`, JSON.stringify({ password: `v2-${k}` }));
+    const before = { batch: aws.count('BatchGetSecretValue'), single: aws.count('GetSecretValue') };
+    let synced = 0;
+    for (let step = 0; step < 60; step++) {
+      now += HOUR / 60;
+      synced += await refresher.tick();
+    }
+    t.equal(synced, 1000, 'one hour: every ExternalSecret refreshed once');
+    const batches = aws.count('BatchGetSecretValue') - before.batch;
+    const singles = aws.count('GetSecretValue') - before.single;
+    t.ok(batches + singles <= 100, `one cycle: ${batches} batches + ${singles} single calls for 100 keys`);
+    t.equal(kube.secretWrites() - writes, 500, 'only the 500 targets of changed keys are written');
+    t.equal(
+      Buffer.from(kube.secrets.get('team-2/target-2')?.data?.password ?? '', 'base64').toString(),
+      'v2-2',
+    );
+  },
+);
