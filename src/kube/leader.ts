@@ -1,7 +1,8 @@
 /**
  * Leader election on a coordination.k8s.io/v1 Lease, after client-go's leaderelection: acquire
  * when the lease is free or expired, renew every retry period, and give up leadership the
- * moment renewals have failed for longer than the renew deadline. Expiry is judged on this
+ * moment renewals have failed for longer than the renew deadline, or at once when a read shows
+ * the lease held by another replica (this one stalled past the lease duration). Expiry is judged on this
  * replica's own clock from when it last *observed* the lease record change (never by comparing
  * clocks across pods). Writes are conditional on resourceVersion: a 409 means someone else won
  * this round. `stop()` releases the lease (empty holderIdentity) so a standby takes over at its
@@ -56,6 +57,8 @@ export class LeaderElector {
   /** The holder/renewTime last seen, and when (this clock) it was first seen. */
   #observed = '';
   #observedAt = 0;
+  /** Another replica holds a lease still valid, as read in the last round. */
+  #heldByOther = '';
   #wake: () => void = () => {};
 
   constructor(opts: LeaderElectorOptions) {
@@ -99,6 +102,11 @@ export class LeaderElector {
     if (ok) {
       this.#lastRenew = this.#now();
       if (!this.#leader) this.#setLeader(true);
+    } else if (this.#leader && this.#heldByOther) {
+      // Someone else holds the lease (it expired for them while we were stalled): stop at once
+      // rather than at the renew deadline, so two refreshers never write side by side.
+      this.#o.logger?.warn({ lease: this.name }, 'lost the refresher lease: held by another replica');
+      this.#setLeader(false);
     } else if (this.#leader && this.#now() - this.#lastRenew > this.#deadlineMs) {
       this.#o.logger?.warn({ lease: this.name }, 'lost the refresher lease: renew deadline exceeded');
       this.#setLeader(false);
@@ -142,6 +150,7 @@ export class LeaderElector {
       renewTime: new V1MicroTime(now),
     });
     let lease: V1Lease;
+    this.#heldByOther = '';
     try {
       lease = await api.readNamespacedLease({ namespace: this.namespace, name: this.name });
     } catch (err) {
@@ -167,7 +176,10 @@ export class LeaderElector {
       this.#observedAt = now;
     }
     const durationMs = (s.leaseDurationSeconds ?? Math.ceil(this.#leaseMs / 1000)) * 1000;
-    if (holder !== '' && holder !== this.identity && this.#observedAt + durationMs > now) return false;
+    if (holder !== '' && holder !== this.identity && this.#observedAt + durationMs > now) {
+      this.#heldByOther = holder;
+      return false;
+    }
     const changed = holder !== this.identity;
     try {
       const updated = await api.replaceNamespacedLease({
