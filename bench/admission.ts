@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { createCertificates } from '../src/server/certs.ts';
 import { type LoadResult, load, machine, saveResult, spawnNode, waitReady } from './lib.ts';
 
+/** The compiled server, as the container image runs it (npm run build first). */
+const SERVER = join(import.meta.dirname, '..', 'dist', 'main.js');
+
 const durationS = Number(process.env.BENCH_DURATION ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const root = join(import.meta.dirname, '..');
@@ -100,7 +103,7 @@ async function main() {
   const eswPort = 18444;
   const esw = spawnNode(
     [
-      join(root, 'src/main.ts'),
+      SERVER,
       'serve',
       '--port',
       String(eswPort),

@@ -15,6 +15,9 @@ import { KubeApiServer } from '../test/fakes/kube-apiserver/index.ts';
 import { writeKubeconfig } from '../test/fakes/kubectl.ts';
 import { machine, saveResult, spawnNode, waitReady } from './lib.ts';
 
+/** The compiled server, as the container image runs it (npm run build first). */
+const SERVER = join(import.meta.dirname, '..', 'dist', 'main.js');
+
 const ES_COUNT = Number(process.env.BENCH_ES ?? 10_000);
 const SECRET_COUNT = Number(process.env.BENCH_SECRETS ?? 10_000);
 const root = join(import.meta.dirname, '..');
@@ -98,7 +101,7 @@ async function run(esCount: number, secretCount: number, port: number) {
   const started = performance.now();
   const child = spawnNode(
     [
-      join(root, 'src/main.ts'),
+      SERVER,
       'serve',
       '--port',
       String(port),

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { createCertificates } from '../src/server/certs.ts';
 import { machine, saveResult, spawnNode, waitReady } from './lib.ts';
 
+/** The compiled server, as the container image runs it (npm run build first). */
+const SERVER = join(import.meta.dirname, '..', 'dist', 'main.js');
+
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const root = join(import.meta.dirname, '..');
 
@@ -24,7 +27,7 @@ export async function measureStandalone(): Promise<number[]> {
       const port = 18500 + i;
       const started = performance.now();
       const child = spawnNode([
-        join(root, 'src/main.ts'),
+        SERVER,
         'serve',
         '--port',
         String(port),

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, parseServeConfig, type ServeConfig } from './config.ts';
 import { errorMessage } from './errors.ts';
-import { loadKubeConfig } from './kube/config.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { createStandaloneRuntime, type Runtime } from './runtime.ts';
@@ -141,8 +140,12 @@ async function startRuntime(
     admissionDeadlineMs: config.admissionDeadlineMs,
     cacheTtlMs: config.cacheTtlMs,
   };
+  // @kubernetes/client-node alone is ~85 MiB of RSS: load it only when a cluster is configured.
+  const clusterConfigured = Boolean(config.kubeconfig || process.env.KUBERNETES_SERVICE_HOST);
   const kubeConfig =
-    config.stores.length === 0 ? loadKubeConfig({ kubeconfig: config.kubeconfig }) : undefined;
+    config.stores.length === 0 && clusterConfigured
+      ? (await import('./kube/config.ts')).loadKubeConfig({ kubeconfig: config.kubeconfig })
+      : undefined;
   if (kubeConfig) {
     logger.info(
       { server: kubeConfig.getCurrentCluster()?.server, certMode: config.certMode },

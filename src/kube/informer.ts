@@ -33,6 +33,12 @@ export interface InformerOptions {
   backoff?: { initialMs?: number; maxMs?: number };
   /** Server-side watch timeout; the watch is then resumed. Default 300 s. */
   watchTimeoutSeconds?: number;
+  /**
+   * Applied to every object before it is cached and emitted: drop what this process never reads
+   * (Secret data, managedFields) so 10,000s of objects stay cheap — and so the informers never
+   * hold secret values at all.
+   */
+  transform?: (obj: KubeObject) => KubeObject;
   /** Called whenever health changes. */
   onHealth?: (healthy: boolean) => void;
   /**
@@ -291,7 +297,12 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   #typed(obj: T): T {
-    return { ...obj, apiVersion: obj.apiVersion ?? this.#opts.apiVersion, kind: obj.kind ?? this.#opts.kind };
+    const typed = {
+      ...obj,
+      apiVersion: obj.apiVersion ?? this.#opts.apiVersion,
+      kind: obj.kind ?? this.#opts.kind,
+    };
+    return this.#opts.transform ? (this.#opts.transform(typed) as T) : typed;
   }
 
   #apply(type: string, obj: T): void {
@@ -360,6 +371,27 @@ export interface StartInformersOptions {
   esoVersion?: string;
 }
 
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/** Drops managedFields and kubectl's last-applied copy: nothing here reads them. */
+export function slim(obj: KubeObject): KubeObject {
+  const meta = obj.metadata;
+  if (!meta || (!meta.managedFields && !meta.annotations?.[LAST_APPLIED])) return obj;
+  const { managedFields: _m, ...rest } = meta;
+  const annotations = meta.annotations ? { ...meta.annotations } : undefined;
+  if (annotations) delete annotations[LAST_APPLIED];
+  return { ...obj, metadata: { ...rest, ...(annotations ? { annotations } : {}) } };
+}
+
+/**
+ * Secrets are cached without their data: the refresher re-reads a Secret before it writes it, so
+ * the informers only need metadata — and this process never holds every managed value in memory.
+ */
+export function withoutData(obj: KubeObject): KubeObject {
+  const { data: _d, stringData: _s, ...rest } = slim(obj) as Secret;
+  return rest;
+}
+
 /** Starts the six informers of cluster mode; call `stop()` at shutdown. */
 export function startInformers(kc: KubeConfig, opts: StartInformersOptions): InformerSet {
   const v = opts.esoVersion ?? 'v1';
@@ -370,6 +402,7 @@ export function startInformers(kc: KubeConfig, opts: StartInformersOptions): Inf
     apiVersion: string,
     kind: string,
     labelSelector?: string,
+    transform: (obj: KubeObject) => KubeObject = slim,
   ): Informer<T> => {
     opts.metrics?.informerHealthy.set({ resource: name }, 0);
     return new Informer<T>(kc, {
@@ -382,6 +415,7 @@ export function startInformers(kc: KubeConfig, opts: StartInformersOptions): Inf
       ...(opts.sleep ? { sleep: opts.sleep } : {}),
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
       onHealth: (ok) => opts.metrics?.informerHealthy.set({ resource: name }, ok ? 1 : 0),
+      transform,
     });
   };
   const set = {
@@ -405,6 +439,7 @@ export function startInformers(kc: KubeConfig, opts: StartInformersOptions): Inf
       'v1',
       'Secret',
       `${INJECT_LABEL}=true`,
+      withoutData,
     ),
     managedSecrets: make<Secret>(
       'secrets-managed',
@@ -412,6 +447,7 @@ export function startInformers(kc: KubeConfig, opts: StartInformersOptions): Inf
       'v1',
       'Secret',
       `${MANAGED_LABEL}=true`,
+      withoutData,
     ),
   };
   for (const inf of [set.secretStores, set.clusterSecretStores, set.namespaces] as Informer[]) {
