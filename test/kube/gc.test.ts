@@ -153,3 +153,88 @@ t.test(
     t.equal(api.remove('configmaps', 'a', 'owner'), false, 'false when already gone');
   },
 );
+
+t.test('finalizers hold a deletion; Foreground deletes the dependents first', async (t) => {
+  const api = await KubeApiServer.start({ now: () => new Date('2030-05-06T07:08:09Z') });
+  t.teardown(() => api.close());
+  const kc = api.kubeConfig();
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const createEs = async (name: string, finalizers?: string[]) =>
+    (await custom.createNamespacedCustomObject({
+      group: 'external-secrets.io',
+      version: 'v1',
+      namespace: 'ns',
+      plural: 'externalsecrets',
+      body: {
+        apiVersion: 'external-secrets.io/v1',
+        kind: 'ExternalSecret',
+        metadata: { name, ...(finalizers ? { finalizers } : {}) },
+        spec: {},
+      },
+    })) as { metadata: { uid: string; name: string } };
+  const depend = (name: string, owner: { metadata: { uid: string; name: string } }) =>
+    core.createNamespacedSecret({
+      namespace: 'ns',
+      body: {
+        metadata: {
+          name,
+          ownerReferences: [
+            {
+              apiVersion: 'external-secrets.io/v1',
+              kind: 'ExternalSecret',
+              name: owner.metadata.name,
+              uid: owner.metadata.uid,
+            },
+          ],
+        },
+      },
+    });
+  const del = (name: string, propagationPolicy?: string) =>
+    custom.deleteNamespacedCustomObject({
+      group: 'external-secrets.io',
+      version: 'v1',
+      namespace: 'ns',
+      plural: 'externalsecrets',
+      name,
+      ...(propagationPolicy ? { propagationPolicy } : {}),
+    });
+
+  const held = await createEs('held', ['example.com/cleanup']);
+  await depend('held-target', held);
+  await del('held');
+  const marked = api.get('externalsecrets', 'ns', 'held');
+  t.equal(marked?.metadata?.deletionTimestamp, '2030-05-06T07:08:09Z', 'marked, not deleted');
+  t.ok(api.get('secrets', 'ns', 'held-target'), 'its dependent waits with it');
+  await custom.patchNamespacedCustomObject({
+    group: 'external-secrets.io',
+    version: 'v1',
+    namespace: 'ns',
+    plural: 'externalsecrets',
+    name: 'held',
+    body: [{ op: 'remove', path: '/metadata/finalizers' }],
+  });
+  t.equal(api.get('externalsecrets', 'ns', 'held'), undefined, 'gone once the last finalizer is removed');
+  t.equal(api.get('secrets', 'ns', 'held-target'), undefined, 'and its dependent collected');
+
+  const fg = await createEs('fg');
+  await depend('fg-target', fg);
+  const start = api.resourceVersion;
+  const seen: string[] = [];
+  const ctl = await new Watch(kc).watch(
+    '/apis/external-secrets.io/v1/namespaces/ns/externalsecrets',
+    { resourceVersion: start },
+    (type, obj) => seen.push(`${type} ${obj.metadata.name} ${obj.metadata.finalizers?.join(',') ?? ''}`),
+    () => {},
+  );
+  t.teardown(() => ctl.abort());
+  await del('fg', 'Foreground');
+  t.equal(api.get('secrets', 'ns', 'fg-target'), undefined, 'dependent deleted');
+  t.equal(api.get('externalsecrets', 'ns', 'fg'), undefined, 'then the owner');
+  await until(() => seen.length === 2, 'owner events');
+  t.same(
+    seen,
+    ['MODIFIED fg foregroundDeletion', 'DELETED fg foregroundDeletion'],
+    'marked first, deleted last',
+  );
+});

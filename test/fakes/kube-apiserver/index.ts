@@ -231,16 +231,24 @@ export class KubeApiServer {
     if (def.kind === 'Namespace') addNamespaceNameLabel(o);
     if (def.namespaced) o.metadata.namespace = o.metadata.namespace ?? 'default';
     const existing = this.#store.get(def, o.metadata.namespace, o.metadata.name ?? '');
-    return existing ? this.#store.update(def, o) : this.#store.create(def, o);
+    if (!existing) return this.#store.create(def, o);
+    const stored = this.#store.update(def, o);
+    this.#finishIfFinalized(def, stored);
+    return stored;
   }
 
-  /** Deletes an object directly (then garbage collection); false when it did not exist. */
+  /**
+   * Deletes an object directly (then garbage collection); one with finalizers is only marked
+   * (deletionTimestamp) until they are removed. False when it did not exist.
+   */
   remove(resource: string, namespace: string | undefined, name: string): boolean {
     const def = resourceByName(resource);
     if (!def) throw new Error(`unknown resource ${resource}`);
-    const gone = this.#store.delete(def, namespace, name);
-    if (gone) this.#collectGarbage();
-    return gone !== undefined;
+    const obj = this.#store.get(def, namespace, name);
+    if (!obj) return false;
+    this.#deleteObject(def, obj, false);
+    this.#collectGarbage();
+    return true;
   }
 
   /** The next `count` (default 1) requests with this verb on this resource fail with `code`. */
@@ -724,6 +732,7 @@ export class KubeApiServer {
     if (dryRun) return { object: this.#out(route, final), warnings: admitted.warnings };
     const stored = this.#store.update(route.def, final);
     this.#count(route, verb);
+    this.#finishIfFinalized(route.def, stored);
     return { object: this.#out(route, stored), warnings: admitted.warnings };
   }
 
@@ -821,21 +830,49 @@ export class KubeApiServer {
     };
     const success = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details };
     if (dryRun) return { object: success, warnings: admitted.warnings };
-    this.#store.delete(route.def, route.namespace, name);
+    const policy = opts.propagationPolicy ?? q.get('propagationPolicy') ?? 'Background';
     this.#count(route, 'delete');
+    if (old.metadata?.deletionTimestamp)
+      return { object: this.#out(route, old), warnings: admitted.warnings };
+    if (policy === 'Orphan') this.#orphanDependents(old.metadata?.uid ?? '');
+    const kept = this.#deleteObject(route.def, old, policy === 'Foreground');
+    this.#collectGarbage();
+    return { object: kept ? this.#out(route, kept) : success, warnings: admitted.warnings };
+  }
+
+  /**
+   * Deletes `obj`, or, when it has finalizers (or `foreground`), only marks it: deletionTimestamp
+   * set (from `now`), `foregroundDeletion` added for a foreground deletion, and the object stays
+   * until its finalizers are removed. Returns the marked object, or undefined when it is gone.
+   */
+  #deleteObject(def: ResourceDef, obj: KObject, foreground: boolean): KObject | undefined {
+    const meta = obj.metadata ?? {};
+    const finalizers = [...((meta.finalizers as string[] | undefined) ?? [])];
+    if (foreground && !finalizers.includes('foregroundDeletion')) finalizers.push('foregroundDeletion');
+    if (finalizers.length > 0) {
+      const now = (this.#opts.now?.() ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z');
+      return this.#store.update(def, {
+        ...obj,
+        metadata: { ...meta, finalizers, deletionTimestamp: now, deletionGracePeriodSeconds: 0 },
+      });
+    }
+    this.#store.delete(def, meta.namespace, meta.name ?? '');
     // A deleted Namespace takes its contents with it (at once here; a real one is Terminating first).
-    if (route.def.kind === 'Namespace') {
-      for (const { def, object } of this.#store.all()) {
-        if (def.namespaced && object.metadata?.namespace === name) {
-          this.#store.delete(def, name, object.metadata.name ?? '');
-        }
+    if (def.kind === 'Namespace') {
+      for (const e of this.#store.all()) {
+        if (e.def.namespaced && e.object.metadata?.namespace === meta.name)
+          this.#deleteObject(e.def, e.object, false);
       }
     }
-    const policy = opts.propagationPolicy ?? q.get('propagationPolicy') ?? 'Background';
-    // Foreground is modelled as Background: dependents go at once, before this call returns.
-    if (policy === 'Orphan') this.#orphanDependents(old.metadata?.uid ?? '');
-    else this.#collectGarbage();
-    return { object: success, warnings: admitted.warnings };
+    return undefined;
+  }
+
+  /** After a write: an object being deleted whose last finalizer was removed goes now. */
+  #finishIfFinalized(def: ResourceDef, obj: KObject): void {
+    const meta = obj.metadata;
+    if (!meta?.deletionTimestamp || ((meta.finalizers as string[] | undefined) ?? []).length > 0) return;
+    this.#store.delete(def, meta.namespace, meta.name ?? '');
+    this.#collectGarbage();
   }
 
   /** As the garbage collector does for `propagationPolicy: Orphan`: drops the ownerReferences to `uid`. */
@@ -856,19 +893,37 @@ export class KubeApiServer {
    * references to the missing ones, as the real collector patches them away.
    */
   #collectGarbage(): void {
+    const dying = (o: Readonly<KObject>) =>
+      o.metadata?.deletionTimestamp !== undefined &&
+      ((o.metadata?.finalizers as string[] | undefined) ?? []).includes('foregroundDeletion');
     for (let round = 0; round < 100; round++) {
       const all = this.#store.scan();
-      const uids = new Set(all.map((e) => e.object.metadata?.uid));
+      // An owner in foreground deletion waits for its dependents: for them it is already gone.
+      const uids = new Set(all.filter((e) => !dying(e.object)).map((e) => e.object.metadata?.uid));
       let changed = false;
       for (const { def, object } of all) {
         const refs = object.metadata?.ownerReferences ?? [];
         const alive = refs.filter((r) => uids.has(r.uid));
         if (!object.metadata || alive.length === refs.length) continue;
-        changed = true;
-        if (alive.length === 0)
-          this.#store.delete(def, object.metadata.namespace, object.metadata.name ?? '');
+        if (alive.length === 0) {
+          if (object.metadata.deletionTimestamp) continue; // already on its way out
+          this.#deleteObject(def, object, false);
+        }
         // update() copies what it stores.
         else this.#store.update(def, { ...object, metadata: { ...object.metadata, ownerReferences: alive } });
+        changed = true;
+      }
+      if (changed) continue;
+      // Dependents gone: the foreground deletions complete.
+      for (const { def, object } of all) {
+        if (!dying(object) || !object.metadata) continue;
+        const finalizers = ((object.metadata.finalizers as string[]) ?? []).filter(
+          (f) => f !== 'foregroundDeletion',
+        );
+        if (finalizers.length === 0)
+          this.#store.delete(def, object.metadata.namespace, object.metadata.name ?? '');
+        else this.#store.update(def, { ...object, metadata: { ...object.metadata, finalizers } });
+        changed = true;
       }
       if (!changed) return;
     }
