@@ -2,6 +2,7 @@
  * The informer over a paged list: more objects than one page (500) arrive through `continue`
  * tokens, then the watch carries on from the list. (That the pages are one snapshot at the
  * first page's resourceVersion is the double's business: test/kube/apiserver-controls.test.ts.)
+ * A list answered 410 is started again from scratch at once.
  */
 import t from 'tap';
 import type { Secret } from '../../src/api/types.ts';
@@ -58,4 +59,26 @@ t.test('lists 1,100 Secrets in three pages, then watches from the first page', a
   });
   await until(() => updates.length === 1, 'the update');
   t.same(updates, ['s0999 MQ==']);
+});
+
+t.test('a list answered 410 (an expired continue token) is started again at once', async (t) => {
+  const api = await KubeApiServer.start({ bookmarkIntervalMs: 3_600_000 });
+  t.teardown(() => api.close());
+  api.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } });
+  const delays: number[] = [];
+  const inf = new Informer(api.kubeConfig(), {
+    path: '/api/v1/namespaces',
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    sleep: async (ms) => {
+      delays.push(ms);
+    },
+  });
+  t.teardown(() => inf.stop());
+  api.failNext({ verb: 'list', resource: 'namespaces', code: 410 });
+  inf.start();
+  await inf.synced;
+  t.ok(inf.get(undefined, 'team'));
+  t.equal(api.requests({ verb: 'list' }).length, 2, 'listed again');
+  t.same(delays, [], 'without a backoff');
 });
