@@ -89,6 +89,8 @@ export class Refresher {
   /** target Secret ns/name -> ExternalSecret key, to restore tampered targets. */
   readonly #targets = new Map<string, string>();
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #seeds = new Map<string, number>();
+  #ranked: string[] | undefined;
   #running = false;
   #startedAt = 0;
   #timer: { cancel(): void } | undefined;
@@ -115,6 +117,8 @@ export class Refresher {
     const prev = this.#es.get(key);
     const force = es.metadata?.annotations?.[FORCE_SYNC];
     const state: EsState = prev ?? { es, failures: 0, done: false };
+    if (prev) this.#seedCount(phaseSeed(prev.es), -1);
+    this.#seedCount(phaseSeed(es), +1);
     state.es = es;
     const target = `${es.metadata?.namespace ?? 'default'}/${es.spec?.target?.name || es.metadata?.name}`;
     this.#targets.set(target, key);
@@ -131,6 +135,8 @@ export class Refresher {
 
   deleteExternalSecret(es: ExternalSecret): void {
     const key = objKey(es);
+    const prev = this.#es.get(key);
+    if (prev) this.#seedCount(phaseSeed(prev.es), -1);
     this.#es.delete(key);
     this.#queue.remove(key);
     for (const [t, k] of this.#targets) if (k === key) this.#targets.delete(t);
@@ -165,7 +171,7 @@ export class Refresher {
     if (!prev) {
       const interval = this.#opts.placeholders.interval(secret);
       if (interval > 0) {
-        const phase = roundPhase(this.#opts.placeholders.phaseSeed(secret), interval);
+        const phase = roundPhase(this.#opts.placeholders.phaseSeed(secret), interval, this.#rounds());
         this.#queue.schedule(key, nextSlot(this.#now(), interval, phase));
       }
       this.#wake();
@@ -176,6 +182,50 @@ export class Refresher {
     const key = `secret/${objKey(secret)}`;
     this.#ph.delete(key);
     this.#queue.remove(key);
+  }
+
+  /** How many ExternalSecrets start from each remote key (the schedule phase seed). */
+  #seedCount(seed: string, delta: number): void {
+    const n = (this.#seeds.get(seed) ?? 0) + delta;
+    if (n > 0) this.#seeds.set(seed, n);
+    else this.#seeds.delete(seed);
+    if (n <= 0 || n === delta) this.#ranked = undefined;
+  }
+
+  /**
+   * An ExternalSecret's phase: its key's rank among all keys, cut into equal rounds, so every
+   * round holds at most 20 distinct keys (hash phases would give uneven rounds of 15–25, and a
+   * round of 21 costs two batches). Keys this refresher does not know fall back to the hash grid.
+   */
+  #phase(seed: string, period: number): number {
+    const rounds = this.#rounds();
+    const grid = Math.max(1_000, Math.floor(period / rounds));
+    if (!this.#seeds.has(seed)) return roundPhase(seed, period, rounds);
+    this.#ranked ??= [...this.#seeds.keys()]
+      .map((k) => ({ k, h: phaseOf(k, 2 ** 31) }))
+      .sort((a, b) => a.h - b.h || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
+      .map((x) => x.k);
+    const ranked = this.#ranked;
+    const h = phaseOf(seed, 2 ** 31);
+    let lo = 0;
+    let hi = ranked.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const m = ranked[mid] as string;
+      const mh = phaseOf(m, 2 ** 31);
+      if (mh < h || (mh === h && m < seed)) lo = mid + 1;
+      else hi = mid;
+    }
+    const round = Math.floor((lo * rounds) / ranked.length);
+    return Math.min(round * grid, Math.max(0, period - 1));
+  }
+
+  /**
+   * Rounds per interval: enough that each round holds about 20 distinct keys (one AWS batch),
+   * never more than 60, so 100 keys refresh in 5 batches and 1,000 keys in 50.
+   */
+  #rounds(): number {
+    return Math.min(MAX_ROUNDS, Math.max(1, Math.ceil(this.#seeds.size / KEYS_PER_ROUND)));
   }
 
   // ---------------------------------------------------------------- leadership
@@ -310,7 +360,7 @@ export class Refresher {
     }
     const window = Math.min(this.#opts.firstPassWindowMs ?? 60_000, interval);
     const due = refreshed + interval;
-    const spread = this.#now() + roundPhase(phaseSeed(es), window);
+    const spread = this.#now() + roundPhase(phaseSeed(es), window, this.#rounds());
     this.#queue.schedule(key, Math.max(due, Math.min(spread, due + window)));
   }
 
@@ -356,7 +406,7 @@ export class Refresher {
       return;
     }
     if (this.#es.get(key) === state) {
-      this.#queue.schedule(key, nextSlot(this.#now(), interval, roundPhase(phaseSeed(es), interval)));
+      this.#queue.schedule(key, nextSlot(this.#now(), interval, this.#phase(phaseSeed(es), interval)));
     }
   }
 
@@ -382,7 +432,7 @@ export class Refresher {
     if (interval > 0 && this.#ph.get(key) === state) {
       this.#queue.schedule(
         key,
-        nextSlot(this.#now(), interval, roundPhase(syncer.phaseSeed(state.secret), interval)),
+        nextSlot(this.#now(), interval, roundPhase(syncer.phaseSeed(state.secret), interval, this.#rounds())),
       );
     }
   }
@@ -437,13 +487,16 @@ function isPeriodic(es: ExternalSecret): boolean {
   return policy === 'Periodic';
 }
 
+const MAX_ROUNDS = 60;
+const KEYS_PER_ROUND = 20;
+
 /**
- * The phase of a seed within a period, on a grid of at most 60 rounds a period (never finer than
+ * The phase of a seed within a period, on a grid of `rounds` rounds a period (never finer than
  * 1 s): keys due in one round are fetched together, so AWS gets full batches of 20 instead of a
  * call per key, while the load still spreads over the whole interval.
  */
-export function roundPhase(seed: string, period: number): number {
-  const grid = Math.max(1_000, Math.floor(period / 60));
+export function roundPhase(seed: string, period: number, rounds = MAX_ROUNDS): number {
+  const grid = Math.max(1_000, Math.floor(period / Math.max(1, rounds)));
   return Math.floor(phaseOf(seed, period) / grid) * grid;
 }
 

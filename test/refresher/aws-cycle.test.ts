@@ -98,6 +98,8 @@ t.test(
     const batches = aws.count('BatchGetSecretValue') - before.batch;
     const singles = aws.count('GetSecretValue') - before.single;
     t.ok(batches + singles <= 100, `one cycle: ${batches} batches + ${singles} single calls for 100 keys`);
+    t.ok(batches <= 5, 'the cycle is cut into rounds of at most 20 keys: at most 5 BatchGetSecretValue');
+    t.equal(singles, 0, 'no key is fetched alone');
     t.equal(kube.secretWrites() - writes, 500, 'only the 500 targets of changed keys are written');
     t.equal(
       Buffer.from(kube.secrets.get('team-2/target-2')?.data?.password ?? '', 'base64').toString(),
