@@ -285,6 +285,14 @@ async function writeTarget(
         `target Secret "${ns}/${name}" does not exist (creationPolicy Merge only updates)`,
       );
     }
+    // A target's type is immutable, so a Secret Kubernetes issues (a service-account or
+    // bootstrap token) would keep its type under our data: never write into one.
+    if (existing?.type && PRIVILEGED_TYPES.has(existing.type)) {
+      throw new EswError(
+        'ESW_FORBIDDEN_TYPE',
+        `target Secret "${ns}/${name}" has type "${existing.type}", which may not be managed`,
+      );
+    }
     const next = mergeInto(es, existing, desired);
     if (existing && sameContent(existing, next)) return 'unchanged';
     if (existing?.immutable) {
