@@ -20,7 +20,6 @@ const SERVER = join(import.meta.dirname, '..', 'dist', 'main.js');
 
 const ES_COUNT = Number(process.env.BENCH_ES ?? 10_000);
 const SECRET_COUNT = Number(process.env.BENCH_SECRETS ?? 10_000);
-const root = join(import.meta.dirname, '..');
 
 async function rssMiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');

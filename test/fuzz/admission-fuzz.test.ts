@@ -55,7 +55,10 @@ t.test(`fuzz: ${RUNS} generated bodies against /validate and /mutate (seed ${SEE
     Object.keys(report.statuses).some((s) => Number(s) >= 500),
     `status codes seen: ${JSON.stringify(report.statuses)}`,
   );
-  t.ok((report.statuses['200'] ?? 0) > RUNS * 0.4, 'a large share were real reviews that reached the handlers');
+  t.ok(
+    (report.statuses['200'] ?? 0) > RUNS * 0.4,
+    'a large share were real reviews that reached the handlers',
+  );
   t.ok((report.statuses['400'] ?? 0) > 0, 'garbage was refused with 400');
   t.equal(report.healthy, true, 'healthy afterwards');
   t.same(report.leaked, [], 'the canary never reaches a log line');
