@@ -36,6 +36,7 @@ import {
   serializeRefs,
   type Template,
   templateReferences,
+  toRemoteRef,
 } from '../refs/placeholder.ts';
 import type { Resolver, StoreRef } from '../resolve/types.ts';
 import { type AdmissionRequest, type AdmissionResult, allow, deny } from './types.ts';
@@ -410,7 +411,7 @@ async function fillSecret(plan: Plan, namespace: string, deps: MutateDeps): Prom
     const what = `key "${usedBy.get(id) ?? ''}" ${formatReference(ref)}`;
     unanswered.add(what);
     try {
-      const value = await deps.resolver.getValue(store, namespace, remoteRef(ref), opts);
+      const value = await deps.resolver.getValue(store, namespace, toRemoteRef(ref), opts);
       return [id, value] as const;
     } catch (err: unknown) {
       throw withReference(err, what);
@@ -422,7 +423,7 @@ async function fillSecret(plan: Plan, namespace: string, deps: MutateDeps): Prom
   if (plan.dataFrom) unanswered.add(dataFromText);
   const extract = plan.dataFrom
     ? deps.resolver
-        .getMap(store, namespace, remoteRef(plan.dataFrom), opts)
+        .getMap(store, namespace, toRemoteRef(plan.dataFrom), opts)
         .catch((err: unknown) => {
           throw withReference(err, dataFromText);
         })
@@ -530,14 +531,6 @@ async function fillSecret(plan: Plan, namespace: string, deps: MutateDeps): Prom
     );
   }
   return mutated;
-}
-
-function remoteRef(ref: Reference): { key: string; property?: string; version?: string } {
-  return {
-    key: ref.key,
-    ...(ref.property ? { property: ref.property } : {}),
-    ...(ref.version ? { version: ref.version } : {}),
-  };
 }
 
 function formatRefBody(ref: Reference | undefined): string {

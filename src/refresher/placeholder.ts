@@ -17,6 +17,7 @@ import {
   referenceId,
   renderTemplate,
   templateReferences,
+  toRemoteRef,
 } from '../refs/placeholder.ts';
 import type { Resolver } from '../resolve/types.ts';
 import type { SyncOutcome } from './external-secret.ts';
@@ -99,12 +100,12 @@ export class PlaceholderRefresh implements PlaceholderSyncer {
     const values = new Map<string, Buffer>();
     await Promise.all(
       [...unique].map(async ([id, ref]) => {
-        values.set(id, await this.#resolver.getValue(store, ns, remoteRef(ref), { fetchedAfter }));
+        values.set(id, await this.#resolver.getValue(store, ns, toRemoteRef(ref), { fetchedAfter }));
       }),
     );
     const data: Record<string, string> = { ...(secret.data ?? {}) };
     if (record.dataFrom) {
-      const map = await this.#resolver.getMap(store, ns, remoteRef(record.dataFrom), { fetchedAfter });
+      const map = await this.#resolver.getMap(store, ns, toRemoteRef(record.dataFrom), { fetchedAfter });
       for (const [k, v] of map)
         if (!record.templates.has(k) && !bytesHaveRefs(v)) data[k] = v.toString('base64');
     }
@@ -117,12 +118,4 @@ export class PlaceholderRefresh implements PlaceholderSyncer {
     }
     return data;
   }
-}
-
-function remoteRef(ref: Reference): RemoteRef {
-  return {
-    key: ref.key,
-    ...(ref.property ? { property: ref.property } : {}),
-    ...(ref.version ? { version: ref.version } : {}),
-  };
 }

@@ -148,6 +148,15 @@ export function parseReferenceBody(body: string, secretKey = '', quoted = body):
 }
 
 /** The canonical text of a reference: `${ref:KEY#PROPERTY#VERSION}`, trailing empty parts dropped. */
+/** The remoteRef a reference stands for (empty property / version left out). */
+export function toRemoteRef(ref: Reference): { key: string; property?: string; version?: string } {
+  return {
+    key: ref.key,
+    ...(ref.property ? { property: ref.property } : {}),
+    ...(ref.version ? { version: ref.version } : {}),
+  };
+}
+
 export function formatReference(ref: Reference): string {
   return `${REF_OPEN}${formatReferenceBody(ref)}}`;
 }
