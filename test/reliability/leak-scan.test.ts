@@ -1,0 +1,337 @@
+/**
+ * Leak scan across every provider: canary values (and canary credentials) in the AWS, Vault,
+ * GCP, Azure and fake providers, driven through admission (fills and refusals), refresh (syncs,
+ * template and property errors) and provider errors whose bodies carry a canary. None may appear
+ * in a log line (debug level), an Event, a status, an annotation or label of a written Secret,
+ * the metrics text, or a refusal message or warning — only in Secret data, where it belongs.
+ */
+import { randomUUID } from 'node:crypto';
+import jsonpatch from 'fast-json-patch';
+import t from 'tap';
+import type { AdmissionRequest, AdmissionResult } from '../../src/admission/types.ts';
+import type { ExternalSecret, KubeObject, Secret } from '../../src/api/types.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
+import { Refresher } from '../../src/refresher/refresher.ts';
+import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
+import { createRuntime } from '../../src/runtime.ts';
+import { AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
+import { AZURE_FAKE_TENANT, AzureKeyVaultFake } from '../fakes/azure-keyvault.ts';
+import { GcpSecretManagerFake, GrpcCode } from '../fakes/gcp-secret-manager.ts';
+import { VaultFake } from '../fakes/vault.ts';
+import { MemoryKube } from '../refresher/memory-kube.ts';
+
+process.env.NO_PROXY = '127.0.0.1,localhost';
+
+const RUN = randomUUID().slice(0, 8);
+const canary = (what: string) => `CANARY-${what}-${RUN}`;
+/** Every canary planted, values and credentials alike. */
+const PLANTED: string[] = [];
+const plant = (what: string) => {
+  const c = canary(what);
+  PLANTED.push(c);
+  return c;
+};
+/** Each fails on a plain-text canary value; an error quoting its input would leak it. */
+const HOSTILE_TEMPLATES = {
+  json: '{{ .plain | fromJson | toJson }}',
+  yaml: '{{ (fromYaml .plain).x.y }}',
+  printf: '{{ printf "%d" (fromJson .plain) }}',
+  range: '{{ range $k, $v := .plain }}{{ $v }}{{ end }}',
+};
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+function secretObject(name: string, data: Record<string, string>): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: 'default' },
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+  } as KubeObject;
+}
+
+function storeObject(name: string, provider: Record<string, unknown>): KubeObject {
+  return {
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'SecretStore',
+    metadata: { name, namespace: 'default', uid: `uid-${name}`, generation: 1 },
+    spec: { provider },
+  } as KubeObject;
+}
+
+function placeholder(store: string, data: Record<string, string>): AdmissionRequest & { object: Secret } {
+  const object: Secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: 'leak',
+      namespace: 'default',
+      labels: { 'esw.io/inject': 'true' },
+      annotations: { 'esw.io/store': store },
+    },
+    type: 'Opaque',
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+  };
+  return {
+    uid: randomUUID(),
+    kind: { group: '', version: 'v1', kind: 'Secret' },
+    resource: { group: '', version: 'v1', resource: 'secrets' },
+    name: 'leak',
+    namespace: 'default',
+    operation: 'CREATE',
+    object,
+    oldObject: null,
+    dryRun: false,
+  };
+}
+
+function externalSecret(
+  name: string,
+  store: string,
+  data: { secretKey: string; key: string; property?: string }[],
+  template?: Record<string, string>,
+): ExternalSecret {
+  return {
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'ExternalSecret',
+    metadata: { name, namespace: 'default', uid: `uid-${name}`, generation: 1 },
+    spec: {
+      refreshInterval: '1h',
+      secretStoreRef: { name: store, kind: 'SecretStore' },
+      target: {
+        name: `${name}-target`,
+        ...(template ? { template: { engineVersion: 'v2', data: template } } : {}),
+      },
+      data: data.map((d) => ({
+        secretKey: d.secretKey,
+        remoteRef: { key: d.key, ...(d.property ? { property: d.property } : {}) },
+      })),
+    },
+  };
+}
+
+t.test('no canary outside Secret data, across every provider and every path', async (t) => {
+  // ---- providers, each holding canary values and behind canary credentials
+  const aws = await AwsSecretsManagerFake.start();
+  t.teardown(() => aws.close());
+  const vault = new VaultFake();
+  const vaultUrl = await vault.start();
+  t.teardown(() => vault.close());
+  const gcp = new GcpSecretManagerFake();
+  const gcpAddr = await gcp.start();
+  t.teardown(() => gcp.close());
+  const azure = await AzureKeyVaultFake.start();
+  t.teardown(() => azure.close());
+
+  const awsKey = plant('aws-secret-access-key');
+  const vaultToken = plant('vault-token');
+  const azureClientSecret = plant('azure-client-secret');
+  vault.addToken(vaultToken);
+  azure.clients.set('client-guid', azureClientSecret);
+
+  const value = (p: string) => JSON.stringify({ username: `user-${p}`, password: plant(`${p}-password`) });
+  const plain = (p: string) => plant(`${p}-plain`);
+  aws.put('app/db', value('aws'));
+  aws.put('app/plain', plain('aws'));
+  vault.putKv2('secret', 'app/db', JSON.parse(value('vault')) as Record<string, unknown>);
+  vault.putKv2('secret', 'app/plain', { value: plain('vault') });
+  gcp.addSecret({ project: 'proj', id: 'app-db', versions: [value('gcp')] });
+  gcp.addSecret({ project: 'proj', id: 'app-plain', versions: [plain('gcp')] });
+  azure.put('app-db', value('azure'));
+  azure.put('app-plain', plain('azure'));
+  const fakeData = [
+    { key: 'app-db', value: value('fake') },
+    { key: 'app-plain', value: plain('fake') },
+  ];
+
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'debug', destination: { write: (l: string) => lines.push(l) } });
+  const metrics = createMetrics();
+  const registry = new MemoryRegistry();
+  for (const o of [
+    secretObject('aws-creds', { id: 'AKIDEXAMPLE', key: awsKey }),
+    secretObject('vault-token', { token: vaultToken }),
+    secretObject('azure-creds', { 'client-id': 'client-guid', 'client-secret': azureClientSecret }),
+    storeObject('aws', {
+      aws: {
+        service: 'SecretsManager',
+        region: 'us-east-1',
+        auth: {
+          secretRef: {
+            accessKeyIDSecretRef: { name: 'aws-creds', key: 'id' },
+            secretAccessKeySecretRef: { name: 'aws-creds', key: 'key' },
+          },
+        },
+      },
+    }),
+    storeObject('vault', {
+      vault: {
+        server: vaultUrl,
+        path: 'secret',
+        version: 'v2',
+        auth: { tokenSecretRef: { name: 'vault-token', key: 'token' } },
+      },
+    }),
+    storeObject('gcp', { gcpsm: { projectID: 'proj' } }),
+    storeObject('azure', {
+      azurekv: {
+        vaultUrl: azure.url,
+        tenantId: AZURE_FAKE_TENANT,
+        authType: 'ServicePrincipal',
+        authSecretRef: {
+          clientId: { name: 'azure-creds', key: 'client-id' },
+          clientSecret: { name: 'azure-creds', key: 'client-secret' },
+        },
+      },
+    }),
+    storeObject('fake', { fake: { data: fakeData } }),
+  ]) {
+    registry.upsert(o);
+  }
+  const runtime = createRuntime(registry, registry, {
+    logger,
+    metrics,
+    admissionDeadlineMs: 5_000,
+    cacheTtlMs: 30_000,
+    endpoints: {
+      aws: aws.endpoint,
+      gcp: { host: gcpAddr.host, port: gcpAddr.port, insecure: true },
+      azureCa: azure.ca,
+      azureDisableChallengeResourceVerification: true,
+      azureAuthorityHost: azure.url,
+    },
+  });
+  t.teardown(() => runtime.close());
+
+  const keys: Record<string, { db: string; plain: string; plainProp?: string }> = {
+    aws: { db: 'app/db', plain: 'app/plain' },
+    vault: { db: 'app/db', plain: 'app/plain', plainProp: 'value' },
+    gcp: { db: 'app-db', plain: 'app-plain' },
+    azure: { db: 'app-db', plain: 'app-plain' },
+    fake: { db: 'app-db', plain: 'app-plain' },
+  };
+
+  // ---- admission: fills and refusals
+  const results: AdmissionResult[] = [];
+  const filledMeta: unknown[] = [];
+  for (const [store, k] of Object.entries(keys)) {
+    const ok = placeholder(store, {
+      password: `\${ref:${k.db}#password}`,
+      dsn: `u=\${ref:${k.db}#username};p=\${ref:${k.db}#password}`,
+    });
+    const filled = await runtime.mutate(ok);
+    t.equal(filled.allowed, true, `${store}: filled (${filled.status?.message})`);
+    const ops = JSON.parse(
+      Buffer.from(filled.patch ?? 'W10=', 'base64').toString('utf8'),
+    ) as jsonpatch.Operation[];
+    const out = jsonpatch.applyPatch(structuredClone(ok.object), ops, true, false).newDocument as Secret;
+    t.ok(
+      Buffer.from(out.data?.password ?? '', 'base64')
+        .toString()
+        .startsWith('CANARY-'),
+      `${store}: the canary is in data, where it belongs`,
+    );
+    filledMeta.push(out.metadata, out.type);
+    results.push({ ...filled, patch: undefined });
+
+    const refusals = [
+      // a property that does not exist in a JSON value holding a canary
+      placeholder(store, { x: `\${ref:${k.db}#nothere}` }),
+      // a property of a value that is not JSON (the value is a canary)
+      placeholder(store, { x: `\${ref:${k.plain}#${k.plainProp ? `${k.plainProp}.deeper` : 'prop'}}` }),
+      // a key that does not exist
+      placeholder(store, { x: `\${ref:${k.db}-absent}` }),
+    ];
+    for (const r of refusals) {
+      const res = await runtime.mutate(r);
+      t.equal(res.allowed, false, `${store}: refused (${res.status?.message})`);
+      results.push(res);
+    }
+  }
+
+  // ---- provider errors whose bodies carry a canary
+  vault.fault('secret/data/app/broken', { status: 500, body: { errors: [plant('vault-error-body')] } });
+  gcp.setFault('app-broken', { code: GrpcCode.INTERNAL, details: plant('gcp-error-details') });
+  azure.fault({ type: 'error', status: 500, code: plant('azure-error-code') }, { name: 'app-broken' });
+  for (const [store, key] of [
+    ['vault', 'app/broken'],
+    ['gcp', 'app-broken'],
+    ['azure', 'app-broken'],
+  ] as const) {
+    const res = await runtime.mutate(placeholder(store, { x: `\${ref:${key}}` }));
+    t.equal(res.allowed, false, `${store}: provider error refused (${res.status?.message})`);
+    results.push(res);
+  }
+
+  // ---- refresh: syncs, property and template errors, provider errors
+  const kube = new MemoryKube();
+  const refresher = new Refresher({ resolver: runtime.resolver, kube, logger, metrics });
+  t.teardown(() => refresher.stop());
+  for (const [store, k] of Object.entries(keys)) {
+    refresher.upsertExternalSecret(
+      externalSecret(`${store}-ok`, store, [
+        { secretKey: 'username', key: k.db, property: 'username' },
+        { secretKey: 'password', key: k.db, property: 'password' },
+      ]),
+    );
+    refresher.upsertExternalSecret(
+      externalSecret(`${store}-missing-property`, store, [
+        { secretKey: 'x', key: k.db, property: 'nothere' },
+      ]),
+    );
+    // Templates that fail on a canary value: their errors must not quote it.
+    for (const [name, text] of Object.entries(HOSTILE_TEMPLATES)) {
+      refresher.upsertExternalSecret(
+        externalSecret(
+          `${store}-template-${name}`,
+          store,
+          [{ secretKey: 'plain', key: k.plain, ...(k.plainProp ? { property: k.plainProp } : {}) }],
+          { out: text },
+        ),
+      );
+    }
+  }
+  for (const store of ['vault', 'gcp', 'azure']) {
+    refresher.upsertExternalSecret(
+      externalSecret(`${store}-broken`, store, [
+        { secretKey: 'x', key: store === 'vault' ? 'app/broken' : 'app-broken' },
+      ]),
+    );
+  }
+  refresher.start();
+  await refresher.tick();
+  await refresher.tick();
+  for (const store of Object.keys(keys)) {
+    const target = kube.secrets.get(`default/${store}-ok-target`);
+    t.ok(
+      Buffer.from(target?.data?.password ?? '', 'base64')
+        .toString()
+        .startsWith('CANARY-'),
+      `${store}: the refresher wrote the value`,
+    );
+    t.match(kube.statuses.get(`default/${store}-missing-property`)?.conditions?.[0], { status: 'False' });
+    for (const name of Object.keys(HOSTILE_TEMPLATES)) {
+      const c = kube.statuses.get(`default/${store}-template-${name}`)?.conditions?.[0];
+      t.match(c, { status: 'False' }, `${store} ${name}: the template failed on the value (${c?.message})`);
+    }
+  }
+
+  // ---- the scan
+  const written = [...kube.secrets.values()].map((s) => ({ ...s, data: undefined }));
+  const surfaces: Record<string, string> = {
+    logs: lines.join('\n'),
+    events: JSON.stringify(kube.events),
+    statuses: JSON.stringify([...kube.statuses.entries()]),
+    'written Secrets (all but data)': JSON.stringify(written),
+    'admission: refusal messages, warnings and filled metadata': JSON.stringify({ results, filledMeta }),
+    metrics: await metrics.registry.metrics(),
+  };
+  t.ok(lines.length > 20, `logs were captured (${lines.length} lines)`);
+  t.ok(kube.events.length > 0 && kube.statuses.size > 0, 'events and statuses were written');
+  for (const [surface, text] of Object.entries(surfaces)) {
+    const leaked = PLANTED.filter((c) => text.includes(c));
+    t.same(leaked, [], `${surface}: no canary`);
+    t.notOk(text.includes('CANARY-'), `${surface}: not even an unlisted canary`);
+  }
+  t.ok(PLANTED.length >= 16, `${PLANTED.length} canaries planted`);
+});
