@@ -4,7 +4,7 @@
  * verify it with `--cacert certs/ca.crt`.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createCertificates, serviceDnsNames } from './certs.ts';
 
@@ -41,8 +41,19 @@ export async function writeCertificateFiles(
     ...(names.validityDays ? { validityDays: names.validityDays } : {}),
   });
   await writeFile(join(dir, 'ca.crt'), bundle.caCert);
-  await writeFile(join(dir, 'ca.key'), bundle.caKey, { mode: 0o600 });
+  await writePrivate(join(dir, 'ca.key'), bundle.caKey);
   // Key first: a watcher that sees the new certificate must find its key already in place.
-  await writeFile(names.keyFile ?? join(dir, 'tls.key'), bundle.key, { mode: 0o600 });
+  await writePrivate(names.keyFile ?? join(dir, 'tls.key'), bundle.key);
   await writeFile(names.certFile ?? join(dir, 'tls.crt'), bundle.cert);
+}
+
+/**
+ * A private key, 0600. `mode` only applies when the file is created, so an existing file (an
+ * older, looser one) is narrowed first — before the new key is in it.
+ */
+async function writePrivate(path: string, content: string): Promise<void> {
+  await chmod(path, 0o600).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  });
+  await writeFile(path, content, { mode: 0o600 });
 }
