@@ -20,7 +20,7 @@ import {
   toRemoteRef,
 } from '../refs/placeholder.ts';
 import type { Resolver } from '../resolve/types.ts';
-import type { SyncOutcome } from './external-secret.ts';
+import { PRIVILEGED_TYPES, type SyncOutcome } from './external-secret.ts';
 import { ConflictError, type KubeWriter } from './ports.ts';
 import type { PlaceholderSyncer } from './refresher.ts';
 
@@ -56,6 +56,13 @@ export class PlaceholderRefresh implements PlaceholderSyncer {
       for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
         const current = await opts.kube.getSecret(ns, name);
         if (!current) return { result: 'skipped' };
+        // Refused at admission; one labelled and annotated some other way is not written either.
+        if (current.type && PRIVILEGED_TYPES.has(current.type)) {
+          throw new EswError(
+            'ESW_FORBIDDEN_TYPE',
+            `Secret "${ns}/${name}" has type "${current.type}", which may not be managed`,
+          );
+        }
         const next = await this.#resolve(current, opts.fetchedAfter);
         if (!next) return { result: 'skipped' };
         const hash = dataHash(next);
