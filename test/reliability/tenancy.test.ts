@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import jsonpatch from 'fast-json-patch';
 import t, { type Test } from 'tap';
 import type { AdmissionRequest } from '../../src/admission/types.ts';
 import type { ExternalSecret, KubeObject, Secret } from '../../src/api/types.ts';
@@ -17,6 +18,7 @@ import { validateObject } from '../../src/api/validate.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { createProviders } from '../../src/providers/registry.ts';
+import { PlaceholderRefresh } from '../../src/refresher/placeholder.ts';
 import { Refresher } from '../../src/refresher/refresher.ts';
 import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
 import { StoreResolver } from '../../src/resolve/resolver.ts';
@@ -59,7 +61,7 @@ function world(t: Test) {
   const refresher = new Refresher({ resolver, kube, logger, metrics });
   t.teardown(() => refresher.stop());
   refresher.start();
-  return { runtime, refresher, kube, lines, registry };
+  return { runtime, refresher, kube, lines, registry, logger };
 }
 
 function placeholder(
@@ -324,4 +326,43 @@ t.test('hostile templates cannot read the environment, the filesystem or run cod
   });
   t.notOk(everything.includes(ENV_CANARY), 'the environment is never read');
   t.notOk(everything.includes(FILE_CANARY), 'the filesystem is never read');
+});
+
+t.test('refresh: a privileged Secret carrying a placeholder record is never written', async (t) => {
+  const { runtime, kube, lines, logger } = world(t);
+  const request = placeholder('team-a', { 'esw.io/store': 'team-store' });
+  const filled = await runtime.mutate(request);
+  t.equal(filled.allowed, true, 'an Opaque placeholder is filled (to get a genuine record)');
+  const ops = JSON.parse(
+    Buffer.from(filled.patch ?? 'W10=', 'base64').toString('utf8'),
+  ) as jsonpatch.Operation[];
+  const record = jsonpatch.applyPatch(structuredClone(request.object), ops, true, false)
+    .newDocument as Secret;
+  t.ok(record.metadata?.annotations?.['esw.io/refs'], 'the record of references is there');
+  const syncer = new PlaceholderRefresh(runtime.resolver, logger);
+  for (const type of ['kubernetes.io/service-account-token', 'bootstrap.kubernetes.io/token']) {
+    const name = `priv-${type.length}`;
+    // Labelled and annotated while the webhook was not asked (installed later, or bypassed).
+    await kube.createSecret('team-a', {
+      ...record,
+      metadata: { ...record.metadata, name, namespace: 'team-a' },
+      type,
+      data: { password: b64('issued-by-kubernetes') },
+    });
+    const outcome = await syncer.sync((await kube.getSecret('team-a', name)) as Secret, {
+      fetchedAfter: 0,
+      kube,
+    });
+    t.match(outcome, { result: 'error', error: { code: 'ESW_FORBIDDEN_TYPE' } }, `${type}: refused`);
+    t.same(
+      kube.secrets.get(`team-a/${name}`)?.data,
+      { password: b64('issued-by-kubernetes') },
+      `${type}: untouched`,
+    );
+  }
+  t.equal(kube.writes.replace, 0, 'no replace at all');
+  t.same(
+    lines.filter((l) => l.includes(CANARY)),
+    [],
+  );
 });
