@@ -60,8 +60,11 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
   const runtime = createRuntime(registry, secrets, opts, {
     notReady: () => [...informers.healthy(), ...(certs?.notReady() ?? [])],
     close: async () => {
+      // Stop refreshing first (no write is started after this), then release the lease so a
+      // follower takes over at once; in-flight syncs drain meanwhile.
+      const stopping = refresher?.stop();
       await elector?.stop();
-      await refresher?.stop();
+      await stopping;
       await certs?.stop();
       await informers.stop();
     },

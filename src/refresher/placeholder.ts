@@ -6,7 +6,7 @@
  */
 
 import { dataHash, readPlaceholderSettings } from '../admission/mutate.ts';
-import type { RemoteRef, Secret } from '../api/types.ts';
+import type { Secret } from '../api/types.ts';
 import { EswError, errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import {
