@@ -33,6 +33,8 @@ export interface RuntimeOptions {
   admissionDeadlineMs: number;
   cacheTtlMs: number;
   endpoints?: EndpointOverrides;
+  /** The resolver's clock (cache TTL, `fetchedAfter`); tests share one with the refresher. */
+  now?: () => number;
 }
 
 const STORE_KINDS = new Set(['SecretStore', 'ClusterSecretStore']);
@@ -74,6 +76,7 @@ export function createRuntime(
     cacheTtlMs: opts.cacheTtlMs,
     callTimeoutMs: opts.admissionDeadlineMs,
     ...(opts.endpoints ? { endpoints: opts.endpoints } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
   });
   const mutateDeps = { resolver, logger: opts.logger, deadlineMs: opts.admissionDeadlineMs };
   return {
