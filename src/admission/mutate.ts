@@ -512,14 +512,13 @@ async function fillSecret(plan: Plan, namespace: string, deps: MutateDeps): Prom
 
   const record: RefsRecord = { templates: plan.templates };
   if (plan.dataFrom) record.dataFrom = plan.dataFrom;
-  const mutated = structuredClone(plan.secret);
-  mutated.data = data;
-  delete mutated.stringData;
-  mutated.metadata = mutated.metadata ?? {};
-  const annotations: Record<string, string> = { ...(mutated.metadata.annotations ?? {}) };
+  const annotations: Record<string, string> = { ...(plan.secret.metadata?.annotations ?? {}) };
   annotations[PlaceholderAnnotation.refs] = serializeRefs(record);
   annotations[PlaceholderAnnotation.dataHash] = dataHash(data);
-  mutated.metadata.annotations = annotations;
+  // A new top level, metadata and data; everything else is shared with the request's object,
+  // which is only read (a deep copy of the whole Secret was the largest cost of a /mutate).
+  const mutated: Secret = { ...plan.secret, data, metadata: { ...plan.secret.metadata, annotations } };
+  delete mutated.stringData;
   const annotationBytes = Object.entries(annotations).reduce(
     (n, [k, v]) => n + k.length + Buffer.byteLength(String(v), 'utf8'),
     0,

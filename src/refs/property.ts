@@ -155,6 +155,36 @@ function describe(src: ValueSource): string {
   return `remote secret "${src.key}"${src.store ? ` of ${src.store}` : ''}`;
 }
 
+/**
+ * Small bounded memos for the admission hot path, where every /mutate reads a few properties of
+ * the same cached remote value: the parsed document per value (by identity: the resolver's cache
+ * hands out the same bytes until it refetches) and the parsed path per property string. Only
+ * small values are kept, and few, so the memo never holds more than a few MiB.
+ */
+const MEMO_ENTRIES = 128;
+const MEMO_MAX_VALUE_BYTES = 8 * 1024;
+const parsedDocs = new Map<Uint8Array, { text: string; root: JsonNode | undefined }>();
+const parsedPaths = new Map<string, PathPart[]>();
+
+function remember<K, V>(memo: Map<K, V>, key: K, value: V): V {
+  if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value as K);
+  memo.set(key, value);
+  return value;
+}
+
+function cachedPath(property: string): PathPart[] {
+  return parsedPaths.get(property) ?? remember(parsedPaths, property, parsePath(property));
+}
+
+/** The value's text and its JSON tree (undefined when it is not JSON). */
+function parseDocument(value: Uint8Array): { text: string; root: JsonNode | undefined } {
+  const hit = parsedDocs.get(value);
+  if (hit) return hit;
+  const text = utf8.decode(value);
+  const doc = { text, root: parseOrUndefined(text) };
+  return value.length <= MEMO_MAX_VALUE_BYTES ? remember(parsedDocs, value, doc) : doc;
+}
+
 function parseOrUndefined(text: string): JsonNode | undefined {
   try {
     return parseJsonSpans(text);
@@ -170,7 +200,7 @@ function find(text: string, root: JsonNode, property: string): Found | undefined
     const exact = root.entries.find(([k]) => k === property);
     if (exact) return { node: exact[1] };
   }
-  return lookup(text, root, parsePath(property), 0);
+  return lookup(text, root, cachedPath(property), 0);
 }
 
 /**
@@ -179,8 +209,7 @@ function find(text: string, root: JsonNode, property: string): Found | undefined
  */
 export function getProperty(value: Uint8Array, property: string | undefined, src: ValueSource): Uint8Array {
   if (!property) return value;
-  const text = utf8.decode(value);
-  const root = parseOrUndefined(text);
+  const { text, root } = parseDocument(value);
   if (!root) {
     throw new EswError(
       'ESW_PROPERTY_NOT_FOUND',
@@ -203,8 +232,7 @@ export function extractMap(
   property: string | undefined,
   src: ValueSource,
 ): Map<string, Uint8Array> {
-  const text = utf8.decode(value);
-  const root = parseOrUndefined(text);
+  const { text, root } = parseDocument(value);
   const where = property ? `property "${property}" of ${describe(src)}` : describe(src);
   if (!root) {
     if (property) {

@@ -111,9 +111,11 @@ t.test(
   async (t) => {
     const r = resolver();
     const req = fixture('create-intro');
+    const before = structuredClone(req.object);
     const result = await mutateSecret(req, deps(r));
     t.equal(result.allowed, true);
     t.equal(result.patchType, 'JSONPatch');
+    t.same(req.object, before, "the request's object is only read: the patch carries every change");
     const out = applyPatch(req.object, result);
     t.same(decodedData(out), {
       username: 'db_user',

@@ -149,3 +149,30 @@ t.test('formatFloat matches Go strconv.FormatFloat(f, f, -1, 64)', async (t) => 
   t.equal(formatFloat(-2.5e22), '-25000000000000000000000');
   t.equal(formatFloat(123.456), '123.456');
 });
+
+t.test('the parse memos answer right: many values and paths, a value read again, large values', async (t) => {
+  // More distinct values and properties than the memos keep (128), read twice in order: every
+  // read after an eviction parses again and still gives that value's own property.
+  const values = Array.from({ length: 300 }, (_, i) => enc(JSON.stringify({ [`k${i}`]: `v${i}`, n: i })));
+  for (let round = 0; round < 2; round++) {
+    for (const [i, v] of values.entries()) {
+      t.equal(dec(getProperty(v, `k${i}`, src)), `v${i}`);
+      t.equal(dec(getProperty(v, 'n', src)), String(i));
+    }
+  }
+  t.same([...extractMap(values[7] as Uint8Array, undefined, src).keys()], ['k7', 'n']);
+  // A value over the memo's size limit is parsed on every read, with the same answers.
+  const big = enc(JSON.stringify({ pad: 'x'.repeat(20_000), user: 'u1' }));
+  t.equal(dec(getProperty(big, 'user', src)), 'u1');
+  t.equal(dec(getProperty(big, 'user', src)), 'u1');
+  // Not JSON: remembered as such, and refused every time.
+  const text = enc('not json');
+  for (let i = 0; i < 2; i++) {
+    t.throws(() => getProperty(text, 'a', src), { code: 'ESW_PROPERTY_NOT_FOUND' });
+  }
+  // Two equal values in two buffers are two entries; each answers for itself.
+  const a = enc('{"x":"1"}');
+  const b = enc('{"x":"1"}');
+  t.equal(dec(getProperty(a, 'x', src)), '1');
+  t.equal(dec(getProperty(b, 'x', src)), '1');
+});
