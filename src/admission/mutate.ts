@@ -12,7 +12,7 @@
  *   passes unchanged.
  * Messages and logs name keys, references and stores, never a value.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import jsonpatch from 'fast-json-patch';
 import { parseDuration } from '../api/duration.ts';
 import { isObject } from '../api/schema.ts';
@@ -140,7 +140,7 @@ export function dataHash(data: Record<string, string>): string {
   const sorted = Object.keys(data)
     .sort()
     .map((k) => [k, data[k]]);
-  return createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
+  return hash('sha256', JSON.stringify(sorted), 'hex');
 }
 
 interface Entry {
