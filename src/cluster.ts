@@ -5,6 +5,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ServeConfig } from './config.ts';
+import { errorMessage } from './errors.ts';
 import { CertBootstrap } from './kube/cert-bootstrap.ts';
 import { KubeClient } from './kube/client.ts';
 import { startInformers } from './kube/informer.ts';
@@ -57,9 +58,11 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
   }
 
   let refresher: Refresher | undefined;
+  let recheck: NodeJS.Timeout | undefined;
   const runtime = createRuntime(registry, secrets, opts, {
     notReady: () => [...informers.healthy(), ...(certs?.notReady() ?? [])],
     close: async () => {
+      clearInterval(recheck);
       // Stop refreshing first (no write is started after this), then release the lease so a
       // follower takes over at once; in-flight syncs drain meanwhile.
       const stopping = refresher?.stop();
@@ -69,6 +72,17 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       await informers.stop();
     },
   });
+
+  // Credential Secrets are read on demand, not watched (the informers hold only the Secrets this
+  // project manages): re-read them on a timer so a rotated key reaches its provider client.
+  if (config.credentialsRecheckMs > 0) {
+    recheck = setInterval(() => {
+      runtime.resolver.recheckCredentials().catch((err: unknown) => {
+        logger.warn({ err: errorMessage(err) }, 'credential re-check failed');
+      });
+    }, config.credentialsRecheckMs);
+    recheck.unref();
+  }
 
   if (config.refresher) {
     const r = new Refresher({

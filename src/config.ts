@@ -31,6 +31,8 @@ export interface ServeConfig {
   /** Deadline for one admission's provider lookups; below the webhook's timeoutSeconds (10 s). */
   admissionDeadlineMs: number;
   cacheTtlMs: number;
+  /** How often cluster mode re-reads the credential Secrets of live provider clients; 0: never. */
+  credentialsRecheckMs: number;
   /** Wait this long after SIGTERM (readiness already failing) before closing the listener. */
   shutdownDelayMs: number;
   mutatingWebhookName: string;
@@ -57,6 +59,7 @@ const SERVE_OPTIONS = {
   'retry-period': { type: 'string' },
   'admission-deadline': { type: 'string' },
   'cache-ttl': { type: 'string' },
+  'credentials-recheck': { type: 'string' },
   'shutdown-delay': { type: 'string' },
 } as const;
 
@@ -107,6 +110,11 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
       8_000,
     ),
     cacheTtlMs: ms('--cache-ttl', values['cache-ttl'] ?? env.ESW_CACHE_TTL, 30_000),
+    credentialsRecheckMs: ms(
+      '--credentials-recheck',
+      values['credentials-recheck'] ?? env.ESW_CREDENTIALS_RECHECK,
+      60_000,
+    ),
     shutdownDelayMs: ms('--shutdown-delay', values['shutdown-delay'] ?? env.ESW_SHUTDOWN_DELAY, 0),
     mutatingWebhookName: env.ESW_MUTATING_WEBHOOK ?? 'external-secrets-webhook',
     validatingWebhookName: env.ESW_VALIDATING_WEBHOOK ?? 'external-secrets-webhook',

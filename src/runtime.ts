@@ -14,12 +14,12 @@ import { createProviders } from './providers/registry.ts';
 import type { EndpointOverrides } from './providers/types.ts';
 import { MemoryRegistry } from './resolve/memory-registry.ts';
 import { StoreResolver } from './resolve/resolver.ts';
-import type { Resolver, SecretReader } from './resolve/types.ts';
+import type { SecretReader } from './resolve/types.ts';
 import type { AdmissionHandler } from './server/app.ts';
 
 export interface Runtime {
   registry: MemoryRegistry;
-  resolver: Resolver;
+  resolver: StoreResolver;
   validate: AdmissionHandler;
   mutate: AdmissionHandler;
   /** Reasons this process is not ready (informers not synced…); empty when ready. */

@@ -13,6 +13,7 @@ t.test('defaults: the embedded standalone server on 8443 with dev certificates',
   t.equal(c.renewDeadlineMs, 10_000);
   t.equal(c.retryPeriodMs, 2_000);
   t.equal(c.admissionDeadlineMs, 8_000);
+  t.equal(c.credentialsRecheckMs, 60_000);
   t.same(c.stores, []);
 });
 
@@ -55,4 +56,14 @@ t.test('bad values are refused with the flag named', async (t) => {
   t.throws(() => parseServeConfig(['--port', '70000'], {}), /--port/);
   t.throws(() => parseServeConfig(['--lease-duration', 'soon'], {}), /--lease-duration/);
   t.throws(() => parseServeConfig(['--bogus'], {}), /bogus/);
+  t.throws(() => parseServeConfig(['--credentials-recheck', 'often'], {}), /--credentials-recheck/);
 });
+
+t.test(
+  '--credentials-recheck: a duration, from the flag or ESW_CREDENTIALS_RECHECK; 0 turns it off',
+  async (t) => {
+    t.equal(parseServeConfig(['--credentials-recheck', '5m'], {}).credentialsRecheckMs, 300_000);
+    t.equal(parseServeConfig([], { ESW_CREDENTIALS_RECHECK: '30s' }).credentialsRecheckMs, 30_000);
+    t.equal(parseServeConfig(['--credentials-recheck', '0s'], {}).credentialsRecheckMs, 0);
+  },
+);

@@ -19,10 +19,10 @@ export class ApiSecretReader implements SecretReader {
     this.#now = opts.now ?? Date.now;
   }
 
-  readSecret(namespace: string, name: string): Promise<Secret | undefined> {
+  readSecret(namespace: string, name: string, opts: { fresh?: boolean } = {}): Promise<Secret | undefined> {
     const key = `${namespace}/${name}`;
     const hit = this.#cache.get(key);
-    if (hit && this.#now() - hit.at < this.#ttlMs) return hit.value;
+    if (!opts.fresh && hit && this.#now() - hit.at < this.#ttlMs) return hit.value;
     const value = this.#client.getSecret(namespace, name).then((s) => (s as Secret | null) ?? undefined);
     this.#cache.set(key, { at: this.#now(), value });
     // A failed read is not cached.

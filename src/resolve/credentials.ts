@@ -9,7 +9,7 @@
  * Errors name the Secret, the key and the store — never a value.
  */
 import { readFile } from 'node:fs/promises';
-import type { SecretKeySelector, StoreKind } from '../api/types.ts';
+import type { Secret, SecretKeySelector, StoreKind } from '../api/types.ts';
 import { EswError, errorMessage, isEswError } from '../errors.ts';
 import type { ClientContext, EndpointOverrides } from '../providers/types.ts';
 import type { SecretReader } from './types.ts';
@@ -45,8 +45,11 @@ export interface ContextOptions {
   timeoutMs: number;
   /** This server's own token when no source is given. Default: OWN_TOKEN_PATH. */
   ownTokenPath?: string;
-  /** Called with `namespace/name` of every Secret read, so a change can retire the client. */
-  onSecretRead?: (namespace: string, name: string) => void;
+  /**
+   * Called with `namespace/name` of every Secret read, and the Secret as read (undefined when
+   * absent), so a later change can retire the client built from it.
+   */
+  onSecretRead?: (namespace: string, name: string, secret: Secret | undefined) => void;
 }
 
 /** The namespace a selector resolves to under the store's rules, or an ESW_CREDENTIALS error. */
@@ -100,7 +103,7 @@ export function buildClientContext(scope: CredentialScope, opts: ContextOptions)
           },
         );
       }
-      opts.onSecretRead?.(ns, selector.name);
+      opts.onSecretRead?.(ns, selector.name, secret);
       if (!secret) throw new EswError('ESW_CREDENTIALS', `${scope.label}: ${ref} (${field}) not found`);
       const encoded = secret.data?.[selector.key];
       if (encoded !== undefined) return Buffer.from(encoded, 'base64').toString('utf8');

@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { FindRef, RemoteRef, SecretStore, StoreKind } from '../api/types.ts';
+import type { FindRef, RemoteRef, Secret, SecretStore, StoreKind } from '../api/types.ts';
 import { EswError, errorMessage, isEswError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -83,8 +83,8 @@ interface ClientEntry {
   active: number;
   retired: boolean;
   closed: boolean;
-  /** `namespace/name` of the credential Secrets read to build it. */
-  secretsRead: Set<string>;
+  /** `namespace/name` of each credential Secret read to build it -> its version as read. */
+  secretsRead: Map<string, string>;
   batch: Map<string, BatchItem>;
   batchScheduled: boolean;
 }
@@ -244,6 +244,52 @@ export class StoreResolver implements Resolver {
     }
   }
 
+  /**
+   * Reads every credential Secret a live client was built from again and retires the clients
+   * whose Secret changed (or was deleted) since, so a rotated access key, token or AppRole
+   * secret is used from the next lookup on. The informers watch only the Secrets this project
+   * manages, so cluster mode calls this on a timer. A Secret that cannot be read now keeps its
+   * clients (a flaky API must not tear down working clients). Returns the clients retired.
+   */
+  async recheckCredentials(): Promise<number> {
+    const ids = new Set<string>();
+    for (const entry of this.#clients.values()) for (const id of entry.secretsRead.keys()) ids.add(id);
+    const current = new Map<string, string>();
+    await Promise.all(
+      [...ids].map(async (id) => {
+        const slash = id.indexOf('/');
+        try {
+          current.set(
+            id,
+            secretVersion(
+              await this.#secrets.readSecret(id.slice(0, slash), id.slice(slash + 1), { fresh: true }),
+            ),
+          );
+        } catch (err: unknown) {
+          this.#log.debug(
+            { secret: id, err: errorMessage(err) },
+            'credential Secret not re-read; clients kept',
+          );
+        }
+      }),
+    );
+    let retired = 0;
+    for (const [storeKey, entry] of this.#clients) {
+      const changed = [...entry.secretsRead].find(
+        ([id, seen]) => current.has(id) && current.get(id) !== seen,
+      );
+      if (!changed) continue;
+      this.#log.info(
+        { store: entry.label, secret: changed[0] },
+        'credential Secret changed: rebuilding the client',
+      );
+      this.#clients.delete(storeKey);
+      this.#retire(entry);
+      retired++;
+    }
+    return retired;
+  }
+
   // ------------------------------------------------------------------ stores
 
   #resolveStore(ref: StoreRef, namespace: string): { store: SecretStore; resolved: ResolvedStore } {
@@ -369,7 +415,7 @@ export class StoreResolver implements Resolver {
       this.#clients.delete(rs.storeKey);
       this.#retire(current);
     }
-    const secretsRead = new Set<string>();
+    const secretsRead = new Map<string, string>();
     const entry: ClientEntry = {
       identity: rs.identity,
       cacheId: `${rs.identity}#${++this.#serial}`,
@@ -391,7 +437,7 @@ export class StoreResolver implements Resolver {
     return entry;
   }
 
-  async #newClient(rs: ResolvedStore, secretsRead: Set<string>): Promise<ProviderClient> {
+  async #newClient(rs: ResolvedStore, secretsRead: Map<string, string>): Promise<ProviderClient> {
     this.#log.debug({ store: rs.label, provider: rs.provider.name }, 'creating provider client');
     const ctx = buildClientContext(
       { kind: rs.kind, name: rs.name, namespace: rs.namespace, label: rs.label },
@@ -401,7 +447,7 @@ export class StoreResolver implements Resolver {
         endpoints: this.#endpoints,
         maxAttempts: this.#maxAttempts,
         timeoutMs: this.#timeoutMs,
-        onSecretRead: (ns, name) => secretsRead.add(`${ns}/${name}`),
+        onSecretRead: (ns, name, secret) => secretsRead.set(`${ns}/${name}`, secretVersion(secret)),
       },
     );
     try {
@@ -743,4 +789,17 @@ export function stableJson(value: unknown): string {
     }
     return v;
   });
+}
+
+/**
+ * What identifies the version of a credential Secret as read: its resourceVersion from the API,
+ * else (manifests given to `--stores`) a digest of its data — compared, never logged.
+ */
+function secretVersion(secret: Secret | undefined): string {
+  if (!secret) return 'absent';
+  const rv = secret.metadata?.resourceVersion;
+  if (rv) return `rv:${rv}`;
+  return `sha256:${createHash('sha256')
+    .update(JSON.stringify([secret.data ?? {}, secret.stringData ?? {}]))
+    .digest('hex')}`;
 }

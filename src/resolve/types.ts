@@ -26,7 +26,8 @@ export interface StoreRegistry {
 
 /** Reads a credential Secret (auth.secretRef). Cluster mode: API GET with a short cache. */
 export interface SecretReader {
-  readSecret(namespace: string, name: string): Promise<Secret | undefined>;
+  /** `fresh`: bypass any cache (the credential re-check must see the current version). */
+  readSecret(namespace: string, name: string, opts?: { fresh?: boolean }): Promise<Secret | undefined>;
 }
 
 export interface LookupOptions {

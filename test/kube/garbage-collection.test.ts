@@ -106,6 +106,10 @@ t.test('ApiSecretReader: one GET per TTL window, undefined for a missing Secret'
   const burst = await Promise.all([1, 2, 3].map(() => reader.readSecret('app', 'creds')));
   t.equal(gets, 1, 'a burst costs one GET');
   t.equal(burst[2]?.data?.k, 'djE=');
+  await reader.readSecret('app', 'creds', { fresh: true });
+  t.equal(gets, 2, 'a fresh read (the credential re-check) bypasses the cache');
+  await reader.readSecret('app', 'creds');
+  t.equal(gets, 2, 'and refills it');
   api.put({
     apiVersion: 'v1',
     kind: 'Secret',

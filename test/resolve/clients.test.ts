@@ -163,6 +163,75 @@ t.test('credentialsChanged retires the clients built from that Secret', async (t
   t.same(h.provider.calls.credentials, ['first', 'second']);
 });
 
+t.test(
+  'recheckCredentials rebuilds the clients whose credential Secret changed since they read it',
+  async (t) => {
+    let failing = false;
+    const h: ReturnType<typeof harness> = harness(t, {
+      secrets: {
+        readSecret: (ns: string, name: string) =>
+          failing ? Promise.reject(new Error('API server unavailable')) : h.registry.readSecret(ns, name),
+      },
+    });
+    h.provider.set('k', 'v');
+    const withVersion = (token: string, resourceVersion: string) => {
+      const s = secret('a', 'creds', { token });
+      s.metadata = { ...s.metadata, resourceVersion };
+      return s;
+    };
+    h.registry.upsert(withVersion('first', '10'));
+    h.registry.upsert(
+      store('SecretStore', 's', 'a', { counting: { secretRef: { name: 'creds', key: 'token' } } }),
+    );
+    h.registry.upsert(store('SecretStore', 'unrelated', 'a', { counting: {} }));
+    await h.resolver.getValue(ref, 'a', { key: 'k' });
+    await h.resolver.getValue({ kind: 'SecretStore', name: 'unrelated' }, 'a', { key: 'k' });
+
+    t.equal(await h.resolver.recheckCredentials(), 0, 'nothing changed: every client kept');
+    t.equal(h.provider.calls.close, 0);
+
+    h.registry.upsert(withVersion('rotated-CANARY-7f3', '11'));
+    failing = true;
+    t.equal(await h.resolver.recheckCredentials(), 0, 'an unreadable Secret keeps its clients');
+    failing = false;
+    t.equal(await h.resolver.recheckCredentials(), 1, 'a new resourceVersion: that client is rebuilt');
+    await new Promise((r) => setImmediate(r));
+    t.equal(h.provider.calls.close, 1, 'only the client that read the Secret is closed');
+    await h.resolver.getValue(ref, 'a', { key: 'k' });
+    t.same(
+      h.provider.calls.credentials,
+      ['first', 'rotated-CANARY-7f3'],
+      'the next lookup uses the rotated key',
+    );
+    t.equal(await h.resolver.recheckCredentials(), 0, 'the new client read the current version');
+
+    h.registry.remove(secret('a', 'creds', {}));
+    t.equal(await h.resolver.recheckCredentials(), 1, 'a deleted credential Secret retires its client');
+    await t.rejects(h.resolver.getValue(ref, 'a', { key: 'k2' }), { code: 'ESW_CREDENTIALS' });
+    t.notOk(h.logs.join('\n').includes('CANARY-7f3'), 'no credential in the logs');
+    t.match(h.logs.join('\n'), /credential Secret changed: rebuilding the client/);
+  },
+);
+
+t.test(
+  'recheckCredentials compares the data of --stores Secrets, which have no resourceVersion',
+  async (t) => {
+    const h = harness(t);
+    h.provider.set('k', 'v');
+    h.registry.upsert(secret('a', 'creds', { token: 'first' }));
+    h.registry.upsert(
+      store('SecretStore', 's', 'a', { counting: { secretRef: { name: 'creds', key: 'token' } } }),
+    );
+    await h.resolver.getValue(ref, 'a', { key: 'k' });
+    h.registry.upsert(secret('a', 'creds', { token: 'first' }));
+    t.equal(await h.resolver.recheckCredentials(), 0, 'the same data re-delivered');
+    h.registry.upsert(secret('a', 'creds', { token: 'second' }));
+    t.equal(await h.resolver.recheckCredentials(), 1);
+    await h.resolver.getValue(ref, 'a', { key: 'k' });
+    t.same(h.provider.calls.credentials, ['first', 'second']);
+  },
+);
+
 t.test('stringData in --stores manifests is read too', async (t) => {
   const h = harness(t);
   h.provider.set('k', 'v');

@@ -1,0 +1,47 @@
+/**
+ * A rotated credential Secret reaches the provider client without a restart: cluster mode
+ * re-reads the credential Secrets of live clients every `--credentials-recheck` and rebuilds the
+ * clients whose Secret changed. Real AWS SDK against the AWS fake, which records the access key
+ * id each request was signed with.
+ */
+import t from 'tap';
+import { b64, externalSecret, startCluster, targetData, waitFor } from './cluster-helpers.ts';
+
+const LEASE_ARGS = ['--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms'];
+const OLD_SECRET_KEY = 'wJalrXUtnFEMI';
+const NEW_SECRET_KEY = 'CANARY-rotated-secret-key-9d1';
+
+t.test('a rotated AWS access key is used from the next refresh on, and never logged', async (t) => {
+  const { api, aws, startReplica } = await startCluster(t);
+  aws.put('app/db', JSON.stringify({ username: 'u', password: 'p1' }));
+  const replica = await startReplica('esw-0', ['--credentials-recheck', '200ms', ...LEASE_ARGS]);
+  await waitFor('ready', () => replica.server.readiness().ready);
+  api.put(externalSecret('es', 'app/db', '1s'));
+  await waitFor('the target', () => targetData(api, 'es')?.password === 'p1', 20_000);
+  t.ok(aws.accessKeys.includes('AKIDEXAMPLE'), 'signed with the first access key');
+  t.notOk(aws.accessKeys.includes('AKIDROTATED'));
+
+  api.put({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'aws-credentials', namespace: 'default' },
+    data: { 'access-key': b64('AKIDROTATED'), 'secret-access-key': b64(NEW_SECRET_KEY) },
+  });
+  await waitFor(
+    'a request signed with the rotated key',
+    () => aws.accessKeys.at(-1) === 'AKIDROTATED',
+    20_000,
+  );
+  const from = aws.accessKeys.lastIndexOf('AKIDEXAMPLE');
+  aws.put('app/db', JSON.stringify({ username: 'u', password: 'p2' }));
+  await waitFor('the rotated value', () => targetData(api, 'es')?.password === 'p2', 20_000);
+  t.same(
+    aws.accessKeys.slice(aws.accessKeys.indexOf('AKIDROTATED')).filter((k) => k !== 'AKIDROTATED'),
+    [],
+    'after the switch, no request is signed with the old key',
+  );
+  t.ok(from >= 0);
+  const logs = replica.lines.join('\n');
+  t.match(logs, /credential Secret changed: rebuilding the client/);
+  t.notOk(logs.includes(NEW_SECRET_KEY) || logs.includes(OLD_SECRET_KEY), 'no credential in the logs');
+});
