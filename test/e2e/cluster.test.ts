@@ -4,146 +4,18 @@
  * configurations rendered from deploy/; the webhook runs in cluster mode (informers, leader
  * election, refresher) against the same double, with the real AWS SDK against the AWS fake.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
-import { parseAllDocuments } from 'yaml';
-import { createClusterRuntime } from '../../src/cluster.ts';
-import { parseServeConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/observability/logger.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
-import { createCertificates, serviceDnsNames } from '../../src/server/certs.ts';
-import { startServer } from '../../src/server/serve.ts';
-import { AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
-import { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
 import { kubectlFor } from '../fakes/kubectl.ts';
+import { startCluster, unb64, waitFor } from '../reliability/cluster-helpers.ts';
 
-process.env.NO_PROXY = '127.0.0.1,localhost';
-const NS = 'external-secrets-webhook';
-const SA_USER = `system:serviceaccount:${NS}:external-secrets-webhook`;
 const CANARY = `CANARY-e2e-${Math.random().toString(36).slice(2, 8)}`;
-const root = join(import.meta.dirname, '../..');
-
-async function waitFor<T>(
-  what: string,
-  fn: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-const unb64 = (s: unknown) => Buffer.from(String(s ?? ''), 'base64').toString('utf8');
 
 t.test('kubectl -> API server -> webhook -> AWS, and the refresher', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'esw-e2e-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const lines: string[] = [];
-  const logger = createLogger({ level: 'debug', destination: { write: (l: string) => lines.push(l) } });
-
-  // The webhook's serving certificate, for the Service's DNS names.
-  const certs = await createCertificates({
-    hosts: [...serviceDnsNames('external-secrets-webhook', NS), '127.0.0.1'],
-  });
-  await writeFile(join(dir, 'tls.crt'), certs.cert);
-  await writeFile(join(dir, 'tls.key'), certs.key);
-
-  const aws = await AwsSecretsManagerFake.start();
-  t.teardown(() => aws.close());
+  // The API-server double with deploy/'s webhook configurations (caBundle filled in), the AWS
+  // fake, the intro's SecretStore and its credentials; one replica in cluster mode.
+  const { api, aws, startReplica } = await startCluster(t, { storeName: 'aws-secrets-manager-store' });
   aws.put('my-app/database-credentials', `{"username":"db_user","password":"${CANARY}"}`);
-
-  let webhookPort = 0;
-  const api = await KubeApiServer.start({
-    users: { 'refresher-token': SA_USER, 'admin-token': 'kubernetes-admin' },
-    serviceResolver: () => `https://127.0.0.1:${webhookPort}`,
-  });
-  t.teardown(() => api.close());
-  for (const ns of ['default', NS, 'kube-system']) {
-    api.put({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: ns, labels: { 'kubernetes.io/metadata.name': ns } },
-    });
-  }
-  // The webhook configurations exactly as deploy/ ships them, with the CA filled in.
-  const rendered = parseAllDocuments(await readFile(join(root, 'deploy/webhook.yaml'), 'utf8')).map((d) =>
-    d.toJS(),
-  );
-  const hooks = rendered.filter((o) => /WebhookConfiguration$/.test(o?.kind ?? ''));
-  for (const h of hooks) for (const w of h.webhooks) w.clientConfig.caBundle = b64(certs.caCert);
-  t.equal(hooks.length, 2);
-  api.setWebhooks(hooks);
-
-  api.put({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'aws-credentials', namespace: 'default' },
-    data: { 'access-key': b64('AKIDEXAMPLE'), 'secret-access-key': b64('wJalrXUtnFEMI') },
-  });
-  api.put({
-    apiVersion: 'external-secrets.io/v1',
-    kind: 'SecretStore',
-    metadata: { name: 'aws-secrets-manager-store', namespace: 'default' },
-    spec: {
-      provider: {
-        aws: {
-          service: 'SecretsManager',
-          region: 'us-east-1',
-          auth: {
-            secretRef: {
-              accessKeyIDSecretRef: { name: 'aws-credentials', key: 'access-key' },
-              secretAccessKeySecretRef: { name: 'aws-credentials', key: 'secret-access-key' },
-            },
-          },
-        },
-      },
-    },
-  });
-
-  const config = parseServeConfig(
-    [
-      '--tls-cert',
-      join(dir, 'tls.crt'),
-      '--tls-key',
-      join(dir, 'tls.key'),
-      '--lease-duration',
-      '3s',
-      '--renew-deadline',
-      '2s',
-      '--retry-period',
-      '500ms',
-    ],
-    { POD_NAME: 'esw-0', POD_NAMESPACE: NS },
-  );
-  const metrics = createMetrics();
-  const runtime = await createClusterRuntime({
-    kubeConfig: api.kubeConfig({ token: 'refresher-token' }),
-    config,
-    logger,
-    metrics,
-    admissionDeadlineMs: 5_000,
-    cacheTtlMs: 1_000,
-    endpoints: { aws: aws.endpoint },
-  });
-  const server = await startServer(runtime, {
-    port: 0,
-    host: '127.0.0.1',
-    tls: { certFile: config.tlsCert, keyFile: config.tlsKey },
-    logger,
-    metrics,
-  });
-  webhookPort = server.port;
-  t.teardown(async () => {
-    await server.shutdown();
-    await runtime.close();
-  });
+  const { server, lines, metrics } = await startReplica('esw-0', undefined, { cacheTtlMs: 1_000 });
   await waitFor('informers synced and ready', () => server.readiness().ready || undefined);
 
   const kubectl = await kubectlFor({ url: api.url, caPem: api.caPem }, { token: 'admin-token' });

@@ -58,10 +58,11 @@ export interface Cluster {
   aws: AwsSecretsManagerFake;
   dir: string;
   caCert: string;
-  startReplica: (podName: string, leaseArgs?: string[]) => Promise<Replica>;
+  startReplica: (podName: string, leaseArgs?: string[], opts?: { cacheTtlMs?: number }) => Promise<Replica>;
 }
 
-export async function startCluster(t: Test): Promise<Cluster> {
+/** `storeName`: the AWS SecretStore's name in `default` (the introduction calls it aws-secrets-manager-store). */
+export async function startCluster(t: Test, opts: { storeName?: string } = {}): Promise<Cluster> {
   const dir = await mkdtemp(join(tmpdir(), 'esw-reliability-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const certs = await createCertificates({
@@ -80,7 +81,7 @@ export async function startCluster(t: Test): Promise<Cluster> {
     serviceResolver: () => `https://127.0.0.1:${ports[ports.length - 1] ?? 0}`,
   });
   t.teardown(() => api.close());
-  for (const ns of ['default', NS]) {
+  for (const ns of ['default', NS, 'kube-system']) {
     api.put({
       apiVersion: 'v1',
       kind: 'Namespace',
@@ -103,7 +104,7 @@ export async function startCluster(t: Test): Promise<Cluster> {
   api.put({
     apiVersion: 'external-secrets.io/v1',
     kind: 'SecretStore',
-    metadata: { name: 'aws-store', namespace: 'default' },
+    metadata: { name: opts.storeName ?? 'aws-store', namespace: 'default' },
     spec: {
       provider: {
         aws: {
@@ -123,6 +124,7 @@ export async function startCluster(t: Test): Promise<Cluster> {
   const startReplica = async (
     podName: string,
     leaseArgs = ['--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms'],
+    replicaOpts: { cacheTtlMs?: number } = {},
   ): Promise<Replica> => {
     const lines: string[] = [];
     const logger = createLogger({ level: 'debug', destination: { write: (l: string) => lines.push(l) } });
@@ -137,7 +139,7 @@ export async function startCluster(t: Test): Promise<Cluster> {
       logger,
       metrics,
       admissionDeadlineMs: 5_000,
-      cacheTtlMs: 0,
+      cacheTtlMs: replicaOpts.cacheTtlMs ?? 0,
       endpoints: { aws: aws.endpoint },
     });
     const server = await startServer(runtime, {
