@@ -16,6 +16,7 @@
  */
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import type { FindRef, GcpSmProvider } from '../../api/types.ts';
+import { withDeadline } from '../deadline.ts';
 import { compileNameRegexp } from '../find-name.ts';
 import {
   type CallOptions,
@@ -181,19 +182,12 @@ export class GcpSmClient implements ProviderClient {
 
   /** Runs one SDK call: deadline-bounded, errors mapped, nothing of the response in messages. */
   async #call<T>(subject: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
-    if (signal.aborted) throw gcpDeadline(subject);
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(gcpDeadline(subject));
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      return await Promise.race([fn(), aborted]);
-    } catch (err: unknown) {
-      throw signal.aborted ? gcpDeadline(subject) : gcpError(err, subject);
-    } finally {
-      if (onAbort) signal.removeEventListener('abort', onAbort);
-    }
+    return withDeadline(
+      signal,
+      fn,
+      () => gcpDeadline(subject),
+      (err) => gcpError(err, subject),
+    );
   }
 }
 

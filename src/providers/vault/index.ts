@@ -18,6 +18,7 @@
  */
 import NodeVault from 'node-vault';
 import type { FindRef, SecretKeySelector, VaultProvider } from '../../api/types.ts';
+import { withDeadline } from '../deadline.ts';
 import { compileNameRegexp } from '../find-name.ts';
 import {
   type CallOptions,
@@ -268,19 +269,12 @@ export class VaultClient implements ProviderClient {
 
   /** Bounds `op` by the caller's deadline and maps every failure to a ProviderError. */
   async #run<T>(subject: string, signal: AbortSignal, op: () => Promise<T>): Promise<T> {
-    if (signal.aborted) throw vaultDeadline(subject);
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(vaultDeadline(subject));
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      return await Promise.race([op(), aborted]);
-    } catch (err: unknown) {
-      throw signal.aborted ? vaultDeadline(subject) : vaultError(err, subject);
-    } finally {
-      if (onAbort) signal.removeEventListener('abort', onAbort);
-    }
+    return withDeadline(
+      signal,
+      op,
+      () => vaultDeadline(subject),
+      (err) => vaultError(err, subject),
+    );
   }
 }
 
