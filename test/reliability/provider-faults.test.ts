@@ -101,7 +101,7 @@ function review(store: string, key: string): Record<string, unknown> {
   };
 }
 
-async function setup(t: Test) {
+async function setup(t: Test, deadlineMs = DEADLINE_MS) {
   const aws = await AwsSecretsManagerFake.start();
   t.teardown(() => aws.close());
   const vault = new VaultFake();
@@ -128,7 +128,7 @@ async function setup(t: Test) {
   const runtime = createRuntime(registry, registry, {
     logger,
     metrics,
-    admissionDeadlineMs: DEADLINE_MS,
+    admissionDeadlineMs: deadlineMs,
     cacheTtlMs: 30_000,
     endpoints: { aws: aws.endpoint },
   });
@@ -220,6 +220,26 @@ t.test('AWS: every fault is a 503 naming the reference, then the same review is 
   );
 });
 
+t.test(
+  'AWS throttling within the default 8 s deadline: the SDK retries, then the refusal says so',
+  async (t) => {
+    // With the 1.5 s deadline above, the SDK's throttling back-off outlasts the deadline and the
+    // refusal can only say "not resolved within"; with the default deadline its three attempts end
+    // first and the refusal names the cause.
+    const { aws, mutate } = await setup(t, 8_000);
+    aws.put('faults/aws-throttled', JSON.stringify({ password: CANARY }));
+    aws.fault(
+      { type: 'error', status: 429, errorType: 'ThrottlingException' },
+      { key: 'faults/aws-throttled' },
+    );
+    const refused = await mutate(review('aws-store', 'faults/aws-throttled'));
+    t.equal(refused.status?.code, 503);
+    t.match(refused.status?.message, /ESW_PROVIDER_THROTTLED/, refused.status?.message ?? '');
+    t.ok(aws.count('GetSecretValue') >= 2, 'the SDK retried before giving up');
+    t.notOk(JSON.stringify(refused).includes(CANARY));
+  },
+);
+
 const VAULT_FAULTS: [string, Fault][] = [
   ['slower than the deadline', { delayMs: DEADLINE_MS * 3 }],
   ['429 with Retry-After', { status: 429, body: { errors: ['rate limit quota exceeded'] } }],
@@ -241,6 +261,9 @@ t.test('Vault: every fault is a 503 naming the reference, then the same review i
     t.equal(refused.allowed, false, `${name}: refused`);
     t.equal(refused.status?.code, 503, `${name}: 503 (${refused.status?.message})`);
     t.ok(namesRefAndStore(refused, key, 'vault-store'), `${name}: names the reference and the store`);
+    if (fault.status === 429) {
+      t.match(refused.status?.message, /ESW_PROVIDER_THROTTLED/, `${name}: says the provider throttles`);
+    }
 
     vault.clearFaults();
     const [again, allowed] = await untilAllowed(mutate, body);
