@@ -11,7 +11,7 @@
  * - every call has a deadline (`callTimeoutMs`) that fits inside the webhook's timeout.
  * Logs and errors name stores and keys only, never values.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { FindRef, RemoteRef, Secret, SecretStore, StoreKind } from '../api/types.ts';
 import { EswError, errorMessage, isEswError } from '../errors.ts';
@@ -237,11 +237,7 @@ export class StoreResolver implements Resolver {
    */
   credentialsChanged(namespace: string, name: string): void {
     const id = `${namespace}/${name}`;
-    for (const [storeKey, entry] of this.#clients) {
-      if (!entry.secretsRead.has(id)) continue;
-      this.#clients.delete(storeKey);
-      this.#retire(entry);
-    }
+    this.#retireClients((entry) => (entry.secretsRead.has(id) ? id : undefined));
   }
 
   /**
@@ -273,16 +269,25 @@ export class StoreResolver implements Resolver {
         }
       }),
     );
+    return this.#retireClients((entry) => {
+      for (const [id, seen] of entry.secretsRead) {
+        const now = current.get(id);
+        if (now !== undefined && now !== seen) return id;
+      }
+      return undefined;
+    });
+  }
+
+  /**
+   * Retires every client for which `changedSecret` names a credential Secret that changed; the
+   * next lookup of its store builds a new one. Returns how many were retired.
+   */
+  #retireClients(changedSecret: (entry: ClientEntry) => string | undefined): number {
     let retired = 0;
     for (const [storeKey, entry] of this.#clients) {
-      const changed = [...entry.secretsRead].find(
-        ([id, seen]) => current.has(id) && current.get(id) !== seen,
-      );
-      if (!changed) continue;
-      this.#log.info(
-        { store: entry.label, secret: changed[0] },
-        'credential Secret changed: rebuilding the client',
-      );
+      const secret = changedSecret(entry);
+      if (secret === undefined) continue;
+      this.#log.info({ store: entry.label, secret }, 'credential Secret changed: rebuilding the client');
       this.#clients.delete(storeKey);
       this.#retire(entry);
       retired++;
@@ -799,7 +804,5 @@ function secretVersion(secret: Secret | undefined): string {
   if (!secret) return 'absent';
   const rv = secret.metadata?.resourceVersion;
   if (rv) return `rv:${rv}`;
-  return `sha256:${createHash('sha256')
-    .update(JSON.stringify([secret.data ?? {}, secret.stringData ?? {}]))
-    .digest('hex')}`;
+  return `sha256:${hash('sha256', JSON.stringify([secret.data ?? {}, secret.stringData ?? {}]), 'hex')}`;
 }

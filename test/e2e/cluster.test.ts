@@ -5,8 +5,8 @@
  * election, refresher) against the same double, with the real AWS SDK against the AWS fake.
  */
 import t from 'tap';
+import { startCluster, unb64, waitFor } from '../cluster-helpers.ts';
 import { kubectlFor } from '../fakes/kubectl.ts';
-import { startCluster, unb64, waitFor } from '../reliability/cluster-helpers.ts';
 
 const CANARY = `CANARY-e2e-${Math.random().toString(36).slice(2, 8)}`;
 

@@ -5,7 +5,7 @@
  * id each request was signed with.
  */
 import t from 'tap';
-import { b64, externalSecret, startCluster, targetData, waitFor } from './cluster-helpers.ts';
+import { b64, externalSecret, startCluster, targetData, waitFor } from '../cluster-helpers.ts';
 
 const LEASE_ARGS = ['--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms'];
 const OLD_SECRET_KEY = 'wJalrXUtnFEMI';

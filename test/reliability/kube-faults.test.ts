@@ -7,8 +7,8 @@
  * again after. Every wait is bounded.
  */
 import t from 'tap';
+import { externalSecret, startCluster, targetData, waitFor } from '../cluster-helpers.ts';
 import { request } from '../helpers/https.ts';
-import { externalSecret, startCluster, targetData, waitFor } from './cluster-helpers.ts';
 
 const creds = (user: string, password: string) => JSON.stringify({ username: user, password });
 

@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import type { Metrics } from '../../src/observability/metrics.ts';
-import { externalSecret, type Replica, startCluster, targetData, waitFor } from './cluster-helpers.ts';
+import { externalSecret, type Replica, startCluster, targetData, waitFor } from '../cluster-helpers.ts';
 
 const COUNT = 20;
 const LEASE_MS = 2_000;

@@ -1,29 +1,29 @@
 /**
- * Cluster-mode replicas for the reliability tests: the API-server double (with the webhook
- * configurations of deploy/, caBundle filled in), the AWS fake, and any number of replicas, each
- * a createClusterRuntime behind a real HTTPS server, with its own capturing logger and metrics.
- * Everything listens on 127.0.0.1 and is closed in teardown.
+ * Cluster-mode replicas for the end-to-end and reliability tests: the API-server double (with
+ * the webhook configurations of deploy/, caBundle filled in), the AWS fake, and any number of
+ * replicas, each a createClusterRuntime behind a real HTTPS server, with its own capturing logger
+ * and metrics. Everything listens on 127.0.0.1 and is closed in teardown.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { parseAllDocuments } from 'yaml';
-import type { ExternalSecret } from '../../src/api/types.ts';
-import { type ClusterRuntime, createClusterRuntime } from '../../src/cluster.ts';
-import { parseServeConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/observability/logger.ts';
-import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
-import { createCertificates, serviceDnsNames } from '../../src/server/certs.ts';
-import { type RunningServer, startServer } from '../../src/server/serve.ts';
-import { AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
-import { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
+import type { ExternalSecret } from '../src/api/types.ts';
+import { type ClusterRuntime, createClusterRuntime } from '../src/cluster.ts';
+import { parseServeConfig } from '../src/config.ts';
+import { createLogger } from '../src/observability/logger.ts';
+import { createMetrics, type Metrics } from '../src/observability/metrics.ts';
+import { createCertificates, serviceDnsNames } from '../src/server/certs.ts';
+import { type RunningServer, startServer } from '../src/server/serve.ts';
+import { AwsSecretsManagerFake } from './fakes/aws-secrets-manager.ts';
+import { KubeApiServer } from './fakes/kube-apiserver/index.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
 export const NS = 'external-secrets-webhook';
 const SA_USER = `system:serviceaccount:${NS}:external-secrets-webhook`;
-const ROOT = join(import.meta.dirname, '..', '..');
+const ROOT = join(import.meta.dirname, '..');
 
 export const b64 = (s: string) => Buffer.from(s).toString('base64');
 export const unb64 = (s: unknown) => Buffer.from(String(s ?? ''), 'base64').toString('utf8');
