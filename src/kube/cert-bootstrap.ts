@@ -23,8 +23,7 @@
 import 'reflect-metadata';
 import '../server/certs.ts';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import {
   AdmissionregistrationV1Api,
   ApiException,
@@ -37,6 +36,7 @@ import {
 import * as x509lib from '@peculiar/x509';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
+import { writeFileAtomic } from '../server/atomic-file.ts';
 import {
   type CertificateAuthority,
   certificateHosts,
@@ -453,8 +453,8 @@ export class CertBootstrap {
       readFile(this.#o.keyFile, 'utf8').catch(() => ''),
     ]);
     if (cert === state.cert && key === state.key) return false;
-    await atomicWrite(this.#o.keyFile, state.key, 0o600);
-    await atomicWrite(this.#o.certFile, state.cert, 0o644);
+    await writeFileAtomic(this.#o.keyFile, state.key, 0o600);
+    await writeFileAtomic(this.#o.certFile, state.cert, 0o644);
     this.#o.logger.info({ cert: this.#o.certFile }, 'serving certificate written');
     return true;
   }
@@ -517,11 +517,4 @@ function b64(s: string): string {
 
 function isStatus(err: unknown, code: number): boolean {
   return err instanceof ApiException && err.code === code;
-}
-
-async function atomicWrite(path: string, content: string, mode: number): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
-  await writeFile(tmp, content, { mode });
-  await rename(tmp, path);
 }

@@ -4,8 +4,9 @@
  * verify it with `--cacert certs/ca.crt`.
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { writeFileAtomic } from './atomic-file.ts';
 import { createCertificates, serviceDnsNames } from './certs.ts';
 
 export interface WrittenCertificates {
@@ -40,20 +41,10 @@ export async function writeCertificateFiles(
     hosts,
     ...(names.validityDays ? { validityDays: names.validityDays } : {}),
   });
-  await writeFile(join(dir, 'ca.crt'), bundle.caCert);
-  await writePrivate(join(dir, 'ca.key'), bundle.caKey);
-  // Key first: a watcher that sees the new certificate must find its key already in place.
-  await writePrivate(names.keyFile ?? join(dir, 'tls.key'), bundle.key);
-  await writeFile(names.certFile ?? join(dir, 'tls.crt'), bundle.cert);
-}
-
-/**
- * A private key, 0600. `mode` only applies when the file is created, so an existing file (an
- * older, looser one) is narrowed first — before the new key is in it.
- */
-async function writePrivate(path: string, content: string): Promise<void> {
-  await chmod(path, 0o600).catch((err: unknown) => {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  });
-  await writeFile(path, content, { mode: 0o600 });
+  // Each file is replaced atomically (private keys created 0600, whatever an older file had),
+  // key before certificate: a watcher that sees the new certificate finds its key in place.
+  await writeFileAtomic(join(dir, 'ca.crt'), bundle.caCert, 0o644);
+  await writeFileAtomic(join(dir, 'ca.key'), bundle.caKey, 0o600);
+  await writeFileAtomic(names.keyFile ?? join(dir, 'tls.key'), bundle.key, 0o600);
+  await writeFileAtomic(names.certFile ?? join(dir, 'tls.crt'), bundle.cert, 0o644);
 }

@@ -48,7 +48,7 @@ export interface RunningServer {
 }
 
 export async function startServer(handlers: ServerHandlers, opts: StartOptions): Promise<RunningServer> {
-  const material = readTlsMaterial(opts.tls);
+  const material = readTlsMaterial(opts.tls, { logger: opts.logger });
   let closing = false;
   const readiness = (): Readiness => {
     const reasons = closing ? ['shutting down'] : handlers.notReady();
