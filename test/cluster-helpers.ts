@@ -28,11 +28,14 @@ const ROOT = join(import.meta.dirname, '..');
 export const b64 = (s: string) => Buffer.from(s).toString('base64');
 export const unb64 = (s: unknown) => Buffer.from(String(s ?? ''), 'base64').toString('utf8');
 
-/** Polls `fn` every 25 ms until it returns something truthy; throws after `timeoutMs`. */
+/**
+ * Polls `fn` every 25 ms until it returns something truthy; throws after `timeoutMs`. The bound
+ * only ends a broken run: it is far above any real wait, so a loaded machine is slower, never failed.
+ */
 export async function waitFor<T>(
   what: string,
   fn: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -202,11 +202,14 @@ function presented(port: number): Promise<Buffer> {
   });
 }
 
-/** Waits (bounded: 200 × 25 ms) until the replica presents the certificate in its files. */
+/**
+ * Waits until the replica presents the certificate in its files. The bound (2,400 × 25 ms) only
+ * ends a broken run: fs.watch or the certificate poll may be slow on a loaded machine.
+ */
 async function untilServing(r: Replica): Promise<void> {
   const pem = await readFile(r.certFile, 'utf8');
   const der = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 2_400; i++) {
     if ((await presented(r.server.port)).equals(der)) return;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }

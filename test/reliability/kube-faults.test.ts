@@ -34,7 +34,7 @@ t.test(
 
     api.put(externalSecret('app', 'app/a'));
     const reaches = (password: string, what: string) =>
-      waitFor(what, () => targetData(api, 'app')?.password === password, 30_000).then(() =>
+      waitFor(what, () => targetData(api, 'app')?.password === password).then(() =>
         t.pass(`${what}: the target holds ${password}`),
       );
     await reaches('a-1', 'first sync');
@@ -61,7 +61,7 @@ t.test(
       return r.ready ? undefined : r;
     });
     t.match(down.reasons.join('\n'), /informer/, `readiness names the informers: ${down.reasons[0]}`);
-    await waitFor('ready again', () => server.readiness().ready, 30_000);
+    await waitFor('ready again', () => server.readiness().ready);
     t.equal(await readyz(), 200, '/readyz 200 again');
     await reaches('b-1', 'ExternalSecret changed while the watches were down');
 
@@ -73,14 +73,14 @@ t.test(
     await reaches('c-1', 'ExternalSecret changed across a 410');
     await waitFor('a relist after 410', () => api.requests({ verb: 'list' }).length > listsBefore);
     t.pass('the informers relisted after 410 Gone');
-    await waitFor('ready after 410', () => server.readiness().ready, 30_000);
+    await waitFor('ready after 410', () => server.readiness().ready);
 
     // An API-server restart: every connection dropped, state kept.
     api.restart();
     api.put(externalSecret('app', 'app/d'));
     aws.put('app/d', creds('d', 'd-2'));
     await reaches('d-2', 'after an API-server restart');
-    await waitFor('ready after the restart', () => server.readiness().ready, 30_000);
+    await waitFor('ready after the restart', () => server.readiness().ready);
     t.equal(await readyz(), 200, '/readyz 200 after the restart');
 
     const es = api.get('externalsecrets', 'default', 'app') as {
