@@ -11,6 +11,7 @@ import { formatDuration, parseDuration } from './duration.ts';
 import { type FieldError, fieldErrors } from './field-errors.ts';
 import { EXTERNAL_SECRET_V1, EXTERNAL_SECRET_V1BETA1, unknownFieldWarnings } from './known-fields.ts';
 import { checkGoRegexp } from './re2.ts';
+import { parseTemplate, TemplateError } from '../template/index.ts';
 import {
   checkEnum,
   checkSecretKey,
@@ -363,7 +364,10 @@ function validateDataFrom(
       else optString(re.target, `${p}.regexp.target`, errors);
     }
     const tr = optObject(rw.transform, `${p}.transform`, errors);
-    if (tr) reqString(tr.template, `${p}.transform.template`, errors);
+    if (tr) {
+      const tpl = reqString(tr.template, `${p}.transform.template`, errors);
+      if (tpl !== undefined) checkTemplateSyntax(tpl, `${p}.transform.template`, errors);
+    }
     const merge = v1 ? optObject(rw.merge, `${p}.merge`, errors) : undefined;
     if (merge) {
       const into = optString(merge.into, `${p}.merge.into`, errors);
@@ -409,17 +413,24 @@ function validateTemplate(t: Obj, path: string, v1: boolean, errors: FieldError[
   if (t.mergePolicy !== undefined) checkEnum(t.mergePolicy, `${path}.mergePolicy`, MERGE_POLICIES, errors);
   const meta = optObject(t.metadata, `${path}.metadata`, errors);
   if (meta) {
-    optStringMap(meta.annotations, `${path}.metadata.annotations`, errors);
-    optStringMap(meta.labels, `${path}.metadata.labels`, errors);
+    for (const field of ['annotations', 'labels'] as const) {
+      const m = optStringMap(meta[field], `${path}.metadata.${field}`, errors) ?? {};
+      for (const [k, v] of Object.entries(m)) {
+        if (typeof v === 'string') checkTemplateSyntax(v, `${path}.metadata.${field}.${k}`, errors);
+      }
+    }
   }
-  optStringMap(t.data, `${path}.data`, errors);
+  for (const [k, v] of Object.entries(optStringMap(t.data, `${path}.data`, errors) ?? {})) {
+    if (typeof v === 'string') checkTemplateSyntax(v, `${path}.data.${k}`, errors);
+  }
   const from = optArray(t.templateFrom, `${path}.templateFrom`, errors) ?? [];
   from.forEach((raw, i) => {
     const p = `${path}.templateFrom[${i}]`;
     const tf = reqObject(raw, p, errors);
     if (!tf) return;
     if (tf.target !== undefined) checkEnum(tf.target, `${p}.target`, TEMPLATE_TARGETS, errors);
-    optString(tf.literal, `${p}.literal`, errors);
+    const literal = optString(tf.literal, `${p}.literal`, errors);
+    if (literal !== undefined) checkTemplateSyntax(literal, `${p}.literal`, errors);
     for (const src of ['configMap', 'secret'] as const) {
       const ref = optObject(tf[src], `${p}.${src}`, errors);
       if (!ref) continue;
@@ -442,4 +453,17 @@ function validateTemplate(t: Obj, path: string, v1: boolean, errors: FieldError[
       warnings.push(`${p} has none of configMap, secret or literal: it renders nothing`);
     }
   });
+}
+
+/**
+ * A template that Go's text/template would not parse fails every sync: refuse it at admission
+ * with the parser's position (the same parser the refresher runs).
+ */
+function checkTemplateSyntax(source: string, path: string, errors: FieldError[]): void {
+  try {
+    parseTemplate(source, path);
+  } catch (e) {
+    if (!(e instanceof TemplateError)) throw e;
+    errors.push(fieldErrors.invalid(path, '(template)', e.message.replace(/^template: /, 'template does not parse: ')));
+  }
 }

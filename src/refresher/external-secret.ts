@@ -22,8 +22,8 @@ import { EswError, errorMessage, isEswError } from '../errors.ts';
 import { compileGoRegexp } from '../providers/find-name.ts';
 import type { LookupOptions, Resolver, StoreRef } from '../resolve/types.ts';
 import { ConflictError, type KubeWriter } from './ports.ts';
-import { dataHash, decodeData, encodeData, type SecretData, utf8Values } from './secret-data.ts';
-import { renderTemplate } from '../template/index.ts';
+import { dataHash, decodeData, encodeData, type SecretData } from './secret-data.ts';
+import { Budget, renderTemplate, templateBytes, templateInput } from '../template/index.ts';
 
 export const MANAGED_LABEL = 'reconcile.external-secrets.io/managed';
 export const ES_HASH_ANNOTATION = 'reconcile.external-secrets.io/data-hash';
@@ -166,10 +166,13 @@ export function applyTemplate(es: ExternalSecret, data: SecretData): Desired {
   const template = es.spec?.target?.template;
   const desired: Desired = { type: template?.type, data, labels: {}, annotations: {} };
   if (!template) return desired;
-  const input = utf8Values(data);
+  const input = templateInput(data);
+  // One budget for every template of this ExternalSecret: many small templates cannot add up.
+  const budget = new Budget();
+  const render = (tpl: string, name: string) => renderTemplate(tpl, input, name, { budget });
   const rendered: SecretData = new Map();
   for (const [key, tpl] of Object.entries(template.data ?? {})) {
-    rendered.set(key, Buffer.from(renderTemplate(tpl, input, `spec.target.template.data.${key}`), 'utf8'));
+    rendered.set(key, templateBytes(render(tpl, `spec.target.template.data.${key}`)));
   }
   for (const [i, tf] of (template.templateFrom ?? []).entries()) {
     if (tf.literal === undefined) {
@@ -178,7 +181,7 @@ export function applyTemplate(es: ExternalSecret, data: SecretData): Desired {
         `spec.target.template.templateFrom[${i}]: only literal is supported`,
       );
     }
-    const text = renderTemplate(tf.literal, input, `spec.target.template.templateFrom[${i}].literal`);
+    const text = render(tf.literal, `spec.target.template.templateFrom[${i}].literal`);
     const parsed = parseYaml(text) as unknown;
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       throw new EswError('ESW_TEMPLATE', `spec.target.template.templateFrom[${i}].literal must render a map`);
@@ -195,10 +198,10 @@ export function applyTemplate(es: ExternalSecret, data: SecretData): Desired {
     (template.templateFrom ?? []).some((tf) => (tf.target ?? 'Data') === 'Data');
   if (templated) desired.data = template.mergePolicy === 'Merge' ? new Map([...data, ...rendered]) : rendered;
   for (const [k, v] of Object.entries(template.metadata?.labels ?? {})) {
-    desired.labels[k] = renderTemplate(v, input, `spec.target.template.metadata.labels.${k}`);
+    desired.labels[k] = render(v, `spec.target.template.metadata.labels.${k}`);
   }
   for (const [k, v] of Object.entries(template.metadata?.annotations ?? {})) {
-    desired.annotations[k] = renderTemplate(v, input, `spec.target.template.metadata.annotations.${k}`);
+    desired.annotations[k] = render(v, `spec.target.template.metadata.annotations.${k}`);
   }
   return desired;
 }

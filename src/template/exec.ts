@@ -363,6 +363,7 @@ class State {
   }
 
   evalCall(dot: Value, f: GoFunc, name: string, allArgs: ArgNode[], final: Final): Value {
+    const where = `${name} at ${this.where()}`;
     const args = allArgs.slice(1);
     const numIn = args.length + (final !== MISSING ? 1 : 0);
     const fixed = f.params.length;
@@ -401,7 +402,6 @@ class State {
       argv.push(this.validateType(final, t));
       literal.push(false);
     }
-    const where = `${name} at ${this.where()}`;
     const ctx: CallContext = { budget: this.budget, env: this.opts.env, where, literal };
     let result: Value;
     try {

@@ -8,7 +8,7 @@
  * a width of a billion is refused, not allocated.
  */
 import type { Budget } from './budget.ts';
-import { GoInt, GoMap, GoSlice, GoStruct, sortedKeys, typeName, type Value } from './values.ts';
+import { GoInt, GoMap, GoSlice, GoStruct, goBytes, sortedKeys, typeName, type Value } from './values.ts';
 
 /** `%v` of one value (fmt.Sprint of a single operand). */
 export function formatValue(v: Value): string {
@@ -232,7 +232,7 @@ function formatString(verb: string, spec: Spec, s: string): string {
     }
     case 'x':
     case 'X': {
-      let bytes = Buffer.from(s, 'utf8');
+      let bytes = goBytes(s);
       if (spec.prec !== undefined) bytes = bytes.subarray(0, spec.prec);
       let hex = bytes.toString('hex');
       if (spec.space) hex = (hex.match(/../g) ?? []).map((b) => (spec.sharp ? `0x${b}` : b)).join(' ');

@@ -12,15 +12,13 @@
 import { Budget, type BudgetLimits } from './budget.ts';
 import { execute } from './exec.ts';
 import { builtins } from './functions/builtins.ts';
-// import { esoFunctions } from './functions/eso.ts';
-// import { sprigCrypto } from './functions/sprig-crypto.ts';
+import { esoFunctions } from './functions/eso.ts';
 import { sprigData } from './functions/sprig-data.ts';
-// import { sprigDates } from './functions/sprig-dates.ts';
-// import { sprigMisc } from './functions/sprig-misc.ts';
+import { sprigMisc } from './functions/sprig-misc.ts';
 import { sprigStrings } from './functions/sprig-strings.ts';
 import type { FuncMap, RenderEnv } from './functions/types.ts';
 import { parse } from './parser.ts';
-import { GoMap, type Value } from './values.ts';
+import { GoMap, goBytes, goString, type Value } from './values.ts';
 
 export { TemplateLimitError } from './budget.ts';
 export { TemplateError } from './errors.ts';
@@ -29,7 +27,7 @@ export type { BudgetLimits, RenderEnv };
 /** Every function a template can call: Go's builtins, sprig (as ESO ships it), ESO's own. */
 export const FUNCS: FuncMap = (() => {
   const m: FuncMap = new Map();
-  for (const part of [builtins(), sprigStrings(), sprigData()]) {
+  for (const part of [builtins(), sprigStrings(), sprigData(), sprigMisc(), esoFunctions()]) {
     for (const [k, v] of part) m.set(k, v);
   }
   return m;
@@ -38,6 +36,23 @@ export const FUNCS: FuncMap = (() => {
 export interface RenderOptions {
   limits?: Partial<BudgetLimits>;
   env?: Partial<RenderEnv>;
+  /**
+   * A budget shared by several renders (all templates of one ExternalSecret sync), so that many
+   * small templates cannot add up past the limits either. Default: a fresh one per render.
+   */
+  budget?: Budget;
+}
+
+export { Budget };
+
+/** Secret data as template input: Go strings over the raw bytes (see goString). */
+export function templateInput(data: Map<string, Buffer>): Record<string, string> {
+  return Object.fromEntries([...data].map(([k, v]) => [k, goString(v)]));
+}
+
+/** A rendered template as the bytes Go would have written. */
+export function templateBytes(rendered: string): Buffer {
+  return goBytes(rendered);
 }
 
 const defaultEnv: RenderEnv = {
@@ -67,7 +82,7 @@ export function renderTemplate(
   options: RenderOptions = {},
 ): string {
   const parsed = parse(name, source, (f) => FUNCS.has(f));
-  const budget = new Budget(options.limits);
+  const budget = options.budget ?? new Budget(options.limits);
   const root = new GoMap(new Map(Object.entries(data) as [string, Value][]), 'string');
   return execute(
     { name, parsed, funcs: FUNCS, budget, env: { ...defaultEnv, ...options.env } },

@@ -6,6 +6,7 @@
  */
 import { TemplateError } from './errors.ts';
 import { type Item, type ItemType, lex } from './lexer.ts';
+import { goString } from './values.ts';
 
 export interface Pos {
   pos: number;
@@ -615,7 +616,7 @@ export function unquoteGo(lit: string): string | undefined {
   const bytes: number[] = [];
   const flush = () => {
     if (bytes.length) {
-      out += Buffer.from(bytes).toString('utf8');
+      out += goString(Buffer.from(bytes));
       bytes.length = 0;
     }
   };

@@ -11,6 +11,7 @@
  *
  * Compound values cache their size so the budget can bound them without walking them again.
  */
+import { isUtf8 } from 'node:buffer';
 
 export type IntType = 'int' | 'int64' | 'int32' | 'uint32' | 'uint8';
 
@@ -185,7 +186,7 @@ export function isTrue(v: Value): boolean {
 /** Byte length of a Go string (Go strings are UTF-8 bytes; `len "é"` is 2). */
 export function byteLength(s: string): number {
   // Fast path: ASCII strings have as many bytes as code units.
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return goBytes(s).length;
   return s.length;
 }
 
@@ -197,7 +198,7 @@ export function isAscii(s: string): boolean {
 /** `s[from:to]` on bytes, as Go slices strings. */
 export function byteSlice(s: string, from: number, to?: number): string {
   if (isAscii(s)) return s.slice(from, to);
-  return Buffer.from(s, 'utf8').subarray(from, to).toString('utf8');
+  return goString(goBytes(s).subarray(from, to));
 }
 
 /** The zero value of an element type, as Go's `index` returns for a missing map key. */
@@ -225,5 +226,53 @@ export function sortedKeys(m: GoMap): string[] {
 /** Go compares strings by UTF-8 bytes; for BMP text that is code point order. */
 export function compareGoStrings(a: string, b: string): number {
   if (isAscii(a) && isAscii(b)) return a < b ? -1 : a > b ? 1 : 0;
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  return Buffer.compare(goBytes(a), goBytes(b));
+}
+
+/**
+ * Go strings are bytes; secret values may not be UTF-8 (a PKCS#12 file, ciphertext). They are
+ * carried as JavaScript strings losslessly: valid UTF-8 decodes as usual and each byte that is
+ * not part of valid UTF-8 becomes the lone surrogate U+DC80+byte (Python's "surrogateescape"),
+ * which valid UTF-8 can never produce. {@link goBytes} turns such a string back into the bytes.
+ */
+export function goString(buf: Buffer): string {
+  if (isUtf8(buf)) return buf.toString('utf8');
+  let out = '';
+  let i = 0;
+  while (i < buf.length) {
+    const b0 = buf[i] as number;
+    if (b0 < 0x80) {
+      out += String.fromCharCode(b0);
+      i++;
+      continue;
+    }
+    const n = b0 >= 0xf0 && b0 <= 0xf4 ? 4 : b0 >= 0xe0 ? 3 : b0 >= 0xc2 && b0 <= 0xdf ? 2 : 0;
+    if (n > 0 && i + n <= buf.length) {
+      const seq = buf.subarray(i, i + n);
+      if (isUtf8(seq)) {
+        out += seq.toString('utf8');
+        i += n;
+        continue;
+      }
+    }
+    out += String.fromCharCode(0xdc00 + b0);
+    i++;
+  }
+  return out;
+}
+
+export function goBytes(s: string): Buffer {
+  if (!/[\udc80-\udcff]/.test(s)) return Buffer.from(s, 'utf8');
+  const parts: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const prev = i > 0 ? s.charCodeAt(i - 1) : 0;
+    if (c >= 0xdc80 && c <= 0xdcff && !(prev >= 0xd800 && prev <= 0xdbff)) {
+      parts.push(Buffer.from(s.slice(start, i), 'utf8'), Buffer.from([c - 0xdc00]));
+      start = i + 1;
+    }
+  }
+  parts.push(Buffer.from(s.slice(start), 'utf8'));
+  return Buffer.concat(parts);
 }

@@ -13,6 +13,7 @@ import {
   GoMap,
   GoSlice,
   GoStruct,
+  goBytes,
   int,
   isTrue,
   typeName,
@@ -113,7 +114,7 @@ export function indexValue(item: Value, indexes: Value[]): Value {
   for (const index of indexes) {
     if (cur === null) throw new FuncError('index of nil pointer');
     if (typeof cur === 'string') {
-      const bytes = Buffer.from(cur, 'utf8');
+      const bytes = goBytes(cur);
       const x = indexArg(index, bytes.length);
       if (x >= bytes.length) throw new FuncError(`index out of range: ${x}`);
       cur = int(bytes[x] ?? 0, 'uint8');
@@ -214,7 +215,7 @@ export function jsEscape(s: string): string {
 /** url.QueryEscape. */
 export function queryEscape(s: string): string {
   let out = '';
-  for (const b of Buffer.from(s, 'utf8')) {
+  for (const b of goBytes(s)) {
     const c = String.fromCharCode(b);
     if (/[A-Za-z0-9\-_.~]/.test(c)) out += c;
     else if (c === ' ') out += '+';

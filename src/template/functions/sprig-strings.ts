@@ -4,7 +4,7 @@
  * as Go does. Every function that can grow its input checks the size first.
  */
 import { quoteGo } from '../fmt.ts';
-import { byteLength, byteSlice, GoMap, GoSlice, int, isAscii, strings, type Value } from '../values.ts';
+import { byteLength, byteSlice, GoMap, GoSlice, goBytes, goString, int, isAscii, strings, type Value } from '../values.ts';
 import { strslice, strval } from './convert.ts';
 import { type CallContext, FuncError, type FuncMap, fn } from './types.ts';
 
@@ -106,7 +106,7 @@ function abbreviateFull(str: string, offsetIn: number, maxWidth: number): string
 
 /** goutils.Initials / DeleteWhiteSpace walk bytes as if they were runes; so do we. */
 function bytesAsRunes(s: string): number[] {
-  return [...Buffer.from(s, 'utf8')];
+  return [...goBytes(s)];
 }
 
 function initials(s: string): string {
@@ -365,13 +365,13 @@ function wrapCustom(str: string, wrapLength: number, newLine: string, wrapLong: 
   if (str === '') return '';
   const nl = newLine === '' ? '\n' : newLine;
   const width = wrapLength < 1 ? 1 : wrapLength;
-  const b = Buffer.from(str, 'utf8');
+  const b = goBytes(str);
   const len = b.length;
   // At most one separator per `width` bytes.
   ctx.budget.alloc(len + Math.ceil(len / width) * nl.length, ctx.where);
   let offset = 0;
   const parts: Buffer[] = [];
-  const nlb = Buffer.from(nl, 'utf8');
+  const nlb = goBytes(nl);
   while (len - offset > width) {
     if (b[offset] === 0x20) {
       offset++;
@@ -400,7 +400,7 @@ function wrapCustom(str: string, wrapLength: number, newLine: string, wrapLong: 
     }
   }
   parts.push(b.subarray(offset));
-  return Buffer.concat(parts).toString('utf8');
+  return goString(Buffer.concat(parts));
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -408,7 +408,7 @@ const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 /** encoding/base64 StdEncoding.DecodeString, with Go's error offsets. */
 export function base64DecodeGo(s: string): { ok: true; bytes: Buffer } | { ok: false; error: string } {
-  const src = Buffer.from(s, 'utf8');
+  const src = goBytes(s);
   const out: number[] = [];
   let si = 0;
   const corrupt = (at: number) => ({ ok: false as const, error: `illegal base64 data at input byte ${at}` });
@@ -456,7 +456,7 @@ export function base64DecodeGo(s: string): { ok: true; bytes: Buffer } | { ok: f
 
 /** encoding/base32 StdEncoding.DecodeString. */
 export function base32DecodeGo(s: string): { ok: true; bytes: Buffer } | { ok: false; error: string } {
-  const src = Buffer.from(s.replace(/[\r\n]/g, ''), 'utf8');
+  const src = goBytes(s.replace(/[\r\n]/g, ''));
   const olen = src.length;
   const corrupt = (at: number) => ({ ok: false as const, error: `illegal base32 data at input byte ${at}` });
   const out: number[] = [];
@@ -766,24 +766,24 @@ export function sprigStrings(): FuncMap {
   );
   m.set(
     'b64enc',
-    sized((a) => Buffer.from(a, 'utf8').toString('base64')),
+    sized((a) => goBytes(a).toString('base64')),
   );
   m.set(
     'b64dec',
     s((a) => {
       const r = base64DecodeGo(a);
-      return r.ok ? r.bytes.toString('utf8') : r.error;
+      return r.ok ? goString(r.bytes) : r.error;
     }),
   );
   m.set(
     'b32enc',
-    sized((a) => base32Encode(Buffer.from(a, 'utf8'))),
+    sized((a) => base32Encode(goBytes(a))),
   );
   m.set(
     'b32dec',
     s((a) => {
       const r = base32DecodeGo(a);
-      return r.ok ? r.bytes.toString('utf8') : r.error;
+      return r.ok ? goString(r.bytes) : r.error;
     }),
   );
   // Paths (path and, on Linux, path/filepath: the same rules).
@@ -812,7 +812,7 @@ export function sprigStrings(): FuncMap {
 
 function compareBytes(a: string, b: string): number {
   if (isAscii(a) && isAscii(b)) return a < b ? -1 : a > b ? 1 : 0;
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  return Buffer.compare(goBytes(a), goBytes(b));
 }
 
 /** strings.Split / SplitN (n < 0: all), sized first: an empty separator splits every rune. */

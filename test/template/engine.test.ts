@@ -1,0 +1,120 @@
+/**
+ * The template engine's contract beyond what the Go differential test compares: ESO's
+ * `missingkey=error`, hostile templates reaching nothing of the process, and the per-render
+ * budget refusing every way a few bytes of template ask for gigabytes — before allocating.
+ */
+import { randomUUID } from 'node:crypto';
+import t from 'tap';
+import { Budget, parseTemplate, renderTemplate, TemplateLimitError } from '../../src/template/index.ts';
+
+const CANARY = `CANARY-${randomUUID()}`;
+const data = { username: 'db_user', password: CANARY, json: '{"a":{"b":[1,2]}}' };
+
+t.test('Go semantics as ESO renders', async (t) => {
+  const cases: [string, string][] = [
+    ['{{ .username }}', 'db_user'],
+    ['{{ index (.json | fromJson) "a" "b" }}', '[1 2]'],
+    ['{{ index . "missing" }}|', '|'],
+    ['{{ index (dict) "missing" }}', '<no value>'],
+    ['{{ dict "b" 1 "a" (list 1 "x" nil) }}', 'map[a:[1 x <nil>] b:1]'],
+    ['{{ 1e6 }} {{ 0x1F }} {{ \'a\' }} {{ 1.5 }}', '1e+06 31 97 1.5'],
+    ['{{ printf "%05.2f|%q|%x|%T" 3.14159 "hi" "hi" (add 1 2) }}', '03.14|"hi"|6869|int64'],
+    ['{{ range $k, $v := dict "b" 2 "a" 1 }}{{ $k }}={{ $v }};{{ end }}', 'a=1;b=2;'],
+    ['{{ range list 1 2 3 }}{{ if eq . 2 }}{{ continue }}{{ end }}{{ . }}{{ end }}', '13'],
+    ['{{ define "x" }}[{{ . }}]{{ end }}{{ template "x" .username }}', '[db_user]'],
+    ['{{ if and (eq 1 1) (eq "a" "a") }}y{{ else if true }}n{{ end }}', 'y'],
+    ['{{ len "é" }}', '2'],
+  ];
+  for (const [tpl, want] of cases) t.equal(renderTemplate(tpl, data), want, tpl);
+  const failing: [string, RegExp][] = [
+    ['{{ .missing }}', /map has no entry for key "missing"/],
+    ['{{ .missing | default "x" }}', /map has no entry for key "missing"/],
+    ['{{ repeat (add 1 2) "x" }}', /wrong type for value; expected int; got int64/],
+    ['{{ eq 1 "1" }}', /incompatible types for comparison/],
+    ['{{ hasKey . "username" }}', /expected map\[string\]interface \{\}; got map\[string\]string/],
+    ['{{ nope }}', /function "nope" not defined/],
+    ['{{ if .username }}', /unexpected EOF/],
+  ];
+  for (const [tpl, message] of failing) t.throws(() => renderTemplate(tpl, data), { code: 'ESW_TEMPLATE', message }, tpl);
+});
+
+t.test('hostile templates reach nothing of the process; errors never carry values', async (t) => {
+  process.env.ESW_TEMPLATE_CANARY = CANARY;
+  t.teardown(() => {
+    delete process.env.ESW_TEMPLATE_CANARY;
+  });
+  for (const tpl of ['{{ env "ESW_TEMPLATE_CANARY" }}', '{{ expandenv "$HOME" }}', '{{ getHostByName "x" }}']) {
+    t.throws(() => parseTemplate(tpl), { message: /not defined/ }, `${tpl}: not a function here`);
+  }
+  for (const tpl of ['{{ .constructor }}', '{{ .__proto__ }}', '{{ .username.constructor }}']) {
+    t.throws(() => renderTemplate(tpl, data), { code: 'ESW_TEMPLATE' }, tpl);
+  }
+  t.equal(renderTemplate('{{ index . "__proto__" }}|{{ get (dict) "constructor" }}|', data), '||');
+  const leaky = [
+    '{{ fail .password }}',
+    '{{ .password | int | repeat 3 }}',
+    '{{ range .password }}{{ end }}',
+    '{{ .password.x }}',
+    '{{ printf "%d" .password | fail }}',
+    '{{ index .password 100 }}',
+    '{{ if .password }}{{ end }}{{ (list .password).x }}',
+  ];
+  for (const tpl of leaky) {
+    try {
+      renderTemplate(tpl, data);
+      t.fail(`${tpl} should fail`);
+    } catch (e) {
+      t.notOk((e as Error).message.includes(CANARY), `${tpl}: the error does not carry the value`);
+    }
+  }
+  t.throws(() => renderTemplate('{{ fail "literal reason" }}', data), { message: /literal reason/ });
+});
+
+t.test('the budget refuses before allocating, naming the limit', async (t) => {
+  // The issue's 91-byte template: replace over repeat (595 MiB RSS on the old engine).
+  const ninetyOne = '{{ $a := repeat 32768 "0123456789abcdef" }}{{ $b := replace "0" $a $a }}{{ len $b }} bytes!';
+  t.equal(Buffer.byteLength(ninetyOne), 91);
+  const hostile: [string, RegExp][] = [
+    [ninetyOne, /1 MiB value budget in replace at line 1, col \d+/],
+    ['{{ repeat 1000000000 "ab" }}', /1 MiB value budget in repeat at line 1, col 4/],
+    ['{{ join "," (until 100000000) }}', /value budget in until/],
+    ['{{ seq 100000000 }}', /value budget in seq/],
+    ['{{ printf "%*d" 1000000000 1 }}', /value budget in printf/],
+    ['{{ printf "%.2000000000f" 1.0 }}', /value budget in printf/],
+    ['{{ indent 1000000000 "x" }}', /value budget in indent/],
+    ['{{ $l := list (repeat 600000 "x") }}{{ $l = concat $l $l }}{{ len $l }}', /value budget in concat/],
+    ['{{ $s := repeat 600000 "x" }}{{ toJson (list $s $s) }}', /value budget in list|value budget in toJson/],
+    ['{{ range until 1000000 }}{{ end }}', /value budget in until|evaluation step budget/],
+    ['{{ range $i := until 50000 }}{{ range until 100 }}{{ end }}{{ end }}', /evaluation step budget/],
+    ['{{ define "r" }}{{ template "r" . }}{{ end }}{{ template "r" . }}', /nesting depth of 100/],
+    [`{{ $s := repeat 500000 "x" }}${'{{ $s = printf "%s" $s }}'.repeat(40)}`, /allocation budget/],
+    [`${'{{ repeat 500000 "x" }}'.repeat(3)}`, /value budget in output/],
+  ];
+  for (const [tpl, message] of hostile) {
+    let err: unknown;
+    try {
+      renderTemplate(tpl, data);
+    } catch (e) {
+      err = e;
+    }
+    t.ok(err instanceof TemplateLimitError, `${tpl.slice(0, 60)}: a limit error`);
+    t.match((err as Error | undefined)?.message, message, tpl.slice(0, 60));
+  }
+  t.test('a shared budget bounds many renders together', async (t) => {
+    const budget = new Budget();
+    const one = '{{ repeat 900000 "x" | len }}';
+    t.equal(renderTemplate(one, data, 'a', { budget }), '900000');
+    t.throws(() => {
+      for (let i = 0; i < 40; i++) renderTemplate(one, data, `k${i}`, { budget });
+    }, /allocation budget/);
+  });
+});
+
+t.test('secret values that are not UTF-8 pass through unchanged', async (t) => {
+  const { templateInput, templateBytes } = await import('../../src/template/index.ts');
+  const raw = Buffer.from([0x30, 0x82, 0xff, 0xfe, 0xc3, 0x28, 0x41]);
+  const input = templateInput(new Map([['bin', raw]]));
+  t.same(templateBytes(renderTemplate('{{ .bin }}', input)), raw, 'printed as the same bytes');
+  t.equal(renderTemplate('{{ len .bin }}', input), '7', 'len counts bytes');
+  t.same(templateBytes(renderTemplate('{{ .bin | b64enc | b64dec }}', input)), raw, 'b64 round trip');
+});
