@@ -7,11 +7,12 @@
  * exist in v1 only; template `engineVersion: v1` only in v1beta1 (deprecated); `refreshPolicy`
  * belongs to v1 (newer ESO releases accept it in v1beta1 too, so there it is a warning).
  */
+
+import { parseTemplate, TemplateError } from '../template/index.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { type FieldError, fieldErrors } from './field-errors.ts';
 import { EXTERNAL_SECRET_V1, EXTERNAL_SECRET_V1BETA1, unknownFieldWarnings } from './known-fields.ts';
 import { checkGoRegexp } from './re2.ts';
-import { parseTemplate, TemplateError } from '../template/index.ts';
 import {
   checkEnum,
   checkSecretKey,
@@ -464,6 +465,8 @@ function checkTemplateSyntax(source: string, path: string, errors: FieldError[])
     parseTemplate(source, path);
   } catch (e) {
     if (!(e instanceof TemplateError)) throw e;
-    errors.push(fieldErrors.invalid(path, '(template)', e.message.replace(/^template: /, 'template does not parse: ')));
+    errors.push(
+      fieldErrors.invalid(path, '(template)', e.message.replace(/^template: /, 'template does not parse: ')),
+    );
   }
 }

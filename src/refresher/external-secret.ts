@@ -21,9 +21,9 @@ import type {
 import { EswError, errorMessage, isEswError } from '../errors.ts';
 import { compileGoRegexp } from '../providers/find-name.ts';
 import type { LookupOptions, Resolver, StoreRef } from '../resolve/types.ts';
+import { Budget, renderTemplate, templateBytes, templateInput } from '../template/index.ts';
 import { ConflictError, type KubeWriter } from './ports.ts';
 import { dataHash, decodeData, encodeData, type SecretData } from './secret-data.ts';
-import { Budget, renderTemplate, templateBytes, templateInput } from '../template/index.ts';
 
 export const MANAGED_LABEL = 'reconcile.external-secrets.io/managed';
 export const ES_HASH_ANNOTATION = 'reconcile.external-secrets.io/data-hash';

@@ -71,7 +71,10 @@ export class Budget {
   }
 
   fail(limit: LimitName, where: string): never {
-    throw new TemplateLimitError(limit, `template exceeded its ${this.describe(limit)}${where ? ` in ${where}` : ''}`);
+    throw new TemplateLimitError(
+      limit,
+      `template exceeded its ${this.describe(limit)}${where ? ` in ${where}` : ''}`,
+    );
   }
 
   /** One unit of work (an action, a command, a call, an iteration). */

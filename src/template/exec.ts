@@ -11,7 +11,16 @@ import { type Budget, TemplateLimitError } from './budget.ts';
 import { TemplateError } from './errors.ts';
 import { formatValue } from './fmt.ts';
 import { type CallContext, FuncError, type FuncMap, type GoFunc, type RenderEnv } from './functions/types.ts';
-import type { ArgNode, CommandNode, ListNode, Node, NumberNode, ParseResult, PipeNode, RangeNode } from './parser.ts';
+import type {
+  ArgNode,
+  CommandNode,
+  ListNode,
+  Node,
+  NumberNode,
+  ParseResult,
+  PipeNode,
+  RangeNode,
+} from './parser.ts';
 import {
   GoInt,
   GoMap,
@@ -204,7 +213,7 @@ class State {
         }
       } else if (val instanceof GoInt) {
         // Go 1.22 ranges over integers; ESO is built with a current Go.
-        if (r.pipe.decl.length > 1) this.fail('can\'t use two variables to range over an integer');
+        if (r.pipe.decl.length > 1) this.fail("can't use two variables to range over an integer");
         const n = val.v;
         if (n > BigInt(this.budget.limits.steps)) this.budget.fail('steps', `range at ${this.where()}`);
         for (let i = 0n; i < n; i++) {
@@ -368,7 +377,8 @@ class State {
     const numIn = args.length + (final !== MISSING ? 1 : 0);
     const fixed = f.params.length;
     if (f.variadic !== undefined) {
-      if (numIn < fixed) this.fail(`wrong number of args for ${name}: want at least ${fixed} got ${args.length}`);
+      if (numIn < fixed)
+        this.fail(`wrong number of args for ${name}: want at least ${fixed} got ${args.length}`);
     } else if (numIn !== fixed) {
       this.fail(`wrong number of args for ${name}: want ${fixed} got ${numIn}`);
     }

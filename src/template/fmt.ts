@@ -201,7 +201,8 @@ function formatOne(verb: string, spec: Spec, v: Value): string {
   }
   if (v === null) return verb === 'v' ? pad('<nil>', spec, false) : bad(verb, v);
   if (typeof v === 'string') return formatString(verb, spec, v);
-  if (typeof v === 'boolean') return verb === 'v' || verb === 't' ? pad(String(v), spec, false) : bad(verb, v);
+  if (typeof v === 'boolean')
+    return verb === 'v' || verb === 't' ? pad(String(v), spec, false) : bad(verb, v);
   if (v instanceof GoInt) return formatInt(verb, spec, v);
   if (typeof v === 'number') return formatFloatVerb(verb, spec, v);
   if (v instanceof GoStruct) {
@@ -225,6 +226,7 @@ function formatString(verb: string, spec: Spec, s: string): string {
     }
     case 'q': {
       const t = spec.prec !== undefined ? [...s].slice(0, spec.prec).join('') : s;
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters Go and YAML quote
       if (spec.sharp && !/[`\u0000-\u0008\u000b-\u001f\u007f]/.test(t) && !t.includes('\n')) {
         return pad(`\`${t}\``, spec, false);
       }

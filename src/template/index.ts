@@ -84,8 +84,5 @@ export function renderTemplate(
   const parsed = parse(name, source, (f) => FUNCS.has(f));
   const budget = options.budget ?? new Budget(options.limits);
   const root = new GoMap(new Map(Object.entries(data) as [string, Value][]), 'string');
-  return execute(
-    { name, parsed, funcs: FUNCS, budget, env: { ...defaultEnv, ...options.env } },
-    root,
-  );
+  return execute({ name, parsed, funcs: FUNCS, budget, env: { ...defaultEnv, ...options.env } }, root);
 }

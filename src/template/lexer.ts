@@ -142,7 +142,7 @@ export function lex(input: string, posToString: (pos: number) => string): Item[]
       pos += R.length;
       if (trim) pos += leftTrimLength(input, pos);
       start = pos;
-      continue text;
+      continue;
     }
     emit('leftDelim');
     pos += afterMarker;
@@ -289,7 +289,8 @@ export function lex(input: string, posToString: (pos: number) => string): Item[]
   function lexNumber(): void {
     if (!scanNumber()) fail(`bad number syntax: ${JSON.stringify(input.slice(start, pos))}`);
     if (input[pos] === '+' || input[pos] === '-') {
-      if (!scanNumber() || input[pos - 1] !== 'i') fail(`bad number syntax: ${JSON.stringify(input.slice(start, pos))}`);
+      if (!scanNumber() || input[pos - 1] !== 'i')
+        fail(`bad number syntax: ${JSON.stringify(input.slice(start, pos))}`);
       emit('complex');
     } else emit('number');
   }

@@ -12,7 +12,15 @@ export interface Pos {
   pos: number;
 }
 
-export type Node = TextNode | ActionNode | IfNode | WithNode | RangeNode | TemplateNode | BreakNode | ContinueNode;
+export type Node =
+  | TextNode
+  | ActionNode
+  | IfNode
+  | WithNode
+  | RangeNode
+  | TemplateNode
+  | BreakNode
+  | ContinueNode;
 
 export interface ListNode extends Pos {
   t: 'list';
@@ -151,10 +159,12 @@ export function parse(name: string, source: string, hasFunction: (name: string) 
   };
   const describe = (it: Item): string => {
     if (it.type === 'eof') return 'EOF';
-    if (it.type === 'text' || it.type === 'string' || it.type === 'rawString') return JSON.stringify(it.val.slice(0, 40));
+    if (it.type === 'text' || it.type === 'string' || it.type === 'rawString')
+      return JSON.stringify(it.val.slice(0, 40));
     return `<${it.val.slice(0, 40)}>`;
   };
-  const unexpected = (it: Item, context: string): never => fail(it.pos, `unexpected ${describe(it)} in ${context}`);
+  const unexpected = (it: Item, context: string): never =>
+    fail(it.pos, `unexpected ${describe(it)} in ${context}`);
   const expect = (type: ItemType, context: string): Item => {
     const it = nextNonSpace();
     if (it.type !== type) unexpected(it, context);
@@ -304,7 +314,7 @@ export function parse(name: string, source: string, hasFunction: (name: string) 
     const first = peekNonSpace();
     const pipe: PipeNode = { t: 'pipe', decl: [], isAssign: false, cmds: [], pos: first.pos, src: '' };
     const startItem = i;
-    decls: for (;;) {
+    for (;;) {
       const v = peekNonSpace();
       if (v.type !== 'variable') break;
       nextNonSpace();
@@ -323,7 +333,7 @@ export function parse(name: string, source: string, hasFunction: (name: string) 
         vars.push(v.val);
         if (context === 'range' && pipe.decl.length < 2) {
           const p = peekNonSpace().type;
-          if (p === 'variable' || p === 'rightDelim' || p === 'rightParen') continue decls;
+          if (p === 'variable' || p === 'rightDelim' || p === 'rightParen') continue;
           fail(v.pos, 'range can only initialize variables');
         }
         fail(v.pos, `too many declarations in ${context}`);
@@ -342,7 +352,10 @@ export function parse(name: string, source: string, hasFunction: (name: string) 
         if (pipe.cmds.length === 0) fail(it.pos, `missing value for ${context}`);
         pipe.cmds.slice(1).forEach((c, k) => {
           const a = c.args[0];
-          if (a && (a.t === 'bool' || a.t === 'dot' || a.t === 'nil' || a.t === 'number' || a.t === 'string')) {
+          if (
+            a &&
+            (a.t === 'bool' || a.t === 'dot' || a.t === 'nil' || a.t === 'number' || a.t === 'string')
+          ) {
             fail(c.pos, `non executable command in pipeline stage ${k + 2}`);
           }
         });
@@ -402,10 +415,20 @@ export function parse(name: string, source: string, hasFunction: (name: string) 
       while (peek().type === 'field') fields.push(next().val.slice(1));
       switch (node.t) {
         case 'field':
-          node = { t: 'field', idents: [...node.idents, ...fields], pos, src: `${node.src}.${fields.join('.')}` };
+          node = {
+            t: 'field',
+            idents: [...node.idents, ...fields],
+            pos,
+            src: `${node.src}.${fields.join('.')}`,
+          };
           break;
         case 'variable':
-          node = { t: 'variable', idents: [...node.idents, ...fields], pos, src: `${node.src}.${fields.join('.')}` };
+          node = {
+            t: 'variable',
+            idents: [...node.idents, ...fields],
+            pos,
+            src: `${node.src}.${fields.join('.')}`,
+          };
           break;
         case 'bool':
         case 'string':
@@ -433,7 +456,8 @@ export function parse(name: string, source: string, hasFunction: (name: string) 
         return { t: 'nil', pos: it.pos, src: 'nil' };
       case 'variable': {
         const idents = it.val.split('.');
-        if (!vars.includes(idents[0] as string)) fail(it.pos, `undefined variable ${JSON.stringify(idents[0])}`);
+        if (!vars.includes(idents[0] as string))
+          fail(it.pos, `undefined variable ${JSON.stringify(idents[0])}`);
         return { t: 'variable', idents, pos: it.pos, src: it.val };
       }
       case 'field':

@@ -20,7 +20,12 @@ export class GoInt {
   readonly type: IntType;
   constructor(v: bigint, type: IntType = 'int') {
     this.type = type;
-    this.v = type === 'uint32' ? BigInt.asUintN(32, v) : type === 'uint8' ? BigInt.asUintN(8, v) : BigInt.asIntN(type === 'int32' ? 32 : 64, v);
+    this.v =
+      type === 'uint32'
+        ? BigInt.asUintN(32, v)
+        : type === 'uint8'
+          ? BigInt.asUintN(8, v)
+          : BigInt.asIntN(type === 'int32' ? 32 : 64, v);
   }
 }
 

@@ -17,7 +17,7 @@ t.test('Go semantics as ESO renders', async (t) => {
     ['{{ index . "missing" }}|', '|'],
     ['{{ index (dict) "missing" }}', '<no value>'],
     ['{{ dict "b" 1 "a" (list 1 "x" nil) }}', 'map[a:[1 x <nil>] b:1]'],
-    ['{{ 1e6 }} {{ 0x1F }} {{ \'a\' }} {{ 1.5 }}', '1e+06 31 97 1.5'],
+    ["{{ 1e6 }} {{ 0x1F }} {{ 'a' }} {{ 1.5 }}", '1e+06 31 97 1.5'],
     ['{{ printf "%05.2f|%q|%x|%T" 3.14159 "hi" "hi" (add 1 2) }}', '03.14|"hi"|6869|int64'],
     ['{{ range $k, $v := dict "b" 2 "a" 1 }}{{ $k }}={{ $v }};{{ end }}', 'a=1;b=2;'],
     ['{{ range list 1 2 3 }}{{ if eq . 2 }}{{ continue }}{{ end }}{{ . }}{{ end }}', '13'],
@@ -35,7 +35,8 @@ t.test('Go semantics as ESO renders', async (t) => {
     ['{{ nope }}', /function "nope" not defined/],
     ['{{ if .username }}', /unexpected EOF/],
   ];
-  for (const [tpl, message] of failing) t.throws(() => renderTemplate(tpl, data), { code: 'ESW_TEMPLATE', message }, tpl);
+  for (const [tpl, message] of failing)
+    t.throws(() => renderTemplate(tpl, data), { code: 'ESW_TEMPLATE', message }, tpl);
 });
 
 t.test('hostile templates reach nothing of the process; errors never carry values', async (t) => {
@@ -43,7 +44,11 @@ t.test('hostile templates reach nothing of the process; errors never carry value
   t.teardown(() => {
     delete process.env.ESW_TEMPLATE_CANARY;
   });
-  for (const tpl of ['{{ env "ESW_TEMPLATE_CANARY" }}', '{{ expandenv "$HOME" }}', '{{ getHostByName "x" }}']) {
+  for (const tpl of [
+    '{{ env "ESW_TEMPLATE_CANARY" }}',
+    '{{ expandenv "$HOME" }}',
+    '{{ getHostByName "x" }}',
+  ]) {
     t.throws(() => parseTemplate(tpl), { message: /not defined/ }, `${tpl}: not a function here`);
   }
   for (const tpl of ['{{ .constructor }}', '{{ .__proto__ }}', '{{ .username.constructor }}']) {
@@ -72,7 +77,8 @@ t.test('hostile templates reach nothing of the process; errors never carry value
 
 t.test('the budget refuses before allocating, naming the limit', async (t) => {
   // The issue's 91-byte template: replace over repeat (595 MiB RSS on the old engine).
-  const ninetyOne = '{{ $a := repeat 32768 "0123456789abcdef" }}{{ $b := replace "0" $a $a }}{{ len $b }} bytes!';
+  const ninetyOne =
+    '{{ $a := repeat 32768 "0123456789abcdef" }}{{ $b := replace "0" $a $a }}{{ len $b }} bytes!';
   t.equal(Buffer.byteLength(ninetyOne), 91);
   const hostile: [string, RegExp][] = [
     [ninetyOne, /1 MiB value budget in replace at line 1, col \d+/],

@@ -61,8 +61,10 @@ function eq(a: Value, rest: Value[]): boolean {
             break;
           }
           if (!sameKind(a, b)) throw new FuncError(`non-comparable types ${typeName(a)}, ${typeName(b)}`);
-          if (a instanceof GoSlice || a instanceof GoMap) throw new FuncError(`non-comparable type ${typeName(b)}`);
-          if (b instanceof GoSlice || b instanceof GoMap) throw new FuncError(`non-comparable type ${typeName(b)}`);
+          if (a instanceof GoSlice || a instanceof GoMap)
+            throw new FuncError(`non-comparable type ${typeName(b)}`);
+          if (b instanceof GoSlice || b instanceof GoMap)
+            throw new FuncError(`non-comparable type ${typeName(b)}`);
           truth = a === b;
         }
       }
@@ -85,7 +87,8 @@ function lt(a: Value, b: Value): boolean {
   const k2 = basicKind(b);
   if (k2 === 'invalid') throw new FuncError('invalid type for comparison');
   if (k1 !== k2) {
-    if ((k1 === 'int' || k1 === 'uint') && (k2 === 'int' || k2 === 'uint')) return (a as GoInt).v < (b as GoInt).v;
+    if ((k1 === 'int' || k1 === 'uint') && (k2 === 'int' || k2 === 'uint'))
+      return (a as GoInt).v < (b as GoInt).v;
     throw new FuncError('incompatible types for comparison');
   }
   switch (k1) {
@@ -173,7 +176,17 @@ function evalArgs(args: Value[]): string {
 
 export function htmlEscape(s: string): string {
   return s.replace(/[\0"'&<>]/g, (c) =>
-    c === '\0' ? '\uFFFD' : c === '"' ? '&#34;' : c === "'" ? '&#39;' : c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;',
+    c === '\0'
+      ? '\uFFFD'
+      : c === '"'
+        ? '&#34;'
+        : c === "'"
+          ? '&#39;'
+          : c === '&'
+            ? '&amp;'
+            : c === '<'
+              ? '&lt;'
+              : '&gt;',
   );
 }
 

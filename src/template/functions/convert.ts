@@ -58,7 +58,8 @@ export function parseIntBase0(s: string): bigint | undefined {
     t = t.slice(1);
   }
   if (t.includes('_')) {
-    if (base === 10 || t.startsWith('_') && !/^0[xXoObB]/.test(s.replace(/^[+-]/, '')) && base !== 8) return undefined;
+    if (base === 10 || (t.startsWith('_') && !/^0[xXoObB]/.test(s.replace(/^[+-]/, '')) && base !== 8))
+      return undefined;
     if (t.includes('__') || t.endsWith('_')) return undefined;
     t = t.replace(/_/g, '');
   }
@@ -98,7 +99,9 @@ export function toFloat64(v: Value): number {
 
 /** strconv.ParseFloat(s, 64) for decimal and special forms. */
 export function parseFloatGo(s: string): number | undefined {
-  const t = s.replace(/_/g, (m, i: number) => (i > 0 && /\d/.test(s[i - 1] ?? '') && /\d/.test(s[i + 1] ?? '') ? '' : m));
+  const t = s.replace(/_/g, (m, i: number) =>
+    i > 0 && /\d/.test(s[i - 1] ?? '') && /\d/.test(s[i + 1] ?? '') ? '' : m,
+  );
   if (/^[+-]?(inf|infinity)$/i.test(t)) return t.startsWith('-') ? -Infinity : Infinity;
   if (/^[+-]?nan$/i.test(t)) return Number.NaN;
   if (/^[+-]?0[xX]/.test(t)) {

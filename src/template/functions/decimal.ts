@@ -55,7 +55,7 @@ export default class Decimal {
     let q = num / den;
     const r = num % den;
     const abs = (v: bigint) => (v < 0n ? -v : v);
-    if (abs(r) * 2n >= abs(den)) q += (num < 0n) !== (den < 0n) ? -1n : 1n;
+    if (abs(r) * 2n >= abs(den)) q += num < 0n !== den < 0n ? -1n : 1n;
     return new Decimal(q, -prec);
   }
 

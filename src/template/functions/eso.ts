@@ -4,7 +4,13 @@
  * PKCS#8 PEM), rsaDecrypt. Keys and certificates are read with Node's crypto and the maintained
  * @peculiar ASN.1 schemas; nothing here quotes input in an error.
  */
-import { createPrivateKey, createPublicKey, constants as cryptoConstants, type KeyObject, privateDecrypt } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  constants as cryptoConstants,
+  type KeyObject,
+  privateDecrypt,
+} from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import {
   AuthorityKeyIdentifier,
@@ -77,7 +83,8 @@ function normalizeIp(text: string): string {
 function formatIp(b: Buffer): string {
   if (b.length === 4) return [...b].join('.');
   if (b.length !== 16) return `?${b.toString('hex')}`;
-  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return [...b.subarray(12)].join('.');
+  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff)
+    return [...b.subarray(12)].join('.');
   const groups = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
   let best = -1;
   let bestLen = 0;
@@ -125,7 +132,8 @@ function filterPEM(kind: string, input: string): string {
 /** Leaf → intermediates → root, by AuthorityKeyId / SubjectKeyId (no trust checks, as ESO). */
 function orderChain(input: string): Cert[] {
   const certs = decodeAll(input).blocks.map((b) => parseCert(b.bytes));
-  const same = (a: Buffer | undefined, b: Buffer | undefined) => (a ?? Buffer.alloc(0)).equals(b ?? Buffer.alloc(0));
+  const same = (a: Buffer | undefined, b: Buffer | undefined) =>
+    (a ?? Buffer.alloc(0)).equals(b ?? Buffer.alloc(0));
   const parent = certs.map(() => -1);
   const isParent = certs.map(() => false);
   certs.forEach((c, i) => {

@@ -4,7 +4,7 @@
  * and `untilStep` give `[]int`; `keys` gives `[]string` in Go's (unspecified) map order, which
  * here is insertion order. Every list, dict and string is sized before it is built.
  */
-import Decimal from './decimal.ts';
+
 import { formatFloat, sprint } from '../fmt.ts';
 import {
   dict,
@@ -32,6 +32,7 @@ import {
   toInt,
   toInt64,
 } from './convert.ts';
+import Decimal from './decimal.ts';
 import { decodeJson, encodeJson, JsonTooLargeError } from './json.ts';
 import { type CallContext, FuncError, type FuncMap, fn } from './types.ts';
 
@@ -115,9 +116,7 @@ function mergeInto(dst: GoMap, src: GoMap | null, overwrite: boolean, depth = 0)
     if (dst.m.has(k) && dv instanceof GoMap && sv instanceof GoMap) {
       mergeInto(dv, sv, overwrite, depth + 1);
       dst.put(k, dv);
-    } else if (!dst.m.has(k) || (overwrite ? !empty(sv) : empty(dv))) {
-      if (dst.m.has(k) && !overwrite && !empty(dv)) continue;
-      if (overwrite && dst.m.has(k) && empty(sv)) continue;
+    } else if (overwrite || !dst.m.has(k) || empty(dv)) {
       dst.put(k, sv);
     }
   }
@@ -125,8 +124,13 @@ function mergeInto(dst: GoMap, src: GoMap | null, overwrite: boolean, depth = 0)
 
 function deepCopy(v: Value, depth = 0): Value {
   if (depth > 1000) throw new FuncError('deepCopy: too deep');
-  if (v instanceof GoSlice) return new GoSlice(v.items.map((x) => deepCopy(x, depth + 1)), v.elem);
-  if (v instanceof GoMap) return new GoMap(new Map([...v.m].map(([k, x]) => [k, deepCopy(x, depth + 1)])), v.elem);
+  if (v instanceof GoSlice)
+    return new GoSlice(
+      v.items.map((x) => deepCopy(x, depth + 1)),
+      v.elem,
+    );
+  if (v instanceof GoMap)
+    return new GoMap(new Map([...v.m].map(([k, x]) => [k, deepCopy(x, depth + 1)])), v.elem);
   return v;
 }
 
@@ -159,7 +163,15 @@ export function sprigData(): FuncMap {
   );
   m.set(
     'add',
-    fn([], (args) => int(args.reduce<bigint>((s, x) => s + toInt64(x), 0n), 'int64'), 'any'),
+    fn(
+      [],
+      (args) =>
+        int(
+          args.reduce<bigint>((s, x) => s + toInt64(x), 0n),
+          'int64',
+        ),
+      'any',
+    ),
   );
   m.set(
     'sub',
@@ -183,7 +195,15 @@ export function sprigData(): FuncMap {
   );
   m.set(
     'mul',
-    fn(['any'], ([a, ...rest]) => int(rest.reduce<bigint>((s, x) => BigInt.asIntN(64, s * toInt64(x)), toInt64(a ?? null)), 'int64'), 'any'),
+    fn(
+      ['any'],
+      ([a, ...rest]) =>
+        int(
+          rest.reduce<bigint>((s, x) => BigInt.asIntN(64, s * toInt64(x)), toInt64(a ?? null)),
+          'int64',
+        ),
+      'any',
+    ),
   );
   const maxMin = (isMax: boolean) =>
     fn(
@@ -203,11 +223,19 @@ export function sprigData(): FuncMap {
   m.set('min', maxMin(false));
   m.set(
     'maxf',
-    fn(['any'], ([a, ...rest]) => rest.reduce<number>((acc, x) => goMax(acc, toFloat64(x)), toFloat64(a ?? null)), 'any'),
+    fn(
+      ['any'],
+      ([a, ...rest]) => rest.reduce<number>((acc, x) => goMax(acc, toFloat64(x)), toFloat64(a ?? null)),
+      'any',
+    ),
   );
   m.set(
     'minf',
-    fn(['any'], ([a, ...rest]) => rest.reduce<number>((acc, x) => goMin(acc, toFloat64(x)), toFloat64(a ?? null)), 'any'),
+    fn(
+      ['any'],
+      ([a, ...rest]) => rest.reduce<number>((acc, x) => goMin(acc, toFloat64(x)), toFloat64(a ?? null)),
+      'any',
+    ),
   );
   m.set(
     'floor',
@@ -251,7 +279,10 @@ export function sprigData(): FuncMap {
       return v < -(2n ** 63n) || v >= 2n ** 63n ? int(0) : int(v);
     }),
   );
-  m.set('int', fn(['any'], ([a]) => toInt(a ?? null)));
+  m.set(
+    'int',
+    fn(['any'], ([a]) => toInt(a ?? null)),
+  );
   m.set(
     'int64',
     fn(['any'], ([a]) => int(toInt64(a ?? null), 'int64')),
@@ -298,9 +329,16 @@ export function sprigData(): FuncMap {
   // ----- defaults and flow
   m.set(
     'default',
-    fn(['any'], ([d, ...given]) => (given.length === 0 || empty(given[0] ?? null) ? (d ?? null) : (given[0] ?? null)), 'any'),
+    fn(
+      ['any'],
+      ([d, ...given]) => (given.length === 0 || empty(given[0] ?? null) ? (d ?? null) : (given[0] ?? null)),
+      'any',
+    ),
   );
-  m.set('empty', fn(['any'], ([v]) => empty(v ?? null)));
+  m.set(
+    'empty',
+    fn(['any'], ([v]) => empty(v ?? null)),
+  );
   m.set(
     'coalesce',
     fn([], (args) => args.find((a) => !empty(a)) ?? null, 'any'),
@@ -366,7 +404,10 @@ export function sprigData(): FuncMap {
   );
 
   // ----- reflection
-  m.set('typeOf', fn(['any'], ([v]) => typeName(v ?? null)));
+  m.set(
+    'typeOf',
+    fn(['any'], ([v]) => typeName(v ?? null)),
+  );
   m.set(
     'typeIs',
     fn(['string', 'any'], ([t, v]) => t === typeName(v ?? null)),
@@ -375,7 +416,10 @@ export function sprigData(): FuncMap {
     'typeIsLike',
     fn(['string', 'any'], ([t, v]) => typeIsLike(t as string, v ?? null)),
   );
-  m.set('kindOf', fn(['any'], ([v]) => kindName(v ?? null)));
+  m.set(
+    'kindOf',
+    fn(['any'], ([v]) => kindName(v ?? null)),
+  );
   m.set(
     'kindIs',
     fn(['string', 'any'], ([t, v]) => t === kindName(v ?? null)),
@@ -398,7 +442,9 @@ export function sprigData(): FuncMap {
   m.set('append', push(false));
   m.set('mustPush', push(true));
   m.set('mustAppend', push(true));
-  const prepend = fn(['any', 'any'], ([l, v], ctx) => newList([v ?? null, ...mustList(l ?? null, 'prepend')], ctx));
+  const prepend = fn(['any', 'any'], ([l, v], ctx) =>
+    newList([v ?? null, ...mustList(l ?? null, 'prepend')], ctx),
+  );
   m.set('prepend', prepend);
   m.set('mustPrepend', prepend);
   const first = fn(['any'], ([l]) => mustList(l ?? null, 'find first')[0] ?? null);
@@ -458,7 +504,8 @@ export function sprigData(): FuncMap {
     ['any'],
     ([l, ...idx]) => {
       if (!(l instanceof GoSlice)) {
-        if (l === null || l === undefined) throw new FuncError('runtime error: invalid memory address or nil pointer dereference');
+        if (l === null || l === undefined)
+          throw new FuncError('runtime error: invalid memory address or nil pointer dereference');
         throw new FuncError(`list should be type of slice or array but ${kindOfForError(l)}`);
       }
       const len = l.items.length;
@@ -496,6 +543,7 @@ export function sprigData(): FuncMap {
     const size = Number(I(sz ?? null));
     const items = mustList(l ?? null, 'chunk');
     if (size <= 0) throw new FuncError('runtime error: invalid chunk size');
+    if (items.length === 0) return new GoSlice([], '[]interface {}');
     const n = Math.floor((items.length - 1) / size) + 1;
     ctx.budget.checkValue(n * 40, ctx.where);
     const out: Value[] = [];
@@ -557,7 +605,12 @@ export function sprigData(): FuncMap {
     'pluck',
     fn(
       ['string'],
-      ([k, ...ds]) => list(ds.filter((d) => (d as GoMap | null)?.m.has(k as string)).map((d) => (d as GoMap).m.get(k as string) ?? null)),
+      ([k, ...ds]) =>
+        list(
+          ds
+            .filter((d) => (d as GoMap | null)?.m.has(k as string))
+            .map((d) => (d as GoMap).m.get(k as string) ?? null),
+        ),
       'map',
     ),
   );
@@ -575,7 +628,9 @@ export function sprigData(): FuncMap {
       ['map'],
       ([d, ...ks]) => {
         const out = dict();
-        for (const k of ks) if ((d as GoMap | null)?.m.has(k as string)) out.put(k as string, (d as GoMap).m.get(k as string) ?? null);
+        for (const k of ks)
+          if ((d as GoMap | null)?.m.has(k as string))
+            out.put(k as string, (d as GoMap).m.get(k as string) ?? null);
         return out;
       },
       'string',
@@ -595,8 +650,9 @@ export function sprigData(): FuncMap {
   const merge = (overwrite: boolean) =>
     fn(
       ['map'],
-      ([dst, ...srcs], ctx) => {
-        if (dst === null) return srcs.length === 0 ? null : '';
+      ([first, ...srcs], ctx) => {
+        let dst = first ?? null;
+        if (dst === null) dst = dict();
         for (const src of srcs) {
           mergeInto(dst as GoMap, src as GoMap | null, overwrite);
           ctx.budget.checkValue((dst as GoMap).size, ctx.where);
@@ -624,7 +680,9 @@ export function sprigData(): FuncMap {
         for (const [i, k] of ks.entries()) {
           if (typeof k !== 'string') throw new FuncError('interface conversion: interface {} is not string');
           if (!(d instanceof GoMap) || d.elem !== 'interface {}') {
-            throw new FuncError(`interface conversion: interface {} is ${typeName(d)}, not map[string]interface {}`);
+            throw new FuncError(
+              `interface conversion: interface {} is ${typeName(d)}, not map[string]interface {}`,
+            );
           }
           if (!d.m.has(k)) return def;
           const step = d.m.get(k) ?? null;
@@ -642,13 +700,13 @@ export function sprigData(): FuncMap {
 function goMax(a: number, b: number): number {
   if (Number.isNaN(a) || Number.isNaN(b)) return Number.NaN;
   if (a === 0 && b === 0) return Object.is(a, -0) ? b : a;
-  return a > b ? a : b;
+  return Math.max(a, b);
 }
 
 function goMin(a: number, b: number): number {
   if (Number.isNaN(a) || Number.isNaN(b)) return Number.NaN;
   if (a === 0 && b === 0) return Object.is(a, -0) ? a : b;
-  return a < b ? a : b;
+  return Math.min(a, b);
 }
 
-export { formatFloat, floatToInt64, parseIntBase0, sizeOf, GoStruct };
+export { floatToInt64, formatFloat, GoStruct, parseIntBase0, sizeOf };

@@ -4,11 +4,16 @@
  * compared byte for byte with Go, only its shape.
  */
 import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
-import { dict, GoMap, goBytes, goString, type Value } from '../values.ts';
+import { dict, type GoMap, goBytes, goString, type Value } from '../values.ts';
 import { base64DecodeGo } from './sprig-strings.ts';
 import { type CallContext, FuncError, type FuncMap, fn } from './types.ts';
 
-const hash = (alg: string) => fn(['string'], ([s]) => createHash(alg).update(s as string, 'utf8').digest('hex'));
+const hash = (alg: string) =>
+  fn(['string'], ([s]) =>
+    createHash(alg)
+      .update(s as string, 'utf8')
+      .digest('hex'),
+  );
 
 function adler32(s: string): string {
   let a = 1;

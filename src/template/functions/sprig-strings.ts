@@ -4,11 +4,32 @@
  * as Go does. Every function that can grow its input checks the size first.
  */
 import { quoteGo } from '../fmt.ts';
-import { byteLength, byteSlice, GoMap, GoSlice, goBytes, goString, int, isAscii, strings, type Value } from '../values.ts';
+import {
+  byteLength,
+  byteSlice,
+  GoMap,
+  GoSlice,
+  goBytes,
+  goString,
+  int,
+  isAscii,
+  strings,
+} from '../values.ts';
 import { strslice, strval } from './convert.ts';
 import { type CallContext, FuncError, type FuncMap, fn } from './types.ts';
 
-const isGoSpace = (c: number) => c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0x85 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
+const isGoSpace = (c: number) =>
+  c === 0x20 ||
+  (c >= 0x09 && c <= 0x0d) ||
+  c === 0x85 ||
+  c === 0xa0 ||
+  c === 0x1680 ||
+  (c >= 0x2000 && c <= 0x200a) ||
+  c === 0x2028 ||
+  c === 0x2029 ||
+  c === 0x202f ||
+  c === 0x205f ||
+  c === 0x3000;
 
 /** strings.TrimSpace (Unicode White_Space, as Go). */
 export function trimSpace(s: string): string {
@@ -200,7 +221,17 @@ function title(s: string): string {
 }
 
 function toTitleRune(ch: string): string {
-  const special: Record<string, string> = { ǆ: 'ǅ', ǅ: 'ǅ', Ǆ: 'ǅ', ǉ: 'ǈ', Ǉ: 'ǈ', ǌ: 'ǋ', Ǌ: 'ǋ', ǳ: 'ǲ', Ǳ: 'ǲ' };
+  const special: Record<string, string> = {
+    ǆ: 'ǅ',
+    ǅ: 'ǅ',
+    Ǆ: 'ǅ',
+    ǉ: 'ǈ',
+    Ǉ: 'ǈ',
+    ǌ: 'ǋ',
+    Ǌ: 'ǋ',
+    ǳ: 'ǲ',
+    Ǳ: 'ǲ',
+  };
   return special[ch] ?? toUpperRune(ch);
 }
 
@@ -361,10 +392,16 @@ function lowerCase(s: string, connector: string): string {
   return out;
 }
 
-function wrapCustom(str: string, wrapLength: number, newLine: string, wrapLong: boolean, ctx: CallContext): string {
+function wrapCustom(
+  str: string,
+  wrapLength: number,
+  newLine: string,
+  wrapLong: boolean,
+  ctx: CallContext,
+): string {
   if (str === '') return '';
   const nl = newLine === '' ? '\n' : newLine;
-  const width = wrapLength < 1 ? 1 : wrapLength;
+  const width = Math.max(wrapLength, 1);
   const b = goBytes(str);
   const len = b.length;
   // At most one separator per `width` bytes.
@@ -419,7 +456,8 @@ export function base64DecodeGo(s: string): { ok: true; bytes: Buffer } | { ok: f
     let done = false;
     for (let j = 0; j < 4; j++) {
       if (si === src.length) {
-        if (j === 0) return trailingError === undefined ? { ok: true, bytes: Buffer.from(out) } : corrupt(trailingError);
+        if (j === 0)
+          return trailingError === undefined ? { ok: true, bytes: Buffer.from(out) } : corrupt(trailingError);
         return corrupt(si - j);
       }
       const inb = src[si++] as number;
@@ -446,7 +484,11 @@ export function base64DecodeGo(s: string): { ok: true; bytes: Buffer } | { ok: f
       done = true;
       break;
     }
-    const val = ((dbuf[0] as number) << 18) | ((dbuf[1] as number) << 12) | ((dbuf[2] as number) << 6) | (dbuf[3] as number);
+    const val =
+      ((dbuf[0] as number) << 18) |
+      ((dbuf[1] as number) << 12) |
+      ((dbuf[2] as number) << 6) |
+      (dbuf[3] as number);
     const bytes = [(val >> 16) & 0xff, (val >> 8) & 0xff, val & 0xff];
     out.push(...bytes.slice(0, dlen - 1));
     if (trailingError !== undefined) return corrupt(trailingError);
@@ -628,7 +670,9 @@ export function sprigStrings(): FuncMap {
   m.set(
     'trimSuffix',
     fn(['string', 'string'], ([a, b]) =>
-      (a as string) !== '' && (b as string).endsWith(a as string) ? (b as string).slice(0, -(a as string).length) : (b as string),
+      (a as string) !== '' && (b as string).endsWith(a as string)
+        ? (b as string).slice(0, -(a as string).length)
+        : (b as string),
     ),
   );
   m.set(
@@ -640,12 +684,20 @@ export function sprigStrings(): FuncMap {
   m.set('nospace', s(deleteWhiteSpace));
   m.set('initials', s(initials));
   m.set('swapcase', s(swapCase));
-  m.set('snakecase', s((a) => lowerCase(a, '_')));
-  m.set('kebabcase', s((a) => lowerCase(a, '-')));
+  m.set(
+    'snakecase',
+    s((a) => lowerCase(a, '_')),
+  );
+  m.set(
+    'kebabcase',
+    s((a) => lowerCase(a, '-')),
+  );
   m.set('camelcase', s(camelCase));
   m.set(
     'wrap',
-    fn(['int', 'string'], ([l, str], ctx) => wrapCustom(str as string, Number((l as { v: bigint }).v), '\n', false, ctx)),
+    fn(['int', 'string'], ([l, str], ctx) =>
+      wrapCustom(str as string, Number((l as { v: bigint }).v), '\n', false, ctx),
+    ),
   );
   m.set(
     'wrapWith',
@@ -718,13 +770,21 @@ export function sprigStrings(): FuncMap {
   );
   m.set(
     'replace',
-    fn(['string', 'string', 'string'], ([o, n, src], ctx) => replaceAll(src as string, o as string, n as string, ctx)),
+    fn(['string', 'string', 'string'], ([o, n, src], ctx) =>
+      replaceAll(src as string, o as string, n as string, ctx),
+    ),
   );
   m.set(
     'plural',
-    fn(['string', 'string', 'int'], ([one, many, c]) => ((c as { v: bigint }).v === 1n ? one : many) as string),
+    fn(
+      ['string', 'string', 'int'],
+      ([one, many, c]) => ((c as { v: bigint }).v === 1n ? one : many) as string,
+    ),
   );
-  m.set('toString', fn(['any'], ([v]) => strval(v ?? null)));
+  m.set(
+    'toString',
+    fn(['any'], ([v]) => strval(v ?? null)),
+  );
   m.set(
     'split',
     fn(['string', 'string'], ([sep, orig], ctx) => {

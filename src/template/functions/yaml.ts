@@ -9,15 +9,19 @@
 import { parseDocument } from 'yaml';
 import { formatFloat } from '../fmt.ts';
 import { GoInt, GoMap, GoSlice, GoStruct, list, sortedKeys, type Value } from '../values.ts';
-import { encodeJson } from './json.ts';
-import { decodeJson } from './json.ts';
+import { decodeJson, encodeJson } from './json.ts';
 
 const WIDTH = 80;
 
 /** YAML 1.1 scalars that would not read back as a string (go-yaml v2's resolve table). */
 function resolvesToNonString(s: string): boolean {
   if (s === '' || s === '~') return true;
-  if (/^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL)$/.test(s)) return true;
+  if (
+    /^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL)$/.test(
+      s,
+    )
+  )
+    return true;
   if (/^[-+]?(\.inf|\.Inf|\.INF)$/.test(s) || /^(\.nan|\.NaN|\.NAN)$/.test(s)) return true;
   if (/^[-+]?(0|[1-9][0-9_]*)$/.test(s)) return true;
   if (/^[-+]?0b[01_]+$/.test(s) || /^[-+]?0x[0-9a-fA-F_]+$/.test(s) || /^[-+]?0[0-7_]+$/.test(s)) return true;
@@ -31,12 +35,16 @@ function resolvesToNonString(s: string): boolean {
 /** Whether go-yaml's emitter may write `s` as a plain scalar (a simplified analyze_scalar). */
 function plainAllowed(s: string, isKey: boolean): boolean {
   if (s === '') return false;
-  if (/^[-?:,[\]{}#&*!|>'"%@`]/.test(s) && !(/^[-?:]/.test(s) && s.length > 1 && !/^[-?:][ \t]/.test(s) && s[0] !== ':'))
+  if (
+    /^[-?:,[\]{}#&*!|>'"%@`]/.test(s) &&
+    !(/^[-?:]/.test(s) && s.length > 1 && !/^[-?:][ \t]/.test(s) && s[0] !== ':')
+  )
     return false;
   if (s.startsWith('---') || s.startsWith('...')) return false;
   if (/^[ \t]|[ \t]$/.test(s)) return false;
   if (/[:][ \t]|[:]$| #/.test(s)) return false;
   if (/[,[\]{}]/.test(s)) return false;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters Go and YAML quote
   if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufeff]/.test(s)) return false;
   if (!isKey && s.length > 0 && /\t/.test(s)) return false;
   return true;
@@ -61,7 +69,8 @@ function doubleQuote(s: string): string {
     else if (c === 0xa0) out += '\\_';
     else if (c === 0x2028) out += '\\L';
     else if (c === 0x2029) out += '\\P';
-    else if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0) || c === 0xfeff) out += `\\x${c.toString(16).toUpperCase().padStart(2, '0')}`;
+    else if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0) || c === 0xfeff)
+      out += `\\x${c.toString(16).toUpperCase().padStart(2, '0')}`;
     else out += ch;
   }
   return `${out}"`;
@@ -73,7 +82,14 @@ function fold(text: string, column: number, indent: number): string {
   let col = column;
   for (let i = 0; i < text.length; i++) {
     const ch = text[i] as string;
-    if (ch === ' ' && col > WIDTH && text[i + 1] !== ' ' && i > 0 && text[i - 1] !== ' ' && i + 1 < text.length) {
+    if (
+      ch === ' ' &&
+      col > WIDTH &&
+      text[i + 1] !== ' ' &&
+      i > 0 &&
+      text[i - 1] !== ' ' &&
+      i + 1 < text.length
+    ) {
       out += `\n${' '.repeat(indent)}`;
       col = indent;
       continue;
@@ -89,12 +105,13 @@ function scalar(s: string, column: number, indent: number, isKey: boolean): stri
     const chomp = s.endsWith('\n') ? (/\n\n$/.test(s) ? '+' : '') : '-';
     const body = s.endsWith('\n') ? s.slice(0, chomp === '+' ? -1 : -1) : s;
     const lead = /^[ \t]/.test(s) || /^\n/.test(s) ? '2' : '';
-    const pad = ' '.repeat(indent + 2);
+    const pad = ' '.repeat(indent);
     const lines = body.split('\n').map((l) => (l === '' ? '' : pad + l));
     return `|${lead}${chomp}\n${lines.join('\n')}`;
   }
   if (resolvesToNonString(s)) return doubleQuote(s);
   if (plainAllowed(s, isKey)) return isKey ? s : fold(s, column, indent + 2);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters Go and YAML quote
   if (/[\u0000-\u001f\u007f-\u009f\ufeff\u2028\u2029]/.test(s)) return doubleQuote(s);
   return isKey ? `'${s.replace(/'/g, "''")}'` : `'${fold(s.replace(/'/g, "''"), column + 1, indent + 2)}'`;
 }
@@ -149,7 +166,7 @@ function throughJson(v: Value): Value {
   const back = decodeJson(json);
   // JSON numbers that are integers are ints in YAML.
   const fix = (x: Value): Value => {
-    if (typeof x === 'number' && Number.isInteger(x) && Math.abs(x) < 2 ** 63 && !/e/.test(formatFloat(x, 'g', -1))) {
+    if (typeof x === 'number' && Number.isInteger(x) && Math.abs(x) < 2 ** 63) {
       return new GoInt(BigInt(x), 'int');
     }
     if (x instanceof GoSlice) return list(x.items.map(fix));
@@ -175,9 +192,11 @@ function fromJs(x: unknown): Value {
   if (typeof x === 'number') return x;
   if (typeof x === 'bigint') return Number(x);
   if (Array.isArray(x)) return list(x.map(fromJs));
-  if (x instanceof Map) return new GoMap(new Map([...x].map(([k, y]) => [String(k), fromJs(y)])), 'interface {}');
+  if (x instanceof Map)
+    return new GoMap(new Map([...x].map(([k, y]) => [String(k), fromJs(y)])), 'interface {}');
   if (x instanceof Date) return x.toISOString();
-  if (typeof x === 'object') return new GoMap(new Map(Object.entries(x).map(([k, y]) => [k, fromJs(y)])), 'interface {}');
+  if (typeof x === 'object')
+    return new GoMap(new Map(Object.entries(x).map(([k, y]) => [k, fromJs(y)])), 'interface {}');
   return null;
 }
 
@@ -188,7 +207,21 @@ export function fromYaml(s: string): GoMap {
     if (doc.errors.length > 0) throw new Error('yaml');
     const js = doc.toJS({ mapAsMap: false, maxAliasCount: 100 }) as unknown;
     if (js === null || js === undefined) return out;
-    if (typeof js !== 'object' || Array.isArray(js)) throw new Error('not a map');
+    if (typeof js !== 'object' || Array.isArray(js)) {
+      // As sigs.k8s.io/yaml reports a document that is not a map.
+      const kind = Array.isArray(js)
+        ? 'array'
+        : typeof js === 'number'
+          ? 'number'
+          : typeof js === 'boolean'
+            ? 'bool'
+            : 'string';
+      out.put(
+        'Error',
+        `error unmarshaling JSON: while decoding JSON: json: cannot unmarshal ${kind} into Go value of type map[string]interface {}`,
+      );
+      return out;
+    }
     const v = fromJs(js) as GoMap;
     for (const [k, x] of v.m) out.put(k, x);
     return out;

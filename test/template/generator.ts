@@ -1,0 +1,173 @@
+/**
+ * fast-check generator of templates and data for the differential test: typed expressions
+ * (strings, integers, floats, lists, dicts, booleans) nested through pipelines, parentheses,
+ * variables, if/with/range/else, trim markers and comments — well-typed most of the time so most
+ * cases render, with deliberate type mistakes and missing keys mixed in so failures are compared
+ * too. Only deterministic functions: random, clock and key-generating ones are excluded.
+ */
+import fc from 'fast-check';
+
+const KEYS = ['a', 'b', 'c', 'user', 'n', 'csv', 'json'];
+const value = fc.oneof(
+  fc.constantFrom(
+    '',
+    'x',
+    'hello world',
+    'db_user',
+    '42',
+    '-7',
+    '3.5',
+    'true',
+    'a,b,c',
+    ' pad ',
+    'Ünï',
+    'a\nb',
+  ),
+  fc.string({ maxLength: 8 }),
+  fc.integer({ min: -1000, max: 1000 }).map(String),
+  fc.constantFrom('{"k":"v","n":1}', '[1,2,3]', '{"a":{"b":"c"}}'),
+);
+const data = fc.dictionary(fc.constantFrom(...KEYS), value, { minKeys: 3, maxKeys: 7 });
+
+const strLit = fc
+  .constantFrom('', 'a', 'x,y', 'Hello World', 'foo_bar', 'A-b c', '%d', '0', 'abc', '  s  ', 'é')
+  .map((s) => JSON.stringify(s));
+const intLit = fc.integer({ min: -5, max: 12 }).map(String);
+const floatLit = fc.constantFrom('1.5', '0.25', '-2.75', '1e3', '100.0', '0.1');
+
+type Gen = fc.Arbitrary<string>;
+
+const { expr } = fc.letrec<{
+  expr: string;
+  str: string;
+  int: string;
+  list: string;
+  dict: string;
+  bool: string;
+}>((tie) => {
+  const S = tie('str');
+  const I = tie('int');
+  const L = tie('list');
+  const D = tie('dict');
+  const B = tie('bool');
+  const E = tie('expr');
+  const _p = (g: Gen) => g.map((x) => `(${x})`);
+  return {
+    expr: fc.oneof({ depthSize: 'small' }, S, I, L, D, B, floatLit, fc.constant('.'), fc.constant('nil')),
+    str: fc.oneof(
+      { depthSize: 'small', maxDepth: 4 },
+      strLit,
+      fc.constantFrom(...KEYS).map((k) => `.${k}`),
+      fc.constantFrom(...KEYS).map((k) => `index . "${k}"`),
+      S.map((s) => `upper (${s})`),
+      S.map((s) => `(${s}) | lower`),
+      S.map((s) => `trim (${s})`),
+      S.map((s) => `quote (${s})`),
+      S.map((s) => `(${s}) | b64enc`),
+      S.map((s) => `title (${s})`),
+      fc.tuple(S, S).map(([a, b]) => `printf "%s-%v" (${a}) (${b})`),
+      fc.tuple(S, I).map(([a, b]) => `printf "%q:%d" (${a}) (${b})`),
+      fc.tuple(strLit, strLit, S).map(([a, b, c]) => `replace ${a} ${b} (${c})`),
+      fc.tuple(intLit, S).map(([n, s]) => `trunc ${n} (${s})`),
+      fc.tuple(intLit, S).map(([n, s]) => `repeat ${n} (${s})`),
+      fc.tuple(strLit, L).map(([sep, l]) => `join ${sep} (${l})`),
+      E.map((x) => `toString (${x})`),
+      E.map((x) => `toJson (${x})`),
+      E.map((x) => `typeOf (${x})`),
+      E.map((x) => `kindOf (${x})`),
+      fc.tuple(S, S).map(([a, b]) => `default (${a}) (${b})`),
+      fc.tuple(E, E, B).map(([a, b, c]) => `ternary (${a}) (${b}) (${c})`),
+      S.map((s) => `snakecase (${s})`),
+      S.map((s) => `nospace (${s})`),
+      fc.tuple(intLit, S).map(([n, s]) => `indent ${n} (${s})`),
+      fc.tuple(strLit, S).map(([a, s]) => `trimPrefix ${a} (${s})`),
+      S.map((s) => `sha256sum (${s})`),
+      fc.tuple(E, E).map(([a, b]) => `print (${a}) (${b})`),
+      S.map((s) => `html (${s})`),
+      L.map((l) => `toYaml (${l})`),
+      D.map((d) => `toYaml (${d})`),
+      fc.tuple(intLit, intLit, S).map(([a, b, s]) => `substr ${a} ${b} (${s})`),
+      I.map((i) => `seq (${i})`),
+    ),
+    int: fc.oneof(
+      { depthSize: 'small', maxDepth: 4 },
+      intLit,
+      S.map((s) => `len (${s})`),
+      L.map((l) => `len (${l})`),
+      fc.tuple(E, E).map(([a, b]) => `add (${a}) (${b})`),
+      fc.tuple(E, E).map(([a, b]) => `mul (${a}) (${b})`),
+      fc.tuple(E, E).map(([a, b]) => `sub (${a}) (${b})`),
+      fc.tuple(E, E).map(([a, b]) => `max (${a}) (${b})`),
+      S.map((s) => `atoi (${s})`),
+      E.map((x) => `int (${x})`),
+      E.map((x) => `int64 (${x})`),
+      fc.tuple(I, I).map(([a, b]) => `div (${a}) (${b})`),
+      E.map((x) => `floor (${x})`),
+      fc.tuple(E, E).map(([a, b]) => `addf (${a}) (${b})`),
+    ),
+    list: fc.oneof(
+      { depthSize: 'small', maxDepth: 3 },
+      fc.array(E, { maxLength: 4 }).map((xs) => `list ${xs.map((x) => `(${x})`).join(' ')}`),
+      fc.tuple(strLit, S).map(([sep, s]) => `splitList ${sep} (${s})`),
+      fc.integer({ min: -3, max: 6 }).map((n) => `until ${n}`),
+      L.map((l) => `reverse (${l})`),
+      L.map((l) => `sortAlpha (${l})`),
+      L.map((l) => `uniq (${l})`),
+      L.map((l) => `rest (${l})`),
+      L.map((l) => `compact (${l})`),
+      fc.tuple(L, E).map(([l, x]) => `append (${l}) (${x})`),
+      fc.tuple(L, L).map(([a, b]) => `concat (${a}) (${b})`),
+      D.map((d) => `keys (${d}) | sortAlpha`),
+      fc.tuple(L, intLit).map(([l, i]) => `slice (${l}) ${i}`),
+      S.map((s) => `fromJson (${s})`),
+    ),
+    dict: fc.oneof(
+      { depthSize: 'small', maxDepth: 3 },
+      fc
+        .array(fc.tuple(fc.constantFrom('a', 'b', 'k'), E), { maxLength: 3 })
+        .map((kv) => `dict ${kv.map(([k, v]) => `"${k}" (${v})`).join(' ')}`),
+      fc.tuple(D, D).map(([a, b]) => `merge (${a}) (${b})`),
+      fc.tuple(D, fc.constantFrom('a', 'b')).map(([d, k]) => `pick (${d}) "${k}"`),
+      S.map((s) => `fromJson (${s})`),
+      // fromYaml of YAML (its parser's error texts on broken input are not Go's; see docs).
+      D.map((d) => `fromYaml (toYaml (${d}))`),
+    ),
+    bool: fc.oneof(
+      { depthSize: 'small', maxDepth: 3 },
+      fc.constantFrom('true', 'false'),
+      fc.tuple(E, E).map(([a, b]) => `eq (${a}) (${b})`),
+      fc.tuple(E, E).map(([a, b]) => `lt (${a}) (${b})`),
+      fc.tuple(E, E).map(([a, b]) => `and (${a}) (${b})`),
+      fc.tuple(E, E).map(([a, b]) => `or (${a}) (${b})`),
+      E.map((x) => `not (${x})`),
+      E.map((x) => `empty (${x})`),
+      fc.tuple(S, S).map(([a, b]) => `contains (${a}) (${b})`),
+      fc.tuple(E, L).map(([a, b]) => `has (${a}) (${b})`),
+      fc.tuple(D, fc.constantFrom('a', 'b')).map(([d, k]) => `hasKey (${d}) "${k}"`),
+    ),
+  };
+});
+
+const open = fc.constantFrom('{{', '{{- ');
+const close = fc.constantFrom('}}', ' -}}');
+const text = fc.constantFrom('', ' ', 'x', '\n', ' - ', 'a b\n  ');
+
+const stmt: fc.Arbitrary<string> = fc.oneof(
+  text,
+  fc.tuple(open, expr, close).map(([o, e, c]) => `${o} ${e} ${c}`),
+  fc.tuple(open, expr, close, text).map(([o, e, c, t]) => `${o} $v := ${e} ${c}${t}{{ $v }}`),
+  fc.tuple(expr, text, text).map(([e, a, b]) => `{{ if ${e} }}${a}Y{{ else }}${b}N{{ end }}`),
+  fc.tuple(expr, text).map(([e, a]) => `{{ with ${e} }}${a}[{{ . }}]{{ else }}none{{ end }}`),
+  fc
+    .tuple(expr, text)
+    .map(([e, a]) => `{{ range $i, $x := ${e} }}${a}{{ $i }}={{ $x }};{{ else }}empty{{ end }}`),
+  fc.tuple(expr, expr).map(([a, b]) => `{{ ${a} | printf "%v/%v" (${b}) }}`),
+  fc.constant('{{/* note */}}'),
+);
+
+export function generatedCase(): fc.Arbitrary<{ template: string; data: Record<string, string> }> {
+  return fc.record({
+    template: fc.array(stmt, { minLength: 1, maxLength: 4 }).map((xs) => xs.join('')),
+    data,
+  });
+}
