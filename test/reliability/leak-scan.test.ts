@@ -34,9 +34,9 @@ const plant = (what: string) => {
 };
 /** Each fails on a plain-text canary value; an error quoting its input would leak it. */
 const HOSTILE_TEMPLATES = {
-  json: '{{ .plain | fromJson | toJson }}',
+  json: '{{ .plain | mustFromJson | toJson }}',
   yaml: '{{ (fromYaml .plain).x.y }}',
-  printf: '{{ printf "%d" (fromJson .plain) }}',
+  printf: '{{ printf "%s" .plain.x }}',
   range: '{{ range $k, $v := .plain }}{{ $v }}{{ end }}',
 };
 const b64 = (s: string) => Buffer.from(s).toString('base64');
