@@ -1,13 +1,578 @@
 /**
- * Flags and environment -> one typed Config. Flags win over environment variables, which win
- * over defaults. Every flag has an env equivalent so the Deployment can set them either way.
+ * Flags and environment -> typed configuration, for every command, from one table (`FLAGS`).
+ * The table drives the parser (node:util parseArgs), the conversion of values and defaults, and
+ * the `--help` text, so what help says and what the parser does cannot disagree. Flags win over
+ * environment variables, which win over defaults.
  */
 import { parseArgs } from 'node:util';
 import { parseDuration } from './api/duration.ts';
 
 export const DEFAULT_CERT_DIR = 'certs';
+/** The stores `esw serve` reads in standalone mode when none are named (the README's demo). */
+export const DEFAULT_STORES = 'examples/stores.yaml';
+
+export const COMMANDS = {
+  serve: {
+    usage: 'esw serve [flags]',
+    summary: 'Run the admission webhook (HTTPS) and, in cluster mode, the refresher.',
+    detail: [
+      'Cluster mode with --kubeconfig, or inside a pod (KUBERNETES_SERVICE_HOST is set) when no',
+      '--stores are named; otherwise standalone: stores come from files (default',
+      `${DEFAULT_STORES}) and the server binds 127.0.0.1 unless --host says otherwise.`,
+    ],
+  },
+  validate: {
+    usage: 'esw validate [flags] PATH...',
+    summary: 'Validate ExternalSecret, SecretStore, ClusterSecretStore and placeholder Secret manifests.',
+    detail: [
+      'PATH is a file, a directory (searched recursively for .yaml, .yml and .json) or - for',
+      'standard input. Exit 0 valid, 1 invalid (with --strict: also an unknown field, label,',
+      'annotation or kind), 2 unreadable or not YAML.',
+    ],
+  },
+  render: {
+    usage: 'esw render [flags] FILE --stores FILE...',
+    summary: 'Print the Secret the webhook would store for each placeholder Secret in FILE.',
+    detail: [
+      'Stores come from files, as in standalone mode. A Secret the webhook would not fill (no',
+      'esw.io/inject label) is refused. Exit 0 rendered, 1 refused, 2 unreadable.',
+    ],
+  },
+  certs: {
+    usage: 'esw certs [flags] --out DIR --dns NAME...',
+    summary: 'Write a CA (ca.crt, ca.key) and a serving certificate (tls.crt, tls.key) with those SANs.',
+    detail: ['An existing CA in DIR is kept: the command refuses unless --force is given.'],
+  },
+} as const;
+
+export type CommandName = keyof typeof COMMANDS;
+
+/** How a flag's text becomes a value; `oneOf` lists the accepted words. */
+export type FlagKind =
+  | 'string'
+  | 'strings'
+  | 'boolean'
+  | 'port'
+  | 'duration'
+  | 'days'
+  | { oneOf: readonly string[] };
+
+export interface FlagSpec {
+  /** Long name without dashes. */
+  name: string;
+  short?: string;
+  commands: readonly CommandName[];
+  kind: FlagKind;
+  /** The environment variable read when the flag is absent. */
+  env?: string;
+  /** The default as a user would type it; converted by the same code as the flag. */
+  default?: string;
+  /** Shown instead of `default` when the default is computed. */
+  defaultText?: string;
+  /** Placeholder in help (`FILE`, `DURATION`…). */
+  value?: string;
+  help: string;
+}
+
+const SERVE = ['serve'] as const;
+
+export const FLAGS: readonly FlagSpec[] = [
+  // serve: listener and certificates
+  {
+    name: 'port',
+    commands: SERVE,
+    kind: 'port',
+    env: 'ESW_PORT',
+    default: '8443',
+    value: 'PORT',
+    help: 'HTTPS port',
+  },
+  {
+    name: 'host',
+    commands: SERVE,
+    kind: 'string',
+    env: 'ESW_HOST',
+    defaultText: '127.0.0.1 standalone, 0.0.0.0 in cluster mode',
+    value: 'ADDRESS',
+    help: 'address to bind',
+  },
+  {
+    name: 'tls-cert',
+    commands: SERVE,
+    kind: 'string',
+    env: 'ESW_TLS_CERT',
+    defaultText: `${DEFAULT_CERT_DIR}/tls.crt, created with a development CA on first start`,
+    value: 'FILE',
+    help: 'serving certificate (PEM), reloaded when the file changes',
+  },
+  {
+    name: 'tls-key',
+    commands: SERVE,
+    kind: 'string',
+    env: 'ESW_TLS_KEY',
+    defaultText: `${DEFAULT_CERT_DIR}/tls.key`,
+    value: 'FILE',
+    help: 'private key of the serving certificate (PEM)',
+  },
+  {
+    name: 'client-ca',
+    commands: SERVE,
+    kind: 'string',
+    env: 'ESW_CLIENT_CA',
+    value: 'FILE',
+    help: 'mutual TLS: clients must present a certificate signed by this CA',
+  },
+  {
+    name: 'cert-mode',
+    commands: SERVE,
+    kind: { oneOf: ['files', 'builtin'] },
+    env: 'ESW_CERT_MODE',
+    default: 'files',
+    value: 'MODE',
+    help: 'files: read --tls-cert/--tls-key; builtin: cluster mode keeps them in a Secret',
+  },
+  {
+    name: 'cert-secret',
+    commands: SERVE,
+    kind: 'string',
+    env: 'ESW_CERT_SECRET',
+    default: 'external-secrets-webhook-tls',
+    value: 'NAME',
+    help: 'builtin certificate mode: the Secret holding the CA and serving certificate',
+  },
+  {
+    name: 'webhook-service',
+    commands: SERVE,
+    kind: 'string',
+    env: 'ESW_WEBHOOK_SERVICE',
+    default: 'external-secrets-webhook',
+    value: 'NAME',
+    help: 'the Service the certificate names (NAME, NAME.NAMESPACE.svc, …)',
+  },
+  {
+    name: 'mutating-webhook',
+    commands: SERVE,
+    kind: 'string',
+    env: 'ESW_MUTATING_WEBHOOK',
+    default: 'external-secrets-webhook',
+    value: 'NAME',
+    help: 'builtin certificate mode: the MutatingWebhookConfiguration whose caBundle is kept',
+  },
+  {
+    name: 'validating-webhook',
+    commands: SERVE,
+    kind: 'string',
+    env: 'ESW_VALIDATING_WEBHOOK',
+    default: 'external-secrets-webhook',
+    value: 'NAME',
+    help: 'builtin certificate mode: the ValidatingWebhookConfiguration whose caBundle is kept',
+  },
+  // serve: where stores come from
+  {
+    name: 'kubeconfig',
+    commands: SERVE,
+    kind: 'string',
+    env: 'ESW_KUBECONFIG',
+    value: 'FILE',
+    help: 'cluster mode against this kubeconfig (KUBECONFIG alone never switches modes)',
+  },
+  {
+    name: 'stores',
+    commands: ['serve', 'render'],
+    kind: 'strings',
+    env: 'ESW_STORES',
+    defaultText: `serve: ${DEFAULT_STORES} when it exists`,
+    value: 'FILE...',
+    help: 'standalone: manifests of stores and their credential Secrets (env: comma-separated)',
+  },
+  {
+    name: 'namespace',
+    commands: SERVE,
+    kind: 'string',
+    env: 'POD_NAMESPACE',
+    default: 'external-secrets-webhook',
+    value: 'NAMESPACE',
+    help: "the webhook's own namespace (Lease, certificate Secret)",
+  },
+  {
+    name: 'pod-name',
+    commands: SERVE,
+    kind: 'string',
+    env: 'POD_NAME',
+    defaultText: '$HOSTNAME, else esw-<pid>',
+    value: 'NAME',
+    help: 'identity in the refresher Lease',
+  },
+  // serve: refresher
+  {
+    name: 'no-refresher',
+    commands: SERVE,
+    kind: 'boolean',
+    env: 'ESW_NO_REFRESHER',
+    default: 'false',
+    help: 'cluster mode: admission only, never refresh (env: 1, true or yes)',
+  },
+  {
+    name: 'lease-name',
+    commands: SERVE,
+    kind: 'string',
+    env: 'ESW_LEASE_NAME',
+    default: 'external-secrets-webhook-refresher',
+    value: 'NAME',
+    help: 'the Lease the refresher leader holds',
+  },
+  {
+    name: 'lease-duration',
+    commands: SERVE,
+    kind: 'duration',
+    env: 'ESW_LEASE_DURATION',
+    default: '15s',
+    value: 'DURATION',
+    help: 'how long a Lease stays valid without renewal',
+  },
+  {
+    name: 'renew-deadline',
+    commands: SERVE,
+    kind: 'duration',
+    env: 'ESW_RENEW_DEADLINE',
+    default: '10s',
+    value: 'DURATION',
+    help: 'the leader gives up when it cannot renew within this',
+  },
+  {
+    name: 'retry-period',
+    commands: SERVE,
+    kind: 'duration',
+    env: 'ESW_RETRY_PERIOD',
+    default: '2s',
+    value: 'DURATION',
+    help: 'how often candidates try to take the Lease',
+  },
+  // serve: budgets
+  {
+    name: 'admission-deadline',
+    commands: SERVE,
+    kind: 'duration',
+    env: 'ESW_ADMISSION_DEADLINE',
+    default: '8s',
+    value: 'DURATION',
+    help: "deadline of one admission's provider lookups (below the webhooks' timeoutSeconds)",
+  },
+  {
+    name: 'cache-ttl',
+    commands: SERVE,
+    kind: 'duration',
+    env: 'ESW_CACHE_TTL',
+    default: '30s',
+    value: 'DURATION',
+    help: 'how long a fetched remote value is reused',
+  },
+  {
+    name: 'credentials-recheck',
+    commands: SERVE,
+    kind: 'duration',
+    env: 'ESW_CREDENTIALS_RECHECK',
+    default: '60s',
+    value: 'DURATION',
+    help: 'cluster mode: how often credential Secrets of live clients are re-read (0: never)',
+  },
+  {
+    name: 'shutdown-delay',
+    commands: SERVE,
+    kind: 'duration',
+    env: 'ESW_SHUTDOWN_DELAY',
+    default: '0s',
+    value: 'DURATION',
+    help: 'after SIGTERM, keep serving this long (readiness failing) before closing',
+  },
+  {
+    name: 'log-level',
+    commands: SERVE,
+    kind: { oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
+    env: 'ESW_LOG_LEVEL',
+    default: 'info',
+    value: 'LEVEL',
+    help: 'log level (JSON lines on stdout)',
+  },
+  // validate
+  {
+    name: 'strict',
+    commands: ['validate'],
+    kind: 'boolean',
+    default: 'false',
+    help: 'unknown fields, labels, annotations and kinds are errors, not warnings',
+  },
+  {
+    name: 'strict',
+    commands: ['render'],
+    kind: 'boolean',
+    default: 'false',
+    help: 'a Secret rendered with warnings is refused',
+  },
+  {
+    name: 'output',
+    short: 'o',
+    commands: ['validate'],
+    kind: { oneOf: ['text', 'json'] },
+    default: 'text',
+    value: 'FORMAT',
+    help: 'text (one line per problem) or json (for CI tools)',
+  },
+  // certs
+  {
+    name: 'out',
+    commands: ['certs'],
+    kind: 'string',
+    value: 'DIR',
+    help: 'directory to write the files to (required)',
+  },
+  {
+    name: 'dns',
+    commands: ['certs'],
+    kind: 'strings',
+    value: 'NAME...',
+    help: 'DNS names or IP addresses of the serving certificate (required)',
+  },
+  {
+    name: 'days',
+    commands: ['certs'],
+    kind: 'days',
+    default: '365',
+    value: 'N',
+    help: 'validity of the serving certificate in days (1 to 3650)',
+  },
+  {
+    name: 'force',
+    commands: ['certs'],
+    kind: 'boolean',
+    default: 'false',
+    help: 'replace an existing CA in DIR',
+  },
+  // every command
+  {
+    name: 'help',
+    short: 'h',
+    commands: ['serve', 'validate', 'render', 'certs'],
+    kind: 'boolean',
+    help: 'print this help',
+  },
+];
+
+export class ConfigError extends Error {}
+
+/** Flags, positionals and the environment of one command line, read through the table. */
+export class CommandLine {
+  readonly command: CommandName;
+  readonly positionals: string[];
+  readonly #values: Record<string, string | boolean | string[] | undefined>;
+  readonly #env: NodeJS.ProcessEnv;
+
+  constructor(command: CommandName, argv: string[], env: NodeJS.ProcessEnv = process.env) {
+    this.command = command;
+    this.#env = env;
+    const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {};
+    for (const f of flagsOf(command)) {
+      options[f.name] = {
+        type: f.kind === 'boolean' ? 'boolean' : 'string',
+        ...(f.kind === 'strings' ? { multiple: true } : {}),
+        ...(f.short ? { short: f.short } : {}),
+      };
+    }
+    try {
+      const { values, positionals } = parseArgs({
+        args: argv,
+        options,
+        allowPositionals: true,
+        strict: true,
+      });
+      this.#values = values as Record<string, string | boolean | string[] | undefined>;
+      this.positionals = positionals;
+    } catch (err: unknown) {
+      throw new ConfigError(parseArgsProblem(err));
+    }
+  }
+
+  get help(): boolean {
+    return this.#values.help === true;
+  }
+
+  /** The flag's text, else its environment variable, else undefined (no default applied). */
+  raw(name: string): string | string[] | boolean | undefined {
+    const spec = flagSpec(this.command, name);
+    const given = this.#values[name];
+    if (given !== undefined) return given;
+    const fromEnv = spec.env ? this.#env[spec.env] : undefined;
+    if (fromEnv === undefined || fromEnv === '') return undefined;
+    if (spec.kind === 'boolean') return ['1', 'true', 'yes'].includes(fromEnv.toLowerCase());
+    if (spec.kind === 'strings') return fromEnv.split(',').filter(Boolean);
+    return fromEnv;
+  }
+
+  /** True when neither the flag nor its environment variable was given. */
+  isDefault(name: string): boolean {
+    return this.raw(name) === undefined;
+  }
+
+  string(name: string): string | undefined {
+    const v = this.raw(name) ?? flagSpec(this.command, name).default;
+    if (v === undefined) return undefined;
+    return convert(flagSpec(this.command, name), v) as string;
+  }
+
+  strings(name: string): string[] {
+    const v = this.raw(name);
+    return Array.isArray(v) ? v : [];
+  }
+
+  boolean(name: string): boolean {
+    const v = this.raw(name) ?? flagSpec(this.command, name).default;
+    return v === true || v === 'true';
+  }
+
+  number(name: string): number {
+    const spec = flagSpec(this.command, name);
+    const v = this.raw(name) ?? spec.default;
+    if (v === undefined) throw new ConfigError(`--${name} has no default`);
+    return convert(spec, v) as number;
+  }
+}
+
+export function flagsOf(command: CommandName): FlagSpec[] {
+  return FLAGS.filter((f) => f.commands.includes(command));
+}
+
+function flagSpec(command: CommandName, name: string): FlagSpec {
+  const spec = FLAGS.find((f) => f.name === name && f.commands.includes(command));
+  if (!spec) throw new Error(`no flag --${name} for ${command}`);
+  return spec;
+}
+
+function convert(spec: FlagSpec, raw: string | string[] | boolean): string | number | boolean | string[] {
+  const flag = `--${spec.name}`;
+  if (typeof raw !== 'string') return raw;
+  const kind = spec.kind;
+  if (typeof kind === 'object') {
+    if (!kind.oneOf.includes(raw))
+      throw new ConfigError(`${flag} must be ${kind.oneOf.map((w) => `"${w}"`).join(', ')}; got "${raw}"`);
+    return raw;
+  }
+  switch (kind) {
+    case 'port': {
+      const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+      if (!Number.isInteger(n) || n > 65535)
+        throw new ConfigError(`${flag} must be a port number, got "${raw}"`);
+      return n;
+    }
+    case 'duration': {
+      // Go-style ("15s", "500ms") like everything else users write for this project.
+      const value = parseDuration(raw.trim());
+      if (value === undefined || value < 0)
+        throw new ConfigError(`${flag} must be a duration like "15s", got "${raw}"`);
+      return value;
+    }
+    case 'days': {
+      const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+      if (!Number.isInteger(n) || n < 1 || n > 3650)
+        throw new ConfigError(`${flag} must be a whole number of days from 1 to 3650, got "${raw}"`);
+      return n;
+    }
+    default:
+      return raw;
+  }
+}
+
+/** node:util's messages quote oddly (`Unknown option '--x'. To specify…`): say it our way. */
+function parseArgsProblem(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  const m = /option '([^']+)'/.exec(e.message ?? '') ?? /'(-[^']+)'/.exec(e.message ?? '');
+  const option = m?.[1]?.split(' ')[0];
+  switch (e.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown flag ${option ?? ''}`.trim();
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return option
+        ? `${option} ${/needs|requires an argument/i.test(e.message ?? '') ? 'needs a value' : 'takes no value'}`
+        : (e.message ?? 'invalid flag');
+    default:
+      return e.message ?? String(err);
+  }
+}
+
+/** `esw <command> --help`: every flag with its environment variable and default. */
+export function commandHelp(command: CommandName): string {
+  const c = COMMANDS[command];
+  const rows = flagsOf(command).map((f) => {
+    const left = `${f.short ? `-${f.short}, ` : '    '}--${f.name}${f.value ? ` ${f.value}` : ''}`;
+    const notes = [
+      ...(f.env ? [`env ${f.env}`] : []),
+      ...(f.defaultText
+        ? [`default ${f.defaultText}`]
+        : f.default !== undefined
+          ? [`default ${f.default}`]
+          : []),
+    ];
+    return { left, right: `${f.help}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}` };
+  });
+  const width = Math.max(...rows.map((r) => r.left.length)) + 2;
+  return [
+    `Usage: ${c.usage}`,
+    '',
+    c.summary,
+    ...c.detail,
+    '',
+    'Flags:',
+    ...rows.flatMap((r) =>
+      wrap(r.right, HELP_WIDTH - width - 2).map(
+        (text, i) => `  ${(i === 0 ? r.left : '').padEnd(width)}${text}`,
+      ),
+    ),
+    '',
+  ].join('\n');
+}
+
+const HELP_WIDTH = 100;
+
+/** Words into lines of at most `width` characters (a longer word gets a line of its own). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+export function mainHelp(version: string): string {
+  const names = Object.keys(COMMANDS) as CommandName[];
+  return [
+    `esw ${version}: admission webhook for External Secrets Operator resources and placeholder Secrets`,
+    '',
+    'Usage: esw <command> [flags]',
+    '',
+    'Commands:',
+    ...names.map((n) => `  ${n.padEnd(10)}${COMMANDS[n].summary}`),
+    '',
+    'Flags:',
+    '  -h, --help     help for esw or a command (esw <command> --help lists every flag)',
+    '  -v, --version  print the version',
+    '',
+    'Exit codes: 0 success, 1 invalid input or a refusal, 2 usage error or unreadable input.',
+    '',
+  ].join('\n');
+}
+
+// ----------------------------------------------------------------------------------- serve
 
 export interface ServeConfig {
+  /**
+   * standalone: stores from files. cluster: informers, refresher, Leases — only with
+   * --kubeconfig or inside a pod, never because KUBECONFIG happens to be set.
+   */
+  mode: 'standalone' | 'cluster';
   port: number;
   host: string;
   tlsCert: string;
@@ -39,105 +604,50 @@ export interface ServeConfig {
   validatingWebhookName: string;
 }
 
-const SERVE_OPTIONS = {
-  port: { type: 'string' },
-  host: { type: 'string' },
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
-  'client-ca': { type: 'string' },
-  kubeconfig: { type: 'string' },
-  stores: { type: 'string', multiple: true },
-  'no-refresher': { type: 'boolean' },
-  'log-level': { type: 'string' },
-  'cert-mode': { type: 'string' },
-  'cert-secret': { type: 'string' },
-  'webhook-service': { type: 'string' },
-  namespace: { type: 'string' },
-  'lease-name': { type: 'string' },
-  'lease-duration': { type: 'string' },
-  'renew-deadline': { type: 'string' },
-  'retry-period': { type: 'string' },
-  'admission-deadline': { type: 'string' },
-  'cache-ttl': { type: 'string' },
-  'credentials-recheck': { type: 'string' },
-  'shutdown-delay': { type: 'string' },
-} as const;
-
-export class ConfigError extends Error {}
-
 export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServeConfig {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: SERVE_OPTIONS,
-    allowPositionals: true,
-    strict: true,
-  });
+  return serveConfig(new CommandLine('serve', argv, env), env);
+}
+
+export function serveConfig(cl: CommandLine, env: NodeJS.ProcessEnv = process.env): ServeConfig {
   // `--stores a.yaml b.yaml` reads naturally; positionals after it are more store files.
-  const stores = [...(values.stores ?? []), ...positionals];
-  const envStores = env.ESW_STORES ? env.ESW_STORES.split(',').filter(Boolean) : [];
-  const tlsCert = values['tls-cert'] ?? env.ESW_TLS_CERT;
-  const tlsKey = values['tls-key'] ?? env.ESW_TLS_KEY;
-  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+  const stores = [...cl.strings('stores'), ...cl.positionals];
+  const tlsDefault = cl.isDefault('tls-cert');
+  if (tlsDefault !== cl.isDefault('tls-key')) {
     throw new ConfigError('--tls-cert and --tls-key must be given together');
   }
-  const certMode = values['cert-mode'] ?? env.ESW_CERT_MODE ?? 'files';
-  if (certMode !== 'files' && certMode !== 'builtin') {
-    throw new ConfigError(`--cert-mode must be "files" or "builtin", got "${certMode}"`);
+  const kubeconfig = cl.string('kubeconfig');
+  if (kubeconfig && stores.length > 0) {
+    throw new ConfigError('--kubeconfig (cluster mode) and --stores (standalone mode) exclude each other');
   }
+  const inPod = Boolean(env.KUBERNETES_SERVICE_HOST);
+  const mode = stores.length === 0 && (kubeconfig || inPod) ? 'cluster' : 'standalone';
   return {
-    port: int('--port', values.port ?? env.ESW_PORT, 8443),
-    host: values.host ?? env.ESW_HOST ?? '0.0.0.0',
-    tlsCert: tlsCert ?? `${DEFAULT_CERT_DIR}/tls.crt`,
-    tlsKey: tlsKey ?? `${DEFAULT_CERT_DIR}/tls.key`,
-    tlsDefault: tlsCert === undefined,
-    clientCa: values['client-ca'] ?? env.ESW_CLIENT_CA,
-    kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
-    stores: stores.length > 0 ? stores : envStores,
-    refresher: !(values['no-refresher'] ?? bool(env.ESW_NO_REFRESHER)),
-    logLevel: values['log-level'] ?? env.ESW_LOG_LEVEL ?? 'info',
-    certMode,
-    certSecret: values['cert-secret'] ?? env.ESW_CERT_SECRET ?? 'external-secrets-webhook-tls',
-    webhookService: values['webhook-service'] ?? env.ESW_WEBHOOK_SERVICE ?? 'external-secrets-webhook',
-    namespace: values.namespace ?? env.POD_NAMESPACE ?? 'external-secrets-webhook',
-    podName: env.POD_NAME ?? env.HOSTNAME ?? `esw-${process.pid}`,
-    leaseName: values['lease-name'] ?? env.ESW_LEASE_NAME ?? 'external-secrets-webhook-refresher',
-    leaseDurationMs: ms('--lease-duration', values['lease-duration'] ?? env.ESW_LEASE_DURATION, 15_000),
-    renewDeadlineMs: ms('--renew-deadline', values['renew-deadline'] ?? env.ESW_RENEW_DEADLINE, 10_000),
-    retryPeriodMs: ms('--retry-period', values['retry-period'] ?? env.ESW_RETRY_PERIOD, 2_000),
-    admissionDeadlineMs: ms(
-      '--admission-deadline',
-      values['admission-deadline'] ?? env.ESW_ADMISSION_DEADLINE,
-      8_000,
-    ),
-    cacheTtlMs: ms('--cache-ttl', values['cache-ttl'] ?? env.ESW_CACHE_TTL, 30_000),
-    credentialsRecheckMs: ms(
-      '--credentials-recheck',
-      values['credentials-recheck'] ?? env.ESW_CREDENTIALS_RECHECK,
-      60_000,
-    ),
-    shutdownDelayMs: ms('--shutdown-delay', values['shutdown-delay'] ?? env.ESW_SHUTDOWN_DELAY, 0),
-    mutatingWebhookName: env.ESW_MUTATING_WEBHOOK ?? 'external-secrets-webhook',
-    validatingWebhookName: env.ESW_VALIDATING_WEBHOOK ?? 'external-secrets-webhook',
+    mode,
+    port: cl.number('port'),
+    // Standalone serves example values: reachable from this machine only unless asked.
+    host: cl.string('host') ?? (mode === 'cluster' ? '0.0.0.0' : '127.0.0.1'),
+    tlsCert: cl.string('tls-cert') ?? `${DEFAULT_CERT_DIR}/tls.crt`,
+    tlsKey: cl.string('tls-key') ?? `${DEFAULT_CERT_DIR}/tls.key`,
+    tlsDefault,
+    clientCa: cl.string('client-ca'),
+    kubeconfig,
+    stores,
+    refresher: !cl.boolean('no-refresher'),
+    logLevel: cl.string('log-level') as string,
+    certMode: cl.string('cert-mode') as 'files' | 'builtin',
+    certSecret: cl.string('cert-secret') as string,
+    webhookService: cl.string('webhook-service') as string,
+    namespace: cl.string('namespace') as string,
+    podName: cl.string('pod-name') ?? env.HOSTNAME ?? `esw-${process.pid}`,
+    leaseName: cl.string('lease-name') as string,
+    leaseDurationMs: cl.number('lease-duration'),
+    renewDeadlineMs: cl.number('renew-deadline'),
+    retryPeriodMs: cl.number('retry-period'),
+    admissionDeadlineMs: cl.number('admission-deadline'),
+    cacheTtlMs: cl.number('cache-ttl'),
+    credentialsRecheckMs: cl.number('credentials-recheck'),
+    shutdownDelayMs: cl.number('shutdown-delay'),
+    mutatingWebhookName: cl.string('mutating-webhook') as string,
+    validatingWebhookName: cl.string('validating-webhook') as string,
   };
-}
-
-function int(flag: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new ConfigError(`${flag} must be a port number, got "${raw}"`);
-  return n;
-}
-
-/** Durations are Go-style ("15s", "500ms") like everything else users write for this project. */
-function ms(flag: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const value = parseDuration(raw.trim());
-  if (value === undefined || value < 0)
-    throw new ConfigError(`${flag} must be a duration like "15s", got "${raw}"`);
-  return value;
-}
-
-function bool(raw: string | undefined): boolean {
-  return raw !== undefined && ['1', 'true', 'yes'].includes(raw.toLowerCase());
 }

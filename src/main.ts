@@ -1,175 +1,133 @@
 #!/usr/bin/env node
 /**
  * `esw` — serve | validate | render | certs. The only place that listens, reads process.argv or
- * installs signal handlers.
+ * installs signal handlers. Users reach it through bin/esw.cjs (`npx esw …`), which runs it on
+ * Node 24; the container image runs dist/main.js directly.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { ConfigError, parseServeConfig, type ServeConfig } from './config.ts';
+import { readFileSync } from 'node:fs';
+import {
+  COMMANDS,
+  CommandLine,
+  type CommandName,
+  ConfigError,
+  commandHelp,
+  mainHelp,
+  serveConfig,
+} from './config.ts';
 import { errorMessage } from './errors.ts';
-import { createLogger, type Logger } from './observability/logger.ts';
-import { createMetrics } from './observability/metrics.ts';
-import { createStandaloneRuntime, type Runtime } from './runtime.ts';
-import { devCertificateHosts, ensureDevCertificates, writeCertificateFiles } from './server/dev-certs.ts';
-import { startServer } from './server/serve.ts';
 
-const USAGE = `Usage: esw <command> [options]
+/** Exit codes, documented in docs/cli.md. */
+export const Exit = { ok: 0, invalid: 1, usage: 2 } as const;
 
-Commands:
-  serve      Run the admission webhook (HTTPS) and, with a cluster, the refresher.
-             --port 8443 --tls-cert FILE --tls-key FILE --client-ca FILE --kubeconfig FILE
-             --stores FILE... --no-refresher --log-level info --cert-mode files|builtin
-  validate   FILE...                 Validate ExternalSecret/SecretStore/ClusterSecretStore manifests.
-  render     FILE --stores FILE...   Print the Secret a placeholder Secret becomes.
-  certs      --out DIR --dns NAME... Write a CA and a serving certificate with those SANs.
-`;
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  /** Standard input, read by `esw validate -`. */
+  stdin: () => Promise<string>;
+}
 
-export async function main(argv: string[]): Promise<number> {
+const processIo: Io = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  stdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
+};
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+      io.err(mainHelp(version()));
+      return Exit.usage;
+    case '-h':
+    case '--help':
+    case 'help': {
+      const topic = rest[0];
+      if (topic && isCommand(topic)) io.out(commandHelp(topic));
+      else io.out(mainHelp(version()));
+      return Exit.ok;
+    }
+    case '-v':
+    case '--version':
+    case 'version':
+      io.out(`esw ${version()} (node ${process.version})\n`);
+      return Exit.ok;
+  }
+  if (!isCommand(command)) {
+    io.err(`esw: unknown command "${command}"\nRun 'esw --help' for the commands.\n`);
+    return Exit.usage;
+  }
+  let cl: CommandLine;
+  try {
+    cl = new CommandLine(command, rest);
+  } catch (err: unknown) {
+    return usage(io, command, errorMessage(err));
+  }
+  if (cl.help) {
+    io.out(commandHelp(command));
+    return Exit.ok;
+  }
   try {
     switch (command) {
-      case 'serve':
-        return await serve(parseServeConfig(rest));
+      case 'serve': {
+        const config = serveConfig(cl);
+        // Loaded on demand: --help and the other commands stay quick to start.
+        const { serve } = await import('./cli/serve.ts');
+        return await serve(config);
+      }
       case 'validate': {
+        if (cl.positionals.length === 0) return usage(io, command, 'validate needs at least one PATH (or -)');
         const { runValidate } = await import('./cli/validate.ts');
-        if (rest.length === 0) return usage('validate needs at least one FILE');
-        return await runValidate(rest, (line) => process.stdout.write(`${line}\n`));
+        return await runValidate(cl.positionals, {
+          strict: cl.boolean('strict'),
+          output: cl.string('output') as 'text' | 'json',
+          io,
+        });
       }
       case 'render': {
-        const { values, positionals } = parseArgs({
-          args: rest,
-          options: { stores: { type: 'string', multiple: true } },
-          allowPositionals: true,
-        });
-        const [file, ...moreStores] = positionals;
-        const stores = [...(values.stores ?? []), ...moreStores];
-        if (!file || stores.length === 0) return usage('render needs FILE and --stores FILE...');
+        const [file, ...moreStores] = cl.positionals;
+        const stores = [...cl.strings('stores'), ...moreStores];
+        if (!file || stores.length === 0) return usage(io, command, 'render needs FILE and --stores FILE...');
         const { runRender } = await import('./cli/render.ts');
-        return await runRender(file, stores, (text) => process.stdout.write(text));
+        return await runRender(file, stores, io.out, io.err, { strict: cl.boolean('strict') });
       }
       case 'certs': {
-        const { values, positionals } = parseArgs({
-          args: rest,
-          options: {
-            out: { type: 'string' },
-            dns: { type: 'string', multiple: true },
-            days: { type: 'string' },
+        const { runCerts } = await import('./cli/certs.ts');
+        return await runCerts(
+          {
+            out: cl.string('out'),
+            hosts: [...cl.strings('dns'), ...cl.positionals],
+            days: cl.number('days'),
+            force: cl.boolean('force'),
           },
-          allowPositionals: true,
-        });
-        const hosts = [...(values.dns ?? []), ...positionals];
-        if (!values.out || hosts.length === 0) return usage('certs needs --out DIR and --dns NAME...');
-        await writeCertificateFiles(
-          values.out,
-          hosts,
-          values.days ? { validityDays: Number(values.days) } : {},
+          io,
         );
-        process.stdout.write(
-          `wrote ${['ca.crt', 'ca.key', 'tls.crt', 'tls.key'].map((f) => join(values.out as string, f)).join(', ')}\n`,
-        );
-        return 0;
       }
-      case undefined:
-      case '-h':
-      case '--help':
-      case 'help':
-        process.stdout.write(USAGE);
-        return command === undefined ? 2 : 0;
-      default:
-        return usage(`unknown command "${command}"`);
     }
   } catch (err: unknown) {
-    if (err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      return usage(errorMessage(err));
-    }
-    process.stderr.write(`esw: ${errorMessage(err)}\n`);
-    return 1;
+    if (err instanceof ConfigError) return usage(io, command, err.message);
+    io.err(`esw: ${errorMessage(err)}\n`);
+    return Exit.invalid;
   }
 }
 
-function usage(problem: string): number {
-  process.stderr.write(`esw: ${problem}\n\n${USAGE}`);
-  return 2;
+function isCommand(s: string): s is CommandName {
+  return Object.hasOwn(COMMANDS, s);
 }
 
-async function serve(config: ServeConfig): Promise<number> {
-  const logger = createLogger({ level: config.logLevel });
-  const metrics = createMetrics();
-  const runtime = await startRuntime(config, logger, metrics);
-  const server = await startServer(runtime, {
-    port: config.port,
-    host: config.host,
-    tls: { certFile: config.tlsCert, keyFile: config.tlsKey, clientCaFile: config.clientCa },
-    logger,
-    metrics,
-    shutdownDelayMs: config.shutdownDelayMs,
-  });
-  return await new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
-      void server
-        .shutdown(signal)
-        .then(() => runtime.close())
-        .then(
-          () => resolve(0),
-          (err: unknown) => {
-            logger.error({ err: errorMessage(err) }, 'shutdown failed');
-            resolve(1);
-          },
-        );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
-}
-
-const DEFAULT_STORES = 'examples/stores.yaml';
-
-/**
- * Cluster mode when a Kubernetes API is configured (--kubeconfig, KUBECONFIG, in-cluster) and no
- * store files are named; otherwise standalone, with the example stores as the embedded default.
- */
-async function startRuntime(
-  config: ServeConfig,
-  logger: Logger,
-  metrics: ReturnType<typeof createMetrics>,
-): Promise<Runtime> {
-  const opts = {
-    logger,
-    metrics,
-    admissionDeadlineMs: config.admissionDeadlineMs,
-    cacheTtlMs: config.cacheTtlMs,
-  };
-  // @kubernetes/client-node alone is ~85 MiB of RSS: load it only when a cluster is configured.
-  const clusterConfigured = Boolean(config.kubeconfig || process.env.KUBERNETES_SERVICE_HOST);
-  const kubeConfig =
-    config.stores.length === 0 && clusterConfigured
-      ? (await import('./kube/config.ts')).loadKubeConfig({ kubeconfig: config.kubeconfig })
-      : undefined;
-  if (kubeConfig) {
-    logger.info(
-      { server: kubeConfig.getCurrentCluster()?.server, certMode: config.certMode },
-      'cluster mode',
-    );
-    if (config.certMode === 'files') await devCertificatesIfDefault(config, logger);
-    const { createClusterRuntime } = await import('./cluster.ts');
-    return createClusterRuntime({ ...opts, kubeConfig, config });
-  }
-  await devCertificatesIfDefault(config, logger);
-  const stores =
-    config.stores.length > 0 ? config.stores : existsSync(DEFAULT_STORES) ? [DEFAULT_STORES] : [];
-  logger.info({ stores }, 'standalone mode: stores from files');
-  return createStandaloneRuntime(stores, opts);
-}
-
-async function devCertificatesIfDefault(config: ServeConfig, logger: Logger): Promise<void> {
-  if (!config.tlsDefault) return;
-  const written = await ensureDevCertificates(
-    config.tlsCert,
-    config.tlsKey,
-    devCertificateHosts(config.webhookService, config.namespace),
-  );
-  if (written.created) logger.info({ dir: written.dir }, 'created a development CA and serving certificate');
+function usage(io: Io, command: CommandName, problem: string): number {
+  io.err(`esw ${command}: ${problem}\nRun 'esw ${command} --help' for every flag.\n`);
+  return Exit.usage;
 }
 
 if (import.meta.main) {

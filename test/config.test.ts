@@ -1,5 +1,12 @@
 import t from 'tap';
-import { parseServeConfig } from '../src/config.ts';
+import {
+  COMMANDS,
+  CommandLine,
+  type CommandName,
+  commandHelp,
+  flagsOf,
+  parseServeConfig,
+} from '../src/config.ts';
 
 t.test('defaults: the embedded standalone server on 8443 with dev certificates', async (t) => {
   const c = parseServeConfig([], {});
@@ -67,3 +74,98 @@ t.test(
     t.equal(parseServeConfig(['--credentials-recheck', '0s'], {}).credentialsRecheckMs, 0);
   },
 );
+
+t.test('mode is explicit: KUBECONFIG alone never switches to cluster mode', async (t) => {
+  const standalone = parseServeConfig([], { KUBECONFIG: '/home/me/.kube/config' });
+  t.equal(standalone.mode, 'standalone');
+  t.equal(standalone.kubeconfig, undefined);
+  t.equal(standalone.host, '127.0.0.1', 'standalone serves example values to this machine only');
+
+  const flag = parseServeConfig(['--kubeconfig', '/k'], {});
+  t.equal(flag.mode, 'cluster');
+  t.equal(flag.host, '0.0.0.0', 'cluster mode: the API server must reach it');
+  t.equal(parseServeConfig([], { ESW_KUBECONFIG: '/k' }).mode, 'cluster');
+
+  const pod = parseServeConfig([], { KUBERNETES_SERVICE_HOST: '10.0.0.1' });
+  t.equal(pod.mode, 'cluster', 'inside a pod');
+  t.equal(
+    parseServeConfig(['--stores', 'a.yaml'], { KUBERNETES_SERVICE_HOST: '10.0.0.1' }).mode,
+    'standalone',
+  );
+  t.equal(parseServeConfig(['--host', '0.0.0.0'], {}).host, '0.0.0.0', '--host says otherwise');
+  t.equal(parseServeConfig([], { ESW_HOST: '::' }).host, '::');
+  t.throws(() => parseServeConfig(['--kubeconfig', '/k', '--stores', 'a.yaml'], {}), /exclude each other/);
+});
+
+t.test(
+  'every flag: help lists it with its env variable and default, and the parser reads them',
+  async (t) => {
+    for (const command of Object.keys(COMMANDS) as CommandName[]) {
+      const help = commandHelp(command);
+      // Help wraps long descriptions: an entry runs from its flag to the next flag.
+      const entries = new Map<string, string>();
+      let current = '';
+      for (const l of help.slice(help.indexOf('\nFlags:\n')).split('\n').slice(2)) {
+        const m = /^ {2}(?:-\w, | {4})--([\w-]+)/.exec(l);
+        if (m?.[1]) current = m[1];
+        if (current) entries.set(current, `${entries.get(current) ?? ''} ${l.trim()}`);
+      }
+      for (const f of flagsOf(command)) {
+        const entryText = entries.get(f.name) ?? '';
+        t.ok(entryText, `${command} --help lists --${f.name}`);
+        if (f.env) t.match(entryText, `env ${f.env}`, `--${f.name}: env ${f.env}`);
+        const shown = f.defaultText ?? f.default;
+        if (shown !== undefined) t.match(entryText, `default ${shown}`, `--${f.name}: default`);
+        // The parser accepts the flag (and its default converts).
+        if (f.name !== 'help') t.doesNotThrow(() => new CommandLine(command, [], {}).raw(f.name));
+      }
+    }
+    // Env equivalents are read, through the same table.
+    const fromEnv = parseServeConfig([], {
+      ESW_SHUTDOWN_DELAY: '5s',
+      ESW_CACHE_TTL: '1m',
+      ESW_ADMISSION_DEADLINE: '4s',
+      POD_NAME: 'p-1',
+      ESW_MUTATING_WEBHOOK: 'm',
+      ESW_VALIDATING_WEBHOOK: 'v',
+      ESW_LEASE_NAME: 'l',
+    });
+    t.match(fromEnv, {
+      shutdownDelayMs: 5_000,
+      cacheTtlMs: 60_000,
+      admissionDeadlineMs: 4_000,
+      podName: 'p-1',
+      mutatingWebhookName: 'm',
+      validatingWebhookName: 'v',
+      leaseName: 'l',
+    });
+  },
+);
+
+t.test('help defaults are the defaults the parser applies', async (t) => {
+  const cl = new CommandLine('serve', [], {});
+  for (const f of flagsOf('serve')) {
+    if (f.default === undefined || f.kind === 'boolean') continue;
+    const flagGiven = new CommandLine('serve', [`--${f.name}`, f.default], {});
+    t.same(
+      typeof f.kind === 'string' && ['port', 'duration'].includes(f.kind)
+        ? cl.number(f.name)
+        : cl.string(f.name),
+      typeof f.kind === 'string' && ['port', 'duration'].includes(f.kind)
+        ? flagGiven.number(f.name)
+        : flagGiven.string(f.name),
+      `--${f.name} ${f.default} is what no flag means`,
+    );
+  }
+  t.throws(
+    () => new CommandLine('certs', ['--days', 'abc'], {}).number('days'),
+    /--days must be a whole number/,
+  );
+  t.throws(() => new CommandLine('certs', ['--days', '0'], {}).number('days'), /--days/);
+  t.equal(new CommandLine('certs', [], {}).number('days'), 365);
+  t.throws(
+    () => new CommandLine('serve', ['--log-level', 'loud'], {}).string('log-level'),
+    /--log-level must be/,
+  );
+  t.throws(() => new CommandLine('validate', ['--port', '1'], {}), /unknown flag --port/);
+});

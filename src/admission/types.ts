@@ -2,6 +2,7 @@
  * admission.k8s.io/v1 AdmissionReview, as the API server sends and expects it.
  * Only the fields this project reads or writes are typed.
  */
+import { type FieldError, invalidMessage, type StatusDetails, statusCauses } from '../api/field-errors.ts';
 import type { KubeObject } from '../api/types.ts';
 
 export interface GroupVersionKind {
@@ -34,10 +35,13 @@ export interface AdmissionRequest {
   options?: unknown;
 }
 
+/** metav1.Status as a webhook returns it; the API server passes it on to the client whole. */
 export interface AdmissionStatus {
   code: number;
   message: string;
+  /** metav1.StatusReason: `Invalid` with `details.causes` makes kubectl print one line per cause. */
   reason?: string;
+  details?: StatusDetails;
 }
 
 export interface AdmissionResponse {
@@ -67,6 +71,35 @@ export function allow(warnings?: string[]): AdmissionResult {
 
 export function deny(code: number, message: string, warnings?: string[]): AdmissionResult {
   const result: AdmissionResult = { allowed: false, status: { code, message } };
+  if (warnings && warnings.length > 0) result.warnings = warnings;
+  return result;
+}
+
+/**
+ * An invalid object, answered as the API server answers one: 422 `Invalid`, a message with every
+ * error (one per line when there are several) and `details.causes[]`, one `{field, message,
+ * reason}` per error, which kubectl prints as a list.
+ */
+export function denyInvalid(
+  target: { kind: string; group: string; name: string },
+  errors: readonly FieldError[],
+  warnings?: string[],
+): AdmissionResult {
+  const qualified = target.group ? `${target.kind}.${target.group}` : target.kind;
+  const result: AdmissionResult = {
+    allowed: false,
+    status: {
+      code: 422,
+      reason: 'Invalid',
+      message: invalidMessage(qualified, target.name, errors),
+      details: {
+        ...(target.name ? { name: target.name } : {}),
+        group: target.group,
+        kind: target.kind,
+        causes: statusCauses(errors),
+      },
+    },
+  };
   if (warnings && warnings.length > 0) result.warnings = warnings;
   return result;
 }

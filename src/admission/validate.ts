@@ -8,7 +8,7 @@ import { GROUP } from '../api/types.ts';
 import { validateObject } from '../api/validate.ts';
 import type { StoreRegistry } from '../resolve/types.ts';
 import { guardSecret } from './secret-guard.ts';
-import { type AdmissionRequest, type AdmissionResult, allow, deny } from './types.ts';
+import { type AdmissionRequest, type AdmissionResult, allow, deny, denyInvalid } from './types.ts';
 
 const ESO_KINDS = new Set(['ExternalSecret', 'SecretStore', 'ClusterSecretStore']);
 
@@ -36,8 +36,7 @@ export function validateAdmission(request: AdmissionRequest, deps: ValidateDeps 
   }
   if (errors.length === 0) return allow(warnings);
   const name = object.metadata?.name ?? object.metadata?.generateName ?? '';
-  const details = errors.map((e) => `${e.field}: ${e.message}`).join(', ');
-  return deny(422, `${kind}.${GROUP} "${name}" is invalid: ${details}`, warnings);
+  return denyInvalid({ kind, group: GROUP, name }, errors, warnings);
 }
 
 function storeWarnings(es: ExternalSecret, namespace: string | undefined, registry: StoreRegistry): string[] {

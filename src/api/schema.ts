@@ -32,7 +32,7 @@ export function typeName(value: unknown): string {
 }
 
 export function typeError(path: string, value: unknown, expected: string): FieldError {
-  return fieldErrors.invalid(path, typeName(value), `${path} in body must be of type ${expected}`);
+  return fieldErrors.typeInvalid(path, typeName(value), `${path} in body must be of type ${expected}`);
 }
 
 /** An optional object field: undefined when absent (or null) or of the wrong type (error added). */

@@ -11,7 +11,7 @@
 import { parseTemplate, TemplateError } from '../template/index.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { type FieldError, fieldErrors } from './field-errors.ts';
-import { EXTERNAL_SECRET_V1, EXTERNAL_SECRET_V1BETA1, unknownFieldWarnings } from './known-fields.ts';
+import { EXTERNAL_SECRET_V1, EXTERNAL_SECRET_V1BETA1 } from './known-fields.ts';
 import { checkGoRegexp } from './re2.ts';
 import {
   checkEnum,
@@ -30,11 +30,22 @@ import {
   reqString,
   typeName,
 } from './schema.ts';
+import { checkUnknownFields } from './unknown-fields.ts';
 import { validateMetadata } from './validate-meta.ts';
 
 export interface ValidationResult {
   errors: FieldError[];
   warnings: string[];
+  /**
+   * Unknown fields, annotations and kinds: warnings (the same text is among `warnings`) that
+   * `esw validate --strict` turns into errors.
+   */
+  unknown?: StrictFinding[];
+}
+
+export interface StrictFinding {
+  warning: string;
+  error: FieldError;
 }
 
 export type EsoVersion = 'v1' | 'v1beta1';
@@ -65,14 +76,15 @@ export function validateExternalSecret(obj: Obj, version: EsoVersion): Validatio
   const warnings: string[] = [];
   const v1 = version === 'v1';
 
-  unknownFieldWarnings(obj, v1 ? EXTERNAL_SECRET_V1 : EXTERNAL_SECRET_V1BETA1, '', warnings);
+  const unknown: StrictFinding[] = [];
+  checkUnknownFields(obj, v1 ? EXTERNAL_SECRET_V1 : EXTERNAL_SECRET_V1BETA1, { warnings, unknown });
   if (!v1) {
     warnings.push('external-secrets.io/v1beta1 ExternalSecret is deprecated; use external-secrets.io/v1');
   }
   validateMetadata(obj, true, errors);
 
   const spec = reqObject(obj.spec, 'spec', errors);
-  if (!spec) return { errors, warnings };
+  if (!spec) return { errors, warnings, unknown };
 
   // secretStoreRef
   const storeRef = optObject(spec.secretStoreRef, 'spec.secretStoreRef', errors);
@@ -154,7 +166,7 @@ export function validateExternalSecret(obj: Obj, version: EsoVersion): Validatio
       'spec.secretStoreRef.name is not set and some data or dataFrom entries have no sourceRef: they cannot be fetched from any store',
     );
   }
-  return { errors, warnings };
+  return { errors, warnings, unknown };
 }
 
 function optObjectQuiet(value: unknown): Obj | undefined {

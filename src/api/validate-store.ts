@@ -11,13 +11,7 @@ import { validateGcpSmStore } from '../providers/gcpsm/validate.ts';
 import { validateVaultStore } from '../providers/vault/validate.ts';
 import { parseDuration } from './duration.ts';
 import { type FieldError, fieldErrors } from './field-errors.ts';
-import {
-  ESO_PROVIDERS,
-  STORE_V1,
-  STORE_V1BETA1,
-  SUPPORTED_PROVIDERS,
-  unknownFieldWarnings,
-} from './known-fields.ts';
+import { ESO_PROVIDERS, STORE_V1, STORE_V1BETA1, SUPPORTED_PROVIDERS } from './known-fields.ts';
 import { checkGoRegexp } from './re2.ts';
 import {
   checkDnsLabel,
@@ -32,7 +26,8 @@ import {
 } from './schema.ts';
 import type { StoreContext } from './store-refs.ts';
 import { StoreKind } from './types.ts';
-import type { EsoVersion, ValidationResult } from './validate-external-secret.ts';
+import { checkUnknownFields } from './unknown-fields.ts';
+import type { EsoVersion, StrictFinding, ValidationResult } from './validate-external-secret.ts';
 import { validateMetadata } from './validate-meta.ts';
 
 type ProviderValidator = (
@@ -54,7 +49,8 @@ export function validateSecretStore(obj: Obj, kind: StoreKind, version: EsoVersi
   const errors: FieldError[] = [];
   const warnings: string[] = [];
   const apiVersion = `external-secrets.io/${version}`;
-  unknownFieldWarnings(obj, version === 'v1' ? STORE_V1 : STORE_V1BETA1, '', warnings);
+  const unknown: StrictFinding[] = [];
+  checkUnknownFields(obj, version === 'v1' ? STORE_V1 : STORE_V1BETA1, { warnings, unknown });
   if (version === 'v1beta1')
     warnings.push(`external-secrets.io/v1beta1 ${kind} is deprecated; use external-secrets.io/v1`);
   const namespaced = kind === StoreKind.SecretStore;
@@ -63,7 +59,7 @@ export function validateSecretStore(obj: Obj, kind: StoreKind, version: EsoVersi
     namespaced && meta && typeof meta.namespace === 'string' && meta.namespace ? meta.namespace : undefined;
 
   const spec = reqObject(obj.spec, 'spec', errors);
-  if (!spec) return { errors, warnings };
+  if (!spec) return { errors, warnings, unknown };
 
   optString(spec.controller, 'spec.controller', errors);
   optInteger(spec.refreshInterval, 'spec.refreshInterval', errors);
@@ -115,10 +111,10 @@ export function validateSecretStore(obj: Obj, kind: StoreKind, version: EsoVersi
         `exactly one provider must be set (${SUPPORTED_PROVIDERS.join(', ')}, …)`,
       ),
     );
-    return { errors, warnings };
+    return { errors, warnings, unknown };
   }
   const provider = optObject(spec.provider, 'spec.provider', errors);
-  if (!provider) return { errors, warnings };
+  if (!provider) return { errors, warnings, unknown };
   const set = presentKeys(provider, ESO_PROVIDERS);
   if (set.length === 0) {
     errors.push(
@@ -127,7 +123,7 @@ export function validateSecretStore(obj: Obj, kind: StoreKind, version: EsoVersi
         `exactly one provider must be set (${SUPPORTED_PROVIDERS.join(', ')}, …); found none ESO knows`,
       ),
     );
-    return { errors, warnings };
+    return { errors, warnings, unknown };
   }
   if (set.length > 1) {
     errors.push(
@@ -152,5 +148,5 @@ export function validateSecretStore(obj: Obj, kind: StoreKind, version: EsoVersi
     if (namespace !== undefined) ctx.namespace = namespace;
     errors.push(...validate(provider[name], `spec.provider.${name}`, kind, ctx));
   }
-  return { errors, warnings };
+  return { errors, warnings, unknown };
 }

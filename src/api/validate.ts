@@ -4,9 +4,9 @@
  * returns every error of the object (field-pathed, worded like the API server) and warnings
  * (unknown fields the API server would prune, deprecations). It never throws on any input.
  */
-import type { FieldError } from './field-errors.ts';
-import { fieldErrors } from './field-errors.ts';
+import { CauseType, type FieldError, fieldErrors } from './field-errors.ts';
 import { isObject } from './schema.ts';
+import { suggestion } from './suggest.ts';
 import { API_VERSIONS, StoreKind } from './types.ts';
 import {
   type EsoVersion,
@@ -20,12 +20,18 @@ export { validateExternalSecret } from './validate-external-secret.ts';
 export { validateSecretStore } from './validate-store.ts';
 
 export const VALIDATED_KINDS = ['ExternalSecret', 'SecretStore', 'ClusterSecretStore'] as const;
+/** The other kinds ESO 2.9 defines in the external-secrets.io group: known, not validated here. */
+export const OTHER_ESO_KINDS = ['ClusterExternalSecret', 'PushSecret', 'ClusterPushSecret'] as const;
 
 export function validateObject(obj: unknown): ValidationResult {
   if (!isObject(obj)) {
     return {
       errors: [
-        { field: '<root>', message: 'Invalid value: the object must be a mapping (a Kubernetes object)' },
+        {
+          field: '<root>',
+          message: 'Invalid value: the object must be a mapping (a Kubernetes object)',
+          reason: CauseType.invalid,
+        },
       ],
       warnings: [],
     };
@@ -35,13 +41,15 @@ export function validateObject(obj: unknown): ValidationResult {
   if (typeof kind !== 'string' || kind === '') {
     errors.push(fieldErrors.required('kind', `one of ${VALIDATED_KINDS.join(', ')}`));
   } else if (!(VALIDATED_KINDS as readonly string[]).includes(kind)) {
-    errors.push(fieldErrors.unsupported('kind', kind, VALIDATED_KINDS));
+    errors.push(fieldErrors.unsupported('kind', kind, VALIDATED_KINDS, suggestion(kind, VALIDATED_KINDS)));
   }
   const apiVersion = obj.apiVersion;
   if (typeof apiVersion !== 'string' || apiVersion === '') {
     errors.push(fieldErrors.required('apiVersion', API_VERSIONS.join(' or ')));
   } else if (!(API_VERSIONS as readonly string[]).includes(apiVersion)) {
-    errors.push(fieldErrors.unsupported('apiVersion', apiVersion, API_VERSIONS));
+    errors.push(
+      fieldErrors.unsupported('apiVersion', apiVersion, API_VERSIONS, suggestion(apiVersion, API_VERSIONS)),
+    );
   }
   if (errors.length > 0) return { errors, warnings: [] };
 
@@ -57,7 +65,7 @@ export function validateObject(obj: unknown): ValidationResult {
     // A bug here must not turn into a 500 or accept the object silently.
     const msg = err instanceof Error ? err.message : String(err);
     return {
-      errors: [{ field: '<root>', message: `InternalError: validation failed: ${msg}` }],
+      errors: [fieldErrors.internal('<root>', `validation failed: ${msg}`)],
       warnings: [],
     };
   }

@@ -77,7 +77,7 @@ export async function startServer(handlers: ServerHandlers, opts: StartOptions):
   await app.listen({ port: opts.port, host: opts.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
-  opts.logger.info({ port }, 'webhook listening');
+  opts.logger.info({ host: opts.host, port }, 'webhook listening');
 
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   let stopped: Promise<void> | undefined;

@@ -224,6 +224,31 @@ t.test('the AdmissionReviews in examples/admission answer as the README says', a
   const invalid = await post('/validate', await example('validate-invalid-externalsecret.json'));
   t.equal(invalid.allowed, false);
   t.equal(invalid.status?.code, 422);
+  // The API server's convention: reason Invalid, one cause per error (kubectl prints them one a
+  // line), and a message that reads one error a line for clients that print only the message.
+  t.equal(invalid.status?.reason, 'Invalid');
+  t.match(invalid.status?.details, {
+    name: 'database-credentials-secret',
+    group: 'external-secrets.io',
+    kind: 'ExternalSecret',
+  });
+  t.same(
+    invalid.status?.details?.causes?.map((c) => [c.field, c.reason]),
+    [
+      ['spec.secretStoreRef.kind', 'FieldValueNotSupported'],
+      ['spec.target.creationPolicy', 'FieldValueNotSupported'],
+      ['spec.refreshInterval', 'FieldValueInvalid'],
+      ['spec.data[0].remoteRef.key', 'FieldValueRequired'],
+      ['spec.data[1].secretKey', 'FieldValueRequired'],
+    ],
+  );
+  const messageLines = invalid.status?.message.split('\n') ?? [];
+  t.equal(messageLines[0], 'ExternalSecret.external-secrets.io "database-credentials-secret" is invalid:');
+  t.same(
+    messageLines.slice(1),
+    invalid.status?.details?.causes?.map((c) => `* ${c.field}: ${c.message}`),
+    'one error a line, the same as the causes',
+  );
 
   const unfilled = await post('/validate', await example('validate-unfilled-secret.json'));
   t.same([unfilled.allowed, unfilled.status?.code], [false, 422], 'the guard: an unfilled Secret is refused');

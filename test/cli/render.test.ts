@@ -144,3 +144,47 @@ t.test('unreadable input exits 2', async (t) => {
   t.equal(none.code, 2);
   t.match(none.stderr, /no Secret/);
 });
+
+t.test('a Secret the webhook would not fill is refused, not printed unchanged', async (t) => {
+  const f = await files(t, {
+    'stores.yaml': STORES,
+    'unlabelled.yaml': secret({ user: '${ref:app/db#username}' }).replace(
+      'labels: { esw.io/inject: "true" }',
+      'labels: { esw.io/injet: "true" }',
+    ),
+    'no-label.yaml': secret({ user: 'plain' }).replace('labels: { esw.io/inject: "true" }', 'labels: {}'),
+  });
+  const typo = await render(f['unlabelled.yaml'] as string, [f['stores.yaml'] as string]);
+  t.equal(typo.code, 1);
+  t.equal(typo.stdout, '');
+  t.match(
+    typo.stderr,
+    'error: Secret "team-a/rendered" is not labelled esw.io/inject: "true": the webhook would store it unchanged',
+  );
+  t.match(typo.stderr, 'unknown label esw.io/injet is ignored (did you mean "esw.io/inject"?)');
+  const plain = await render(f['no-label.yaml'] as string, [f['stores.yaml'] as string]);
+  t.equal(plain.code, 1);
+  t.notMatch(plain.stderr, 'did you mean');
+});
+
+t.test('--strict: a Secret rendered with warnings is refused', async (t) => {
+  const f = await files(t, {
+    'stores.yaml': STORES,
+    'nothing.yaml': secret({ user: 'plain' }),
+  });
+  const lax = await render(f['nothing.yaml'] as string, [f['stores.yaml'] as string]);
+  t.equal(lax.code, 0);
+  t.match(lax.stderr, 'holds no ${ref:…} references');
+  let stderr = '';
+  const strict = await runRender(
+    f['nothing.yaml'] as string,
+    [f['stores.yaml'] as string],
+    () => undefined,
+    (s) => {
+      stderr += s;
+    },
+    { strict: true },
+  );
+  t.equal(strict, 1);
+  t.match(stderr, 'has warnings (--strict)');
+});

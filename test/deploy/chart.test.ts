@@ -49,6 +49,11 @@ t.test('default render agrees with the server', async (t) => {
   const config = parseServeConfig(container.args.slice(1), podEnv(container));
   t.equal(container.args[0], 'serve');
   t.equal(config.port, 8443, 'the server listens where the container port points');
+  t.equal(
+    config.host,
+    '0.0.0.0',
+    'on the pod address, reachable by the API server (standalone binds 127.0.0.1)',
+  );
   t.same(
     container.ports.map((p: Obj) => [p.name, p.containerPort]),
     [['https', 8443]],

@@ -95,14 +95,17 @@ t.test('multi-stage: compiled JS and production dependencies on a non-root runti
     'no HEALTHCHECK: Kubernetes probes do it',
   );
 
-  // dist/main.js is what `npm run build` produces from src/main.ts, and what package.json names.
+  // dist/main.js is what `npm run build` produces from src/main.ts.
   const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
     bin: Record<string, string>;
     scripts: Record<string, string>;
     devDependencies: Record<string, string>;
     dependencies: Record<string, string>;
   };
-  t.equal(pkg.bin.esw, 'dist/main.js');
+  // The `esw` command of a checkout is the launcher (Node 24 from node_modules); it runs the same
+  // dist/main.js when built. The image needs no launcher: its Node is 24.
+  t.equal(pkg.bin.esw, 'bin/esw.cjs');
+  t.match(await readFile(join(root, 'bin', 'esw.cjs'), 'utf8'), /'dist', 'main\.js'/);
   const buildTsconfig = JSON.parse(await readFile(join(root, 'tsconfig.build.json'), 'utf8')) as {
     compilerOptions: { rootDir: string; outDir: string };
   };

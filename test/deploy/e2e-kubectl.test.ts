@@ -279,17 +279,29 @@ t.test('kubectl apply of the placeholder Secret stores the values', async (t) =>
   t.equal(Buffer.from(got.stdout, 'base64').toString(), 'supersecretpassword', 'kubectl reads it back');
 });
 
-t.test('kubectl apply of an invalid ExternalSecret fails with the webhook’s message', async (t) => {
+t.test('kubectl apply of an invalid ExternalSecret prints every cause on a line of its own', async (t) => {
   const intro = await readFile(join(root, 'examples/manifests/external-secret.yaml'), 'utf8');
-  const invalid = intro.replace(
-    /( {6}remoteRef:\n {8}key: my-app\/database-credentials\n {8}property: password)/,
-    '      remoteRef:\n        property: password',
-  );
+  const invalid = intro
+    .replace(
+      /( {6}remoteRef:\n {8}key: my-app\/database-credentials\n {8}property: password)/,
+      '      remoteRef:\n        property: password',
+    )
+    .replace('creationPolicy: Owner', 'creationPolicy: Owned');
   t.not(invalid, intro, 'the second remoteRef lost its key');
   const r = await applyText('es-invalid.yaml', invalid);
   t.not(r.code, 0);
-  t.match(r.stderr, /admission webhook "validate\.external-secrets\.esw\.io" denied the request/);
-  t.match(r.stderr, /spec\.data\[1\]\.remoteRef\.key: Required value/);
+  // kubectl reads status.details (reason Invalid, causes[]) as it does for the API server's own
+  // validation errors: a heading, then one "* field: message" line per cause.
+  const lines = r.stderr
+    .trimEnd()
+    .split('\n')
+    .filter((l) => !l.startsWith('Warning: '));
+  t.match(lines[0], /^The ExternalSecret "database-credentials-secret" is invalid: ?$/, r.stderr);
+  t.match(lines.slice(1), [
+    /^\* spec\.target\.creationPolicy: Unsupported value: "Owned": supported values: "Owner",/,
+    /^\* spec\.data\[1\]\.remoteRef\.key: Required value: the name of the secret in the provider$/,
+  ]);
+  t.equal(lines.length, 3, 'nothing joined onto one line');
   t.notOk(api.get('externalsecrets', 'default', 'database-credentials-secret'));
 
   const ok = await applyText('es-intro.yaml', intro);

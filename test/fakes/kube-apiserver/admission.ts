@@ -45,10 +45,13 @@ export interface AdmissionResult {
 export class AdmissionError extends Error {
   readonly code: number;
   readonly reason: string;
-  constructor(code: number, reason: string, message: string) {
+  /** The webhook's `status.details`, passed on whole as the API server does (ToStatusErr). */
+  readonly details: object | undefined;
+  constructor(code: number, reason: string, message: string, details?: object) {
     super(message);
     this.code = code;
     this.reason = reason;
+    this.details = details;
   }
 }
 
@@ -240,7 +243,12 @@ export class AdmissionChain {
         : status.reason
           ? `${deniedBy}: ${status.reason}`
           : `${deniedBy} without explanation`;
-      throw new AdmissionError(code, status.reason ?? (code === 403 ? 'Forbidden' : 'BadRequest'), message);
+      throw new AdmissionError(
+        code,
+        status.reason ?? (code === 403 ? 'Forbidden' : 'BadRequest'),
+        message,
+        status.details,
+      );
     }
     if (r.patch && !mutating) {
       throw new AdmissionError(
@@ -312,7 +320,7 @@ export class AdmissionChain {
 interface AdmissionResponse {
   uid: string;
   allowed: boolean;
-  status?: { code?: number; message?: string; reason?: string };
+  status?: { code?: number; message?: string; reason?: string; details?: object };
   patch?: string;
   patchType?: string;
   warnings?: string[];

@@ -647,7 +647,7 @@ export class KubeApiServer {
         ...(namespaceLabels ? { namespaceLabels } : {}),
       });
     } catch (err) {
-      if (err instanceof AdmissionError) throw new ApiError(err.code, err.reason, err.message);
+      if (err instanceof AdmissionError) throw new ApiError(err.code, err.reason, err.message, err.details);
       throw err;
     }
   }
