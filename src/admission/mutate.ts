@@ -1,5 +1,5 @@
 /**
- * POST /mutate for placeholder Secrets (DESIGN.md §2): a Secret labelled `esw.io/inject: "true"`
+ * POST /mutate for placeholder Secrets (docs/placeholder-secrets.md): a Secret labelled `esw.io/inject: "true"`
  * is filled with the values its references name, from the store its annotations name. Pure of
  * HTTP: AdmissionRequest in, AdmissionResult out.
  *
@@ -18,7 +18,7 @@ import { parseDuration } from '../api/duration.ts';
 import { isObject } from '../api/schema.ts';
 import type { Secret, StoreKind } from '../api/types.ts';
 import { type ErrorCode, EswError, isEswError } from '../errors.ts';
-import type { Logger } from '../observability/logger.ts';
+import { type Logger, objectRef } from '../observability/logger.ts';
 import { decodeBase64Strict } from '../refs/decoding.ts';
 import {
   bytesHaveRefs,
@@ -181,8 +181,7 @@ export async function mutateSecret(request: AdmissionRequest, deps: MutateDeps):
     }
     deps.logger.debug(
       {
-        namespace,
-        name,
+        secret: objectRef(namespace, name),
         store: storeLabel,
         keys: Object.keys(mutated.data ?? {}).length,
         references: plan.referenceCount,
@@ -555,7 +554,7 @@ function refusal(
   if (isEswError(err)) {
     const status = REFUSAL_STATUS[err.code] ?? err.status;
     ctx.logger.info(
-      { namespace: ctx.namespace, name: ctx.name, store: ctx.store, code: err.code, reason: err.message },
+      { secret: objectRef(ctx.namespace, ctx.name), store: ctx.store, code: err.code, reason: err.message },
       'placeholder Secret refused',
     );
     return deny(status, `${id} not filled (${err.code}): ${err.message}`);
@@ -564,7 +563,7 @@ function refusal(
   const name = err instanceof Error ? err.name : typeof err;
   const frames = err instanceof Error ? (err.stack ?? '').split('\n').slice(1, 6).join('\n') : '';
   ctx.logger.error(
-    { namespace: ctx.namespace, name: ctx.name, store: ctx.store, errorName: name, frames },
+    { secret: objectRef(ctx.namespace, ctx.name), store: ctx.store, errorName: name, frames },
     'placeholder Secret: unexpected failure',
   );
   return deny(

@@ -35,7 +35,7 @@ import {
 } from '@kubernetes/client-node';
 import * as x509lib from '@peculiar/x509';
 import { errorMessage } from '../errors.ts';
-import type { Logger } from '../observability/logger.ts';
+import { type Logger, objectRef } from '../observability/logger.ts';
 import { writeFileAtomic } from '../server/atomic-file.ts';
 import {
   type CertificateAuthority,
@@ -232,7 +232,7 @@ export class CertBootstrap {
         await this.#core.createNamespacedSecret({ namespace, body: this.#toSecret(state) });
         result.actions.push('created');
         this.#o.logger.info(
-          { secret: `${namespace}/${name}` },
+          { secret: objectRef(namespace, name) },
           'created the webhook CA and serving certificate',
         );
         return state;
@@ -258,7 +258,7 @@ export class CertBootstrap {
       throw err;
     }
     result.actions.push(...actions);
-    this.#o.logger.info({ secret: `${namespace}/${name}`, actions }, 'webhook certificates updated');
+    this.#o.logger.info({ secret: objectRef(namespace, name), actions }, 'webhook certificates updated');
     return state;
   }
 
@@ -426,7 +426,10 @@ export class CertBootstrap {
           } catch (err: unknown) {
             if (!isStatus(err, 404)) throw err;
             // Not installed (or being uninstalled): nothing to patch, and nothing calls us.
-            this.#o.logger.warn({ kind: k.kind, name }, 'webhook configuration not found; caBundle not set');
+            this.#o.logger.warn(
+              { webhookConfiguration: { kind: k.kind, name } },
+              'webhook configuration not found; caBundle not set',
+            );
             result.missing.push(`${k.kind}/${name}`);
             break;
           }
@@ -436,7 +439,7 @@ export class CertBootstrap {
           try {
             await k.replace(name, cfg as never);
             changed.push(`${k.kind}/${name}`);
-            this.#o.logger.info({ kind: k.kind, name }, 'caBundle updated');
+            this.#o.logger.info({ webhookConfiguration: { kind: k.kind, name } }, 'caBundle updated');
             break;
           } catch (err: unknown) {
             if (!isStatus(err, 409) || attempt >= 4) throw err;

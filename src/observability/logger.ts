@@ -20,7 +20,6 @@ const REDACT_PATHS = [
   'values',
   'token',
   'password',
-  'secret',
   '*.token',
   '*.password',
   '*.secretAccessKey',
@@ -40,11 +39,40 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     {
       level: opts.level ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      // `secret` names the Secret a line is about; anything but that reference is censored.
+      serializers: { secret: secretRef },
       base: { name: 'esw' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     opts.destination,
   );
+}
+
+function secretRef(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return '[REDACTED]';
+  const { namespace, name, ...rest } = value as Record<string, unknown>;
+  const short = (v: unknown) => typeof v === 'string' && v.length <= 253;
+  if (Object.keys(rest).length > 0 || !short(name) || (namespace !== undefined && !short(namespace))) {
+    return '[REDACTED]';
+  }
+  return value;
+}
+
+/**
+ * How a log line names a Kubernetes object: `{ namespace, name }` (klog's KObj shape) under a key
+ * that says what it is (`secret`, `externalSecret`, `webhookConfiguration`), so a line never
+ * carries a second `name` next to the logger's own. Accepts `namespace/name` keys too.
+ */
+export function objectRef(
+  namespaceOrKey: string | undefined,
+  name?: string,
+): { namespace?: string; name: string } {
+  if (name === undefined) {
+    const key = namespaceOrKey ?? '';
+    const slash = key.indexOf('/');
+    return slash < 0 ? { name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+  }
+  return namespaceOrKey ? { namespace: namespaceOrKey, name } : { name };
 }
 
 /** A logger that writes nothing: for unit tests that do not look at logs. */

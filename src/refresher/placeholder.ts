@@ -8,7 +8,7 @@
 import { dataHash, readPlaceholderSettings } from '../admission/mutate.ts';
 import type { Secret } from '../api/types.ts';
 import { EswError, errorMessage } from '../errors.ts';
-import type { Logger } from '../observability/logger.ts';
+import { type Logger, objectRef } from '../observability/logger.ts';
 import {
   bytesHaveRefs,
   PlaceholderAnnotation,
@@ -79,7 +79,7 @@ export class PlaceholderRefresh implements PlaceholderSyncer {
               },
             },
           });
-          this.#logger.info({ secret: `${ns}/${name}` }, 'placeholder Secret refreshed');
+          this.#logger.info({ secret: objectRef(ns, name) }, 'placeholder Secret refreshed');
           return { result: 'updated' };
         } catch (err: unknown) {
           if (err instanceof ConflictError) continue;
@@ -88,7 +88,10 @@ export class PlaceholderRefresh implements PlaceholderSyncer {
       }
       throw new EswError('ESW_KUBE', `Secret "${ns}/${name}": too many conflicting writes`);
     } catch (err: unknown) {
-      this.#logger.debug({ secret: `${ns}/${name}`, err: errorMessage(err) }, 'placeholder refresh failed');
+      this.#logger.debug(
+        { secret: objectRef(ns, name), err: errorMessage(err) },
+        'placeholder refresh failed',
+      );
       return { result: 'error', error: err };
     }
   }

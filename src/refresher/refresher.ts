@@ -19,7 +19,7 @@
 import { parseDuration } from '../api/duration.ts';
 import type { ExternalSecret, Secret } from '../api/types.ts';
 import { errorMessage, isEswError } from '../errors.ts';
-import type { Logger } from '../observability/logger.ts';
+import { type Logger, objectRef } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { isProviderError } from '../providers/types.ts';
 import type { Resolver } from '../resolve/types.ts';
@@ -389,7 +389,12 @@ export class Refresher {
       state.failures++;
       const delay = backoff(state.failures, outcome.error);
       this.#opts.logger.warn(
-        { externalSecret: key, failures: state.failures, retryInMs: delay, err: errorMessage(outcome.error) },
+        {
+          externalSecret: objectRef(key),
+          failures: state.failures,
+          retryInMs: delay,
+          err: errorMessage(outcome.error),
+        },
         'sync failed; data kept, retrying',
       );
       if (this.#es.get(key) === state) this.#queue.schedule(key, this.#now() + delay);
@@ -420,7 +425,7 @@ export class Refresher {
     if (outcome.result === 'error') {
       state.failures++;
       this.#opts.logger.warn(
-        { secret: key.slice(7), failures: state.failures, err: errorMessage(outcome.error) },
+        { secret: objectRef(key.slice(7)), failures: state.failures, err: errorMessage(outcome.error) },
         'placeholder refresh failed; data kept, retrying',
       );
       if (this.#ph.get(key) === state)

@@ -1,5 +1,5 @@
 /**
- * Placeholder syntax of opted-in Secrets (DESIGN.md §2 "Placeholder Secrets"):
+ * Placeholder syntax of opted-in Secrets (docs/placeholder-secrets.md):
  * - `${ref:KEY}`, `${ref:KEY#PROPERTY}`, `${ref:KEY#PROPERTY#VERSION}` inside a value; a value
  *   that is exactly one reference receives the raw bytes, references embedded in text are
  *   substituted as UTF-8 text;

@@ -15,7 +15,7 @@ import { createHash, hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { FindRef, RemoteRef, Secret, SecretStore, StoreKind } from '../api/types.ts';
 import { EswError, errorMessage, isEswError } from '../errors.ts';
-import type { Logger } from '../observability/logger.ts';
+import { type Logger, objectRef } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import {
   type EndpointOverrides,
@@ -263,7 +263,7 @@ export class StoreResolver implements Resolver {
           );
         } catch (err: unknown) {
           this.#log.debug(
-            { secret: id, err: errorMessage(err) },
+            { secret: objectRef(id), err: errorMessage(err) },
             'credential Secret not re-read; clients kept',
           );
         }
@@ -287,7 +287,10 @@ export class StoreResolver implements Resolver {
     for (const [storeKey, entry] of this.#clients) {
       const secret = changedSecret(entry);
       if (secret === undefined) continue;
-      this.#log.info({ store: entry.label, secret }, 'credential Secret changed: rebuilding the client');
+      this.#log.info(
+        { store: entry.label, secret: objectRef(secret) },
+        'credential Secret changed: rebuilding the client',
+      );
       this.#clients.delete(storeKey);
       this.#retire(entry);
       retired++;

@@ -15,7 +15,7 @@ import { parseAdmissionReview, reviewResponse } from '../admission/review.ts';
 import type { AdmissionRequest, AdmissionResult } from '../admission/types.ts';
 import { deny } from '../admission/types.ts';
 import { errorMessage } from '../errors.ts';
-import type { Logger } from '../observability/logger.ts';
+import { type Logger, objectRef } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 
 /**
@@ -146,8 +146,7 @@ async function admit(
       uid: request.uid,
       operation,
       kind,
-      namespace: request.namespace,
-      name: request.name,
+      object: objectRef(request.namespace, request.name ?? ''),
       allowed: result.allowed,
       code: result.status?.code,
     },

@@ -10,7 +10,7 @@ import { b64, harness, unb64 } from './harness.ts';
 const DB = 'my-app/database-credentials';
 const HOUR = 3_600_000;
 
-/** What admission stores for the DESIGN.md placeholder example. */
+/** What admission stores for the README's placeholder example. */
 async function admitted(h: ReturnType<typeof harness>, interval = '1h'): Promise<Secret> {
   const object: Secret = {
     apiVersion: 'v1',
