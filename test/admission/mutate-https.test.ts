@@ -59,7 +59,7 @@ spec:
   const runtime = await createStandaloneRuntime([join(ROOT, 'examples', 'stores.yaml'), canaryStores], {
     logger,
     metrics,
-    admissionDeadlineMs: 5000,
+    admissionDeadlineMs: 60_000, // not a deadline test: a loaded machine (SDKs load on first use) must not turn a fill into a refusal
     cacheTtlMs: 30_000,
   });
   t.teardown(() => runtime.close());

@@ -89,7 +89,7 @@ async function runtimeWith(t: Test, objects: KubeObject[], endpoints: { aws?: st
   const runtime = createRuntime(registry, registry, {
     logger,
     metrics: createMetrics(),
-    admissionDeadlineMs: 5000,
+    admissionDeadlineMs: 60_000, // not a deadline test: a loaded machine (SDKs load on first use) must not turn a fill into a refusal
     cacheTtlMs: 30_000,
     endpoints,
   });

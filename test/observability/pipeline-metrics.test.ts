@@ -46,7 +46,7 @@ t.test('provider, cache and refresher metrics after known traffic', async (t) =>
   const runtime = createRuntime(registry, registry, {
     logger,
     metrics,
-    admissionDeadlineMs: 2000,
+    admissionDeadlineMs: 60_000, // not a deadline test: a loaded machine (SDKs load on first use) must not turn a fill into a refusal
     cacheTtlMs: 60_000,
     // One clock for resolver and refresher: the refresh path asks for values fetched after its
     // slot time, so two clocks would make the cache hit or miss by time of day.

@@ -191,7 +191,7 @@ t.test('no canary outside Secret data, across every provider and every path', as
   const runtime = createRuntime(registry, registry, {
     logger,
     metrics,
-    admissionDeadlineMs: 5_000,
+    admissionDeadlineMs: 60_000, // not a deadline test: a loaded machine (SDKs load on first use) must not turn a fill into a refusal
     cacheTtlMs: 30_000,
     endpoints: {
       aws: aws.endpoint,

@@ -51,7 +51,7 @@ function world(t: Test) {
   const runtime = createRuntime(registry, registry, {
     logger,
     metrics,
-    admissionDeadlineMs: 5000,
+    admissionDeadlineMs: 60_000, // not a deadline test: a loaded machine (SDKs load on first use) must not turn a fill into a refusal
     cacheTtlMs: 30_000,
   });
   t.teardown(() => runtime.close());
