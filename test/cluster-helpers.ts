@@ -82,6 +82,8 @@ export async function startCluster(t: Test, opts: { storeName?: string } = {}): 
     users: { 'refresher-token': SA_USER, 'admin-token': 'kubernetes-admin' },
     // Any live replica serves the webhook Service.
     serviceResolver: () => `https://127.0.0.1:${ports[ports.length - 1] ?? 0}`,
+    // Not a timeout test: a loaded machine (provider SDKs load on first use) is slower, not failed.
+    webhookTimeoutMs: 120_000,
   });
   t.teardown(() => api.close());
   for (const ns of ['default', NS, 'kube-system']) {
@@ -141,7 +143,7 @@ export async function startCluster(t: Test, opts: { storeName?: string } = {}): 
       config,
       logger,
       metrics,
-      admissionDeadlineMs: 5_000,
+      admissionDeadlineMs: 60_000,
       cacheTtlMs: replicaOpts.cacheTtlMs ?? 0,
       endpoints: { aws: aws.endpoint },
     });

@@ -116,9 +116,11 @@ function evalCondition(expression: string, username: string): boolean {
 export class AdmissionChain {
   #configs: WebhookConfiguration[] = [];
   readonly #resolve: ServiceResolver | undefined;
+  readonly #timeoutMs: number | undefined;
 
-  constructor(opts: { serviceResolver?: ServiceResolver } = {}) {
+  constructor(opts: { serviceResolver?: ServiceResolver; timeoutMs?: number } = {}) {
     this.#resolve = opts.serviceResolver;
+    this.#timeoutMs = opts.timeoutMs;
   }
 
   setWebhooks(configs: object[]): void {
@@ -272,7 +274,7 @@ export class AdmissionChain {
       servername = `${cc.service.name}.${cc.service.namespace}.svc`;
     } else return Promise.reject(new Error('webhook has neither url nor service'));
     const payload = JSON.stringify(review);
-    const timeoutMs = (wh.timeoutSeconds ?? 10) * 1000;
+    const timeoutMs = this.#timeoutMs ?? (wh.timeoutSeconds ?? 10) * 1000;
     return new Promise((resolve, reject) => {
       const u = new URL(url);
       const req = httpsRequest(

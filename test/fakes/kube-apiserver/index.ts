@@ -50,6 +50,11 @@ export interface KubeApiServerOptions {
   maxHistory?: number;
   /** Clock for creationTimestamp; default the real one. */
   now?: () => Date;
+  /**
+   * Overrides every webhook's `timeoutSeconds` (ms). Tests that are not about webhook timeouts
+   * set a generous one, so a loaded machine makes a call slower, never a failed call.
+   */
+  webhookTimeoutMs?: number;
 }
 
 /**
@@ -159,9 +164,10 @@ export class KubeApiServer {
       ...(opts.maxHistory === undefined ? {} : { maxHistory: opts.maxHistory }),
       ...(opts.now ? { now: opts.now } : {}),
     });
-    this.#admission = new AdmissionChain(
-      opts.serviceResolver ? { serviceResolver: opts.serviceResolver } : {},
-    );
+    this.#admission = new AdmissionChain({
+      ...(opts.serviceResolver ? { serviceResolver: opts.serviceResolver } : {}),
+      ...(opts.webhookTimeoutMs ? { timeoutMs: opts.webhookTimeoutMs } : {}),
+    });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.#handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) this.#sendError(res, err);
