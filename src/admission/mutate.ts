@@ -16,6 +16,7 @@ import { hash } from 'node:crypto';
 import jsonpatch from 'fast-json-patch';
 import { parseDuration } from '../api/duration.ts';
 import { isObject } from '../api/schema.ts';
+import { suggestion } from '../api/suggest.ts';
 import type { Secret, StoreKind } from '../api/types.ts';
 import { type ErrorCode, EswError, isEswError } from '../errors.ts';
 import { type Logger, objectRef } from '../observability/logger.ts';
@@ -65,6 +66,7 @@ export const PRIVILEGED_SECRET_TYPES: readonly string[] = [
 
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 const KNOWN_ANNOTATIONS = new Set<string>(Object.values(PlaceholderAnnotation));
+const KNOWN_ANNOTATION_NAMES = [...KNOWN_ANNOTATIONS].filter((a) => !a.endsWith('/'));
 
 /** What the annotations of a placeholder Secret say (shared with the refresher). */
 export interface PlaceholderSettings {
@@ -264,7 +266,9 @@ function planMutation(request: AdmissionRequest, secret: Secret, metadata: Recor
   for (const [annotation, value] of Object.entries(annotations)) {
     if (!annotation.startsWith(PlaceholderAnnotation.refPrefix)) {
       if (annotation.startsWith('esw.io/') && !KNOWN_ANNOTATIONS.has(annotation)) {
-        warnings.push(`unknown annotation ${clip(annotation)} is ignored`);
+        warnings.push(
+          `unknown annotation ${clip(annotation)} is ignored${suggestion(annotation, KNOWN_ANNOTATION_NAMES)}`,
+        );
       }
       continue;
     }

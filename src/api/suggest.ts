@@ -11,8 +11,9 @@ const MAX_INPUT = 64;
 export function didYouMean(input: string, candidates: Iterable<string>): string | undefined {
   if (input.length === 0 || input.length > MAX_INPUT) return undefined;
   const lower = input.toLowerCase();
-  // About one edit in three characters, at least one and at most three.
-  const limit = Math.min(3, Math.max(1, Math.floor(input.length / 3)));
+  // About one edit in three characters, two for short names (a swapped pair of letters is two
+  // edits), one for names of one or two characters, never more than three.
+  const limit = input.length <= 2 ? 1 : Math.min(3, Math.max(2, Math.floor(input.length / 3)));
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of candidates) {

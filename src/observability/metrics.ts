@@ -19,6 +19,13 @@ export function createMetrics() {
       labelNames: ['operation', 'kind', 'result'] as const,
       ...reg,
     }),
+    /** Refusals by HTTP-style status code (bounded: 400, 403, 404, 422, 500, 503). */
+    admissionRefusals: new Counter({
+      name: 'esw_admission_refusals_total',
+      help: 'Admission refusals (allowed: false) by operation, kind and status code',
+      labelNames: ['operation', 'kind', 'code'] as const,
+      ...reg,
+    }),
     admissionDuration: new Histogram({
       name: 'esw_admission_duration_seconds',
       help: 'Admission latency by operation and kind',
@@ -77,6 +84,16 @@ export function createMetrics() {
     stalestSecretAge: new Gauge({
       name: 'esw_refresher_stalest_secret_age_seconds',
       help: 'Age of the least recently synced managed Secret',
+      ...reg,
+    }),
+    overdueObjects: new Gauge({
+      name: 'esw_refresher_overdue_objects',
+      help: 'Objects refreshed periodically whose last successful sync is older than twice their refresh interval',
+      ...reg,
+    }),
+    certificateExpiry: new Gauge({
+      name: 'esw_serving_certificate_expiry_timestamp_seconds',
+      help: 'When the serving certificate expires (Unix time), set on start and on every reload',
       ...reg,
     }),
     leader: new Gauge({ name: 'esw_leader', help: '1 when this replica holds the refresher lease', ...reg }),

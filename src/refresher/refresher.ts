@@ -453,11 +453,31 @@ export class Refresher {
     const m = this.#opts.metrics;
     if (!m) return;
     m.refresherQueueDepth.set(this.#queue.size);
-    let oldest = this.#now();
-    for (const s of [...this.#es.values(), ...this.#ph.values()]) {
+    const now = this.#now();
+    let oldest = now;
+    let overdue = 0;
+    // Staleness beyond twice the interval: what the EswSecretsStale alert watches. Never synced
+    // since this replica started counts from the start.
+    const late = (lastSuccess: number | undefined, interval: number) =>
+      interval > 0 && now - (lastSuccess ?? this.#startedAt) > 2 * interval;
+    for (const s of this.#es.values()) {
       if (s.lastSuccess !== undefined && s.lastSuccess < oldest) oldest = s.lastSuccess;
+      if (!s.done && isPeriodic(s.es) && late(s.lastSuccess, cachedInterval(s.es, esInterval))) overdue++;
     }
-    m.stalestSecretAge.set(Math.max(0, (this.#now() - oldest) / 1000));
+    const placeholders = this.#opts.placeholders;
+    for (const s of this.#ph.values()) {
+      if (s.lastSuccess !== undefined && s.lastSuccess < oldest) oldest = s.lastSuccess;
+      if (
+        placeholders &&
+        late(
+          s.lastSuccess,
+          cachedInterval(s.secret, (x) => placeholders.interval(x)),
+        )
+      )
+        overdue++;
+    }
+    m.stalestSecretAge.set(Math.max(0, (now - oldest) / 1000));
+    m.overdueObjects.set(overdue);
   }
 
   /** For tests and /debug: when an object is next due (undefined = not scheduled). */
@@ -479,6 +499,17 @@ function intact(secret: Secret): boolean {
 
 function objKey(o: { metadata?: { namespace?: string; name?: string } }): string {
   return `${o.metadata?.namespace ?? 'default'}/${o.metadata?.name ?? ''}`;
+}
+
+/** Intervals per object version (informers replace the object on change), parsed once. */
+const intervals = new WeakMap<object, number>();
+function cachedInterval<T extends object>(obj: T, interval: (o: T) => number): number {
+  let ms = intervals.get(obj);
+  if (ms === undefined) {
+    ms = interval(obj);
+    intervals.set(obj, ms);
+  }
+  return ms;
 }
 
 function esInterval(es: ExternalSecret): number {

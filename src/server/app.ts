@@ -137,6 +137,9 @@ async function admit(
   }
   const outcome = result.allowed ? (result.patch ? 'patched' : 'allowed') : 'denied';
   deps.metrics.admissionRequests.inc({ operation, kind, result: outcome });
+  if (!result.allowed) {
+    deps.metrics.admissionRefusals.inc({ operation, kind, code: String(result.status?.code ?? 0) });
+  }
   deps.metrics.admissionDuration.observe(
     { operation, kind, result: outcome },
     (performance.now() - started) / 1000,

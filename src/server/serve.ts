@@ -1,7 +1,8 @@
 /**
  * A running webhook server: HTTPS listener, certificate hot reload and graceful shutdown.
- * main.ts adds process signals; tests drive `shutdown()` directly.
+ * cli/serve.ts adds process signals; tests drive `shutdown()` directly.
  */
+import { X509Certificate } from 'node:crypto';
 import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.ts';
@@ -13,6 +14,7 @@ import {
   readTlsMaterial,
   secureContextOptions,
   type TlsFiles,
+  type TlsMaterial,
 } from './tls.ts';
 
 export interface ServerHandlers {
@@ -49,6 +51,12 @@ export interface RunningServer {
 
 export async function startServer(handlers: ServerHandlers, opts: StartOptions): Promise<RunningServer> {
   const material = readTlsMaterial(opts.tls, { logger: opts.logger });
+  // The certificate-expiry alert reads this: set now and on every reload.
+  const recordExpiry = (m: TlsMaterial) => {
+    const notAfter = certificateNotAfter(m.cert);
+    if (notAfter !== undefined) opts.metrics.certificateExpiry.set(notAfter / 1000);
+  };
+  recordExpiry(material);
   let closing = false;
   const readiness = (): Readiness => {
     const reasons = closing ? ['shutting down'] : handlers.notReady();
@@ -68,7 +76,10 @@ export async function startServer(handlers: ServerHandlers, opts: StartOptions):
     {
       files: opts.tls,
       logger: opts.logger,
-      onChange: (m) => (app.server as unknown as TlsServer).setSecureContext(secureContextOptions(m)),
+      onChange: (m) => {
+        (app.server as unknown as TlsServer).setSecureContext(secureContextOptions(m));
+        recordExpiry(m);
+      },
       ...(opts.certPollMs ? { pollMs: opts.certPollMs } : {}),
     },
     material,
@@ -93,4 +104,13 @@ export async function startServer(handlers: ServerHandlers, opts: StartOptions):
     return stopped;
   };
   return { app, port, watcher, readiness, shutdown };
+}
+
+/** notAfter of the first certificate of a PEM, in ms; undefined when it does not parse. */
+function certificateNotAfter(pem: string): number | undefined {
+  try {
+    return new X509Certificate(pem).validToDate.getTime();
+  } catch {
+    return undefined;
+  }
 }
