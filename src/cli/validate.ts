@@ -16,7 +16,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { type Document, LineCounter, parseAllDocuments } from 'yaml';
+import { type Document, isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import { lintPlaceholderSecret, looksLikePlaceholder } from '../admission/lint-placeholder.ts';
 import { type FieldError, fieldErrors, type StatusCause, statusCauses } from '../api/field-errors.ts';
 import { isObject, type Obj } from '../api/schema.ts';
@@ -294,13 +294,27 @@ export function fieldPath(field: string): (string | number)[] {
   return out[0] === '<root>' ? [] : out;
 }
 
-/** The line of the deepest node of `path` that exists (a missing field: its parent's line). */
+/**
+ * The line of the deepest part of `path` that exists: the line of its key (`remoteRef:`), so a
+ * missing field points at the mapping that lacks it; a sequence item, the line of its `-`.
+ */
 function lineOf(doc: Document, lc: LineCounter, path: (string | number)[]): number | undefined {
-  for (let n = path.length; n >= 0; n--) {
-    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-    if (node && Array.isArray(node.range)) return lc.linePos(node.range[0]).line;
+  let node: unknown = doc.contents;
+  let line = isNode(node) && node.range ? lc.linePos(node.range[0]).line : undefined;
+  for (const segment of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
+      if (!pair) break;
+      if (isNode(pair.key) && pair.key.range) line = lc.linePos(pair.key.range[0]).line;
+      node = pair.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment];
+      if (!isNode(item)) break;
+      if (item.range) line = lc.linePos(item.range[0]).line;
+      node = item;
+    } else break;
   }
-  return undefined;
+  return line;
 }
 
 function readProblem(err: unknown): string {

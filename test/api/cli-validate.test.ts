@@ -103,7 +103,7 @@ t.test('exit 1 with <file>:<line>: <Kind>/<ns>/<name>: <field>: <message> per er
   t.equal(code, 1);
   t.ok(
     lines.includes(
-      `${file}:16: ExternalSecret/default/db: spec.data[1].remoteRef.key: Required value: the name of the secret in the provider`,
+      `${file}:15: ExternalSecret/default/db: spec.data[1].remoteRef.key: Required value: the name of the secret in the provider`,
     ),
     lines.join('\n'),
   );
@@ -112,7 +112,7 @@ t.test('exit 1 with <file>:<line>: <Kind>/<ns>/<name>: <field>: <message> per er
       l.startsWith(`${file}:7: ExternalSecret/default/db: spec.refreshInterval: Invalid value: "1 hour"`),
     ),
   );
-  t.ok(lines.some((l) => l.startsWith(`${file}:29: ClusterSecretStore/two: spec.provider: Invalid value`)));
+  t.ok(lines.some((l) => l.startsWith(`${file}:28: ClusterSecretStore/two: spec.provider: Invalid value`)));
   t.ok(
     lines.includes(
       `${file}:18: skipping ConfigMap/unrelated: only ExternalSecret, SecretStore, ClusterSecretStore and placeholder Secrets are validated`,
@@ -255,7 +255,7 @@ t.test('-o json: every object with details.causes[] as the API server carries th
       field: 'spec.data[1].remoteRef.key',
       reason: 'FieldValueRequired',
       message: 'Required value: the name of the secret in the provider',
-      line: 16,
+      line: 15,
     },
   ]);
   const typo = r.results.find((o) => o.name === 'typo');

@@ -309,6 +309,19 @@ t.test('kubectl apply of an invalid ExternalSecret prints every cause on a line 
   t.match(ok.stderr, /Warning: .*unknown field "spec\.secretStoreRef\.key"/, 'warnings reach kubectl');
 });
 
+t.test('docs/validation.md: kubectl prints what the doc shows', async (t) => {
+  const doc = await readFile(join(root, 'docs/validation.md'), 'utf8');
+  const manifest = /```yaml\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+  const shown = /```\n\$ kubectl apply -f bad\.yaml\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+  t.ok(manifest && shown, 'the example is in the doc');
+  const r = await applyText('bad.yaml', manifest);
+  t.not(r.code, 0);
+  // kubectl ends the heading with ": " (a trailing space the doc cannot keep).
+  const lines = (text: string) => text.split('\n').map((l) => l.trimEnd());
+  t.same(lines(r.stderr), lines(shown));
+  t.equal(r.stdout, '');
+});
+
 t.test('the CA rotates and the certificate renews without a single failed request', async (t) => {
   let n = 0;
   const core = api.kubeConfig({ token: 'admin-token' }).makeApiClient(CoreV1Api);

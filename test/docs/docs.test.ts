@@ -197,3 +197,35 @@ t.test('AWS region: the provider doc says what validation enforces (required, no
     { field: 'spec.provider.aws.region', reason: 'FieldValueRequired' },
   ]);
 });
+
+/** The fenced blocks of a Markdown file, in order, with their info string. */
+async function fences(file: string): Promise<{ lang: string; text: string }[]> {
+  const out: { lang: string; text: string }[] = [];
+  marked.walkTokens(await tokens(file), (tok) => {
+    if (tok.type === 'code')
+      out.push({ lang: (tok as Tokens.Code).lang ?? '', text: (tok as Tokens.Code).text });
+  });
+  return out;
+}
+
+t.test('docs/validation.md: the esw validate example prints what the doc shows', async (t) => {
+  const blocks = await fences(join(root, 'docs', 'validation.md'));
+  const manifest = blocks.find((b) => b.lang === 'yaml')?.text ?? '';
+  const shown = blocks.find((b) => b.text.startsWith('$ esw validate bad.yaml'))?.text ?? '';
+  const dir = t.testdir({ 'bad.yaml': `${manifest}\n` });
+  let out = '';
+  const { runValidate } = await import('../../src/cli/validate.ts');
+  const code = await runValidate([join(dir, 'bad.yaml')], {
+    strict: false,
+    output: 'text',
+    io: {
+      out: (s) => {
+        out += s;
+      },
+      err: () => undefined,
+      stdin: async () => '',
+    },
+  });
+  t.equal(code, 1);
+  t.equal(out.replaceAll(`${dir}/`, '').trimEnd(), shown.split('\n').slice(1).join('\n'));
+});

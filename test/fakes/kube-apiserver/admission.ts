@@ -47,6 +47,11 @@ export class AdmissionError extends Error {
   readonly reason: string;
   /** The webhook's `status.details`, passed on whole as the API server does (ToStatusErr). */
   readonly details: object | undefined;
+  /**
+   * Warnings of the webhooks called so far, the denying one's included: the API server records
+   * them before it checks `allowed`, so a refused request carries them too (Warning headers).
+   */
+  warnings: string[] = [];
   constructor(code: number, reason: string, message: string, details?: object) {
     super(message);
     this.code = code;
@@ -133,6 +138,15 @@ export class AdmissionChain {
 
   async admit(a: AdmissionAttributes): Promise<AdmissionResult> {
     const warnings: string[] = [];
+    try {
+      return await this.#admit(a, warnings);
+    } catch (err) {
+      if (err instanceof AdmissionError) err.warnings = [...warnings, ...err.warnings];
+      throw err;
+    }
+  }
+
+  async #admit(a: AdmissionAttributes, warnings: string[]): Promise<AdmissionResult> {
     const byName = (x: WebhookConfiguration, y: WebhookConfiguration) =>
       (x.metadata?.name ?? '').localeCompare(y.metadata?.name ?? '');
     const mutating = this.#configs.filter((c) => c.kind === 'MutatingWebhookConfiguration').sort(byName);
@@ -245,12 +259,14 @@ export class AdmissionChain {
         : status.reason
           ? `${deniedBy}: ${status.reason}`
           : `${deniedBy} without explanation`;
-      throw new AdmissionError(
+      const denied = new AdmissionError(
         code,
         status.reason ?? (code === 403 ? 'Forbidden' : 'BadRequest'),
         message,
         status.details,
       );
+      denied.warnings = r.warnings ?? [];
+      throw denied;
     }
     if (r.patch && !mutating) {
       throw new AdmissionError(

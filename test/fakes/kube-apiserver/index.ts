@@ -88,6 +88,8 @@ class ApiError extends Error {
   readonly code: number;
   readonly reason: string;
   readonly details: object | undefined;
+  /** Sent as Warning headers with the error, as admission warnings are on a refused request. */
+  warnings: string[] = [];
   constructor(code: number, reason: string, message: string, details?: object) {
     super(message);
     this.code = code;
@@ -653,7 +655,11 @@ export class KubeApiServer {
         ...(namespaceLabels ? { namespaceLabels } : {}),
       });
     } catch (err) {
-      if (err instanceof AdmissionError) throw new ApiError(err.code, err.reason, err.message, err.details);
+      if (err instanceof AdmissionError) {
+        const refused = new ApiError(err.code, err.reason, err.message, err.details);
+        refused.warnings = err.warnings;
+        throw refused;
+      }
       throw err;
     }
   }
@@ -937,7 +943,7 @@ export class KubeApiServer {
 
   #sendError(res: ServerResponse, err: unknown): void {
     if (err instanceof ApiError) {
-      send(res, err.code, statusObject(err.code, err.reason, err.message, err.details));
+      send(res, err.code, statusObject(err.code, err.reason, err.message, err.details), err.warnings);
     } else {
       send(
         res,
