@@ -6,6 +6,8 @@
  */
 import { parseArgs } from 'node:util';
 import { parseDuration } from './api/duration.ts';
+import { ownWords } from './observability/sanitize.ts';
+import { BODY_LIMIT, defaultInflightBytes, memoryLimit, parseBytes } from './server/request-bounds.ts';
 
 export const DEFAULT_CERT_DIR = 'certs';
 /** The stores `esw serve` reads in standalone mode when none are named (the README's demo). */
@@ -286,6 +288,15 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'after SIGTERM, keep serving this long (readiness failing) before closing',
   },
   {
+    name: 'max-inflight-bytes',
+    commands: SERVE,
+    kind: 'string',
+    env: 'ESW_MAX_INFLIGHT_BYTES',
+    defaultText: '1/16 of the memory limit (ESW_MEMORY_LIMIT, else the cgroup), at least 6Mi',
+    value: 'SIZE',
+    help: 'body bytes all admission requests in flight may hold together (e.g. 48Mi); more is answered 429 before the body is read',
+  },
+  {
     name: 'log-level',
     commands: SERVE,
     kind: { oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
@@ -359,6 +370,7 @@ export const FLAGS: readonly FlagSpec[] = [
 ];
 
 export class ConfigError extends Error {}
+ownWords(ConfigError);
 
 /** Flags, positionals and the environment of one command line, read through the table. */
 export class CommandLine {
@@ -481,6 +493,17 @@ function convert(spec: FlagSpec, raw: string | string[] | boolean): string | num
   }
 }
 
+function inflightBytes(raw: string | undefined, env: NodeJS.ProcessEnv): number {
+  if (raw === undefined) return defaultInflightBytes(memoryLimit(env));
+  const n = parseBytes(raw);
+  if (n === undefined || n < BODY_LIMIT) {
+    throw new ConfigError(
+      `--max-inflight-bytes must be a size of at least ${BODY_LIMIT} bytes (one largest request), like "32Mi"; got "${raw}"`,
+    );
+  }
+  return n;
+}
+
 /** node:util's messages quote oddly (`Unknown option '--x'. To specify…`): say it our way. */
 function parseArgsProblem(err: unknown): string {
   const e = err as { code?: string; message?: string };
@@ -600,6 +623,11 @@ export interface ServeConfig {
   credentialsRecheckMs: number;
   /** Wait this long after SIGTERM (readiness already failing) before closing the listener. */
   shutdownDelayMs: number;
+  /**
+   * Body bytes all admission requests in flight may hold together; more is answered 429 before
+   * the body is read. Default: 1/16 of the container's memory limit (src/server/request-bounds.ts).
+   */
+  maxInflightBytes: number;
   mutatingWebhookName: string;
   validatingWebhookName: string;
 }
@@ -647,6 +675,7 @@ export function serveConfig(cl: CommandLine, env: NodeJS.ProcessEnv = process.en
     cacheTtlMs: cl.number('cache-ttl'),
     credentialsRecheckMs: cl.number('credentials-recheck'),
     shutdownDelayMs: cl.number('shutdown-delay'),
+    maxInflightBytes: inflightBytes(cl.string('max-inflight-bytes'), env),
     mutatingWebhookName: cl.string('mutating-webhook') as string,
     validatingWebhookName: cl.string('validating-webhook') as string,
   };

@@ -3,8 +3,11 @@
  * (users search for it, tests assert on it) and, where it reaches an AdmissionResponse or HTTP,
  * a status. Messages name references, stores and fields — never a secret value.
  */
+import { describeError, ownWords } from './observability/sanitize.ts';
+
 export const ErrorCatalog = {
   ESW_BAD_REQUEST: { status: 400, summary: 'request body is not an AdmissionReview' },
+  ESW_BUSY: { status: 429, summary: 'too many request bytes in flight; retry' },
   ESW_VALIDATION: { status: 422, summary: 'object is invalid' },
   ESW_REF_SYNTAX: { status: 422, summary: 'malformed reference' },
   ESW_STORE_NOT_FOUND: { status: 404, summary: 'store not found' },
@@ -38,11 +41,17 @@ export class EswError extends Error {
   }
 }
 
+ownWords(EswError);
+
 export function isEswError(err: unknown): err is EswError {
   return err instanceof EswError;
 }
 
-/** Message of an unknown thrown value, for logs only; callers must not pass values through. */
+/**
+ * Text of any thrown value for a log line, an Event, a status or a message: the project's own
+ * errors keep their message, third-party text is reduced to a code and a position or field
+ * (src/observability/sanitize.ts).
+ */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return describeError(err);
 }

@@ -1,6 +1,7 @@
 /** Multi-document YAML (or JSON) manifests, as `kubectl apply -f` reads them. */
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
+import { ownWords, parseErrorText } from '../observability/sanitize.ts';
 import type { KubeObject } from './types.ts';
 
 export interface ManifestDocument {
@@ -10,16 +11,24 @@ export interface ManifestDocument {
 }
 
 export class ManifestError extends Error {}
+ownWords(ManifestError);
 
 export function parseManifests(text: string, file = '<input>'): ManifestDocument[] {
   const out: ManifestDocument[] = [];
   const docs = parseAllDocuments(text);
   let index = 0;
   for (const doc of docs) {
+    // The parser's messages quote the text, and these files hold credential Secrets: code and
+    // position only.
     if (doc.errors.length > 0) {
-      throw new ManifestError(`${file}: YAML error in document ${index + 1}: ${doc.errors[0]?.message}`);
+      throw new ManifestError(`${file}: document ${index + 1} is ${parseErrorText(doc.errors[0])}`);
     }
-    const value: unknown = doc.toJS();
+    let value: unknown;
+    try {
+      value = doc.toJS();
+    } catch (err: unknown) {
+      throw new ManifestError(`${file}: document ${index + 1}: ${parseErrorText(err)}`);
+    }
     index++;
     if (value === null || value === undefined) continue;
     if (typeof value !== 'object' || Array.isArray(value)) {

@@ -4,6 +4,7 @@
  * returns every error of the object (field-pathed, worded like the API server) and warnings
  * (unknown fields the API server would prune, deprecations). It never throws on any input.
  */
+import { errorMessage } from '../errors.ts';
 import { CauseType, type FieldError, fieldErrors } from './field-errors.ts';
 import { isObject } from './schema.ts';
 import { suggestion } from './suggest.ts';
@@ -63,7 +64,7 @@ export function validateObject(obj: unknown): ValidationResult {
     );
   } catch (err: unknown) {
     // A bug here must not turn into a 500 or accept the object silently.
-    const msg = err instanceof Error ? err.message : String(err);
+    const msg = errorMessage(err);
     return {
       errors: [fieldErrors.internal('<root>', `validation failed: ${msg}`)],
       warnings: [],

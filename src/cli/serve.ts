@@ -22,6 +22,7 @@ export async function serve(config: ServeConfig): Promise<number> {
     logger,
     metrics,
     shutdownDelayMs: config.shutdownDelayMs,
+    maxInflightBytes: config.maxInflightBytes,
   });
   return await new Promise<number>((resolve) => {
     const stop = (signal: string) => {

@@ -1,7 +1,8 @@
 /**
  * Typed helpers on @kubernetes/client-node for the calls the project makes. Every failure comes
  * out as a KubeApiError (EswError ESW_KUBE) carrying the HTTP status and the Status reason; its
- * message never includes a request or response body (bodies hold secret data).
+ * message never includes a request or response body (bodies hold secret data), nor the Status
+ * message (it echoes values).
  */
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import {
@@ -18,6 +19,7 @@ import {
 } from '@kubernetes/client-node';
 import type { ExternalSecret } from '../api/types.ts';
 import { EswError } from '../errors.ts';
+import { describeError, kubeStatusReason, kubeStatusText } from '../observability/sanitize.ts';
 
 export const ESO_GROUP = 'external-secrets.io';
 
@@ -49,38 +51,22 @@ export const isNotFound = (err: unknown): boolean => statusCode(err) === 404;
 export const isConflict = (err: unknown): boolean => statusCode(err) === 409;
 export const isGone = (err: unknown): boolean => statusCode(err) === 410;
 
-interface StatusBody {
-  reason?: string;
-  message?: string;
-}
-
-function parseStatus(body: unknown): StatusBody {
-  let b = body;
-  if (typeof b === 'string') {
-    try {
-      b = JSON.parse(b);
-    } catch {
-      return {};
-    }
-  }
-  if (typeof b === 'object' && b !== null && (b as { kind?: unknown }).kind === 'Status') {
-    const s = b as StatusBody;
-    return { ...(s.reason ? { reason: s.reason } : {}), ...(s.message ? { message: s.message } : {}) };
-  }
-  return {};
-}
-
-/** Converts any failure of an API call into a KubeApiError whose message names the call only. */
+/**
+ * Converts any failure of an API call into a KubeApiError whose message names the call and the
+ * answer in our words (`replace secret a/b: API server refused the request: 422 Invalid (field
+ * metadata.labels)`). The Status `message` is never copied: the API server echoes the offending
+ * values in it (a label value a template rendered from a secret, a name, a fragment of the body).
+ */
 export function toKubeError(err: unknown, what: string): KubeApiError {
   if (err instanceof KubeApiError) return err;
-  if (err instanceof ApiException) {
-    const s = parseStatus(err.body);
-    const detail = s.message ?? s.reason ?? 'request failed';
-    return new KubeApiError(err.code, s.reason, `${what}: HTTP ${err.code}: ${detail}`);
-  }
+  if (err instanceof ApiException) return statusError(err.code, err.body, what);
   const code = statusCode(err);
-  const msg = err instanceof Error ? err.message : String(err);
-  return new KubeApiError(code, undefined, `${what}: ${code ? `HTTP ${code}: ` : ''}${msg.split('\n')[0]}`);
+  return new KubeApiError(code, undefined, `${what}: ${code ? `HTTP ${code}: ` : ''}${describeError(err)}`);
+}
+
+function statusError(code: number, body: unknown, what: string): KubeApiError {
+  const verdict = code >= 400 && code < 500 ? 'API server refused the request' : 'API server failed';
+  return new KubeApiError(code, kubeStatusReason(body), `${what}: ${verdict}: ${kubeStatusText(code, body)}`);
 }
 
 const mergePatchOptions = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -321,14 +307,7 @@ export async function rawGet(
         const text = Buffer.concat(chunks).toString('utf8');
         const code = res.statusCode ?? 0;
         if (code < 200 || code > 299) {
-          const s = parseStatus(text);
-          reject(
-            new KubeApiError(
-              code,
-              s.reason,
-              `GET ${path}: HTTP ${code}: ${s.message ?? s.reason ?? 'request failed'}`,
-            ),
-          );
+          reject(statusError(code, text, `GET ${path}`));
           return;
         }
         try {

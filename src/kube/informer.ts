@@ -12,6 +12,7 @@ import type { ExternalSecret, KubeObject, Namespace, Secret, SecretStore } from 
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { kubeStatusReason, kubeStatusText } from '../observability/sanitize.ts';
 import { isGone, KubeApiError, rawGet, statusCode } from './client.ts';
 
 export type Sleep = (ms: number) => Promise<void>;
@@ -256,10 +257,11 @@ export class Informer<T extends KubeObject = KubeObject> {
           if (obj?.code === 410) gone = true;
           else
             finish(
+              // The Status message may echo values: only its code, reason and fields.
               new KubeApiError(
                 obj?.code ?? 0,
-                undefined,
-                `watch ${this.name}: ${obj?.message ?? 'error event'}`,
+                kubeStatusReason(obj),
+                `watch ${this.name}: API server ended the watch: ${kubeStatusText(obj?.code ?? 0, obj)}`,
               ),
             );
           return;

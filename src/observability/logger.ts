@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { describeError } from './sanitize.ts';
 
 export type { Logger };
 
@@ -40,7 +41,9 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       level: opts.level ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
       // `secret` names the Secret a line is about; anything but that reference is censored.
-      serializers: { secret: secretRef },
+      // An error object logged as it is (by us or by fastify) is reduced to our words: pino's
+      // default serializer would write its message and stack, which may quote a value.
+      serializers: { secret: secretRef, err: safeErr, error: safeErr },
       base: { name: 'esw' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
@@ -73,6 +76,10 @@ export function objectRef(
     return slash < 0 ? { name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
   }
   return namespaceOrKey ? { namespace: namespaceOrKey, name } : { name };
+}
+
+function safeErr(value: unknown): unknown {
+  return typeof value === 'string' ? value : describeError(value);
 }
 
 /** A logger that writes nothing: for unit tests that do not look at logs. */

@@ -7,6 +7,7 @@
 
 import type { FieldError } from '../api/field-errors.ts';
 import type { FindRef, SecretKeySelector, SecretStoreProvider, StoreKind } from '../api/types.ts';
+import { ownWords } from '../observability/sanitize.ts';
 
 export const ProviderErrorKind = {
   NotFound: 'NotFound',
@@ -39,6 +40,7 @@ export class ProviderError extends Error {
     this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
+ownWords(ProviderError);
 
 export function isProviderError(err: unknown): err is ProviderError {
   return err instanceof ProviderError;

@@ -19,6 +19,7 @@ import type {
   StoreKind,
 } from '../api/types.ts';
 import { EswError, errorMessage, isEswError } from '../errors.ts';
+import { parseErrorText } from '../observability/sanitize.ts';
 import { compileGoRegexp } from '../providers/find-name.ts';
 import type { LookupOptions, Resolver, StoreRef } from '../resolve/types.ts';
 import { Budget, renderTemplate, templateBytes, templateInput } from '../template/index.ts';
@@ -181,13 +182,9 @@ export function applyTemplate(es: ExternalSecret, data: SecretData): Desired {
         `spec.target.template.templateFrom[${i}]: only literal is supported`,
       );
     }
-    const text = render(tf.literal, `spec.target.template.templateFrom[${i}].literal`);
-    const parsed = parseYaml(text) as unknown;
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      throw new EswError('ESW_TEMPLATE', `spec.target.template.templateFrom[${i}].literal must render a map`);
-    }
-    for (const [k, v] of Object.entries(parsed)) {
-      const value = typeof v === 'string' ? v : JSON.stringify(v);
+    const field = `spec.target.template.templateFrom[${i}].literal`;
+    const text = render(tf.literal, field);
+    for (const [k, value] of literalEntries(text, field)) {
       if (tf.target === 'Labels') desired.labels[k] = value;
       else if (tf.target === 'Annotations') desired.annotations[k] = value;
       else rendered.set(k, Buffer.from(value, 'utf8'));
@@ -204,6 +201,24 @@ export function applyTemplate(es: ExternalSecret, data: SecretData): Desired {
     desired.annotations[k] = render(v, `spec.target.template.metadata.annotations.${k}`);
   }
   return desired;
+}
+
+/**
+ * The map a rendered `templateFrom` literal holds. The text holds secret values, and the YAML
+ * parser quotes the text around an error: only the error's code and position are reported.
+ */
+function literalEntries(text: string, field: string): [string, string][] {
+  try {
+    // logLevel 'error': the parser's warnings (unknown tags…) quote the text too.
+    const parsed = parseYaml(text, { logLevel: 'error' }) as unknown;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new EswError('ESW_TEMPLATE', `${field} must render a map`);
+    }
+    return Object.entries(parsed).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]);
+  } catch (err: unknown) {
+    if (isEswError(err)) throw err;
+    throw new EswError('ESW_TEMPLATE', `${field}: the rendered template is ${parseErrorText(err)}`);
+  }
 }
 
 // ------------------------------------------------------------------ sync

@@ -3,6 +3,7 @@
  * @kubernetes/client-node is src/refresher/kube-writer.ts; tests use an in-memory one.
  */
 import type { ExternalSecret, ExternalSecretStatus, KubeObject, Secret } from '../api/types.ts';
+import { ownWords } from '../observability/sanitize.ts';
 
 /** A write lost an optimistic-concurrency race (409): re-read and recompute. */
 export class ConflictError extends Error {
@@ -11,6 +12,7 @@ export class ConflictError extends Error {
     this.name = 'ConflictError';
   }
 }
+ownWords(ConflictError);
 
 export interface KubeEvent {
   involved: KubeObject;

@@ -21,6 +21,7 @@ import type { ExternalSecret, Secret } from '../api/types.ts';
 import { errorMessage, isEswError } from '../errors.ts';
 import { type Logger, objectRef } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { ownWords } from '../observability/sanitize.ts';
 import { isProviderError } from '../providers/types.ts';
 import type { Resolver } from '../resolve/types.ts';
 import { ES_HASH_ANNOTATION, type SyncOutcome, syncExternalSecret } from './external-secret.ts';
@@ -79,6 +80,7 @@ export class NotLeaderError extends Error {
     super('no longer the leader; write abandoned');
   }
 }
+ownWords(NotLeaderError);
 
 export class Refresher {
   readonly #opts: RefresherOptions;

@@ -5,6 +5,8 @@
  * large integers such as account IDs) where `JSON.parse` would not.
  */
 
+import { ownWords } from '../observability/sanitize.ts';
+
 export type JsonNode =
   | { kind: 'object'; start: number; end: number; entries: [string, JsonNode][] }
   | { kind: 'array'; start: number; end: number; items: JsonNode[] }
@@ -20,6 +22,7 @@ export class JsonSyntaxError extends Error {
     this.position = position;
   }
 }
+ownWords(JsonSyntaxError);
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: JSON forbids raw control characters in strings

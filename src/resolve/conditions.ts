@@ -7,6 +7,7 @@
  * selector, bad regex) fails closed.
  */
 import type { ClusterSecretStoreCondition, LabelSelector } from '../api/types.ts';
+import { ownWords } from '../observability/sanitize.ts';
 import { compileGoRegexp } from '../providers/find-name.ts';
 
 /** The label every namespace carries since Kubernetes 1.21, added when the object is unknown. */
@@ -19,6 +20,7 @@ export class ConditionError extends Error {
     this.name = 'ConditionError';
   }
 }
+ownWords(ConditionError);
 
 /** Kubernetes label-selector semantics; an empty selector matches everything. */
 export function matchesLabelSelector(

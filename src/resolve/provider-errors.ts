@@ -3,6 +3,7 @@
  * refresher can tell transient failures (retry with backoff, keep the data) from final ones.
  */
 import { type ErrorCode, EswError, isEswError } from '../errors.ts';
+import { errorName, systemCode } from '../observability/sanitize.ts';
 import {
   isProviderError,
   ProviderError,
@@ -35,10 +36,11 @@ export function isAbortError(err: unknown): boolean {
 export function asProviderError(err: unknown): ProviderError {
   if (isProviderError(err)) return err;
   if (isAbortError(err)) return new ProviderError('Unavailable', 'request aborted', { cause: err });
-  // Only the error's name and code: an unknown error's message could quote a response body.
-  const name = err instanceof Error ? err.name : typeof err;
-  const code = (err as { code?: unknown } | null)?.code;
-  const detail = typeof code === 'string' ? `${name} ${code}` : name;
+  // Only the error's class and Node's own code: an unknown error's message, and a code an SDK
+  // copied from a response body, could quote the body.
+  const name = errorName(err);
+  const code = systemCode(err);
+  const detail = code ? `${name} ${code}` : name;
   return new ProviderError('Unavailable', `unexpected provider failure (${detail})`, { cause: err });
 }
 

@@ -11,18 +11,18 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
+import { objectBoundsProblem } from '../admission/object-bounds.ts';
 import { parseAdmissionReview, reviewResponse } from '../admission/review.ts';
 import type { AdmissionRequest, AdmissionResult } from '../admission/types.ts';
 import { deny } from '../admission/types.ts';
-import { errorMessage } from '../errors.ts';
+import { EswError, errorMessage } from '../errors.ts';
 import { type Logger, objectRef } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { errorFrames } from '../observability/sanitize.ts';
+import { BODY_LIMIT, DEFAULT_INFLIGHT_BYTES, frameworkErrorReply, InflightBudget } from './request-bounds.ts';
 
-/**
- * The API server caps a request body at 3 MiB; an AdmissionReview of an UPDATE carries the object
- * and the oldObject, JSON-escaped, plus envelope. 8 MiB covers that with room to spare.
- */
-export const BODY_LIMIT = 8 * 1024 * 1024;
+/** The largest AdmissionReview the API server sends (computed in ./request-bounds.ts). */
+export { BODY_LIMIT } from './request-bounds.ts';
 
 /**
  * Keep-alive tuned for the API server's pooled connections: Go's HTTP client drops idle
@@ -53,20 +53,29 @@ export interface AppOptions {
   /** Serve HTTPS with these options (main.ts and TLS tests); omitted for inject() tests. */
   https?: HttpsServerOptions;
   bodyLimit?: number;
+  /** Body bytes all requests in flight may hold together; beyond it, 429 before reading. */
+  maxInflightBytes?: number;
 }
 
 export function buildApp(deps: AppDeps, opts: AppOptions = {}): FastifyInstance {
+  const bodyLimit = opts.bodyLimit ?? BODY_LIMIT;
+  const budget = new InflightBudget(
+    Math.max(opts.maxInflightBytes ?? DEFAULT_INFLIGHT_BYTES, bodyLimit),
+    bodyLimit,
+  );
   const app = Fastify({
     ...(opts.https ? { https: opts.https } : {}),
     loggerInstance: deps.logger,
     // Per-request lines off: admission is logged once, at debug, with no request content.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: opts.bodyLimit ?? BODY_LIMIT,
+    bodyLimit,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: REQUEST_TIMEOUT_MS,
-    // On close: idle keep-alive connections go at once, in-flight requests finish.
+    // On close: idle keep-alive connections go at once, in-flight requests finish. A request
+    // that still arrives on an open connection is answered (fastify adds Connection: close),
+    // never a 503: the API server would count that as a failed webhook call.
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    return503OnClosing: false,
   }) as unknown as FastifyInstance;
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
 
@@ -81,10 +90,10 @@ export function buildApp(deps: AppDeps, opts: AppOptions = {}): FastifyInstance 
     }
   });
 
-  app.setErrorHandler((err: { statusCode?: number; message?: string; code?: string }, _req, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
-    // Framework errors (body too large, bad JSON, timeouts) never carry request content.
-    reply.code(status).send({ code: 'ESW_BAD_REQUEST', message: err.message ?? 'bad request' });
+  app.setErrorHandler((err, _req, reply) => {
+    // Errors before a handler (body too large, not JSON…): our words, never the parser's.
+    const { status, message } = frameworkErrorReply(err, bodyLimit);
+    reply.code(status).send({ code: 'ESW_BAD_REQUEST', message });
   });
   app.setNotFoundHandler((req, reply) => {
     reply
@@ -104,8 +113,18 @@ export function buildApp(deps: AppDeps, opts: AppOptions = {}): FastifyInstance 
     return deps.metrics.registry.metrics();
   });
 
-  app.post('/validate', (req, reply) => admit('validate', deps.validate, deps, req, reply));
-  app.post('/mutate', (req, reply) => admit('mutate', deps.mutate, deps, req, reply));
+  // Routes with a body reserve it in the in-flight budget before it is read.
+  const reserve = budget.hook((req) =>
+    deps.metrics.admissionRequests.inc({
+      operation: req.url.startsWith('/mutate') ? 'mutate' : 'validate',
+      kind: 'unknown',
+      result: 'busy',
+    }),
+  );
+  app.post('/validate', { onRequest: reserve }, (req, reply) =>
+    admit('validate', deps.validate, deps, req, reply),
+  );
+  app.post('/mutate', { onRequest: reserve }, (req, reply) => admit('mutate', deps.mutate, deps, req, reply));
   return app;
 }
 
@@ -124,17 +143,12 @@ async function admit(
   const { request } = parsed;
   const kind = metricKind(request);
   const started = performance.now();
-  let result: AdmissionResult;
-  try {
-    result = await handler(request);
-  } catch (err: unknown) {
-    // A bug, not a verdict: refuse (never let an unchecked Secret through) and keep serving.
-    deps.logger.error(
-      { err: errorMessage(err), uid: request.uid, operation, kind },
-      'admission handler failed',
-    );
-    result = deny(500, 'internal error in the webhook (ESW_INTERNAL); see its logs');
-  }
+  // Metadata sizes, counts and nesting first, in time bounded by the limits: no handler ever
+  // walks an object beyond them.
+  const outOfBounds = objectBoundsProblem(request.object);
+  const result = outOfBounds
+    ? deny(422, `${objectLabel(request)} refused (ESW_VALIDATION): ${outOfBounds}`)
+    : await runHandler(handler, request, deps, operation, kind);
   const outcome = result.allowed ? (result.patch ? 'patched' : 'allowed') : 'denied';
   deps.metrics.admissionRequests.inc({ operation, kind, result: outcome });
   if (!result.allowed) {
@@ -158,6 +172,30 @@ async function admit(
   return reply.send(reviewResponse(parsed.apiVersion, request.uid, result));
 }
 
+async function runHandler(
+  handler: AdmissionHandler,
+  request: AdmissionRequest,
+  deps: AppDeps,
+  operation: string,
+  kind: string,
+): Promise<AdmissionResult> {
+  try {
+    return await handler(request);
+  } catch (err: unknown) {
+    // A bug, not a verdict: refuse (never let an unchecked Secret through) and keep serving.
+    deps.logger.error(
+      { err: errorMessage(err), frames: errorFrames(err), uid: request.uid, operation, kind },
+      'admission handler failed',
+    );
+    return deny(500, 'internal error in the webhook (ESW_INTERNAL); see its logs');
+  }
+}
+
+function objectLabel(request: AdmissionRequest): string {
+  const name = request.name ?? '';
+  return `${request.kind.kind} "${request.namespace ? `${request.namespace}/${name}` : name}"`;
+}
+
 /** Bounded label values: the kinds this webhook knows, everything else is "other". */
 function metricKind(request: AdmissionRequest): string {
   const k = request.kind.kind;
@@ -165,5 +203,5 @@ function metricKind(request: AdmissionRequest): string {
 }
 
 function badRequest(message: string): Error & { statusCode: number } {
-  return Object.assign(new Error(message), { statusCode: 400 });
+  return Object.assign(new EswError('ESW_BAD_REQUEST', message), { statusCode: 400 });
 }

@@ -32,6 +32,8 @@ export interface StartOptions {
   metrics: Metrics;
   /** After readiness starts failing, wait this long before closing the listener. */
   shutdownDelayMs?: number;
+  /** Body bytes all requests in flight may hold together (default: ./request-bounds.ts). */
+  maxInflightBytes?: number;
   certPollMs?: number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -42,9 +44,11 @@ export interface RunningServer {
   watcher: CertificateWatcher;
   readiness: () => Readiness;
   /**
-   * Graceful stop: readiness fails at once, the listener stays up for `shutdownDelayMs` so
-   * endpoints can drain, then new connections are refused, idle keep-alive connections are
-   * closed and in-flight requests finish. Safe to call twice.
+   * Graceful stop: readiness fails at once and every answer from then on carries
+   * `Connection: close`; the listener stays up for `shutdownDelayMs` so endpoints can drain, then
+   * new connections are refused, idle keep-alive connections are closed, in-flight requests
+   * finish and a request still arriving on an open connection is answered normally (never a
+   * 503). Safe to call twice.
    */
   shutdown: (reason?: string) => Promise<void>;
 }
@@ -70,7 +74,10 @@ export async function startServer(handlers: ServerHandlers, opts: StartOptions):
       mutate: handlers.mutate,
       readiness,
     },
-    { https: httpsServerOptions(material) },
+    {
+      https: httpsServerOptions(material),
+      ...(opts.maxInflightBytes ? { maxInflightBytes: opts.maxInflightBytes } : {}),
+    },
   );
   const watcher = new CertificateWatcher(
     {
@@ -95,6 +102,10 @@ export async function startServer(handlers: ServerHandlers, opts: StartOptions):
   const shutdown = (reason = 'shutdown') => {
     stopped ??= (async () => {
       closing = true;
+      // From now on every answer says Connection: close, so the API server's pooled
+      // connections end one by one, each after a normal answer, while endpoints drain.
+      // Added only now: no cost per request before shutdown.
+      app.server.prependListener('request', (_req, res) => res.setHeader('connection', 'close'));
       opts.logger.info({ reason }, 'shutting down: readiness now fails');
       if (opts.shutdownDelayMs) await sleep(opts.shutdownDelayMs);
       watcher.stop();

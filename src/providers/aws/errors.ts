@@ -2,6 +2,7 @@
  * SDK exceptions -> typed ProviderErrors. Messages are built from the key and the exception's
  * name only: AWS messages can echo request content, so they are never passed through.
  */
+import { knownCode, systemCode } from '../../observability/sanitize.ts';
 import { ProviderError, type ProviderErrorKind } from '../types.ts';
 
 const BY_NAME: Record<string, ProviderErrorKind> = {
@@ -29,6 +30,20 @@ const BY_NAME: Record<string, ProviderErrorKind> = {
   ValidationException: 'Invalid',
 };
 
+/** Error names the SDK and the service document; any other name came from a response body. */
+const KNOWN_NAMES: ReadonlySet<string> = new Set([
+  ...Object.keys(BY_NAME),
+  'InvalidParameterValue',
+  'MissingParameter',
+  'OptInRequired',
+  'RequestExpired',
+  'PreconditionNotMetException',
+  'ResourceExistsException',
+  'EncryptionFailure',
+  'MalformedPolicyDocumentException',
+  'CredentialsProviderError',
+]);
+
 interface SdkErrorShape {
   name?: string;
   message?: string;
@@ -54,7 +69,12 @@ export function awsError(err: unknown, subject: string, signal?: AbortSignal): P
   // No HTTP status: the request never got an answer (reset, refused, timeout, bad body).
   kind ??= 'Unavailable';
   const retryAfter = Number(e.$response?.headers?.['retry-after']);
-  const code = name === 'Error' ? (e.code ?? 'network error') : name;
+  // The SDK names an unmodelled error after the body's `__type`: only names we know are
+  // reported, and only Node's own codes for errors without an answer.
+  const code =
+    name === 'Error' || name === 'TimeoutError'
+      ? (systemCode(err) ?? (status ? 'error' : 'network error'))
+      : (knownCode(name, KNOWN_NAMES) ?? 'unrecognised error');
   return new ProviderError(kind, `aws: ${subject}: ${code}${status ? ` (HTTP ${status})` : ''}`, {
     ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
   });
@@ -69,7 +89,10 @@ export function awsBatchKeyError(
   const kind = markedForDeletion(errorCode, message)
     ? 'NotFound'
     : (BY_NAME[errorCode ?? ''] ?? 'Unavailable');
-  return new ProviderError(kind, `aws: secret "${key}": ${errorCode ?? 'unknown error'}`);
+  return new ProviderError(
+    kind,
+    `aws: secret "${key}": ${knownCode(errorCode, KNOWN_NAMES) ?? 'unrecognised error'}`,
+  );
 }
 
 /**

@@ -3,6 +3,7 @@
  * status and the service's error code only: response bodies and SDK messages are never passed
  * through (a RestError message can quote the request or the response).
  */
+import { knownCode } from '../../observability/sanitize.ts';
 import { ProviderError, type ProviderErrorKind } from '../types.ts';
 
 interface AzureErrorShape {
@@ -61,7 +62,36 @@ export function azureKvError(err: unknown, subject: string, signal?: AbortSignal
   });
 }
 
-/** Service error codes are identifiers (`SecretNotFound`, `Forbidden`); anything else is dropped. */
+/**
+ * Key Vault's documented error codes and @azure/core-rest-pipeline's own: the code comes from the
+ * response body, so anything else (whatever a hostile or broken endpoint sends) is dropped.
+ */
+const KNOWN_CODES: ReadonlySet<string> = new Set([
+  'SecretNotFound',
+  'KeyVaultNotFound',
+  'VaultNotFound',
+  'NotFound',
+  'Forbidden',
+  'ForbiddenByPolicy',
+  'ForbiddenByFirewall',
+  'ForbiddenByConnection',
+  'ForbiddenByRbac',
+  'AccessDenied',
+  'Unauthorized',
+  'BadParameter',
+  'BadRequest',
+  'Conflict',
+  'ObjectIsDeletedButRecoverable',
+  'SecretDisabled',
+  'Throttled',
+  'TooManyRequests',
+  'RequestTimeout',
+  'ServiceUnavailable',
+  'InternalServerError',
+  'REQUEST_SEND_ERROR',
+  'PARSE_ERROR',
+]);
+
 function safeCode(code: string | undefined): string | undefined {
-  return code && /^[A-Za-z_][\w.]{0,63}$/.test(code) ? code : undefined;
+  return knownCode(code, KNOWN_CODES);
 }

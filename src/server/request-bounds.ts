@@ -1,0 +1,200 @@
+/**
+ * Bounds on what a request may cost before any handler runs: the largest body, the body bytes
+ * held by all requests in flight together (answered 429 with Retry-After before the body is
+ * read), and the words a framework error is answered with.
+ */
+import { readFileSync } from 'node:fs';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isOwnWords } from '../observability/sanitize.ts';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/*
+ * The largest AdmissionReview the API server sends for an object it can store. Both webhooks see
+ * Secrets (the largest objects they get: ESO kinds have no 1 MiB data map, and a custom resource is
+ * stored as JSON, so object + oldObject of one stay under 2 × 1.5 MiB):
+ *
+ *   data: MaxSecretSize 1 MiB of keys and values, values base64 in JSON
+ *         (base64 needs no JSON escaping)                  ceil(1 MiB / 3) × 4 =  1,398,104
+ *   annotations: TotalAnnotationSizeLimitB 256 KiB; Go's encoding/json (the API server's)
+ *         writes <, >, & and control characters as \u00XX: up to 6 bytes each
+ *                                                          256 KiB × 6         =  1,572,864
+ *   the rest of the object: name, labels, ownerReferences, finalizers, managedFields,
+ *         timestamps, map framing                          128 KiB             =    131,072
+ *   one object                                                                 =  3,102,040
+ *   UPDATE: object and oldObject                           × 2                 =  6,204,080
+ *   the review around them: kind, resource, uid, operation, options, and userInfo
+ *         (username, uid, groups, extra)                   64 KiB              =     65,536
+ *   total                                                                      =  6,269,616
+ *
+ * rounded up to 6 MiB (6,291,456). A larger review (only a Secret with more than 128 KiB of labels
+ * and managed fields on top of full data and annotations made of escaped characters) is refused
+ * with 413, and the API server applies the webhook's failurePolicy. The API server's own limit on a
+ * request it receives is 3 MiB; 8 MiB here had no basis.
+ */
+export const MAX_SECRET_DATA_BYTES = 1 * MiB;
+export const MAX_ANNOTATION_BYTES = 256 * KiB;
+const JSON_ESCAPE_FACTOR = 6;
+const OTHER_OBJECT_BYTES = 128 * KiB;
+const REVIEW_ENVELOPE_BYTES = 64 * KiB;
+export const MAX_OBJECT_JSON_BYTES =
+  Math.ceil(MAX_SECRET_DATA_BYTES / 3) * 4 + MAX_ANNOTATION_BYTES * JSON_ESCAPE_FACTOR + OTHER_OBJECT_BYTES;
+export const MAX_REVIEW_BYTES = 2 * MAX_OBJECT_JSON_BYTES + REVIEW_ENVELOPE_BYTES;
+export const BODY_LIMIT = Math.ceil(MAX_REVIEW_BYTES / MiB) * MiB;
+
+/**
+ * Default budget of body bytes in flight: 1/16 of the container's memory limit (a request costs
+ * several times its body while it is parsed and answered: bench/RESULTS.md, "Request memory"),
+ * never less than one largest body.
+ */
+export const INFLIGHT_SHARE_OF_MEMORY = 16;
+/** When no memory limit is known: the chart's default limit (512 MiB) / 16. */
+export const DEFAULT_INFLIGHT_BYTES = 32 * MiB;
+
+export function defaultInflightBytes(memoryLimitBytes: number | undefined, bodyLimit = BODY_LIMIT): number {
+  const share =
+    memoryLimitBytes && memoryLimitBytes > 0
+      ? Math.floor(memoryLimitBytes / INFLIGHT_SHARE_OF_MEMORY)
+      : DEFAULT_INFLIGHT_BYTES;
+  return Math.max(share, bodyLimit);
+}
+
+/**
+ * The container's memory limit: `ESW_MEMORY_LIMIT` (the chart sets it from `limits.memory`
+ * through the Downward API), else the cgroup's (v2 `memory.max`, v1 `memory.limit_in_bytes`),
+ * else undefined.
+ */
+export function memoryLimit(
+  env: NodeJS.ProcessEnv = process.env,
+  files = ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes'],
+): number | undefined {
+  const fromEnv = env.ESW_MEMORY_LIMIT ? parseBytes(env.ESW_MEMORY_LIMIT) : undefined;
+  if (fromEnv) return fromEnv;
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    const n = Number(text);
+    // "max" (v2) or a huge page-rounded number (v1) mean no limit.
+    if (Number.isSafeInteger(n) && n > 0 && n < 2 ** 50) return n;
+  }
+  return undefined;
+}
+
+const UNITS: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  K: 1e3,
+  M: 1e6,
+  G: 1e9,
+  Ki: KiB,
+  Mi: MiB,
+  Gi: 1024 * MiB,
+};
+
+/** Bytes from `33554432`, `32Mi`, `64M` (Kubernetes quantity suffixes); undefined when malformed. */
+export function parseBytes(text: string): number | undefined {
+  const m = /^\s*(\d{1,15})(k|K|M|G|Ki|Mi|Gi)?\s*$/.exec(text);
+  if (!m) return undefined;
+  const n = Number(m[1]) * (UNITS[m[2] ?? ''] ?? 1);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/**
+ * Body bytes held by requests in flight. A request reserves its declared Content-Length (a body
+ * without one: the largest allowed) before its body is read, and gives it back when its response
+ * is done or its connection closes. Logical accounting, independent of when memory is collected.
+ */
+export class InflightBudget {
+  readonly limit: number;
+  readonly bodyLimit: number;
+  #used = 0;
+
+  constructor(limit: number, bodyLimit: number) {
+    this.limit = limit;
+    this.bodyLimit = bodyLimit;
+  }
+
+  get used(): number {
+    return this.#used;
+  }
+
+  /** The bytes a request with this Content-Length header reserves; 0 when it is refused for size anyway. */
+  charge(contentLength: string | undefined): number {
+    if (contentLength === undefined) return this.bodyLimit;
+    const n = Number(contentLength);
+    if (!Number.isSafeInteger(n) || n < 0) return this.bodyLimit;
+    return n > this.bodyLimit ? 0 : n;
+  }
+
+  tryReserve(bytes: number): boolean {
+    if (bytes > 0 && this.#used + bytes > this.limit) return false;
+    this.#used += bytes;
+    return true;
+  }
+
+  release(bytes: number): void {
+    this.#used = Math.max(0, this.#used - bytes);
+  }
+
+  /**
+   * fastify onRequest hook for routes with a body: reserve, or answer 429 at once without
+   * reading the body. `onRefused` counts refusals.
+   */
+  hook(onRefused?: (req: FastifyRequest) => void) {
+    return (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+      const bytes = this.charge(req.headers['content-length']);
+      if (!this.tryReserve(bytes)) {
+        onRefused?.(req);
+        reply
+          .code(429)
+          .header('retry-after', '1')
+          .send({
+            code: 'ESW_BUSY',
+            message: `too many request bytes in flight (limit ${this.limit}): retry shortly`,
+          });
+        return;
+      }
+      if (bytes > 0) reply.raw.once('close', () => this.release(bytes));
+      done();
+    };
+  }
+}
+
+const FRAMEWORK_ERRORS: Record<string, { status: number; message: (bodyLimit: number) => string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    status: 413,
+    message: (limit) =>
+      `request body is larger than ${limit} bytes, the largest AdmissionReview the API server sends`,
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, message: () => 'unsupported content type' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, message: () => 'body is empty' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    status: 400,
+    message: () => 'Content-Length does not match the body',
+  },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, message: () => 'body is not valid JSON' },
+  FST_ERR_CTP_INVALID_TYPE: { status: 400, message: () => 'unsupported content type' },
+};
+
+/**
+ * The answer to an error raised before a handler ran (body too large, not JSON, bad headers).
+ * Framework and parser messages can quote the body (V8's JSON errors do), so they are never sent
+ * or logged: our own message by code, else a generic one naming the code.
+ */
+export function frameworkErrorReply(err: unknown, bodyLimit: number): { status: number; message: string } {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { statusCode?: unknown; code?: unknown };
+  const statusCode =
+    typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 400;
+  if (isOwnWords(err)) return { status: statusCode, message: err.message };
+  const known = typeof e.code === 'string' ? FRAMEWORK_ERRORS[e.code] : undefined;
+  if (known) return { status: known.status, message: known.message(bodyLimit) };
+  // fastify's JSON parser (secure-json-parse) throws SyntaxError, also for __proto__ keys.
+  if (err instanceof SyntaxError) return { status: 400, message: 'body is not valid JSON' };
+  const code = typeof e.code === 'string' && /^FST_ERR_[A-Z0-9_]{1,60}$/.test(e.code) ? e.code : undefined;
+  return { status: statusCode, message: code ? `bad request (${code})` : 'bad request' };
+}
