@@ -28,7 +28,7 @@ const MARKED_FOR_DELETION =
   "You can't perform this operation on the secret because it was marked for deletion.";
 
 export type AwsFault =
-  | { type: 'error'; status: number; errorType: string; retryAfter?: number }
+  | { type: 'error'; status: number; errorType: string; retryAfter?: number; message?: string }
   | { type: 'delay'; ms: number }
   | { type: 'reset' }
   | { type: 'malformed' };
@@ -176,7 +176,13 @@ export class AwsSecretsManagerFake {
         return;
       }
       if (fault.type === 'error') {
-        return this.#error(res, fault.status, fault.errorType, 'injected fault', fault.retryAfter);
+        return this.#error(
+          res,
+          fault.status,
+          fault.errorType,
+          fault.message ?? 'injected fault',
+          fault.retryAfter,
+        );
       }
     }
     if (res.destroyed || req.socket.destroyed) return;

@@ -1,15 +1,19 @@
 /**
  * Leak scan across every provider: canary values (and canary credentials) in the AWS, Vault,
  * GCP, Azure and fake providers, driven through admission (fills and refusals), refresh (syncs,
- * template and property errors) and provider errors whose bodies carry a canary. None may appear
- * in a log line (debug level), an Event, a status, an annotation or label of a written Secret,
- * the metrics text, or a refusal message or warning — only in Secret data, where it belongs.
+ * template and property errors, `templateFrom` literals that render invalid YAML, API-server
+ * refusals whose Status message echoes a value) and provider errors whose bodies carry a canary
+ * (identifier-shaped too, where a body's error code is read). None may appear in a log line
+ * (debug level), an Event, a status, an annotation or label of a written Secret, the metrics text,
+ * or a refusal message or warning — only in Secret data, where it belongs.
  */
 import { randomUUID } from 'node:crypto';
+import { ApiException } from '@kubernetes/client-node';
 import jsonpatch from 'fast-json-patch';
 import t from 'tap';
 import type { AdmissionRequest, AdmissionResult } from '../../src/admission/types.ts';
 import type { ExternalSecret, KubeObject, Secret } from '../../src/api/types.ts';
+import { toKubeError } from '../../src/kube/client.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { Refresher } from '../../src/refresher/refresher.ts';
@@ -39,7 +43,53 @@ const HOSTILE_TEMPLATES = {
   printf: '{{ printf "%s" .plain.x }}',
   range: '{{ range $k, $v := .plain }}{{ $v }}{{ end }}',
 };
+/** Identifier-shaped (no '-'): what an SDK may report as an error code or name from a body. */
+const plantId = (what: string) => {
+  const c = `Canary${what}${RUN}`;
+  PLANTED.push(c);
+  return c;
+};
 const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+/**
+ * The refresher's Kubernetes port as the real client behaves when the API server refuses a
+ * target: a 422 whose Status message and causes quote the value (as for an invalid label value),
+ * turned into an error by the client's own toKubeError.
+ */
+class RefusingKube extends MemoryKube {
+  readonly #echo: string;
+  constructor(echo: string) {
+    super();
+    this.#echo = echo;
+  }
+  override async createSecret(ns: string, secret: Secret): Promise<Secret> {
+    const name = secret.metadata?.name ?? '';
+    if (!name.startsWith('refused-')) return super.createSecret(ns, secret);
+    const status = {
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Failure',
+      message: `Secret "${name}" is invalid: metadata.labels: Invalid value: "${this.#echo}": a valid label must be…`,
+      reason: 'Invalid',
+      details: {
+        name,
+        kind: 'secrets',
+        causes: [
+          {
+            reason: 'FieldValueInvalid',
+            message: `Invalid value: "${this.#echo}"`,
+            field: 'metadata.labels',
+          },
+        ],
+      },
+      code: 422,
+    };
+    throw toKubeError(
+      new ApiException(422, 'Unprocessable Entity', status, {}),
+      `create secret ${ns}/${name}`,
+    );
+  }
+}
 
 function secretObject(name: string, data: Record<string, string>): KubeObject {
   return {
@@ -253,10 +303,17 @@ t.test('no canary outside Secret data, across every provider and every path', as
   vault.fault('secret/data/app/broken', { status: 500, body: { errors: [plant('vault-error-body')] } });
   gcp.setFault('app-broken', { code: GrpcCode.INTERNAL, details: plant('gcp-error-details') });
   azure.fault({ type: 'error', status: 500, code: plant('azure-error-code') }, { name: 'app-broken' });
+  azure.fault({ type: 'error', status: 400, code: plantId('AzureCode') }, { name: 'app-broken-id' });
+  aws.fault(
+    { type: 'error', status: 400, errorType: plantId('AwsType'), message: plant('aws-error-message') },
+    { key: 'app/broken' },
+  );
   for (const [store, key] of [
     ['vault', 'app/broken'],
     ['gcp', 'app-broken'],
     ['azure', 'app-broken'],
+    ['azure', 'app-broken-id'],
+    ['aws', 'app/broken'],
   ] as const) {
     const res = await runtime.mutate(placeholder(store, { x: `\${ref:${key}}` }));
     t.equal(res.allowed, false, `${store}: provider error refused (${res.status?.message})`);
@@ -264,7 +321,7 @@ t.test('no canary outside Secret data, across every provider and every path', as
   }
 
   // ---- refresh: syncs, property and template errors, provider errors
-  const kube = new MemoryKube();
+  const kube = new RefusingKube(plant('api-server-echo'));
   const refresher = new Refresher({ resolver: runtime.resolver, kube, logger, metrics });
   t.teardown(() => refresher.stop());
   for (const [store, k] of Object.entries(keys)) {
@@ -291,13 +348,37 @@ t.test('no canary outside Secret data, across every provider and every path', as
       );
     }
   }
-  for (const store of ['vault', 'gcp', 'azure']) {
+  for (const store of ['vault', 'gcp', 'azure', 'aws']) {
     refresher.upsertExternalSecret(
       externalSecret(`${store}-broken`, store, [
-        { secretKey: 'x', key: store === 'vault' ? 'app/broken' : 'app-broken' },
+        { secretKey: 'x', key: store === 'vault' || store === 'aws' ? 'app/broken' : 'app-broken' },
       ]),
     );
   }
+  // templateFrom literals rendering invalid YAML around a value (the parser quotes the text), and
+  // a target the API server refuses with a Status that echoes a value.
+  const yamlValues = { at: `@${plant('yaml-at')}`, colon: `x: ${plant('yaml-colon')}` };
+  registry.upsert(
+    storeObject('yaml', {
+      fake: {
+        data: [
+          { key: 'at', value: yamlValues.at },
+          { key: 'colon', value: yamlValues.colon },
+        ],
+      },
+    }),
+  );
+  for (const key of Object.keys(yamlValues)) {
+    const yamlEs = externalSecret(`yaml-${key}`, 'yaml', [{ secretKey: 'v', key }]);
+    (yamlEs.spec as { target: Record<string, unknown> }).target.template = {
+      engineVersion: 'v2',
+      templateFrom: [{ literal: 'password: {{ .v }}\n' }],
+    };
+    refresher.upsertExternalSecret(yamlEs);
+  }
+  const refusedEs = externalSecret('refused', 'fake', [{ secretKey: 'x', key: 'app-plain' }]);
+  (refusedEs.spec as { target: Record<string, unknown> }).target.name = 'refused-target';
+  refresher.upsertExternalSecret(refusedEs);
   refresher.start();
   await refresher.tick();
   await refresher.tick();
@@ -316,6 +397,28 @@ t.test('no canary outside Secret data, across every provider and every path', as
     }
   }
 
+  for (const key of Object.keys(yamlValues)) {
+    const c = kube.statuses.get(`default/yaml-${key}`)?.conditions?.[0];
+    t.match(
+      c,
+      {
+        status: 'False',
+        message:
+          /templateFrom\[0\]\.literal: the rendered template is not valid YAML at line 1, column \d+ \([A-Z_]+\)$/,
+      },
+      `yaml-${key}: reported with position and code`,
+    );
+  }
+  t.match(
+    kube.statuses.get('default/refused')?.conditions?.[0],
+    {
+      status: 'False',
+      message:
+        'create secret default/refused-target: API server refused the request: 422 Invalid (field metadata.labels)',
+    },
+    'the API server refusal: code, reason and field',
+  );
+
   // ---- the scan
   const written = [...kube.secrets.values()].map((s) => ({ ...s, data: undefined }));
   const surfaces: Record<string, string> = {
@@ -333,5 +436,5 @@ t.test('no canary outside Secret data, across every provider and every path', as
     t.same(leaked, [], `${surface}: no canary`);
     t.notOk(text.includes('CANARY-'), `${surface}: not even an unlisted canary`);
   }
-  t.ok(PLANTED.length >= 16, `${PLANTED.length} canaries planted`);
+  t.ok(PLANTED.length >= 21, `${PLANTED.length} canaries planted`);
 });

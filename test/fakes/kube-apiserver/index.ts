@@ -19,6 +19,7 @@ import jsonpatch from 'fast-json-patch';
 import { parse as parseYaml } from 'yaml';
 import { createCertificates } from '../../../src/server/certs.ts';
 import { AdmissionChain, AdmissionError, type Operation, type ServiceResolver } from './admission.ts';
+import { validateObjectMeta } from './meta-validation.ts';
 import {
   apiVersionOf,
   discoveryGroups,
@@ -622,6 +623,19 @@ export class KubeApiServer {
     return o;
   }
 
+  /** 422 Invalid as the API server words it: Status.message and causes quote the values. */
+  #validateMeta(route: Route, obj: KObject): void {
+    const causes = validateObjectMeta(obj);
+    if (causes.length === 0) return;
+    const name = obj.metadata?.name ?? '';
+    throw new ApiError(
+      422,
+      'Invalid',
+      `${route.def.kind} "${name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`,
+      { name, ...(route.def.group ? { group: route.def.group } : {}), kind: route.def.resource, causes },
+    );
+  }
+
   async #admit(
     route: Route,
     operation: Operation,
@@ -692,6 +706,7 @@ export class KubeApiServer {
     const name = meta.name;
     const admitted = await this.#admit(route, 'CREATE', name, o, undefined, username, dryRun);
     const final = admitted.object ?? o;
+    this.#validateMeta(route, final);
     if (this.#store.get(route.def, route.namespace, name)) {
       throw new ApiError(409, 'AlreadyExists', `${qualified(route.def)} "${name}" already exists`, {
         name,
@@ -741,6 +756,7 @@ export class KubeApiServer {
     if (o.metadata) o.metadata.resourceVersion = old.metadata?.resourceVersion;
     const admitted = await this.#admit(route, 'UPDATE', name, o, this.#out(route, old), username, dryRun);
     const final = admitted.object ?? o;
+    this.#validateMeta(route, final);
     if (dryRun) return { object: this.#out(route, final), warnings: admitted.warnings };
     const stored = this.#store.update(route.def, final);
     this.#count(route, verb);
