@@ -10,6 +10,7 @@
 import { type Budget, TemplateLimitError } from './budget.ts';
 import { TemplateError } from './errors.ts';
 import { formatValue } from './fmt.ts';
+import { INT_METHODS } from './functions/sprig-date.ts';
 import { type CallContext, FuncError, type FuncMap, type GoFunc, type RenderEnv } from './functions/types.ts';
 import type {
   ArgNode,
@@ -24,6 +25,7 @@ import type {
 import {
   GoInt,
   GoMap,
+  type GoMethod,
   GoSlice,
   GoStruct,
   int,
@@ -68,6 +70,7 @@ const GO_TYPE: Record<ParamType, string> = {
   map: 'map[string]interface {}',
   list: '[]interface {}',
   time: 'time.Time',
+  duration: 'time.Duration',
   certificate: 'sprig.certificate',
 };
 
@@ -351,12 +354,17 @@ class State {
     if (receiver instanceof GoStruct) {
       const method = receiver.methods.get(field);
       if (method !== undefined) {
-        return this.evalCall(dot, { params: method.params, call: (a) => method.call(a) }, field, args, final);
+        const call: GoFunc['call'] = (a, ctx) => method.call(a, { ...ctx, receiver });
+        return this.evalCall(dot, { params: method.params, call }, field, args, final);
       }
       if (receiver.fields.has(field)) {
         if (hasArgs) this.fail(`${field} has arguments but cannot be invoked as function`);
         return receiver.fields.get(field) ?? null;
       }
+    } else if (receiver instanceof GoInt && INT_METHODS[receiver.type]?.has(field)) {
+      const method = INT_METHODS[receiver.type]?.get(field) as GoMethod;
+      const call: GoFunc['call'] = (a, ctx) => method.call(a, { ...ctx, receiver });
+      return this.evalCall(dot, { params: method.params, call }, field, args, final);
     } else if (receiver instanceof GoMap) {
       if (hasArgs) this.fail(`${field} is not a method but has arguments`);
       if (!receiver.m.has(field)) this.fail(`map has no entry for key ${JSON.stringify(field)}`);
@@ -478,6 +486,9 @@ class State {
       case 'int64':
         if (n.t === 'number' && n.isInt) return new GoInt(n.int64, t);
         return this.fail(`expected integer; found ${n.src}`);
+      case 'duration':
+        if (n.t === 'number' && n.isInt) return new GoInt(n.int64, 'time.Duration');
+        return this.fail(`expected integer; found ${n.src}`);
       case 'uint32':
         if (n.t === 'number' && n.isUint) return new GoInt(n.int64, 'uint32');
         return this.fail(`expected unsigned integer; found ${n.src}`);
@@ -513,6 +524,8 @@ function assignable(v: Value, t: ParamType): boolean {
       return v instanceof GoSlice && v.elem === 'interface {}';
     case 'time':
       return v instanceof GoStruct && v.type === 'time.Time';
+    case 'duration':
+      return v instanceof GoInt && v.type === 'time.Duration';
     case 'certificate':
       return v instanceof GoStruct && v.type === 'sprig.certificate';
     default:

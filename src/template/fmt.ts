@@ -8,6 +8,7 @@
  * a width of a billion is refused, not allocated.
  */
 import type { Budget } from './budget.ts';
+import { durationString, monthString, weekdayString } from './time/time.ts';
 import { GoInt, GoMap, GoSlice, GoStruct, goBytes, sortedKeys, typeName, type Value } from './values.ts';
 
 /** `%v` of one value (fmt.Sprint of a single operand). */
@@ -20,7 +21,7 @@ function fmtV(v: Value, plus: boolean): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (typeof v === 'number') return formatFloat(v, 'g', -1);
-  if (v instanceof GoInt) return v.v.toString();
+  if (v instanceof GoInt) return stringer(v) ?? v.v.toString();
   if (v instanceof GoSlice) return `[${v.items.map((x) => fmtV(x, plus)).join(' ')}]`;
   if (v instanceof GoMap)
     return `map[${sortedKeys(v)
@@ -185,8 +186,27 @@ function bad(verb: string, v: Value): string {
   return `%!${verb}(${typeName(v)}=${formatValue(v)})`;
 }
 
+/** The String() of Go's named integer types (time.Month, time.Weekday, time.Duration). */
+function stringer(v: GoInt): string | undefined {
+  switch (v.type) {
+    case 'time.Month':
+      return monthString(v.v);
+    case 'time.Weekday':
+      return weekdayString(v.v);
+    case 'time.Duration':
+      return durationString(v.v);
+    default:
+      return undefined;
+  }
+}
+
 function formatOne(verb: string, spec: Spec, v: Value): string {
   if (verb === 'T') return pad(typeName(v), spec, false);
+  // fmt's handleMethods: a Stringer prints through String() for %v %s %q %x %X.
+  if (v instanceof GoInt && 'vsqxX'.includes(verb) && !(verb === 'v' && spec.sharp)) {
+    const s = stringer(v);
+    if (s !== undefined) return formatString(verb, spec, s);
+  }
   if (verb === 'v' && spec.sharp) return pad(goSyntax(v), spec, false);
   if (v instanceof GoSlice) {
     if (verb === 's' || verb === 'q' || verb === 'v' || verb === 'd' || verb === 'x' || verb === 'X') {

@@ -14,6 +14,7 @@ import { execute } from './exec.ts';
 import { builtins } from './functions/builtins.ts';
 import { esoFunctions } from './functions/eso.ts';
 import { sprigData } from './functions/sprig-data.ts';
+import { sprigDate } from './functions/sprig-date.ts';
 import { sprigMisc } from './functions/sprig-misc.ts';
 import { sprigStrings } from './functions/sprig-strings.ts';
 import type { FuncMap, RenderEnv } from './functions/types.ts';
@@ -27,7 +28,7 @@ export type { BudgetLimits, RenderEnv };
 /** Every function a template can call: Go's builtins, sprig (as ESO ships it), ESO's own. */
 export const FUNCS: FuncMap = (() => {
   const m: FuncMap = new Map();
-  for (const part of [builtins(), sprigStrings(), sprigData(), sprigMisc(), esoFunctions()]) {
+  for (const part of [builtins(), sprigStrings(), sprigData(), sprigDate(), sprigMisc(), esoFunctions()]) {
     for (const [k, v] of part) m.set(k, v);
   }
   return m;

@@ -12,8 +12,30 @@
  * Compound values cache their size so the budget can bound them without walking them again.
  */
 import { isUtf8 } from 'node:buffer';
+import type { CallContext } from './functions/types.ts';
 
-export type IntType = 'int' | 'int64' | 'int32' | 'uint32' | 'uint8';
+export type IntType =
+  | 'int'
+  | 'int64'
+  | 'int32'
+  | 'uint32'
+  | 'uint8'
+  // Go's named integer types with a String method, which fmt prints through it.
+  | 'time.Month'
+  | 'time.Weekday'
+  | 'time.Duration';
+
+/** The kind (reflect.Kind) of each integer type. */
+export const INT_KIND: Record<IntType, string> = {
+  int: 'int',
+  int64: 'int64',
+  int32: 'int32',
+  uint32: 'uint32',
+  uint8: 'uint8',
+  'time.Month': 'int',
+  'time.Weekday': 'int',
+  'time.Duration': 'int64',
+};
 
 export class GoInt {
   readonly v: bigint;
@@ -96,7 +118,8 @@ export class GoStruct {
 
 export interface GoMethod {
   params: ParamType[];
-  call: (args: Value[]) => Value;
+  /** `ctx` carries the render's budget, for methods that build large values (Time.Format). */
+  call: (args: Value[], ctx: CallContext) => Value;
 }
 
 export type Value = string | boolean | number | null | GoInt | GoSlice | GoMap | GoStruct;
@@ -118,6 +141,7 @@ export type ParamType =
   | 'map'
   | 'list'
   | 'time'
+  | 'duration'
   | 'certificate';
 
 export function int(n: number | bigint, type: IntType = 'int'): GoInt {
@@ -170,7 +194,7 @@ export function kindName(v: Value): string {
   if (typeof v === 'string') return 'string';
   if (typeof v === 'boolean') return 'bool';
   if (typeof v === 'number') return 'float64';
-  if (v instanceof GoInt) return v.type;
+  if (v instanceof GoInt) return INT_KIND[v.type];
   if (v instanceof GoSlice) return 'slice';
   if (v instanceof GoMap) return 'map';
   return v.type.startsWith('*') ? 'ptr' : 'struct';

@@ -35,6 +35,25 @@ const strLit = fc
 const intLit = fc.integer({ min: -5, max: 12 }).map(String);
 const floatLit = fc.constantFrom('1.5', '0.25', '-2.75', '1e3', '100.0', '0.1');
 
+const layout = fc
+  .constantFrom(
+    '2006-01-02',
+    '2006-01-02T15:04:05Z07:00',
+    'Mon Jan _2 15:04:05 MST 2006',
+    '3:04PM',
+    '02 Jan 06 15:04 -0700',
+    '__2 002 .000 ,999',
+    'January Monday pm',
+  )
+  .map((s) => JSON.stringify(s));
+const zone = fc
+  .constantFrom('UTC', 'Local', '', 'Europe/Berlin', 'America/New_York', 'Asia/Kolkata', 'Nope/Zone')
+  .map((s) => JSON.stringify(s));
+const unix = fc.integer({ min: -4_000_000_000, max: 5_000_000_000 }).map((n) => `(int64 ${n})`);
+const durationLit = fc
+  .constantFrom('1h', '-90m', '1.5s', '2h45m10.5s', '0', 'x', '100ms', '-3us', '720h')
+  .map((s) => JSON.stringify(s));
+
 type Gen = fc.Arbitrary<string>;
 
 const { expr } = fc.letrec<{
@@ -88,6 +107,19 @@ const { expr } = fc.letrec<{
       D.map((d) => `toYaml (${d})`),
       fc.tuple(intLit, intLit, S).map(([a, b, s]) => `substr ${a} ${b} (${s})`),
       I.map((i) => `seq (${i})`),
+      // dates: the clock is the fixed NOW both sides are given
+      fc.tuple(layout, unix).map(([l, t]) => `date ${l} ${t}`),
+      fc.tuple(S, unix).map(([l, t]) => `date (${l}) ${t}`),
+      fc.tuple(layout, unix, zone).map(([l, t, z]) => `dateInZone ${l} ${t} ${z}`),
+      fc.tuple(layout, durationLit).map(([l, d]) => `now | dateModify ${d} | date ${l}`),
+      fc.tuple(layout, S).map(([l, v]) => `toDate ${l} (${v}) | date ${l}`),
+      fc
+        .tuple(durationLit, unix)
+        .map(([d, t]) => `${t} | date "2006" | toDate "2006" | dateModify ${d} | unixEpoch`),
+      E.map((x) => `duration (${x})`),
+      fc.oneof(durationLit, E).map((x) => `durationRound (${x})`),
+      unix.map((t) => `ago ${t}`),
+      unix.map((t) => `htmlDate ${t}`),
     ),
     int: fc.oneof(
       { depthSize: 'small', maxDepth: 4 },

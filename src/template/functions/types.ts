@@ -21,6 +21,8 @@ export interface CallContext {
   where: string;
   /** For each argument: true when it was written as a string literal in the template. */
   literal: boolean[];
+  /** The receiver, when a method of a value is called (`now.Unix`). */
+  receiver?: Value;
 }
 
 export interface GoFunc {

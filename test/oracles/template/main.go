@@ -7,8 +7,8 @@
 // stdin:  [{"template": "...", "data": {"k": "v"}, "now": "2024-01-02T03:04:05Z"}, ...]
 // stdout: [{"output": "..."} | {"error": "..."}, ...]
 //
-// `now` (optional, RFC 3339) fixes sprig's `now` so date functions compare byte for byte; the
-// process runs with TZ=UTC for the same reason. A panic inside one case is that case's error.
+// `now` (optional, RFC 3339) fixes the clock of sprig's date functions (clock.go) so they
+// compare byte for byte; Local is UTC, as in ESO's container. A panic inside one case is that case's error.
 package main
 
 import (
@@ -38,7 +38,9 @@ func funcs(now time.Time) template.FuncMap {
 	delete(m, "env")
 	delete(m, "expandenv")
 	delete(m, "getHostByName")
-	m["now"] = func() time.Time { return now }
+	for k, v := range clockFuncs(now) {
+		m[k] = v
+	}
 	for k, v := range esoFuncs() {
 		m[k] = v
 	}
@@ -76,6 +78,8 @@ func run(c testCase) (res caseResult) {
 }
 
 func main() {
+	// ESO's image has neither TZ nor /etc/localtime: Local is UTC there, and here.
+	time.Local = time.UTC
 	var cases []testCase
 	if err := json.NewDecoder(os.Stdin).Decode(&cases); err != nil {
 		fmt.Fprintln(os.Stderr, "template oracle: bad input:", err)
