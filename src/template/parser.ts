@@ -4,8 +4,10 @@
  * literal as a later pipeline stage, `else` and `end` out of place), `else if` and `else with`
  * chains, `define` / `block` collected into a set of named trees.
  */
+
 import { TemplateError } from './errors.ts';
 import { type Item, type ItemType, lex } from './lexer.ts';
+import { goParseFloat, goParseInt, goParseUint } from './strconv.ts';
 import { goString } from './values.ts';
 
 export interface Pos {
@@ -448,7 +450,7 @@ export function parse(name: string, source: string, hasFunction: (name: string) 
     const it = nextNonSpace();
     switch (it.type) {
       case 'identifier':
-        if (!hasFunction(it.val)) fail(it.pos, `function ${JSON.stringify(it.val)} not defined`);
+        if (!hasFunction(it.val)) fail(it.pos, `function ${JSON.stringify(cut(it.val))} not defined`);
         return { t: 'identifier', name: it.val, pos: it.pos, src: it.val };
       case 'dot':
         return { t: 'dot', pos: it.pos, src: '.' };
@@ -504,40 +506,44 @@ export function parse(name: string, source: string, hasFunction: (name: string) 
     if (it.type === 'charConstant') {
       const s = unquoteGo(`"${it.val.slice(1, -1).replace(/"/g, '\\"').replace(/\\'/g, "'")}"`);
       const cps = s === undefined ? [] : [...s];
-      if (cps.length !== 1) fail(it.pos, `malformed character constant: ${it.val}`);
+      if (cps.length !== 1) fail(it.pos, `malformed character constant: ${cut(it.val)}`);
       const cp = (cps[0] as string).codePointAt(0) ?? 0;
       return { ...n, isInt: true, isUint: true, isFloat: true, int64: BigInt(cp), float64: cp };
     }
     if (it.type === 'complex' || it.val.endsWith('i')) {
-      return fail(it.pos, `complex numbers are not supported: ${it.val}`);
+      return fail(it.pos, `complex numbers are not supported: ${cut(it.val)}`);
     }
     const text = it.val;
-    const int = parseGoInt(text);
-    if (int !== undefined) {
-      if (int >= -(2n ** 63n) && int < 2n ** 63n) {
-        n.isInt = true;
-        n.int64 = int;
-      }
-      if (int >= 0n && int < 2n ** 64n) n.isUint = true;
-      if (n.isInt || n.isUint) {
-        n.isFloat = true;
-        n.float64 = Number(int);
-      }
+    // text/template's newNumber: ParseUint, ParseInt, then ParseFloat (Go's strconv, base 0).
+    const u = goParseUint(text);
+    if (typeof u === 'bigint') {
+      n.isUint = true;
+      n.int64 = u;
     }
-    if (!n.isInt && !n.isUint) {
-      const f = parseGoFloat(text);
-      if (f !== undefined) {
-        if (!/[.eEpP]/.test(text)) fail(it.pos, `integer overflow: ${JSON.stringify(text)}`);
+    const i = goParseInt(text);
+    if (typeof i === 'bigint') {
+      n.isInt = true;
+      n.int64 = i;
+      if (i === 0n) n.isUint = true; // -0
+    }
+    if (n.isInt || n.isUint) {
+      n.isFloat = true;
+      n.float64 = Number(n.int64);
+    } else {
+      const f = goParseFloat(text);
+      if (typeof f === 'number') {
+        if (!/[.eEpP]/.test(text)) fail(it.pos, `integer overflow: ${JSON.stringify(cut(text))}`);
         n.isFloat = true;
         n.float64 = f;
-        if (Number.isInteger(f) && Math.abs(f) < 2 ** 63) {
+        if (Number.isInteger(f) && f >= -(2 ** 63) && f < 2 ** 63) {
           n.isInt = true;
           n.int64 = BigInt(f);
-          if (f >= 0) n.isUint = true;
         }
+        if (Number.isInteger(f) && f >= 0 && f < 2 ** 64) n.isUint = true;
       }
     }
-    if (!n.isInt && !n.isUint && !n.isFloat) fail(it.pos, `illegal number syntax: ${JSON.stringify(text)}`);
+    if (!n.isInt && !n.isUint && !n.isFloat)
+      fail(it.pos, `illegal number syntax: ${JSON.stringify(cut(text))}`);
     return n;
   };
 
@@ -575,61 +581,9 @@ export function isEmptyTree(list: ListNode): boolean {
   return list.nodes.every((n) => n.t === 'text' && n.text.trim() === '');
 }
 
-/** strconv.ParseInt(text, 0, 64)-style parsing with base prefixes and underscores. */
-function parseGoInt(text: string): bigint | undefined {
-  let s = text;
-  let neg = false;
-  if (s.startsWith('+') || s.startsWith('-')) {
-    neg = s[0] === '-';
-    s = s.slice(1);
-  }
-  let base = 10;
-  let prefixed = false;
-  if (/^0[xX]/.test(s)) {
-    base = 16;
-    s = s.slice(2);
-    prefixed = true;
-  } else if (/^0[oO]/.test(s)) {
-    base = 8;
-    s = s.slice(2);
-    prefixed = true;
-  } else if (/^0[bB]/.test(s)) {
-    base = 2;
-    s = s.slice(2);
-    prefixed = true;
-  } else if (/^0[0-9_]/.test(s)) {
-    base = 8;
-    s = s.slice(1);
-    prefixed = true;
-  }
-  if (s.includes('_')) {
-    // Underscores only between digits (or after the prefix), as Go's underscoreOK.
-    if (!prefixed && (s.startsWith('_') || s.endsWith('_'))) return undefined;
-    if (s.includes('__') || s.endsWith('_')) return undefined;
-    s = s.replace(/_/g, '');
-  }
-  if (s === '') return prefixed && base === 8 ? 0n : undefined;
-  const digits = { 2: /^[01]+$/, 8: /^[0-7]+$/, 10: /^\d+$/, 16: /^[0-9a-fA-F]+$/ }[base as 2 | 8 | 10 | 16];
-  if (!digits.test(s)) return undefined;
-  let v = 0n;
-  for (const c of s) v = v * BigInt(base) + BigInt(Number.parseInt(c, 16));
-  return neg ? -v : v;
-}
-
-function parseGoFloat(text: string): number | undefined {
-  let s = text.replace(/_/g, '');
-  if (/^[+-]?0[xX]/.test(s)) {
-    const m = /^([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?[pP]([+-]?\d+)$/.exec(s);
-    if (!m) return undefined;
-    const mant = Number.parseInt(`${m[2] || '0'}${m[3] ?? ''}`, 16) / 16 ** (m[3]?.length ?? 0);
-    const v = mant * 2 ** Number(m[4]);
-    return m[1] === '-' ? -v : v;
-  }
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) return undefined;
-  s = s.replace(/^\+/, '');
-  const v = Number(s);
-  if (!Number.isFinite(v)) return undefined;
-  return v;
+/** Template text quoted in a message, cut short: a 1 MiB literal must not become a 1 MiB status. */
+function cut(s: string): string {
+  return s.length > 64 ? `${s.slice(0, 64)}…` : s;
 }
 
 /** strconv.Unquote of a double-quoted Go string literal. */

@@ -141,6 +141,19 @@ export const HAND_WRITTEN = [
     '{{ kindOf 1 }} {{ kindOf (list) }} {{ kindOf (dict) }} {{ kindOf "x" }} {{ kindIs "int" 1 }} {{ typeIs "string" "x" }} {{ typeIsLike "[]interface {}" (list) }}',
     '{{ deepEqual (list 1 2) (list 1 2) }} {{ deepEqual (dict "a" 1) (dict "a" 2) }} {{ deepEqual 1 (add 0 1) }}',
   ].map(T),
+  // Go's strconv (number literals, cast, atoi, toDecimal): syntax, underscores, ranges
+  ...[
+    '{{ float64 "1_000" }} {{ float64 "1__0" }} {{ float64 "_1" }} {{ float64 "0x1p-2" }} {{ float64 "0x1.8p1" }} {{ float64 "-0x.8p0" }} {{ float64 "+inf" }} {{ float64 "+nan" }} {{ float64 "nan" }} {{ float64 "Infinity" }} {{ float64 "infin" }} {{ float64 "1e400" }} {{ float64 "0x_1p0" }} {{ float64 ".e1" }} {{ float64 "1e" }} {{ float64 "0x1" }} {{ float64 "5." }} {{ float64 ".5" }} {{ float64 "1e-400" }} {{ float64 "0x1p-1080" }} {{ float64 "0x1.fffffffffffff8p1023" }} {{ float64 "123456789012345678901234567890" }}',
+    '{{ int "0b101" }} {{ int "0o17" }} {{ int "0x_ff" }} {{ int "1_000" }} {{ int "_1" }} {{ int "0_7" }} {{ int "9223372036854775808" }} {{ int "-9223372036854775808" }} {{ int64 "1.0" }} {{ int64 "1.50" }} {{ int "0b" }} {{ int "0x" }} {{ int "08" }} {{ int "-0x10" }}',
+    '{{ atoi "+5" }} {{ atoi "1_0" }} {{ atoi "-0" }} {{ atoi "9223372036854775807" }} {{ atoi "9223372036854775808" }} {{ toDecimal "-17" }} {{ toDecimal "8" }} {{ toDecimal "0o17" }} {{ toDecimal 17 }} {{ toDecimal "1_7" }}',
+    '{{ 0x1p-2 }} {{ 1_0.5 }} {{ 18446744073709551615 }} {{ -0 }} {{ 0x_1F }} {{ 1e3 }} {{ 0x1P3 }} {{ 0b11 }} {{ 0o7_7 }} {{ 017 }}',
+    '{{ 18446744073709551616 }}',
+    '{{ 1e400 }}',
+    '{{ 9223372036854775808 }}',
+    '{{ printf "%T %T %T" 9223372036854775807 1e3 0x1p4 }}',
+    '{{ 1__0 }}',
+    '{{ 0x }}',
+  ].map(T),
   // defaults, flow, json
   ...[
     '{{ default "d" .empty }} {{ default "d" .user }} {{ default "d" 0 }} {{ default "d" (list) }} {{ default "d" }}',

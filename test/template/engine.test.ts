@@ -124,3 +124,38 @@ t.test('secret values that are not UTF-8 pass through unchanged', async (t) => {
   t.equal(renderTemplate('{{ len .bin }}', input), '7', 'len counts bytes');
   t.same(templateBytes(renderTemplate('{{ .bin | b64enc | b64dec }}', input)), raw, 'b64 round trip');
 });
+
+t.test('long hostile inputs are scanned once, never backtracked (each took minutes to hours)', async (t) => {
+  // Each of these ran a backtracking RegExp over tenant text, quadratic in its length: 40,000
+  // characters took 9 to 37 s, so these 500,000-character inputs would not finish within the
+  // test's timeout. They now take one pass each.
+  const n = 500_000;
+  const digits = '1'.repeat(n);
+  const cases: [string, string][] = [
+    [`{{ float64 (printf "%sx" (repeat ${n} "1")) }}`, '0'],
+    [`{{ int (printf "%sx" (repeat ${n} "1")) }}|{{ atoi (repeat ${n} "1") }}`, '0|9223372036854775807'],
+    [`{{ toDecimal (repeat ${n} "7") }}`, '0'],
+    [`{{ base (printf "%sx" (repeat ${n} "/")) }}|{{ osBase (printf "a%s" (repeat ${n} "/")) }}`, 'x|a'],
+  ];
+  for (const [tpl, want] of cases) t.equal(renderTemplate(tpl, data), want, tpl.slice(0, 50));
+  t.throws(
+    () =>
+      renderTemplate(
+        `{{ filterPEM "CERTIFICATE" (printf "-----BEGIN CERTIFICATE-----%sx" (repeat ${n} " ")) }}`,
+        data,
+      ),
+    { message: /found junk/ },
+    'a PEM header line with a long blank run',
+  );
+  // A number literal in the template source itself: admission parses it.
+  t.throws(
+    () => parseTemplate(`{{ ${digits}.${digits}e }}`),
+    { code: 'ESW_TEMPLATE' },
+    'a long malformed literal',
+  );
+  t.throws(
+    () => parseTemplate(`{{ ${digits} }}`),
+    { message: /illegal number syntax: "1{64}…"$/ },
+    'a long integer literal, quoted short',
+  );
+});

@@ -5,6 +5,7 @@
  * reflect.DeepEqual for the values templates build.
  */
 import { formatValue } from '../fmt.ts';
+import { goParseFloat, goParseInt, okOrUndefined } from '../strconv.ts';
 import { GoInt, GoMap, GoSlice, GoStruct, int, type Value } from '../values.ts';
 import { FuncError } from './types.ts';
 
@@ -35,42 +36,9 @@ function trimZeroDecimal(s: string): string {
   return s;
 }
 
-/** strconv.ParseInt(s, 0, 64): base prefixes, underscores only with a prefix. */
+/** strconv.ParseInt(s, 0, 64); undefined on any error. */
 export function parseIntBase0(s: string): bigint | undefined {
-  let t = s;
-  let neg = false;
-  if (t.startsWith('+') || t.startsWith('-')) {
-    neg = t[0] === '-';
-    t = t.slice(1);
-  }
-  let base = 10;
-  if (/^0[xX]/.test(t)) {
-    base = 16;
-    t = t.slice(2);
-  } else if (/^0[oO]/.test(t)) {
-    base = 8;
-    t = t.slice(2);
-  } else if (/^0[bB]/.test(t)) {
-    base = 2;
-    t = t.slice(2);
-  } else if (t.length > 1 && t[0] === '0') {
-    base = 8;
-    t = t.slice(1);
-  }
-  if (t.includes('_')) {
-    if (base === 10 || (t.startsWith('_') && !/^0[xXoObB]/.test(s.replace(/^[+-]/, '')) && base !== 8))
-      return undefined;
-    if (t.includes('__') || t.endsWith('_')) return undefined;
-    t = t.replace(/_/g, '');
-  }
-  if (t === '') return undefined;
-  const re = base === 16 ? /^[0-9a-fA-F]+$/ : base === 8 ? /^[0-7]+$/ : base === 2 ? /^[01]+$/ : /^\d+$/;
-  if (!re.test(t)) return undefined;
-  let v = 0n;
-  for (const c of t) v = v * BigInt(base) + BigInt(Number.parseInt(c, 16));
-  if (neg) v = -v;
-  if (v < -(2n ** 63n) || v >= 2n ** 63n) return undefined;
-  return v;
+  return okOrUndefined(goParseInt(s, 0));
 }
 
 /** Go's float64 → int64 conversion on amd64 (out of range gives the minimum int64). */
@@ -97,23 +65,9 @@ export function toFloat64(v: Value): number {
   return 0;
 }
 
-/** strconv.ParseFloat(s, 64) for decimal and special forms. */
+/** strconv.ParseFloat(s, 64); undefined on any error. */
 export function parseFloatGo(s: string): number | undefined {
-  const t = s.replace(/_/g, (m, i: number) =>
-    i > 0 && /\d/.test(s[i - 1] ?? '') && /\d/.test(s[i + 1] ?? '') ? '' : m,
-  );
-  if (/^[+-]?(inf|infinity)$/i.test(t)) return t.startsWith('-') ? -Infinity : Infinity;
-  if (/^[+-]?nan$/i.test(t)) return Number.NaN;
-  if (/^[+-]?0[xX]/.test(t)) {
-    const m = /^([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?[pP]([+-]?\d+)$/.exec(t);
-    if (!m || (m[2] === '' && !m[3])) return undefined;
-    const mant = Number.parseInt(`${m[2] || '0'}${m[3] ?? ''}`, 16) / 16 ** (m[3]?.length ?? 0);
-    const r = mant * 2 ** Number(m[4]);
-    return m[1] === '-' ? -r : r;
-  }
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return undefined;
-  const r = Number(t);
-  return Number.isFinite(r) ? r : undefined;
+  return okOrUndefined(goParseFloat(s));
 }
 
 export function toInt(v: Value): GoInt {

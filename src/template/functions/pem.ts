@@ -18,7 +18,10 @@ function getLine(s: string): [string, string] {
   const i = s.indexOf('\n');
   const line = i < 0 ? s : s.slice(0, i);
   const rest = i < 0 ? '' : s.slice(i + 1);
-  return [line.replace(/[ \t\r]+$/, ''), rest];
+  // Trailing blanks trimmed by a scan (a `[ \t\r]+$` RegExp is quadratic on long blank runs).
+  let end = line.length;
+  while (end > 0 && (line[end - 1] === ' ' || line[end - 1] === '\t' || line[end - 1] === '\r')) end--;
+  return [line.slice(0, end), rest];
 }
 
 /** pem.Decode: the next block and the rest of the input, or undefined and the whole input. */

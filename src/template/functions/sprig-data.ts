@@ -6,6 +6,7 @@
  */
 
 import { formatFloat, sprint } from '../fmt.ts';
+import { goParseInt, okOrUndefined } from '../strconv.ts';
 import {
   dict,
   GoInt,
@@ -273,10 +274,10 @@ export function sprigData(): FuncMap {
     'atoi',
     fn(['string'], ([a]) => {
       const s = a as string;
-      // strconv.Atoi: decimal only, optional sign; errors give 0.
-      if (!/^[+-]?\d+$/.test(s)) return int(0);
-      const v = BigInt(s);
-      return v < -(2n ** 63n) || v >= 2n ** 63n ? int(0) : int(v);
+      // strconv.Atoi with its error ignored: a syntax error gives 0, a range error the clamped value.
+      const v = goParseInt(s, 10);
+      if (v === 'range') return int(s.startsWith('-') ? -(2n ** 63n) : 2n ** 63n - 1n);
+      return int(v === 'syntax' ? 0n : v);
     }),
   );
   m.set(
@@ -294,10 +295,8 @@ export function sprigData(): FuncMap {
   m.set(
     'toDecimal',
     fn(['any'], ([a]) => {
-      const s = sprint([a ?? null]);
-      if (!/^[+-]?[0-7]+$/.test(s)) return int(0, 'int64');
-      const v = BigInt(`${s.startsWith('-') ? '-' : ''}0o${s.replace(/^[+-]/, '')}`);
-      return v < -(2n ** 63n) || v >= 2n ** 63n ? int(0, 'int64') : int(v, 'int64');
+      // strconv.ParseInt(fmt.Sprint(v), 8, 64); errors give 0.
+      return int(okOrUndefined(goParseInt(sprint([a ?? null]), 8)) ?? 0n, 'int64');
     }),
   );
   m.set(

@@ -593,7 +593,9 @@ export function cleanPath(p: string): string {
 
 function basePath(p: string): string {
   if (p === '') return '.';
-  const t = p.replace(/\/+$/, '');
+  let end = p.length;
+  while (end > 0 && p[end - 1] === '/') end--; // a scan: `\/+$` is quadratic on long runs
+  const t = p.slice(0, end);
   if (t === '') return '/';
   const i = t.lastIndexOf('/');
   return i >= 0 ? t.slice(i + 1) : t;
