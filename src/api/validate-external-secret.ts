@@ -3,15 +3,15 @@
  * (`externalsecret_validator.go`), its CRD schema, and what ESO leaves to sync time but can be
  * known at admission (Go-duration syntax, RE2 regular expressions). All errors are collected.
  *
- * Version differences kept: `CreateOrMerge` (this project's extension) and `rewrite[].merge`
- * exist in v1 only; template `engineVersion: v1` only in v1beta1 (deprecated); `refreshPolicy`
- * belongs to v1 (newer ESO releases accept it in v1beta1 too, so there it is a warning).
+ * Enums come from the generated schema tables (schema-table.ts), per version: `CreateOrMerge`
+ * and `rewrite[].merge` exist in v1 only; `refreshPolicy` belongs to v1 (ESO 2.9 accepts it in
+ * v1beta1 too, older releases prune it there, so there it is a warning). Unknown fields, the
+ * remaining schema rules and unsupported fields are checked by schema-check.ts.
  */
 
 import { parseTemplate, TemplateError } from '../template/index.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { type FieldError, fieldErrors } from './field-errors.ts';
-import { EXTERNAL_SECRET_V1, EXTERNAL_SECRET_V1BETA1 } from './known-fields.ts';
 import { checkGoRegexp } from './re2.ts';
 import {
   checkEnum,
@@ -30,7 +30,7 @@ import {
   reqString,
   typeName,
 } from './schema.ts';
-import { checkUnknownFields } from './unknown-fields.ts';
+import { enumAt } from './schema-table.ts';
 import { validateMetadata } from './validate-meta.ts';
 
 export interface ValidationResult {
@@ -50,17 +50,11 @@ export interface StrictFinding {
 
 export type EsoVersion = 'v1' | 'v1beta1';
 
-const CREATION_POLICIES_V1 = ['Owner', 'Orphan', 'Merge', 'None', 'CreateOrMerge'] as const;
-const CREATION_POLICIES_V1BETA1 = ['Owner', 'Orphan', 'Merge', 'None'] as const;
-const DELETION_POLICIES = ['Delete', 'Merge', 'Retain'] as const;
-const REFRESH_POLICIES = ['CreatedOnce', 'Periodic', 'OnChange'] as const;
-const DECODING = ['Auto', 'Base64', 'Base64URL', 'None'] as const;
-const CONVERSION = ['Default', 'Unicode'] as const;
-const METADATA_POLICIES = ['None', 'Fetch'] as const;
-const STORE_KINDS = ['SecretStore', 'ClusterSecretStore'] as const;
+/** The enum of an ExternalSecret field in the ESO schema of `version`. */
+const enumOf = (version: EsoVersion, path: string) => enumAt('ExternalSecret', version, path);
+const STORE_KINDS = enumAt('ExternalSecret', 'v1', 'spec.secretStoreRef.kind');
+/** ESO: for a Secret target, templateFrom[].target is empty, Data, Annotations or Labels. */
 const TEMPLATE_TARGETS = ['Data', 'Annotations', 'Labels'] as const;
-const TEMPLATE_SCOPES = ['Values', 'KeysAndValues'] as const;
-const MERGE_POLICIES = ['Replace', 'Merge'] as const;
 
 /** Secret types whose contents Kubernetes itself issues or trusts for authentication. */
 export const FORBIDDEN_SECRET_TYPES: readonly string[] = [
@@ -76,15 +70,13 @@ export function validateExternalSecret(obj: Obj, version: EsoVersion): Validatio
   const warnings: string[] = [];
   const v1 = version === 'v1';
 
-  const unknown: StrictFinding[] = [];
-  checkUnknownFields(obj, v1 ? EXTERNAL_SECRET_V1 : EXTERNAL_SECRET_V1BETA1, { warnings, unknown });
   if (!v1) {
     warnings.push('external-secrets.io/v1beta1 ExternalSecret is deprecated; use external-secrets.io/v1');
   }
   validateMetadata(obj, true, errors);
 
   const spec = reqObject(obj.spec, 'spec', errors);
-  if (!spec) return { errors, warnings, unknown };
+  if (!spec) return { errors, warnings };
 
   // secretStoreRef
   const storeRef = optObject(spec.secretStoreRef, 'spec.secretStoreRef', errors);
@@ -101,23 +93,30 @@ export function validateExternalSecret(obj: Obj, version: EsoVersion): Validatio
       creation = checkEnum(
         target.creationPolicy,
         'spec.target.creationPolicy',
-        v1 ? CREATION_POLICIES_V1 : CREATION_POLICIES_V1BETA1,
+        enumOf(version, 'spec.target.creationPolicy'),
         errors,
       );
     }
     if (target.deletionPolicy !== undefined) {
-      deletion = checkEnum(target.deletionPolicy, 'spec.target.deletionPolicy', DELETION_POLICIES, errors);
+      deletion = checkEnum(
+        target.deletionPolicy,
+        'spec.target.deletionPolicy',
+        enumOf(version, 'spec.target.deletionPolicy'),
+        errors,
+      );
     }
     optBoolean(target.immutable, 'spec.target.immutable', errors);
     const template = optObject(target.template, 'spec.target.template', errors);
-    if (template) validateTemplate(template, 'spec.target.template', v1, errors, warnings);
+    // A generic target (target.manifest) takes field paths in templateFrom[].target.
+    const generic = target.manifest !== undefined && target.manifest !== null;
+    if (template) validateTemplate(template, 'spec.target.template', version, generic, errors, warnings);
   }
   validatePolicies(creation, deletion, errors);
 
   // refreshInterval, refreshPolicy
   validateRefreshInterval(spec.refreshInterval, errors, warnings);
   if (spec.refreshPolicy !== undefined && spec.refreshPolicy !== null) {
-    checkEnum(spec.refreshPolicy, 'spec.refreshPolicy', REFRESH_POLICIES, errors);
+    checkEnum(spec.refreshPolicy, 'spec.refreshPolicy', enumOf(version, 'spec.refreshPolicy'), errors);
     if (!v1) {
       warnings.push(
         'spec.refreshPolicy belongs to external-secrets.io/v1; older ESO releases prune it from v1beta1 objects: use external-secrets.io/v1',
@@ -141,14 +140,7 @@ export function validateExternalSecret(obj: Obj, version: EsoVersion): Validatio
     const remote = reqObject(entry.remoteRef, `${p}.remoteRef`, errors);
     if (remote) validateRemoteRef(remote, `${p}.remoteRef`, errors);
     const src = optObject(entry.sourceRef, `${p}.sourceRef`, errors);
-    if (src) {
-      checkSourceRef(src, `${p}.sourceRef`, errors);
-      if (src.generatorRef !== undefined && src.generatorRef !== null) {
-        warnings.push(
-          `${p}.sourceRef.generatorRef is deprecated in data[] (ESO never implemented it there); use dataFrom[].sourceRef.generatorRef`,
-        );
-      }
-    }
+    if (src) checkSourceRef(src, `${p}.sourceRef`, errors);
     if (!hasSource(src)) needsDefaultStore = true;
   });
   if (deletion === 'Retain') checkDuplicateKeys(data, errors);
@@ -166,7 +158,7 @@ export function validateExternalSecret(obj: Obj, version: EsoVersion): Validatio
       'spec.secretStoreRef.name is not set and some data or dataFrom entries have no sourceRef: they cannot be fetched from any store',
     );
   }
-  return { errors, warnings, unknown };
+  return { errors, warnings };
 }
 
 function optObjectQuiet(value: unknown): Obj | undefined {
@@ -292,13 +284,11 @@ function validateRemoteRef(ref: Obj, path: string, errors: FieldError[]): void {
   reqString(ref.key, `${path}.key`, errors, 'the name of the secret in the provider');
   optString(ref.property, `${path}.property`, errors);
   optString(ref.version, `${path}.version`, errors);
-  if (ref.metadataPolicy !== undefined)
-    checkEnum(ref.metadataPolicy, `${path}.metadataPolicy`, METADATA_POLICIES, errors);
-  if (ref.conversionStrategy !== undefined) {
-    checkEnum(ref.conversionStrategy, `${path}.conversionStrategy`, CONVERSION, errors);
+  // The same enums in both versions.
+  for (const f of ['metadataPolicy', 'conversionStrategy', 'decodingStrategy'] as const) {
+    if (ref[f] !== undefined)
+      checkEnum(ref[f], `${path}.${f}`, enumAt('ExternalSecret', 'v1', `spec.data[].remoteRef.${f}`), errors);
   }
-  if (ref.decodingStrategy !== undefined)
-    checkEnum(ref.decodingStrategy, `${path}.decodingStrategy`, DECODING, errors);
 }
 
 function checkRegexp(value: string, path: string, errors: FieldError[]): void {
@@ -314,11 +304,10 @@ function validateFind(find: Obj, path: string, errors: FieldError[]): void {
     if (re) checkRegexp(re, `${path}.name.regexp`, errors);
   }
   optStringMap(find.tags, `${path}.tags`, errors);
-  if (find.conversionStrategy !== undefined) {
-    checkEnum(find.conversionStrategy, `${path}.conversionStrategy`, CONVERSION, errors);
+  for (const f of ['conversionStrategy', 'decodingStrategy'] as const) {
+    if (find[f] !== undefined)
+      checkEnum(find[f], `${path}.${f}`, enumAt('ExternalSecret', 'v1', `spec.dataFrom[].find.${f}`), errors);
   }
-  if (find.decodingStrategy !== undefined)
-    checkEnum(find.decodingStrategy, `${path}.decodingStrategy`, DECODING, errors);
 }
 
 function validateDataFrom(
@@ -386,11 +375,21 @@ function validateDataFrom(
       const into = optString(merge.into, `${p}.merge.into`, errors);
       optArray(merge.priority, `${p}.merge.priority`, errors);
       if (merge.conflictPolicy !== undefined)
-        checkEnum(merge.conflictPolicy, `${p}.merge.conflictPolicy`, ['Ignore', 'Error'], errors);
+        checkEnum(
+          merge.conflictPolicy,
+          `${p}.merge.conflictPolicy`,
+          enumAt('ExternalSecret', 'v1', 'spec.dataFrom[].rewrite[].merge.conflictPolicy'),
+          errors,
+        );
       const strategy =
         merge.strategy === undefined
           ? 'Extract'
-          : checkEnum(merge.strategy, `${p}.merge.strategy`, ['Extract', 'JSON'], errors);
+          : checkEnum(
+              merge.strategy,
+              `${p}.merge.strategy`,
+              enumAt('ExternalSecret', 'v1', 'spec.dataFrom[].rewrite[].merge.strategy'),
+              errors,
+            );
       if (strategy === 'JSON' && !into)
         errors.push(fieldErrors.required(`${p}.merge.into`, 'strategy JSON needs the target key'));
     }
@@ -408,7 +407,15 @@ function checkDuplicateKeys(data: unknown[], errors: FieldError[]): void {
   });
 }
 
-function validateTemplate(t: Obj, path: string, v1: boolean, errors: FieldError[], warnings: string[]): void {
+function validateTemplate(
+  t: Obj,
+  path: string,
+  version: EsoVersion,
+  generic: boolean,
+  errors: FieldError[],
+  warnings: string[],
+): void {
+  const at = (field: string) => enumOf(version, `spec.target.template.${field}`);
   const type = optString(t.type, `${path}.type`, errors);
   if (type !== undefined && FORBIDDEN_SECRET_TYPES.includes(type)) {
     errors.push(
@@ -418,12 +425,9 @@ function validateTemplate(t: Obj, path: string, v1: boolean, errors: FieldError[
       ),
     );
   }
-  if (t.engineVersion !== undefined) {
-    const ev = checkEnum(t.engineVersion, `${path}.engineVersion`, v1 ? ['v2'] : ['v1', 'v2'], errors);
-    if (ev === 'v1')
-      warnings.push(`${path}.engineVersion v1 is deprecated and removed in external-secrets.io/v1; use v2`);
-  }
-  if (t.mergePolicy !== undefined) checkEnum(t.mergePolicy, `${path}.mergePolicy`, MERGE_POLICIES, errors);
+  if (t.engineVersion !== undefined)
+    checkEnum(t.engineVersion, `${path}.engineVersion`, at('engineVersion'), errors);
+  if (t.mergePolicy !== undefined) checkEnum(t.mergePolicy, `${path}.mergePolicy`, at('mergePolicy'), errors);
   const meta = optObject(t.metadata, `${path}.metadata`, errors);
   if (meta) {
     for (const field of ['annotations', 'labels'] as const) {
@@ -441,7 +445,10 @@ function validateTemplate(t: Obj, path: string, v1: boolean, errors: FieldError[
     const p = `${path}.templateFrom[${i}]`;
     const tf = reqObject(raw, p, errors);
     if (!tf) return;
-    if (tf.target !== undefined) checkEnum(tf.target, `${p}.target`, TEMPLATE_TARGETS, errors);
+    // ESO 2.9 leaves the v1 field free (field paths of generic targets); for a Secret it allows
+    // these only. v1beta1's schema enum says the same.
+    if (tf.target !== undefined && tf.target !== '' && !generic)
+      checkEnum(tf.target, `${p}.target`, TEMPLATE_TARGETS, errors);
     const literal = optString(tf.literal, `${p}.literal`, errors);
     if (literal !== undefined) checkTemplateSyntax(literal, `${p}.literal`, errors);
     for (const src of ['configMap', 'secret'] as const) {
@@ -459,7 +466,12 @@ function validateTemplate(t: Obj, path: string, v1: boolean, errors: FieldError[
         const key = reqString(item.key, `${ip}.key`, errors);
         if (key !== undefined) checkSecretKey(key, `${ip}.key`, errors);
         if (item.templateAs !== undefined)
-          checkEnum(item.templateAs, `${ip}.templateAs`, TEMPLATE_SCOPES, errors);
+          checkEnum(
+            item.templateAs,
+            `${ip}.templateAs`,
+            at('templateFrom[].configMap.items[].templateAs'),
+            errors,
+          );
       });
     }
     if (presentKeys(tf, ['configMap', 'secret', 'literal']).length === 0) {

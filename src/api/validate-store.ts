@@ -2,7 +2,8 @@
  * SecretStore / ClusterSecretStore validation: ESO's `secretstore_validator.go` (conditions'
  * namespaceRegexes compile, exactly one provider, the provider's ValidateStore), the CRD schema
  * (provider one-of, conditions' namespace names, retrySettings) and the Go-duration syntax of
- * `retrySettings.retryInterval`, which ESO parses only when it builds a client.
+ * `retrySettings.retryInterval` and `refreshInterval`, which ESO parses only when it uses them.
+ * Providers this webhook does not serve are refused by the field-support table (schema-check.ts).
  */
 import { validateAwsStore } from '../providers/aws/validate.ts';
 import { validateAzureKvStore } from '../providers/azurekv/validate.ts';
@@ -11,7 +12,7 @@ import { validateGcpSmStore } from '../providers/gcpsm/validate.ts';
 import { validateVaultStore } from '../providers/vault/validate.ts';
 import { parseDuration } from './duration.ts';
 import { type FieldError, fieldErrors } from './field-errors.ts';
-import { ESO_PROVIDERS, STORE_V1, STORE_V1BETA1, SUPPORTED_PROVIDERS } from './known-fields.ts';
+import { SERVED_PROVIDERS } from './field-support.ts';
 import { checkGoRegexp } from './re2.ts';
 import {
   checkDnsLabel,
@@ -24,10 +25,10 @@ import {
   presentKeys,
   reqObject,
 } from './schema.ts';
+import { knownFieldsAt } from './schema-table.ts';
 import type { StoreContext } from './store-refs.ts';
 import { StoreKind } from './types.ts';
-import { checkUnknownFields } from './unknown-fields.ts';
-import type { EsoVersion, StrictFinding, ValidationResult } from './validate-external-secret.ts';
+import type { EsoVersion, ValidationResult } from './validate-external-secret.ts';
 import { validateMetadata } from './validate-meta.ts';
 
 type ProviderValidator = (
@@ -37,7 +38,7 @@ type ProviderValidator = (
   ctx?: Partial<StoreContext>,
 ) => FieldError[];
 
-const PROVIDER_VALIDATORS: Record<(typeof SUPPORTED_PROVIDERS)[number], ProviderValidator> = {
+const PROVIDER_VALIDATORS: Record<(typeof SERVED_PROVIDERS)[number], ProviderValidator> = {
   aws: validateAwsStore,
   azurekv: validateAzureKvStore,
   gcpsm: validateGcpSmStore,
@@ -49,8 +50,6 @@ export function validateSecretStore(obj: Obj, kind: StoreKind, version: EsoVersi
   const errors: FieldError[] = [];
   const warnings: string[] = [];
   const apiVersion = `external-secrets.io/${version}`;
-  const unknown: StrictFinding[] = [];
-  checkUnknownFields(obj, version === 'v1' ? STORE_V1 : STORE_V1BETA1, { warnings, unknown });
   if (version === 'v1beta1')
     warnings.push(`external-secrets.io/v1beta1 ${kind} is deprecated; use external-secrets.io/v1`);
   const namespaced = kind === StoreKind.SecretStore;
@@ -59,10 +58,20 @@ export function validateSecretStore(obj: Obj, kind: StoreKind, version: EsoVersi
     namespaced && meta && typeof meta.namespace === 'string' && meta.namespace ? meta.namespace : undefined;
 
   const spec = reqObject(obj.spec, 'spec', errors);
-  if (!spec) return { errors, warnings, unknown };
+  if (!spec) return { errors, warnings };
 
   optString(spec.controller, 'spec.controller', errors);
-  optInteger(spec.refreshInterval, 'spec.refreshInterval', errors);
+  // v1: seconds (legacy) or a Go duration; v1beta1: seconds. The schema walk checks the type.
+  const refresh = spec.refreshInterval;
+  if (typeof refresh === 'string' && version === 'v1' && parseDuration(refresh) === undefined) {
+    errors.push(
+      fieldErrors.invalid(
+        'spec.refreshInterval',
+        refresh,
+        'must be a number of seconds or a Go duration such as "1h" or "5m"',
+      ),
+    );
+  }
   const retry = optObject(spec.retrySettings, 'spec.retrySettings', errors);
   if (retry) {
     optInteger(retry.maxRetries, 'spec.retrySettings.maxRetries', errors);
@@ -108,22 +117,22 @@ export function validateSecretStore(obj: Obj, kind: StoreKind, version: EsoVersi
     errors.push(
       fieldErrors.required(
         'spec.provider',
-        `exactly one provider must be set (${SUPPORTED_PROVIDERS.join(', ')}, …)`,
+        `exactly one provider must be set (${SERVED_PROVIDERS.join(', ')}, …)`,
       ),
     );
-    return { errors, warnings, unknown };
+    return { errors, warnings };
   }
   const provider = optObject(spec.provider, 'spec.provider', errors);
-  if (!provider) return { errors, warnings, unknown };
-  const set = presentKeys(provider, ESO_PROVIDERS);
+  if (!provider) return { errors, warnings };
+  const set = presentKeys(provider, knownFieldsAt(kind, version, 'spec.provider'));
   if (set.length === 0) {
     errors.push(
       fieldErrors.required(
         'spec.provider',
-        `exactly one provider must be set (${SUPPORTED_PROVIDERS.join(', ')}, …); found none ESO knows`,
+        `exactly one provider must be set (${SERVED_PROVIDERS.join(', ')}, …); found none ESO knows`,
       ),
     );
-    return { errors, warnings, unknown };
+    return { errors, warnings };
   }
   if (set.length > 1) {
     errors.push(
@@ -138,15 +147,10 @@ export function validateSecretStore(obj: Obj, kind: StoreKind, version: EsoVersi
     const validate = Object.hasOwn(PROVIDER_VALIDATORS, name)
       ? PROVIDER_VALIDATORS[name as keyof typeof PROVIDER_VALIDATORS]
       : undefined;
-    if (!validate) {
-      warnings.push(
-        `spec.provider.${name}: the ${name} provider is valid for ESO but not served by this webhook; references to this store will fail`,
-      );
-      continue;
-    }
+    if (!validate) continue; // refused by the field-support table (schema-check.ts)
     const ctx: Partial<StoreContext> = { apiVersion };
     if (namespace !== undefined) ctx.namespace = namespace;
     errors.push(...validate(provider[name], `spec.provider.${name}`, kind, ctx));
   }
-  return { errors, warnings, unknown };
+  return { errors, warnings };
 }

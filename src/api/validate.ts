@@ -3,10 +3,16 @@
  * POST /validate and `esw validate`. `validateObject` dispatches on apiVersion and kind and
  * returns every error of the object (field-pathed, worded like the API server) and warnings
  * (unknown fields the API server would prune, deprecations). It never throws on any input.
+ *
+ * Two layers: the hand-written rules (ESO's webhook, cross-field rules, better words), then one
+ * walk against the generated schema table and the field-support table (schema-check.ts), which
+ * adds what the CRD schema enforces, the unknown fields, and refuses what this webhook does not
+ * serve.
  */
 import { errorMessage } from '../errors.ts';
 import { CauseType, type FieldError, fieldErrors } from './field-errors.ts';
 import { isObject } from './schema.ts';
+import { checkSchema } from './schema-check.ts';
 import { suggestion } from './suggest.ts';
 import { API_VERSIONS, StoreKind } from './types.ts';
 import {
@@ -56,12 +62,20 @@ export function validateObject(obj: unknown): ValidationResult {
 
   const version: EsoVersion = apiVersion === 'external-secrets.io/v1beta1' ? 'v1beta1' : 'v1';
   try {
-    if (kind === 'ExternalSecret') return validateExternalSecret(obj, version);
-    return validateSecretStore(
-      obj,
-      kind === 'SecretStore' ? StoreKind.SecretStore : StoreKind.ClusterSecretStore,
-      version,
-    );
+    const hand =
+      kind === 'ExternalSecret'
+        ? validateExternalSecret(obj, version)
+        : validateSecretStore(
+            obj,
+            kind === 'SecretStore' ? StoreKind.SecretStore : StoreKind.ClusterSecretStore,
+            version,
+          );
+    const schema = checkSchema(obj, kind as (typeof VALIDATED_KINDS)[number], version, hand.errors);
+    return {
+      errors: [...hand.errors, ...schema.errors],
+      warnings: [...schema.unknownFields, ...hand.warnings, ...schema.warnings],
+      unknown: schema.unknown,
+    };
   } catch (err: unknown) {
     // A bug here must not turn into a 500 or accept the object silently.
     const msg = errorMessage(err);

@@ -14,6 +14,7 @@ import {
   reqObject,
   reqString,
 } from '../../api/schema.ts';
+import { enumAt } from '../../api/schema-table.ts';
 import {
   checkSecretKeySelector,
   checkServiceAccountSelector,
@@ -22,7 +23,8 @@ import {
 } from '../../api/store-refs.ts';
 import type { StoreKind } from '../../api/types.ts';
 
-export const AWS_SERVICES = ['SecretsManager', 'ParameterStore'] as const;
+/** From the ESO schema; which of them this webhook serves is src/api/field-support.ts's business. */
+export const AWS_SERVICES = enumAt('SecretStore', 'v1', 'spec.provider.aws.service');
 // What the AWS SDK's endpoint resolver accepts as a region: a host label.
 const REGION = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 
@@ -38,8 +40,18 @@ export function validateAwsStore(
   if (!aws) return errors;
 
   if (aws.service === undefined || aws.service === null || aws.service === '') {
-    errors.push(fieldErrors.required(`${path}.service`, 'one of "SecretsManager", "ParameterStore"'));
-  } else checkEnum(aws.service, `${path}.service`, AWS_SERVICES, errors);
+    errors.push(
+      fieldErrors.required(`${path}.service`, `one of ${AWS_SERVICES.map((v) => `"${v}"`).join(', ')}`),
+    );
+  } else {
+    const version = ctx.apiVersion === 'external-secrets.io/v1beta1' ? 'v1beta1' : 'v1';
+    checkEnum(
+      aws.service,
+      `${path}.service`,
+      enumAt('SecretStore', version, `spec.provider.aws.service`),
+      errors,
+    );
+  }
 
   const region = reqString(aws.region, `${path}.region`, errors, 'the AWS region, e.g. "us-east-1"');
   if (region !== undefined && !REGION.test(region)) {
