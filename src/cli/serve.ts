@@ -47,7 +47,7 @@ export async function serve(config: ServeConfig): Promise<number> {
  * otherwise standalone, with the example stores as the embedded default. The first log line says
  * which, and against what.
  */
-async function startRuntime(
+export async function startRuntime(
   config: ServeConfig,
   logger: Logger,
   metrics: ReturnType<typeof createMetrics>,
