@@ -12,6 +12,7 @@
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { pathToFileURL } = require('node:url');
 
 const MIN_MAJOR = 24;
 const root = path.resolve(__dirname, '..');
@@ -78,7 +79,18 @@ if (!entry) {
   process.exit(2);
 }
 
-const child = spawn(node, [entry, ...process.argv.slice(2)], { stdio: 'inherit' });
+// Node strips types itself except under node_modules (an installed copy of the package, as
+// pre-commit installs it): there a load hook does it for the package's own sources.
+const installed = root.split(path.sep).includes('node_modules');
+const flags =
+  entry.endsWith('.ts') && installed
+    ? [
+        '--disable-warning=ExperimentalWarning',
+        '--import',
+        pathToFileURL(path.join(__dirname, 'strip-types.mjs')).href,
+      ]
+    : [];
+const child = spawn(node, [...flags, entry, ...process.argv.slice(2)], { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
     // A terminal's Ctrl-C reaches the whole process group; the child decides how to stop.
