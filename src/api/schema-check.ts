@@ -124,6 +124,7 @@ function shortKey(key: string): string {
 
 /** A hand-written rule already reported this field or one above it. */
 function reported(w: Walk, path: string): boolean {
+  if (w.handErrors.length === 0) return false;
   for (const e of w.handErrors) {
     if (e.field === path) return true;
     if (path.startsWith(e.field) && (path[e.field.length] === '.' || path[e.field.length] === '['))
@@ -173,7 +174,10 @@ function visit(w: Walk, value: unknown, node: SchemaNode, path: string, warnedAb
     return;
   }
   if (typeof value !== 'object') return;
-  for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+  const o = value as Record<string, unknown>;
+  for (const key in o) {
+    if (!Object.hasOwn(o, key)) continue;
+    const child = o[key];
     const named = node.children.get(key);
     if (named) visit(w, child, named, `${path}.${key}`, warned);
     else if (node.values) visit(w, child, node.values, `${path}[${JSON.stringify(shortKey(key))}]`, warned);
@@ -213,7 +217,10 @@ function checkValue(w: Walk, value: unknown, node: SchemaNode, path: string, qui
       });
   } else if (typeof value === 'object' && value !== null) {
     const o = value as Record<string, unknown>;
-    const present = Object.keys(o).filter((k) => o[k] !== undefined && o[k] !== null).length;
+    const present =
+      s.minProperties !== undefined || s.maxProperties !== undefined
+        ? Object.keys(o).filter((k) => o[k] !== undefined && o[k] !== null).length
+        : 0;
     if (s.minProperties !== undefined && present < s.minProperties)
       errors.push(
         fieldErrors.invalid(
@@ -278,8 +285,13 @@ function patternOf(source: string): RegExp | undefined {
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 function checkString(errors: FieldError[], value: string, s: SchemaNode['schema'], path: string): void {
-  // OpenAPI lengths count characters (code points), not UTF-16 units.
-  const length = s.minLength !== undefined || s.maxLength !== undefined ? [...value].length : 0;
+  // OpenAPI lengths count characters (code points), not UTF-16 units; a string has at most as
+  // many code points as units, so they are counted only when the units alone cannot tell.
+  const length =
+    (s.maxLength !== undefined && value.length > s.maxLength) ||
+    (s.minLength !== undefined && value.length >= s.minLength && value.length < 2 * s.minLength)
+      ? codePoints(value)
+      : value.length;
   if (s.maxLength !== undefined && length > s.maxLength) {
     // Too long: the pattern is not tried (it would only repeat the problem, slowly).
     errors.push(fieldErrors.tooLong(path, s.maxLength));
@@ -301,6 +313,12 @@ function checkString(errors: FieldError[], value: string, s: SchemaNode['schema'
   if (s.format === 'byte' && !BASE64.test(value.replace(/\s+/g, ''))) {
     errors.push(fieldErrors.invalid(path, '<bytes>', `${path} in body must be of type byte (base64)`));
   }
+}
+
+function codePoints(value: string): number {
+  let n = 0;
+  for (const _ of value) n++;
+  return n;
 }
 
 const INT32 = 2 ** 31;

@@ -232,8 +232,16 @@ export function fieldAt(kind: SchemaKind, version: SchemaVersion, path: string):
  */
 export function knownFieldsAt(kind: SchemaKind, version: SchemaVersion, path: string): readonly string[] {
   const node = nodeAt(kind, version, path);
-  return node ? [...node.children.keys()].sort() : [];
+  if (!node) return [];
+  let names = sortedNames.get(node);
+  if (!names) {
+    names = Object.freeze([...node.children.keys()].sort());
+    sortedNames.set(node, names);
+  }
+  return names;
 }
+
+const sortedNames = new WeakMap<SchemaNode, readonly string[]>();
 
 /** The enum values of a string field (empty when the schema gives none). */
 export function enumAt(kind: SchemaKind, version: SchemaVersion, path: string): readonly string[] {

@@ -46,6 +46,18 @@ const PROVIDER_VALIDATORS: Record<(typeof SERVED_PROVIDERS)[number], ProviderVal
   fake: validateFakeStore,
 };
 
+const providerLists = new Map<string, readonly string[]>();
+/** The providers ESO's schema defines for this kind and version (computed once). */
+function esoProviders(kind: StoreKind, version: EsoVersion): readonly string[] {
+  const id = `${kind}/${version}`;
+  let list = providerLists.get(id);
+  if (!list) {
+    list = knownFieldsAt(kind, version, 'spec.provider');
+    providerLists.set(id, list);
+  }
+  return list;
+}
+
 export function validateSecretStore(obj: Obj, kind: StoreKind, version: EsoVersion): ValidationResult {
   const errors: FieldError[] = [];
   const warnings: string[] = [];
@@ -124,7 +136,7 @@ export function validateSecretStore(obj: Obj, kind: StoreKind, version: EsoVersi
   }
   const provider = optObject(spec.provider, 'spec.provider', errors);
   if (!provider) return { errors, warnings };
-  const set = presentKeys(provider, knownFieldsAt(kind, version, 'spec.provider'));
+  const set = presentKeys(provider, esoProviders(kind, version));
   if (set.length === 0) {
     errors.push(
       fieldErrors.required(
