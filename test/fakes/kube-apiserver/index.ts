@@ -38,7 +38,7 @@ import {
 } from './selectors.ts';
 import { clone, type KObject, Store, type StoredEvent } from './store.ts';
 
-export type { KObject } from './store.ts';
+export type { KObject, StoredEvent } from './store.ts';
 
 export interface KubeApiServerOptions {
   /** Bearer token → username for admission userInfo; unknown tokens get `defaultUser`. */
@@ -156,6 +156,9 @@ export class KubeApiServer {
   /** Snapshots behind `continue` tokens of paged lists. */
   readonly #pages = new Map<string, { rv: string; items: KObject[] }>();
   #faults: Array<Fault & { count: number }> = [];
+  #inFlight = 0;
+  #peakInFlight = 0;
+  #peakSockets = 0;
 
   private constructor(server: Server, caPem: string, opts: KubeApiServerOptions) {
     this.#server = server;
@@ -179,6 +182,7 @@ export class KubeApiServer {
     });
     server.on('secureConnection', (s: Socket) => {
       this.#sockets.add(s);
+      this.#peakSockets = Math.max(this.#peakSockets, this.#sockets.size);
       s.on('close', () => this.#sockets.delete(s));
     });
   }
@@ -295,6 +299,34 @@ export class KubeApiServer {
     this.#requests.length = 0;
   }
 
+  /**
+   * Load figures for benchmarks: requests being answered now (watches excluded) and the peak
+   * since the last reset, open connections and their peak.
+   */
+  load(opts: { reset?: boolean } = {}): {
+    inFlight: number;
+    peakInFlight: number;
+    sockets: number;
+    peakSockets: number;
+  } {
+    const out = {
+      inFlight: this.#inFlight,
+      peakInFlight: this.#peakInFlight,
+      sockets: this.#sockets.size,
+      peakSockets: this.#peakSockets,
+    };
+    if (opts.reset) {
+      this.#peakInFlight = this.#inFlight;
+      this.#peakSockets = this.#sockets.size;
+    }
+    return out;
+  }
+
+  /** Every stored change (ADDED, MODIFIED, DELETED) as it happens; returns the unsubscribe. */
+  subscribe(listener: (ev: StoredEvent) => void): () => void {
+    return this.#store.subscribe(listener);
+  }
+
   /** Destroys every connection (watches included) and keeps the state: an API server restart. */
   restart(): void {
     for (const w of [...this.#watchers]) this.#watchers.delete(w);
@@ -320,8 +352,20 @@ export class KubeApiServer {
     };
     this.#requests.push(record);
     if (this.#requests.length > 100_000) this.#requests.splice(0, 10_000);
+    const watching = /[?&]watch=(true|1)(&|$)/.test(url.search);
+    if (!watching) {
+      this.#inFlight++;
+      this.#peakInFlight = Math.max(this.#peakInFlight, this.#inFlight);
+    }
+    let counted = !watching;
+    const done = () => {
+      if (counted) this.#inFlight--;
+      counted = false;
+    };
+    res.on('close', done);
     res.on('finish', () => {
       record.status = res.statusCode;
+      done();
     });
     if (req.method === 'GET') {
       const doc = this.#discovery(path);

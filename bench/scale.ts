@@ -1,0 +1,193 @@
+/**
+ * bench:scale — the first sync and one refresh cycle at scale, measured as a user runs it:
+ * `esw serve --kubeconfig` (the compiled build, refresher on) against the API-server double in
+ * its own process over real HTTPS, seeded with N ExternalSecrets in N/100 namespaces, a
+ * SecretStore each (AWS), two properties of N/10 keys, plus N unrelated 1 KiB Secrets
+ * (test/fakes/scale-scenario.ts).
+ *
+ * Per N: time to ready, first-sync time (ready → every target written and every status Ready),
+ * RSS at ready and its peak (VmHWM), AWS calls by kind against the economy, writes per target,
+ * API requests in flight and connections (peak, seen by the double), then one refresh cycle
+ * with nothing changed (Secret and status writes, AWS calls), and /validate latency at a fixed
+ * 100 req/s during the first sync and during the cycle. The machine's load average is recorded
+ * with every figure: the machine may be shared.
+ *
+ *   npm run bench:scale      (BENCH_SIZES=2000,10000,100000 BENCH_INTERVAL=2m)
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { machine, saveResult } from './lib.ts';
+import {
+  type LatencyResult,
+  loadAverage,
+  rss,
+  sleep,
+  startClusterProcess,
+  startReplica,
+  validateLoad,
+  waitReplicaReady,
+  writeServingCerts,
+} from './scale-lib.ts';
+
+const SIZES = (process.env.BENCH_SIZES ?? '2000,10000,100000').split(',').map(Number);
+const INTERVAL = process.env.BENCH_INTERVAL ?? '2m';
+const INTERVAL_MS = parseGo(INTERVAL);
+const FIRST_SYNC_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_S ?? 1200) * 1000;
+const EXTRA_ARGS = (process.env.BENCH_ARGS ?? '').split(' ').filter(Boolean);
+
+function parseGo(d: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(d);
+  if (!m) throw new Error(`BENCH_INTERVAL: ${d}`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+}
+
+interface Row {
+  n: number;
+  loadStart: string;
+  loadEnd: string;
+  seededMs: number;
+  readyMs: number;
+  firstSyncMs: number | undefined;
+  rssReadyMiB: number;
+  rssPeakFirstSyncMiB: number;
+  rssPeakMiB: number;
+  rssEndMiB: number;
+  economy: number;
+  firstSync: {
+    aws: Record<string, number>;
+    targets: number;
+    ready: number;
+    maxWritesPerTarget: number;
+    targetsWrittenTwice: number;
+    targetsWithDifferentData: number;
+    statusWrites: number;
+    peakInFlight: number;
+    peakSockets: number;
+    apiRequests: Record<string, number>;
+    validate: LatencyResult;
+  };
+  cycle?: {
+    secretWrites: number;
+    statusWrites: number;
+    aws: Record<string, number>;
+    peakInFlight: number;
+    apiRequests: Record<string, number>;
+    validate: LatencyResult;
+  };
+  clusterRssMiB: number;
+}
+
+async function run(n: number, port: number): Promise<Row> {
+  const dir = await mkdtemp(join(tmpdir(), 'esw-scale-'));
+  const loadStart = loadAverage();
+  const cluster = await startClusterProcess(dir, { n, interval: INTERVAL });
+  const tls = await writeServingCerts(dir);
+  console.error(`[scale ${n}] seeded in ${cluster.seededMs} ms; starting the webhook`);
+  await cluster.stats({ reset: true });
+  const replica = startReplica('bench-0', port, cluster, tls, EXTRA_ARGS);
+  try {
+    const readyAt = await waitReplicaReady(replica);
+    const readyMs = readyAt - replica.startedAt;
+    const atReady = await rss(replica.pid);
+    console.error(`[scale ${n}] ready in ${readyMs} ms, RSS ${atReady.rssMiB} MiB`);
+    const firstLoad = validateLoad(replica);
+    let stats = await cluster.stats();
+    let lastReport = Date.now();
+    for (;;) {
+      if (stats.completeAt !== undefined || Date.now() - readyAt > FIRST_SYNC_TIMEOUT_MS) break;
+      if (replica.proc.exitCode !== null) throw new Error('the webhook exited');
+      await sleep(250);
+      stats = await cluster.stats();
+      if (Date.now() - lastReport >= 10_000) {
+        lastReport = Date.now();
+        const o = stats.observer;
+        console.error(
+          `[scale ${n}] +${Math.round((Date.now() - readyAt) / 1000)} s: ${o.targets} targets, ${o.ready} ready, in flight ${stats.load.inFlight} (peak ${stats.load.peakInFlight}), RSS ${(await rss(replica.pid)).rssMiB} MiB, load ${loadAverage()}`,
+        );
+      }
+    }
+    const firstValidate = await firstLoad.stop();
+    const firstSyncMs = stats.completeAt === undefined ? undefined : stats.completeAt - readyAt;
+    const afterFirst = await rss(replica.pid);
+    // Writes that trail the last one (status echoes, re-syncs) belong to the first sync too.
+    await sleep(3_000);
+    stats = await cluster.stats({ reset: true });
+    const first = stats.observer;
+    const row: Row = {
+      n,
+      loadStart,
+      loadEnd: '',
+      seededMs: cluster.seededMs,
+      readyMs,
+      firstSyncMs,
+      rssReadyMiB: atReady.rssMiB,
+      rssPeakFirstSyncMiB: afterFirst.peakMiB,
+      rssPeakMiB: 0,
+      rssEndMiB: 0,
+      economy: cluster.economy,
+      firstSync: {
+        aws: stats.aws,
+        targets: first.targets,
+        ready: first.ready,
+        maxWritesPerTarget: first.maxWritesPerTarget,
+        targetsWrittenTwice: first.targetsWrittenTwice,
+        targetsWithDifferentData: first.targetsWithDifferentData,
+        statusWrites: first.statusWrites,
+        peakInFlight: stats.load.peakInFlight,
+        peakSockets: stats.load.peakSockets,
+        apiRequests: stats.apiRequests,
+        validate: firstValidate,
+      },
+      clusterRssMiB: stats.rssMiB,
+    };
+    if (firstSyncMs !== undefined && INTERVAL_MS > 0) {
+      // One whole refresh cycle with nothing changed at the provider.
+      console.error(`[scale ${n}] first sync ${firstSyncMs} ms; one idle cycle (${INTERVAL})`);
+      const cycleLoad = validateLoad(replica);
+      await sleep(INTERVAL_MS + 5_000);
+      const cycleValidate = await cycleLoad.stop();
+      const c = await cluster.stats({ reset: true });
+      row.cycle = {
+        secretWrites: c.observer.writesTotal - first.writesTotal,
+        statusWrites: c.observer.statusWrites - first.statusWrites,
+        aws: c.aws,
+        peakInFlight: c.load.peakInFlight,
+        apiRequests: c.apiRequests,
+        validate: cycleValidate,
+      };
+    }
+    const end = await rss(replica.pid);
+    row.rssPeakMiB = end.peakMiB;
+    row.rssEndMiB = end.rssMiB;
+    row.loadEnd = loadAverage();
+    return row;
+  } finally {
+    await replica.stop();
+    await cluster.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const rows: Row[] = [];
+let port = 18_700;
+for (const n of SIZES) {
+  const row = await run(n, port++);
+  rows.push(row);
+  console.error(JSON.stringify(row, null, 1));
+}
+
+const fmt = (ms: number | undefined) => (ms === undefined ? 'not finished' : `${(ms / 1000).toFixed(1)} s`);
+const calls = (a: Record<string, number>) =>
+  `${a.GetSecretValue ?? 0} Get + ${a.BatchGetSecretValue ?? 0} Batch`;
+console.log(`\n${machine()}\n`);
+console.log(
+  '| N | load (start → end) | ready | first sync | RSS ready → peak | first-sync AWS calls (economy) | writes per target (max) | API in flight (peak) | /validate p99 first sync / cycle | idle cycle: Secret + status writes, AWS calls |',
+);
+console.log('|---|---|---:|---:|---|---|---:|---:|---|---|');
+for (const r of rows) {
+  console.log(
+    `| ${r.n.toLocaleString('en')} | ${r.loadStart} → ${r.loadEnd} | ${fmt(r.readyMs)} | ${fmt(r.firstSyncMs)} | ${r.rssReadyMiB} → ${r.rssPeakMiB} MiB | ${calls(r.firstSync.aws)} (${r.economy} Batch) | ${r.firstSync.maxWritesPerTarget} | ${r.firstSync.peakInFlight} | ${r.firstSync.validate.p99} ms / ${r.cycle?.validate.p99 ?? '—'} ms | ${r.cycle ? `${r.cycle.secretWrites} + ${r.cycle.statusWrites}, ${calls(r.cycle.aws)}` : '—'} |`,
+  );
+}
+console.log(`written to ${await saveResult('scale', { interval: INTERVAL, rows })}`);
