@@ -35,6 +35,8 @@ const INTERVAL = process.env.BENCH_INTERVAL ?? '2m';
 const INTERVAL_MS = parseGo(INTERVAL);
 const FIRST_SYNC_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_S ?? 1200) * 1000;
 const EXTRA_ARGS = (process.env.BENCH_ARGS ?? '').split(' ').filter(Boolean);
+/** BENCH_CYCLE=0 skips the idle-cycle phase (first sync only). */
+const MEASURE_CYCLE = process.env.BENCH_CYCLE !== '0';
 
 function parseGo(d: string): number {
   const m = /^(\d+)(ms|s|m|h)$/.exec(d);
@@ -141,7 +143,7 @@ async function run(n: number, port: number): Promise<Row> {
       },
       clusterRssMiB: stats.rssMiB,
     };
-    if (firstSyncMs !== undefined && INTERVAL_MS > 0) {
+    if (firstSyncMs !== undefined && INTERVAL_MS > 0 && MEASURE_CYCLE) {
       // One whole refresh cycle with nothing changed at the provider.
       console.error(`[scale ${n}] first sync ${firstSyncMs} ms; one idle cycle (${INTERVAL})`);
       const cycleLoad = validateLoad(replica);

@@ -8,6 +8,7 @@ import type { ServeConfig } from './config.ts';
 import { errorMessage } from './errors.ts';
 import { CertBootstrap } from './kube/cert-bootstrap.ts';
 import { KubeClient } from './kube/client.ts';
+import { KubeHttp } from './kube/http.ts';
 import { startInformers } from './kube/informer.ts';
 import { LeaderElector } from './kube/leader.ts';
 import { ApiSecretReader } from './kube/secret-reader.ts';
@@ -31,9 +32,11 @@ export interface ClusterOptions extends RuntimeOptions {
 
 export async function createClusterRuntime(opts: ClusterOptions): Promise<ClusterRuntime> {
   const { kubeConfig: kc, config, logger, metrics } = opts;
-  const client = new KubeClient(kc);
+  // One keep-alive connection pool for every API call of this process.
+  const http = new KubeHttp(kc);
+  const client = new KubeClient(kc, http);
   const registry = new MemoryRegistry();
-  const informers = startInformers(kc, { registry, metrics, logger });
+  const informers = startInformers(http, { registry, metrics, logger });
   const secrets = new ApiSecretReader(client);
 
   let elector: LeaderElector | undefined;
@@ -70,6 +73,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       await stopping;
       await certs?.stop();
       await informers.stop();
+      http.close();
     },
   });
 

@@ -1,10 +1,11 @@
 /**
- * Typed helpers on @kubernetes/client-node for the calls the project makes. Every failure comes
- * out as a KubeApiError (EswError ESW_KUBE) carrying the HTTP status and the Status reason; its
- * message never includes a request or response body (bodies hold secret data), nor the Status
- * message (it echoes values).
+ * Typed helpers for the calls the project makes, on the one keep-alive HTTP path
+ * (src/kube/http.ts). Every failure comes out as a KubeApiError (EswError ESW_KUBE) carrying the
+ * HTTP status and the Status reason; its message never includes a request or response body
+ * (bodies hold secret data), nor the Status message (it echoes values). The generated
+ * @kubernetes/client-node APIs stay available (created on first use) for callers outside the hot
+ * paths.
  */
-import { request as httpsRequest, type RequestOptions } from 'node:https';
 import {
   AdmissionregistrationV1Api,
   ApiException,
@@ -13,27 +14,15 @@ import {
   type CoreV1Event,
   CustomObjectsApi,
   type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
   type V1Secret,
 } from '@kubernetes/client-node';
 import type { ExternalSecret } from '../api/types.ts';
-import { EswError } from '../errors.ts';
-import { describeError, kubeStatusReason, kubeStatusText } from '../observability/sanitize.ts';
+import { describeError } from '../observability/sanitize.ts';
+import { KubeApiError, KubeHttp, namespacedPath, type Query, statusError } from './http.ts';
+
+export { KubeApiError } from './http.ts';
 
 export const ESO_GROUP = 'external-secrets.io';
-
-export class KubeApiError extends EswError {
-  /** HTTP status, 0 when the request never got an answer. */
-  readonly statusCode: number;
-  /** The Status `reason` (NotFound, Conflict, AlreadyExists, Expired, ...) when the server sent one. */
-  readonly reason: string | undefined;
-  constructor(statusCode: number, reason: string | undefined, message: string, cause?: unknown) {
-    super('ESW_KUBE', message, { cause });
-    this.statusCode = statusCode;
-    this.reason = reason;
-  }
-}
 
 /** The HTTP status of a failed API call (KubeApiError, ApiException or a Watch error), else 0. */
 export function statusCode(err: unknown): number {
@@ -64,12 +53,7 @@ export function toKubeError(err: unknown, what: string): KubeApiError {
   return new KubeApiError(code, undefined, `${what}: ${code ? `HTTP ${code}: ` : ''}${describeError(err)}`);
 }
 
-function statusError(code: number, body: unknown, what: string): KubeApiError {
-  const verdict = code >= 400 && code < 500 ? 'API server refused the request' : 'API server failed';
-  return new KubeApiError(code, kubeStatusReason(body), `${what}: ${verdict}: ${kubeStatusText(code, body)}`);
-}
-
-const mergePatchOptions = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const MERGE_PATCH = 'application/merge-patch+json';
 
 export interface EventInput {
   type: 'Normal' | 'Warning';
@@ -79,37 +63,75 @@ export interface EventInput {
   component?: string;
 }
 
+/** A coordination.k8s.io/v1 Lease as JSON (times are RFC 3339 MicroTime strings). */
+export interface Lease {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
+}
+
+const CORE = '/api/v1';
+const ESO = `/apis/${ESO_GROUP}`;
+const LEASES = '/apis/coordination.k8s.io/v1';
+
 export class KubeClient {
   readonly kc: KubeConfig;
-  readonly core: CoreV1Api;
-  readonly custom: CustomObjectsApi;
-  readonly coordination: CoordinationV1Api;
-  readonly admission: AdmissionregistrationV1Api;
+  readonly http: KubeHttp;
+  #core: CoreV1Api | undefined;
+  #custom: CustomObjectsApi | undefined;
+  #coordination: CoordinationV1Api | undefined;
+  #admission: AdmissionregistrationV1Api | undefined;
 
-  constructor(kc: KubeConfig) {
+  constructor(kc: KubeConfig, http: KubeHttp = new KubeHttp(kc)) {
     this.kc = kc;
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.custom = kc.makeApiClient(CustomObjectsApi);
-    this.coordination = kc.makeApiClient(CoordinationV1Api);
-    this.admission = kc.makeApiClient(AdmissionregistrationV1Api);
+    this.http = http;
+  }
+
+  // The generated clients (one undici Agent per request): for tools and tests, not hot paths.
+  get core(): CoreV1Api {
+    this.#core ??= this.kc.makeApiClient(CoreV1Api);
+    return this.#core;
+  }
+  get custom(): CustomObjectsApi {
+    this.#custom ??= this.kc.makeApiClient(CustomObjectsApi);
+    return this.#custom;
+  }
+  get coordination(): CoordinationV1Api {
+    this.#coordination ??= this.kc.makeApiClient(CoordinationV1Api);
+    return this.#coordination;
+  }
+  get admission(): AdmissionregistrationV1Api {
+    this.#admission ??= this.kc.makeApiClient(AdmissionregistrationV1Api);
+    return this.#admission;
   }
 
   /** The Secret, or null when it does not exist. */
   async getSecret(namespace: string, name: string): Promise<V1Secret | null> {
+    const what = `get secret ${namespace}/${name}`;
     try {
-      return await this.core.readNamespacedSecret({ namespace, name });
+      return await this.http.get<V1Secret>(namespacedPath(CORE, namespace, 'secrets', name), undefined, what);
     } catch (err) {
       if (isNotFound(err)) return null;
-      throw toKubeError(err, `get secret ${namespace}/${name}`);
+      throw toKubeError(err, what);
     }
   }
 
   async createSecret(namespace: string, secret: V1Secret): Promise<V1Secret> {
-    try {
-      return await this.core.createNamespacedSecret({ namespace, body: secret });
-    } catch (err) {
-      throw toKubeError(err, `create secret ${namespace}/${secret.metadata?.name ?? ''}`);
-    }
+    const what = `create secret ${namespace}/${secret.metadata?.name ?? ''}`;
+    return this.#call<V1Secret>('POST', namespacedPath(CORE, namespace, 'secrets'), what, { body: secret });
   }
 
   /**
@@ -117,18 +139,13 @@ export class KubeClient {
    * so a concurrent change makes this fail with 409 (isConflict) instead of being overwritten.
    */
   async replaceSecret(namespace: string, name: string, secret: V1Secret): Promise<V1Secret> {
+    const what = `replace secret ${namespace}/${name}`;
     if (!secret.metadata?.resourceVersion) {
-      throw new KubeApiError(
-        0,
-        undefined,
-        `replace secret ${namespace}/${name}: resourceVersion is required`,
-      );
+      throw new KubeApiError(0, undefined, `${what}: resourceVersion is required`);
     }
-    try {
-      return await this.core.replaceNamespacedSecret({ namespace, name, body: secret });
-    } catch (err) {
-      throw toKubeError(err, `replace secret ${namespace}/${name}`);
-    }
+    return this.#call<V1Secret>('PUT', namespacedPath(CORE, namespace, 'secrets', name), what, {
+      body: secret,
+    });
   }
 
   /**
@@ -147,14 +164,16 @@ export class KubeClient {
           metadata: { ...((patch.metadata as object) ?? {}), resourceVersion: opts.resourceVersion },
         }
       : patch;
-    try {
-      return await this.core.patchNamespacedSecret(
-        { namespace, name, body, ...(opts.fieldManager ? { fieldManager: opts.fieldManager } : {}) },
-        mergePatchOptions,
-      );
-    } catch (err) {
-      throw toKubeError(err, `patch secret ${namespace}/${name}`);
-    }
+    return this.#call<V1Secret>(
+      'PATCH',
+      namespacedPath(CORE, namespace, 'secrets', name),
+      `patch secret ${namespace}/${name}`,
+      {
+        body,
+        contentType: MERGE_PATCH,
+        ...(opts.fieldManager ? { query: { fieldManager: opts.fieldManager } } : {}),
+      },
+    );
   }
 
   /** Deletes a Secret; false when it was already gone. */
@@ -163,10 +182,10 @@ export class KubeClient {
     name: string,
     opts: { resourceVersion?: string; propagationPolicy?: 'Background' | 'Foreground' | 'Orphan' } = {},
   ): Promise<boolean> {
+    const what = `delete secret ${namespace}/${name}`;
     try {
-      await this.core.deleteNamespacedSecret({
-        namespace,
-        name,
+      await this.http.request('DELETE', namespacedPath(CORE, namespace, 'secrets', name), {
+        what,
         body: {
           ...(opts.propagationPolicy ? { propagationPolicy: opts.propagationPolicy } : {}),
           ...(opts.resourceVersion ? { preconditions: { resourceVersion: opts.resourceVersion } } : {}),
@@ -175,23 +194,22 @@ export class KubeClient {
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
-      throw toKubeError(err, `delete secret ${namespace}/${name}`);
+      throw toKubeError(err, what);
     }
   }
 
   /** The ExternalSecret (served at `version`, default v1), or null when it does not exist. */
   async getExternalSecret(namespace: string, name: string, version = 'v1'): Promise<ExternalSecret | null> {
+    const what = `get externalsecret ${namespace}/${name}`;
     try {
-      return (await this.custom.getNamespacedCustomObject({
-        group: ESO_GROUP,
-        version,
-        namespace,
-        plural: 'externalsecrets',
-        name,
-      })) as ExternalSecret;
+      return await this.http.get<ExternalSecret>(
+        namespacedPath(`${ESO}/${version}`, namespace, 'externalsecrets', name),
+        undefined,
+        what,
+      );
     } catch (err) {
       if (isNotFound(err)) return null;
-      throw toKubeError(err, `get externalsecret ${namespace}/${name}`);
+      throw toKubeError(err, what);
     }
   }
 
@@ -203,18 +221,12 @@ export class KubeClient {
     const namespace = es.metadata?.namespace ?? 'default';
     const name = es.metadata?.name ?? '';
     const version = es.apiVersion?.split('/')[1] ?? 'v1';
-    try {
-      return (await this.custom.replaceNamespacedCustomObjectStatus({
-        group: ESO_GROUP,
-        version,
-        namespace,
-        plural: 'externalsecrets',
-        name,
-        body: es,
-      })) as ExternalSecret;
-    } catch (err) {
-      throw toKubeError(err, `update status of externalsecret ${namespace}/${name}`);
-    }
+    return this.#call<ExternalSecret>(
+      'PUT',
+      namespacedPath(`${ESO}/${version}`, namespace, 'externalsecrets', name, 'status'),
+      `update status of externalsecret ${namespace}/${name}`,
+      { body: es },
+    );
   }
 
   /** Merge patch on the `/status` subresource (unconditional). */
@@ -224,22 +236,23 @@ export class KubeClient {
     status: Record<string, unknown>,
     version = 'v1',
   ): Promise<ExternalSecret> {
-    try {
-      return (await this.custom.patchNamespacedCustomObjectStatus(
-        { group: ESO_GROUP, version, namespace, plural: 'externalsecrets', name, body: { status } },
-        mergePatchOptions,
-      )) as ExternalSecret;
-    } catch (err) {
-      throw toKubeError(err, `patch status of externalsecret ${namespace}/${name}`);
-    }
+    return this.#call<ExternalSecret>(
+      'PATCH',
+      namespacedPath(`${ESO}/${version}`, namespace, 'externalsecrets', name, 'status'),
+      `patch status of externalsecret ${namespace}/${name}`,
+      { body: { status }, contentType: MERGE_PATCH },
+    );
   }
 
   async createEvent(namespace: string, event: CoreV1Event): Promise<CoreV1Event> {
-    try {
-      return await this.core.createNamespacedEvent({ namespace, body: event });
-    } catch (err) {
-      throw toKubeError(err, `create event in ${namespace}`);
-    }
+    return this.#call<CoreV1Event>(
+      'POST',
+      namespacedPath(CORE, namespace, 'events'),
+      `create event in ${namespace}`,
+      {
+        body: event,
+      },
+    );
   }
 
   /**
@@ -279,46 +292,84 @@ export class KubeClient {
     });
   }
 
-  /** GET of a raw API path (lists for the informers): the JSON as the server sent it. */
-  getRaw(path: string, query: Record<string, string | undefined> = {}): Promise<unknown> {
-    return rawGet(this.kc, path, query);
-  }
-}
+  // ---------------------------------------------------------------- leases
 
-/** GET `path` with the KubeConfig's TLS and credentials; resolves the parsed JSON body. */
-export async function rawGet(
-  kc: KubeConfig,
-  path: string,
-  query: Record<string, string | undefined> = {},
-  timeoutMs = 30_000,
-): Promise<unknown> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new KubeApiError(0, undefined, `GET ${path}: no current cluster in kubeconfig`);
-  const url = new URL(cluster.server + path);
-  for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
-  const opts: RequestOptions = { method: 'GET', headers: { accept: 'application/json' } };
-  await kc.applyToHTTPSOptions(opts);
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { ...opts, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', (e) => reject(toKubeError(e, `GET ${path}`)));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        const code = res.statusCode ?? 0;
-        if (code < 200 || code > 299) {
-          reject(statusError(code, text, `GET ${path}`));
-          return;
-        }
-        try {
-          resolve(JSON.parse(text));
-        } catch {
-          reject(new KubeApiError(code, undefined, `GET ${path}: response is not JSON`));
-        }
+  /** The Lease, or null when it does not exist. */
+  async getLease(namespace: string, name: string): Promise<Lease | null> {
+    const what = `get lease ${namespace}/${name}`;
+    try {
+      return await this.http.get<Lease>(namespacedPath(LEASES, namespace, 'leases', name), undefined, what);
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw toKubeError(err, what);
+    }
+  }
+
+  async listLeases(namespace: string, labelSelector: string): Promise<Lease[]> {
+    const list = await this.#call<{ items?: Lease[] }>(
+      'GET',
+      namespacedPath(LEASES, namespace, 'leases'),
+      `list leases in ${namespace}`,
+      { query: { labelSelector } },
+    );
+    return list.items ?? [];
+  }
+
+  /** Creates a Lease; 409 (isConflict) when it already exists. */
+  async createLease(namespace: string, lease: Lease): Promise<Lease> {
+    return this.#call<Lease>(
+      'POST',
+      namespacedPath(LEASES, namespace, 'leases'),
+      `create lease in ${namespace}`,
+      {
+        body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...lease },
+      },
+    );
+  }
+
+  /** Replaces a Lease, conditional on `lease.metadata.resourceVersion` (409 on a stale one). */
+  async replaceLease(namespace: string, lease: Lease): Promise<Lease> {
+    const name = lease.metadata?.name ?? '';
+    return this.#call<Lease>(
+      'PUT',
+      namespacedPath(LEASES, namespace, 'leases', name),
+      `update lease ${namespace}/${name}`,
+      {
+        body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...lease },
+      },
+    );
+  }
+
+  /** Deletes a Lease (conditional on `resourceVersion` when given); false when already gone. */
+  async deleteLease(namespace: string, name: string, resourceVersion?: string): Promise<boolean> {
+    const what = `delete lease ${namespace}/${name}`;
+    try {
+      await this.http.request('DELETE', namespacedPath(LEASES, namespace, 'leases', name), {
+        what,
+        ...(resourceVersion ? { body: { preconditions: { resourceVersion } } } : {}),
       });
-    });
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.on('error', (e) => reject(toKubeError(e, `GET ${path}`)));
-    req.end();
-  });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw toKubeError(err, what);
+    }
+  }
+
+  /** GET of a raw API path (lists for the informers): the JSON as the server sent it. */
+  getRaw(path: string, query: Query = {}): Promise<unknown> {
+    return this.http.get(path, query);
+  }
+
+  async #call<T>(
+    method: string,
+    path: string,
+    what: string,
+    opts: { body?: unknown; contentType?: string; query?: Query } = {},
+  ): Promise<T> {
+    try {
+      return await this.http.request<T>(method, path, { ...opts, what });
+    } catch (err) {
+      throw toKubeError(err, what);
+    }
+  }
 }

@@ -1,19 +1,20 @@
 /**
- * A list + watch informer, written on @kubernetes/client-node's `Watch` (its `makeInformer`
- * restarts on a fixed timer and reports no health). It keeps a cache keyed `namespace/name`,
+ * A list + watch informer on the project's keep-alive HTTP path (src/kube/http.ts; client-node's
+ * `makeInformer` restarts on a fixed timer, reports no health and opens a connection a call). It keeps a cache keyed `namespace/name`,
  * emits add / update / delete, resumes a dropped watch from the last resourceVersion it saw (so
  * nothing is missed), relists on 410 Gone (diffing the new list against the cache, so deletions
  * during the gap are emitted too), and restarts with capped exponential backoff on errors.
  * `healthy()` is true only while the informer is listed *and* its watch is connected.
  */
 import { EventEmitter } from 'node:events';
-import { type KubeConfig, Watch } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { ExternalSecret, KubeObject, Namespace, Secret, SecretStore } from '../api/types.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { kubeStatusReason, kubeStatusText } from '../observability/sanitize.ts';
-import { isGone, KubeApiError, rawGet, statusCode } from './client.ts';
+import { isGone, KubeApiError, statusCode } from './client.ts';
+import { KubeHttp } from './http.ts';
 
 export type Sleep = (ms: number) => Promise<void>;
 export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -70,7 +71,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   failures = 0;
   lastError: string | undefined;
   readonly #opts: InformerOptions;
-  readonly #kc: KubeConfig;
+  readonly #http: KubeHttp;
   readonly #emitter = new EventEmitter();
   readonly #sleep: Sleep;
   #resolveSynced: () => void = () => {};
@@ -79,12 +80,13 @@ export class Informer<T extends KubeObject = KubeObject> {
   #watching = false;
   #stopped = false;
   #running: Promise<void> | undefined;
-  #abort: AbortController | undefined;
+  #abort: { abort(): void } | undefined;
   #wakeStop: () => void = () => {};
   readonly #stopSignal: Promise<void>;
 
-  constructor(kc: KubeConfig, opts: InformerOptions) {
-    this.#kc = kc;
+  /** `source`: the shared HTTP path (a KubeConfig gets its own). */
+  constructor(source: KubeConfig | KubeHttp, opts: InformerOptions) {
+    this.#http = source instanceof KubeConfig ? new KubeHttp(source) : source;
     this.#opts = opts;
     this.name = opts.name ?? opts.path;
     this.#sleep = opts.sleep ?? realSleep;
@@ -196,9 +198,9 @@ export class Informer<T extends KubeObject = KubeObject> {
     let cont: string | undefined;
     let rv = '';
     for (let page = 0; page < 10_000; page++) {
-      const res = (await rawGet(this.#kc, this.#opts.path, {
+      const res = (await this.#http.get(this.#opts.path, {
         labelSelector: this.#opts.labelSelector,
-        limit: '500',
+        limit: 500,
         continue: cont,
       })) as { items?: T[]; metadata?: { resourceVersion?: string; continue?: string } };
       for (const item of res.items ?? []) items.push(this.#typed(item));
@@ -234,18 +236,14 @@ export class Informer<T extends KubeObject = KubeObject> {
       const finish = (err: unknown) => {
         if (finished) return;
         finished = true;
-        // client-node's Watch aborts a stream silent for 30 s: for a connected watch that is a
-        // quiet resource, not a failure.
-        const inactivity =
-          (err as { name?: unknown } | null)?.name === 'TimeoutError' && connectedAt !== undefined;
         let outcome: 'events' | 'quiet' | 'empty' | 'gone' | undefined;
         if (gone) outcome = 'gone';
-        else if (err && !inactivity && !this.#stopped) outcome = undefined;
+        else if (err && !this.#stopped) outcome = undefined;
         else if (delivered) outcome = 'events';
         else if (connectedAt !== undefined && now() - connectedAt >= (this.#opts.minWatchMs ?? 1000)) {
           outcome = 'quiet';
         } else outcome = 'empty';
-        // A routine end (server timeout, inactivity) is resumed at once: health stays up
+        // A routine end (the server's timeoutSeconds) is resumed at once: health stays up
         // unless the resumed watch fails. Anything else is reported at once.
         if (outcome !== 'events' && outcome !== 'quiet') this.#setHealth(this.#listed, false);
         if (outcome === undefined) reject(err);
@@ -273,28 +271,28 @@ export class Informer<T extends KubeObject = KubeObject> {
         if (type === 'BOOKMARK') return;
         this.#apply(type, this.#typed(obj as T));
       };
-      const watch = new Watch(this.#kc);
-      watch
-        .watch(
-          this.#opts.path,
-          {
-            resourceVersion: this.#resourceVersion || undefined,
-            allowWatchBookmarks: true,
-            labelSelector: this.#opts.labelSelector,
-            timeoutSeconds: this.#opts.watchTimeoutSeconds ?? 300,
-          },
-          onEvent,
-          finish,
-        )
-        .then((ctl) => {
-          this.#abort = ctl;
-          if (this.#stopped) ctl.abort();
-          else if (!finished) {
+      const handle = this.#http.watch(
+        this.#opts.path,
+        {
+          resourceVersion: this.#resourceVersion || undefined,
+          allowWatchBookmarks: true,
+          labelSelector: this.#opts.labelSelector,
+          timeoutSeconds: this.#opts.watchTimeoutSeconds ?? 300,
+        },
+        (type, obj) => onEvent(type, obj as WatchEventObject),
+        {
+          what: `watch ${this.name}`,
+          onOpen: () => {
+            if (this.#stopped || finished) return;
             connectedAt = now();
             this.lastError = undefined;
             this.#setHealth(this.#listed, true);
-          }
-        }, finish);
+          },
+        },
+      );
+      this.#abort = handle;
+      if (this.#stopped) handle.abort();
+      handle.done.then(() => finish(undefined), finish);
     });
   }
 
@@ -395,7 +393,8 @@ export function withoutData(obj: KubeObject): KubeObject {
 }
 
 /** Starts the six informers of cluster mode; call `stop()` at shutdown. */
-export function startInformers(kc: KubeConfig, opts: StartInformersOptions): InformerSet {
+export function startInformers(source: KubeConfig | KubeHttp, opts: StartInformersOptions): InformerSet {
+  const http = source instanceof KubeConfig ? new KubeHttp(source) : source;
   const v = opts.esoVersion ?? 'v1';
   const eso = `external-secrets.io/${v}`;
   const make = <T extends KubeObject>(
@@ -407,7 +406,7 @@ export function startInformers(kc: KubeConfig, opts: StartInformersOptions): Inf
     transform: (obj: KubeObject) => KubeObject = slim,
   ): Informer<T> => {
     opts.metrics?.informerHealthy.set({ resource: name }, 0);
-    return new Informer<T>(kc, {
+    return new Informer<T>(http, {
       name,
       path,
       apiVersion,

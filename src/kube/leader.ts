@@ -8,11 +8,10 @@
  * this round. `stop()` releases the lease (empty holderIdentity) so a standby takes over at its
  * next retry instead of waiting out the lease.
  */
-import { type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { isConflict, isNotFound, type KubeClient } from './client.ts';
+import { isConflict, type KubeClient, type Lease } from './client.ts';
 import { realSleep, type Sleep } from './informer.ts';
 
 export interface LeaderElectorOptions {
@@ -142,26 +141,25 @@ export class LeaderElector {
   }
 
   async #tryAcquireOrRenew(): Promise<boolean> {
-    const api = this.#o.client.coordination;
+    const client = this.#o.client;
     const now = this.#now();
     const spec = () => ({
       holderIdentity: this.identity,
       leaseDurationSeconds: Math.ceil(this.#leaseMs / 1000),
-      renewTime: new V1MicroTime(now),
+      renewTime: microTime(now),
     });
-    let lease: V1Lease;
+    let lease: Lease | null;
     this.#heldByOther = '';
     try {
-      lease = await api.readNamespacedLease({ namespace: this.namespace, name: this.name });
+      lease = await client.getLease(this.namespace, this.name);
     } catch (err) {
-      if (!isNotFound(err)) return this.#failed(err);
+      return this.#failed(err);
+    }
+    if (!lease) {
       try {
-        await api.createNamespacedLease({
-          namespace: this.namespace,
-          body: {
-            metadata: { name: this.name, namespace: this.namespace },
-            spec: { ...spec(), acquireTime: new V1MicroTime(now), leaseTransitions: 0 },
-          },
+        await client.createLease(this.namespace, {
+          metadata: { name: this.name, namespace: this.namespace },
+          spec: { ...spec(), acquireTime: microTime(now), leaseTransitions: 0 },
         });
         return true;
       } catch (e) {
@@ -182,21 +180,17 @@ export class LeaderElector {
     }
     const changed = holder !== this.identity;
     try {
-      const updated = await api.replaceNamespacedLease({
-        namespace: this.namespace,
-        name: this.name,
-        body: {
-          ...lease,
-          spec: {
-            ...s,
-            ...spec(),
-            ...(changed
-              ? {
-                  acquireTime: new V1MicroTime(now),
-                  leaseTransitions: (s.leaseTransitions ?? 0) + (holder ? 1 : 0),
-                }
-              : {}),
-          },
+      const updated = await client.replaceLease(this.namespace, {
+        ...lease,
+        spec: {
+          ...s,
+          ...spec(),
+          ...(changed
+            ? {
+                acquireTime: microTime(now),
+                leaseTransitions: (s.leaseTransitions ?? 0) + (holder ? 1 : 0),
+              }
+            : {}),
         },
       });
       this.#observed = `${this.identity}|${String(updated.spec?.renewTime ?? '')}`;
@@ -215,25 +209,26 @@ export class LeaderElector {
   }
 
   async #release(): Promise<void> {
-    const api = this.#o.client.coordination;
+    const client = this.#o.client;
     try {
-      const lease = await api.readNamespacedLease({ namespace: this.namespace, name: this.name });
-      if (lease.spec?.holderIdentity !== this.identity) return;
-      await api.replaceNamespacedLease({
-        namespace: this.namespace,
-        name: this.name,
-        body: {
-          ...lease,
-          spec: {
-            ...lease.spec,
-            holderIdentity: '',
-            leaseDurationSeconds: 1,
-            renewTime: new V1MicroTime(this.#now()),
-          },
+      const lease = await client.getLease(this.namespace, this.name);
+      if (!lease || lease.spec?.holderIdentity !== this.identity) return;
+      await client.replaceLease(this.namespace, {
+        ...lease,
+        spec: {
+          ...lease.spec,
+          holderIdentity: '',
+          leaseDurationSeconds: 1,
+          renewTime: microTime(this.#now()),
         },
       });
     } catch (err) {
       this.#o.logger?.warn({ lease: this.name }, `lease release failed: ${errorMessage(err).split('\n')[0]}`);
     }
   }
+}
+
+/** A metav1.MicroTime: RFC 3339 with microseconds. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, '000Z');
 }

@@ -2,6 +2,7 @@ import { CoreV1Api, Watch } from '@kubernetes/client-node';
 import t, { type Test } from 'tap';
 import { isEswError } from '../../src/errors.ts';
 import { isConflict, isNotFound, KubeClient, statusCode } from '../../src/kube/client.ts';
+import { KubeHttp } from '../../src/kube/http.ts';
 import { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
@@ -245,3 +246,45 @@ t.test(
     t.same(errors, [{ type: 'ERROR', code: 410 }], 'a resourceVersion older than the window: ERROR 410 Gone');
   },
 );
+
+t.test(
+  'every call of a client shares a few keep-alive connections, and in-flight requests are bounded',
+  async (t) => {
+    const api = await KubeApiServer.start();
+    t.teardown(() => api.close());
+    const http = new KubeHttp(api.kubeConfig(), { maxSockets: 4 });
+    t.teardown(() => http.close());
+    const client = new KubeClient(api.kubeConfig(), http);
+    api.load({ reset: true });
+    // 200 calls at once: the pool sends at most 4 at a time over at most 4 connections.
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        client.createSecret('default', { metadata: { name: `s-${i}` }, data: { a: 'YQ==' } }),
+      ),
+    );
+    for (let i = 0; i < 50; i++) await client.getSecret('default', `s-${i}`);
+    const load = api.load();
+    t.ok(load.peakSockets <= 4, `at most 4 connections were opened (${load.peakSockets})`);
+    t.ok(load.peakInFlight <= 4, `at most 4 requests in flight (${load.peakInFlight})`);
+    t.equal(api.writes('secrets', 'create'), 200);
+  },
+);
+
+t.test('KubeHttp: a 401 asks the KubeConfig for credentials again once; errors carry no body', async (t) => {
+  const api = await KubeApiServer.start();
+  t.teardown(() => api.close());
+  const http = new KubeHttp(api.kubeConfig({ token: 't1' }));
+  t.teardown(() => http.close());
+  api.failNext({ verb: 'list', code: 401 });
+  const ns = await http.get<{ items: unknown[] }>('/api/v1/namespaces');
+  t.ok(Array.isArray(ns.items), 'retried after the 401');
+  t.same(
+    api.requests({ path: '/api/v1/namespaces' }).map((r) => r.status),
+    [401, 200],
+  );
+  api.failNext({ verb: 'list', code: 401, count: 2, message: 'CANARY-401' });
+  const err = await http.get('/api/v1/namespaces').catch((e: unknown) => e);
+  t.equal(statusCode(err), 401, 'a second 401 is the answer');
+  t.equal((err as Error).message, 'GET /api/v1/namespaces: API server refused the request: 401 Unauthorized');
+  t.notMatch((err as Error).message, 'CANARY', 'the Status message is never copied');
+});
