@@ -13,10 +13,14 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-export function spawnNode(args: string[], env: Record<string, string> = {}): Child {
+export function spawnNode(
+  args: string[],
+  env: Record<string, string> = {},
+  stdout: 'ignore' | number = 'ignore',
+): Child {
   const proc = spawn(NODE, args, {
     env: { ...process.env, NO_PROXY: '127.0.0.1,localhost', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', stdout, 'inherit'],
   });
   return {
     proc,

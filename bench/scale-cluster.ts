@@ -21,6 +21,8 @@ export interface ClusterStats {
   aws: Record<string, number>;
   apiRequests: Record<string, number>;
   rssMiB: number;
+  /** CPU seconds this process (the double and the AWS fake) has used. */
+  cpuS: number;
 }
 
 export type ClusterMessage =
@@ -45,13 +47,22 @@ const seededMs = Math.round(performance.now() - started);
 await writeKubeconfig(kubeconfigFile, { url: api.url, caPem: api.caPem }, { token: 'bench' });
 
 const send = (m: ClusterMessage) => process.send?.(m);
-send({ type: 'ready', kubeconfig: kubeconfigFile, awsEndpoint: aws.endpoint, seededMs, economy: batchEconomy(layout) });
+send({
+  type: 'ready',
+  kubeconfig: kubeconfigFile,
+  awsEndpoint: aws.endpoint,
+  seededMs,
+  economy: batchEconomy(layout),
+});
 
 process.on('message', (raw: { type: string; id?: number; reset?: boolean }) => {
   if (raw.type === 'stats') {
     const apiRequests: Record<string, number> = {};
     for (const r of api.requests()) {
-      const k = `${r.verb || r.method} ${r.path.split('?')[0]?.replace(/\/namespaces\/[^/]+/, '/namespaces/*').replace(/\/(secrets|externalsecrets|leases|events)\/[^/]+/, '/$1/*')}`;
+      const k = `${r.verb || r.method} ${r.path
+        .split('?')[0]
+        ?.replace(/\/namespaces\/[^/]+/, '/namespaces/*')
+        .replace(/\/(secrets|externalsecrets|leases|events)\/[^/]+/, '/$1/*')}`;
       apiRequests[k] = (apiRequests[k] ?? 0) + 1;
     }
     if (raw.reset) api.clearRequests();
@@ -66,6 +77,7 @@ process.on('message', (raw: { type: string; id?: number; reset?: boolean }) => {
       aws: Object.fromEntries(aws.calls),
       apiRequests,
       rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+      cpuS: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     });
     if (raw.reset) aws.resetCounts();
   } else if (raw.type === 'stop') {

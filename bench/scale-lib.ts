@@ -5,13 +5,14 @@
  * and a low fixed-rate /validate load whose latency shows how much refresh work stalls admission.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { openSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { createCertificates } from '../src/server/certs.ts';
-import type { ClusterMessage, ClusterStats } from './scale-cluster.ts';
 import { type Child, spawnNode, waitReady } from './lib.ts';
+import type { ClusterMessage, ClusterStats } from './scale-cluster.ts';
 
 /** The compiled server, as the container image runs it (npm run build first). */
 export const SERVER = join(import.meta.dirname, '..', 'dist', 'main.js');
@@ -137,6 +138,8 @@ export function startReplica(
       AWS_ENDPOINT_URL_SECRETS_MANAGER: cluster.awsEndpoint,
       ...extraEnv,
     },
+    // BENCH_LOG=DIR keeps each replica's log (warnings and errors) in DIR/<name>.log.
+    process.env.BENCH_LOG ? openSync(join(process.env.BENCH_LOG, `${name}.log`), 'a') : 'ignore',
   );
   return {
     ...child,
@@ -151,6 +154,18 @@ export function startReplica(
 export async function waitReplicaReady(r: Replica, timeoutMs = 600_000): Promise<number> {
   await waitReady(`https://127.0.0.1:${r.port}/readyz`, r.caCert, timeoutMs);
   return Date.now();
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat (11 and 12 after the command name).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 /** VmRSS and VmHWM (the peak) of a process, MiB. */

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machine, saveResult } from './lib.ts';
 import {
+  cpuSeconds,
   type LatencyResult,
   loadAverage,
   rss,
@@ -55,6 +56,10 @@ interface Row {
   rssPeakFirstSyncMiB: number;
   rssPeakMiB: number;
   rssEndMiB: number;
+  /** CPU seconds of the webhook during one idle cycle. */
+  cycleCpuS?: number;
+  /** CPU seconds of the webhook and of the cluster process from ready to the end of the first sync. */
+  firstSyncCpuS: { webhook: number; cluster: number };
   economy: number;
   firstSync: {
     aws: Record<string, number>;
@@ -92,6 +97,8 @@ async function run(n: number, port: number): Promise<Row> {
     const readyAt = await waitReplicaReady(replica);
     const readyMs = readyAt - replica.startedAt;
     const atReady = await rss(replica.pid);
+    const cpuAtReady = await cpuSeconds(replica.pid);
+    const clusterCpuAtReady = (await cluster.stats()).cpuS;
     console.error(`[scale ${n}] ready in ${readyMs} ms, RSS ${atReady.rssMiB} MiB`);
     const firstLoad = validateLoad(replica);
     let stats = await cluster.stats();
@@ -110,6 +117,10 @@ async function run(n: number, port: number): Promise<Row> {
       }
     }
     const firstValidate = await firstLoad.stop();
+    const firstSyncCpuS = {
+      webhook: Math.round((await cpuSeconds(replica.pid)) - cpuAtReady),
+      cluster: Math.round(stats.cpuS - clusterCpuAtReady),
+    };
     const firstSyncMs = stats.completeAt === undefined ? undefined : stats.completeAt - readyAt;
     const afterFirst = await rss(replica.pid);
     // Writes that trail the last one (status echoes, re-syncs) belong to the first sync too.
@@ -127,6 +138,7 @@ async function run(n: number, port: number): Promise<Row> {
       rssPeakFirstSyncMiB: afterFirst.peakMiB,
       rssPeakMiB: 0,
       rssEndMiB: 0,
+      firstSyncCpuS,
       economy: cluster.economy,
       firstSync: {
         aws: stats.aws,
@@ -147,8 +159,10 @@ async function run(n: number, port: number): Promise<Row> {
       // One whole refresh cycle with nothing changed at the provider.
       console.error(`[scale ${n}] first sync ${firstSyncMs} ms; one idle cycle (${INTERVAL})`);
       const cycleLoad = validateLoad(replica);
+      const cpuBefore = await cpuSeconds(replica.pid);
       await sleep(INTERVAL_MS + 5_000);
       const cycleValidate = await cycleLoad.stop();
+      row.cycleCpuS = Math.round((await cpuSeconds(replica.pid)) - cpuBefore);
       const c = await cluster.stats({ reset: true });
       row.cycle = {
         secretWrites: c.observer.writesTotal - first.writesTotal,
@@ -184,12 +198,12 @@ const calls = (a: Record<string, number>) =>
   `${a.GetSecretValue ?? 0} Get + ${a.BatchGetSecretValue ?? 0} Batch`;
 console.log(`\n${machine()}\n`);
 console.log(
-  '| N | load (start → end) | ready | first sync | RSS ready → peak | first-sync AWS calls (economy) | writes per target (max) | API in flight (peak) | /validate p99 first sync / cycle | idle cycle: Secret + status writes, AWS calls |',
+  '| N | load (start → end) | ready | first sync (CPU s: webhook / double) | RSS ready → peak | first-sync AWS calls (economy) | writes per target (max) | API in flight (peak) | /validate p99 first sync / cycle | idle cycle: Secret + status writes, AWS calls |',
 );
 console.log('|---|---|---:|---:|---|---|---:|---:|---|---|');
 for (const r of rows) {
   console.log(
-    `| ${r.n.toLocaleString('en')} | ${r.loadStart} → ${r.loadEnd} | ${fmt(r.readyMs)} | ${fmt(r.firstSyncMs)} | ${r.rssReadyMiB} → ${r.rssPeakMiB} MiB | ${calls(r.firstSync.aws)} (${r.economy} Batch) | ${r.firstSync.maxWritesPerTarget} | ${r.firstSync.peakInFlight} | ${r.firstSync.validate.p99} ms / ${r.cycle?.validate.p99 ?? '—'} ms | ${r.cycle ? `${r.cycle.secretWrites} + ${r.cycle.statusWrites}, ${calls(r.cycle.aws)}` : '—'} |`,
+    `| ${r.n.toLocaleString('en')} | ${r.loadStart} → ${r.loadEnd} | ${fmt(r.readyMs)} | ${fmt(r.firstSyncMs)} (${r.firstSyncCpuS.webhook} / ${r.firstSyncCpuS.cluster}) | ${r.rssReadyMiB} → ${r.rssPeakMiB} MiB | ${calls(r.firstSync.aws)} (${r.economy} Batch) | ${r.firstSync.maxWritesPerTarget} | ${r.firstSync.peakInFlight} | ${r.firstSync.validate.p99} ms / ${r.cycle?.validate.p99 ?? '—'} ms | ${r.cycle ? `${r.cycle.secretWrites} + ${r.cycle.statusWrites}, ${calls(r.cycle.aws)}` : '—'} |`,
   );
 }
 console.log(`written to ${await saveResult('scale', { interval: INTERVAL, rows })}`);

@@ -4,17 +4,19 @@
  * replica keeps its serving certificate in step with the shared Secret.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { Secret } from './api/types.ts';
 import type { ServeConfig } from './config.ts';
 import { errorMessage } from './errors.ts';
 import { CertBootstrap } from './kube/cert-bootstrap.ts';
 import { KubeClient } from './kube/client.ts';
 import { KubeHttp } from './kube/http.ts';
-import { startInformers } from './kube/informer.ts';
+import { slim, startInformers } from './kube/informer.ts';
 import { LeaderElector } from './kube/leader.ts';
 import { ApiSecretReader } from './kube/secret-reader.ts';
 import { ApiKubeWriter } from './refresher/kube-writer.ts';
 import { PlaceholderRefresh } from './refresher/placeholder.ts';
 import { Refresher } from './refresher/refresher.ts';
+import { withDataDigest } from './refresher/secret-data.ts';
 import { MemoryRegistry } from './resolve/memory-registry.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 
@@ -36,7 +38,14 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
   const http = new KubeHttp(kc);
   const client = new KubeClient(kc, http);
   const registry = new MemoryRegistry();
-  const informers = startInformers(http, { registry, metrics, logger });
+  const informers = startInformers(http, {
+    registry,
+    metrics,
+    logger,
+    // Secrets are cached without their data, but with its hash: an echo of our own write is
+    // recognised as intact, an edit by hand is not (src/refresher/refresher.ts).
+    secretProjection: (obj) => withDataDigest(slim(obj) as Secret),
+  });
   const secrets = new ApiSecretReader(client);
 
   let elector: LeaderElector | undefined;

@@ -14,9 +14,8 @@ import {
   type CoreV1Event,
   CustomObjectsApi,
   type KubeConfig,
-  type V1Secret,
 } from '@kubernetes/client-node';
-import type { ExternalSecret } from '../api/types.ts';
+import type { ExternalSecret, Secret } from '../api/types.ts';
 import { describeError } from '../observability/sanitize.ts';
 import { KubeApiError, KubeHttp, namespacedPath, type Query, statusError } from './http.ts';
 
@@ -119,31 +118,31 @@ export class KubeClient {
   }
 
   /** The Secret, or null when it does not exist. */
-  async getSecret(namespace: string, name: string): Promise<V1Secret | null> {
+  async getSecret(namespace: string, name: string): Promise<Secret | null> {
     const what = `get secret ${namespace}/${name}`;
     try {
-      return await this.http.get<V1Secret>(namespacedPath(CORE, namespace, 'secrets', name), undefined, what);
+      return await this.http.get<Secret>(namespacedPath(CORE, namespace, 'secrets', name), undefined, what);
     } catch (err) {
       if (isNotFound(err)) return null;
       throw toKubeError(err, what);
     }
   }
 
-  async createSecret(namespace: string, secret: V1Secret): Promise<V1Secret> {
+  async createSecret(namespace: string, secret: Secret): Promise<Secret> {
     const what = `create secret ${namespace}/${secret.metadata?.name ?? ''}`;
-    return this.#call<V1Secret>('POST', namespacedPath(CORE, namespace, 'secrets'), what, { body: secret });
+    return this.#call<Secret>('POST', namespacedPath(CORE, namespace, 'secrets'), what, { body: secret });
   }
 
   /**
    * Replaces a Secret. Conditional: `secret.metadata.resourceVersion` must be the version read,
    * so a concurrent change makes this fail with 409 (isConflict) instead of being overwritten.
    */
-  async replaceSecret(namespace: string, name: string, secret: V1Secret): Promise<V1Secret> {
+  async replaceSecret(namespace: string, name: string, secret: Secret): Promise<Secret> {
     const what = `replace secret ${namespace}/${name}`;
     if (!secret.metadata?.resourceVersion) {
       throw new KubeApiError(0, undefined, `${what}: resourceVersion is required`);
     }
-    return this.#call<V1Secret>('PUT', namespacedPath(CORE, namespace, 'secrets', name), what, {
+    return this.#call<Secret>('PUT', namespacedPath(CORE, namespace, 'secrets', name), what, {
       body: secret,
     });
   }
@@ -157,14 +156,14 @@ export class KubeClient {
     name: string,
     patch: Record<string, unknown>,
     opts: { resourceVersion?: string; fieldManager?: string } = {},
-  ): Promise<V1Secret> {
+  ): Promise<Secret> {
     const body = opts.resourceVersion
       ? {
           ...patch,
           metadata: { ...((patch.metadata as object) ?? {}), resourceVersion: opts.resourceVersion },
         }
       : patch;
-    return this.#call<V1Secret>(
+    return this.#call<Secret>(
       'PATCH',
       namespacedPath(CORE, namespace, 'secrets', name),
       `patch secret ${namespace}/${name}`,

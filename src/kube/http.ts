@@ -216,6 +216,7 @@ export class KubeHttp {
     path: string,
     opts: RequestOptions,
     what: string,
+    retried = false,
   ): Promise<{ status: number; text: string }> {
     if (this.#closed) throw new KubeApiError(0, undefined, `${what}: client closed`);
     const { requests } = await this.#agentsReady();
@@ -228,13 +229,17 @@ export class KubeHttp {
     }
     this.#inFlight++;
     try {
-      return await new Promise((resolve, reject) => {
+      return await new Promise<{ status: number; text: string }>((resolve, reject) => {
         const req = this.#module().request(this.#url(path, opts.query), { method, agent: requests, headers });
         // The whole request, queueing in the agent included: a stalled API server fails the call.
         const timer = setTimeout(() => req.destroy(new Error('request timed out')), opts.timeoutMs ?? 30_000);
-        req.on('error', (e) => {
+        req.on('error', (e: NodeJS.ErrnoException) => {
           clearTimeout(timer);
-          reject(toNetworkError(e, what));
+          // The server closed an idle kept-alive connection as we reused it: nothing reached
+          // it, so the request is sent again once on a fresh connection (as Node's docs advise).
+          if (req.reusedSocket && e.code === 'ECONNRESET' && !retried)
+            resolve(this.#send(method, path, opts, what, true));
+          else reject(toNetworkError(e, what));
         });
         req.on('response', (res) => {
           readAll(res).then(

@@ -369,6 +369,11 @@ export interface StartInformersOptions {
   backoff?: { initialMs?: number; maxMs?: number };
   /** ExternalSecret version to watch; default v1. */
   esoVersion?: string;
+  /**
+   * What the Secret informers keep of a Secret; default `withoutData`. Cluster mode keeps the
+   * hash of the data too (src/refresher/secret-data.ts), never the data.
+   */
+  secretProjection?: (obj: KubeObject) => KubeObject;
 }
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -440,7 +445,7 @@ export function startInformers(source: KubeConfig | KubeHttp, opts: StartInforme
       'v1',
       'Secret',
       `${INJECT_LABEL}=true`,
-      withoutData,
+      opts.secretProjection ?? withoutData,
     ),
     managedSecrets: make<Secret>(
       'secrets-managed',
@@ -448,7 +453,7 @@ export function startInformers(source: KubeConfig | KubeHttp, opts: StartInforme
       'v1',
       'Secret',
       `${MANAGED_LABEL}=true`,
-      withoutData,
+      opts.secretProjection ?? withoutData,
     ),
   };
   for (const inf of [set.secretStores, set.clusterSecretStores, set.namespaces] as Informer[]) {

@@ -23,7 +23,7 @@ export class ApiSecretReader implements SecretReader {
     const key = `${namespace}/${name}`;
     const hit = this.#cache.get(key);
     if (!opts.fresh && hit && this.#now() - hit.at < this.#ttlMs) return hit.value;
-    const value = this.#client.getSecret(namespace, name).then((s) => (s as Secret | null) ?? undefined);
+    const value = this.#client.getSecret(namespace, name).then((s) => s ?? undefined);
     this.#cache.set(key, { at: this.#now(), value });
     // A failed read is not cached.
     value.catch(() => this.#cache.delete(key));

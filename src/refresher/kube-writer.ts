@@ -1,5 +1,4 @@
 /** The refresher's Kubernetes port on the real API (src/kube/client.ts). */
-import type { V1Secret } from '@kubernetes/client-node';
 import type { ExternalSecret, ExternalSecretStatus, Secret } from '../api/types.ts';
 import { isConflict, isNotFound, type KubeClient } from '../kube/client.ts';
 import { ConflictError, type KubeEvent, type KubeWriter } from './ports.ts';
@@ -14,12 +13,12 @@ export class ApiKubeWriter implements KubeWriter {
   }
 
   async getSecret(namespace: string, name: string): Promise<Secret | undefined> {
-    return ((await this.#client.getSecret(namespace, name)) as Secret | null) ?? undefined;
+    return (await this.#client.getSecret(namespace, name)) ?? undefined;
   }
 
   async createSecret(namespace: string, secret: Secret): Promise<Secret> {
     try {
-      return (await this.#client.createSecret(namespace, secret as V1Secret)) as Secret;
+      return await this.#client.createSecret(namespace, secret);
     } catch (err: unknown) {
       if (isConflict(err)) throw new ConflictError(`Secret ${namespace}/${secret.metadata?.name}`);
       throw err;
@@ -29,7 +28,7 @@ export class ApiKubeWriter implements KubeWriter {
   async replaceSecret(namespace: string, secret: Secret): Promise<Secret> {
     const name = secret.metadata?.name ?? '';
     try {
-      return (await this.#client.replaceSecret(namespace, name, secret as V1Secret)) as Secret;
+      return await this.#client.replaceSecret(namespace, name, secret);
     } catch (err: unknown) {
       // Deleted since we read it: a lost race like a 409 — re-read (gone) and create it again.
       if (isConflict(err) || isNotFound(err)) throw new ConflictError(`Secret ${namespace}/${name}`);

@@ -22,7 +22,7 @@ import {
 import type { Resolver } from '../resolve/types.ts';
 import { PRIVILEGED_TYPES, type SyncOutcome } from './external-secret.ts';
 import { ConflictError, type KubeWriter } from './ports.ts';
-import type { PlaceholderSyncer } from './refresher.ts';
+import { type PlaceholderSyncer, storeGroup } from './refresher.ts';
 
 const MAX_CONFLICT_RETRIES = 5;
 
@@ -43,10 +43,19 @@ export class PlaceholderRefresh implements PlaceholderSyncer {
     }
   }
 
-  phaseSeed(secret: Secret): string {
-    const record = parseRefsAnnotation(secret.metadata?.annotations?.[PlaceholderAnnotation.refs]);
+  phaseSeed(secret: Secret): { group: string; seed: string } {
+    const annotations = secret.metadata?.annotations ?? {};
+    const record = parseRefsAnnotation(annotations[PlaceholderAnnotation.refs]);
     const first = record?.dataFrom ?? [...(record?.templates.values() ?? [])].flatMap(templateReferences)[0];
-    return `${secret.metadata?.annotations?.[PlaceholderAnnotation.store] ?? ''}/${first?.key ?? secret.metadata?.name ?? ''}`;
+    const kind = annotations[PlaceholderAnnotation.storeKind];
+    return {
+      group: storeGroup(
+        kind,
+        secret.metadata?.namespace ?? 'default',
+        annotations[PlaceholderAnnotation.store] ?? '',
+      ),
+      seed: first?.key ?? `secret:${secret.metadata?.name ?? ''}`,
+    };
   }
 
   async sync(secret: Secret, opts: { fetchedAfter: number; kube: KubeWriter }): Promise<SyncOutcome> {

@@ -1,17 +1,23 @@
 /**
  * The refresher: keeps ExternalSecret targets and placeholder Secrets true to their remote
- * values. Inputs are informer events; work runs from one due-time queue with bounded
- * concurrency, only while this replica leads.
+ * values. Inputs are informer events; work runs from one due-time queue in one bounded work loop,
+ * only for the objects this replica owns (all of them with `start()`, the objects of its shards
+ * with `setShards()`; see docs/refresher.md).
  *
  * Scheduling, designed for provider cost:
  * - new and changed objects (new generation, new force-sync value, a tampered or deleted
- *   target) are urgent and go ahead of routine refreshes;
- * - routine refreshes fall on slots `phase + k * interval`, where the phase is a hash of the
- *   object's first store and remote key: objects sharing a key come due together and their
- *   lookups coalesce into one provider call (`fetchedAfter` = the slot time), while different
- *   keys spread across the interval instead of all firing at once;
- * - after a restart, an object synced less than one interval ago (status.refreshTime) keeps its
- *   slot instead of being synced again; overdue ones are spread over the first pass window;
+ *   target) are urgent and go ahead of routine refreshes; the urgent lane is kept by store, so a
+ *   round takes a store's new objects together and fetches their keys in full batches;
+ * - routine refreshes fall on the rounds of their store (src/refresher/rounds.ts): every object
+ *   of a round comes due in the same millisecond, so the round's keys are fetched together (one
+ *   AWS batch per 20 keys of a store) and each lookup asks for a value fetched at or after the
+ *   round's time (`fetchedAfter`);
+ * - after a restart or a shard handover, an object synced less than one interval ago
+ *   (status.refreshTime) keeps its round instead of being synced again; overdue ones are spread
+ *   over the first pass window;
+ * - the echo of our own writes (the status patch coming back as a MODIFIED event, possibly
+ *   before the sync that wrote it has finished) never schedules a sync: an update is a change
+ *   only when its generation or force-sync value differs from the one synced or being synced;
  * - failures back off exponentially (2 s doubling, capped at 5 min, honouring Retry-After),
  *   keep the Secret's data and never hot-loop.
  */
@@ -26,8 +32,9 @@ import { isProviderError } from '../providers/types.ts';
 import type { Resolver } from '../resolve/types.ts';
 import { ES_HASH_ANNOTATION, type SyncOutcome, syncExternalSecret } from './external-secret.ts';
 import type { KubeWriter } from './ports.ts';
-import { DueQueue, nextSlot, Priority, phaseOf } from './queue.ts';
-import { dataHash, decodeData } from './secret-data.ts';
+import { DueQueue, nextSlot, Priority, shardOf } from './queue.ts';
+import { RoundPlanner } from './rounds.ts';
+import { dataDigest } from './secret-data.ts';
 
 export const FORCE_SYNC = 'force-sync';
 const DEFAULT_INTERVAL_MS = 3_600_000;
@@ -38,8 +45,8 @@ export interface PlaceholderSyncer {
   /** Re-resolves one placeholder Secret; returns its refresh interval (0 = never). */
   sync(secret: Secret, opts: { fetchedAfter: number; kube: KubeWriter }): Promise<SyncOutcome>;
   interval(secret: Secret): number;
-  /** The first store/key it reads, for the schedule phase. */
-  phaseSeed(secret: Secret): string;
+  /** The store it reads (its round group) and the first remote key (its seed). */
+  phaseSeed(secret: Secret): { group: string; seed: string };
 }
 
 export interface RefresherOptions {
@@ -51,17 +58,32 @@ export interface RefresherOptions {
   now?: () => number;
   /** Timer used by the run loop; tests drive `tick()` instead. */
   setTimer?: (fn: () => void, ms: number) => { cancel(): void };
+  /** Syncs running at once (each makes a few sequential API calls). Default 16. */
   concurrency?: number;
-  /** Objects taken per round (prefetched together). Default 1,000. */
+  /**
+   * Objects taken per round (their keys prefetched together). Default 200: small enough that a
+   * round's syncs finish well inside the value cache's TTL, so no sync fetches again.
+   */
   roundSize?: number;
   /** Window over which overdue objects are spread after a start. Default 60 s. */
   firstPassWindowMs?: number;
+  /** Shards of the keyspace (objects are sharded by namespace). Default 1. */
+  shards?: number;
 }
 
 interface EsState {
   es: ExternalSecret;
+  group: string;
+  seed: string;
+  target: string;
   syncedGeneration?: number;
   forceSync?: string | undefined;
+  /**
+   * The generation and force-sync value of the last sync started (running, done or failed): an
+   * update is a change only when it differs from these. A failed sync is retried on its backoff,
+   * not again at the echo of its own status write.
+   */
+  attempted?: { generation: number; forceSync: string | undefined };
   failures: number;
   lastSuccess?: number;
   /** Synced once and never again (CreatedOnce, OnChange, interval 0) unless changed. */
@@ -70,46 +92,61 @@ interface EsState {
 
 interface PhState {
   secret: Secret;
+  group: string;
+  seed: string;
   failures: number;
   lastSuccess?: number;
 }
 
-/** Thrown into in-flight syncs once leadership is lost: nothing more is written. */
+/** Thrown into in-flight syncs once their object is no longer owned: nothing more is written. */
 export class NotLeaderError extends Error {
   constructor() {
-    super('no longer the leader; write abandoned');
+    super('no longer the owner of this object; write abandoned');
   }
 }
 ownWords(NotLeaderError);
 
+const ALL = 'all';
+
 export class Refresher {
   readonly #opts: RefresherOptions;
   readonly #now: () => number;
+  readonly #shards: number;
   readonly #queue = new DueQueue();
+  readonly #planner = new RoundPlanner();
   readonly #es = new Map<string, EsState>();
   readonly #ph = new Map<string, PhState>();
   /** target Secret ns/name -> ExternalSecret key, to restore tampered targets. */
   readonly #targets = new Map<string, string>();
-  readonly #inFlight = new Set<Promise<void>>();
-  readonly #seeds = new Map<string, number>();
-  #ranked: string[] | undefined;
-  #running = false;
+  /** key -> its sync in flight */
+  readonly #inFlight = new Map<string, Promise<void>>();
+  /** The shards this replica refreshes: 'all', or a set (empty: none). */
+  #owned: typeof ALL | ReadonlySet<number> = new Set();
   #startedAt = 0;
-  #timer: { cancel(): void } | undefined;
+  #timer: { cancel(): void; at: number } | undefined;
+  #ticking: Promise<number> | undefined;
   #kube: KubeWriter;
 
   constructor(opts: RefresherOptions) {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
-    this.#kube = guardWrites(opts.kube, () => this.#running);
+    this.#shards = Math.max(1, opts.shards ?? 1);
+    this.#kube = guardWrites(opts.kube, (ns) => this.#owns(ns));
   }
 
+  /** True while this replica owns anything to refresh. */
   get running(): boolean {
-    return this.#running;
+    return this.#owned === ALL || this.#owned.size > 0;
   }
 
   get queueDepth(): number {
     return this.#queue.size;
+  }
+
+  /** The shards owned now (all of them after `start()`). */
+  get ownedShards(): number[] {
+    if (this.#owned === ALL) return Array.from({ length: this.#shards }, (_, i) => i);
+    return [...this.#owned].sort((a, b) => a - b);
   }
 
   // ---------------------------------------------------------------- informer inputs
@@ -117,20 +154,35 @@ export class Refresher {
   upsertExternalSecret(es: ExternalSecret): void {
     const key = objKey(es);
     const prev = this.#es.get(key);
-    const force = es.metadata?.annotations?.[FORCE_SYNC];
-    const state: EsState = prev ?? { es, failures: 0, done: false };
-    if (prev) this.#seedCount(phaseSeed(prev.es), -1);
-    this.#seedCount(phaseSeed(es), +1);
+    const ns = es.metadata?.namespace ?? 'default';
+    const { group, seed } = esSeed(es);
+    const target = `${ns}/${es.spec?.target?.name || es.metadata?.name}`;
+    const state: EsState = prev ?? { es, group, seed, target, failures: 0, done: false };
+    if (!prev || prev.group !== group || prev.seed !== seed) {
+      if (prev) this.#planner.remove(prev.group, prev.seed);
+      this.#planner.add(group, seed);
+      state.group = group;
+      state.seed = seed;
+    }
+    if (prev && prev.target !== target && this.#targets.get(prev.target) === key)
+      this.#targets.delete(prev.target);
+    state.target = target;
     state.es = es;
-    const target = `${es.metadata?.namespace ?? 'default'}/${es.spec?.target?.name || es.metadata?.name}`;
     this.#targets.set(target, key);
     this.#es.set(key, state);
-    const generation = es.metadata?.generation ?? 0;
+    if (!this.#owns(ns)) return;
     if (!prev) {
       this.#scheduleFirst(key, state);
-    } else if (state.syncedGeneration !== generation || state.forceSync !== force) {
-      state.done = false;
-      this.#queue.schedule(key, this.#now(), Priority.Urgent);
+    } else {
+      // Compared with the last sync started — not with the last one finished: the echo of our
+      // own status write can arrive before the sync that wrote it has finished.
+      const generation = es.metadata?.generation ?? 0;
+      const force = es.metadata?.annotations?.[FORCE_SYNC];
+      const basis = state.attempted ?? { generation: state.syncedGeneration, forceSync: state.forceSync };
+      if (basis.generation !== generation || basis.forceSync !== force) {
+        state.done = false;
+        this.#queue.schedule(key, this.#now(), Priority.Urgent, group);
+      }
     }
     this.#wake();
   }
@@ -138,17 +190,18 @@ export class Refresher {
   deleteExternalSecret(es: ExternalSecret): void {
     const key = objKey(es);
     const prev = this.#es.get(key);
-    if (prev) this.#seedCount(phaseSeed(prev.es), -1);
+    if (!prev) return;
+    this.#planner.remove(prev.group, prev.seed);
     this.#es.delete(key);
     this.#queue.remove(key);
-    for (const [t, k] of this.#targets) if (k === key) this.#targets.delete(t);
+    if (this.#targets.get(prev.target) === key) this.#targets.delete(prev.target);
   }
 
   /** A managed target changed or disappeared: restore it at once if it no longer matches. */
   targetSecretChanged(secret: Secret, deleted: boolean): void {
     const key = this.#targets.get(`${secret.metadata?.namespace ?? 'default'}/${secret.metadata?.name}`);
     const state = key ? this.#es.get(key) : undefined;
-    if (!key || !state) return;
+    if (!key || !state || !this.#owns(state.es.metadata?.namespace ?? 'default')) return;
     const policy = state.es.spec?.target?.creationPolicy ?? 'Owner';
     if (policy === 'None') return;
     // Our own writes come back here too. A Secret whose data still matches its data-hash
@@ -156,140 +209,188 @@ export class Refresher {
     if (!deleted && intact(secret)) return;
     if (deleted || state.lastSuccess !== undefined) {
       state.done = false;
-      this.#queue.schedule(key, this.#now(), Priority.Urgent);
+      this.#queue.schedule(key, this.#now(), Priority.Urgent, state.group);
       this.#wake();
     }
   }
 
   upsertPlaceholder(secret: Secret): void {
-    if (!this.#opts.placeholders) return;
+    const syncer = this.#opts.placeholders;
+    if (!syncer) return;
     const key = `secret/${objKey(secret)}`;
     const prev = this.#ph.get(key);
+    const { group, seed } = syncer.phaseSeed(secret);
+    if (!prev || prev.group !== group || prev.seed !== seed) {
+      if (prev) this.#planner.remove(prev.group, prev.seed);
+      this.#planner.add(group, seed);
+    }
     this.#ph.set(key, {
       secret,
+      group,
+      seed,
       failures: prev?.failures ?? 0,
       ...(prev?.lastSuccess ? { lastSuccess: prev.lastSuccess } : {}),
     });
-    if (!prev) {
-      const interval = this.#opts.placeholders.interval(secret);
-      if (interval > 0) {
-        const phase = roundPhase(this.#opts.placeholders.phaseSeed(secret), interval, this.#rounds());
-        this.#queue.schedule(key, nextSlot(this.#now(), interval, phase));
-      }
+    if (!prev && this.#owns(secret.metadata?.namespace ?? 'default')) {
+      this.#schedulePlaceholder(key);
       this.#wake();
     }
   }
 
   deletePlaceholder(secret: Secret): void {
     const key = `secret/${objKey(secret)}`;
+    const prev = this.#ph.get(key);
+    if (prev) this.#planner.remove(prev.group, prev.seed);
     this.#ph.delete(key);
     this.#queue.remove(key);
   }
 
-  /** How many ExternalSecrets start from each remote key (the schedule phase seed). */
-  #seedCount(seed: string, delta: number): void {
-    const n = (this.#seeds.get(seed) ?? 0) + delta;
-    if (n > 0) this.#seeds.set(seed, n);
-    else this.#seeds.delete(seed);
-    if (n <= 0 || n === delta) this.#ranked = undefined;
-  }
+  // ---------------------------------------------------------------- ownership
 
-  /**
-   * An ExternalSecret's phase: its key's rank among all keys, cut into equal rounds, so every
-   * round holds at most 20 distinct keys (hash phases would give uneven rounds of 15–25, and a
-   * round of 21 costs two batches). Keys this refresher does not know fall back to the hash grid.
-   */
-  #phase(seed: string, period: number): number {
-    const rounds = this.#rounds();
-    const grid = Math.max(1_000, Math.floor(period / rounds));
-    if (!this.#seeds.has(seed)) return roundPhase(seed, period, rounds);
-    this.#ranked ??= [...this.#seeds.keys()]
-      .map((k) => ({ k, h: phaseOf(k, 2 ** 31) }))
-      .sort((a, b) => a.h - b.h || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
-      .map((x) => x.k);
-    const ranked = this.#ranked;
-    const h = phaseOf(seed, 2 ** 31);
-    let lo = 0;
-    let hi = ranked.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const m = ranked[mid] as string;
-      const mh = phaseOf(m, 2 ** 31);
-      if (mh < h || (mh === h && m < seed)) lo = mid + 1;
-      else hi = mid;
-    }
-    const round = Math.floor((lo * rounds) / ranked.length);
-    return Math.min(round * grid, Math.max(0, period - 1));
-  }
-
-  /**
-   * Rounds per interval: enough that each round holds about 20 distinct keys (one AWS batch),
-   * never more than 60, so 100 keys refresh in 5 batches and 1,000 keys in 50.
-   */
-  #rounds(): number {
-    return Math.min(MAX_ROUNDS, Math.max(1, Math.ceil(this.#seeds.size / KEYS_PER_ROUND)));
-  }
-
-  // ---------------------------------------------------------------- leadership
-
+  /** Refreshes every object (one replica, or the single-shard lease). */
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.#startedAt = this.#now();
-    this.#opts.logger.info({ objects: this.#es.size + this.#ph.size }, 'refresher started');
-    this.#wake();
+    if (this.#owned === ALL) return;
+    this.#own(ALL);
   }
 
   /** Stops at once: queued work stays queued, in-flight syncs write nothing more. */
   async stop(): Promise<void> {
-    if (!this.#running) return;
-    this.#running = false;
+    if (!this.running) return;
+    this.#owned = new Set();
     this.#timer?.cancel();
     this.#timer = undefined;
-    await Promise.allSettled([...this.#inFlight]);
+    await Promise.allSettled([...this.#inFlight.values()]);
     this.#opts.logger.info('refresher stopped');
+  }
+
+  /**
+   * The shards this replica owns from now on. Objects of new shards are scheduled (keeping the
+   * rounds of their last sync); objects of shards given up are dropped from the queue, their
+   * in-flight syncs write nothing more, and the promise resolves once those have settled — only
+   * then may the shard's lease be released.
+   */
+  async setShards(shards: Iterable<number>): Promise<void> {
+    const next = new Set([...shards].filter((s) => s >= 0 && s < this.#shards));
+    const before = this.#owned === ALL ? new Set(this.ownedShards) : this.#owned;
+    const lost = [...before].filter((s) => !next.has(s));
+    this.#own(next);
+    if (lost.length === 0) return;
+    const lostSet = new Set(lost);
+    const settling: Promise<void>[] = [];
+    for (const [key, p] of this.#inFlight) if (lostSet.has(this.#shardOfKey(key))) settling.push(p);
+    await Promise.allSettled(settling);
+  }
+
+  #own(next: typeof ALL | ReadonlySet<number>): void {
+    const before = this.#owned;
+    const had = (shard: number) => before === ALL || before.has(shard);
+    const has = (shard: number) => next === ALL || next.has(shard);
+    this.#owned = next;
+    if (before !== ALL && before.size === 0 && this.running) {
+      this.#startedAt = this.#now();
+      this.#opts.logger.info(
+        { objects: this.#es.size + this.#ph.size, shards: this.ownedShards.length },
+        'refresher started',
+      );
+    }
+    // Scheduled state follows ownership: a gained shard's objects join the queue, a lost one's leave.
+    for (const [key, state] of this.#es) {
+      const shard = shardOf(state.es.metadata?.namespace ?? 'default', this.#shards);
+      if (has(shard) && !had(shard)) {
+        if (!this.#queue.has(key) && !state.done) this.#scheduleFirst(key, state);
+      } else if (!has(shard) && had(shard)) this.#queue.remove(key);
+    }
+    for (const [key, state] of this.#ph) {
+      const shard = shardOf(state.secret.metadata?.namespace ?? 'default', this.#shards);
+      if (has(shard) && !had(shard)) {
+        if (!this.#queue.has(key)) this.#schedulePlaceholder(key);
+      } else if (!has(shard) && had(shard)) this.#queue.remove(key);
+    }
+    if (!this.running) {
+      this.#timer?.cancel();
+      this.#timer = undefined;
+    }
+    this.#wake();
+  }
+
+  #owns(namespace: string): boolean {
+    const owned = this.#owned;
+    return owned === ALL || (owned.size > 0 && owned.has(shardOf(namespace, this.#shards)));
+  }
+
+  #shardOfKey(key: string): number {
+    const ns = key.startsWith('secret/') ? key.slice(7).split('/')[0] : key.split('/')[0];
+    return shardOf(ns ?? 'default', this.#shards);
   }
 
   // ---------------------------------------------------------------- the loop
 
-  /** Runs everything due now (bounded concurrency) and waits for it. The loop and tests use it. */
-  async tick(): Promise<number> {
+  /**
+   * Runs everything due now and waits for it. One loop at a time: a call while a loop runs
+   * joins it (the running loop picks up work scheduled meanwhile before it ends).
+   */
+  tick(): Promise<number> {
+    if (this.#ticking) return this.#ticking;
+    const run = this.#drain().finally(() => {
+      this.#ticking = undefined;
+    });
+    this.#ticking = run;
+    return run;
+  }
+
+  async #drain(): Promise<number> {
     let started = 0;
-    const limit = this.#opts.concurrency ?? 8;
-    for (;;) {
-      if (!this.#running) break;
-      // Take what is due now (up to a round), fetch every remote key it needs at once — the
-      // resolver coalesces them and batches them (20 a call on AWS) — then sync with bounded
-      // concurrency from the warm cache.
-      const round: { key: string; due: number }[] = [];
-      const max = this.#opts.roundSize ?? 1000;
-      while (round.length < max) {
-        const item = this.#queue.popDue(this.#now());
-        if (!item) break;
-        round.push(item);
-      }
+    const limit = this.#opts.concurrency ?? 16;
+    while (this.running) {
+      const round = this.#takeRound();
       if (round.length === 0) break;
+      // Fetch every remote key the round needs at once — the resolver coalesces them and batches
+      // them (20 a call on AWS) — then sync with bounded concurrency from the warm cache.
       await this.#prefetch(round);
       let i = 0;
       const worker = async (): Promise<void> => {
-        while (i < round.length && this.#running) {
+        while (i < round.length) {
           const item = round[i++] as { key: string; due: number };
+          if (!this.#ownsKey(item.key)) continue;
           started++;
           const p = this.#run(item.key, item.due);
-          this.#inFlight.add(p);
+          this.#inFlight.set(item.key, p);
           try {
             await p;
           } finally {
-            this.#inFlight.delete(p);
+            if (this.#inFlight.get(item.key) === p) this.#inFlight.delete(item.key);
           }
         }
       };
       await Promise.all(Array.from({ length: Math.min(limit, round.length) }, worker));
-      // Items not started because leadership was lost go back to the queue.
-      for (const item of round.slice(i)) this.#queue.schedule(item.key, item.due);
     }
     this.#updateGauges();
     return started;
+  }
+
+  #ownsKey(key: string): boolean {
+    return this.#owned === ALL || (this.#owned.size > 0 && this.#owned.has(this.#shardOfKey(key)));
+  }
+
+  /**
+   * What is due now, up to a round. Urgent objects come by store, and a store's urgent objects
+   * are not cut in two (up to 4 rounds' worth), so its keys are fetched in full batches.
+   */
+  #takeRound(): { key: string; due: number }[] {
+    const max = this.#opts.roundSize ?? 200;
+    const round: { key: string; due: number }[] = [];
+    let lastGroup: string | undefined;
+    for (;;) {
+      if (round.length >= max) {
+        const sameStore = lastGroup !== undefined && this.#queue.nextUrgentGroup() === lastGroup;
+        if (!sameStore || round.length >= max * 4) break;
+      }
+      const item = this.#queue.popDue(this.#now());
+      if (!item) break;
+      lastGroup = item.priority === Priority.Urgent ? item.group : undefined;
+      round.push(item);
+    }
+    return round;
   }
 
   /** Warms the resolver's cache for a round: one lookup per distinct remote key and store. */
@@ -308,7 +409,7 @@ export class Refresher {
       for (const { store, ref } of refs) {
         if (!store?.name || !ref?.key) continue;
         const storeRef = { name: store.name, kind: store.kind ?? 'SecretStore' } as const;
-        const id = `${storeRef.kind}/${storeRef.kind === 'SecretStore' ? ns : ''}/${storeRef.name}/${ref.key}#${ref.version ?? ''}`;
+        const id = `${storeRef.kind}/${storeRef.kind === 'SecretStore' ? ns : ''}/${storeRef.name}/${ref.key}#${ref.version ?? ''}@${due}`;
         if (seen.has(id)) continue;
         seen.add(id);
         // The raw value only (no property, no decoding): the cache holds raw bytes per key.
@@ -327,18 +428,22 @@ export class Refresher {
     await Promise.all(lookups);
   }
 
+  /** Arms the one timer for the next due time; a running loop re-arms it when it ends. */
   #wake(): void {
-    if (!this.#running || !this.#opts.setTimer) return;
-    this.#timer?.cancel();
+    if (!this.running || !this.#opts.setTimer || this.#ticking) return;
     const due = this.#queue.nextDue(this.#now());
     if (due === undefined) return;
-    this.#timer = this.#opts.setTimer(
+    if (this.#timer && this.#timer.at <= due) return;
+    this.#timer?.cancel();
+    const timer = this.#opts.setTimer(
       () => {
-        this.#timer = undefined;
+        if (this.#timer === armed) this.#timer = undefined;
         void this.tick().finally(() => this.#wake());
       },
       Math.max(0, due - this.#now()),
     );
+    const armed = { cancel: () => timer.cancel(), at: due };
+    this.#timer = armed;
   }
 
   #scheduleFirst(key: string, state: EsState): void {
@@ -349,10 +454,11 @@ export class Refresher {
     const upToDate =
       synced && es.status?.syncedResourceVersion?.startsWith(`${es.metadata?.generation ?? 0}-`);
     if (!upToDate || Number.isNaN(refreshed)) {
-      this.#queue.schedule(key, this.#now(), Priority.Urgent);
+      this.#queue.schedule(key, this.#now(), Priority.Urgent, state.group);
       return;
     }
-    // Synced before this process started: keep its slot, or spread it over the first pass.
+    // Synced before (by this process before a restart, or by the replica that owned its shard):
+    // keep its round, or spread it over the first pass.
     state.syncedGeneration = es.metadata?.generation ?? 0;
     state.forceSync = es.metadata?.annotations?.[FORCE_SYNC];
     state.lastSuccess = refreshed;
@@ -360,10 +466,34 @@ export class Refresher {
       state.done = true;
       return;
     }
+    this.#queue.schedule(key, this.#resumeSlot(refreshed, interval, state.group, state.seed));
+  }
+
+  /**
+   * The round after `refreshed` (at least half an interval later, so a changed round never makes
+   * a refresh come early), or — when that has passed — a place in the first-pass window, the
+   * same for every object of the round.
+   */
+  #resumeSlot(refreshed: number, interval: number, group: string, seed: string): number {
+    const phase = this.#planner.phase(group, seed, interval);
+    let due = nextSlot(refreshed, interval, phase);
+    if (due - refreshed < interval / 2) due += interval;
+    const now = this.#now();
+    if (due > now) return due;
     const window = Math.min(this.#opts.firstPassWindowMs ?? 60_000, interval);
-    const due = refreshed + interval;
-    const spread = this.#now() + roundPhase(phaseSeed(es), window, this.#rounds());
-    this.#queue.schedule(key, Math.max(due, Math.min(spread, due + window)));
+    return nextSlot(now, window, phase % window);
+  }
+
+  #schedulePlaceholder(key: string): void {
+    const state = this.#ph.get(key);
+    const syncer = this.#opts.placeholders;
+    if (!state || !syncer) return;
+    const interval = syncer.interval(state.secret);
+    if (interval <= 0) return;
+    this.#queue.schedule(
+      key,
+      nextSlot(this.#now(), interval, this.#planner.phase(state.group, state.seed, interval)),
+    );
   }
 
   async #run(key: string, due: number): Promise<void> {
@@ -371,7 +501,11 @@ export class Refresher {
     const state = this.#es.get(key);
     if (!state) return;
     const es = state.es;
-    const metricsLabels = { name: es.metadata?.name ?? '', namespace: es.metadata?.namespace ?? '' };
+    const ns = es.metadata?.namespace ?? 'default';
+    const metricsLabels = { name: es.metadata?.name ?? '', namespace: ns };
+    const generation = es.metadata?.generation ?? 0;
+    const forceSync = es.metadata?.annotations?.[FORCE_SYNC];
+    state.attempted = { generation, forceSync };
     this.#opts.metrics?.syncCalls.inc(metricsLabels);
     const outcome = await syncExternalSecret(es, {
       resolver: this.#opts.resolver,
@@ -379,9 +513,10 @@ export class Refresher {
       now: this.#now,
       lookup: { fetchedAfter: due },
     });
-    if (!this.#running && outcome.result === 'error' && outcome.error instanceof NotLeaderError) {
-      // Abandoned, not done: it runs first when this replica leads again.
-      if (this.#es.get(key) === state) this.#queue.schedule(key, due);
+    const current = this.#es.get(key) === state;
+    if (!this.#owns(ns) && outcome.result === 'error' && outcome.error instanceof NotLeaderError) {
+      // Abandoned, not done: it runs first when this replica owns it again.
+      if (current) this.#queue.schedule(key, due);
       return;
     }
     this.#opts.metrics?.managedSyncs.inc({ kind: 'ExternalSecret', result: outcome.result });
@@ -399,21 +534,25 @@ export class Refresher {
         },
         'sync failed; data kept, retrying',
       );
-      if (this.#es.get(key) === state) this.#queue.schedule(key, this.#now() + delay);
+      if (current && this.#owns(ns) && !this.#queue.has(key)) this.#queue.schedule(key, this.#now() + delay);
       return;
     }
     this.#setCondition(metricsLabels, 'True');
     state.failures = 0;
     state.lastSuccess = this.#now();
-    state.syncedGeneration = es.metadata?.generation ?? 0;
-    state.forceSync = es.metadata?.annotations?.[FORCE_SYNC];
+    state.syncedGeneration = generation;
+    state.forceSync = forceSync;
     const interval = esInterval(es);
     if (interval <= 0 || !isPeriodic(es)) {
       state.done = true;
       return;
     }
-    if (this.#es.get(key) === state) {
-      this.#queue.schedule(key, nextSlot(this.#now(), interval, this.#phase(phaseSeed(es), interval)));
+    // A change that arrived during the sync is already queued (urgent): leave it there.
+    if (current && this.#owns(ns) && !this.#queue.has(key)) {
+      this.#queue.schedule(
+        key,
+        nextSlot(this.#now(), interval, this.#planner.phase(state.group, state.seed, interval)),
+      );
     }
   }
 
@@ -421,25 +560,30 @@ export class Refresher {
     const state = this.#ph.get(key);
     const syncer = this.#opts.placeholders;
     if (!state || !syncer) return;
+    const ns = state.secret.metadata?.namespace ?? 'default';
     const outcome = await syncer.sync(state.secret, { fetchedAfter: due, kube: this.#kube });
+    if (!this.#owns(ns) && outcome.result === 'error' && outcome.error instanceof NotLeaderError) {
+      if (this.#ph.get(key) === state) this.#queue.schedule(key, due);
+      return;
+    }
     this.#opts.metrics?.managedSyncs.inc({ kind: 'Secret', result: outcome.result });
     const interval = syncer.interval(state.secret);
+    const current = this.#ph.get(key) === state && this.#owns(ns);
     if (outcome.result === 'error') {
       state.failures++;
       this.#opts.logger.warn(
         { secret: objectRef(key.slice(7)), failures: state.failures, err: errorMessage(outcome.error) },
         'placeholder refresh failed; data kept, retrying',
       );
-      if (this.#ph.get(key) === state)
-        this.#queue.schedule(key, this.#now() + backoff(state.failures, outcome.error));
+      if (current) this.#queue.schedule(key, this.#now() + backoff(state.failures, outcome.error));
       return;
     }
     state.failures = 0;
     state.lastSuccess = this.#now();
-    if (interval > 0 && this.#ph.get(key) === state) {
+    if (interval > 0 && current) {
       this.#queue.schedule(
         key,
-        nextSlot(this.#now(), interval, roundPhase(syncer.phaseSeed(state.secret), interval, this.#rounds())),
+        nextSlot(this.#now(), interval, this.#planner.phase(state.group, state.seed, interval)),
       );
     }
   }
@@ -459,15 +603,17 @@ export class Refresher {
     let oldest = now;
     let overdue = 0;
     // Staleness beyond twice the interval: what the EswSecretsStale alert watches. Never synced
-    // since this replica started counts from the start.
+    // since this replica started counts from the start. Only objects this replica owns count.
     const late = (lastSuccess: number | undefined, interval: number) =>
       interval > 0 && now - (lastSuccess ?? this.#startedAt) > 2 * interval;
     for (const s of this.#es.values()) {
+      if (!this.#owns(s.es.metadata?.namespace ?? 'default')) continue;
       if (s.lastSuccess !== undefined && s.lastSuccess < oldest) oldest = s.lastSuccess;
       if (!s.done && isPeriodic(s.es) && late(s.lastSuccess, cachedInterval(s.es, esInterval))) overdue++;
     }
     const placeholders = this.#opts.placeholders;
     for (const s of this.#ph.values()) {
+      if (!this.#owns(s.secret.metadata?.namespace ?? 'default')) continue;
       if (s.lastSuccess !== undefined && s.lastSuccess < oldest) oldest = s.lastSuccess;
       if (
         placeholders &&
@@ -496,7 +642,7 @@ export class Refresher {
 /** The Secret's data matches the hash written with it: nobody edited it since. */
 function intact(secret: Secret): boolean {
   const written = secret.metadata?.annotations?.[ES_HASH_ANNOTATION];
-  return written !== undefined && written === dataHash(decodeData(secret.data));
+  return written !== undefined && written === dataDigest(secret);
 }
 
 function objKey(o: { metadata?: { namespace?: string; name?: string } }): string {
@@ -525,25 +671,22 @@ function isPeriodic(es: ExternalSecret): boolean {
   return policy === 'Periodic';
 }
 
-const MAX_ROUNDS = 60;
-const KEYS_PER_ROUND = 20;
-
-/**
- * The phase of a seed within a period, on a grid of `rounds` rounds a period (never finer than
- * 1 s): keys due in one round are fetched together, so AWS gets full batches of 20 instead of a
- * call per key, while the load still spreads over the whole interval.
- */
-export function roundPhase(seed: string, period: number, rounds = MAX_ROUNDS): number {
-  const grid = Math.max(1_000, Math.floor(period / Math.max(1, rounds)));
-  return Math.floor(phaseOf(seed, period) / grid) * grid;
+/** The round group of a store reference: SecretStores are per namespace, ClusterSecretStores global. */
+export function storeGroup(kind: string | undefined, namespace: string, name: string): string {
+  return (kind ?? 'SecretStore') === 'ClusterSecretStore'
+    ? `ClusterSecretStore/${name}`
+    : `SecretStore/${namespace}/${name}`;
 }
 
-/** The first store and remote key an ExternalSecret reads: objects sharing it share a phase. */
-export function phaseSeed(es: ExternalSecret): string {
-  const store = es.spec?.secretStoreRef?.name ?? '';
-  const first =
-    es.spec?.data?.[0]?.remoteRef?.key ?? es.spec?.dataFrom?.[0]?.extract?.key ?? es.metadata?.name ?? '';
-  return `${store}/${first}`;
+/** The store an ExternalSecret reads first (its round group) and the first remote key (its seed). */
+export function esSeed(es: ExternalSecret): { group: string; seed: string } {
+  const ns = es.metadata?.namespace ?? 'default';
+  const first = es.spec?.data?.[0];
+  const firstFrom = es.spec?.dataFrom?.[0];
+  const store =
+    (first ? first.sourceRef?.storeRef : firstFrom?.sourceRef?.storeRef) ?? es.spec?.secretStoreRef ?? {};
+  const key = first?.remoteRef?.key ?? firstFrom?.extract?.key ?? `es:${es.metadata?.name ?? ''}`;
+  return { group: storeGroup(store.kind, ns, store.name ?? ''), seed: key };
 }
 
 export function backoff(failures: number, err: unknown): number {
@@ -553,31 +696,34 @@ export function backoff(failures: number, err: unknown): number {
   return Math.min(BACKOFF_CAP_MS, Math.max(exp, retryAfter));
 }
 
-/** Every write first checks leadership: a replica that lost the lease writes nothing more. */
-function guardWrites(kube: KubeWriter, active: () => boolean): KubeWriter {
-  const check = () => {
-    if (!active()) throw new NotLeaderError();
+/**
+ * Every write first checks ownership of the object's namespace: a replica that lost the shard
+ * (or stopped) writes nothing more.
+ */
+function guardWrites(kube: KubeWriter, owns: (namespace: string) => boolean): KubeWriter {
+  const check = (namespace: string | undefined) => {
+    if (!owns(namespace ?? 'default')) throw new NotLeaderError();
   };
   return {
     getSecret: (ns, name) => kube.getSecret(ns, name),
     createSecret: async (ns, s) => {
-      check();
+      check(ns);
       return kube.createSecret(ns, s);
     },
     replaceSecret: async (ns, s) => {
-      check();
+      check(ns);
       return kube.replaceSecret(ns, s);
     },
     deleteSecret: async (ns, name) => {
-      check();
+      check(ns);
       return kube.deleteSecret(ns, name);
     },
     updateExternalSecretStatus: async (es, status) => {
-      check();
+      check(es.metadata?.namespace);
       return kube.updateExternalSecretStatus(es, status);
     },
     createEvent: async (e) => {
-      check();
+      check(e.involved.metadata?.namespace);
       return kube.createEvent(e);
     },
   };

@@ -28,3 +28,24 @@ export function encodeData(data: SecretData): Record<string, string> {
 export function utf8Values(data: SecretData): Record<string, string> {
   return Object.fromEntries([...data].map(([k, v]) => [k, v.toString('utf8')]));
 }
+
+/**
+ * Digests of data that was dropped: the informers cache Secrets without their data, and record
+ * here the hash the data had, so the refresher can still tell an intact target (our own write
+ * coming back) from one edited by hand without holding any value.
+ */
+const digests = new WeakMap<object, string>();
+
+/** A copy of `secret` without data, remembering its data hash. */
+export function withDataDigest<T extends { data?: Record<string, string> | undefined; stringData?: unknown }>(
+  secret: T,
+): Omit<T, 'data' | 'stringData'> {
+  const { data, stringData: _s, ...rest } = secret;
+  digests.set(rest, dataHash(decodeData(data)));
+  return rest;
+}
+
+/** The hash of a Secret's data: computed, or remembered when the data was dropped. */
+export function dataDigest(secret: { data?: Record<string, string> | undefined }): string {
+  return digests.get(secret) ?? dataHash(decodeData(secret.data));
+}

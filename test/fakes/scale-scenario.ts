@@ -22,7 +22,10 @@ export interface ScaleLayout {
   refreshInterval: string;
 }
 
-export function scaleLayout(n: number, opts: { refreshInterval?: string; otherSecrets?: number } = {}): ScaleLayout {
+export function scaleLayout(
+  n: number,
+  opts: { refreshInterval?: string; otherSecrets?: number } = {},
+): ScaleLayout {
   return {
     externalSecrets: n,
     namespaces: Math.max(1, Math.ceil(n / 100)),
@@ -34,7 +37,8 @@ export function scaleLayout(n: number, opts: { refreshInterval?: string; otherSe
 
 export const namespaceOf = (i: number): string => `ns-${Math.floor(i / 100)}`;
 export const keyOf = (i: number, layout: ScaleLayout): string => `app/key-${i % layout.keys}`;
-export const remoteValue = (k: number): string => JSON.stringify({ username: `user-${k}`, password: `pw-${k}` });
+export const remoteValue = (k: number): string =>
+  JSON.stringify({ username: `user-${k}`, password: `pw-${k}` });
 
 /**
  * The economy for one pass over every ExternalSecret: per store, one BatchGetSecretValue per 20
@@ -44,7 +48,8 @@ export function batchEconomy(layout: ScaleLayout): number {
   let total = 0;
   for (let ns = 0; ns < layout.namespaces; ns++) {
     const keys = new Set<number>();
-    for (let i = ns * 100; i < Math.min(layout.externalSecrets, ns * 100 + 100); i++) keys.add(i % layout.keys);
+    for (let i = ns * 100; i < Math.min(layout.externalSecrets, ns * 100 + 100); i++)
+      keys.add(i % layout.keys);
     total += Math.ceil(keys.size / 20);
   }
   return total;
@@ -55,7 +60,11 @@ interface Sink {
 }
 
 /** Seeds the double (through `put`, no admission) and the AWS fake. */
-export function seedScale(api: Sink, aws: { put(name: string, value: string): unknown }, layout: ScaleLayout): void {
+export function seedScale(
+  api: Sink,
+  aws: { put(name: string, value: string): unknown },
+  layout: ScaleLayout,
+): void {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   for (let k = 0; k < layout.keys; k++) aws.put(`app/key-${k}`, remoteValue(k));
   for (let j = 0; j < layout.namespaces; j++) {
@@ -128,6 +137,8 @@ export class ScaleObserver {
   readonly data = new Map<string, Set<string>>();
   readonly ready = new Set<string>();
   statusWrites = 0;
+  /** ExternalSecret ns/name -> status writes seen. */
+  readonly statusWritesBy = new Map<string, number>();
   eventsCreated = 0;
   /** Date.now() when every target existed and every ExternalSecret was Ready. */
   completeAt: number | undefined;
@@ -146,13 +157,16 @@ export class ScaleObserver {
       const now = JSON.stringify(o.data ?? null);
       if (ev.type === 'ADDED' || before !== now) {
         this.writes.set(id, (this.writes.get(id) ?? 0) + 1);
-        let set = this.data.get(id);
-        if (!set) this.data.set(id, (set = new Set()));
-        set.add(now);
+        const set = this.data.get(id);
+        if (set) set.add(now);
+        else this.data.set(id, new Set([now]));
       }
     } else if (ev.def.resource === 'externalsecrets' && ev.type === 'MODIFIED') {
       const status = o.status as { conditions?: { type: string; status: string }[] } | undefined;
-      if (JSON.stringify(ev.previous?.status) !== JSON.stringify(o.status)) this.statusWrites++;
+      if (JSON.stringify(ev.previous?.status) !== JSON.stringify(o.status)) {
+        this.statusWrites++;
+        this.statusWritesBy.set(id, (this.statusWritesBy.get(id) ?? 0) + 1);
+      }
       if (status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) this.ready.add(id);
     } else if (ev.def.resource === 'events' && ev.type === 'ADDED') {
       this.eventsCreated++;
@@ -175,6 +189,8 @@ export class ScaleObserver {
     targetsWrittenTwice: number;
     targetsWithDifferentData: number;
     statusWrites: number;
+    /** ExternalSecrets whose status was written more than once (a few names, for diagnosis). */
+    statusRewritten: string[];
     eventsCreated: number;
   } {
     let max = 0;
@@ -195,6 +211,10 @@ export class ScaleObserver {
       targetsWrittenTwice: twice,
       targetsWithDifferentData: differing,
       statusWrites: this.statusWrites,
+      statusRewritten: [...this.statusWritesBy]
+        .filter(([, n]) => n > 1)
+        .map(([id, n]) => `${id}×${n}`)
+        .slice(0, 10),
       eventsCreated: this.eventsCreated,
     };
   }

@@ -74,8 +74,8 @@ t.test('clock, generation, CRDs', async (t) => {
   const { api, client } = await start(t, { now: () => new Date('2030-01-02T03:04:05.678Z') });
   const s = await client.createSecret('app', { metadata: { name: 's' } });
   t.equal(
-    s.metadata?.creationTimestamp?.toISOString(),
-    '2030-01-02T03:04:05.000Z',
+    s.metadata?.creationTimestamp,
+    '2030-01-02T03:04:05Z',
     'creationTimestamp from the injected clock, in whole seconds',
   );
   t.equal(s.metadata?.generation, undefined, 'a Secret has no generation');

@@ -379,19 +379,32 @@ t.test('templates shape the target', async (t) => {
   t.equal(unb64(s?.data?.url), 'postgres://db_user:pw@db:5432/app');
 });
 
-t.test('after a restart, recently synced objects keep their slot', async (t) => {
+t.test('after a restart, recently synced objects keep their round', async (t) => {
   const h = harness();
   h.remote.values.set(DB, '{"username":"u","password":"1"}');
-  const es = introExternalSecret();
-  es.status = {
-    refreshTime: new Date(h.clock.now() - 10 * 60_000).toISOString(),
-    syncedResourceVersion: '1-abc',
-    conditions: [{ type: 'Ready', status: 'True', reason: 'SecretSynced' }],
+  // Two objects of one round, synced 10 and 11 minutes ago (a round's syncs spread over seconds).
+  const synced = (name: string, minutesAgo: number) => {
+    const es = introExternalSecret({}, name);
+    es.status = {
+      refreshTime: new Date(h.clock.now() - minutesAgo * 60_000).toISOString(),
+      syncedResourceVersion: '1-abc',
+      conditions: [{ type: 'Ready', status: 'True', reason: 'SecretSynced' }],
+    };
+    return es;
   };
-  h.refresher.upsertExternalSecret(es);
+  const a = synced('a', 10);
+  const b = synced('b', 11);
+  h.refresher.upsertExternalSecret(a);
+  h.refresher.upsertExternalSecret(b);
   h.refresher.start();
   t.equal(await h.refresher.tick(), 0, 'not synced again at start');
-  t.equal(h.refresher.dueOf(es), h.clock.now() + 50 * 60_000, 'due one interval after its last sync');
+  const due = h.refresher.dueOf(a) ?? 0;
+  t.equal(h.refresher.dueOf(b), due, 'both keep one round: one provider call for both');
+  const refreshed = h.clock.now() - 10 * 60_000;
+  t.ok(
+    due >= refreshed + HOUR / 2 && due <= refreshed + 1.5 * HOUR,
+    'about one interval after the last sync',
+  );
   t.equal(h.remote.calls, 0);
 });
 

@@ -48,7 +48,9 @@ t.test('one leader refreshes; killed mid-cycle it hands over with nothing half-w
   t.equal(leaders.length, 1, 'exactly one leader');
   const leader = leaders[0] as Replica;
   const follower = replicas.find((r) => r !== leader) as Replica;
-  t.ok((await syncs(leader.metrics)) >= COUNT, 'the leader synced every ExternalSecret');
+  // A target is complete before its sync has written its status and Event: wait for those.
+  await waitFor('the leader to finish every sync', async () => (await syncs(leader.metrics)) >= COUNT);
+  t.pass('the leader synced every ExternalSecret');
   t.equal(await syncs(follower.metrics), 0, 'the follower synced nothing');
   t.equal(api.writes('secrets', 'create'), COUNT + 0, 'each target created exactly once');
 
