@@ -138,6 +138,32 @@ t.test('batch: 45 keys in chunks of 20 = 3 BatchGetSecretValue calls, per-key er
   t.ok(pinned?.[2] instanceof ProviderError, 'k3 has no previous version');
 });
 
+t.test('a batch refused as a whole is asked again key by key, unless AWS throttles', async (t) => {
+  const { fake, client } = await setup(t);
+  for (let i = 0; i < 3; i++) fake.put(`k${i}`, `v${i}`);
+  fake.put('bad', 'x');
+  // One key makes the whole BatchGetSecretValue fail (a policy refusing it, a malformed id).
+  fake.fault({ type: 'error', status: 400, errorType: 'ValidationException' }, { key: 'bad' });
+  const refs = [{ key: 'k0' }, { key: 'bad' }, { key: 'k1' }, { key: 'k2' }];
+  const out = await client.getSecrets?.(refs, { signal: signal() });
+  t.same(
+    fake.asked.map((a) => a.op),
+    ['BatchGetSecretValue', 'GetSecretValue', 'GetSecretValue', 'GetSecretValue', 'GetSecretValue'],
+  );
+  t.same(
+    [text(out?.[0] as Uint8Array), text(out?.[2] as Uint8Array), text(out?.[3] as Uint8Array)],
+    ['v0', 'v1', 'v2'],
+  );
+  t.ok(out?.[1] instanceof ProviderError, 'only the bad key fails');
+
+  fake.clearFaults();
+  fake.resetCounts();
+  fake.fault({ type: 'error', status: 400, errorType: 'ThrottlingException' }, { count: 1 });
+  const throttled = await client.getSecrets?.(refs, { signal: signal() });
+  t.equal(fake.count('GetSecretValue'), 0, 'throttled: no key-by-key storm');
+  t.ok(throttled?.every((r) => r instanceof ProviderError && r.kind === 'Throttled'));
+});
+
 t.test('find: name regexp, tags and path', async (t) => {
   const { fake, client } = await setup(t);
   fake.put('team-a/db', 'a-db', { tags: { team: 'a', env: 'prod' } });

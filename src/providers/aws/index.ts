@@ -2,7 +2,8 @@
  * AWS Secrets Manager on @aws-sdk/client-secrets-manager.
  * - values: GetSecretValue (SecretString as UTF-8, SecretBinary raw), ESO's version semantics;
  * - batch: BatchGetSecretValue, 20 ids a call, per-key errors (current versions only: a ref with
- *   a version goes through GetSecretValue, because the batch API takes no version);
+ *   a version goes through GetSecretValue, because the batch API takes no version); a batch
+ *   refused as a whole, other than for throttling or an outage, is asked again key by key;
  * - find: ListSecrets (name regexp client-side, tags as filters, path as a name prefix), then
  *   the values in batches.
  * Credentials: `auth.secretRef` static keys, else the SDK's default chain (IRSA, pod identity,
@@ -179,7 +180,18 @@ export class AwsClient implements ProviderClient {
           results[i] = found.get(ids[n] as string) ?? missing(refs[i] as RemoteKey);
       } catch (err: unknown) {
         const e = awsError(err, `batch of ${ids.length} secrets`, opts.signal);
-        for (const i of chunk) results[i] = e;
+        // Refused as a whole (one malformed id, a policy without BatchGetSecretValue): ask for
+        // each key alone, so one bad key does not fail the others. Not when AWS is throttling or
+        // down — more calls would only make that worse.
+        if (chunk.length > 1 && e.kind !== 'Throttled' && e.kind !== 'Unavailable' && !opts.signal?.aborted) {
+          await Promise.all(
+            chunk.map(async (i) => {
+              results[i] = await this.#getOne(refs[i] as RemoteKey, opts, prefix).catch((one: unknown) =>
+                awsError(one, `secret "${(refs[i] as RemoteKey).key}"`, opts.signal),
+              );
+            }),
+          );
+        } else for (const i of chunk) results[i] = e;
       }
     }
     return results;
