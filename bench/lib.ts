@@ -1,5 +1,6 @@
 /** Shared benchmark plumbing: child servers, readiness polling, bounded load, result files. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
@@ -95,6 +96,34 @@ export async function load(
     non2xx: r.non2xx,
     errors: r.errors + r.timeouts,
   };
+}
+
+/**
+ * CPU time (user + system, seconds) a process has used so far, from /proc/<pid>/stat; undefined
+ * where there is no /proc. Divided by the requests served it gives the server's CPU cost per
+ * request, which a busy machine disturbs far less than requests per second.
+ */
+export function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The 1-minute load average, recorded with each figure (the machine may be shared). */
+export function loadAverage(): number {
+  return Number(os.loadavg()[0]?.toFixed(2));
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 export function machine(): string {
