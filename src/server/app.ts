@@ -6,6 +6,7 @@
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import Fastify, {
+  type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
@@ -16,7 +17,7 @@ import { parseAdmissionReview, reviewResponse } from '../admission/review.ts';
 import type { AdmissionRequest, AdmissionResult } from '../admission/types.ts';
 import { deny } from '../admission/types.ts';
 import { EswError, errorMessage } from '../errors.ts';
-import { type Logger, objectRef } from '../observability/logger.ts';
+import { LazyChildLogger, type Logger, objectRef } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { errorFrames } from '../observability/sanitize.ts';
 import { BODY_LIMIT, DEFAULT_INFLIGHT_BYTES, frameworkErrorReply, InflightBudget } from './request-bounds.ts';
@@ -68,6 +69,8 @@ export function buildApp(deps: AppDeps, opts: AppOptions = {}): FastifyInstance 
     loggerInstance: deps.logger,
     // Per-request lines off: admission is logged once, at debug, with no request content.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (logger, bindings, options) =>
+      new LazyChildLogger(logger as Logger, bindings, options) as unknown as FastifyBaseLogger,
     bodyLimit,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: REQUEST_TIMEOUT_MS,
@@ -128,67 +131,73 @@ export function buildApp(deps: AppDeps, opts: AppOptions = {}): FastifyInstance 
   return app;
 }
 
-async function admit(
+/**
+ * Answers synchronously when the handler does (validation, a mutation served from the cache),
+ * so the common admission costs no promise here; a handler's promise is awaited.
+ */
+function admit(
   operation: 'validate' | 'mutate',
   handler: AdmissionHandler,
   deps: AppDeps,
   req: FastifyRequest,
   reply: FastifyReply,
-) {
+): Promise<void> | undefined {
   const parsed = parseAdmissionReview(req.body);
   if (!parsed.ok) {
     deps.metrics.admissionRequests.inc({ operation, kind: 'unknown', result: 'bad_request' });
-    return reply.code(400).send({ code: 'ESW_BAD_REQUEST', message: parsed.error });
+    reply.code(400).send({ code: 'ESW_BAD_REQUEST', message: parsed.error });
+    return undefined;
   }
-  const { request } = parsed;
+  const { apiVersion, request } = parsed;
   const kind = metricKind(request);
   const started = performance.now();
-  // Metadata sizes, counts and nesting first, in time bounded by the limits: no handler ever
-  // walks an object beyond them.
-  const outOfBounds = objectBoundsProblem(request.object);
-  const result = outOfBounds
-    ? deny(422, `${objectLabel(request)} refused (ESW_VALIDATION): ${outOfBounds}`)
-    : await runHandler(handler, request, deps, operation, kind);
-  const outcome = result.allowed ? (result.patch ? 'patched' : 'allowed') : 'denied';
-  deps.metrics.admissionRequests.inc({ operation, kind, result: outcome });
-  if (!result.allowed) {
-    deps.metrics.admissionRefusals.inc({ operation, kind, code: String(result.status?.code ?? 0) });
-  }
-  deps.metrics.admissionDuration.observe(
-    { operation, kind, result: outcome },
-    (performance.now() - started) / 1000,
-  );
-  deps.logger.debug(
-    {
-      uid: request.uid,
-      operation,
-      kind,
-      object: objectRef(request.namespace, request.name ?? ''),
-      allowed: result.allowed,
-      code: result.status?.code,
-    },
-    'admission',
-  );
-  return reply.send(reviewResponse(parsed.apiVersion, request.uid, result));
-}
-
-async function runHandler(
-  handler: AdmissionHandler,
-  request: AdmissionRequest,
-  deps: AppDeps,
-  operation: string,
-  kind: string,
-): Promise<AdmissionResult> {
-  try {
-    return await handler(request);
-  } catch (err: unknown) {
-    // A bug, not a verdict: refuse (never let an unchecked Secret through) and keep serving.
+  // A bug, not a verdict: refuse (never let an unchecked Secret through) and keep serving.
+  const failed = (err: unknown): AdmissionResult => {
     deps.logger.error(
       { err: errorMessage(err), frames: errorFrames(err), uid: request.uid, operation, kind },
       'admission handler failed',
     );
     return deny(500, 'internal error in the webhook (ESW_INTERNAL); see its logs');
+  };
+  const respond = (result: AdmissionResult): void => {
+    const outcome = result.allowed ? (result.patch ? 'patched' : 'allowed') : 'denied';
+    deps.metrics.admissionRequests.inc({ operation, kind, result: outcome });
+    if (!result.allowed) {
+      deps.metrics.admissionRefusals.inc({ operation, kind, code: String(result.status?.code ?? 0) });
+    }
+    deps.metrics.admissionDuration.observe(
+      { operation, kind, result: outcome },
+      (performance.now() - started) / 1000,
+    );
+    deps.logger.debug(
+      {
+        uid: request.uid,
+        operation,
+        kind,
+        object: objectRef(request.namespace, request.name ?? ''),
+        allowed: result.allowed,
+        code: result.status?.code,
+      },
+      'admission',
+    );
+    reply.send(reviewResponse(apiVersion, request.uid, result));
+  };
+  // Metadata sizes, counts and nesting first, in time bounded by the limits: no handler ever
+  // walks an object beyond them.
+  const outOfBounds = objectBoundsProblem(request.object);
+  if (outOfBounds) {
+    respond(deny(422, `${objectLabel(request)} refused (ESW_VALIDATION): ${outOfBounds}`));
+    return undefined;
   }
+  let result: AdmissionResult | Promise<AdmissionResult>;
+  try {
+    result = handler(request);
+  } catch (err: unknown) {
+    result = failed(err);
+  }
+  if (result instanceof Promise) return result.then(respond, (err: unknown) => respond(failed(err)));
+  respond(result);
+  return undefined;
 }
 
 function objectLabel(request: AdmissionRequest): string {
