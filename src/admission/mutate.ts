@@ -7,7 +7,9 @@
  *   server merges them) and encoded once at the end; the handler edits a copy and one
  *   `fast-json-patch` diff of original vs. copy is the patch.
  * - Every declared reference is resolved in parallel under one deadline; any failure refuses the
- *   Secret (`allowed: false`) — a placeholder is never let through as a value.
+ *   Secret (`allowed: false`) — a placeholder is never let through as a value. When every
+ *   reference is already in the resolver's cache the mutation runs synchronously: no deadline
+ *   timer, no promises (the all-cached path, the common case of a warm webhook).
  * - Idempotent: a Secret with nothing left to resolve (reinvocation, the refresher's writes)
  *   passes unchanged.
  * Messages and logs name keys, references and stores, never a value.
@@ -17,10 +19,10 @@ import jsonpatch from 'fast-json-patch';
 import { parseDuration } from '../api/duration.ts';
 import { isObject } from '../api/schema.ts';
 import { suggestion } from '../api/suggest.ts';
-import type { Secret, StoreKind } from '../api/types.ts';
+import type { RemoteRef, Secret, StoreKind } from '../api/types.ts';
 import { type ErrorCode, EswError, isEswError } from '../errors.ts';
 import { type Logger, objectRef } from '../observability/logger.ts';
-import { decodeBase64Strict } from '../refs/decoding.ts';
+import { decodeBase64Text } from '../refs/decoding.ts';
 import {
   bytesHaveRefs,
   formatReference,
@@ -145,6 +147,28 @@ export function dataHash(data: Record<string, string>): string {
   return hash('sha256', JSON.stringify(sorted), 'hex');
 }
 
+/**
+ * The parts of an admission request that a mutation reads, and the only ones it reads: the
+ * Secret's `data`, `stringData`, `type`, `immutable` and `metadata.annotations` (in the order of
+ * the object's keys, which the patch follows), the namespace it is admitted in and, for an
+ * UPDATE, the stored Secret's `data` and annotations.
+ */
+export interface MutationInput {
+  operation: 'CREATE' | 'UPDATE';
+  namespace: string;
+  secret: SecretParts;
+  /** UPDATE: the stored Secret; absent when the request has none. */
+  old?: { data?: unknown; annotations?: unknown };
+}
+
+export interface SecretParts {
+  metadata?: unknown;
+  data?: unknown;
+  stringData?: unknown;
+  type?: unknown;
+  immutable?: unknown;
+}
+
 interface Entry {
   /** The base64 text as received, kept as it is when the value does not change. */
   original?: string;
@@ -152,7 +176,11 @@ interface Entry {
   bytes?: Buffer;
 }
 
-export async function mutateSecret(request: AdmissionRequest, deps: MutateDeps): Promise<AdmissionResult> {
+/** Returns a promise only when a reference has to be fetched (not in the resolver's cache). */
+export function mutateSecret(
+  request: AdmissionRequest,
+  deps: MutateDeps,
+): AdmissionResult | Promise<AdmissionResult> {
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return allow();
   if (request.kind.group !== '' || request.kind.kind !== 'Secret') return allow();
   const object: unknown = request.object;
@@ -167,40 +195,86 @@ export async function mutateSecret(request: AdmissionRequest, deps: MutateDeps):
     (typeof metadata.name === 'string' && metadata.name) ||
     request.name ||
     (typeof metadata.generateName === 'string' ? `${metadata.generateName}*` : '');
-  const started = (deps.now ?? Date.now)();
+  const now = deps.now ?? Date.now;
+  const started = now();
+  const input = mutationInput(request.operation, namespace, object, request.oldObject);
+
   let storeLabel = '';
+  const refuse = (err: unknown) => refusal(err, { namespace, name, store: storeLabel, logger: deps.logger });
   try {
-    const plan = planMutation(request, object as Secret, metadata);
+    const plan = planMutation(input);
     storeLabel = plan.store ? storeText(plan.store, namespace) : '';
     if (!plan.pending) return allow(plan.warnings);
-    const mutated = await fillSecret(plan, namespace, deps);
-    const ops = jsonpatch.compare(object as object, mutated);
-    if (ops.length === 0) return allow(plan.warnings);
-    const patchText = JSON.stringify(ops);
-    if (patchText.includes('${ref:')) {
-      // Unreachable by construction (values holding "${ref:" are refused); never let one out.
-      throw new EswError('ESW_INTERNAL', 'the patch would hold a literal reference');
-    }
-    deps.logger.debug(
-      {
-        secret: objectRef(namespace, name),
-        store: storeLabel,
-        keys: Object.keys(mutated.data ?? {}).length,
-        references: plan.referenceCount,
-        dryRun: request.dryRun === true,
-        ms: (deps.now ?? Date.now)() - started,
-      },
-      'placeholder Secret filled',
-    );
-    return {
-      allowed: true,
-      patchType: 'JSONPatch',
-      patch: Buffer.from(patchText, 'utf8').toString('base64'),
-      ...(plan.warnings.length > 0 ? { warnings: plan.warnings } : {}),
+    const finish = (resolved: Resolved): AdmissionResult => {
+      const mutated = fillSecret(plan, resolved);
+      const ops = jsonpatch.compare(plan.secret as object, mutated);
+      if (ops.length === 0) return allow(plan.warnings);
+      const patchText = JSON.stringify(ops);
+      if (patchText.includes('${ref:')) {
+        // Unreachable by construction (values holding "${ref:" are refused); never let one out.
+        throw new EswError('ESW_INTERNAL', 'the patch would hold a literal reference');
+      }
+      const result: AdmissionResult = {
+        allowed: true,
+        patchType: 'JSONPatch',
+        patch: Buffer.from(patchText, 'utf8').toString('base64'),
+        ...(plan.warnings.length > 0 ? { warnings: plan.warnings } : {}),
+      };
+      const keys = Object.keys(mutated.data ?? {}).length;
+      deps.logger.debug(
+        {
+          secret: objectRef(namespace, name),
+          store: storeLabel,
+          keys,
+          references: plan.referenceCount,
+          dryRun: request.dryRun === true,
+          ms: now() - started,
+        },
+        'placeholder Secret filled',
+      );
+      return result;
     };
+    const cached = cachedLookups(plan, namespace, deps.resolver);
+    if (cached) return finish(cached);
+    return lookups(plan, namespace, deps).then(finish).catch(refuse);
   } catch (err: unknown) {
-    return refusal(err, { namespace, name, store: storeLabel, logger: deps.logger });
+    return refuse(err);
   }
+}
+
+/**
+ * The parts of the request the mutation reads (see MutationInput). Everything after this point
+ * reads only the input, so equal inputs with equal values give equal results.
+ */
+function mutationInput(
+  operation: 'CREATE' | 'UPDATE',
+  namespace: string,
+  object: Record<string, unknown>,
+  oldObject: unknown,
+): MutationInput {
+  const secret: SecretParts = {};
+  for (const k of Object.keys(object)) {
+    switch (k) {
+      case 'metadata': {
+        const m = object.metadata;
+        // Only the annotations: every other metadata field is left as it is, so not in the patch.
+        secret.metadata = isObject(m) ? ('annotations' in m ? { annotations: m.annotations } : {}) : m;
+        break;
+      }
+      case 'data':
+      case 'stringData':
+      case 'type':
+      case 'immutable':
+        secret[k] = object[k];
+        break;
+    }
+  }
+  const input: MutationInput = { operation, namespace, secret };
+  if (isObject(oldObject)) {
+    const m = oldObject.metadata;
+    input.old = { data: oldObject.data, annotations: isObject(m) ? m.annotations : undefined };
+  }
+  return input;
 }
 
 interface Plan {
@@ -208,6 +282,8 @@ interface Plan {
   entries: Map<string, Entry>;
   /** Secret key -> template, for everything the Secret declares. */
   templates: Map<string, Template>;
+  /** The distinct references of the templates, by `referenceId`. */
+  references: Map<string, Reference>;
   dataFrom: Reference | undefined;
   store: StoreRef | undefined;
   /** True when something is unresolved (a reference in data, a new or changed annotation). */
@@ -217,7 +293,9 @@ interface Plan {
   create: boolean;
 }
 
-function planMutation(request: AdmissionRequest, secret: Secret, metadata: Record<string, unknown>): Plan {
+function planMutation(input: MutationInput): Plan {
+  const secret = input.secret as Secret;
+  const metadata = isObject(secret.metadata) ? secret.metadata : {};
   const type = typeof secret.type === 'string' ? secret.type : 'Opaque';
   if (PRIVILEGED_SECRET_TYPES.includes(type)) {
     throw new EswError(
@@ -229,7 +307,8 @@ function planMutation(request: AdmissionRequest, secret: Secret, metadata: Recor
   const settings = readPlaceholderSettings(annotations);
   const warnings = [...settings.warnings];
   const previous = parseRefsAnnotation(stringOr(annotations[PlaceholderAnnotation.refs]));
-  const oldData = isObject(request.oldObject) ? (request.oldObject as Secret).data : undefined;
+  const oldData = input.old?.data;
+  const update = input.operation === 'UPDATE';
 
   const entries = decodeEntries(secret);
   const templates = new Map<string, Template>();
@@ -242,7 +321,7 @@ function planMutation(request: AdmissionRequest, secret: Secret, metadata: Recor
       // A value already filled: its template stays recorded while the value is the stored one
       // (UPDATE of a filled Secret), so an edit of another key keeps this key refreshed.
       const kept = previous?.templates.get(key);
-      if (kept && request.operation === 'UPDATE' && isObject(oldData) && oldData[key] === entry.original) {
+      if (kept && update && isObject(oldData) && oldData[key] === entry.original) {
         templates.set(key, kept);
       }
       continue;
@@ -294,10 +373,8 @@ function planMutation(request: AdmissionRequest, secret: Secret, metadata: Recor
 
   // A filled Secret moved to another store: its recorded templates are resolved from the new
   // store now, so a store it may not use (or that lacks a key) is refused at once, not at refresh.
-  const oldAnnotations = isObject(request.oldObject)
-    ? (request.oldObject as Secret).metadata?.annotations
-    : undefined;
-  if (request.operation === 'UPDATE' && previous && isObject(oldAnnotations)) {
+  const oldAnnotations = input.old?.annotations;
+  if (update && previous && isObject(oldAnnotations)) {
     const kindOf = (a: Record<string, unknown>) => a[PlaceholderAnnotation.storeKind] ?? 'SecretStore';
     if (
       oldAnnotations[PlaceholderAnnotation.store] !== annotations[PlaceholderAnnotation.store] ||
@@ -315,8 +392,14 @@ function planMutation(request: AdmissionRequest, secret: Secret, metadata: Recor
     if (!before || referenceId(before) !== referenceId(dataFrom)) pending = true;
   }
 
-  const referenceCount =
-    [...templates.values()].reduce((n, t) => n + templateReferences(t).length, 0) + (dataFrom ? 1 : 0);
+  const references = new Map<string, Reference>();
+  let referenceCount = dataFrom ? 1 : 0;
+  for (const t of templates.values()) {
+    for (const r of templateReferences(t)) {
+      references.set(referenceId(r), r);
+      referenceCount++;
+    }
+  }
   if (pending && !settings.store) {
     throw new EswError(
       'ESW_VALIDATION',
@@ -335,12 +418,13 @@ function planMutation(request: AdmissionRequest, secret: Secret, metadata: Recor
     secret,
     entries,
     templates,
+    references,
     dataFrom,
     store: settings.store,
     pending,
     referenceCount,
     warnings,
-    create: request.operation === 'CREATE',
+    create: input.operation === 'CREATE',
   };
 }
 
@@ -356,8 +440,8 @@ function decodeEntries(secret: Secret): Map<string, Entry> {
     throw new EswError('ESW_VALIDATION', 'stringData must be a map of strings');
   }
   for (const [k, v] of Object.entries(data ?? {})) {
-    const decoded = decodeBase64Strict(Buffer.from(v, 'latin1'), 'std');
-    entries.set(k, decoded ? { original: v, bytes: Buffer.from(decoded) } : { original: v });
+    const decoded = decodeBase64Text(v, 'std');
+    entries.set(k, decoded ? { original: v, bytes: decoded } : { original: v });
   }
   for (const [k, v] of Object.entries(stringData ?? {})) {
     entries.set(k, { bytes: Buffer.from(v, 'utf8') });
@@ -374,14 +458,33 @@ function decodeEntries(secret: Secret): Map<string, Entry> {
   return entries;
 }
 
-async function fillSecret(plan: Plan, namespace: string, deps: MutateDeps): Promise<Secret> {
+/** What the references resolved to: `refs[i]` (the distinct references) -> `values[i]`. */
+interface Resolved {
+  ids: string[];
+  refs: RemoteRef[];
+  values: Buffer[];
+  extracted: Map<string, Buffer> | undefined;
+}
+
+/** Every reference from the resolver's cache, synchronously; undefined when one is not cached. */
+function cachedLookups(plan: Plan, namespace: string, resolver: Resolver): Resolved | undefined {
+  if (!resolver.cachedValues) return undefined;
+  const store = plan.store as StoreRef;
+  let extracted: Map<string, Buffer> | undefined;
+  if (plan.dataFrom) {
+    extracted = resolver.cachedMap?.(store, namespace, toRemoteRef(plan.dataFrom));
+    if (!extracted) return undefined;
+  }
+  const refs = [...plan.references.values()].map(toRemoteRef);
+  const values = resolver.cachedValues(store, namespace, refs);
+  return values ? { ids: [...plan.references.keys()], refs, values, extracted } : undefined;
+}
+
+/** Every reference through the resolver, in parallel, under one deadline. */
+async function lookups(plan: Plan, namespace: string, deps: MutateDeps): Promise<Resolved> {
   const store = plan.store as StoreRef;
   // Store problems (not found, not allowed here, invalid) before any provider call.
   deps.resolver.checkStore(store, namespace);
-
-  const unique = new Map<string, Reference>();
-  for (const t of plan.templates.values())
-    for (const r of templateReferences(t)) unique.set(referenceId(r), r);
 
   const deadlineMs = deps.deadlineMs ?? DEFAULT_DEADLINE_MS;
   // What is still unanswered when the deadline fires, so the refusal names the references.
@@ -410,12 +513,12 @@ async function fillSecret(plan: Plan, namespace: string, deps: MutateDeps): Prom
   for (const [k, t] of plan.templates) {
     for (const r of templateReferences(t)) if (!usedBy.has(referenceId(r))) usedBy.set(referenceId(r), k);
   }
-  const lookups = [...unique].map(async ([id, ref]) => {
+  const refs = [...plan.references.values()].map(toRemoteRef);
+  const pending = [...plan.references].map(async ([id, ref], i) => {
     const what = `key "${usedBy.get(id) ?? ''}" ${formatReference(ref)}`;
     unanswered.add(what);
     try {
-      const value = await deps.resolver.getValue(store, namespace, toRemoteRef(ref), opts);
-      return [id, value] as const;
+      return await deps.resolver.getValue(store, namespace, refs[i] as RemoteRef, opts);
     } catch (err: unknown) {
       throw withReference(err, what);
     } finally {
@@ -432,21 +535,23 @@ async function fillSecret(plan: Plan, namespace: string, deps: MutateDeps): Prom
         })
         .finally(() => unanswered.delete(dataFromText))
     : Promise.resolve(undefined);
-  let values: Map<string, Buffer>;
-  let extracted: Map<string, Buffer> | undefined;
   try {
-    const [pairs, map] = await Promise.race([Promise.all([Promise.all(lookups), extract]), deadline]);
-    values = new Map(pairs);
-    extracted = map;
+    const [values, extracted] = await Promise.race([Promise.all([Promise.all(pending), extract]), deadline]);
+    return { ids: [...plan.references.keys()], refs, values, extracted };
   } finally {
     // Lookups still running after a failure finish in the background (they may be shared with
     // other admissions); only the deadline aborts them.
     clearTimeout(timer);
   }
+}
 
+/** The Secret filled with `resolved`: a new top level, metadata and data, the rest shared. */
+function fillSecret(plan: Plan, resolved: Resolved): Secret {
+  const values = new Map<string, Buffer>();
+  for (const [i, id] of resolved.ids.entries()) values.set(id, resolved.values[i] as Buffer);
   for (const [id, value] of values) {
     if (bytesHaveRefs(value)) {
-      const ref = unique.get(id) as Reference;
+      const ref = plan.references.get(id) as Reference;
       throw new EswError(
         'ESW_REF_SYNTAX',
         `${formatReference(ref)}: the remote value itself holds "\${ref:"; refused so that it is never stored or resolved again`,
@@ -458,8 +563,8 @@ async function fillSecret(plan: Plan, namespace: string, deps: MutateDeps): Prom
   const out = new Map<string, Buffer | string>();
   for (const [k, e] of plan.entries)
     out.set(k, e.bytes && e.original === undefined ? e.bytes : (e.original ?? ''));
-  if (extracted) {
-    for (const [k, v] of extracted) {
+  if (resolved.extracted) {
+    for (const [k, v] of resolved.extracted) {
       if (bytesHaveRefs(v)) {
         throw new EswError(
           'ESW_REF_SYNTAX',
@@ -477,7 +582,7 @@ async function fillSecret(plan: Plan, namespace: string, deps: MutateDeps): Prom
     }
   }
   const lookup = (ref: Reference): Uint8Array => values.get(referenceId(ref)) as Buffer;
-  for (const [k, t] of plan.templates) out.set(k, await renderTemplate(t, lookup, k));
+  for (const [k, t] of plan.templates) out.set(k, renderTemplate(t, lookup, k));
 
   const data: Record<string, string> = {};
   let size = 0;
@@ -518,8 +623,8 @@ async function fillSecret(plan: Plan, namespace: string, deps: MutateDeps): Prom
   const annotations: Record<string, string> = { ...(plan.secret.metadata?.annotations ?? {}) };
   annotations[PlaceholderAnnotation.refs] = serializeRefs(record);
   annotations[PlaceholderAnnotation.dataHash] = dataHash(data);
-  // A new top level, metadata and data; everything else is shared with the request's object,
-  // which is only read (a deep copy of the whole Secret was the largest cost of a /mutate).
+  // A new top level, metadata and data; the rest is shared with the input, which is only read
+  // (a deep copy of the whole Secret was once the largest cost of a /mutate).
   const mutated: Secret = { ...plan.secret, data, metadata: { ...plan.secret.metadata, annotations } };
   delete mutated.stringData;
   const annotationBytes = Object.entries(annotations).reduce(

@@ -26,6 +26,16 @@ export function decodeBase64Strict(bytes: Uint8Array, alphabet: 'std' | 'url'): 
 }
 
 /**
+ * `decodeBase64Strict` of a string, as the API server sends a Secret's `data` values: no round
+ * trip through bytes. Any character outside the alphabet (non-ASCII included) fails the check.
+ */
+export function decodeBase64Text(text: string, alphabet: 'std' | 'url'): Buffer | undefined {
+  const clean = /[\r\n]/.test(text) ? text.replace(/[\r\n]/g, '') : text;
+  if (!(alphabet === 'std' ? STD : URL_SAFE).test(clean)) return undefined;
+  return Buffer.from(clean, alphabet === 'std' ? 'base64' : 'base64url');
+}
+
+/**
  * Applies `strategy` to `bytes`. `what` names the value in the error message
  * (`key "db" property "password"`) — the value itself is never part of it.
  */

@@ -57,8 +57,8 @@ export interface Template {
   parts: TemplatePart[];
 }
 
-/** The bytes of a reference: resolved beforehand (sync) or on demand (a promise). */
-export type ReferenceLookup = (ref: Reference) => Uint8Array | Promise<Uint8Array>;
+/** The bytes of a reference, resolved beforehand. */
+export type ReferenceLookup = (ref: Reference) => Uint8Array;
 
 /** Longest reference text quoted in an error message. */
 const QUOTE_MAX = 80;
@@ -204,20 +204,16 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * The bytes a template renders to. One whole-value reference: its bytes as they are (binary
  * safe). Otherwise text: a referenced value must be UTF-8 to be embedded (ESW_DECODE otherwise).
  */
-export async function renderTemplate(
-  template: Template,
-  lookup: ReferenceLookup,
-  secretKey = '',
-): Promise<Buffer> {
+export function renderTemplate(template: Template, lookup: ReferenceLookup, secretKey = ''): Buffer {
   const only = template.parts.length === 1 ? template.parts[0] : undefined;
-  if (only && 'ref' in only) return Buffer.from(await lookup(only.ref));
+  if (only && 'ref' in only) return Buffer.from(lookup(only.ref));
   const chunks: Buffer[] = [];
   for (const part of template.parts) {
     if ('text' in part) {
       chunks.push(Buffer.from(part.text, 'utf8'));
       continue;
     }
-    const bytes = await lookup(part.ref);
+    const bytes = lookup(part.ref);
     try {
       utf8.decode(bytes);
     } catch {

@@ -106,6 +106,8 @@ interface InFlight<T> {
 }
 
 const DEFAULT_MAX_BATCH = 20;
+/** Properties of one cached value remembered for the all-cached path (a bound, not a tuning). */
+const MAX_SELECTIONS_PER_VALUE = 64;
 
 export class StoreResolver implements Resolver {
   readonly #registry: StoreRegistry;
@@ -124,6 +126,7 @@ export class StoreResolver implements Resolver {
   readonly #inflight = new Map<string, InFlight<Cached>>();
   readonly #clients = new Map<string, ClientEntry>();
   readonly #identities = new WeakMap<SecretStore, string>();
+  readonly #selections = new WeakMap<Uint8Array, Map<string, Buffer>>();
   #closed = false;
   #serial = 0;
 
@@ -165,8 +168,7 @@ export class StoreResolver implements Resolver {
     const { resolved } = this.#resolveStore(store, namespace);
     const key = requireKey(ref, resolved);
     const raw = await this.#getRaw(resolved, remoteKey(key, ref.version), opts);
-    const selected = getProperty(raw, ref.property, { key, store: resolved.label });
-    return Buffer.from(decodeValue(ref.decodingStrategy, selected, describeRef(key, ref.property, resolved)));
+    return selectValue(raw, key, ref, resolved);
   }
 
   async getMap(
@@ -178,10 +180,38 @@ export class StoreResolver implements Resolver {
     const { resolved } = this.#resolveStore(store, namespace);
     const key = requireKey(ref, resolved);
     const raw = await this.#getRaw(resolved, remoteKey(key, ref.version), opts);
-    let map = extractMap(raw, ref.property, { key, store: resolved.label });
-    const what = describeRef(key, ref.property, resolved);
-    if (!opts.skipKeyConversion) map = convertKeys(ref.conversionStrategy, map, what);
-    return toBuffers(decodeMap(ref.decodingStrategy, map, what));
+    return selectMap(raw, key, ref, resolved, opts);
+  }
+
+  cachedValues(store: StoreRef, namespace: string, refs: readonly RemoteRef[]): Buffer[] | undefined {
+    try {
+      const { resolved } = this.#resolveStore(store, namespace);
+      const raws: Uint8Array[] = [];
+      for (const ref of refs) {
+        const raw = this.#peekRaw(resolved, remoteKey(requireKey(ref, resolved), ref.version));
+        if (!raw) return undefined;
+        raws.push(raw);
+      }
+      const values = refs.map((ref, i) => this.#selectCached(raws[i]!, ref.key as string, ref, resolved));
+      this.#metrics?.cacheLookups.inc({ result: 'hit' }, raws.length);
+      return values;
+    } catch {
+      return undefined; // getValue gives the same answer, or the error naming the reference
+    }
+  }
+
+  cachedMap(store: StoreRef, namespace: string, ref: RemoteRef): Map<string, Buffer> | undefined {
+    try {
+      const { resolved } = this.#resolveStore(store, namespace);
+      const key = requireKey(ref, resolved);
+      const raw = this.#peekRaw(resolved, remoteKey(key, ref.version));
+      if (!raw) return undefined;
+      const map = selectMap(raw, key, ref, resolved, {});
+      this.#metrics?.cacheLookups.inc({ result: 'hit' });
+      return map;
+    } catch {
+      return undefined;
+    }
   }
 
   async find(
@@ -514,13 +544,45 @@ export class StoreResolver implements Resolver {
 
   async #getRaw(rs: ResolvedStore, ref: RemoteKey, opts: LookupOptions): Promise<Uint8Array> {
     const entry = this.#client(rs);
-    const cacheKey = `${entry.cacheId}\u0000value\u0000${ref.key}\u0000${ref.version ?? ''}`;
+    const cacheKey = valueCacheKey(entry, ref);
     const cached = await this.#cached(cacheKey, opts, (signal) =>
       this.#withClient(entry, (client) => this.#fetchOne(rs, entry, client, ref, signal)).then(
         (bytes): Cached => ({ fetchedAt: 0, bytes }),
       ),
     );
     return 'bytes' in cached ? cached.bytes : new Uint8Array();
+  }
+
+  /**
+   * selectValue, remembered per raw value (by identity: the cache hands out the same bytes until
+   * it fetches again) so that the all-cached path does not select and decode the same property
+   * on every admission. The buffers are shared: callers only read them.
+   */
+  #selectCached(raw: Uint8Array, key: string, ref: RemoteRef, rs: ResolvedStore): Buffer {
+    const id = `${ref.property ?? ''}\u0000${ref.decodingStrategy ?? ''}`;
+    let selections = this.#selections.get(raw);
+    const known = selections?.get(id);
+    if (known) return known;
+    const value = selectValue(raw, key, ref, rs);
+    if (!selections) {
+      selections = new Map();
+      this.#selections.set(raw, selections);
+    }
+    if (selections.size < MAX_SELECTIONS_PER_VALUE) selections.set(id, value);
+    return value;
+  }
+
+  /**
+   * The cached raw value of `ref`, without creating a client, waiting or counting a lookup;
+   * undefined when it is not cached, has expired, or the store's current client has not
+   * fetched it (a changed store or credential Secret means a new client, so nothing stale).
+   */
+  #peekRaw(rs: ResolvedStore, ref: RemoteKey): Uint8Array | undefined {
+    if (this.#ttl <= 0) return undefined;
+    const entry = this.#clients.get(rs.storeKey);
+    if (!entry || entry.identity !== rs.identity) return undefined;
+    const hit = this.#cache.get(valueCacheKey(entry, ref));
+    return hit && 'bytes' in hit ? hit.bytes : undefined;
   }
 
   /**
@@ -751,6 +813,30 @@ function cancelled(): EswError {
   return new EswError('ESW_PROVIDER_UNAVAILABLE', 'lookup cancelled by the caller', {
     cause: new ProviderError('Unavailable', 'cancelled by the caller'),
   });
+}
+
+function valueCacheKey(entry: ClientEntry, ref: RemoteKey): string {
+  return `${entry.cacheId}\u0000value\u0000${ref.key}\u0000${ref.version ?? ''}`;
+}
+
+/** getValue's answer from the raw bytes: `property` selected, `decodingStrategy` applied. */
+function selectValue(raw: Uint8Array, key: string, ref: RemoteRef, rs: ResolvedStore): Buffer {
+  const selected = getProperty(raw, ref.property, { key, store: rs.label });
+  return Buffer.from(decodeValue(ref.decodingStrategy, selected, describeRef(key, ref.property, rs)));
+}
+
+/** getMap's answer from the raw bytes. */
+function selectMap(
+  raw: Uint8Array,
+  key: string,
+  ref: RemoteRef,
+  rs: ResolvedStore,
+  opts: LookupOptions,
+): Map<string, Buffer> {
+  let map = extractMap(raw, ref.property, { key, store: rs.label });
+  const what = describeRef(key, ref.property, rs);
+  if (!opts.skipKeyConversion) map = convertKeys(ref.conversionStrategy, map, what);
+  return toBuffers(decodeMap(ref.decodingStrategy, map, what));
 }
 
 function requireKey(ref: RemoteRef, rs: ResolvedStore): string {

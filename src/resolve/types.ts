@@ -57,6 +57,17 @@ export interface Resolver {
     ref: RemoteRef,
     opts?: LookupOptions,
   ): Promise<Map<string, Buffer>>;
+  /**
+   * The all-cached path of admission: what getValue would answer for every one of `refs`, taken
+   * from the value cache alone — no provider call, no promise, no deadline. undefined when any
+   * of them is not cached (or has expired) or cannot be answered without an error (store not
+   * found or not allowed here, property missing…): getValue then gives the answer, or the error.
+   * The buffers may be shared with other callers: read only. Optional: a resolver without a
+   * cache need not offer it.
+   */
+  cachedValues?(store: StoreRef, namespace: string, refs: readonly RemoteRef[]): Buffer[] | undefined;
+  /** getMap's answer from the value cache alone, or undefined (as `cachedValues`). */
+  cachedMap?(store: StoreRef, namespace: string, ref: RemoteRef): Map<string, Buffer> | undefined;
   /** `dataFrom.find`: secret name (conversion applied) -> value. */
   find(store: StoreRef, namespace: string, find: FindRef, opts?: LookupOptions): Promise<Map<string, Buffer>>;
   close(): Promise<void>;
