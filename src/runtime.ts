@@ -5,6 +5,7 @@
  */
 
 import { mutateSecret } from './admission/mutate.ts';
+import { MutationMemo } from './admission/mutate-memo.ts';
 import { validateAdmission } from './admission/validate.ts';
 import { loadManifestFiles, type ManifestDocument } from './api/manifests.ts';
 import { validateObject } from './api/validate.ts';
@@ -78,7 +79,12 @@ export function createRuntime(
     ...(opts.endpoints ? { endpoints: opts.endpoints } : {}),
     ...(opts.now ? { now: opts.now } : {}),
   });
-  const mutateDeps = { resolver, logger: opts.logger, deadlineMs: opts.admissionDeadlineMs };
+  const mutateDeps = {
+    resolver,
+    logger: opts.logger,
+    deadlineMs: opts.admissionDeadlineMs,
+    memo: new MutationMemo(),
+  };
   return {
     registry,
     resolver,

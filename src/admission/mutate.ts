@@ -10,6 +10,8 @@
  *   Secret (`allowed: false`) — a placeholder is never let through as a value. When every
  *   reference is already in the resolver's cache the mutation runs synchronously: no deadline
  *   timer, no promises (the all-cached path, the common case of a warm webhook).
+ * - The result depends only on `MutationInput` and the resolved values, so a recent manifest
+ *   whose references resolve to the same bytes reuses its result (`MutationMemo`).
  * - Idempotent: a Secret with nothing left to resolve (reinvocation, the refresher's writes)
  *   passes unchanged.
  * Messages and logs name keys, references and stores, never a value.
@@ -42,6 +44,7 @@ import {
   toRemoteRef,
 } from '../refs/placeholder.ts';
 import type { Resolver, StoreRef } from '../resolve/types.ts';
+import type { MutationMemo } from './mutate-memo.ts';
 import { type AdmissionRequest, type AdmissionResult, allow, deny } from './types.ts';
 
 export interface MutateDeps {
@@ -51,6 +54,8 @@ export interface MutateDeps {
   now?: () => number;
   /** One deadline for all lookups of a mutation. Default 8000 ms. */
   deadlineMs?: number;
+  /** Results of recent manifests, reused while their values are unchanged; none when absent. */
+  memo?: MutationMemo;
 }
 
 /** Kubernetes' limit on a Secret's data (keys + values), `MaxSecretSize`. */
@@ -198,6 +203,27 @@ export function mutateSecret(
   const now = deps.now ?? Date.now;
   const started = now();
   const input = mutationInput(request.operation, namespace, object, request.oldObject);
+  const memoKey = deps.memo?.keyOf(input);
+  if (deps.memo && memoKey !== undefined) {
+    const reused = deps.memo.reuse(memoKey, namespace, deps.resolver);
+    if (reused) {
+      const entry = deps.memo.peek(memoKey);
+      deps.logger.debug(
+        {
+          namespace,
+          name,
+          store: entry ? storeText(entry.store, namespace) : '',
+          keys: entry?.keys,
+          references: entry?.references,
+          dryRun: request.dryRun === true,
+          reused: true,
+          ms: now() - started,
+        },
+        'placeholder Secret filled',
+      );
+      return reused;
+    }
+  }
 
   let storeLabel = '';
   const refuse = (err: unknown) => refusal(err, { namespace, name, store: storeLabel, logger: deps.logger });
@@ -221,6 +247,19 @@ export function mutateSecret(
         ...(plan.warnings.length > 0 ? { warnings: plan.warnings } : {}),
       };
       const keys = Object.keys(mutated.data ?? {}).length;
+      if (deps.memo && memoKey !== undefined) {
+        deps.memo.remember(memoKey, {
+          store: plan.store as StoreRef,
+          refs: resolved.refs,
+          values: resolved.values,
+          ...(plan.dataFrom && resolved.extracted
+            ? { dataFrom: { ref: toRemoteRef(plan.dataFrom), map: resolved.extracted } }
+            : {}),
+          result,
+          keys,
+          references: plan.referenceCount,
+        });
+      }
       deps.logger.debug(
         {
           secret: objectRef(namespace, name),

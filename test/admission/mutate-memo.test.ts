@@ -1,0 +1,232 @@
+/**
+ * The render memo and the all-cached path of /mutate, through the real StoreResolver: a repeated
+ * manifest reuses its result only while the store, its namespace rules, the cached values and
+ * the credential Secrets are what they were; anything else goes back through the resolver.
+ * Each test first proves the memo served a request (`hits`), then changes one thing and checks
+ * the answer follows it.
+ */
+import t, { type Test } from 'tap';
+import { type MutateDeps, mutateSecret } from '../../src/admission/mutate.ts';
+import { MEMO_MAX_ENTRIES, MutationMemo } from '../../src/admission/mutate-memo.ts';
+import type { AdmissionRequest, AdmissionResult } from '../../src/admission/types.ts';
+import type { Secret } from '../../src/api/types.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
+import { harness, namespace, secret, store } from '../resolve/fixtures.ts';
+import { applyPatch, b64, decodedData } from './mutate-helpers.ts';
+
+const TTL_MS = 30_000;
+
+function placeholder(
+  opts: { name?: string; namespace?: string; store?: string; kind?: string; value?: string } = {},
+): AdmissionRequest & { object: Secret } {
+  const ns = opts.namespace ?? 'apps';
+  return {
+    uid: `uid-${Math.random()}`,
+    kind: { group: '', version: 'v1', kind: 'Secret' },
+    resource: { group: '', version: 'v1', resource: 'secrets' },
+    operation: 'CREATE',
+    namespace: ns,
+    object: {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: opts.name ?? 'db',
+        namespace: ns,
+        labels: { 'esw.io/inject': 'true' },
+        annotations: {
+          'esw.io/store': opts.store ?? 's',
+          ...(opts.kind ? { 'esw.io/store-kind': opts.kind } : {}),
+        },
+      },
+      data: {
+        password: b64(opts.value ?? '${ref:db#password}'),
+        url: b64('postgres://${ref:db#user}@db:5432/app'),
+      },
+    },
+  };
+}
+
+function setup(t: Test) {
+  const h = harness(t, { cacheTtlMs: TTL_MS });
+  h.provider.set('db', JSON.stringify({ user: 'u1', password: 'p1' }));
+  h.registry.upsert(store('SecretStore', 's', 'apps', { counting: { tag: 'one' } }));
+  const memo = new MutationMemo();
+  const deps: MutateDeps = { resolver: h.resolver, logger: silentLogger(), memo };
+  const fill = async (req = placeholder()) => {
+    const result = await mutateSecret(req, deps);
+    return { result, data: result.allowed ? decodedData(applyPatch(req.object, result)) : undefined };
+  };
+  return { h, memo, deps, fill };
+}
+
+t.test('a repeated manifest reuses its result, synchronously and with no provider call', async (t) => {
+  const { h, memo, deps, fill } = setup(t);
+  const first = await fill();
+  t.same(first.data, { password: 'p1', url: 'postgres://u1@db:5432/app' });
+  t.equal(memo.hits, 0);
+  t.equal(h.provider.calls.getSecret, 1);
+
+  const req = placeholder({ name: 'another-name' });
+  const again = mutateSecret(req, deps);
+  t.notOk(again instanceof Promise, 'answered without a promise');
+  t.equal(memo.hits, 1, 'served from the memo (the name is not part of the key)');
+  t.same(again, first.result, 'the same answer');
+  t.equal(h.provider.calls.getSecret, 1, 'no provider call');
+  (again as AdmissionResult).warnings?.push('changed by a caller');
+  t.same(mutateSecret(placeholder(), deps), first.result, 'callers cannot change what is kept');
+});
+
+t.test('without a memo the all-cached path still answers synchronously, identically', async (t) => {
+  const { h, fill } = setup(t);
+  const first = await fill();
+  const plain: MutateDeps = { resolver: h.resolver, logger: silentLogger() };
+  const again = mutateSecret(placeholder(), plain);
+  t.notOk(again instanceof Promise, 'every reference was in the cache');
+  t.same(again, first.result);
+});
+
+t.test('a changed store is never served from the memo', async (t) => {
+  const { h, memo, fill } = setup(t);
+  await fill();
+  await fill();
+  t.equal(memo.hits, 1);
+  h.provider.set('db', JSON.stringify({ user: 'u2', password: 'p2' }));
+  h.registry.upsert(store('SecretStore', 's', 'apps', { counting: { tag: 'two' } }, { generation: 2 }));
+  const after = await fill();
+  t.same(after.data, { password: 'p2', url: 'postgres://u2@db:5432/app' }, 'the new store answers');
+  t.equal(h.provider.calls.newClient, 2, 'through a new client');
+  t.equal(memo.hits, 1, 'not from the memo');
+
+  h.registry.remove(store('SecretStore', 's', 'apps', {}));
+  const gone = await fill();
+  t.equal(gone.result.allowed, false, 'a deleted store refuses the Secret');
+  t.match(gone.result.status?.message, /ESW_STORE_NOT_FOUND/);
+});
+
+t.test('a namespace rule that changed is never served from the memo', async (t) => {
+  const { h, memo, fill } = setup(t);
+  h.registry.upsert(
+    store(
+      'ClusterSecretStore',
+      'shared',
+      undefined,
+      { counting: { tag: 'c' } },
+      {
+        conditions: [{ namespaceSelector: { matchLabels: { team: 'a' } } }],
+      },
+    ),
+  );
+  h.registry.upsert(namespace('apps', { team: 'a' }));
+  const req = () => placeholder({ store: 'shared', kind: 'ClusterSecretStore' });
+  t.equal((await fill(req())).result.allowed, true);
+  t.equal((await fill(req())).result.allowed, true);
+  t.equal(memo.hits, 1);
+
+  h.registry.upsert(namespace('apps', { team: 'b' }));
+  const denied = await fill(req());
+  t.equal(denied.result.allowed, false, 'the namespace lost its label: refused');
+  t.match(denied.result.status?.message, /ESW_STORE_FORBIDDEN/);
+  t.equal(memo.hits, 1);
+
+  h.registry.upsert(namespace('apps', { team: 'a' }));
+  t.equal((await fill(req())).result.allowed, true, 'allowed again');
+});
+
+t.test('a value that changed is served as the cache serves it, and never after it expires', async (t) => {
+  const { h, memo, fill } = setup(t);
+  await fill();
+  h.provider.set('db', JSON.stringify({ user: 'u1', password: 'p2' }));
+  const cached = await fill();
+  t.same(cached.data?.password, 'p1', 'within the cache TTL the cached value is used (as without a memo)');
+  t.equal(memo.hits, 1);
+
+  h.clock.now += TTL_MS + 1;
+  const fresh = await fill();
+  t.same(fresh.data, { password: 'p2', url: 'postgres://u1@db:5432/app' }, 'expired: fetched again');
+  t.equal(h.provider.calls.getSecret, 2);
+  t.equal(memo.hits, 1, 'not from the memo');
+  t.same((await fill()).data, fresh.data, 'the new result is kept in turn');
+  t.equal(memo.hits, 2);
+});
+
+t.test('esw.io/data-from: a changed map is never served from the memo', async (t) => {
+  const { h, memo, fill } = setup(t);
+  // Only data-from: nothing else in the Secret can make the memo miss.
+  const req = () => {
+    const r = placeholder();
+    (r.object.metadata?.annotations as Record<string, string>)['esw.io/data-from'] = 'extra';
+    r.object.data = { literal: b64('kept') };
+    return r;
+  };
+  h.provider.set('extra', JSON.stringify({ a: '1' }));
+  t.same((await fill(req())).data?.a, '1');
+  t.same((await fill(req())).data?.a, '1');
+  t.equal(memo.hits, 1);
+  h.provider.set('extra', JSON.stringify({ a: '1', b: '2' }));
+  h.clock.now += TTL_MS + 1;
+  t.same((await fill(req())).data?.b, '2', 'the new map');
+  t.equal(memo.hits, 1);
+});
+
+t.test('a changed credential Secret is never served from the memo', async (t) => {
+  const h = harness(t, { cacheTtlMs: TTL_MS });
+  h.provider.set('db', JSON.stringify({ user: 'u1', password: 'p1' }));
+  h.registry.upsert(secret('apps', 'creds', { token: 'tok-1' }));
+  h.registry.upsert(
+    store('SecretStore', 's', 'apps', { counting: { secretRef: { name: 'creds', key: 'token' } } }),
+  );
+  const memo = new MutationMemo();
+  const deps: MutateDeps = { resolver: h.resolver, logger: silentLogger(), memo };
+  const fill = async () => {
+    const req = placeholder();
+    return decodedData(applyPatch(req.object, await mutateSecret(req, deps)));
+  };
+  await fill();
+  await fill();
+  t.equal(memo.hits, 1);
+
+  // What the rotated credentials can read differs: the new answer must come through them.
+  h.provider.set('db', JSON.stringify({ user: 'u1', password: 'p-rotated' }));
+  h.registry.upsert(secret('apps', 'creds', { token: 'tok-2' }));
+  h.resolver.credentialsChanged('apps', 'creds');
+  t.same((await fill()).password, 'p-rotated');
+  t.same(h.provider.calls.credentials, ['tok-1', 'tok-2'], 'a new client with the new credentials');
+  t.equal(memo.hits, 1, 'not from the memo');
+});
+
+t.test('the key holds everything the result depends on', async (t) => {
+  const { h, memo, fill } = setup(t);
+  h.registry.upsert(store('SecretStore', 's', 'other', { counting: { tag: 'one' } }));
+  h.provider.set('db2', JSON.stringify({ user: 'x', password: 'y' }));
+  await fill();
+  const otherNs = await fill(placeholder({ namespace: 'other' }));
+  t.equal(memo.hits, 0, "another namespace: its own store's values, not this one's result");
+  t.equal(otherNs.result.allowed, true);
+  const otherValue = await fill(placeholder({ value: '${ref:db2#password}' }));
+  t.same(otherValue.data?.password, 'y', 'another template is another key');
+
+  const update = placeholder();
+  update.operation = 'UPDATE';
+  update.oldObject = structuredClone(update.object);
+  t.equal((await fill(update)).result.allowed, true);
+  t.equal(memo.hits, 0, 'an UPDATE is another key');
+
+  const withStringData = placeholder();
+  withStringData.object.stringData = { extra: 'plain' };
+  t.same((await fill(withStringData)).data?.extra, 'plain');
+  t.equal(memo.hits, 0);
+});
+
+t.test('refusals are not kept; the memo is bounded', async (t) => {
+  const { memo, fill } = setup(t);
+  const missing = placeholder({ value: '${ref:db#nope}' });
+  t.equal((await fill(missing)).result.allowed, false);
+  t.equal(memo.size, 0, 'a refusal is not kept');
+  t.equal((await fill(missing)).result.allowed, false, 'and is refused again');
+
+  for (let i = 0; i < MEMO_MAX_ENTRIES + 10; i++) await fill(placeholder({ value: `v${i}-\${ref:db#user}` }));
+  t.equal(memo.size, MEMO_MAX_ENTRIES, 'at most MEMO_MAX_ENTRIES kept');
+  const huge = placeholder({ value: `${'x'.repeat(40_000)}\${ref:db#user}` });
+  t.equal((await fill(huge)).result.allowed, true);
+  t.equal(memo.keyOf({ operation: 'CREATE', namespace: 'apps', secret: huge.object }), undefined);
+});
