@@ -210,8 +210,7 @@ export function mutateSecret(
       const entry = deps.memo.peek(memoKey);
       deps.logger.debug(
         {
-          namespace,
-          name,
+          secret: objectRef(namespace, name),
           store: entry ? storeText(entry.store, namespace) : '',
           keys: entry?.keys,
           references: entry?.references,
