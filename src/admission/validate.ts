@@ -3,6 +3,7 @@
  * rule in src/api (all errors at once, field-pathed); opted-in Secrets get the safety net that
  * refuses a literal placeholder. Pure: no HTTP here.
  */
+import { refSupportErrors } from '../api/ref-support.ts';
 import type { ExternalSecret, StoreKind } from '../api/types.ts';
 import { GROUP } from '../api/types.ts';
 import { validateObject } from '../api/validate.ts';
@@ -13,7 +14,10 @@ import { type AdmissionRequest, type AdmissionResult, allow, deny, denyInvalid }
 const ESO_KINDS = new Set(['ExternalSecret', 'SecretStore', 'ClusterSecretStore']);
 
 export interface ValidateDeps {
-  /** When present, an ExternalSecret naming a store that is not known yet gets a warning. */
+  /**
+   * When present, an ExternalSecret naming a store that is not known yet gets a warning, and one
+   * asking a known store's provider for what it does not serve is refused (api/ref-support.ts).
+   */
   registry?: StoreRegistry;
 }
 
@@ -31,8 +35,12 @@ export function validateAdmission(request: AdmissionRequest, deps: ValidateDeps 
     typed.metadata = { ...typed.metadata, namespace: request.namespace };
   }
   const { errors, warnings } = validateObject(typed);
-  if (kind === 'ExternalSecret' && deps.registry) {
-    warnings.push(...storeWarnings(typed as ExternalSecret, request.namespace, deps.registry));
+  const registry = deps.registry;
+  if (kind === 'ExternalSecret' && registry) {
+    warnings.push(...storeWarnings(typed as ExternalSecret, request.namespace, registry));
+    errors.push(
+      ...refSupportErrors(typed as ExternalSecret, (k, n) => registry.getStore(k, n, request.namespace)),
+    );
   }
   if (errors.length === 0) return allow(warnings);
   const name = object.metadata?.name ?? object.metadata?.generateName ?? '';

@@ -10,6 +10,7 @@ import {
   type SupportTable,
   UNSERVED_PROVIDERS,
 } from './field-support.ts';
+import { REF_RULES } from './ref-support.ts';
 
 function cell(entry: SupportEntry): [string, string] {
   switch (entry.status) {
@@ -76,6 +77,20 @@ export function supportDocument(release: string): string {
     '',
     `Every other provider is **refused** (\`spec.provider.<name>.**\`: "the <name> provider is not served"):`,
     `${UNSERVED_PROVIDERS.map((p) => `\`${p}\``).join(', ')}. Served: ${SERVED_PROVIDERS.map((p) => `\`${p}\``).join(', ')}.`,
+    '',
+    "## References a store's provider does not serve",
+    '',
+    'These depend on two objects: an ExternalSecret reference and the provider of the store it reads',
+    'from. They are refused when the ExternalSecret is applied and its store is already known to the',
+    'webhook; otherwise (the store comes later, or `esw validate` without a cluster) the sync fails',
+    'with the same reason.',
+    '',
+    '| provider | field | when | why |',
+    '|---|---|---|---|',
+    ...REF_RULES.map((r) => {
+      const field = r.field === 'key' ? '`remoteRef.key`, `extract.key`' : `\`dataFrom[].${r.field}\``;
+      return `| \`${r.provider}\` | ${field} | ${r.when} | ${r.why} |`;
+    }),
     '',
   ].join('\n');
 }

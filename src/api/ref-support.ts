@@ -1,0 +1,169 @@
+/**
+ * What an ExternalSecret asks of its store's provider that this webhook's provider does not do:
+ * the rest of "what validates, works", which depends on two objects. The field-support table
+ * (field-support.ts) classifies each field of one object; these rules look at a `remoteRef.key`,
+ * `dataFrom[].extract.key` or `dataFrom[].find` together with the provider of the store it is
+ * read from. Admission applies them when that store is known (the webhook's store registry), so
+ * such a reference is refused when the ExternalSecret is applied instead of failing every sync;
+ * a store created later is checked by the refresher, which reports the same thing as a sync error.
+ */
+import { CauseType, type FieldError, fieldErrors } from './field-errors.ts';
+import { NOT_SUPPORTED } from './field-support.ts';
+import type { ExternalSecret, SecretStore, StoreKind } from './types.ts';
+
+type Obj = Record<string, unknown>;
+
+export interface RefRule {
+  readonly provider: string;
+  /** `key` of a remoteRef / extract, or a field of a `find`. */
+  readonly field: 'key' | 'find' | 'find.path' | 'find.tags';
+  /** When the rule applies, for docs/field-support.md. */
+  readonly when: string;
+  readonly why: string;
+  readonly applies: (value: unknown, provider: Obj) => boolean;
+}
+
+const azureType = (key: unknown): string | undefined =>
+  typeof key === 'string' && key.includes('/') ? key.slice(0, key.indexOf('/')) : undefined;
+const present = (v: unknown) => v !== undefined && v !== null;
+
+export const REF_RULES: readonly RefRule[] = [
+  {
+    provider: 'azurekv',
+    field: 'key',
+    when: 'starts with `key/`',
+    why: 'Azure Key Vault keys are not read yet (only secrets: `name` or `secret/name`)',
+    applies: (key) => azureType(key) === 'key',
+  },
+  {
+    provider: 'azurekv',
+    field: 'key',
+    when: 'starts with `cert/`',
+    why: 'Azure Key Vault certificates are not read yet (only secrets: `name` or `secret/name`)',
+    applies: (key) => azureType(key) === 'cert',
+  },
+  {
+    provider: 'azurekv',
+    field: 'key',
+    when: 'has another `<type>/` prefix',
+    why: 'an Azure Key Vault object is `name`, `secret/name`, `key/name` or `cert/name`',
+    applies: (key) => {
+      const type = azureType(key);
+      return type !== undefined && type !== 'secret' && type !== 'key' && type !== 'cert';
+    },
+  },
+  {
+    provider: 'azurekv',
+    field: 'find.path',
+    when: 'set',
+    why: 'Azure Key Vault has no paths: find by name.regexp or tags',
+    applies: present,
+  },
+  {
+    provider: 'fake',
+    field: 'find.path',
+    when: 'set',
+    why: 'the fake provider finds by name.regexp only',
+    applies: present,
+  },
+  {
+    provider: 'fake',
+    field: 'find.tags',
+    when: 'set',
+    why: 'the fake provider finds by name.regexp only',
+    applies: present,
+  },
+  {
+    provider: 'fake',
+    field: 'find',
+    when: 'without `name.regexp`',
+    why: 'the fake provider finds by name.regexp only',
+    applies: (find) => typeof (find as { name?: { regexp?: unknown } })?.name?.regexp !== 'string',
+  },
+  {
+    provider: 'vault',
+    field: 'find',
+    when: 'the store has no `path`',
+    why: 'listing secrets needs the store to name its KV mount (spec.provider.vault.path)',
+    applies: (_find, vault) => typeof vault.path !== 'string' || vault.path.replace(/\//g, '') === '',
+  },
+  {
+    provider: 'vault',
+    field: 'find.tags',
+    when: 'the store is KV `v1`',
+    why: 'finding by tags needs KV v2 (custom_metadata)',
+    applies: (tags, vault) => present(tags) && vault.version === 'v1',
+  },
+];
+
+function obj(v: unknown): Obj | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : undefined;
+}
+
+/** The provider name and spec of a store (its one provider), or undefined. */
+function providerOf(store: SecretStore | undefined): { name: string; spec: Obj } | undefined {
+  const providers = obj(obj(store?.spec)?.provider);
+  if (!providers) return undefined;
+  const names = Object.keys(providers).filter((k) => obj(providers[k]));
+  if (names.length !== 1) return undefined;
+  const name = names[0] as string;
+  return { name, spec: providers[name] as Obj };
+}
+
+export type StoreLookup = (kind: StoreKind, name: string) => SecretStore | undefined;
+
+/** Refusals for the references of `es` whose store `lookup` knows. */
+export function refSupportErrors(es: ExternalSecret, lookup: StoreLookup): FieldError[] {
+  const spec = obj(es.spec);
+  if (!spec) return [];
+  const errors: FieldError[] = [];
+  const defaultRef = obj(spec.secretStoreRef);
+  const storeFor = (entry: Obj): { name: string; spec: Obj } | undefined => {
+    const source = obj(entry.sourceRef);
+    if (source && present(source.generatorRef)) return undefined;
+    const ref = obj(source?.storeRef) ?? defaultRef;
+    if (!ref || typeof ref.name !== 'string' || ref.name === '') return undefined;
+    const kind = ref.kind === 'ClusterSecretStore' ? 'ClusterSecretStore' : 'SecretStore';
+    return providerOf(lookup(kind, ref.name));
+  };
+  const check = (
+    provider: { name: string; spec: Obj },
+    field: RefRule['field'],
+    value: unknown,
+    path: string,
+  ) => {
+    if (!present(value)) return;
+    for (const rule of REF_RULES) {
+      if (rule.provider !== provider.name || rule.field !== field || !rule.applies(value, provider.spec))
+        continue;
+      const why = `${NOT_SUPPORTED}; ${rule.why}`;
+      errors.push(
+        field === 'key'
+          ? {
+              field: path,
+              message: `Unsupported value: ${JSON.stringify(String(value).slice(0, 64))}: ${why}`,
+              reason: CauseType.notSupported,
+            }
+          : fieldErrors.forbidden(path, why),
+      );
+    }
+  };
+  (Array.isArray(spec.data) ? spec.data : []).forEach((raw, i) => {
+    const entry = obj(raw);
+    const provider = entry && storeFor(entry);
+    if (!entry || !provider) return;
+    check(provider, 'key', obj(entry.remoteRef)?.key, `spec.data[${i}].remoteRef.key`);
+  });
+  (Array.isArray(spec.dataFrom) ? spec.dataFrom : []).forEach((raw, i) => {
+    const entry = obj(raw);
+    const provider = entry && storeFor(entry);
+    if (!entry || !provider) return;
+    check(provider, 'key', obj(entry.extract)?.key, `spec.dataFrom[${i}].extract.key`);
+    const find = obj(entry.find);
+    if (!find) return;
+    check(provider, 'find', find, `spec.dataFrom[${i}].find`);
+    check(provider, 'find.path', find.path, `spec.dataFrom[${i}].find.path`);
+    check(provider, 'find.tags', find.tags, `spec.dataFrom[${i}].find.tags`);
+  });
+  return errors;
+}

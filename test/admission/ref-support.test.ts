@@ -1,0 +1,169 @@
+/**
+ * "What validates, works" across two objects: an ExternalSecret asking a known store's provider
+ * for something it does not serve (an Azure certificate, a find by path on the fake provider…) is
+ * refused at admission, naming the field; the same reference to a store that serves it, or to a
+ * store not known yet, is accepted.
+ */
+import t from 'tap';
+import type { AdmissionRequest } from '../../src/admission/types.ts';
+import { validateAdmission } from '../../src/admission/validate.ts';
+import { REF_RULES } from '../../src/api/ref-support.ts';
+import type { KubeObject } from '../../src/api/types.ts';
+import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
+
+const NS = 'team-a';
+
+function store(name: string, provider: Record<string, unknown>, kind = 'SecretStore'): KubeObject {
+  return {
+    apiVersion: 'external-secrets.io/v1',
+    kind,
+    metadata: kind === 'SecretStore' ? { name, namespace: NS } : { name },
+    spec: { provider },
+  } as KubeObject;
+}
+
+const registry = new MemoryRegistry();
+registry.upsert(
+  store('azure', { azurekv: { vaultUrl: 'https://v.vault.azure.net', authType: 'ManagedIdentity' } }),
+);
+registry.upsert(store('fake', { fake: { data: [] } }));
+registry.upsert(store('vault-nomount', { vault: { server: 'https://vault:8200' } }));
+registry.upsert(store('vault-kv1', { vault: { server: 'https://vault:8200', path: 'kv', version: 'v1' } }));
+registry.upsert(store('vault-kv2', { vault: { server: 'https://vault:8200', path: 'secret' } }));
+registry.upsert(
+  store('aws', { aws: { service: 'SecretsManager', region: 'us-east-1' } }, 'ClusterSecretStore'),
+);
+
+function review(spec: Record<string, unknown>): AdmissionRequest {
+  return {
+    uid: 'u',
+    kind: { group: 'external-secrets.io', version: 'v1', kind: 'ExternalSecret' },
+    resource: { group: 'external-secrets.io', version: 'v1', resource: 'externalsecrets' },
+    namespace: NS,
+    operation: 'CREATE',
+    object: {
+      apiVersion: 'external-secrets.io/v1',
+      kind: 'ExternalSecret',
+      metadata: { name: 'es', namespace: NS },
+      spec,
+    } as KubeObject,
+  };
+}
+
+const data = (store: string, key: string, kind = 'SecretStore') => ({
+  secretStoreRef: { name: store, kind },
+  data: [{ secretKey: 'k', remoteRef: { key } }],
+});
+const find = (store: string, f: Record<string, unknown>) => ({
+  secretStoreRef: { name: store },
+  dataFrom: [{ find: f }],
+});
+
+interface Case {
+  name: string;
+  spec: Record<string, unknown>;
+  field: string;
+  message: string;
+}
+
+const refused: Case[] = [
+  {
+    name: 'an Azure certificate',
+    spec: data('azure', 'cert/tls'),
+    field: 'spec.data[0].remoteRef.key',
+    message:
+      'Unsupported value: "cert/tls": not supported by external-secrets-webhook; Azure Key Vault certificates',
+  },
+  {
+    name: 'an Azure key, through dataFrom.extract',
+    spec: { secretStoreRef: { name: 'azure' }, dataFrom: [{ extract: { key: 'key/signing' } }] },
+    field: 'spec.dataFrom[0].extract.key',
+    message: 'Azure Key Vault keys are not read yet',
+  },
+  {
+    name: 'an Azure object of an unknown type',
+    spec: data('azure', 'my-app/db'),
+    field: 'spec.data[0].remoteRef.key',
+    message: 'an Azure Key Vault object is',
+  },
+  {
+    name: 'Azure find by path',
+    spec: find('azure', { path: 'app-' }),
+    field: 'spec.dataFrom[0].find.path',
+    message: 'Forbidden: not supported by external-secrets-webhook; Azure Key Vault has no paths',
+  },
+  {
+    name: 'fake find by path',
+    spec: find('fake', { path: '/a', name: { regexp: '.*' } }),
+    field: 'spec.dataFrom[0].find.path',
+    message: 'the fake provider finds by name.regexp only',
+  },
+  {
+    name: 'fake find by tags',
+    spec: find('fake', { tags: { a: 'b' }, name: { regexp: '.*' } }),
+    field: 'spec.dataFrom[0].find.tags',
+    message: 'the fake provider finds by name.regexp only',
+  },
+  {
+    name: 'fake find without a name regexp',
+    spec: find('fake', { conversionStrategy: 'Default' }),
+    field: 'spec.dataFrom[0].find',
+    message: 'the fake provider finds by name.regexp only',
+  },
+  {
+    name: 'vault find from a store without a KV mount',
+    spec: find('vault-nomount', { name: { regexp: '.*' } }),
+    field: 'spec.dataFrom[0].find',
+    message: 'spec.provider.vault.path',
+  },
+  {
+    name: 'vault find by tags on KV v1',
+    spec: find('vault-kv1', { tags: { team: 'a' } }),
+    field: 'spec.dataFrom[0].find.tags',
+    message: 'needs KV v2',
+  },
+  {
+    name: 'a sourceRef store overrides the default store',
+    spec: {
+      secretStoreRef: { name: 'vault-kv2' },
+      data: [{ secretKey: 'k', remoteRef: { key: 'cert/tls' }, sourceRef: { storeRef: { name: 'azure' } } }],
+    },
+    field: 'spec.data[0].remoteRef.key',
+    message: 'Azure Key Vault certificates',
+  },
+];
+
+t.test('a reference the store’s provider does not serve is refused, naming the field', async (t) => {
+  const hit = new Set<string>();
+  for (const c of refused) {
+    const r = validateAdmission(review(c.spec), { registry });
+    t.equal(r.allowed, false, c.name);
+    const cause = r.status?.details?.causes.find((x) => x.field === c.field);
+    t.match(cause?.message, c.message, `${c.name}: ${c.field}`, { status: r.status });
+    for (const rule of REF_RULES)
+      if (cause?.message.endsWith(rule.why)) hit.add(`${rule.provider} ${rule.field} ${rule.when}`);
+  }
+  t.same(
+    REF_RULES.map((r) => `${r.provider} ${r.field} ${r.when}`).filter((r) => !hit.has(r)),
+    [],
+    'every rule is exercised',
+  );
+});
+
+t.test('what the provider serves, and stores not known yet, are accepted', async (t) => {
+  const accepted: [string, Record<string, unknown>][] = [
+    ['an Azure secret by name', data('azure', 'db-password')],
+    ['an Azure secret/ name', data('azure', 'secret/db-password')],
+    ['Azure find by name and tags', find('azure', { name: { regexp: '^db' }, tags: { team: 'a' } })],
+    ['fake find by name', find('fake', { name: { regexp: '^/foo' } })],
+    ['vault find with a mount, by tags on KV v2', find('vault-kv2', { path: 'app', tags: { team: 'a' } })],
+    ['a key with a slash on AWS', data('aws', 'cert/tls', 'ClusterSecretStore')],
+    ['a store not known yet', data('unknown-store', 'cert/tls')],
+  ];
+  for (const [name, spec] of accepted) {
+    const r = validateAdmission(review(spec), { registry });
+    t.equal(r.allowed, true, name, { status: r.status });
+  }
+  // Without a registry (esw validate), nothing is known about stores: nothing to refuse.
+  t.equal(validateAdmission(review(data('azure', 'cert/tls'))).allowed, true);
+});
