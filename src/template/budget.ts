@@ -10,7 +10,9 @@
  * - `totalBytes`: everything the render allocates, added up (values are never freed early, so a
  *   loop that builds and drops 1 MiB strings still runs out);
  * - `steps`: actions, pipeline commands, function calls and range iterations;
- * - `depth`: nested `template` calls and parenthesised pipelines.
+ * - `depth`: nested `template` calls and parenthesised pipelines;
+ * - `keys` and `hashes`: key generations (`genPrivateKey`, `genCA`…) and deliberately slow
+ *   password hashes (`bcrypt`, `htpasswd`, `derivePassword`), which cost 0.1 to 2 s of CPU each.
  *
  * Exceeding one throws a {@link TemplateLimitError} naming the limit and where it was hit, e.g.
  * `template exceeded its 1 MiB value budget in repeat at line 1, col 14`. Messages carry
@@ -23,6 +25,8 @@ export interface BudgetLimits {
   totalBytes: number;
   steps: number;
   depth: number;
+  keys: number;
+  hashes: number;
 }
 
 export const DEFAULT_LIMITS: BudgetLimits = Object.freeze({
@@ -30,9 +34,11 @@ export const DEFAULT_LIMITS: BudgetLimits = Object.freeze({
   totalBytes: 16 * 1024 * 1024,
   steps: 250_000,
   depth: 100,
+  keys: 4,
+  hashes: 8,
 });
 
-export type LimitName = 'value' | 'total' | 'steps' | 'depth';
+export type LimitName = 'value' | 'total' | 'steps' | 'depth' | 'keys' | 'hashes';
 
 export class TemplateLimitError extends EswError {
   readonly limit: LimitName;
@@ -67,6 +73,10 @@ export class Budget {
         return `${this.limits.steps} evaluation step budget`;
       case 'depth':
         return `nesting depth of ${this.limits.depth}`;
+      case 'keys':
+        return `budget of ${this.limits.keys} key generations`;
+      case 'hashes':
+        return `budget of ${this.limits.hashes} password hashes`;
     }
   }
 
@@ -93,6 +103,15 @@ export class Budget {
     this.checkValue(bytes, where);
     this.allocated += bytes;
     if (this.allocated > this.limits.totalBytes) this.fail('total', where);
+  }
+
+  keys = 0;
+  hashes = 0;
+
+  /** One expensive operation (a key generation, a slow password hash), counted before it runs. */
+  expensive(kind: 'keys' | 'hashes', where: string): void {
+    this[kind]++;
+    if (this[kind] > this.limits[kind]) this.fail(kind, where);
   }
 
   enter(where: string): void {

@@ -13,6 +13,8 @@ import { Budget, type BudgetLimits } from './budget.ts';
 import { execute } from './exec.ts';
 import { builtins } from './functions/builtins.ts';
 import { esoFunctions } from './functions/eso.ts';
+import { pkcs12Functions } from './functions/pkcs12.ts';
+import { sprigCrypto } from './functions/sprig-crypto.ts';
 import { sprigData } from './functions/sprig-data.ts';
 import { sprigDate } from './functions/sprig-date.ts';
 import { sprigMisc } from './functions/sprig-misc.ts';
@@ -28,7 +30,16 @@ export type { BudgetLimits, RenderEnv };
 /** Every function a template can call: Go's builtins, sprig (as ESO ships it), ESO's own. */
 export const FUNCS: FuncMap = (() => {
   const m: FuncMap = new Map();
-  for (const part of [builtins(), sprigStrings(), sprigData(), sprigDate(), sprigMisc(), esoFunctions()]) {
+  for (const part of [
+    builtins(),
+    sprigStrings(),
+    sprigData(),
+    sprigDate(),
+    sprigMisc(),
+    sprigCrypto(),
+    esoFunctions(),
+    pkcs12Functions(),
+  ]) {
     for (const [k, v] of part) m.set(k, v);
   }
   return m;

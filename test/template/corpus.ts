@@ -4,6 +4,8 @@
  * uuidv4, genPrivateKey, encryptAES, shuffle, ago…) are not here: their output differs by design;
  * test/template/functions.test.ts checks their shape.
  */
+import { readFileSync } from 'node:fs';
+
 const data = {
   user: 'db_user',
   pass: 'p@ss w0rd',
@@ -23,6 +25,23 @@ const data = {
 };
 
 const T = (template: string) => ({ template, data });
+
+// Certificates, keys and PKCS#12 files (test/template/fixtures/README.md), base64 as a Secret holds them.
+const fixture = (name: string) =>
+  readFileSync(new URL(`./fixtures/${name}`, import.meta.url)).toString('base64');
+const pki = {
+  leaf: fixture('leaf.pem'),
+  key: fixture('leaf.key'),
+  ca: fixture('ca.pem'),
+  ec: fixture('ec.pem'),
+  eckey: fixture('ec.key'),
+  modern: fixture('modern.p12'),
+  des: fixture('des.p12'),
+  rc2: fixture('rc2.p12'),
+  nopass: fixture('nopass.p12'),
+  ecp12: fixture('ec.p12'),
+};
+const P = (template: string) => ({ template, data: pki });
 
 export const HAND_WRITTEN = [
   // language
@@ -271,4 +290,41 @@ export const HAND_WRITTEN = [
     '{{ rsaDecrypt "None" "SHA256" "plain" "" }} {{ rsaDecrypt "RSA-OAEP" "SHA256" "x" "nokey" }}',
     '{{ rsaDecrypt "Other" "SHA256" "x" "" }}',
   ].map(T),
+  // keys, certificates, PKCS#12 (deterministic forms; random ones: crypto-differential.test.ts)
+  ...[
+    '{{ b64dec .modern | pkcs12keyPass "foo" }}{{ b64dec .modern | pkcs12certPass "foo" }}',
+    '{{ b64dec .des | pkcs12keyPass "foo" }}{{ b64dec .des | pkcs12certPass "foo" }}',
+    '{{ b64dec .rc2 | pkcs12keyPass "foo" }}{{ b64dec .rc2 | pkcs12certPass "foo" }}',
+    '{{ b64dec .nopass | pkcs12key }}{{ b64dec .nopass | pkcs12cert }}',
+    '{{ b64dec .ecp12 | pkcs12keyPass "ec" }}{{ b64dec .ecp12 | pkcs12certPass "ec" }}',
+    '{{ b64dec .modern | pkcs12keyPass "bar" }}',
+    '{{ b64dec .modern | pkcs12key }}',
+    '{{ b64dec .rc2 | pkcs12certPass "" }}',
+    '{{ pkcs12key (b64dec .leaf) }}',
+    '{{ pkcs12cert "" }}',
+    '{{ b64dec .modern | printf "%s\\x00" | pkcs12keyPass "foo" }}',
+    '{{ $c := buildCustomCert .leaf .key }}{{ $c.Cert }}{{ $c.Key }}{{ $c }}',
+    '{{ (buildCustomCert .ec .eckey).Key }}',
+    '{{ buildCustomCert "not base64" .key }}',
+    '{{ buildCustomCert .leaf "bm90IGEga2V5" }}',
+    '{{ buildCustomCert .key .key }}',
+    '{{ buildCustomCert (b64enc "-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n") .key }}',
+    '{{ certSANs (b64dec .ec) }} {{ certSANs (b64dec .leaf) }}',
+    '{{ filterCertChain "leaf" (print (b64dec .ca) (b64dec .leaf)) }}|{{ filterCertChain "root" (print (b64dec .ca) (b64dec .leaf)) }}|{{ filterCertChain "intermediate" (print (b64dec .ca) (b64dec .leaf)) }}|',
+    '{{ filterPEM "EC PRIVATE KEY" (print "junk\\n" (b64dec .eckey) (b64dec .ec)) }}{{ filterPEM "certificate" (b64dec .ec) }}',
+    '{{ derivePassword 1 "long" "password" "user" "example.com" }} {{ derivePassword 7 "maximum" "pässword" "ü" "site" }} {{ derivePassword 0 "pin" "" "" "" }} {{ derivePassword 1 "nope" "p" "u" "s" }}',
+    '{{ derivePassword -1 "long" "p" "u" "s" }}',
+    '{{ htpasswd "user" "pass" "sha" }} {{ htpasswd "us:er" "pass" "sha" }} {{ htpasswd "u" "" "sha" }}',
+    '{{ encryptAES "key" "" }}|{{ decryptAES "key" "" }}|',
+    '{{ decryptAES "key" "AAAA" }}',
+    '{{ decryptAES "k" "MDEyMzQ1Njc4OWFiY2RlZgA=" }}',
+    '{{ decryptAES "secretkey" (encryptAES "secretkey" "plain text") }}',
+    '{{ genPrivateKey "bogus" }}|{{ genCA "x" 1 | typeOf }}',
+    '{{ genSelfSignedCert "x" (list 1) nil 1 }}',
+    '{{ genSelfSignedCert "x" (list "not-an-ip") nil 1 }}',
+    '{{ genSelfSignedCert "x" nil (list 1) 1 }}',
+    '{{ genSignedCert "x" nil nil 1 (buildCustomCert .leaf .key) | typeOf }}',
+    '{{ genCAWithKey "x" 1 "not a key" }}',
+    '{{ genCAWithKey "x" 1 (print "-----BEGIN FOO PRIVATE KEY-----\\nAAAA\\n-----END FOO PRIVATE KEY-----\\n") }}',
+  ].map(P),
 ];

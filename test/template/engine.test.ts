@@ -159,3 +159,66 @@ t.test('long hostile inputs are scanned once, never backtracked (each took minut
     'a long integer literal, quoted short',
   );
 });
+
+t.test('key generations and slow password hashes are counted before they run', async (t) => {
+  const hostile: [string, RegExp][] = [
+    [
+      '{{ range until 10 }}{{ genPrivateKey "ecdsa" }}{{ end }}',
+      /budget of 4 key generations in genPrivateKey/,
+    ],
+    ['{{ range until 5 }}{{ genCA "x" 1 }}{{ end }}', /budget of 4 key generations in genCA/],
+    ['{{ range until 20 }}{{ bcrypt "x" }}{{ end }}', /budget of 8 password hashes in bcrypt/],
+    [
+      '{{ range until 20 }}{{ htpasswd "u" "p" "bcrypt" }}{{ end }}',
+      /budget of 8 password hashes in htpasswd/,
+    ],
+  ];
+  for (const [tpl, message] of hostile) {
+    let err: unknown;
+    try {
+      renderTemplate(tpl, data);
+    } catch (e) {
+      err = e;
+    }
+    t.ok(err instanceof TemplateLimitError, `${tpl}: a limit error`);
+    t.match((err as Error | undefined)?.message, message, tpl);
+  }
+  t.equal(
+    renderTemplate('{{ htpasswd "u" "p" "sha" }}', data),
+    'u:{SHA}UWuXg/ylF+7L0dBk2i0WUxCxl1k=',
+    'fast forms are not counted',
+  );
+});
+
+t.test('crypto errors never carry the password, key or certificate', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const pfx = readFileSync(new URL('./fixtures/modern.p12', import.meta.url)).toString('base64');
+  const key = readFileSync(new URL('./fixtures/leaf.key', import.meta.url), 'utf8');
+  const input = {
+    ...data,
+    pfx,
+    key,
+    bad: `-----BEGIN RSA PRIVATE KEY-----\n${Buffer.from(CANARY).toString('base64')}\n-----END RSA PRIVATE KEY-----\n`,
+  };
+  const leaky = [
+    '{{ b64dec .pfx | pkcs12keyPass .password }}',
+    '{{ b64dec .pfx | pkcs12certPass .password }}',
+    '{{ pkcs12key .password }}',
+    '{{ genCAWithKey "x" 1 .bad }}',
+    '{{ genCAWithKey "x" 1 .password }}',
+    '{{ buildCustomCert (b64enc .password) (b64enc .key) }}',
+    '{{ buildCustomCert (b64enc .key) (b64enc .bad) }}',
+    '{{ pemToPkcs12 .password .key }}',
+    '{{ genSelfSignedCert "x" (list .password) nil 1 }}',
+    '{{ mustToDate "2006" .password }}',
+    '{{ mustDateModify .password now }}',
+  ];
+  for (const tpl of leaky) {
+    try {
+      renderTemplate(tpl, input);
+      t.fail(`${tpl} should fail`);
+    } catch (e) {
+      t.notOk((e as Error).message.includes(CANARY), `${tpl}: the error does not carry the value`);
+    }
+  }
+});

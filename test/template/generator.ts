@@ -120,6 +120,7 @@ const { expr } = fc.letrec<{
       fc.oneof(durationLit, E).map((x) => `durationRound (${x})`),
       unix.map((t) => `ago ${t}`),
       unix.map((t) => `htmlDate ${t}`),
+      fc.tuple(S, S).map(([u, p]) => `htpasswd (${u}) (${p}) "sha"`),
     ),
     int: fc.oneof(
       { depthSize: 'small', maxDepth: 4 },

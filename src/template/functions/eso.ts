@@ -130,7 +130,7 @@ function filterPEM(kind: string, input: string): string {
 }
 
 /** Leaf → intermediates → root, by AuthorityKeyId / SubjectKeyId (no trust checks, as ESO). */
-function orderChain(input: string): Cert[] {
+export function orderChain(input: string): Cert[] {
   const certs = decodeAll(input).blocks.map((b) => parseCert(b.bytes));
   const same = (a: Buffer | undefined, b: Buffer | undefined) =>
     (a ?? Buffer.alloc(0)).equals(b ?? Buffer.alloc(0));
@@ -162,7 +162,7 @@ function orderChain(input: string): Cert[] {
 }
 
 const isRoot = (c: Cert) => c.aki === undefined || c.aki.equals(c.ski ?? Buffer.alloc(0));
-const certPem = (c: Cert) => pemEncode({ type: 'CERTIFICATE', bytes: c.raw });
+export const certPem = (c: Cert) => pemEncode({ type: 'CERTIFICATE', bytes: c.raw });
 
 function filterCertChain(kind: string, input: string): string {
   const ordered = orderChain(input);

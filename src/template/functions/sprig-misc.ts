@@ -56,6 +56,7 @@ function uuidv4(ctx: CallContext): string {
 
 /** sprig's encryptAES: AES-256-CBC, key = password padded with zeros to 32 bytes, random IV, PKCS#7. */
 function encryptAES(password: string, plaintext: string, ctx: CallContext): string {
+  if (plaintext === '') return '';
   const key = Buffer.alloc(32);
   goBytes(password).copy(key, 0, 0, 32);
   const iv = ctx.env.randomBytes(16);
@@ -65,6 +66,7 @@ function encryptAES(password: string, plaintext: string, ctx: CallContext): stri
 }
 
 function decryptAES(password: string, crypt64: string): string {
+  if (crypt64 === '') return '';
   const d = base64DecodeGo(crypt64);
   if (!d.ok) throw new FuncError(d.error);
   const data = d.bytes;

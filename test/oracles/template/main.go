@@ -38,6 +38,9 @@ func funcs(now time.Time) template.FuncMap {
 	delete(m, "env")
 	delete(m, "expandenv")
 	delete(m, "getHostByName")
+	for k, v := range verifyFuncs() {
+		m[k] = v
+	}
 	for k, v := range clockFuncs(now) {
 		m[k] = v
 	}
