@@ -9,10 +9,11 @@
  * remaining schema rules and unsupported fields are checked by schema-check.ts.
  */
 
+import { checkPropertyPath } from '../patterns/property-path.ts';
+import { checkGoRegexp } from '../patterns/re2.ts';
 import { parseTemplate, TemplateError } from '../template/index.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { type FieldError, fieldErrors } from './field-errors.ts';
-import { checkGoRegexp } from './re2.ts';
 import {
   checkEnum,
   checkSecretKey,
@@ -282,7 +283,9 @@ function validateRefreshInterval(value: unknown, errors: FieldError[], warnings:
 
 function validateRemoteRef(ref: Obj, path: string, errors: FieldError[]): void {
   reqString(ref.key, `${path}.key`, errors, 'the name of the secret in the provider');
-  optString(ref.property, `${path}.property`, errors);
+  const property = optString(ref.property, `${path}.property`, errors);
+  const problem = property ? checkPropertyPath(property) : undefined;
+  if (problem) errors.push(fieldErrors.invalid(`${path}.property`, property, problem));
   optString(ref.version, `${path}.version`, errors);
   // The same enums in both versions.
   for (const f of ['metadataPolicy', 'conversionStrategy', 'decodingStrategy'] as const) {

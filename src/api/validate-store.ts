@@ -5,6 +5,7 @@
  * `retrySettings.retryInterval` and `refreshInterval`, which ESO parses only when it uses them.
  * Providers this webhook does not serve are refused by the field-support table (schema-check.ts).
  */
+import { checkGoRegexp } from '../patterns/re2.ts';
 import { validateAwsStore } from '../providers/aws/validate.ts';
 import { validateAzureKvStore } from '../providers/azurekv/validate.ts';
 import { validateFakeStore } from '../providers/fake/validate.ts';
@@ -13,7 +14,6 @@ import { validateVaultStore } from '../providers/vault/validate.ts';
 import { parseDuration } from './duration.ts';
 import { type FieldError, fieldErrors } from './field-errors.ts';
 import { SERVED_PROVIDERS } from './field-support.ts';
-import { checkGoRegexp } from './re2.ts';
 import {
   checkDnsLabel,
   checkLabelSelector,

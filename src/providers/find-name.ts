@@ -1,28 +1,21 @@
 /**
- * Go (RE2) regular expressions evaluated at lookup time: `dataFrom.find.name.regexp` for
- * providers that list secrets, and `ClusterSecretStore` `conditions[].namespaceRegexes`. ESO
- * matches them anywhere in the string (`regexp.MatchString`); JavaScript's RegExp agrees on the
- * common subset. Go's leading inline flags (`(?i)`, `(?s)`, `(?m)`) become RegExp flags.
+ * `dataFrom.find.name.regexp` for providers that list secrets. ESO compiles it with Go's regexp
+ * and keeps the names it matches anywhere (`regexp.MatchString`); here it goes through the one
+ * pattern engine (src/patterns/re2.ts): Go's syntax, linear time, and the same compile that
+ * admission validated.
  */
+import { compileGoRegexp, type GoRegexp, PatternError, quotePattern } from '../patterns/re2.ts';
 import { ProviderError } from './types.ts';
 
-/** Compiles a Go regular expression; throws SyntaxError when JavaScript cannot compile it. */
-export function compileGoRegexp(source: string): RegExp {
-  let body = source;
-  let flags = 'u';
-  const inline = /^\(\?([ims]+)\)/.exec(body);
-  if (inline) {
-    body = body.slice(inline[0].length);
-    for (const f of new Set(inline[1])) flags += f;
-  }
-  return new RegExp(body, flags);
-}
-
 /** `find.name.regexp`; an expression that does not compile is a ProviderError `Invalid`. */
-export function compileNameRegexp(source: string): RegExp {
+export function compileNameRegexp(source: string): GoRegexp {
   try {
     return compileGoRegexp(source);
-  } catch {
-    throw new ProviderError('Invalid', `find.name.regexp "${source}" is not a valid regular expression`);
+  } catch (err: unknown) {
+    if (!(err instanceof PatternError)) throw err;
+    throw new ProviderError(
+      'Invalid',
+      `find.name.regexp ${quotePattern(source)} is not a valid regular expression: ${err.message}`,
+    );
   }
 }

@@ -20,7 +20,7 @@ import type {
 } from '../api/types.ts';
 import { EswError, errorMessage, isEswError } from '../errors.ts';
 import { parseErrorText } from '../observability/sanitize.ts';
-import { compileGoRegexp } from '../providers/find-name.ts';
+import { compileGoRegexp, type GoRegexp, PatternError } from '../patterns/re2.ts';
 import type { LookupOptions, Resolver, StoreRef } from '../resolve/types.ts';
 import { Budget, renderTemplate, templateBytes, templateInput } from '../template/index.ts';
 import { ConflictError, type KubeWriter } from './ports.ts';
@@ -138,14 +138,24 @@ function rewriteKeys(
   return current;
 }
 
+/** Go's regexp, as ESO's rewrite compiles it (src/patterns/re2.ts). */
+function rewriteRegexp(source: string, field: string): GoRegexp {
+  try {
+    return compileGoRegexp(source);
+  } catch (err: unknown) {
+    if (!(err instanceof PatternError)) throw err;
+    throw new EswError('ESW_VALIDATION', `${field}.regexp.source: ${err.message}`);
+  }
+}
+
 function applyRewrite(map: Map<string, Buffer>, rw: Rewrite, field: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
+  const re = rw.regexp?.source !== undefined ? rewriteRegexp(rw.regexp.source, field) : undefined;
   for (const [key, value] of map) {
     let next = key;
-    if (rw.regexp?.source !== undefined) {
-      const re = new RegExp(compileGoRegexp(rw.regexp.source).source, 'gu');
-      // Go's ${1} and $1 both mean a group; JavaScript understands $1 and $<name>.
-      next = key.replace(re, (rw.regexp.target ?? '').replace(/\$\{(\d+)\}/g, '$$$1'));
+    if (re) {
+      // Go's ReplaceAllString with Go's `$1`/`${name}` expansion, as ESO's rewrite.
+      next = re.replaceAll(key, rw.regexp?.target ?? '');
     } else if (rw.transform?.template !== undefined) {
       next = renderTemplate(rw.transform.template, { value: key }, `${field}.transform.template`);
     }

@@ -1,13 +1,16 @@
 /**
  * `remoteRef.property` and `dataFrom.extract`, with the External Secrets Operator's semantics.
  *
- * ESO reads a property with gjson (`gjson.Get(payload, property)`), after checking whether the
- * whole property, dots included, is a top-level key (`escapeDotsIfRequired` in its AWS
- * provider): an exact top-level key match wins over the dotted path. Paths follow gjson:
+ * ESO reads a property with gjson, first with every `.` escaped (so a top-level key that contains
+ * dots wins: `gjson.Get(payload, strings.ReplaceAll(property, ".", "\\."))` in its providers),
+ * then as a path. Paths follow gjson:
  * - `.` separates components, `\` escapes the next character (`a\.b` is the key `a.b`);
  * - a number indexes an array (`users.0.name`), `#` is an array's length, `list.#.name`
  *   collects `name` of every element;
- * - `*` and `?` in a component are wildcards over object keys (first match wins).
+ * - `*` and `?` in a component are wildcards over object keys (src/patterns/glob.ts: a linear
+ *   matcher, never a RegExp); the first key, in document order, that matches and under which the
+ *   rest of the path is found wins. As in gjson, escapes are removed before matching, so in a
+ *   component that has an unescaped wildcard an escaped `*` is a wildcard too (`a\*?`).
  * gjson's modifiers (`@reverse`), pipes and `#(...)` queries are not supported.
  *
  * Results follow gjson's `Result.String()`: a string leaf gives its UTF-8 bytes, objects,
@@ -18,6 +21,7 @@
  * key; strings give their bytes, `null` nothing, anything else its original JSON text.
  */
 import { EswError } from '../errors.ts';
+import { escapeDots, type PathPart, parsePath } from '../patterns/property-path.ts';
 import { type JsonNode, JsonSyntaxError, parseJsonSpans, rawText } from './json-spans.ts';
 
 /** Where a value comes from, for error messages (names only, never values). */
@@ -27,75 +31,24 @@ export interface ValueSource {
   store?: string;
 }
 
-interface PathPart {
-  /** The component with escapes resolved. */
-  text: string;
-  /** Present when the component has an unescaped `*` or `?`. */
-  pattern?: RegExp;
-  /** An unescaped `#`. */
-  count: boolean;
-  /** Digits only, unescaped: also an array index. */
-  index?: number;
-}
-
 /** A looked-up value: a span of the source text, or one built by `#`. */
 type Found = { node: JsonNode } | { synthetic: string };
 
 const utf8 = new TextDecoder('utf-8');
 const encoder = new TextEncoder();
 
-/** Splits a gjson path into components. */
-export function parsePath(path: string): PathPart[] {
-  const parts: PathPart[] = [];
-  let text = '';
-  let re = '';
-  let wild = false;
-  let escapedAny = false;
-  const flush = () => {
-    const part: PathPart = { text, count: text === '#' && !escapedAny };
-    if (wild) part.pattern = new RegExp(`^${re}$`, 'su');
-    if (!escapedAny && /^\d+$/.test(text)) part.index = Number(text);
-    parts.push(part);
-    text = '';
-    re = '';
-    wild = false;
-    escapedAny = false;
-  };
-  for (let i = 0; i < path.length; i++) {
-    const c = path[i]!;
-    if (c === '\\' && i + 1 < path.length) {
-      const next = path[++i]!;
-      text += next;
-      re += escapeRegExp(next);
-      escapedAny = true;
-    } else if (c === '.') {
-      flush();
-    } else if (c === '*' || c === '?') {
-      text += c;
-      re += c === '*' ? '.*' : '.';
-      wild = true;
-    } else {
-      text += c;
-      re += escapeRegExp(c);
-    }
-  }
-  flush();
-  return parts;
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
-
 function lookup(text: string, node: JsonNode, parts: PathPart[], i: number): Found | undefined {
   if (i === parts.length) return { node };
   const part = parts[i]!;
   if (node.kind === 'object') {
-    const match = part.pattern;
-    const entry = match
-      ? node.entries.find(([k]) => match.test(k))
-      : node.entries.find(([k]) => k === part.text);
-    return entry ? lookup(text, entry[1], parts, i + 1) : undefined;
+    // gjson tries every key that matches, in order, until the rest of the path is found.
+    const glob = part.glob;
+    for (const [k, v] of node.entries) {
+      if (glob ? !glob.match(k) : k !== part.text) continue;
+      const found = lookup(text, v, parts, i + 1);
+      if (found) return found;
+    }
+    return undefined;
   }
   if (node.kind === 'array') {
     if (part.count) {
@@ -194,11 +147,11 @@ function parseOrUndefined(text: string): JsonNode | undefined {
   }
 }
 
-/** Finds `property` in the JSON `text`; undefined when it is absent or `text` is not JSON. */
+/** Finds `property` in the JSON `text` as ESO does; undefined when it is absent. */
 function find(text: string, root: JsonNode, property: string): Found | undefined {
-  if (property.includes('.') && root.kind === 'object') {
-    const exact = root.entries.find(([k]) => k === property);
-    if (exact) return { node: exact[1] };
+  if (property.includes('.')) {
+    const whole = lookup(text, root, cachedPath(escapeDots(property)), 0);
+    if (whole) return whole;
   }
   return lookup(text, root, cachedPath(property), 0);
 }

@@ -3,12 +3,13 @@
  * applies them: no conditions allow every namespace; otherwise any one condition that matches
  * allows — a `namespaceSelector` matching the namespace's labels, a name in `namespaces`, or a
  * `namespaceRegexes` entry matching the name (Go `regexp.MatchString`: anywhere in the name, so
- * anchor it with `^…$` to mean the whole name). A condition that cannot be evaluated (bad
- * selector, bad regex) fails closed.
+ * anchor it with `^…$` to mean the whole name; compiled by the one pattern engine,
+ * src/patterns/re2.ts). A condition that cannot be evaluated (bad selector, bad regex) fails
+ * closed.
  */
 import type { ClusterSecretStoreCondition, LabelSelector } from '../api/types.ts';
 import { ownWords } from '../observability/sanitize.ts';
-import { compileGoRegexp } from '../providers/find-name.ts';
+import { compileGoRegexp, type GoRegexp, PatternError, quotePattern } from '../patterns/re2.ts';
 
 /** The label every namespace carries since Kubernetes 1.21, added when the object is unknown. */
 export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
@@ -74,12 +75,13 @@ export function namespaceAllowed(
     }
     if (cond.namespaces?.includes(namespace)) return true;
     for (const [j, source] of (cond.namespaceRegexes ?? []).entries()) {
-      let re: RegExp;
+      let re: GoRegexp;
       try {
         re = compileGoRegexp(source);
-      } catch {
+      } catch (err: unknown) {
+        if (!(err instanceof PatternError)) throw err;
         throw new ConditionError(
-          `${path}.namespaceRegexes[${j}]: "${source}" is not a valid regular expression`,
+          `${path}.namespaceRegexes[${j}]: ${quotePattern(source)} is not a valid regular expression: ${err.message}`,
         );
       }
       if (re.test(namespace)) return true;

@@ -388,19 +388,20 @@ const cases: Case[] = [
     name: 'find.name.regexp with lookahead',
     object: patch(ES_V1, { 'spec.dataFrom': [{ find: { name: { regexp: '^(?=db).*' } } }] }),
     field: 'spec.dataFrom[0].find.name.regexp',
-    message: 'lookahead (?=…) is not supported (ESO compiles it with Go RE2 syntax',
+    message:
+      'Invalid value: "^(?=db).*": error parsing regexp: invalid or unsupported Perl syntax: `(?=` (Go RE2 syntax has no lookahead)',
   },
   {
     name: 'find.name.regexp with a backreference',
     object: patch(ES_V1, { 'spec.dataFrom': [{ find: { name: { regexp: '(a)\\1' } } }] }),
     field: 'spec.dataFrom[0].find.name.regexp',
-    message: 'backreference \\1 is not supported',
+    message: 'error parsing regexp: invalid escape sequence: `\\1` (Go RE2 syntax has no backreferences)',
   },
   {
     name: 'find.name.regexp that does not compile',
     object: patch(ES_V1, { 'spec.dataFrom': [{ find: { name: { regexp: 'db-[a-' } } }] }),
     field: 'spec.dataFrom[0].find.name.regexp',
-    message: 'not a valid regular expression',
+    message: 'error parsing regexp: missing closing ]: `[a-`',
   },
   {
     name: 'rewrite regexp with lookbehind',
@@ -408,7 +409,7 @@ const cases: Case[] = [
       'spec.dataFrom': [{ extract: { key: 'a' }, rewrite: [{ regexp: { source: '(?<!x)y', target: 'z' } }] }],
     }),
     field: 'spec.dataFrom[0].rewrite[0].regexp.source',
-    message: 'lookbehind (?<!…) is not supported',
+    message: 'error parsing regexp: invalid named capture: `(?<!x)y` (Go RE2 syntax has no lookbehind)',
   },
   {
     name: 'rewrite regexp that does not compile',
@@ -416,7 +417,7 @@ const cases: Case[] = [
       'spec.dataFrom': [{ extract: { key: 'a' }, rewrite: [{ regexp: { source: 'foo(', target: 'z' } }] }],
     }),
     field: 'spec.dataFrom[0].rewrite[0].regexp.source',
-    message: 'Invalid value: "foo(": not a valid regular expression',
+    message: 'Invalid value: "foo(": error parsing regexp: missing closing ): `foo(`',
   },
   {
     name: 'rewrite regexp repeat count beyond RE2 limit',
@@ -520,13 +521,13 @@ const cases: Case[] = [
     name: 'conditions: namespaceRegexes must compile',
     object: patch(CSS_VAULT, { 'spec.conditions': [{ namespaceRegexes: ['^team-', '['] }] }),
     field: 'spec.conditions[0].namespaceRegexes[1]',
-    message: 'Invalid value: "[": not a valid regular expression',
+    message: 'Invalid value: "[": error parsing regexp: missing closing ]: `[`',
   },
   {
     name: 'conditions: namespaceRegexes without RE2 lookahead',
     object: patch(CSS_VAULT, { 'spec.conditions': [{ namespaceRegexes: ['^(?!kube-).*'] }] }),
     field: 'spec.conditions[0].namespaceRegexes[0]',
-    message: 'lookahead (?!…) is not supported',
+    message: 'invalid or unsupported Perl syntax: `(?!` (Go RE2 syntax has no lookahead)',
   },
   {
     name: 'conditions: namespaces are DNS labels',

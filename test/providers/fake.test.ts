@@ -84,7 +84,8 @@ t.test('findSecrets errors are Invalid', async (t) => {
   });
   await t.rejects(c.findSecrets!({ name: { regexp: '([' } }, opts()), {
     kind: 'Invalid',
-    message: 'find.name.regexp "([" is not a valid regular expression',
+    message:
+      'find.name.regexp "([" is not a valid regular expression: error parsing regexp: missing closing ]: `[`',
   });
 });
 

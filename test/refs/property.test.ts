@@ -1,5 +1,6 @@
 import t from 'tap';
-import { extractMap, formatFloat, getProperty, parsePath } from '../../src/refs/property.ts';
+import { parsePath } from '../../src/patterns/property-path.ts';
+import { extractMap, formatFloat, getProperty } from '../../src/refs/property.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);

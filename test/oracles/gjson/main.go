@@ -2,13 +2,16 @@
 // External Secrets Operator uses to read `remoteRef.property`, over JSON cases.
 //
 // stdin:  [{"json": "{...}", "paths": ["a.b", "k*y"]}, ...]
-// stdout: [[{"exists": true, "string": "..."}, ...], ...]   (Result.Exists, Result.String)
+// stdout: [[{"exists": true, "string": "...", "eso": {...}}, ...], ...]
+// exists/string are gjson.Get(json, path).Exists()/.String(); eso is the same for ESO's lookup
+// (its providers' GetSecret): first the path with every "." escaped, then the path itself.
 package main
 
 import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/tidwall/gjson"
 )
@@ -18,9 +21,23 @@ type testCase struct {
 	Paths []string `json:"paths"`
 }
 
-type pathResult struct {
+type result struct {
 	Exists bool   `json:"exists"`
 	String string `json:"string"`
+}
+
+type pathResult struct {
+	result
+	ESO result `json:"eso"`
+}
+
+func esoGet(json, property string) gjson.Result {
+	if strings.Contains(property, ".") {
+		if val := gjson.Get(json, strings.ReplaceAll(property, ".", "\\.")); val.Exists() {
+			return val
+		}
+	}
+	return gjson.Get(json, property)
 }
 
 func main() {
@@ -34,7 +51,11 @@ func main() {
 		results[i] = []pathResult{}
 		for _, p := range c.Paths {
 			r := gjson.Get(c.JSON, p)
-			results[i] = append(results[i], pathResult{Exists: r.Exists(), String: r.String()})
+			e := esoGet(c.JSON, p)
+			results[i] = append(results[i], pathResult{
+				result: result{Exists: r.Exists(), String: r.String()},
+				ESO:    result{Exists: e.Exists(), String: e.String()},
+			})
 		}
 	}
 	enc := json.NewEncoder(os.Stdout)

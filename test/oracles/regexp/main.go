@@ -4,8 +4,9 @@
 // so a differential test can require the TypeScript engine to agree.
 //
 // stdin:  [{"pattern": "...", "inputs": ["..."], "replace": "$1-x"}, ...]   (replace optional)
-// stdout: [{"error": "...", "names": [...], "inputs": [{"match": true,
-//           "submatches": [["whole", "group1" | null, ...], ...], "replaced": "..."}]}, ...]
+// stdout: [{"error": "...", "names": [...], "inputs": [{"match": true, "submatches": [...],
+// "replaced": "..."}]}, ...]
+//
 // `submatches` is FindAllStringSubmatchIndex turned into strings (null for a group that did not
 // take part); `replaced` is ReplaceAllString(input, replace), exactly what ESO's rewrite does.
 package main
