@@ -48,7 +48,7 @@ function underscoreOK(input: string): boolean {
 }
 
 /** strconv.ParseUint(s, base, 64) for base 0 (prefixes), 8 or 10. */
-export function goParseUint(s0: string, base0: 0 | 8 | 10 = 0): bigint | NumError {
+export function goParseUint(s0: string, base0: 0 | 2 | 8 | 10 = 0): bigint | NumError {
   if (s0 === '') return 'syntax';
   let s = s0;
   let base: number = base0 === 0 ? 10 : base0;
@@ -86,7 +86,7 @@ export function goParseUint(s0: string, base0: 0 | 8 | 10 = 0): bigint | NumErro
 }
 
 /** strconv.ParseInt(s, base, 64) for base 0 (prefixes), 8 or 10. */
-export function goParseInt(s0: string, base0: 0 | 8 | 10 = 0): bigint | NumError {
+export function goParseInt(s0: string, base0: 0 | 2 | 8 | 10 = 0): bigint | NumError {
   if (s0 === '') return 'syntax';
   let s = s0;
   let neg = false;

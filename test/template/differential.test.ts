@@ -10,7 +10,7 @@ import t, { type Test } from 'tap';
 import { renderTemplate } from '../../src/template/index.ts';
 import { loadOracle } from '../oracles/oracle.ts';
 import { HAND_WRITTEN } from './corpus.ts';
-import { generatedCase } from './generator.ts';
+import { generatedCase, yamlCase } from './generator.ts';
 
 interface Case {
   template: string;
@@ -57,3 +57,12 @@ t.test('1,000 generated templates render as Go does', { skip: oracle.skip ?? fal
   const cases = fc.sample(generatedCase(), { numRuns: 1000, seed: 20240102 });
   compare(t, cases, 'generated');
 });
+
+t.test(
+  '500 generated toYaml values render as Go (go-yaml v2) does',
+  { skip: oracle.skip ?? false },
+  async (t) => {
+    const cases = fc.sample(yamlCase(), { numRuns: 500, seed: 20240103 });
+    compare(t, cases, 'toYaml');
+  },
+);

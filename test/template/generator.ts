@@ -204,3 +204,82 @@ export function generatedCase(): fc.Arbitrary<{ template: string; data: Record<s
     data,
   });
 }
+
+/**
+ * Values for toYaml: strings that stress go-yaml's scalar styles and 80-column folding (spaces,
+ * breaks, indicators, quotes, tabs, control and non-BMP characters, YAML 1.1 keywords and
+ * numbers, long words), in nested dicts and lists.
+ */
+const yamlPiece = fc.constantFrom(
+  ' ',
+  '  ',
+  '\n',
+  '\r',
+  ':',
+  ': ',
+  '#',
+  ' #',
+  '-',
+  '- ',
+  '?',
+  "'",
+  '"',
+  '\\',
+  '\t',
+  ',',
+  '[',
+  '{',
+  '&',
+  '*',
+  '!',
+  '|',
+  '>',
+  '%',
+  '@',
+  '`',
+  '\u0001',
+  '\u0085',
+  '\u00a0',
+  '\u2028',
+  '\ufeff',
+  'é',
+  '✓',
+  '😀',
+  'yes',
+  'no',
+  'on',
+  'null',
+  '~',
+  '1',
+  '0x1F',
+  '1e3',
+  '1:30',
+  '.5',
+  '2024-01-02',
+  '<<',
+  '---',
+  '...',
+  'word',
+  'longerword',
+  'x'.repeat(30),
+  'the quick brown fox',
+);
+const yamlString = fc.array(yamlPiece, { maxLength: 24 }).map((ps) => ps.join(''));
+const yamlLit = yamlString.map((s) => JSON.stringify(s));
+const { yamlValue } = fc.letrec<{ yamlValue: string }>((tie) => ({
+  yamlValue: fc.oneof(
+    { depthSize: 'small', maxDepth: 3 },
+    yamlLit,
+    fc.constantFrom('1', '1.5', '1e21', 'true', 'nil', '(list)', '(dict)', '(int64 -7)'),
+    fc.array(tie('yamlValue'), { maxLength: 4 }).map((xs) => `(list ${xs.join(' ')})`),
+    fc
+      .array(fc.tuple(fc.oneof(yamlLit, fc.constantFrom('"a"', '"a10"', '"a2"', '"B"')), tie('yamlValue')), {
+        maxLength: 4,
+      })
+      .map((kv) => `(dict ${kv.map(([k, v]) => `${k} ${v}`).join(' ')})`),
+  ),
+}));
+
+export function yamlCase(): fc.Arbitrary<{ template: string; data: Record<string, string> }> {
+  return yamlValue.map((v) => ({ template: `{{ toYaml ${v} }}`, data: {} }));
+}

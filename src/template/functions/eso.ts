@@ -24,7 +24,8 @@ import {
 import { goBytes, goString, strings } from '../values.ts';
 import { type PemBlock, pemDecode, pemEncode } from './pem.ts';
 import { FuncError, type FuncMap, fn } from './types.ts';
-import { fromYaml, toYaml } from './yaml.ts';
+import { fromYaml } from './yaml.ts';
+import { marshalYaml, YamlTooLarge } from './yaml-emit.ts';
 
 interface Cert {
   raw: Buffer;
@@ -254,9 +255,16 @@ export function esoFunctions(): FuncMap {
   m.set(
     'toYaml',
     fn(['any'], ([v], ctx) => {
-      const out = toYaml(v ?? null);
-      ctx.budget.alloc(out.length, ctx.where);
-      return out;
+      let out: string | undefined;
+      try {
+        out = marshalYaml(v ?? null, ctx.budget.limits.valueBytes);
+      } catch (e) {
+        if (e instanceof YamlTooLarge) ctx.budget.fail('value', ctx.where);
+        throw e;
+      }
+      // ESO swallows a marshalling error into "".
+      ctx.budget.alloc(out?.length ?? 0, ctx.where);
+      return out ?? '';
     }),
   );
   m.set(

@@ -318,7 +318,7 @@ function decodePfx(input: Buffer, password: string): Decoded {
       const [ver, eci] = seq(explicit(c, 0), 2);
       if (intOf(ver) !== 0n) throw new P12Error('pkcs12: only version 0 of EncryptedData is supported');
       const [, alg, enc] = seq(eci, 3);
-      if (!enc || enc.tag !== 0x80) throw new P12Error('pkcs12: malformed encrypted data');
+      if (enc?.tag !== 0x80) throw new P12Error('pkcs12: malformed encrypted data');
       safe = pbDecrypt(alg as Der, enc.value, bmp);
     } else
       throw new P12Error(

@@ -29,7 +29,7 @@ import {
   TAG,
   tlv,
 } from './der.ts';
-import { type PemBlock, pemDecode, pemEncode } from './pem.ts';
+import { pemDecode, pemEncode } from './pem.ts';
 import { FuncError } from './types.ts';
 
 /** x509.ParseCertificate's check, without keeping the result. */
