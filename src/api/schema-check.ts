@@ -20,6 +20,7 @@ import {
   classifyValue,
   FIELD_SUPPORT,
   NOT_SUPPORTED,
+  SERVED,
   type SupportEntry,
   type SupportKind,
   type SupportTable,
@@ -118,6 +119,13 @@ function classOf(w: Walk, node: SchemaNode): SupportEntry {
   return c;
 }
 
+function isDefault(value: unknown, node: SchemaNode): boolean {
+  const d = node.schema.default;
+  if (d === undefined) return false;
+  if (typeof d !== 'object' || d === null) return value === d;
+  return JSON.stringify(value) === JSON.stringify(d);
+}
+
 function shortKey(key: string): string {
   return key.length > 64 ? `${key.slice(0, 61)}...` : key;
 }
@@ -136,7 +144,9 @@ function reported(w: Walk, path: string): boolean {
 function visit(w: Walk, value: unknown, node: SchemaNode, path: string, warnedAbove: boolean): void {
   // null is absent, as the API server prunes it from a field that is not nullable.
   if (value === undefined || value === null) return;
-  const cls = classOf(w, node);
+  // The API server writes a field's default into every object: the default means "absent" and
+  // is never refused or warned about (e.g. azurekv.useAzureSDK: false).
+  const cls = isDefault(value, node) ? SERVED : classOf(w, node);
   if (cls.status === 'refused') {
     // Told even when a hand-written rule found a problem here too: fixing that would not help.
     w.result.errors.push(fieldErrors.forbidden(path, `${NOT_SUPPORTED}; ${cls.why}`));

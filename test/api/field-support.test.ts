@@ -326,3 +326,29 @@ t.test('the checks are not blind: an unclassified field would be refused, not se
     'the longest literal prefix wins',
   );
 });
+
+t.test('a default the API server writes into every object is never refused or warned about', async (t) => {
+  let checked = 0;
+  for (const kind of KINDS) {
+    for (const version of SCHEMA_VERSIONS) {
+      for (const path of schemaPaths(kind, version)) {
+        const schema = fieldAt(kind, version, path) as FieldSchema;
+        if (schema.default === undefined || NOT_WALKED.test(path)) continue;
+        // Defaults inside a refused field only appear when that field is written.
+        if (classOf(kind, parentOf(path))?.status === 'refused') continue;
+        const { errors, warnings } = validateObject(withField(kind, version, path, schema.default));
+        const field = concrete(path).text;
+        t.notOk(
+          errors.some((e) => e.field === field && e.message.includes(NOT_SUPPORTED)),
+          `${kind} ${version} ${field}: ${JSON.stringify(schema.default)} is not refused`,
+        );
+        t.notOk(
+          warnings.some((w) => w.startsWith(`${field} is ignored`)),
+          `${kind} ${version} ${field}: ${JSON.stringify(schema.default)} is not warned about`,
+        );
+        checked++;
+      }
+    }
+  }
+  t.ok(checked > 30, `${checked} defaults checked`);
+});
