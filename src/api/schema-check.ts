@@ -14,6 +14,7 @@
  *
  * The walk never throws, visits each value once, and stops below a refused or ill-typed field.
  */
+import { compileGoRegexp, type GoRegexp } from '../patterns/re2.ts';
 import { CauseType, type FieldError, fieldErrors } from './field-errors.ts';
 import {
   classifyIn,
@@ -277,13 +278,16 @@ function hasType(value: unknown, type: string): boolean {
   }
 }
 
-const patterns = new Map<string, RegExp | undefined>();
-/** CRD patterns are the upstream's (not tenant input); compiled once. */
-function patternOf(source: string): RegExp | undefined {
+const patterns = new Map<string, GoRegexp | undefined>();
+/**
+ * A CRD pattern (ESO's, not the tenant's) runs on tenant input: with Go's RE2 semantics, as the
+ * API server runs it, on the linear-time engine every tenant-facing pattern uses. Compiled once.
+ */
+function patternOf(source: string): GoRegexp | undefined {
   if (!patterns.has(source)) {
-    let re: RegExp | undefined;
+    let re: GoRegexp | undefined;
     try {
-      re = new RegExp(source, 'u');
+      re = compileGoRegexp(source);
     } catch {
       re = undefined;
     }
