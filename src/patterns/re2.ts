@@ -58,6 +58,15 @@ export interface GoRegexp {
   test(input: string): boolean;
   /** Go's `ReplaceAllString` with Go's `$1`/`${name}` template expansion. */
   replaceAll(input: string, template: string): string;
+  /**
+   * Go's `FindAllStringSubmatchIndex(input, n)` (n < 0: all): for each match, start and end of
+   * the match then of each group (-1 when a group did not take part), empty matches right after
+   * a match skipped. `onSearch(from)` is told before each search, so a caller can bound the work
+   * (a search scans at most from `from` to the end).
+   */
+  matchIndices(input: string, n: number, onSearch?: (from: number) => void): number[][];
+  /** Go's `FindStringSubmatch`: the match and each group (undefined when it did not take part). */
+  submatch(input: string): (string | undefined)[] | undefined;
 }
 
 class CompiledRegexp implements GoRegexp {
@@ -75,6 +84,39 @@ class CompiledRegexp implements GoRegexp {
 
   test(input: string): boolean {
     return this.#re.matcher(input).find();
+  }
+
+  matchIndices(input: string, n: number, onSearch?: (from: number) => void): number[][] {
+    const m = this.#re.matcher(input);
+    const limit = n < 0 ? input.length + 1 : n;
+    const out: number[][] = [];
+    // Go's regexp.allMatches: an empty match right after the previous one is not delivered, and
+    // the search advances by one code point past an empty match (Go: one rune).
+    let prevMatchEnd = -1;
+    for (let pos = 0; out.length < limit && pos <= input.length; ) {
+      onSearch?.(pos);
+      if (!m.find(pos)) break;
+      const start = m.start();
+      const end = m.end();
+      let accept = true;
+      if (end === pos) {
+        if (start === prevMatchEnd) accept = false;
+        pos += pos < input.length ? ((input.codePointAt(pos) ?? 0) > 0xffff ? 2 : 1) : 1;
+      } else pos = end;
+      prevMatchEnd = end;
+      if (accept) {
+        const spans: number[] = [];
+        for (let g = 0; g < this.names.length; g++) spans.push(m.start(g), m.end(g));
+        out.push(spans);
+      }
+    }
+    return out;
+  }
+
+  submatch(input: string): (string | undefined)[] | undefined {
+    const m = this.#re.matcher(input);
+    if (!m.find()) return undefined;
+    return this.names.map((_, i) => m.group(i) ?? undefined);
   }
 
   replaceAll(input: string, template: string): string {

@@ -11,6 +11,8 @@
  *   loop that builds and drops 1 MiB strings still runs out);
  * - `steps`: actions, pipeline commands, function calls and range iterations;
  * - `depth`: nested `template` calls and parenthesised pipelines;
+ * - `regexScan`: characters regular expression searches may scan (a search scans at most from
+ *   where it starts to the end of the text; a pattern matching often in a long text adds up);
  * - `keys` and `hashes`: key generations (`genPrivateKey`, `genCA`…) and deliberately slow
  *   password hashes (`bcrypt`, `htpasswd`, `derivePassword`), which cost 0.1 to 2 s of CPU each.
  *
@@ -27,6 +29,7 @@ export interface BudgetLimits {
   depth: number;
   keys: number;
   hashes: number;
+  regexScan: number;
 }
 
 export const DEFAULT_LIMITS: BudgetLimits = Object.freeze({
@@ -36,9 +39,10 @@ export const DEFAULT_LIMITS: BudgetLimits = Object.freeze({
   depth: 100,
   keys: 4,
   hashes: 8,
+  regexScan: 64 * 1024 * 1024,
 });
 
-export type LimitName = 'value' | 'total' | 'steps' | 'depth' | 'keys' | 'hashes';
+export type LimitName = 'value' | 'total' | 'steps' | 'depth' | 'keys' | 'hashes' | 'regexScan';
 
 export class TemplateLimitError extends EswError {
   readonly limit: LimitName;
@@ -77,6 +81,8 @@ export class Budget {
         return `budget of ${this.limits.keys} key generations`;
       case 'hashes':
         return `budget of ${this.limits.hashes} password hashes`;
+      case 'regexScan':
+        return `budget of ${human(this.limits.regexScan)} scanned by regular expression searches`;
     }
   }
 
@@ -112,6 +118,14 @@ export class Budget {
   expensive(kind: 'keys' | 'hashes', where: string): void {
     this[kind]++;
     if (this[kind] > this.limits[kind]) this.fail(kind, where);
+  }
+
+  regexScanned = 0;
+
+  /** A regular expression search about to scan up to `chars` characters. */
+  scan(chars: number, where: string): void {
+    this.regexScanned += chars;
+    if (this.regexScanned > this.limits.regexScan) this.fail('regexScan', where);
   }
 
   enter(where: string): void {

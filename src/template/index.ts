@@ -18,6 +18,7 @@ import { sprigCrypto } from './functions/sprig-crypto.ts';
 import { sprigData } from './functions/sprig-data.ts';
 import { sprigDate } from './functions/sprig-date.ts';
 import { sprigMisc } from './functions/sprig-misc.ts';
+import { sprigRegex } from './functions/sprig-regex.ts';
 import { sprigStrings } from './functions/sprig-strings.ts';
 import type { FuncMap, RenderEnv } from './functions/types.ts';
 import { parse } from './parser.ts';
@@ -37,6 +38,7 @@ export const FUNCS: FuncMap = (() => {
     sprigDate(),
     sprigMisc(),
     sprigCrypto(),
+    sprigRegex(),
     esoFunctions(),
     pkcs12Functions(),
   ]) {

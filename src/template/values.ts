@@ -58,9 +58,12 @@ export class GoSlice {
   readonly elem: ElemType;
   readonly items: Value[];
   size: number;
-  constructor(items: Value[], elem: ElemType = 'interface {}') {
+  /** A nil slice (sprig's `rest` of an empty list): prints `[]`, but JSON writes `null`. */
+  readonly isNil: boolean;
+  constructor(items: Value[], elem: ElemType = 'interface {}', isNil = false) {
     this.items = items;
     this.elem = elem;
+    this.isNil = isNil && items.length === 0;
     let size = 24;
     for (const v of items) size += sizeOf(v);
     this.size = size;

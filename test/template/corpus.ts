@@ -307,6 +307,29 @@ export const HAND_WRITTEN = [
     '{{ toYaml (dict (repeat 500 "\\"") 1) }}',
     '{{ toYaml (dict (repeat 512 "\\\\") 1) }}',
   ].map(T),
+  // regular expressions: Go's RE2 (the project's pattern engine), leftmost-first, empty matches, expansion
+  ...[
+    '{{ regexMatch "^[a-z]+$" "abc" }} {{ regexMatch "(" "x" }} {{ regexMatch "a" "" }} {{ regexMatch "\\\\d" "a1" }} {{ regexMatch "(?i)ABC" "xabcx" }}',
+    '{{ mustRegexMatch "(" "x" }}',
+    '{{ regexFindAll "a*" "baaac" -1 }} {{ regexFindAll "[0-9]+" "a1b22c333" 2 }} {{ regexFindAll "x" "abc" -1 | typeOf }} {{ regexFindAll "" "h\u00e9llo" -1 }} {{ regexFindAll "." "\ud83d\ude00\u00e9" -1 }} {{ regexFindAll "\\\\b" "ab cd" -1 | len }}',
+    '{{ regexFindAll "(" "x" -1 }}',
+    '{{ mustRegexFindAll "(" "x" -1 }}',
+    '{{ regexFind "[0-9]+" "ab123cd45" }} {{ regexFind "z" "abc" }}| {{ regexFind "(?m)^b" "a\\nb" }}',
+    '{{ regexReplaceAll "a(x*)b" "-ab-axxb-" "${1}W" }} {{ regexReplaceAll "a(x*)b" "-ab-axxb-" "$1W" }} {{ regexReplaceAll "(?P<n>\\\\w+)@(\\\\w+)" "joe@ex" "$2:${n}" }} {{ regexReplaceAll "a*" "baaac" "x" }} {{ regexReplaceAll "" "abc" "-" }} {{ regexReplaceAll "x" "abc" "$$" }}',
+    '{{ regexReplaceAllLiteral "a(x*)b" "-ab-axxb-" "${1}" }} {{ regexReplaceAllLiteral "a*" "baaac" "$" }}',
+    '{{ regexSplit "z+" "pizza" -1 }} {{ regexSplit "z+" "pizza" 0 }} {{ regexSplit "z+" "pizza" 1 }} {{ regexSplit "z+" "pizza" 2 }} {{ regexSplit "" "abc" -1 }} {{ regexSplit "a" "" -1 | len }} {{ regexSplit "" "" -1 | len }} {{ regexSplit "," "a,b,,c," -1 }} {{ regexSplit "x*" "axbxc" -1 }}',
+    '{{ regexQuoteMeta "1.5*[a]{b}(c)|^$\\\\?+" }} {{ regexQuoteMeta "h\u00e9llo" }}',
+    '{{ regexMatch "[[:alpha:]]+" "abc" }} {{ regexFind "\\\\pL+" "123h\u00e9llo456" }} {{ regexFind "(?U)a+" "aaa" }} {{ regexFind "\\\\Qa.b\\\\E" "xa.bx" }} {{ regexFind "\\\\z" "ab" }}|{{ regexFindAll "(a|ab)(c|bcd)(d*)" "abcd" -1 }}',
+    '{{ regexReplaceAll "(a)|b" "ab" "[$1]" }} {{ regexReplaceAll "(?P<x>a)" "a" "${x}${y}$x1" }}',
+    '{{ regexFind "a{1001}" "a" }}',
+    '{{ regexSplit "(" "a" -1 }}',
+    '{{ mustRegexReplaceAll "[" "a" "b" }}',
+  ].map(T),
+  // nil slices (sprig's rest/initial of an empty list): [] when printed, null in JSON
+  ...[
+    '{{ toJson (rest (list)) }} {{ toJson (initial (list)) }} {{ rest (list) }} {{ toYaml (rest (list)) }} {{ toJson (list (rest (list))) }} {{ deepEqual (rest (list)) (list) }} {{ toPrettyJson (dict "a" (rest (list))) }}',
+    '{{ range $i, $x := fromYaml (toYaml (rest (list))) }}{{ $i }}{{ else }}empty{{ end }}',
+  ].map(T),
   // ESO
   ...[
     '{{ toYaml (fromJson .json) }}',

@@ -222,3 +222,48 @@ t.test('crypto errors never carry the password, key or certificate', async (t) =
     }
   }
 });
+
+t.test('regular expressions: bounded searches, results sized first, patterns never quoted', async (t) => {
+  // A pattern that matches at every position of a long text: each search is charged to the end.
+  const many = '{{ regexFindAll "a.*b|a" (repeat 100000 "a") -1 | len }}';
+  let err: unknown;
+  try {
+    renderTemplate(many, data);
+  } catch (e) {
+    err = e;
+  }
+  t.ok(err instanceof TemplateLimitError, 'a quadratic search pattern stops at the scan budget');
+  t.match((err as Error).message, /64 MiB scanned by regular expression searches in regexFindAll/);
+  t.equal(
+    renderTemplate('{{ regexFindAll "b+" (printf "%sbb" (repeat 900000 "a")) -1 }}', data),
+    '[bb]',
+    'a long text, few matches',
+  );
+  t.throws(
+    () => renderTemplate('{{ regexReplaceAll "a" (repeat 2000 "a") (repeat 1000 "x") }}', data),
+    { message: /1 MiB value budget in regexReplaceAll/ },
+    'a replacement is sized before it is built',
+  );
+  t.throws(
+    () => renderTemplate('{{ regexReplaceAll "(a)" (repeat 2000 "a") (repeat 600 "$1") }}', data),
+    { message: /1 MiB value budget in regexReplaceAll/ },
+    'group expansions are counted too',
+  );
+  for (const tpl of [
+    '{{ mustRegexMatch (print "(" .password) "x" }}',
+    '{{ regexFind (print "[" .password) "x" }}',
+  ]) {
+    try {
+      renderTemplate(tpl, data);
+      t.fail(`${tpl} should fail`);
+    } catch (e) {
+      t.equal((e as Error).message.includes(CANARY), false, `${tpl}: the error does not quote the pattern`);
+      t.match((e as Error).message, /invalid regular expression/);
+    }
+  }
+  t.equal(
+    renderTemplate('{{ regexMatch (print "(" .password) "x" }}', data),
+    'false',
+    'regexMatch: false, as sprig',
+  );
+});

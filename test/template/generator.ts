@@ -54,6 +54,28 @@ const durationLit = fc
   .constantFrom('1h', '-90m', '1.5s', '2h45m10.5s', '0', 'x', '100ms', '-3us', '720h')
   .map((s) => JSON.stringify(s));
 
+const pattern = fc
+  .constantFrom(
+    'a',
+    'a*',
+    '[a-z]+',
+    '\\d+',
+    '(\\w)(\\w)?',
+    '^',
+    '$',
+    '',
+    'x|',
+    '(?i)H',
+    '\\s',
+    '[,;]',
+    '(',
+    '.',
+  )
+  .map((s) => JSON.stringify(s));
+const replacement = fc
+  .constantFrom('-', '$1', '${1}x', '$$', '', '[$0]', '$2$1')
+  .map((s) => JSON.stringify(s));
+
 type Gen = fc.Arbitrary<string>;
 
 const { expr } = fc.letrec<{
@@ -121,6 +143,10 @@ const { expr } = fc.letrec<{
       unix.map((t) => `ago ${t}`),
       unix.map((t) => `htmlDate ${t}`),
       fc.tuple(S, S).map(([u, p]) => `htpasswd (${u}) (${p}) "sha"`),
+      fc.tuple(pattern, S, replacement).map(([r, s, x]) => `regexReplaceAll ${r} (${s}) ${x}`),
+      fc.tuple(pattern, S, replacement).map(([r, s, x]) => `regexReplaceAllLiteral ${r} (${s}) ${x}`),
+      fc.tuple(pattern, S).map(([r, s]) => `regexFind ${r} (${s})`),
+      S.map((s) => `regexQuoteMeta (${s})`),
     ),
     int: fc.oneof(
       { depthSize: 'small', maxDepth: 4 },
@@ -153,6 +179,8 @@ const { expr } = fc.letrec<{
       D.map((d) => `keys (${d}) | sortAlpha`),
       fc.tuple(L, intLit).map(([l, i]) => `slice (${l}) ${i}`),
       S.map((s) => `fromJson (${s})`),
+      fc.tuple(pattern, S, intLit).map(([r, s, n]) => `regexFindAll ${r} (${s}) ${n}`),
+      fc.tuple(pattern, S, intLit).map(([r, s, n]) => `regexSplit ${r} (${s}) ${n}`),
     ),
     dict: fc.oneof(
       { depthSize: 'small', maxDepth: 3 },
@@ -174,6 +202,7 @@ const { expr } = fc.letrec<{
       fc.tuple(E, E).map(([a, b]) => `or (${a}) (${b})`),
       E.map((x) => `not (${x})`),
       E.map((x) => `empty (${x})`),
+      fc.tuple(pattern, S).map(([r, s]) => `regexMatch ${r} (${s})`),
       fc.tuple(S, S).map(([a, b]) => `contains (${a}) (${b})`),
       fc.tuple(E, L).map(([a, b]) => `has (${a}) (${b})`),
       fc.tuple(D, fc.constantFrom('a', 'b')).map(([d, k]) => `hasKey (${d}) "${k}"`),

@@ -94,6 +94,7 @@ export function deepEqual(a: Value, b: Value): boolean {
   if (a instanceof GoInt) return b instanceof GoInt && a.type === b.type && a.v === b.v;
   if (a instanceof GoSlice) {
     if (!(b instanceof GoSlice) || a.elem !== b.elem || a.items.length !== b.items.length) return false;
+    if (a.isNil !== b.isNil) return false; // reflect.DeepEqual: a nil slice is not an empty one
     return a.items.every((x, i) => deepEqual(x, b.items[i] ?? null));
   }
   if (a instanceof GoMap) {

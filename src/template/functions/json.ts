@@ -69,7 +69,7 @@ export function encodeJson(v: Value, opts: JsonOptions): string {
         return;
       }
       if (x.items.length === 0) {
-        push('[]');
+        push(x.isNil ? 'null' : '[]');
         return;
       }
       push('[');

@@ -457,13 +457,13 @@ export function sprigData(): FuncMap {
   m.set('mustLast', last);
   const rest = fn(['any'], ([l]) => {
     const items = mustList(l ?? null, 'find rest');
-    return items.length === 0 ? new GoSlice([], 'interface {}') : list(items.slice(1));
+    return items.length === 0 ? new GoSlice([], 'interface {}', true) : list(items.slice(1));
   });
   m.set('rest', rest);
   m.set('mustRest', rest);
   const initial = fn(['any'], ([l]) => {
     const items = mustList(l ?? null, 'find initial');
-    return items.length === 0 ? new GoSlice([], 'interface {}') : list(items.slice(0, -1));
+    return items.length === 0 ? new GoSlice([], 'interface {}', true) : list(items.slice(0, -1));
   });
   m.set('initial', initial);
   m.set('mustInitial', initial);

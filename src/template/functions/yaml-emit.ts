@@ -104,7 +104,10 @@ function toNode(v: Value, depth: number): Node {
     return { k: 'scalar', text: numberText(text), str: false };
   }
   if (v instanceof GoInt) return { k: 'scalar', text: v.v.toString(), str: false };
-  if (v instanceof GoSlice) return { k: 'list', items: v.items.map((x) => toNode(x, depth + 1)) };
+  if (v instanceof GoSlice) {
+    if (v.isNil) return { k: 'scalar', text: 'null', str: false };
+    return { k: 'list', items: v.items.map((x) => toNode(x, depth + 1)) };
+  }
   if (v instanceof GoMap) {
     for (const key of v.m.keys()) if (!keyReadsBack(key)) throw new NotJson();
     const entries = [...v.m].map(([key, x]) => [jsonString(key), toNode(x, depth + 1)] as [string, Node]);
