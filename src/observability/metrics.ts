@@ -26,6 +26,12 @@ export function createMetrics() {
       labelNames: ['operation', 'kind', 'code'] as const,
       ...reg,
     }),
+    /** Body bytes reserved by admission requests in flight (src/server/request-bounds.ts). */
+    admissionInflightBytes: new Gauge({
+      name: 'esw_admission_inflight_bytes',
+      help: 'Body bytes held by admission requests in flight; beyond the budget, requests get 429',
+      ...reg,
+    }),
     admissionDuration: new Histogram({
       name: 'esw_admission_duration_seconds',
       help: 'Admission latency by operation and kind',

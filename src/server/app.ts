@@ -63,6 +63,7 @@ export function buildApp(deps: AppDeps, opts: AppOptions = {}): FastifyInstance 
   const budget = new InflightBudget(
     Math.max(opts.maxInflightBytes ?? DEFAULT_INFLIGHT_BYTES, bodyLimit),
     bodyLimit,
+    (used) => deps.metrics.admissionInflightBytes.set(used),
   );
   const app = Fastify({
     ...(opts.https ? { https: opts.https } : {}),

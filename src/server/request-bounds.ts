@@ -112,11 +112,14 @@ export function parseBytes(text: string): number | undefined {
 export class InflightBudget {
   readonly limit: number;
   readonly bodyLimit: number;
+  readonly #onChange: ((used: number) => void) | undefined;
   #used = 0;
 
-  constructor(limit: number, bodyLimit: number) {
+  /** `onChange` sees the bytes in use after every reserve and release (a gauge). */
+  constructor(limit: number, bodyLimit: number, onChange?: (used: number) => void) {
     this.limit = limit;
     this.bodyLimit = bodyLimit;
+    this.#onChange = onChange;
   }
 
   get used(): number {
@@ -133,12 +136,16 @@ export class InflightBudget {
 
   tryReserve(bytes: number): boolean {
     if (bytes > 0 && this.#used + bytes > this.limit) return false;
-    this.#used += bytes;
+    if (bytes > 0) {
+      this.#used += bytes;
+      this.#onChange?.(this.#used);
+    }
     return true;
   }
 
   release(bytes: number): void {
     this.#used = Math.max(0, this.#used - bytes);
+    this.#onChange?.(this.#used);
   }
 
   /**
