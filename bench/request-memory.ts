@@ -74,10 +74,11 @@ function post(port: number, ca: string, body: string): Promise<number> {
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
       },
       (res) => {
+        const socket = res.socket;
         res.resume();
         res.on('end', () => {
           resolve(res.statusCode ?? 0);
-          res.socket.destroy();
+          socket?.destroy();
         });
       },
     );
