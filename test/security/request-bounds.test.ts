@@ -30,7 +30,6 @@ import {
   parseBytes,
 } from '../../src/server/request-bounds.ts';
 import { startServer } from '../../src/server/serve.ts';
-import { request } from '../helpers/https.ts';
 import { RawConnection } from '../helpers/raw-http.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
@@ -269,6 +268,17 @@ t.test('the NetworkPolicy narrows the webhook port as far as the cluster lets us
     'networkPolicy.podCIDRs={10.244.0.0/16}',
   ]);
   t.same(both.spec.ingress[0].from, [{ ipBlock: { cidr: '10.0.0.0/28' } }], 'known API servers win');
+
+  // Konnectivity carries the API server's calls from pods: name them next to the pod network.
+  const konnectivity = await policy([
+    'networkPolicy.podCIDRs={10.244.0.0/16}',
+    'networkPolicy.apiServerPeers[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=kube-system',
+  ]);
+  t.same(konnectivity.spec.ingress[0].from, [
+    { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } } },
+    { ipBlock: { cidr: '0.0.0.0/0', except: ['10.244.0.0/16'] } },
+    { ipBlock: { cidr: '::/0' } },
+  ]);
 
   const egress = await policy([
     'networkPolicy.egress[0].ports[0].port=53',
