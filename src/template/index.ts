@@ -14,6 +14,7 @@ import { execute } from './exec.ts';
 import { builtins } from './functions/builtins.ts';
 import { esoFunctions } from './functions/eso.ts';
 import { pkcs12Functions } from './functions/pkcs12.ts';
+import { semverFunctions } from './functions/semver.ts';
 import { sprigCrypto } from './functions/sprig-crypto.ts';
 import { sprigData } from './functions/sprig-data.ts';
 import { sprigDate } from './functions/sprig-date.ts';
@@ -39,6 +40,7 @@ export const FUNCS: FuncMap = (() => {
     sprigMisc(),
     sprigCrypto(),
     sprigRegex(),
+    semverFunctions(),
     esoFunctions(),
     pkcs12Functions(),
   ]) {

@@ -20,6 +20,7 @@ export type IntType =
   | 'int32'
   | 'uint32'
   | 'uint8'
+  | 'uint64'
   // Go's named integer types with a String method, which fmt prints through it.
   | 'time.Month'
   | 'time.Weekday'
@@ -32,6 +33,7 @@ export const INT_KIND: Record<IntType, string> = {
   int32: 'int32',
   uint32: 'uint32',
   uint8: 'uint8',
+  uint64: 'uint64',
   'time.Month': 'int',
   'time.Weekday': 'int',
   'time.Duration': 'int64',
@@ -43,11 +45,13 @@ export class GoInt {
   constructor(v: bigint, type: IntType = 'int') {
     this.type = type;
     this.v =
-      type === 'uint32'
-        ? BigInt.asUintN(32, v)
-        : type === 'uint8'
-          ? BigInt.asUintN(8, v)
-          : BigInt.asIntN(type === 'int32' ? 32 : 64, v);
+      type === 'uint64'
+        ? BigInt.asUintN(64, v)
+        : type === 'uint32'
+          ? BigInt.asUintN(32, v)
+          : type === 'uint8'
+            ? BigInt.asUintN(8, v)
+            : BigInt.asIntN(type === 'int32' ? 32 : 64, v);
   }
 }
 

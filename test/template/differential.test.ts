@@ -10,7 +10,7 @@ import t, { type Test } from 'tap';
 import { renderTemplate } from '../../src/template/index.ts';
 import { loadOracle } from '../oracles/oracle.ts';
 import { HAND_WRITTEN } from './corpus.ts';
-import { generatedCase, yamlCase } from './generator.ts';
+import { generatedCase, semverCase, yamlCase } from './generator.ts';
 
 interface Case {
   template: string;
@@ -64,5 +64,14 @@ t.test(
   async (t) => {
     const cases = fc.sample(yamlCase(), { numRuns: 500, seed: 20240103 });
     compare(t, cases, 'toYaml');
+  },
+);
+
+t.test(
+  '500 generated semver constraints check as Go (Masterminds/semver) does',
+  { skip: oracle.skip ?? false },
+  async (t) => {
+    const cases = fc.sample(semverCase(), { numRuns: 500, seed: 20240104 });
+    compare(t, cases, 'semverCompare');
   },
 );

@@ -76,6 +76,29 @@ const replacement = fc
   .constantFrom('-', '$1', '${1}x', '$$', '', '[$0]', '$2$1')
   .map((s) => JSON.stringify(s));
 
+const semverVersion = fc.constantFrom(
+  '1',
+  '1.2',
+  '1.2.3',
+  '0.2.3',
+  '0.0.3',
+  '1.2.3-beta.1',
+  'v2.0.0',
+  '2.0.0-rc.1',
+  '1.10.0',
+  '10.0.0',
+);
+const constraint = fc
+  .array(
+    fc.tuple(
+      fc.constantFrom('', '=', '!=', '>', '<', '>=', '<=', '~', '^', '~>', '=>', '=<'),
+      fc.oneof(semverVersion, fc.constantFrom('1.x', '*', '1.2.X', 'x')),
+      fc.constantFrom(' ', ',', ', ', ' || ', ' - '),
+    ),
+    { minLength: 1, maxLength: 3 },
+  )
+  .map((parts) => JSON.stringify(parts.map(([op, v, sep], i) => (i > 0 ? sep : '') + op + v).join('')));
+
 type Gen = fc.Arbitrary<string>;
 
 const { expr } = fc.letrec<{
@@ -203,6 +226,7 @@ const { expr } = fc.letrec<{
       E.map((x) => `not (${x})`),
       E.map((x) => `empty (${x})`),
       fc.tuple(pattern, S).map(([r, s]) => `regexMatch ${r} (${s})`),
+      fc.tuple(constraint, semverVersion).map(([c, v]) => `semverCompare ${c} "${v}"`),
       fc.tuple(S, S).map(([a, b]) => `contains (${a}) (${b})`),
       fc.tuple(E, L).map(([a, b]) => `has (${a}) (${b})`),
       fc.tuple(D, fc.constantFrom('a', 'b')).map(([d, k]) => `hasKey (${d}) "${k}"`),
@@ -311,4 +335,11 @@ const { yamlValue } = fc.letrec<{ yamlValue: string }>((tie) => ({
 
 export function yamlCase(): fc.Arbitrary<{ template: string; data: Record<string, string> }> {
   return yamlValue.map((v) => ({ template: `{{ toYaml ${v} }}`, data: {} }));
+}
+
+/** semverCompare of generated constraints (operators, wildcards, ranges, ORs) and versions. */
+export function semverCase(): fc.Arbitrary<{ template: string; data: Record<string, string> }> {
+  return fc
+    .tuple(constraint, semverVersion)
+    .map(([c, v]) => ({ template: `{{ semverCompare ${c} "${v}" }}`, data: {} }));
 }

@@ -28,7 +28,8 @@ function basicKind(v: Value): Kind {
   if (typeof v === 'boolean') return 'bool';
   if (typeof v === 'string') return 'string';
   if (typeof v === 'number') return 'float';
-  if (v instanceof GoInt) return v.type === 'uint32' || v.type === 'uint8' ? 'uint' : 'int';
+  if (v instanceof GoInt)
+    return v.type === 'uint32' || v.type === 'uint8' || v.type === 'uint64' ? 'uint' : 'int';
   return 'invalid';
 }
 
