@@ -119,6 +119,11 @@ async function main() {
       endpoints: { aws: aws.endpoint },
       maxAttempts: 1,
       timeoutMs: 10_000,
+      // Static keys from auth.secretRef: the ambient identity is never asked for.
+      requireAmbientIdentity: () => {
+        throw new Error('unexpected fallback to the ambient identity');
+      },
+      allowGcpExternalAccount: false,
     },
   );
   t0 = performance.now();

@@ -71,20 +71,25 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
 
   let refresher: Refresher | undefined;
   let recheck: NodeJS.Timeout | undefined;
-  const runtime = createRuntime(registry, secrets, opts, {
-    notReady: () => [...informers.healthy(), ...(certs?.notReady() ?? [])],
-    close: async () => {
-      clearInterval(recheck);
-      // Stop refreshing first (no write is started after this), then release the lease so a
-      // follower takes over at once; in-flight syncs drain meanwhile.
-      const stopping = refresher?.stop();
-      await elector?.stop();
-      await stopping;
-      await certs?.stop();
-      await informers.stop();
-      http.close();
+  const runtime = createRuntime(
+    registry,
+    secrets,
+    { ...opts, identity: opts.identity ?? config.identity },
+    {
+      notReady: () => [...informers.healthy(), ...(certs?.notReady() ?? [])],
+      close: async () => {
+        clearInterval(recheck);
+        // Stop refreshing first (no write is started after this), then release the lease so a
+        // follower takes over at once; in-flight syncs drain meanwhile.
+        const stopping = refresher?.stop();
+        await elector?.stop();
+        await stopping;
+        await certs?.stop();
+        await informers.stop();
+        http.close();
+      },
     },
-  });
+  );
 
   // Credential Secrets are read on demand, not watched (the informers hold only the Secrets this
   // project manages): re-read them on a timer so a rotated key reaches its provider client.

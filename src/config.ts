@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { parseDuration } from './api/duration.ts';
+import { type IdentityPolicy, parseNamespacePatterns } from './api/identity.ts';
 import { ownWords } from './observability/sanitize.ts';
 import { BODY_LIMIT, defaultInflightBytes, memoryLimit, parseBytes } from './server/request-bounds.ts';
 
@@ -304,6 +305,23 @@ export const FLAGS: readonly FlagSpec[] = [
     default: 'info',
     value: 'LEVEL',
     help: 'log level (JSON lines on stdout)',
+  },
+  // serve and validate: identity confinement (docs/install.md, "Identity")
+  {
+    name: 'allow-ambient-identity-namespaces',
+    commands: ['serve', 'validate'],
+    kind: 'string',
+    env: 'ESW_ALLOW_AMBIENT_IDENTITY_NAMESPACES',
+    value: 'NS,GLOB...',
+    help: "namespaces whose SecretStores may use the webhook's own ServiceAccount token and cloud identity (names and * globs, comma-separated); by default only ClusterSecretStores may",
+  },
+  {
+    name: 'allow-gcp-external-account',
+    commands: ['serve', 'validate'],
+    kind: 'boolean',
+    env: 'ESW_ALLOW_GCP_EXTERNAL_ACCOUNT',
+    default: 'false',
+    help: 'gcpsm credential Secrets may hold external_account JSON (never with a credential_source)',
   },
   // validate
   {
@@ -630,6 +648,19 @@ export interface ServeConfig {
   maxInflightBytes: number;
   mutatingWebhookName: string;
   validatingWebhookName: string;
+  /** Who may use this server's own identity (src/api/identity.ts). */
+  identity: IdentityPolicy;
+}
+
+/** The identity flags of `serve` and `validate`, so CI validates as the cluster admits. */
+export function identityPolicy(cl: CommandLine): IdentityPolicy {
+  let ambientNamespaces: string[];
+  try {
+    ambientNamespaces = parseNamespacePatterns(cl.string('allow-ambient-identity-namespaces'));
+  } catch (err: unknown) {
+    throw new ConfigError(`--allow-ambient-identity-namespaces: ${(err as Error).message}`);
+  }
+  return { ambientNamespaces, gcpExternalAccount: cl.boolean('allow-gcp-external-account') };
 }
 
 export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServeConfig {
@@ -678,5 +709,6 @@ export function serveConfig(cl: CommandLine, env: NodeJS.ProcessEnv = process.en
     maxInflightBytes: inflightBytes(cl.string('max-inflight-bytes'), env),
     mutatingWebhookName: cl.string('mutating-webhook') as string,
     validatingWebhookName: cl.string('validating-webhook') as string,
+    identity: identityPolicy(cl),
   };
 }

@@ -14,6 +14,7 @@ export const ErrorCatalog = {
   ESW_STORE_FORBIDDEN: { status: 403, summary: 'store may not be used from this namespace' },
   ESW_STORE_INVALID: { status: 422, summary: 'store is invalid or unsupported' },
   ESW_CREDENTIALS: { status: 422, summary: 'store credentials could not be read' },
+  ESW_IDENTITY_FORBIDDEN: { status: 403, summary: "store may not use this server's own identity" },
   ESW_SECRET_NOT_FOUND: { status: 404, summary: 'remote secret not found' },
   ESW_PROPERTY_NOT_FOUND: { status: 404, summary: 'property not found in remote secret' },
   ESW_DECODE: { status: 422, summary: 'value could not be decoded' },

@@ -12,6 +12,7 @@ import {
   type CommandName,
   ConfigError,
   commandHelp,
+  identityPolicy,
   mainHelp,
   serveConfig,
 } from './config.ts';
@@ -92,6 +93,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await runValidate(cl.positionals, {
           strict: cl.boolean('strict'),
           output: cl.string('output') as 'text' | 'json',
+          identity: identityPolicy(cl),
           io,
         });
       }

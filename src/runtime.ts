@@ -7,12 +7,14 @@
 import { mutateSecret } from './admission/mutate.ts';
 import { MutationMemo } from './admission/mutate-memo.ts';
 import { validateAdmission } from './admission/validate.ts';
+import type { IdentityPolicy } from './api/identity.ts';
 import { loadManifestFiles, type ManifestDocument } from './api/manifests.ts';
 import { validateObject } from './api/validate.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { createProviders } from './providers/registry.ts';
 import type { EndpointOverrides } from './providers/types.ts';
+import type { ServiceAccountTokenSource } from './resolve/credentials.ts';
 import { MemoryRegistry } from './resolve/memory-registry.ts';
 import { StoreResolver } from './resolve/resolver.ts';
 import type { SecretReader } from './resolve/types.ts';
@@ -36,6 +38,12 @@ export interface RuntimeOptions {
   endpoints?: EndpointOverrides;
   /** The resolver's clock (cache TTL, `fetchedAfter`); tests share one with the refresher. */
   now?: () => number;
+  /** Which SecretStores may use this server's own identity; default none (ClusterSecretStores only). */
+  identity?: IdentityPolicy;
+  /** Service-account tokens (TokenRequest); cluster mode only. */
+  serviceAccountToken?: ServiceAccountTokenSource;
+  /** This server's own ServiceAccount token file (tests); default the in-cluster mount. */
+  ownTokenPath?: string;
 }
 
 const STORE_KINDS = new Set(['SecretStore', 'ClusterSecretStore']);
@@ -43,14 +51,19 @@ const STORE_KINDS = new Set(['SecretStore', 'ClusterSecretStore']);
 /** Standalone: stores, their credential Secrets and Namespaces come from manifest files. */
 export async function createStandaloneRuntime(storeFiles: string[], opts: RuntimeOptions): Promise<Runtime> {
   const registry = new MemoryRegistry();
-  loadIntoRegistry(registry, await loadManifestFiles(storeFiles), opts.logger);
+  loadIntoRegistry(registry, await loadManifestFiles(storeFiles), opts.logger, opts.identity);
   return createRuntime(registry, registry, opts);
 }
 
-export function loadIntoRegistry(registry: MemoryRegistry, docs: ManifestDocument[], logger: Logger): void {
+export function loadIntoRegistry(
+  registry: MemoryRegistry,
+  docs: ManifestDocument[],
+  logger: Logger,
+  identity?: IdentityPolicy,
+): void {
   for (const { file, object } of docs) {
     if (STORE_KINDS.has(object.kind ?? '')) {
-      const { errors, warnings } = validateObject(object);
+      const { errors, warnings } = validateObject(object, identity ? { identity } : {});
       const id = `${object.kind}/${object.metadata?.name ?? ''}`;
       if (errors.length > 0) {
         logger.error({ file, store: id, errors }, 'store is invalid; skipped');
@@ -78,6 +91,9 @@ export function createRuntime(
     callTimeoutMs: opts.admissionDeadlineMs,
     ...(opts.endpoints ? { endpoints: opts.endpoints } : {}),
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.identity ? { identity: opts.identity } : {}),
+    ...(opts.serviceAccountToken ? { serviceAccountToken: opts.serviceAccountToken } : {}),
+    ...(opts.ownTokenPath ? { ownTokenPath: opts.ownTokenPath } : {}),
   });
   const mutateDeps = {
     resolver,
@@ -88,7 +104,8 @@ export function createRuntime(
   return {
     registry,
     resolver,
-    validate: (request) => validateAdmission(request, { registry }),
+    validate: (request) =>
+      validateAdmission(request, { registry, ...(opts.identity ? { identity: opts.identity } : {}) }),
     mutate: (request) => mutateSecret(request, mutateDeps),
     notReady: extra.notReady ?? (() => []),
     close: async () => {

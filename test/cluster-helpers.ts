@@ -14,6 +14,7 @@ import { type ClusterRuntime, createClusterRuntime } from '../src/cluster.ts';
 import { parseServeConfig } from '../src/config.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { createMetrics, type Metrics } from '../src/observability/metrics.ts';
+import type { EndpointOverrides } from '../src/providers/types.ts';
 import { createCertificates, serviceDnsNames } from '../src/server/certs.ts';
 import { type RunningServer, startServer } from '../src/server/serve.ts';
 import { AwsSecretsManagerFake } from './fakes/aws-secrets-manager.ts';
@@ -56,12 +57,20 @@ export interface Replica {
   kill: () => Promise<void>;
 }
 
+export interface ReplicaOptions {
+  cacheTtlMs?: number;
+  /** More flags for `esw serve` (after the lease flags). */
+  args?: string[];
+  /** Endpoint overrides besides the AWS fake's. */
+  endpoints?: EndpointOverrides;
+}
+
 export interface Cluster {
   api: KubeApiServer;
   aws: AwsSecretsManagerFake;
   dir: string;
   caCert: string;
-  startReplica: (podName: string, leaseArgs?: string[], opts?: { cacheTtlMs?: number }) => Promise<Replica>;
+  startReplica: (podName: string, leaseArgs?: string[], opts?: ReplicaOptions) => Promise<Replica>;
 }
 
 /** `storeName`: the AWS SecretStore's name in `default` (the introduction calls it aws-secrets-manager-store). */
@@ -129,12 +138,19 @@ export async function startCluster(t: Test, opts: { storeName?: string } = {}): 
   const startReplica = async (
     podName: string,
     leaseArgs = ['--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms'],
-    replicaOpts: { cacheTtlMs?: number } = {},
+    replicaOpts: ReplicaOptions = {},
   ): Promise<Replica> => {
     const lines: string[] = [];
     const logger = createLogger({ level: 'debug', destination: { write: (l: string) => lines.push(l) } });
     const config = parseServeConfig(
-      ['--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), ...leaseArgs],
+      [
+        '--tls-cert',
+        join(dir, 'tls.crt'),
+        '--tls-key',
+        join(dir, 'tls.key'),
+        ...leaseArgs,
+        ...(replicaOpts.args ?? []),
+      ],
       { POD_NAME: podName, POD_NAMESPACE: NS },
     );
     const metrics = createMetrics();
@@ -145,7 +161,7 @@ export async function startCluster(t: Test, opts: { storeName?: string } = {}): 
       metrics,
       admissionDeadlineMs: 60_000,
       cacheTtlMs: replicaOpts.cacheTtlMs ?? 0,
-      endpoints: { aws: aws.endpoint },
+      endpoints: { aws: aws.endpoint, ...replicaOpts.endpoints },
     });
     const server = await startServer(runtime, {
       port: 0,

@@ -3,6 +3,8 @@
  * rule in src/api (all errors at once, field-pathed); opted-in Secrets get the safety net that
  * refuses a literal placeholder. Pure: no HTTP here.
  */
+
+import type { IdentityPolicy } from '../api/identity.ts';
 import { refSupportErrors } from '../api/ref-support.ts';
 import type { ExternalSecret, StoreKind } from '../api/types.ts';
 import { GROUP } from '../api/types.ts';
@@ -19,6 +21,8 @@ export interface ValidateDeps {
    * asking a known store's provider for what it does not serve is refused (api/ref-support.ts).
    */
   registry?: StoreRegistry;
+  /** Which SecretStores may use this server's own identity; default none. */
+  identity?: IdentityPolicy;
 }
 
 export function validateAdmission(request: AdmissionRequest, deps: ValidateDeps = {}): AdmissionResult {
@@ -34,7 +38,7 @@ export function validateAdmission(request: AdmissionRequest, deps: ValidateDeps 
   if (typed.metadata && request.namespace && !typed.metadata.namespace) {
     typed.metadata = { ...typed.metadata, namespace: request.namespace };
   }
-  const { errors, warnings } = validateObject(typed);
+  const { errors, warnings } = validateObject(typed, deps.identity ? { identity: deps.identity } : {});
   const registry = deps.registry;
   if (kind === 'ExternalSecret' && registry) {
     warnings.push(...storeWarnings(typed as ExternalSecret, request.namespace, registry));

@@ -14,6 +14,7 @@ import { validateVaultStore } from '../providers/vault/validate.ts';
 import { parseDuration } from './duration.ts';
 import { type FieldError, fieldErrors } from './field-errors.ts';
 import { SERVED_PROVIDERS } from './field-support.ts';
+import { DEFAULT_IDENTITY_POLICY, type IdentityPolicy, identityErrors } from './identity.ts';
 import {
   checkDnsLabel,
   checkLabelSelector,
@@ -58,7 +59,12 @@ function esoProviders(kind: StoreKind, version: EsoVersion): readonly string[] {
   return list;
 }
 
-export function validateSecretStore(obj: Obj, kind: StoreKind, version: EsoVersion): ValidationResult {
+export function validateSecretStore(
+  obj: Obj,
+  kind: StoreKind,
+  version: EsoVersion,
+  identity: IdentityPolicy = DEFAULT_IDENTITY_POLICY,
+): ValidationResult {
   const errors: FieldError[] = [];
   const warnings: string[] = [];
   const apiVersion = `external-secrets.io/${version}`;
@@ -163,6 +169,8 @@ export function validateSecretStore(obj: Obj, kind: StoreKind, version: EsoVersi
     const ctx: Partial<StoreContext> = { apiVersion };
     if (namespace !== undefined) ctx.namespace = namespace;
     errors.push(...validate(provider[name], `spec.provider.${name}`, kind, ctx));
+    // A namespaced store never borrows this server's identity unless an admin allowed it.
+    errors.push(...identityErrors(name, provider[name], `spec.provider.${name}`, kind, namespace, identity));
   }
   return { errors, warnings };
 }

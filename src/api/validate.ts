@@ -11,6 +11,7 @@
  */
 import { errorMessage } from '../errors.ts';
 import { CauseType, type FieldError, fieldErrors } from './field-errors.ts';
+import { DEFAULT_IDENTITY_POLICY, type IdentityPolicy } from './identity.ts';
 import { isObject } from './schema.ts';
 import { checkSchema } from './schema-check.ts';
 import { suggestion } from './suggest.ts';
@@ -30,7 +31,15 @@ export const VALIDATED_KINDS = ['ExternalSecret', 'SecretStore', 'ClusterSecretS
 /** The other kinds ESO 2.9 defines in the external-secrets.io group: known, not validated here. */
 export const OTHER_ESO_KINDS = ['ClusterExternalSecret', 'PushSecret', 'ClusterPushSecret'] as const;
 
-export function validateObject(obj: unknown): ValidationResult {
+export interface ValidateOptions {
+  /**
+   * Which SecretStores may use this server's own identity (src/api/identity.ts). Default: none
+   * (only ClusterSecretStores), so a manifest valid here is never refused by a stricter server.
+   */
+  identity?: IdentityPolicy;
+}
+
+export function validateObject(obj: unknown, opts: ValidateOptions = {}): ValidationResult {
   if (!isObject(obj)) {
     return {
       errors: [
@@ -69,6 +78,7 @@ export function validateObject(obj: unknown): ValidationResult {
             obj,
             kind === 'SecretStore' ? StoreKind.SecretStore : StoreKind.ClusterSecretStore,
             version,
+            opts.identity ?? DEFAULT_IDENTITY_POLICY,
           );
     const schema = checkSchema(obj, kind as (typeof VALIDATED_KINDS)[number], version, hand.errors);
     return {

@@ -19,6 +19,7 @@ import { extname, join } from 'node:path';
 import { type Document, isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import { lintPlaceholderSecret, looksLikePlaceholder } from '../admission/lint-placeholder.ts';
 import { type FieldError, fieldErrors, type StatusCause, statusCauses } from '../api/field-errors.ts';
+import type { IdentityPolicy } from '../api/identity.ts';
 import { isObject, type Obj } from '../api/schema.ts';
 import { didYouMean, suggestion } from '../api/suggest.ts';
 import { API_VERSIONS, GROUP } from '../api/types.ts';
@@ -28,6 +29,8 @@ import { objectId } from '../api/validate-meta.ts';
 export interface ValidateOptions {
   strict: boolean;
   output: 'text' | 'json';
+  /** Which SecretStores may use the webhook's own identity, as the server's flags say. */
+  identity?: IdentityPolicy;
   io: { out: (s: string) => void; err: (s: string) => void; stdin: () => Promise<string> };
 }
 
@@ -74,7 +77,7 @@ const MAX_FILES = 10_000;
 const MAX_SYNTAX_ERRORS = 5;
 
 export async function runValidate(paths: string[], opts: ValidateOptions): Promise<number> {
-  const report = await validatePaths(paths, opts.strict, opts.io.stdin);
+  const report = await validatePaths(paths, opts.strict, opts.io.stdin, opts.identity);
   if (opts.output === 'json') opts.io.out(`${JSON.stringify(report, null, 2)}\n`);
   else for (const line of textLines(report)) opts.io.out(`${line}\n`);
   return report.exitCode;
@@ -84,6 +87,7 @@ export async function validatePaths(
   paths: string[],
   strict: boolean,
   stdin: () => Promise<string> = async () => '',
+  identity?: IdentityPolicy,
 ): Promise<ValidateReport> {
   const results: ObjectReport[] = [];
   const problems: InputProblem[] = [];
@@ -116,7 +120,7 @@ export async function validatePaths(
       problems.push({ file: input.file, reason: 'Unreadable', message: readProblem(err) });
       continue;
     }
-    validateText(input.file, text, strict, results, problems);
+    validateText(input.file, text, strict, results, problems, identity);
   }
   const count = (s: ObjectStatus) => results.filter((r) => r.status === s).length;
   const summary = {
@@ -153,6 +157,7 @@ function validateText(
   strict: boolean,
   results: ObjectReport[],
   problems: InputProblem[],
+  identity: IdentityPolicy | undefined,
 ): void {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter });
@@ -198,7 +203,7 @@ function validateText(
     items.forEach((item, j) => {
       const prefix = isList ? ['items', j] : [];
       const at = (field: string) => lineOf(doc, lineCounter, [...prefix, ...fieldPath(field)]) ?? docLine;
-      results.push(checkObject(item, { file, document, line: at(''), at }, strict));
+      results.push(checkObject(item, { file, document, line: at(''), at }, strict, identity));
     });
   });
 }
@@ -210,7 +215,12 @@ interface Where {
   at: (field: string) => number;
 }
 
-function checkObject(item: unknown, where: Where, strict: boolean): ObjectReport {
+function checkObject(
+  item: unknown,
+  where: Where,
+  strict: boolean,
+  identity: IdentityPolicy | undefined,
+): ObjectReport {
   const obj: Obj = isObject(item) ? item : {};
   const meta = isObject(obj.metadata) ? obj.metadata : {};
   const base: ObjectReport = {
@@ -235,7 +245,7 @@ function checkObject(item: unknown, where: Where, strict: boolean): ObjectReport
     (VALIDATED_KINDS as readonly string[]).includes(kind) &&
     (group === GROUP || apiVersion === '' || didYouMean(apiVersion, API_VERSIONS))
   ) {
-    result = validateObject(obj);
+    result = validateObject(obj, identity ? { identity } : {});
   } else if (group === GROUP && !(OTHER_ESO_KINDS as readonly string[]).includes(kind)) {
     // A kind the group does not have: the API server answers "no matches for kind".
     const hint = suggestion(kind, [...VALIDATED_KINDS, ...OTHER_ESO_KINDS]);

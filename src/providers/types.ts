@@ -83,7 +83,17 @@ export interface ClientContext {
     name?: string;
     namespace?: string;
     audiences?: string[];
+    expirationSeconds?: number;
   }): Promise<string>;
+  /**
+   * Call before any fallback to this server's own identity (a default credential chain,
+   * managed identity, its own ServiceAccount token): throws ESW_IDENTITY_FORBIDDEN unless the
+   * store may use it (a ClusterSecretStore, or a SecretStore in a namespace the cluster admin
+   * allowed). `field` is the store field that chose it, `identity` says whose it is.
+   */
+  requireAmbientIdentity(field: string, identity: string): void;
+  /** Cluster-admin policy: a gcpsm credential Secret may hold an external-account JSON. */
+  allowGcpExternalAccount: boolean;
   /** Test and on-prem hooks: endpoint overrides come from server config, never from objects. */
   endpoints: EndpointOverrides;
   /** Bounded SDK retries. */

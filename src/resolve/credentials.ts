@@ -6,23 +6,27 @@
  * - a ClusterSecretStore must name the namespace in every selector. One client serves every
  *   namespace the store allows, so credentials never depend on who asked first (ESO's
  *   "referent authentication" is therefore not offered).
+ * Identity: a store that names no credentials would fall back to this server's own identity;
+ * `requireAmbientIdentity` refuses that (ESW_IDENTITY_FORBIDDEN) unless the store may use it
+ * (src/api/identity.ts), and this server's own token is read only after that check.
  * Errors name the Secret, the key and the store — never a value.
  */
 import { readFile } from 'node:fs/promises';
+import { AMBIENT_FLAG } from '../api/identity.ts';
 import type { Secret, SecretKeySelector, StoreKind } from '../api/types.ts';
 import { EswError, errorMessage, isEswError } from '../errors.ts';
 import type { ClientContext, EndpointOverrides } from '../providers/types.ts';
 import type { SecretReader } from './types.ts';
 
 /**
- * Issues a service-account token; supplied by the Kubernetes layer. With `name` and `namespace`:
- * a projected token for that ServiceAccount (TokenRequest). Without them: this server's own
- * token, as ESO uses its controller's token when a store names no ServiceAccount.
+ * Issues a token for a named ServiceAccount (the TokenRequest API); supplied by the Kubernetes
+ * layer in cluster mode. The namespace rules are applied before it is called.
  */
 export type ServiceAccountTokenSource = (req: {
-  namespace?: string;
-  name?: string;
+  namespace: string;
+  name: string;
   audiences?: string[];
+  expirationSeconds?: number;
 }) => Promise<string>;
 
 /** Where Kubernetes mounts a pod's own service-account token. */
@@ -43,7 +47,15 @@ export interface ContextOptions {
   endpoints: EndpointOverrides;
   maxAttempts: number;
   timeoutMs: number;
-  /** This server's own token when no source is given. Default: OWN_TOKEN_PATH. */
+  /**
+   * May this store use this server's own identity (its ServiceAccount token, ambient cloud
+   * credentials)? True for ClusterSecretStores and SecretStores in namespaces the cluster admin
+   * allowed (src/api/identity.ts decides).
+   */
+  ambientAllowed: boolean;
+  /** Cluster-admin policy for gcpsm external-account credential JSON. */
+  allowGcpExternalAccount?: boolean;
+  /** This server's own token, for stores allowed to use it. Default: OWN_TOKEN_PATH. */
   ownTokenPath?: string;
   /**
    * Called with `namespace/name` of every Secret read, and the Secret as read (undefined when
@@ -83,6 +95,14 @@ export function buildClientContext(scope: CredentialScope, opts: ContextOptions)
     // A cluster store's client is shared by every namespace: it gets none of them.
     namespace: scope.kind === 'SecretStore' ? (scope.namespace ?? 'default') : '',
     endpoints: opts.endpoints,
+    allowGcpExternalAccount: opts.allowGcpExternalAccount === true,
+    requireAmbientIdentity(field: string, identity: string): void {
+      if (opts.ambientAllowed) return;
+      throw new EswError(
+        'ESW_IDENTITY_FORBIDDEN',
+        `${scope.label}: ${field}: ${identity} is this server's own identity, which only a ClusterSecretStore may use (or a SecretStore in a namespace a cluster admin lists in ${AMBIENT_FLAG})`,
+      );
+    },
     maxAttempts: opts.maxAttempts,
     timeoutMs: opts.timeoutMs,
     async readSecretKey(selector: SecretKeySelector, field: string): Promise<string> {
@@ -118,11 +138,10 @@ export function buildClientContext(scope: CredentialScope, opts: ContextOptions)
   };
   const source = opts.serviceAccountToken;
   ctx.serviceAccountToken = async (selector) => {
-    const audiences = selector.audiences ? { audiences: selector.audiences } : {};
     if (!selector.name) {
-      // No ServiceAccount named: this server's own identity (ESO uses its controller's token).
-      if (source)
-        return wrapKube(scope, "this server's service-account token", () => source({ ...audiences }));
+      // No ServiceAccount named: this server's own token (ESO reads its controller's). It can
+      // read every Secret in the cluster, so only stores an admin trusts may send it anywhere.
+      ctx.requireAmbientIdentity('serviceAccountRef', "this server's ServiceAccount token");
       const path = opts.ownTokenPath ?? OWN_TOKEN_PATH;
       try {
         return (await readFile(path, 'utf8')).trim();
@@ -138,11 +157,16 @@ export function buildClientContext(scope: CredentialScope, opts: ContextOptions)
     if (!source) {
       throw new EswError(
         'ESW_CREDENTIALS',
-        `${scope.label}: service-account tokens are unavailable (no Kubernetes API configured)`,
+        `${scope.label}: a token for ServiceAccount "${ns}/${name}" needs cluster mode (the TokenRequest API); this server runs without a Kubernetes API`,
       );
     }
     return wrapKube(scope, `a token for ServiceAccount "${ns}/${name}"`, () =>
-      source({ namespace: ns, name, ...audiences }),
+      source({
+        namespace: ns,
+        name,
+        ...(selector.audiences?.length ? { audiences: selector.audiences } : {}),
+        ...(selector.expirationSeconds ? { expirationSeconds: selector.expirationSeconds } : {}),
+      }),
     );
   };
   return ctx;

@@ -13,6 +13,13 @@
  */
 import { createHash, hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import {
+  ambientAllowed,
+  ambientIdentityUses,
+  ambientMessage,
+  DEFAULT_IDENTITY_POLICY,
+  type IdentityPolicy,
+} from '../api/identity.ts';
 import type { FindRef, RemoteRef, Secret, SecretStore, StoreKind } from '../api/types.ts';
 import { EswError, errorMessage, isEswError } from '../errors.ts';
 import { type Logger, objectRef } from '../observability/logger.ts';
@@ -56,6 +63,10 @@ export interface StoreResolverDeps {
   serviceAccountToken?: ServiceAccountTokenSource;
   /** How long to gather lookups for a batch. Default 0: the current event-loop turn. */
   batchWindowMs?: number;
+  /** Which SecretStores may use this server's own identity. Default: ClusterSecretStores only. */
+  identity?: IdentityPolicy;
+  /** This server's own ServiceAccount token file. Default: the in-cluster mount. */
+  ownTokenPath?: string;
 }
 
 /** A store found, checked and tied to its provider. */
@@ -122,6 +133,10 @@ export class StoreResolver implements Resolver {
   readonly #endpoints: EndpointOverrides;
   readonly #saToken: ServiceAccountTokenSource | undefined;
   readonly #batchWindowMs: number;
+  readonly #identity: IdentityPolicy;
+  readonly #ownTokenPath: string | undefined;
+  /** Per store object: the refusal of a borrowed identity, '' when it names its credentials. */
+  readonly #identityRefusals = new WeakMap<SecretStore, string>();
   readonly #cache: LRUCache<string, Cached>;
   readonly #inflight = new Map<string, InFlight<Cached>>();
   readonly #clients = new Map<string, ClientEntry>();
@@ -143,6 +158,8 @@ export class StoreResolver implements Resolver {
     this.#endpoints = deps.endpoints ?? {};
     this.#saToken = deps.serviceAccountToken;
     this.#batchWindowMs = deps.batchWindowMs ?? 0;
+    this.#identity = deps.identity ?? DEFAULT_IDENTITY_POLICY;
+    this.#ownTokenPath = deps.ownTokenPath;
     this.#cache = new LRUCache<string, Cached>({
       max: deps.cacheMaxEntries ?? 10_000,
       maxSize: deps.cacheMaxBytes ?? 64 * 1024 * 1024,
@@ -392,6 +409,7 @@ export class StoreResolver implements Resolver {
         `${label} uses provider "${providerName}", which this server does not support (supported: ${[...this.#providers.keys()].join(', ')})`,
       );
     }
+    this.#checkIdentity(store, kind, storeNs, label, providerName, spec);
     const storeKey = `${kind}/${storeNs ?? ''}/${name}`;
     return {
       store,
@@ -426,6 +444,31 @@ export class StoreResolver implements Resolver {
         `${label} may not be used from namespace "${namespace}": denied by spec.conditions`,
       );
     }
+  }
+
+  /**
+   * The admission rule again, for stores that predate this webhook (or were written while it
+   * was down): a SecretStore that would borrow this server's identity is refused before any
+   * client is built. Memoised per store object.
+   */
+  #checkIdentity(
+    store: SecretStore,
+    kind: StoreKind,
+    namespace: string | undefined,
+    label: string,
+    providerName: string,
+    spec: unknown,
+  ): void {
+    let refusal = this.#identityRefusals.get(store);
+    if (refusal === undefined) {
+      refusal = '';
+      if (!ambientAllowed(this.#identity, kind, namespace)) {
+        const use = ambientIdentityUses(providerName, spec, `spec.provider.${providerName}`)[0];
+        if (use) refusal = `${label}: ${use.field}: ${ambientMessage(use)}`;
+      }
+      this.#identityRefusals.set(store, refusal);
+    }
+    if (refusal) throw new EswError('ESW_IDENTITY_FORBIDDEN', refusal);
   }
 
   /** uid + generation (or resourceVersion) + a hash of the spec, memoised per store object. */
@@ -483,6 +526,9 @@ export class StoreResolver implements Resolver {
         secrets: this.#secrets,
         serviceAccountToken: this.#saToken,
         endpoints: this.#endpoints,
+        ambientAllowed: ambientAllowed(this.#identity, rs.kind, rs.namespace),
+        allowGcpExternalAccount: this.#identity.gcpExternalAccount,
+        ...(this.#ownTokenPath ? { ownTokenPath: this.#ownTokenPath } : {}),
         maxAttempts: this.#maxAttempts,
         timeoutMs: this.#timeoutMs,
         onSecretRead: (ns, name, secret) => secretsRead.set(`${ns}/${name}`, secretVersion(secret)),

@@ -14,6 +14,9 @@ function load(file: string): Record<string, unknown>[] {
     .filter((o): o is Record<string, unknown> => o !== null);
 }
 
+/** Where the admin allows every namespace the webhook's own identity (ESO's behaviour). */
+const EVERYWHERE = { identity: { ambientNamespaces: ['*'], gcpExternalAccount: false } };
+
 /**
  * The fixtures are ESO's documented examples: valid for ESO 2.9. This webhook accepts each one,
  * or refuses it only for fields it does not serve ("what validates, works"), each refusal naming
@@ -30,7 +33,7 @@ t.test(
       t.ok(docs.length > 0, `${file} has documents`);
       for (const doc of docs) {
         const meta = doc.metadata as { name?: string };
-        const { errors } = validateObject(doc);
+        const { errors } = validateObject(doc, EVERYWHERE);
         if (errors.length === 0) accepted++;
         for (const e of errors) {
           t.match(
@@ -52,6 +55,40 @@ t.test(
     t.ok(accepted >= 15, `${accepted} fixtures accepted as they are`);
   },
 );
+
+/** ESO's examples that use the webhook's own identity in a namespaced SecretStore. */
+const AMBIENT = new Set([
+  'aws.yaml: SecretStore/parameterstore',
+  'azurekv.yaml: SecretStore/example-secret-store-mi',
+  'gcpsm.yaml: SecretStore/gcp-default-credentials',
+]);
+
+t.test('ambient identity: refused by default, on the one field that chose it', async (t) => {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+  t.ok(files.length >= 7);
+  const refused = new Set<string>();
+  for (const file of files) {
+    const docs = load(file);
+    t.ok(docs.length > 0, `${file} has documents`);
+    for (const doc of docs) {
+      const meta = doc.metadata as { name?: string };
+      const id = `${file}: ${doc.kind}/${meta.name}`;
+      // By default a namespaced store that would use this server's identity is refused, on
+      // the one field that chose it, and nothing else is.
+      const allowed = validateObject(doc, EVERYWHERE).errors.length;
+      const strict = validateObject(doc).errors;
+      if (strict.length > allowed) {
+        refused.add(id);
+        t.equal(strict.length, allowed + 1, id);
+        t.ok(
+          strict.some((e) => e.message.includes('--allow-ambient-identity-namespaces')),
+          id,
+        );
+      }
+    }
+  }
+  t.same([...refused].sort(), [...AMBIENT].sort());
+});
 
 t.test('a documented example for each provider, ExternalSecrets for each', async (t) => {
   const providers = new Set<string>();

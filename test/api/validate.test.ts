@@ -965,10 +965,13 @@ t.test('what ESO accepts is accepted', async (t) => {
       }),
     ],
     [
-      'azurekv ManagedIdentity',
-      STORE({ azurekv: { authType: 'ManagedIdentity', vaultUrl: 'https://v.vault.azure.net' } }),
+      'azurekv ManagedIdentity in a ClusterSecretStore',
+      STORE(
+        { azurekv: { authType: 'ManagedIdentity', vaultUrl: 'https://v.vault.azure.net' } },
+        'ClusterSecretStore',
+      ),
     ],
-    ['gcpsm with default credentials', STORE({ gcpsm: {} })],
+    ['gcpsm with default credentials in a ClusterSecretStore', STORE({ gcpsm: {} }, 'ClusterSecretStore')],
     ['fake with empty data', STORE({ fake: { data: [] } })],
     ['a store refresh interval as a Go duration (ESO 2.9)', patch(AWS, { 'spec.refreshInterval': '5m' })],
     ['a store refresh interval in seconds', patch(AWS, { 'spec.refreshInterval': 300 })],

@@ -310,6 +310,32 @@ t.test('deploy/ is the chart default render, and kustomize builds it', async (t)
   );
 });
 
+t.test('identity values reach the server as its identity policy', async (t) => {
+  const plain = find(parse(await render([])), 'Deployment').spec.template.spec.containers[0];
+  t.same(parseServeConfig(plain.args.slice(1), podEnv(plain)).identity, {
+    ambientNamespaces: [],
+    gcpExternalAccount: false,
+  });
+  const c = find(
+    parse(
+      await render([
+        'identity.allowAmbientIdentityNamespaces={platform,team-*}',
+        'identity.allowGcpExternalAccount=true',
+      ]),
+    ),
+    'Deployment',
+  ).spec.template.spec.containers[0];
+  t.same(parseServeConfig(c.args.slice(1), podEnv(c)).identity, {
+    ambientNamespaces: ['platform', 'team-*'],
+    gcpExternalAccount: true,
+  });
+  await t.rejects(
+    render(['identity.allowAmbientIdentityNamespaces={Team_A}']),
+    /values don't meet the specifications|at '/,
+    'a value that is no namespace name or glob is refused',
+  );
+});
+
 t.test('values.schema.json refuses values that would render a broken install', async (t) => {
   for (const bad of [
     'certificates.mode=bogus',

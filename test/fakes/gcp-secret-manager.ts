@@ -133,11 +133,18 @@ export class GcpSecretManagerFake {
     this.#server.addService(definition, handlers);
   }
 
-  async start(): Promise<{ host: string; port: number }> {
+  /**
+   * Listens on 127.0.0.1. With `tls` the channel is TLS, so a client that is not told to use an
+   * insecure channel runs its auth client and sends `authorization` (see `authorizations`).
+   */
+  async start(opts: { tls?: { cert: string; key: string } } = {}): Promise<{ host: string; port: number }> {
+    const creds = opts.tls
+      ? grpc.ServerCredentials.createSsl(null, [
+          { cert_chain: Buffer.from(opts.tls.cert), private_key: Buffer.from(opts.tls.key) },
+        ])
+      : grpc.ServerCredentials.createInsecure();
     this.port = await new Promise<number>((resolve, reject) => {
-      this.#server.bindAsync(`${this.host}:0`, grpc.ServerCredentials.createInsecure(), (err, port) =>
-        err ? reject(err) : resolve(port),
-      );
+      this.#server.bindAsync(`${this.host}:0`, creds, (err, port) => (err ? reject(err) : resolve(port)));
     });
     return { host: this.host, port: this.port };
   }

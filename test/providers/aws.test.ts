@@ -9,6 +9,7 @@ import {
 } from '../../src/providers/aws/options.ts';
 import { type ClientContext, type ProviderClient, ProviderError } from '../../src/providers/types.ts';
 import { AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
+import { strictIdentity } from './identity-context.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 const CANARY = `CANARY-aws-${Math.random().toString(36).slice(2)}`;
@@ -40,6 +41,7 @@ function ctx(endpoint: string, over: Partial<ClientContext> = {}): ClientContext
     endpoints: { aws: endpoint },
     maxAttempts: 1,
     timeoutMs: 2_000,
+    ...strictIdentity,
     ...over,
   };
 }

@@ -4,6 +4,7 @@ import type { AzureKvProvider, SecretKeySelector } from '../../src/api/types.ts'
 import { azureKvProvider, createAzureKvClient } from '../../src/providers/azurekv/index.ts';
 import { type ClientContext, type ProviderClient, ProviderError } from '../../src/providers/types.ts';
 import { AZURE_FAKE_TENANT, AzureKeyVaultFake, type AzureKvFault } from '../fakes/azure-keyvault.ts';
+import { ambientIdentity, strictIdentity } from './identity-context.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 const CANARY = `CANARY-azure-${Math.random().toString(36).slice(2)}`;
@@ -37,6 +38,7 @@ function ctx(fake: AzureKeyVaultFake, over: Partial<ClientContext> = {}): Client
     endpoints: { azureCa: fake.ca, azureDisableChallengeResourceVerification: true },
     maxAttempts: 1,
     timeoutMs: 3_000,
+    ...strictIdentity,
     ...over,
   };
 }
@@ -348,9 +350,22 @@ t.test('the provider builds its own credential and reads its Secrets', async (t)
     ),
     { kind: 'Invalid', message: /client ID/ },
   );
+  // A managed identity is this server's own: refused for a SecretStore the admin did not allow,
+  // before any credential is built; built for a ClusterSecretStore.
+  await t.rejects(
+    azureKvProvider.newClient(
+      { vaultUrl: fake.url, authType: 'ManagedIdentity', identityId: 'cid' },
+      ctx(fake),
+    ),
+    { code: 'ESW_IDENTITY_FORBIDDEN', message: /spec\.provider\.azurekv\.authType/ },
+  );
+  await t.rejects(
+    azureKvProvider.newClient({ vaultUrl: fake.url, authType: 'WorkloadIdentity', tenantId: 't' }, ctx(fake)),
+    { code: 'ESW_IDENTITY_FORBIDDEN', message: /spec\.provider\.azurekv\.serviceAccountRef/ },
+  );
   const mi = await azureKvProvider.newClient(
     { vaultUrl: fake.url, authType: 'ManagedIdentity', identityId: 'cid' },
-    ctx(fake),
+    ctx(fake, ambientIdentity),
   );
   t.teardown(() => mi.close());
   t.ok(mi);

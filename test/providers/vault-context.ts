@@ -6,6 +6,7 @@ import { EswError } from '../../src/errors.ts';
 import { type ClientContext, type ProviderClient, ProviderError } from '../../src/providers/types.ts';
 import { createVaultProvider } from '../../src/providers/vault/index.ts';
 import { VaultFake, type VaultFakeOptions } from '../fakes/vault.ts';
+import { strictIdentity } from './identity-context.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -57,6 +58,7 @@ export async function setupVault(
     endpoints: {},
     maxAttempts: opts.maxAttempts ?? 3,
     timeoutMs: opts.timeoutMs ?? 5_000,
+    ...strictIdentity,
   };
   if (opts.serviceAccountToken !== undefined) {
     const token = opts.serviceAccountToken;

@@ -5,6 +5,7 @@
 import t from 'tap';
 import { createCertificates } from '../../src/server/certs.ts';
 import type { VaultFake } from '../fakes/vault.ts';
+import { strictIdentity } from './identity-context.ts';
 import { CANARY, deadline, rejectsKind, setupVault, text } from './vault-context.ts';
 
 const APPROLE = {
@@ -424,6 +425,7 @@ t.test('invalid auth configurations are Invalid before any request', async (t) =
     endpoints: {},
     maxAttempts: 1,
     timeoutMs: 1000,
+    ...strictIdentity,
   };
   const server = 'http://127.0.0.1:1';
   for (const [what, auth] of [

@@ -250,6 +250,9 @@ t.test('no canary outside Secret data, across every provider and every path', as
       azureDisableChallengeResourceVerification: true,
       azureAuthorityHost: azure.url,
     },
+    // The GCP store reads through the fake's insecure channel with no key: as this server's own
+    // identity, which only a namespace the admin allowed may use.
+    identity: { ambientNamespaces: ['default'], gcpExternalAccount: false },
   });
   t.teardown(() => runtime.close());
 

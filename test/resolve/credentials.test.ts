@@ -17,6 +17,7 @@ function context(
   scope: typeof nsScope | typeof clusterScope,
   source?: ServiceAccountTokenSource,
   ownTokenPath?: string,
+  ambientAllowed = scope.kind === 'ClusterSecretStore',
 ) {
   const requests: unknown[] = [];
   const wrapped: ServiceAccountTokenSource | undefined = source
@@ -31,6 +32,7 @@ function context(
     endpoints: {},
     maxAttempts: 3,
     timeoutMs: 1000,
+    ambientAllowed,
     ...(ownTokenPath ? { ownTokenPath } : {}),
   });
   return { ctx, requests };
@@ -59,21 +61,39 @@ t.test('service-account tokens follow the namespace rules', async (t) => {
   t.equal(await cluster.ctx.serviceAccountToken!({ name: 'app', namespace: 'ops' }), 'tok');
 });
 
-t.test('no ServiceAccount named: the server own token', async (t) => {
-  const withSource = context(nsScope, async (req) => (req.name ? 'named' : 'own'));
-  t.equal(await withSource.ctx.serviceAccountToken!({}), 'own');
-  t.same(withSource.requests, [{}]);
-
+t.test('no ServiceAccount named: the server own token, only where the admin allows it', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'esw-sa-'));
   const file = join(dir, 'token');
   await writeFile(file, 'file-token\n');
-  t.equal(await context(nsScope, undefined, file).ctx.serviceAccountToken!({}), 'file-token');
-  await t.rejects(context(nsScope, undefined, join(dir, 'absent')).ctx.serviceAccountToken!({}), {
+
+  // A namespaced store the admin did not allow: refused before the file is read, and the
+  // TokenRequest source is not asked for this server's identity either.
+  const strict = context(nsScope, async () => 'from-source', file);
+  await t.rejects(strict.ctx.serviceAccountToken!({}), {
+    code: 'ESW_IDENTITY_FORBIDDEN',
+    message:
+      /SecretStore "a\/s": serviceAccountRef: this server's ServiceAccount token is this server's own identity, which only a ClusterSecretStore may use .*--allow-ambient-identity-namespaces/,
+  });
+  t.same(strict.requests, []);
+  t.throws(() => strict.ctx.requireAmbientIdentity('spec.provider.aws.auth', 'the default chain'), {
+    code: 'ESW_IDENTITY_FORBIDDEN',
+  });
+
+  // A ClusterSecretStore, or a SecretStore the admin allowed: the mounted token file.
+  t.equal(await context(clusterScope, undefined, file).ctx.serviceAccountToken!({}), 'file-token');
+  const allowed = context(nsScope, async () => 'from-source', file, true);
+  t.equal(await allowed.ctx.serviceAccountToken!({}), 'file-token');
+  t.same(allowed.requests, [], 'the own token is the mounted one, not a TokenRequest');
+  t.doesNotThrow(() => allowed.ctx.requireAmbientIdentity('spec.provider.aws.auth', 'the default chain'));
+  await t.rejects(context(clusterScope, undefined, join(dir, 'absent')).ctx.serviceAccountToken!({}), {
     code: 'ESW_CREDENTIALS',
   });
+
+  // A named ServiceAccount without a TokenRequest source (standalone): a clear refusal.
   await t.rejects(context(nsScope).ctx.serviceAccountToken!({ name: 'app' }), {
     code: 'ESW_CREDENTIALS',
-    message: /no Kubernetes API configured/,
+    message:
+      'SecretStore "a/s": a token for ServiceAccount "a/app" needs cluster mode (the TokenRequest API); this server runs without a Kubernetes API',
   });
 });
 
@@ -83,7 +103,8 @@ t.test('token source failures are ESW_KUBE (transient)', async (t) => {
   });
   await t.rejects(ctx.serviceAccountToken!({ name: 'app' }), {
     code: 'ESW_KUBE',
-    message: 'SecretStore "a/s": could not get a token for ServiceAccount "a/app": connect ECONNREFUSED',
+    // Third-party error text is reduced to our words (src/observability/sanitize.ts).
+    message: /^SecretStore "a\/s": could not get a token for ServiceAccount "a\/app": /,
   });
 });
 
@@ -98,6 +119,7 @@ t.test('Secret reader failures are ESW_KUBE; missing fields ESW_CREDENTIALS', as
     endpoints: {},
     maxAttempts: 1,
     timeoutMs: 1000,
+    ambientAllowed: false,
   });
   await t.rejects(ctx.readSecretKey({ name: 'x', key: 'k' }, 'auth.secretRef'), { code: 'ESW_KUBE' });
   await t.rejects(ctx.readSecretKey({ key: 'k' }, 'auth.secretRef'), {

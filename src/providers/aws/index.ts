@@ -60,9 +60,17 @@ export const awsProvider: Provider<AwsProvider> = {
         `aws: ${FIELD}.auth.jwt (per-store IRSA) is not supported; use auth.secretRef, role, or no auth (this server's identity)`,
       );
     }
+    const credentials = await staticCredentials(spec, ctx);
+    if (!credentials) {
+      // The SDK's default chain is this server's own identity: never for an unlisted SecretStore.
+      ctx.requireAmbientIdentity(
+        `${FIELD}.auth`,
+        'the default AWS credential chain (IRSA, pod identity, instance role)',
+      );
+    }
     const options = awsClientOptions({
       spec,
-      credentials: await staticCredentials(spec, ctx),
+      credentials,
       endpoint: ctx.endpoints.aws,
       maxAttempts: ctx.maxAttempts,
       timeoutMs: ctx.timeoutMs,

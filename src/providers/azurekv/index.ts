@@ -84,6 +84,11 @@ async function credentialPlan(spec: AzureKvProvider, ctx: ClientContext): Promis
     return sel?.name ? (await ctx.readSecretKey(sel, `${base}.${k}`)).trim() : undefined;
   };
   const authType = spec.authType ?? 'ServicePrincipal';
+  if (authType === 'ManagedIdentity') {
+    ctx.requireAmbientIdentity(`${FIELD}.authType`, 'a managed identity (of this pod or its node)');
+  } else if (authType === 'WorkloadIdentity' && !spec.serviceAccountRef?.name) {
+    ctx.requireAmbientIdentity(`${FIELD}.serviceAccountRef`, "this server's own workload identity");
+  }
   const inputs = {
     clientId: authType === 'ManagedIdentity' ? undefined : await read('clientId'),
     tenantId: authType === 'ManagedIdentity' ? undefined : await read('tenantId'),

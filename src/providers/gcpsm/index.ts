@@ -2,8 +2,9 @@
  * The `gcpsm` provider: GCP Secret Manager through @google-cloud/secret-manager (gRPC).
  *
  * - Credentials: the service-account key JSON in `auth.secretRef.secretAccessKeySecretRef`,
- *   else Application Default Credentials (on GKE with Workload Identity: the identity of this
- *   server's own pod). ESO's per-store `auth.workloadIdentity` (acting as another Kubernetes
+ *   checked and turned into an auth client field by field (credentials.ts: no file, URL or
+ *   program a JSON names is ever used), else Application Default Credentials (this server's own
+ *   identity: ClusterSecretStores and allowed namespaces only). ESO's per-store `auth.workloadIdentity` (acting as another Kubernetes
  *   service account through a token exchange) is refused as Invalid rather than silently served
  *   with this server's identity.
  * - Project: `projectID`, else (without a key) the project of the default credentials.
@@ -15,6 +16,7 @@
  *   version of each match. A listed secret without any version is skipped.
  */
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
+import type { AuthClient } from 'google-auth-library';
 import type { FindRef, GcpSmProvider } from '../../api/types.ts';
 import { withDeadline } from '../deadline.ts';
 import { compileNameRegexp } from '../find-name.ts';
@@ -27,6 +29,7 @@ import {
   type RemoteKey,
 } from '../types.ts';
 import { crc32c } from './crc32c.ts';
+import { gcpAuthClient, parseGcpCredential } from './credentials.ts';
 import { gcpDeadline, gcpError } from './errors.ts';
 import {
   type CallLimits,
@@ -68,8 +71,22 @@ export const gcpSmProvider: Provider<GcpSmProvider> = {
         'gcpsm: spec.provider.gcpsm.projectID is required with auth.secretRef',
       );
     }
-    const credentialsJson = keyRef ? await ctx.readSecretKey(keyRef, CREDENTIALS_FIELD) : undefined;
-    const options = gcpClientOptions(spec, credentialsJson, ctx.endpoints.gcp);
+    if (!keyRef) {
+      ctx.requireAmbientIdentity(
+        'spec.provider.gcpsm.auth',
+        'Application Default Credentials (the metadata server, GOOGLE_APPLICATION_CREDENTIALS)',
+      );
+    }
+    let authClient: AuthClient | undefined;
+    if (keyRef) {
+      // Parsed and checked here, the client built from its fields: never fromJSON (credentials.ts).
+      const credential = parseGcpCredential(await ctx.readSecretKey(keyRef, CREDENTIALS_FIELD), {
+        allowExternalAccount: ctx.allowGcpExternalAccount,
+        field: CREDENTIALS_FIELD,
+      });
+      authClient = await gcpAuthClient(credential, { field: CREDENTIALS_FIELD });
+    }
+    const options = gcpClientOptions(spec, authClient, ctx.endpoints.gcp);
     return new GcpSmClient(new SecretManagerServiceClient(options), spec, {
       maxAttempts: ctx.maxAttempts,
       timeoutMs: ctx.timeoutMs,

@@ -2,6 +2,7 @@
  * Pure mapping from a `gcpsm` store spec to SecretManagerServiceClient options and per-call
  * settings. No I/O: tested directly, and the client is built from its result.
  */
+import type { AuthClient } from 'google-auth-library';
 import type { CallOptions, ClientOptions } from 'google-gax';
 import { grpc, Status } from 'google-gax';
 import type { GcpSmProvider } from '../../api/types.ts';
@@ -21,9 +22,9 @@ const UNIVERSE = 'googleapis.com';
 
 /**
  * Client options for one store.
- * - `credentialsJson`: the service-account key (or external-account) JSON read from
- *   `auth.secretRef.secretAccessKeySecretRef`; absent = Application Default Credentials
- *   (GKE workload identity, GOOGLE_APPLICATION_CREDENTIALS, metadata server).
+ * - `authClient`: built from the checked credential JSON of `auth.secretRef` (credentials.ts);
+ *   absent = Application Default Credentials (GKE workload identity, the metadata server), which
+ *   only stores allowed this server's own identity reach.
  * - `location`: regional secrets are served by the regional endpoint.
  * - `override` (server config / tests only): endpoint host and port; `insecure` gives a
  *   plaintext channel whose credentials are the channel's own, so no token is ever fetched,
@@ -31,11 +32,11 @@ const UNIVERSE = 'googleapis.com';
  */
 export function gcpClientOptions(
   spec: GcpSmProvider,
-  credentialsJson: string | undefined,
+  authClient: AuthClient | undefined,
   override: GcpEndpointOverride | undefined,
 ): ClientOptions {
   const options: ClientOptions = {};
-  if (credentialsJson !== undefined) options.credentials = parseCredentials(credentialsJson);
+  if (authClient !== undefined) options.authClient = authClient;
   if (spec.projectID) options.projectId = spec.projectID;
   if (spec.location) options.apiEndpoint = `secretmanager.${spec.location}.rep.${UNIVERSE}`;
   if (override) {
@@ -107,18 +108,4 @@ export function listFilter(find: { path?: string; tags?: Record<string, string> 
   for (const [k, v] of Object.entries(find.tags ?? {})) terms.push(`labels.${k}=${v}`);
   if (find.path) terms.push(`name:${find.path}`);
   return terms.join(' ');
-}
-
-function parseCredentials(json: string): NonNullable<ClientOptions['credentials']> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch {
-    // Never echo the text: it is a private key.
-    throw new ProviderError('Invalid', 'gcpsm: the service-account key is not valid JSON');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ProviderError('Invalid', 'gcpsm: the service-account key is not a JSON object');
-  }
-  return parsed as NonNullable<ClientOptions['credentials']>;
 }
