@@ -93,11 +93,22 @@ const mutateReview = JSON.stringify({
   },
 });
 
+/**
+ * The same placeholder Secret with an annotation that differs in every request (as tools such
+ * as GitOps controllers add): each is a new manifest, so the render memo never answers, while the
+ * values are all in the cache — the first admission of each Secret on a warm webhook.
+ */
+const distinctMutateReview = mutateReview.replace(
+  '"esw.io/store":"bench-store"',
+  '"esw.io/store":"bench-store","bench.esw.io/request":"[<id>]"',
+);
+
 interface Target {
   name: string;
   url: string;
   body: string;
   server: Child;
+  idReplacement?: boolean;
 }
 
 interface Row extends LoadResult {
@@ -110,7 +121,7 @@ interface Row extends LoadResult {
 }
 
 async function measure(target: Target, run: number, ca: string): Promise<Row> {
-  const opts = { ca, connections, durationS };
+  const opts = { ca, connections, durationS, idReplacement: target.idReplacement === true };
   await load('warm-up', target.url, target.body, { ...opts, durationS: warmupS });
   const loadAvg = loadAverage();
   const serverBefore = cpuSeconds(target.server.proc.pid);
@@ -204,9 +215,17 @@ async function main() {
         body: mutateReview,
         server: esw,
       },
+      {
+        name: 'esw /mutate (warm values, a new manifest each request)',
+        url: `https://127.0.0.1:${eswPort}/mutate`,
+        body: distinctMutateReview,
+        server: esw,
+        idReplacement: true,
+      },
     ];
     await expectAnswer(targets[1]!, ca, (r) => r.allowed === true);
     await expectAnswer(targets[2]!, ca, (r) => r.allowed === true && typeof r.patch === 'string');
+    await expectAnswer(targets[3]!, ca, (r) => r.allowed === true && typeof r.patch === 'string');
     for (let run = 1; run <= runs; run++) {
       const order = targets.map((_, i) => targets[(i + run - 1) % targets.length]!);
       for (const target of order) {

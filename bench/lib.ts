@@ -73,7 +73,7 @@ export async function load(
   name: string,
   url: string,
   body: string,
-  opts: { ca: string; connections: number; durationS: number },
+  opts: { ca: string; connections: number; durationS: number; idReplacement?: boolean },
 ): Promise<LoadResult> {
   const r = await autocannon({
     url,
@@ -84,6 +84,8 @@ export async function load(
     pipelining: 1,
     duration: opts.durationS,
     tlsOptions: { ca: opts.ca, servername: 'localhost' },
+    // Every `[<id>]` in the body becomes a fresh random id, request by request.
+    ...(opts.idReplacement ? { idReplacement: true } : {}),
   });
   return {
     name,
