@@ -39,7 +39,7 @@ export const DEFAULT_LIMITS: BudgetLimits = Object.freeze({
   depth: 100,
   keys: 4,
   hashes: 8,
-  regexScan: 64 * 1024 * 1024,
+  regexScan: 4 * 1024 * 1024,
 });
 
 export type LimitName = 'value' | 'total' | 'steps' | 'depth' | 'keys' | 'hashes' | 'regexScan';

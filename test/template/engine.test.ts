@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
+import { DEFAULT_LIMITS } from '../../src/template/budget.ts';
 import { Budget, parseTemplate, renderTemplate, TemplateLimitError } from '../../src/template/index.ts';
 
 const CANARY = `CANARY-${randomUUID()}`;
@@ -161,22 +162,32 @@ t.test('long hostile inputs are scanned once, never backtracked (each took minut
 });
 
 t.test('key generations and slow password hashes are counted before they run', async (t) => {
-  const hostile: [string, RegExp][] = [
+  t.equal(DEFAULT_LIMITS.keys, 4);
+  t.equal(DEFAULT_LIMITS.hashes, 8);
+  // Small limits keep the test fast; the counting is the same.
+  const hostile: [string, Partial<typeof DEFAULT_LIMITS>, RegExp][] = [
     [
-      '{{ range until 10 }}{{ genPrivateKey "ecdsa" }}{{ end }}',
-      /budget of 4 key generations in genPrivateKey/,
+      '{{ range until 3 }}{{ genPrivateKey "ecdsa" }}{{ end }}',
+      { keys: 2 },
+      /budget of 2 key generations in genPrivateKey/,
     ],
-    ['{{ range until 5 }}{{ genCA "x" 1 }}{{ end }}', /budget of 4 key generations in genCA/],
-    ['{{ range until 20 }}{{ bcrypt "x" }}{{ end }}', /budget of 8 password hashes in bcrypt/],
+    ['{{ genPrivateKey "ed25519" }}{{ genCA "x" 1 }}', { keys: 1 }, /budget of 1 key generations in genCA/],
+    ['{{ range until 3 }}{{ bcrypt "x" }}{{ end }}', { hashes: 2 }, /budget of 2 password hashes in bcrypt/],
     [
-      '{{ range until 20 }}{{ htpasswd "u" "p" "bcrypt" }}{{ end }}',
-      /budget of 8 password hashes in htpasswd/,
+      '{{ bcrypt "x" }}{{ htpasswd "u" "p" "bcrypt" }}',
+      { hashes: 1 },
+      /budget of 1 password hashes in htpasswd/,
+    ],
+    [
+      '{{ bcrypt "x" }}{{ derivePassword 1 "pin" "p" "u" "s" }}',
+      { hashes: 1 },
+      /budget of 1 password hashes in derivePassword/,
     ],
   ];
-  for (const [tpl, message] of hostile) {
+  for (const [tpl, limits, message] of hostile) {
     let err: unknown;
     try {
-      renderTemplate(tpl, data);
+      renderTemplate(tpl, data, 'template', { limits });
     } catch (e) {
       err = e;
     }
@@ -184,7 +195,7 @@ t.test('key generations and slow password hashes are counted before they run', a
     t.match((err as Error | undefined)?.message, message, tpl);
   }
   t.equal(
-    renderTemplate('{{ htpasswd "u" "p" "sha" }}', data),
+    renderTemplate('{{ htpasswd "u" "p" "sha" }}', data, 'template', { limits: { hashes: 0 } }),
     'u:{SHA}UWuXg/ylF+7L0dBk2i0WUxCxl1k=',
     'fast forms are not counted',
   );
@@ -224,16 +235,18 @@ t.test('crypto errors never carry the password, key or certificate', async (t) =
 });
 
 t.test('regular expressions: bounded searches, results sized first, patterns never quoted', async (t) => {
+  t.equal(DEFAULT_LIMITS.regexScan, 4 * 1024 * 1024);
   // A pattern that matches at every position of a long text: each search is charged to the end.
-  const many = '{{ regexFindAll "a.*b|a" (repeat 100000 "a") -1 | len }}';
+  // (A 1 MiB limit keeps the test fast; the charging is the same.)
+  const many = '{{ regexFindAll "a.*b|a" (repeat 20000 "a") -1 | len }}';
   let err: unknown;
   try {
-    renderTemplate(many, data);
+    renderTemplate(many, data, 'template', { limits: { regexScan: 1024 * 1024 } });
   } catch (e) {
     err = e;
   }
   t.ok(err instanceof TemplateLimitError, 'a quadratic search pattern stops at the scan budget');
-  t.match((err as Error).message, /64 MiB scanned by regular expression searches in regexFindAll/);
+  t.match((err as Error).message, /1 MiB scanned by regular expression searches in regexFindAll/);
   t.equal(
     renderTemplate('{{ regexFindAll "b+" (printf "%sbb" (repeat 900000 "a")) -1 }}', data),
     '[bb]',
