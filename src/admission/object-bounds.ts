@@ -46,16 +46,23 @@ function annotationsProblem(annotations: unknown): string | undefined {
     return 'metadata.annotations must be a map of strings';
   }
   let count = 0;
-  let bytes = 0;
+  // UTF-16 units: a UTF-8 byte count is at least this and at most three times it.
+  let units = 0;
   for (const key in annotations) {
     if (++count > MAX_ANNOTATIONS) {
       return `metadata.annotations: more than ${MAX_ANNOTATIONS} annotations (this webhook's limit)`;
     }
     const value = (annotations as Record<string, unknown>)[key];
     if (typeof value !== 'string') return `metadata.annotations[${quote(key)}] must be a string`;
-    // Length first: a value longer than the limit is refused without measuring its bytes.
-    if (key.length + value.length > MAX_ANNOTATION_BYTES) return annotationsTooLarge();
-    bytes += Buffer.byteLength(key, 'utf8') + Buffer.byteLength(value, 'utf8');
+    units += key.length + value.length;
+    if (units > MAX_ANNOTATION_BYTES) return annotationsTooLarge();
+  }
+  // Kubernetes counts bytes: measured only when the cheap bound cannot decide.
+  if (units * 3 > MAX_ANNOTATION_BYTES) {
+    let bytes = 0;
+    for (const key in annotations) {
+      bytes += Buffer.byteLength(key) + Buffer.byteLength((annotations as Record<string, string>)[key] ?? '');
+    }
     if (bytes > MAX_ANNOTATION_BYTES) return annotationsTooLarge();
   }
   return undefined;
@@ -80,30 +87,23 @@ function labelsProblem(labels: unknown): string | undefined {
   return undefined;
 }
 
-/** Iterative (a recursive walk is what a deep value would overflow); stops at the first too-deep node. */
-function nestedDeeperThan(root: object, max: number): boolean {
-  const nodes: object[] = [root];
-  const depths: number[] = [0];
-  while (nodes.length > 0) {
-    const node = nodes.pop() as object;
-    const depth = depths.pop() as number;
-    if (Array.isArray(node)) {
-      for (const child of node) {
-        if (typeof child === 'object' && child !== null) {
-          if (depth + 1 > max) return true;
-          nodes.push(child);
-          depths.push(depth + 1);
-        }
+/**
+ * Recursive, but never deeper than `max` frames: it stops where a deep value would start to
+ * matter, so no input can overflow the stack here.
+ */
+function nestedDeeperThan(node: object, max: number): boolean {
+  if (Array.isArray(node)) {
+    for (const child of node) {
+      if (typeof child === 'object' && child !== null && (max === 0 || nestedDeeperThan(child, max - 1))) {
+        return true;
       }
-    } else {
-      for (const key in node) {
-        const child = (node as Record<string, unknown>)[key];
-        if (typeof child === 'object' && child !== null) {
-          if (depth + 1 > max) return true;
-          nodes.push(child);
-          depths.push(depth + 1);
-        }
-      }
+    }
+    return false;
+  }
+  for (const key in node) {
+    const child = (node as Record<string, unknown>)[key];
+    if (typeof child === 'object' && child !== null && (max === 0 || nestedDeeperThan(child, max - 1))) {
+      return true;
     }
   }
   return false;
