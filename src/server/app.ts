@@ -20,7 +20,13 @@ import { EswError, errorMessage } from '../errors.ts';
 import { LazyChildLogger, type Logger, objectRef } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { errorFrames } from '../observability/sanitize.ts';
-import { BODY_LIMIT, DEFAULT_INFLIGHT_BYTES, frameworkErrorReply, InflightBudget } from './request-bounds.ts';
+import {
+  BODY_LIMIT,
+  DEFAULT_INFLIGHT_BYTES,
+  frameworkErrorReply,
+  InflightBudget,
+  RETRY_AFTER_SECONDS,
+} from './request-bounds.ts';
 
 /** The largest AdmissionReview the API server sends (computed in ./request-bounds.ts). */
 export { BODY_LIMIT } from './request-bounds.ts';
@@ -94,10 +100,20 @@ export function buildApp(deps: AppDeps, opts: AppOptions = {}): FastifyInstance 
     }
   });
 
-  app.setErrorHandler((err, _req, reply) => {
+  const busy = (req: FastifyRequest) =>
+    deps.metrics.admissionRequests.inc({
+      operation: req.url.startsWith('/mutate') ? 'mutate' : 'validate',
+      kind: 'unknown',
+      result: 'busy',
+    });
+  app.setErrorHandler((err, req, reply) => {
     // Errors before a handler (body too large, not JSON…): our words, never the parser's.
-    const { status, message } = frameworkErrorReply(err, bodyLimit);
-    reply.code(status).send({ code: 'ESW_BAD_REQUEST', message });
+    const { status, code, message } = frameworkErrorReply(err, bodyLimit);
+    if (status === 429) {
+      busy(req);
+      reply.header('retry-after', RETRY_AFTER_SECONDS);
+    }
+    reply.code(status).send({ code, message });
   });
   app.setNotFoundHandler((req, reply) => {
     reply
@@ -117,18 +133,11 @@ export function buildApp(deps: AppDeps, opts: AppOptions = {}): FastifyInstance 
     return deps.metrics.registry.metrics();
   });
 
-  // Routes with a body reserve it in the in-flight budget before it is read.
-  const reserve = budget.hook((req) =>
-    deps.metrics.admissionRequests.inc({
-      operation: req.url.startsWith('/mutate') ? 'mutate' : 'validate',
-      kind: 'unknown',
-      result: 'busy',
-    }),
-  );
-  app.post('/validate', { onRequest: reserve }, (req, reply) =>
-    admit('validate', deps.validate, deps, req, reply),
-  );
-  app.post('/mutate', { onRequest: reserve }, (req, reply) => admit('mutate', deps.mutate, deps, req, reply));
+  // Routes with a body reserve it in the in-flight budget: its Content-Length before it is read,
+  // or (chunked) each chunk as it arrives.
+  const bounds = { onRequest: budget.hook(busy), preParsing: budget.streamHook() };
+  app.post('/validate', bounds, (req, reply) => admit('validate', deps.validate, deps, req, reply));
+  app.post('/mutate', bounds, (req, reply) => admit('mutate', deps.mutate, deps, req, reply));
   return app;
 }
 

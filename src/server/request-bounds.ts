@@ -4,7 +4,9 @@
  * read), and the words a framework error is answered with.
  */
 import { readFileSync } from 'node:fs';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Transform } from 'node:stream';
+import type { FastifyReply, FastifyRequest, preParsingHookHandler } from 'fastify';
+import { EswError, isEswError } from '../errors.ts';
 import { isOwnWords } from '../observability/sanitize.ts';
 
 const KiB = 1024;
@@ -105,9 +107,9 @@ export function parseBytes(text: string): number | undefined {
 }
 
 /**
- * Body bytes held by requests in flight. A request reserves its declared Content-Length (a body
- * without one: the largest allowed) before its body is read, and gives it back when its response
- * is done or its connection closes. Logical accounting, independent of when memory is collected.
+ * Body bytes held by requests in flight. A request reserves its declared Content-Length before its
+ * body is read (a chunked body: each chunk as it arrives), and gives it back when its response is
+ * done or its connection closes. Logical accounting, independent of when memory is collected.
  */
 export class InflightBudget {
   readonly limit: number;
@@ -126,9 +128,13 @@ export class InflightBudget {
     return this.#used;
   }
 
-  /** The bytes a request with this Content-Length header reserves; 0 when it is refused for size anyway. */
+  /**
+   * The bytes a request reserves before its body is read: its Content-Length (0 when that is over
+   * the body limit: refused for size anyway). A body without one (chunked) reserves nothing here
+   * and is counted as it arrives (`streamHook`).
+   */
   charge(contentLength: string | undefined): number {
-    if (contentLength === undefined) return this.bodyLimit;
+    if (contentLength === undefined) return 0;
     const n = Number(contentLength);
     if (!Number.isSafeInteger(n) || n < 0) return this.bodyLimit;
     return n > this.bodyLimit ? 0 : n;
@@ -159,18 +165,55 @@ export class InflightBudget {
         onRefused?.(req);
         reply
           .code(429)
-          .header('retry-after', '1')
-          .send({
-            code: 'ESW_BUSY',
-            message: `too many request bytes in flight (limit ${this.limit}): retry shortly`,
-          });
+          .header('retry-after', RETRY_AFTER_SECONDS)
+          .send({ code: 'ESW_BUSY', message: busyError(this.limit).message });
         return;
       }
       if (bytes > 0) reply.raw.once('close', () => this.release(bytes));
       done();
     };
   }
+
+  /**
+   * fastify preParsing hook: a body without Content-Length (chunked; the API server always sends
+   * one) is reserved chunk by chunk as it arrives; the chunk that does not fit ends the request
+   * with 429. Bodies with a Content-Length pass untouched.
+   */
+  streamHook() {
+    const hook: preParsingHookHandler = (req, reply, payload, done): void => {
+      if (req.headers['content-length'] !== undefined) {
+        done(null, payload);
+        return;
+      }
+      let reserved = 0;
+      reply.raw.once('close', () => this.release(reserved));
+      const counter = new Transform({
+        transform: (chunk: Buffer, _encoding, next) => {
+          if (!this.tryReserve(chunk.length)) {
+            next(busyError(this.limit));
+            return;
+          }
+          reserved += chunk.length;
+          next(null, chunk);
+        },
+      });
+      payload.on('error', (err: Error) => counter.destroy(err));
+      done(null, payload.pipe(counter));
+    };
+    return hook;
+  }
 }
+
+/** The 429 for a request that does not fit; fastify answers it through the error handler. */
+export function busyError(limit: number): Error & { statusCode: number } {
+  return Object.assign(
+    new EswError('ESW_BUSY', `too many request bytes in flight (limit ${limit}): retry shortly`),
+    { statusCode: 429 },
+  );
+}
+
+/** Seconds a refused client waits; requests last milliseconds, so the budget frees up fast. */
+export const RETRY_AFTER_SECONDS = '1';
 
 const FRAMEWORK_ERRORS: Record<string, { status: number; message: (bodyLimit: number) => string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: {
@@ -193,10 +236,23 @@ const FRAMEWORK_ERRORS: Record<string, { status: number; message: (bodyLimit: nu
  * Framework and parser messages can quote the body (V8's JSON errors do), so they are never sent
  * or logged: our own message by code, else a generic one naming the code.
  */
-export function frameworkErrorReply(err: unknown, bodyLimit: number): { status: number; message: string } {
+export function frameworkErrorReply(
+  err: unknown,
+  bodyLimit: number,
+): { status: number; code: string; message: string } {
   const e = (typeof err === 'object' && err !== null ? err : {}) as { statusCode?: unknown; code?: unknown };
   const statusCode =
     typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 400;
+  if (isEswError(err)) return { status: statusCode, code: err.code, message: err.message };
+  return { code: 'ESW_BAD_REQUEST', ...framework(err, e, statusCode, bodyLimit) };
+}
+
+function framework(
+  err: unknown,
+  e: { code?: unknown },
+  statusCode: number,
+  bodyLimit: number,
+): { status: number; message: string } {
   if (isOwnWords(err)) return { status: statusCode, message: err.message };
   const known = typeof e.code === 'string' ? FRAMEWORK_ERRORS[e.code] : undefined;
   if (known) return { status: known.status, message: known.message(bodyLimit) };

@@ -106,18 +106,29 @@ t.test(
     t.match(JSON.parse(refused.body), { code: 'ESW_BUSY', message: /too many request bytes in flight/ });
     third.destroy();
 
-    // A body without Content-Length reserves the largest allowed: it does not fit either.
+    // A body without Content-Length (chunked) is counted as it arrives: 3 MiB do not fit in the
+    // 2 MiB left, so it is refused part-way, with the same 429.
     const chunked = await open();
     chunked.send('POST', '/validate', { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
-    t.equal((await chunked.response()).status, 429, 'no Content-Length: reserved as the largest body');
+    const mib = 'x'.repeat(MiB);
+    for (let i = 0; i < 3; i++) chunked.socket.write(`${MiB.toString(16)}\r\n${mib}\r\n`);
+    const cut = await chunked.response();
+    t.equal(cut.status, 429, 'no Content-Length: refused when its bytes do not fit');
+    t.equal(cut.headers['retry-after'], '1');
+    t.match(JSON.parse(cut.body), { code: 'ESW_BUSY' });
     chunked.destroy();
+    t.equal(await inflightIs(2 * big), 2 * big, 'what the chunked request held was given back');
 
-    // A small request fits next to the held ones and is served normally.
+    // A small request fits next to the held ones and is served normally, chunked or not.
     const small = await open();
-    small.post('/validate', review('small', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' } }));
+    const smallBody = review('small', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' } });
+    small.post('/validate', smallBody);
     t.equal((await small.response()).status, 200, 'what fits is served');
+    small.send('POST', '/validate', { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    small.socket.write(`${Buffer.byteLength(smallBody).toString(16)}\r\n${smallBody}\r\n0\r\n\r\n`);
+    t.equal((await small.response()).status, 200, 'a small chunked request is served too');
     small.destroy();
-    t.equal(await inflightIs(2 * big), 2 * big, 'the small request gave its bytes back');
+    t.equal(await inflightIs(2 * big), 2 * big, 'the small requests gave their bytes back');
 
     // One held client goes away: its reservation is released, and a 5 MiB request fits again.
     held[0]?.destroy();
