@@ -88,7 +88,9 @@ export function supportDocument(release: string): string {
     '| provider | field | when | why |',
     '|---|---|---|---|',
     ...REF_RULES.map((r) => {
-      const field = r.field === 'key' ? '`remoteRef.key`, `extract.key`' : `\`dataFrom[].${r.field}\``;
+      const field = ['key', 'property', 'version', 'metadataPolicy'].includes(r.field)
+        ? `\`remoteRef.${r.field}\`, \`extract.${r.field}\``
+        : `\`dataFrom[].${r.field}\``;
       return `| \`${r.provider}\` | ${field} | ${r.when} | ${r.why} |`;
     }),
     '',

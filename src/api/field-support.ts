@@ -53,10 +53,9 @@ const unservedProvider = (name: string): Support =>
 const TOKEN_REQUEST = 'needs TokenRequest (a token for that ServiceAccount), which is not implemented yet';
 const NOT_YET = 'not implemented yet';
 
-const METADATA_POLICY = byValue({
-  None: SERVED,
-  Fetch: refused(`fetching a secret's metadata (tags, labels) is ${NOT_YET}`),
-});
+// Fetch is served where the store's provider serves it (AWS Secrets Manager and Parameter Store
+// tags); for the others src/api/ref-support.ts refuses it once the store is known.
+const METADATA_POLICY = byValue({ None: SERVED, Fetch: SERVED });
 const NULL_BYTE_POLICY = byValue({
   Ignore: SERVED,
   Fail: refused(`refusing values that contain NUL bytes is ${NOT_YET}`),
@@ -167,8 +166,8 @@ const AWS: SupportTable = {
   'spec.provider.aws': SERVED,
   'spec.provider.aws.service': byValue({
     SecretsManager: SERVED,
-    ParameterStore: refused(`AWS Systems Manager Parameter Store is ${NOT_YET}`),
-    CertificateManager: refused(`AWS Certificate Manager is ${NOT_YET}`),
+    ParameterStore: SERVED,
+    CertificateManager: SERVED,
   }),
   'spec.provider.aws.region': SERVED,
   'spec.provider.aws.role': SERVED,

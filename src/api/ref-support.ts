@@ -1,8 +1,9 @@
 /**
  * What an ExternalSecret asks of its store's provider that this webhook's provider does not do:
  * the rest of "what validates, works", which depends on two objects. The field-support table
- * (field-support.ts) classifies each field of one object; these rules look at a `remoteRef.key`,
- * `dataFrom[].extract.key` or `dataFrom[].find` together with the provider of the store it is
+ * (field-support.ts) classifies each field of one object; these rules look at a reference
+ * (`remoteRef` / `dataFrom[].extract`: key, property, version, metadataPolicy), a
+ * `dataFrom[].extract` or a `dataFrom[].find` together with the provider of the store it is
  * read from. Admission applies them when that store is known (the webhook's store registry), so
  * such a reference is refused when the ExternalSecret is applied instead of failing every sync;
  * a store created later is checked by the refresher, which reports the same thing as a sync error.
@@ -15,13 +16,23 @@ type Obj = Record<string, unknown>;
 
 export interface RefRule {
   readonly provider: string;
-  /** `key` of a remoteRef / extract, or a field of a `find`. */
-  readonly field: 'key' | 'find' | 'find.path' | 'find.tags';
+  /** A field of a remoteRef / extract, the extract itself, or a field of a `find`. */
+  readonly field: RefField | 'extract' | 'find' | 'find.path' | 'find.tags';
   /** When the rule applies, for docs/field-support.md. */
   readonly when: string;
   readonly why: string;
   readonly applies: (value: unknown, provider: Obj) => boolean;
 }
+
+/** Fields of `data[].remoteRef` and `dataFrom[].extract` the rules look at. */
+export type RefField = 'key' | 'property' | 'version' | 'metadataPolicy';
+const REF_FIELDS: readonly RefField[] = ['key', 'property', 'version', 'metadataPolicy'];
+
+const fetch = (v: unknown) => v === 'Fetch';
+const acm = (aws: Obj) => aws.service === 'CertificateManager';
+const ACM_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[^/]+$/;
+const notYetFetched = (what: string): string =>
+  `fetching ${what} (metadataPolicy Fetch) is not implemented yet`;
 
 const azureType = (key: unknown): string | undefined =>
   typeof key === 'string' && key.includes('/') ? key.slice(0, key.indexOf('/')) : undefined;
@@ -94,6 +105,84 @@ export const REF_RULES: readonly RefRule[] = [
     why: 'finding by tags needs KV v2 (custom_metadata)',
     applies: (tags, vault) => present(tags) && vault.version === 'v1',
   },
+  {
+    provider: 'aws',
+    field: 'key',
+    when: 'not a certificate ARN, on a `CertificateManager` store',
+    why: 'an ACM remoteRef.key is the certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)',
+    applies: (key, aws) => acm(aws) && !(typeof key === 'string' && ACM_ARN.test(key)),
+  },
+  {
+    provider: 'aws',
+    field: 'property',
+    when: 'set, on a `CertificateManager` store',
+    why: 'an ACM certificate is one PEM bundle: pick its parts with templates (filterPEM, filterCertChain)',
+    applies: (_property, aws) => acm(aws),
+  },
+  {
+    provider: 'aws',
+    field: 'version',
+    when: 'set, on a `CertificateManager` store',
+    why: 'ACM certificates have no versions: the current certificate is exported',
+    applies: (_version, aws) => acm(aws),
+  },
+  {
+    provider: 'aws',
+    field: 'metadataPolicy',
+    when: '`Fetch`, on a `CertificateManager` store',
+    why: 'ACM certificates have no metadata to fetch (only SecretsManager and ParameterStore tags)',
+    applies: (policy, aws) => fetch(policy) && acm(aws),
+  },
+  {
+    provider: 'aws',
+    field: 'extract',
+    when: 'from a `CertificateManager` store',
+    why: 'an ACM certificate is one PEM bundle, not a map: use data[].remoteRef (as ESO, which refuses GetSecretMap for ACM)',
+    applies: (_extract, aws) => acm(aws),
+  },
+  {
+    provider: 'aws',
+    field: 'find',
+    when: 'from a `CertificateManager` store',
+    why: 'ACM certificates are not listed (ESO has no find for ACM): name each ARN in data[]',
+    applies: (_find, aws) => acm(aws),
+  },
+  {
+    provider: 'aws',
+    field: 'find.path',
+    when: 'does not start with `/`, on a `ParameterStore` store',
+    why: 'a Parameter Store path starts with "/" (e.g. /team/app)',
+    applies: (path, aws) =>
+      aws.service === 'ParameterStore' && typeof path === 'string' && !path.startsWith('/'),
+  },
+  {
+    provider: 'azurekv',
+    field: 'metadataPolicy',
+    when: '`Fetch`',
+    why: notYetFetched('Azure Key Vault tags'),
+    applies: fetch,
+  },
+  {
+    provider: 'gcpsm',
+    field: 'metadataPolicy',
+    when: '`Fetch`',
+    why: notYetFetched('GCP Secret Manager labels and annotations'),
+    applies: fetch,
+  },
+  {
+    provider: 'vault',
+    field: 'metadataPolicy',
+    when: '`Fetch`',
+    why: notYetFetched("Vault's custom_metadata"),
+    applies: fetch,
+  },
+  {
+    provider: 'fake',
+    field: 'metadataPolicy',
+    when: '`Fetch`',
+    why: 'the fake provider has no metadata',
+    applies: fetch,
+  },
 ];
 
 function obj(v: unknown): Obj | undefined {
@@ -138,7 +227,7 @@ export function refSupportErrors(es: ExternalSecret, lookup: StoreLookup): Field
         continue;
       const why = `${NOT_SUPPORTED}; ${rule.why}`;
       errors.push(
-        field === 'key'
+        field === 'key' || field === 'metadataPolicy'
           ? {
               field: path,
               message: `Unsupported value: ${JSON.stringify(String(value).slice(0, 64))}: ${why}`,
@@ -148,17 +237,22 @@ export function refSupportErrors(es: ExternalSecret, lookup: StoreLookup): Field
       );
     }
   };
+  const checkRef = (provider: { name: string; spec: Obj }, ref: Obj | undefined, path: string) => {
+    for (const f of REF_FIELDS) check(provider, f, ref?.[f], `${path}.${f}`);
+  };
   (Array.isArray(spec.data) ? spec.data : []).forEach((raw, i) => {
     const entry = obj(raw);
     const provider = entry && storeFor(entry);
     if (!entry || !provider) return;
-    check(provider, 'key', obj(entry.remoteRef)?.key, `spec.data[${i}].remoteRef.key`);
+    checkRef(provider, obj(entry.remoteRef), `spec.data[${i}].remoteRef`);
   });
   (Array.isArray(spec.dataFrom) ? spec.dataFrom : []).forEach((raw, i) => {
     const entry = obj(raw);
     const provider = entry && storeFor(entry);
     if (!entry || !provider) return;
-    check(provider, 'key', obj(entry.extract)?.key, `spec.dataFrom[${i}].extract.key`);
+    const extract = obj(entry.extract);
+    check(provider, 'extract', extract, `spec.dataFrom[${i}].extract`);
+    checkRef(provider, extract, `spec.dataFrom[${i}].extract`);
     const find = obj(entry.find);
     if (!find) return;
     check(provider, 'find', find, `spec.dataFrom[${i}].find`);

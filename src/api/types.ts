@@ -78,7 +78,7 @@ export interface ServiceAccountSelector {
 // ---------------------------------------------------------------- providers
 
 export interface AwsProvider {
-  service?: 'SecretsManager' | 'ParameterStore';
+  service?: 'SecretsManager' | 'ParameterStore' | 'CertificateManager';
   region?: string;
   role?: string;
   externalID?: string;

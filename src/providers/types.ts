@@ -67,8 +67,19 @@ export interface ProviderClient {
    */
   getSecrets?(refs: RemoteKey[], opts: CallOptions): Promise<(Uint8Array | ProviderError)[]>;
   readonly maxBatch?: number;
+  /**
+   * getSecrets also takes refs with a `version` (SSM reads `name:version` in a batch); without
+   * it the resolver batches current versions only (AWS BatchGetSecretValue takes no version).
+   */
+  readonly batchesVersions?: boolean;
   /** `dataFrom.find`: secret name -> raw bytes of its current version. Absent if the provider cannot list. */
   findSecrets?(find: FindRef, opts: CallOptions): Promise<Map<string, Uint8Array>>;
+  /**
+   * `metadataPolicy: Fetch`: the key's metadata (AWS tags, …) as the raw bytes of the JSON object
+   * ESO returns; the resolver applies `property` and decoding to it as to a value. Absent where
+   * the provider does not serve metadata.
+   */
+  getMetadata?(ref: RemoteKey, opts: CallOptions): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -112,6 +123,9 @@ export interface EndpointOverrides {
   azureAuthorityHost?: string;
   gcp?: { host: string; port: number; insecure: boolean };
   awsSts?: string;
+  /** Parameter Store (SSM) and Certificate Manager (ACM); each falls back to `aws`. */
+  awsSsm?: string;
+  awsAcm?: string;
 }
 
 export interface Provider<Spec = unknown> {

@@ -409,16 +409,20 @@ export class Refresher {
       for (const { store, ref } of refs) {
         if (!store?.name || !ref?.key) continue;
         const storeRef = { name: store.name, kind: store.kind ?? 'SecretStore' } as const;
-        const id = `${storeRef.kind}/${storeRef.kind === 'SecretStore' ? ns : ''}/${storeRef.name}/${ref.key}#${ref.version ?? ''}@${due}`;
+        const fetch = ref.metadataPolicy === 'Fetch';
+        const id = `${storeRef.kind}/${storeRef.kind === 'SecretStore' ? ns : ''}/${storeRef.name}/${ref.key}#${fetch ? 'metadata' : (ref.version ?? '')}@${due}`;
         if (seen.has(id)) continue;
         seen.add(id);
-        // The raw value only (no property, no decoding): the cache holds raw bytes per key.
+        // The raw value only (no property, no decoding): the cache holds raw bytes per key; a
+        // `metadataPolicy: Fetch` reference warms the key's metadata, never its value.
         lookups.push(
           this.#opts.resolver
             .getValue(
               storeRef,
               ns,
-              { key: ref.key, ...(ref.version ? { version: ref.version } : {}) },
+              fetch
+                ? { key: ref.key, metadataPolicy: 'Fetch' }
+                : { key: ref.key, ...(ref.version ? { version: ref.version } : {}) },
               { fetchedAfter: due },
             )
             .catch(() => undefined),

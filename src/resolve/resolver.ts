@@ -184,7 +184,7 @@ export class StoreResolver implements Resolver {
   ): Promise<Buffer> {
     const { resolved } = this.#resolveStore(store, namespace);
     const key = requireKey(ref, resolved);
-    const raw = await this.#getRaw(resolved, remoteKey(key, ref.version), opts);
+    const raw = await this.#getRawFor(resolved, key, ref, opts);
     return selectValue(raw, key, ref, resolved);
   }
 
@@ -196,7 +196,7 @@ export class StoreResolver implements Resolver {
   ): Promise<Map<string, Buffer>> {
     const { resolved } = this.#resolveStore(store, namespace);
     const key = requireKey(ref, resolved);
-    const raw = await this.#getRaw(resolved, remoteKey(key, ref.version), opts);
+    const raw = await this.#getRawFor(resolved, key, ref, opts);
     return selectMap(raw, key, ref, resolved, opts);
   }
 
@@ -205,7 +205,7 @@ export class StoreResolver implements Resolver {
       const { resolved } = this.#resolveStore(store, namespace);
       const raws: Uint8Array[] = [];
       for (const ref of refs) {
-        const raw = this.#peekRaw(resolved, remoteKey(requireKey(ref, resolved), ref.version));
+        const raw = this.#peekRaw(resolved, requireKey(ref, resolved), ref);
         if (!raw) return undefined;
         raws.push(raw);
       }
@@ -221,7 +221,7 @@ export class StoreResolver implements Resolver {
     try {
       const { resolved } = this.#resolveStore(store, namespace);
       const key = requireKey(ref, resolved);
-      const raw = this.#peekRaw(resolved, remoteKey(key, ref.version));
+      const raw = this.#peekRaw(resolved, key, ref);
       if (!raw) return undefined;
       const map = selectMap(raw, key, ref, resolved, {});
       this.#metrics?.cacheLookups.inc({ result: 'hit' });
@@ -588,6 +588,45 @@ export class StoreResolver implements Resolver {
 
   // ------------------------------------------------------------------ values
 
+  /** The raw bytes a reference reads: its value, or its metadata with `metadataPolicy: Fetch`. */
+  #getRawFor(rs: ResolvedStore, key: string, ref: RemoteRef, opts: LookupOptions): Promise<Uint8Array> {
+    return ref.metadataPolicy === 'Fetch'
+      ? this.#getMetadata(rs, key, opts)
+      : this.#getRaw(rs, remoteKey(key, ref.version), opts);
+  }
+
+  /**
+   * `metadataPolicy: Fetch`: the key's metadata (AWS tags, …) as raw JSON bytes, cached and
+   * coalesced like a value under its own cache key; `property` and decoding apply after it.
+   */
+  async #getMetadata(rs: ResolvedStore, key: string, opts: LookupOptions): Promise<Uint8Array> {
+    const entry = this.#client(rs);
+    const ref: RemoteKey = { key };
+    const cached = await this.#cached(metadataCacheKey(entry, key), opts, (signal) =>
+      this.#withClient(entry, async (client) => {
+        if (!client.getMetadata) {
+          throw new EswError(
+            'ESW_PROVIDER_INVALID',
+            `key "${key}" of ${rs.label}: metadataPolicy Fetch is not supported by this store's provider`,
+          );
+        }
+        const getMetadata = client.getMetadata.bind(client);
+        this.#log.debug({ store: rs.label, key }, 'provider getMetadata');
+        try {
+          return await this.#invoke(
+            entry.providerName,
+            'getMetadata',
+            (s) => getMetadata(ref, { signal: s }),
+            signal,
+          );
+        } catch (err: unknown) {
+          throw mapProviderError(err, `metadata of ${describeKey(ref, rs)}`);
+        }
+      }).then((bytes): Cached => ({ fetchedAt: 0, bytes })),
+    );
+    return 'bytes' in cached ? cached.bytes : new Uint8Array();
+  }
+
   async #getRaw(rs: ResolvedStore, ref: RemoteKey, opts: LookupOptions): Promise<Uint8Array> {
     const entry = this.#client(rs);
     const cacheKey = valueCacheKey(entry, ref);
@@ -605,7 +644,7 @@ export class StoreResolver implements Resolver {
    * on every admission. The buffers are shared: callers only read them.
    */
   #selectCached(raw: Uint8Array, key: string, ref: RemoteRef, rs: ResolvedStore): Buffer {
-    const id = `${ref.property ?? ''}\u0000${ref.decodingStrategy ?? ''}`;
+    const id = `${ref.property ?? ''}\u0000${ref.decodingStrategy ?? ''}\u0000${ref.metadataPolicy ?? ''}`;
     let selections = this.#selections.get(raw);
     const known = selections?.get(id);
     if (known) return known;
@@ -623,11 +662,15 @@ export class StoreResolver implements Resolver {
    * undefined when it is not cached, has expired, or the store's current client has not
    * fetched it (a changed store or credential Secret means a new client, so nothing stale).
    */
-  #peekRaw(rs: ResolvedStore, ref: RemoteKey): Uint8Array | undefined {
+  #peekRaw(rs: ResolvedStore, key: string, ref: RemoteRef): Uint8Array | undefined {
     if (this.#ttl <= 0) return undefined;
     const entry = this.#clients.get(rs.storeKey);
     if (!entry || entry.identity !== rs.identity) return undefined;
-    const hit = this.#cache.get(valueCacheKey(entry, ref));
+    const hit = this.#cache.get(
+      ref.metadataPolicy === 'Fetch'
+        ? metadataCacheKey(entry, key)
+        : valueCacheKey(entry, remoteKey(key, ref.version)),
+    );
     return hit && 'bytes' in hit ? hit.bytes : undefined;
   }
 
@@ -705,8 +748,8 @@ export class StoreResolver implements Resolver {
     ref: RemoteKey,
     signal: AbortSignal,
   ): Promise<Uint8Array> {
-    // Batches carry no version: AWS BatchGetSecretValue reads the current version only.
-    if (client.getSecrets && ref.version === undefined) {
+    // AWS BatchGetSecretValue reads current versions only; SSM's GetParameters takes selectors.
+    if (client.getSecrets && (ref.version === undefined || client.batchesVersions)) {
       return this.#enqueue(rs, entry, client, ref, signal);
     }
     this.#log.debug({ store: rs.label, key: ref.key, version: ref.version }, 'provider getSecret');
@@ -730,7 +773,7 @@ export class StoreResolver implements Resolver {
     signal: AbortSignal,
   ): Promise<Uint8Array> {
     return new Promise<Uint8Array>((resolve, reject) => {
-      const k = ref.key;
+      const k = `${ref.key}\u0000${ref.version ?? ''}`;
       let item = entry.batch.get(k);
       if (!item) {
         item = { ref, waiters: [] };
@@ -865,6 +908,11 @@ function valueCacheKey(entry: ClientEntry, ref: RemoteKey): string {
   return `${entry.cacheId}\u0000value\u0000${ref.key}\u0000${ref.version ?? ''}`;
 }
 
+/** Metadata belongs to the key, not to a version (AWS tags). */
+function metadataCacheKey(entry: ClientEntry, key: string): string {
+  return `${entry.cacheId}\u0000metadata\u0000${key}`;
+}
+
 /** getValue's answer from the raw bytes: `property` selected, `decodingStrategy` applied. */
 function selectValue(raw: Uint8Array, key: string, ref: RemoteRef, rs: ResolvedStore): Buffer {
   const selected = getProperty(raw, ref.property, { key, store: rs.label });
@@ -887,12 +935,6 @@ function selectMap(
 
 function requireKey(ref: RemoteRef, rs: ResolvedStore): string {
   if (!ref.key) throw new EswError('ESW_REF_SYNTAX', `remoteRef.key is required (${rs.label})`);
-  if (ref.metadataPolicy === 'Fetch') {
-    throw new EswError(
-      'ESW_PROVIDER_INVALID',
-      `key "${ref.key}" of ${rs.label}: metadataPolicy Fetch is not supported`,
-    );
-  }
   return ref.key;
 }
 

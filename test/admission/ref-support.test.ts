@@ -33,6 +33,14 @@ registry.upsert(store('vault-kv2', { vault: { server: 'https://vault:8200', path
 registry.upsert(
   store('aws', { aws: { service: 'SecretsManager', region: 'us-east-1' } }, 'ClusterSecretStore'),
 );
+registry.upsert(store('acm', { aws: { service: 'CertificateManager', region: 'us-east-1' } }));
+registry.upsert(store('ssm', { aws: { service: 'ParameterStore', region: 'us-east-1' } }));
+registry.upsert(store('gcp', { gcpsm: { projectID: 'p' } }));
+const ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-aaaa-4bbb-8ccc-123456789abc';
+const ref = (store: string, remoteRef: Record<string, unknown>) => ({
+  secretStoreRef: { name: store },
+  data: [{ secretKey: 'k', remoteRef }],
+});
 
 function review(spec: Record<string, unknown>): AdmissionRequest {
   return {
@@ -123,6 +131,77 @@ const refused: Case[] = [
     message: 'needs KV v2',
   },
   {
+    name: 'an ACM key that is not an ARN',
+    spec: data('acm', 'db-cert'),
+    field: 'spec.data[0].remoteRef.key',
+    message:
+      'Unsupported value: "db-cert": not supported by external-secrets-webhook; an ACM remoteRef.key is the certificate ARN',
+  },
+  {
+    name: 'an ACM property',
+    spec: ref('acm', { key: ARN, property: 'tls.crt' }),
+    field: 'spec.data[0].remoteRef.property',
+    message: 'Forbidden: not supported by external-secrets-webhook; an ACM certificate is one PEM bundle',
+  },
+  {
+    name: 'an ACM version',
+    spec: ref('acm', { key: ARN, version: '2' }),
+    field: 'spec.data[0].remoteRef.version',
+    message: 'ACM certificates have no versions',
+  },
+  {
+    name: 'ACM metadata',
+    spec: ref('acm', { key: ARN, metadataPolicy: 'Fetch' }),
+    field: 'spec.data[0].remoteRef.metadataPolicy',
+    message:
+      'Unsupported value: "Fetch": not supported by external-secrets-webhook; ACM certificates have no metadata',
+  },
+  {
+    name: 'ACM through dataFrom.extract',
+    spec: { secretStoreRef: { name: 'acm' }, dataFrom: [{ extract: { key: ARN } }] },
+    field: 'spec.dataFrom[0].extract',
+    message: 'not a map',
+  },
+  {
+    name: 'ACM find',
+    spec: find('acm', { name: { regexp: '.*' } }),
+    field: 'spec.dataFrom[0].find',
+    message: 'ACM certificates are not listed',
+  },
+  {
+    name: 'a Parameter Store path without a leading slash',
+    spec: find('ssm', { path: 'team/app' }),
+    field: 'spec.dataFrom[0].find.path',
+    message: 'a Parameter Store path starts with "/"',
+  },
+  {
+    name: 'Azure metadata',
+    spec: ref('azure', { key: 'db', metadataPolicy: 'Fetch' }),
+    field: 'spec.data[0].remoteRef.metadataPolicy',
+    message: 'Azure Key Vault tags',
+  },
+  {
+    name: 'GCP metadata, through extract',
+    spec: {
+      secretStoreRef: { name: 'gcp' },
+      dataFrom: [{ extract: { key: 'db', metadataPolicy: 'Fetch' } }],
+    },
+    field: 'spec.dataFrom[0].extract.metadataPolicy',
+    message: 'GCP Secret Manager labels',
+  },
+  {
+    name: 'Vault metadata',
+    spec: ref('vault-kv2', { key: 'db', metadataPolicy: 'Fetch' }),
+    field: 'spec.data[0].remoteRef.metadataPolicy',
+    message: 'custom_metadata',
+  },
+  {
+    name: 'fake metadata',
+    spec: ref('fake', { key: 'db', metadataPolicy: 'Fetch' }),
+    field: 'spec.data[0].remoteRef.metadataPolicy',
+    message: 'the fake provider has no metadata',
+  },
+  {
     name: 'a sourceRef store overrides the default store',
     spec: {
       secretStoreRef: { name: 'vault-kv2' },
@@ -158,6 +237,24 @@ t.test('what the provider serves, and stores not known yet, are accepted', async
     ['fake find by name', find('fake', { name: { regexp: '^/foo' } })],
     ['vault find with a mount, by tags on KV v2', find('vault-kv2', { path: 'app', tags: { team: 'a' } })],
     ['a key with a slash on AWS', data('aws', 'cert/tls', 'ClusterSecretStore')],
+    ['an ACM certificate by ARN', data('acm', ARN)],
+    [
+      'a Parameter Store key, version and label',
+      ref('ssm', { key: '/app/db', version: 'live', property: 'a' }),
+    ],
+    ['Parameter Store find by path', find('ssm', { path: '/team/app', name: { regexp: 'db' } })],
+    ['Parameter Store find by tags', find('ssm', { tags: { team: 'a' } })],
+    [
+      'Secrets Manager tags (metadataPolicy Fetch)',
+      {
+        secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' },
+        data: [{ secretKey: 'k', remoteRef: { key: 'db', metadataPolicy: 'Fetch', property: 'team' } }],
+      },
+    ],
+    [
+      'Parameter Store tags',
+      { secretStoreRef: { name: 'ssm' }, dataFrom: [{ extract: { key: '/db', metadataPolicy: 'Fetch' } }] },
+    ],
     ['a store not known yet', data('unknown-store', 'cert/tls')],
   ];
   for (const [name, spec] of accepted) {

@@ -193,6 +193,8 @@ export class AwsSecretsManagerFake {
         return this.#batchGet(body, res);
       case 'ListSecrets':
         return this.#listSecrets(body, res);
+      case 'DescribeSecret':
+        return this.#describeSecret(body, res);
       default:
         return this.#error(res, 400, 'UnknownOperationException', `unknown operation ${op}`);
     }
@@ -305,6 +307,21 @@ export class AwsSecretsManagerFake {
         });
     }
     this.#json(res, { SecretValues, Errors });
+  }
+
+  /** DescribeSecret: the secret's metadata and tags (never a value). */
+  #describeSecret(body: Record<string, unknown>, res: http.ServerResponse): void {
+    const e = this.#find(String(body.SecretId));
+    if (!e) {
+      this.#error(res, 400, 'ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+      return;
+    }
+    this.#json(res, {
+      ARN: e.arn,
+      Name: e.name,
+      ...(e.tags.length ? { Tags: e.tags } : {}),
+      VersionIdsToStages: Object.fromEntries(e.versions.map((v) => [v.versionId, v.stages])),
+    });
   }
 
   #listSecrets(body: Record<string, unknown>, res: http.ServerResponse): void {

@@ -252,11 +252,15 @@ t.test('a slow provider fails within the deadline as Unavailable; retries are bo
 t.test('credentials and service checks', async (t) => {
   const fake = await AwsSecretsManagerFake.start();
   t.teardown(() => fake.close());
-  await t.rejects(awsProvider.newClient({ service: 'ParameterStore' }, ctx(fake.endpoint)), {
-    name: 'ProviderError',
-    kind: 'Invalid',
-    message: /aws/,
-  });
+  await t.rejects(
+    awsProvider.newClient({ service: 'KeyManagement' as AwsProvider['service'] }, ctx(fake.endpoint)),
+    {
+      name: 'ProviderError',
+      kind: 'Invalid',
+      message:
+        'aws: spec.provider.aws.service "KeyManagement" is not supported; use SecretsManager, ParameterStore, CertificateManager',
+    },
+  );
   await t.rejects(
     awsProvider.newClient(
       { auth: { secretRef: { accessKeyIDSecretRef: { name: 'aws-creds', key: 'access-key' } } } },
@@ -383,4 +387,28 @@ t.test('role assumption through the real credential provider and a fake STS', as
     ['ASIATEMP000000000002', 'ASIATEMP000000000002'],
     'reads are signed by the last role',
   );
+});
+
+t.test('metadata (metadataPolicy: Fetch): DescribeSecret tags as ESO returns them', async (t) => {
+  const { fake, client } = await setup(t);
+  fake.put('app/db', CANARY, { tags: { team: 'payments', 'a&b': '<x>', Owner: 'ops' } });
+  fake.put('app/untagged', CANARY);
+  t.equal(
+    text(
+      (await client.getMetadata?.({ key: 'app/db', version: 'AWSPREVIOUS' }, { signal: signal() })) ??
+        new Uint8Array(),
+    ),
+    '{"Owner":"ops","a\\u0026b":"\\u003cx\\u003e","team":"payments"}',
+    "Go's json.Marshal of the tag map: keys in byte order, HTML characters escaped",
+  );
+  t.equal(
+    text((await client.getMetadata?.({ key: 'app/untagged' }, { signal: signal() })) ?? new Uint8Array()),
+    '{}',
+  );
+  t.equal(fake.count('DescribeSecret'), 2);
+  t.equal(fake.count('GetSecretValue') + fake.count('BatchGetSecretValue'), 0, 'no value is read');
+  await t.rejects(client.getMetadata?.({ key: 'nope' }, { signal: signal() }) as Promise<unknown>, {
+    kind: 'NotFound',
+    message: 'aws: secret "nope" (tags): ResourceNotFoundException (HTTP 400)',
+  });
 });

@@ -1,12 +1,18 @@
 /**
- * SDK exceptions -> typed ProviderErrors. Messages are built from the key and the exception's
- * name only: AWS messages can echo request content, so they are never passed through.
+ * SDK exceptions of Secrets Manager, Parameter Store (SSM), Certificate Manager (ACM) and STS ->
+ * typed ProviderErrors. Messages are built from the key and the exception's name only: AWS
+ * messages can echo request content, so they are never passed through.
  */
 import { knownCode, systemCode } from '../../observability/sanitize.ts';
 import { ProviderError, type ProviderErrorKind } from '../types.ts';
 
 const BY_NAME: Record<string, ProviderErrorKind> = {
   ResourceNotFoundException: 'NotFound',
+  // SSM: a parameter, or the version or label asked for, does not exist; ListTagsForResource
+  // answers InvalidResourceId for a parameter that does not exist.
+  ParameterNotFound: 'NotFound',
+  ParameterVersionNotFound: 'NotFound',
+  InvalidResourceId: 'NotFound',
   AccessDeniedException: 'Forbidden',
   AccessDenied: 'Forbidden',
   UnrecognizedClientException: 'Forbidden',
@@ -21,6 +27,9 @@ const BY_NAME: Record<string, ProviderErrorKind> = {
   RequestLimitExceeded: 'Throttled',
   LimitExceededException: 'Throttled',
   InternalServiceError: 'Unavailable',
+  InternalServerError: 'Unavailable',
+  // ACM: the certificate is still being issued or renewed.
+  RequestInProgressException: 'Unavailable',
   InternalFailure: 'Unavailable',
   ServiceUnavailable: 'Unavailable',
   InvalidParameterException: 'Invalid',
@@ -28,6 +37,18 @@ const BY_NAME: Record<string, ProviderErrorKind> = {
   InvalidNextTokenException: 'Invalid',
   DecryptionFailure: 'Invalid',
   ValidationException: 'Invalid',
+  InvalidKeyId: 'Invalid',
+  InvalidResourceType: 'Invalid',
+  InvalidFilterKey: 'Invalid',
+  InvalidFilterOption: 'Invalid',
+  InvalidFilterValue: 'Invalid',
+  InvalidArnException: 'Invalid',
+  // STS AssumeRoleWithWebIdentity: the ServiceAccount token was refused.
+  InvalidIdentityToken: 'Forbidden',
+  IDPRejectedClaim: 'Forbidden',
+  ExpiredToken: 'Forbidden',
+  RegionDisabledException: 'Forbidden',
+  IDPCommunicationError: 'Unavailable',
 };
 
 /** Error names the SDK and the service document; any other name came from a response body. */
@@ -80,10 +101,10 @@ export function awsError(err: unknown, subject: string, signal?: AbortSignal): P
   });
 }
 
-/** Per-key errors of BatchGetSecretValue (`Errors[].ErrorCode`). */
+/** Per-key errors of a batch (BatchGetSecretValue `Errors[].ErrorCode`); `subject` names the key. */
 export function awsBatchKeyError(
   errorCode: string | undefined,
-  key: string,
+  subject: string,
   message?: string,
 ): ProviderError {
   const kind = markedForDeletion(errorCode, message)
@@ -91,7 +112,7 @@ export function awsBatchKeyError(
     : (BY_NAME[errorCode ?? ''] ?? 'Unavailable');
   return new ProviderError(
     kind,
-    `aws: secret "${key}": ${knownCode(errorCode, KNOWN_NAMES) ?? 'unrecognised error'}`,
+    `aws: ${subject}: ${knownCode(errorCode, KNOWN_NAMES) ?? 'unrecognised error'}`,
   );
 }
 

@@ -1,7 +1,7 @@
 /**
- * Store spec -> Secrets Manager client options. Pure: credentials are read by the caller and
- * passed in, endpoints come from server configuration (never from the object), so the mapping
- * is tested without any SDK call.
+ * Store spec -> AWS client options (the same for the Secrets Manager, SSM and ACM clients). Pure:
+ * credentials are read by the caller and passed in, endpoints come from server configuration
+ * (never from the object), so the mapping is tested without any SDK call.
  */
 import type { SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import type { AwsProvider } from '../../api/types.ts';
