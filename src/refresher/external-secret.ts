@@ -97,9 +97,11 @@ export async function resolveExternalSecretData(
     const field = `spec.dataFrom[${i}]`;
     const store = storeOf(df.sourceRef, field);
     let map: Map<string, Buffer>;
+    // As ESO: with a rewrite the remote names are renamed by it, not by conversionStrategy.
+    const lookup = df.rewrite?.length ? { ...opts, skipKeyConversion: true } : opts;
     try {
-      if (df.extract) map = await resolver.getMap(store, ns, df.extract as RemoteRef, opts);
-      else if (df.find) map = await resolver.find(store, ns, df.find, opts);
+      if (df.extract) map = await resolver.getMap(store, ns, df.extract as RemoteRef, lookup);
+      else if (df.find) map = await resolver.find(store, ns, df.find, lookup);
       else throw new EswError('ESW_VALIDATION', `${field}: needs extract or find`);
     } catch (err: unknown) {
       if (!gone(err)) throw err;
