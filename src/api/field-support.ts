@@ -208,16 +208,20 @@ const AZURE: SupportTable = {
     USGovernmentCloud: SERVED,
     ChinaCloud: SERVED,
     GermanCloud: SERVED,
-    AzureStackCloud: refused(`custom clouds (AzureStackCloud) are ${NOT_YET}`),
+    AzureStackCloud: SERVED,
   }),
   'spec.provider.azurekv.authSecretRef.**': SERVED,
   'spec.provider.azurekv.serviceAccountRef.**': refused(
     `workload identity of a named ServiceAccount ${TOKEN_REQUEST}`,
   ),
-  'spec.provider.azurekv.useAzureSDK': warned(
-    "it chooses between ESO's two Azure SDKs for Go; this webhook always uses the Azure SDK for JavaScript",
+  // This webhook always uses the Azure SDK for JavaScript; the value selects which of ESO's two
+  // Go SDKs it answers like (key JSON member order, metadata times) and allows customCloudConfig.
+  'spec.provider.azurekv.useAzureSDK': SERVED,
+  'spec.provider.azurekv.customCloudConfig': SERVED,
+  'spec.provider.azurekv.customCloudConfig.activeDirectoryEndpoint': SERVED,
+  'spec.provider.azurekv.customCloudConfig.*': warned(
+    'ESO does not use it for Key Vault either: the vault URL names the vault, and its challenge the token scope',
   ),
-  'spec.provider.azurekv.customCloudConfig.**': refused(`custom clouds are ${NOT_YET}`),
 };
 
 const GCP: SupportTable = {

@@ -41,17 +41,13 @@ const present = (v: unknown) => v !== undefined && v !== null;
 export const REF_RULES: readonly RefRule[] = [
   {
     provider: 'azurekv',
-    field: 'key',
-    when: 'starts with `key/`',
-    why: 'Azure Key Vault keys are not read yet (only secrets: `name` or `secret/name`)',
-    applies: (key) => azureType(key) === 'key',
-  },
-  {
-    provider: 'azurekv',
-    field: 'key',
-    when: 'starts with `cert/`',
-    why: 'Azure Key Vault certificates are not read yet (only secrets: `name` or `secret/name`)',
-    applies: (key) => azureType(key) === 'cert',
+    field: 'extract',
+    when: 'of a `key/` or `cert/` object',
+    why: 'dataFrom.extract reads secrets only, as in ESO: read a key or certificate with data[].remoteRef',
+    applies: (extract) => {
+      const type = azureType((extract as Obj | undefined)?.key);
+      return type === 'key' || type === 'cert';
+    },
   },
   {
     provider: 'azurekv',
@@ -154,20 +150,6 @@ export const REF_RULES: readonly RefRule[] = [
     why: 'a Parameter Store path starts with "/" (e.g. /team/app)',
     applies: (path, aws) =>
       aws.service === 'ParameterStore' && typeof path === 'string' && !path.startsWith('/'),
-  },
-  {
-    provider: 'azurekv',
-    field: 'metadataPolicy',
-    when: '`Fetch`',
-    why: notYetFetched('Azure Key Vault tags'),
-    applies: fetch,
-  },
-  {
-    provider: 'gcpsm',
-    field: 'metadataPolicy',
-    when: '`Fetch`',
-    why: notYetFetched('GCP Secret Manager labels and annotations'),
-    applies: fetch,
   },
   {
     provider: 'vault',

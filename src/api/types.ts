@@ -110,6 +110,16 @@ export interface AzureKvProvider {
   };
   serviceAccountRef?: ServiceAccountSelector;
   identityId?: string;
+  /** ESO's choice between its two Azure SDKs for Go; shapes keys and metadata (azurekv/objects.ts). */
+  useAzureSDK?: boolean;
+  customCloudConfig?: AzureCustomCloudConfig;
+}
+
+export interface AzureCustomCloudConfig {
+  activeDirectoryEndpoint?: string;
+  keyVaultEndpoint?: string;
+  keyVaultDNSSuffix?: string;
+  resourceManagerEndpoint?: string;
 }
 
 export interface GcpSmProvider {

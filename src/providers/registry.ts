@@ -9,20 +9,31 @@
 import type { FieldError } from '../api/field-errors.ts';
 import type { StoreKind } from '../api/types.ts';
 import { validateAwsStore } from './aws/validate.ts';
+import { azureKvSelection } from './azurekv/objects.ts';
 import { validateAzureKvStore } from './azurekv/validate.ts';
 import { fakeProvider } from './fake/index.ts';
+import { gcpSmSelection } from './gcpsm/metadata.ts';
 import { validateGcpSmStore } from './gcpsm/validate.ts';
 import type { Provider } from './types.ts';
 import { validateVaultStore } from './vault/validate.ts';
 
 type Validate = (spec: unknown, path: string, kind: StoreKind) => FieldError[];
 
+/** A provider's pure selection rules, which need no SDK (see Provider.selectValue). */
+type Selection = Pick<Provider, 'selectValue' | 'selectMap'>;
+
 /** A provider whose module (and SDK) is imported the first time a client is needed. */
-export function lazyProvider(name: string, validateStore: Validate, load: () => Promise<Provider>): Provider {
+export function lazyProvider(
+  name: string,
+  validateStore: Validate,
+  load: () => Promise<Provider>,
+  selection: Selection = {},
+): Provider {
   let loading: Promise<Provider> | undefined;
   return {
     name,
     validateStore,
+    ...selection,
     newClient: async (spec, ctx) => {
       loading ??= load().catch((err: unknown) => {
         loading = undefined;
@@ -44,11 +55,13 @@ export function createProviders(): Map<string, Provider> {
       'azurekv',
       validateAzureKvStore,
       async () => (await import('./azurekv/index.ts')).azureKvProvider as Provider,
+      azureKvSelection as Selection,
     ),
     lazyProvider(
       'gcpsm',
       validateGcpSmStore,
       async () => (await import('./gcpsm/index.ts')).gcpSmProvider as Provider,
+      gcpSmSelection as Selection,
     ),
     lazyProvider(
       'vault',

@@ -53,6 +53,16 @@ export interface RemoteKey {
   version?: string | undefined;
 }
 
+/** What `property` is read from, for a provider's own selection rules. */
+export interface SelectRef {
+  key: string;
+  property?: string | undefined;
+  /** The raw bytes are a metadata document (`getMetadata`), not a value. */
+  metadata: boolean;
+  /** For messages: `SecretStore "ns/name"`. */
+  store: string;
+}
+
 /** Per-call options. Every call carries a deadline through `signal`. */
 export interface CallOptions {
   signal: AbortSignal;
@@ -76,8 +86,9 @@ export interface ProviderClient {
   findSecrets?(find: FindRef, opts: CallOptions): Promise<Map<string, Uint8Array>>;
   /**
    * `metadataPolicy: Fetch`: the key's metadata (AWS tags, …) as the raw bytes of the JSON object
-   * ESO returns; the resolver applies `property` and decoding to it as to a value. Absent where
-   * the provider does not serve metadata.
+   * ESO returns, or of a document the provider's `selectValue` / `selectMap` read (Azure, GCP);
+   * the resolver caches it apart from the value and applies `property` and decoding to it as to
+   * a value unless those say otherwise. Absent where the provider does not serve metadata.
    */
   getMetadata?(ref: RemoteKey, opts: CallOptions): Promise<Uint8Array>;
   close(): Promise<void>;
@@ -134,6 +145,15 @@ export interface Provider<Spec = unknown> {
   /** Static validation of the provider spec, no network. `path` is `spec.provider.<name>`. */
   validateStore(spec: Spec, path: string, kind: StoreKind): FieldError[];
   newClient(spec: Spec, ctx: ClientContext): Promise<ProviderClient>;
+  /**
+   * Where ESO's reading of `property` on this provider's raw bytes differs from the JSON path the
+   * resolver applies (src/refs/property.ts) — metadata documents, Azure certificates: the
+   * selected bytes, or undefined for the resolver's default. Pure (no SDK, no I/O), so a lazily
+   * loaded provider offers it before its SDK is loaded. Throws EswError naming key and property.
+   */
+  selectValue?(spec: Spec, raw: Uint8Array, ref: SelectRef): Uint8Array | undefined;
+  /** The same for `dataFrom.extract`: the key/value map, or undefined for the default. */
+  selectMap?(spec: Spec, raw: Uint8Array, ref: SelectRef): Map<string, Uint8Array> | undefined;
 }
 
 export type ProviderSpecOf<K extends keyof SecretStoreProvider> = NonNullable<SecretStoreProvider[K]>;

@@ -410,19 +410,22 @@ export class Refresher {
         if (!store?.name || !ref?.key) continue;
         const storeRef = { name: store.name, kind: store.kind ?? 'SecretStore' } as const;
         const fetch = ref.metadataPolicy === 'Fetch';
-        const id = `${storeRef.kind}/${storeRef.kind === 'SecretStore' ? ns : ''}/${storeRef.name}/${ref.key}#${fetch ? 'metadata' : (ref.version ?? '')}@${due}`;
+        const id = `${storeRef.kind}/${storeRef.kind === 'SecretStore' ? ns : ''}/${storeRef.name}/${ref.key}#${ref.version ?? ''}${fetch ? '#metadata' : ''}@${due}`;
         if (seen.has(id)) continue;
         seen.add(id);
         // The raw value only (no property, no decoding): the cache holds raw bytes per key; a
-        // `metadataPolicy: Fetch` reference warms the key's metadata, never its value.
+        // `metadataPolicy: Fetch` reference warms the key's metadata (at its version, as Azure
+        // reads tags per version), never its value.
         lookups.push(
           this.#opts.resolver
             .getValue(
               storeRef,
               ns,
-              fetch
-                ? { key: ref.key, metadataPolicy: 'Fetch' }
-                : { key: ref.key, ...(ref.version ? { version: ref.version } : {}) },
+              {
+                key: ref.key,
+                ...(ref.version ? { version: ref.version } : {}),
+                ...(fetch ? { metadataPolicy: 'Fetch' as const } : {}),
+              },
               { fetchedAfter: due },
             )
             .catch(() => undefined),

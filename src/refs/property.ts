@@ -147,20 +147,31 @@ function parseOrUndefined(text: string): JsonNode | undefined {
   }
 }
 
+/**
+ * Which reading of a dotted property is tried first. Most of ESO's providers try the whole
+ * property as one key first; Azure Key Vault's reads it as a path first and falls back to the
+ * key (`getProperty` in its keyvault.go).
+ */
+export type PropertyOrder = 'key-first' | 'path-first';
+
 /** Finds `property` in the JSON `text` as ESO does; undefined when it is absent. */
-function find(text: string, root: JsonNode, property: string): Found | undefined {
-  if (property.includes('.')) {
-    const whole = lookup(text, root, cachedPath(escapeDots(property)), 0);
-    if (whole) return whole;
-  }
-  return lookup(text, root, cachedPath(property), 0);
+function find(text: string, root: JsonNode, property: string, order: PropertyOrder): Found | undefined {
+  if (!property.includes('.')) return lookup(text, root, cachedPath(property), 0);
+  const whole = () => lookup(text, root, cachedPath(escapeDots(property)), 0);
+  const path = () => lookup(text, root, cachedPath(property), 0);
+  return order === 'key-first' ? (whole() ?? path()) : (path() ?? whole());
 }
 
 /**
  * The bytes `property` selects in `value`; the whole value when `property` is empty.
  * Throws ESW_PROPERTY_NOT_FOUND naming the key and the property.
  */
-export function getProperty(value: Uint8Array, property: string | undefined, src: ValueSource): Uint8Array {
+export function getProperty(
+  value: Uint8Array,
+  property: string | undefined,
+  src: ValueSource,
+  order: PropertyOrder = 'key-first',
+): Uint8Array {
   if (!property) return value;
   const { text, root } = parseDocument(value);
   if (!root) {
@@ -169,7 +180,7 @@ export function getProperty(value: Uint8Array, property: string | undefined, src
       `property "${property}" not found: ${describe(src)} is not JSON`,
     );
   }
-  const found = find(text, root, property);
+  const found = find(text, root, property, order);
   if (!found) {
     throw new EswError('ESW_PROPERTY_NOT_FOUND', `property "${property}" not found in ${describe(src)}`);
   }
@@ -198,7 +209,7 @@ export function extractMap(
   }
   let node: JsonNode = root;
   if (property) {
-    const found = find(text, root, property);
+    const found = find(text, root, property, 'key-first');
     if (!found) {
       throw new EswError('ESW_PROPERTY_NOT_FOUND', `property "${property}" not found in ${describe(src)}`);
     }

@@ -30,6 +30,7 @@ import {
   type ProviderClient,
   ProviderError,
   type RemoteKey,
+  type SelectRef,
 } from '../providers/types.ts';
 import { convertKeys, decodeMap, decodeValue } from '../refs/decoding.ts';
 import { extractMap, getProperty } from '../refs/property.ts';
@@ -591,7 +592,7 @@ export class StoreResolver implements Resolver {
   /** The raw bytes a reference reads: its value, or its metadata with `metadataPolicy: Fetch`. */
   #getRawFor(rs: ResolvedStore, key: string, ref: RemoteRef, opts: LookupOptions): Promise<Uint8Array> {
     return ref.metadataPolicy === 'Fetch'
-      ? this.#getMetadata(rs, key, opts)
+      ? this.#getMetadata(rs, remoteKey(key, ref.version), opts)
       : this.#getRaw(rs, remoteKey(key, ref.version), opts);
   }
 
@@ -599,10 +600,10 @@ export class StoreResolver implements Resolver {
    * `metadataPolicy: Fetch`: the key's metadata (AWS tags, …) as raw JSON bytes, cached and
    * coalesced like a value under its own cache key; `property` and decoding apply after it.
    */
-  async #getMetadata(rs: ResolvedStore, key: string, opts: LookupOptions): Promise<Uint8Array> {
+  async #getMetadata(rs: ResolvedStore, ref: RemoteKey, opts: LookupOptions): Promise<Uint8Array> {
     const entry = this.#client(rs);
-    const ref: RemoteKey = { key };
-    const cached = await this.#cached(metadataCacheKey(entry, key), opts, (signal) =>
+    const key = ref.key;
+    const cached = await this.#cached(metadataCacheKey(entry, ref), opts, (signal) =>
       this.#withClient(entry, async (client) => {
         if (!client.getMetadata) {
           throw new EswError(
@@ -668,7 +669,7 @@ export class StoreResolver implements Resolver {
     if (!entry || entry.identity !== rs.identity) return undefined;
     const hit = this.#cache.get(
       ref.metadataPolicy === 'Fetch'
-        ? metadataCacheKey(entry, key)
+        ? metadataCacheKey(entry, remoteKey(key, ref.version))
         : valueCacheKey(entry, remoteKey(key, ref.version)),
     );
     return hit && 'bytes' in hit ? hit.bytes : undefined;
@@ -908,14 +909,23 @@ function valueCacheKey(entry: ClientEntry, ref: RemoteKey): string {
   return `${entry.cacheId}\u0000value\u0000${ref.key}\u0000${ref.version ?? ''}`;
 }
 
-/** Metadata belongs to the key, not to a version (AWS tags). */
-function metadataCacheKey(entry: ClientEntry, key: string): string {
-  return `${entry.cacheId}\u0000metadata\u0000${key}`;
+/**
+ * Metadata is cached per version too: Azure tags belong to a version (ESO reads them with
+ * ref.version); providers whose metadata belongs to the key (AWS, GCP, Vault) ignore the version.
+ */
+function metadataCacheKey(entry: ClientEntry, ref: RemoteKey): string {
+  return `${entry.cacheId}\u0000metadata\u0000${ref.key}\u0000${ref.version ?? ''}`;
+}
+
+function selectRef(key: string, ref: RemoteRef, rs: ResolvedStore): SelectRef {
+  return { key, property: ref.property, metadata: ref.metadataPolicy === 'Fetch', store: rs.label };
 }
 
 /** getValue's answer from the raw bytes: `property` selected, `decodingStrategy` applied. */
 function selectValue(raw: Uint8Array, key: string, ref: RemoteRef, rs: ResolvedStore): Buffer {
-  const selected = getProperty(raw, ref.property, { key, store: rs.label });
+  const selected =
+    rs.provider.selectValue?.(rs.spec, raw, selectRef(key, ref, rs)) ??
+    getProperty(raw, ref.property, { key, store: rs.label });
   return Buffer.from(decodeValue(ref.decodingStrategy, selected, describeRef(key, ref.property, rs)));
 }
 
@@ -927,7 +937,9 @@ function selectMap(
   rs: ResolvedStore,
   opts: LookupOptions,
 ): Map<string, Buffer> {
-  let map = extractMap(raw, ref.property, { key, store: rs.label });
+  let map =
+    rs.provider.selectMap?.(rs.spec, raw, selectRef(key, ref, rs)) ??
+    extractMap(raw, ref.property, { key, store: rs.label });
   const what = describeRef(key, ref.property, rs);
   if (!opts.skipKeyConversion) map = convertKeys(ref.conversionStrategy, map, what);
   return toBuffers(decodeMap(ref.decodingStrategy, map, what));

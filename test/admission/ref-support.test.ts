@@ -76,18 +76,19 @@ interface Case {
 
 const refused: Case[] = [
   {
-    name: 'an Azure certificate',
-    spec: data('azure', 'cert/tls'),
-    field: 'spec.data[0].remoteRef.key',
-    message:
-      'Unsupported value: "cert/tls": not supported by external-secrets-webhook; Azure Key Vault certificates',
-  },
-  {
     name: 'an Azure key, through dataFrom.extract',
     spec: { secretStoreRef: { name: 'azure' }, dataFrom: [{ extract: { key: 'key/signing' } }] },
-    field: 'spec.dataFrom[0].extract.key',
-    message: 'Azure Key Vault keys are not read yet',
+    field: 'spec.dataFrom[0].extract',
+    message:
+      'Forbidden: not supported by external-secrets-webhook; dataFrom.extract reads secrets only, as in ESO',
   },
+  {
+    name: 'an Azure certificate, through dataFrom.extract',
+    spec: { secretStoreRef: { name: 'azure' }, dataFrom: [{ extract: { key: 'cert/tls' } }] },
+    field: 'spec.dataFrom[0].extract',
+    message: 'read a key or certificate with data[].remoteRef',
+  },
+
   {
     name: 'an Azure object of an unknown type',
     spec: data('azure', 'my-app/db'),
@@ -174,21 +175,7 @@ const refused: Case[] = [
     field: 'spec.dataFrom[0].find.path',
     message: 'a Parameter Store path starts with "/"',
   },
-  {
-    name: 'Azure metadata',
-    spec: ref('azure', { key: 'db', metadataPolicy: 'Fetch' }),
-    field: 'spec.data[0].remoteRef.metadataPolicy',
-    message: 'Azure Key Vault tags',
-  },
-  {
-    name: 'GCP metadata, through extract',
-    spec: {
-      secretStoreRef: { name: 'gcp' },
-      dataFrom: [{ extract: { key: 'db', metadataPolicy: 'Fetch' } }],
-    },
-    field: 'spec.dataFrom[0].extract.metadataPolicy',
-    message: 'GCP Secret Manager labels',
-  },
+
   {
     name: 'Vault metadata',
     spec: ref('vault-kv2', { key: 'db', metadataPolicy: 'Fetch' }),
@@ -205,10 +192,10 @@ const refused: Case[] = [
     name: 'a sourceRef store overrides the default store',
     spec: {
       secretStoreRef: { name: 'vault-kv2' },
-      data: [{ secretKey: 'k', remoteRef: { key: 'cert/tls' }, sourceRef: { storeRef: { name: 'azure' } } }],
+      data: [{ secretKey: 'k', remoteRef: { key: 'blob/x' }, sourceRef: { storeRef: { name: 'azure' } } }],
     },
     field: 'spec.data[0].remoteRef.key',
-    message: 'Azure Key Vault certificates',
+    message: 'an Azure Key Vault object is',
   },
 ];
 
@@ -233,6 +220,20 @@ t.test('what the provider serves, and stores not known yet, are accepted', async
   const accepted: [string, Record<string, unknown>][] = [
     ['an Azure secret by name', data('azure', 'db-password')],
     ['an Azure secret/ name', data('azure', 'secret/db-password')],
+    ['an Azure key', data('azure', 'key/signing')],
+    [
+      'GCP labels (metadataPolicy Fetch), through extract',
+      { secretStoreRef: { name: 'gcp' }, dataFrom: [{ extract: { key: 'db', metadataPolicy: 'Fetch' } }] },
+    ],
+    ['an Azure certificate', data('azure', 'cert/tls')],
+    [
+      'Azure tags (metadataPolicy Fetch) of a secret, and extract of its tags',
+      {
+        secretStoreRef: { name: 'azure' },
+        data: [{ secretKey: 'k', remoteRef: { key: 'cert/tls', metadataPolicy: 'Fetch' } }],
+        dataFrom: [{ extract: { key: 'db', metadataPolicy: 'Fetch' } }],
+      },
+    ],
     ['Azure find by name and tags', find('azure', { name: { regexp: '^db' }, tags: { team: 'a' } })],
     ['fake find by name', find('fake', { name: { regexp: '^/foo' } })],
     ['vault find with a mount, by tags on KV v2', find('vault-kv2', { path: 'app', tags: { team: 'a' } })],

@@ -1,9 +1,11 @@
 /**
- * A wire-level fake of Azure Key Vault's secrets API over HTTPS on 127.0.0.1: the 401 bearer
- * challenge the SDK's authentication policy answers, `GET /secrets/{name}/{version}` (latest when
- * the version is empty), `GET /secrets` (paged list with nextLink), errors as
- * `{"error":{"code":...,"message":...}}`. It counts calls per operation and injects faults, so
- * tests can prove call economy and error mapping with the real SecretClient.
+ * A wire-level fake of Azure Key Vault over HTTPS on 127.0.0.1: the 401 bearer challenge the
+ * SDKs' authentication policy answers, `GET /secrets/{name}/{version}` (latest when the version
+ * is empty), `GET /secrets` (paged list with nextLink), `GET /keys/{name}/{version}` (a KeyBundle:
+ * the public JWK), `GET /certificates/{name}/{version}` (a CertificateBundle: `cer` as base64),
+ * each object with tags and attribute times; errors as `{"error":{"code":...,"message":...}}`.
+ * It counts calls per operation and injects faults, so tests can prove call economy and error
+ * mapping with the real SecretClient, KeyClient and CertificateClient.
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -14,7 +16,13 @@ import { createCertificates } from '../../src/server/certs.ts';
 
 export const AZURE_FAKE_TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 
-interface Version {
+/** Attribute times, Unix seconds as the service sends them. */
+export interface AzureTimes {
+  expires?: number;
+  notBefore?: number;
+}
+
+interface Version extends AzureTimes {
   version: string;
   value: string;
   enabled: boolean;
@@ -27,6 +35,19 @@ interface Entry {
   versions: Version[];
 }
 
+/** A key's public JWK members as the service sends them (byte members base64url). */
+export interface FakeJwk {
+  kty: string;
+  key_ops?: string[];
+  n?: string;
+  e?: string;
+  crv?: string;
+  x?: string;
+  y?: string;
+}
+
+type ObjectKind = 'secrets' | 'keys' | 'certificates';
+
 export type AzureKvFault =
   | { type: 'error'; status: number; code: string; retryAfter?: number }
   | { type: 'delay'; ms: number }
@@ -37,10 +58,20 @@ export type AzureKvFault =
 export type AzureKvOp =
   | 'challenge'
   | 'GetSecret'
+  | 'GetKey'
+  | 'GetCertificate'
   | 'ListSecrets'
   | 'Unauthorized'
   | 'OpenIdConfiguration'
   | 'Token';
+
+export interface PutOptions extends AzureTimes {
+  version?: string;
+  tags?: Record<string, string>;
+  enabled?: boolean;
+  /** Creation time (Unix seconds); default: a fixed time that grows with every put. */
+  created?: number;
+}
 
 export class AzureKeyVaultFake {
   readonly calls = new Map<string, number>();
@@ -63,6 +94,9 @@ export class AzureKeyVaultFake {
   url = '';
   ca = '';
   readonly #secrets = new Map<string, Entry>();
+  /** Keys (value: the JWK as JSON) and certificates (value: DER as base64). */
+  readonly #keys = new Map<string, Entry>();
+  readonly #certs = new Map<string, Entry>();
   readonly #faults: { name?: string; op?: string; fault: AzureKvFault; remaining: number }[] = [];
   readonly #sockets = new Set<Socket>();
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -93,20 +127,37 @@ export class AzureKeyVaultFake {
   }
 
   /** Adds a version; it becomes the latest. Returns its version id (32 hex digits, as Azure). */
-  put(
-    name: string,
-    value: string,
-    opts: { version?: string; tags?: Record<string, string>; enabled?: boolean } = {},
-  ): string {
-    let e = this.#secrets.get(name);
+  put(name: string, value: string, opts: PutOptions = {}): string {
+    return this.#put(this.#secrets, name, value, opts);
+  }
+
+  /** Adds a key version (the latest from then on). */
+  putKey(name: string, jwk: FakeJwk, opts: PutOptions = {}): string {
+    return this.#put(this.#keys, name, JSON.stringify(jwk), opts);
+  }
+
+  /** Adds a certificate version (DER bytes) (the latest from then on). */
+  putCertificate(name: string, der: Uint8Array, opts: PutOptions = {}): string {
+    return this.#put(this.#certs, name, Buffer.from(der).toString('base64'), opts);
+  }
+
+  #put(map: Map<string, Entry>, name: string, value: string, opts: PutOptions): string {
+    let e = map.get(name);
     if (!e) {
       e = { name, tags: {}, versions: [] };
-      this.#secrets.set(name, e);
+      map.set(name, e);
     }
     if (opts.tags) e.tags = { ...opts.tags };
     const version =
       opts.version ?? `${String(++this.#seq).padStart(8, '0')}${randomBytes(12).toString('hex')}`;
-    e.versions.push({ version, value, enabled: opts.enabled ?? true, created: 1_700_000_000 + this.#seq });
+    e.versions.push({
+      version,
+      value,
+      enabled: opts.enabled ?? true,
+      created: opts.created ?? 1_700_000_000 + this.#seq,
+      ...(opts.expires !== undefined ? { expires: opts.expires } : {}),
+      ...(opts.notBefore !== undefined ? { notBefore: opts.notBefore } : {}),
+    });
     return version;
   }
 
@@ -177,11 +228,21 @@ export class AzureKeyVaultFake {
       return this.#error(res, 401, 'Unauthorized', 'AKV10032: Invalid issuer.');
     }
 
-    // /secrets -> list; /secrets/{name}, /secrets/{name}/ or /secrets/{name}/{version} -> get
+    // /secrets -> list; /{secrets,keys,certificates}/{name}, …/{name}/ or …/{name}/{version} -> get
     const parts = url.pathname.split('/').slice(1);
-    if (parts[0] !== 'secrets' || parts.length > 3) return this.#error(res, 404, 'NotFound', 'unknown path');
-    const op: AzureKvOp =
-      parts.length === 1 || (parts.length === 2 && parts[1] === '') ? 'ListSecrets' : 'GetSecret';
+    const kind = parts[0] as ObjectKind;
+    if (!['secrets', 'keys', 'certificates'].includes(kind) || parts.length > 3) {
+      return this.#error(res, 404, 'NotFound', 'unknown path');
+    }
+    const list = parts.length === 1 || (parts.length === 2 && parts[1] === '');
+    if (list && kind !== 'secrets') return this.#error(res, 404, 'NotFound', 'unknown path');
+    const op: AzureKvOp = list
+      ? 'ListSecrets'
+      : kind === 'keys'
+        ? 'GetKey'
+        : kind === 'certificates'
+          ? 'GetCertificate'
+          : 'GetSecret';
     this.#count(op);
     const name = decodeURIComponent(parts[1] ?? '');
     const fault = this.#takeFault(op, name);
@@ -211,7 +272,7 @@ export class AzureKeyVaultFake {
     if (res.destroyed || req.socket.destroyed) return;
     const base = `https://${req.headers.host}`;
     if (op === 'ListSecrets') return this.#list(url, res, base, pageSize);
-    return this.#get(name, decodeURIComponent(parts[2] ?? ''), res, base);
+    return this.#get(kind, name, decodeURIComponent(parts[2] ?? ''), res, base);
   }
 
   /**
@@ -261,37 +322,50 @@ export class AzureKeyVaultFake {
     });
   }
 
-  #get(name: string, version: string, res: http.ServerResponse, base: string) {
-    const e = this.#secrets.get(name);
-    if (!e)
-      return this.#error(
-        res,
-        404,
-        'SecretNotFound',
-        `A secret with (name/id) ${name} was not found in this key vault.`,
-      );
+  #get(kind: ObjectKind, name: string, version: string, res: http.ServerResponse, base: string) {
+    const map = kind === 'keys' ? this.#keys : kind === 'certificates' ? this.#certs : this.#secrets;
+    const what = kind === 'keys' ? 'key' : kind === 'certificates' ? 'certificate' : 'secret';
+    const code =
+      kind === 'keys' ? 'KeyNotFound' : kind === 'certificates' ? 'CertificateNotFound' : 'SecretNotFound';
+    const e = map.get(name);
+    if (!e) {
+      return this.#error(res, 404, code, `A ${what} with (name/id) ${name} was not found in this key vault.`);
+    }
     const v = version ? e.versions.find((x) => x.version === version) : e.versions.at(-1);
     if (!v) {
       return this.#error(
         res,
         404,
-        'SecretNotFound',
-        `A secret with (name/id) ${name}/${version} was not found in this key vault.`,
+        code,
+        `A ${what} with (name/id) ${name}/${version} was not found in this key vault.`,
       );
     }
     if (!v.enabled)
-      return this.#error(res, 403, 'Forbidden', `Operation get is not allowed on a disabled secret.`);
-    this.#json(res, 200, {
-      value: v.value,
-      id: `${base}/secrets/${name}/${v.version}`,
-      attributes: {
-        enabled: v.enabled,
-        created: v.created,
-        updated: v.created,
-        recoveryLevel: 'Recoverable+Purgeable',
-      },
-      tags: e.tags,
-    });
+      return this.#error(res, 403, 'Forbidden', `Operation get is not allowed on a disabled ${what}.`);
+    const attributes = {
+      enabled: v.enabled,
+      ...(v.notBefore !== undefined ? { nbf: v.notBefore } : {}),
+      ...(v.expires !== undefined ? { exp: v.expires } : {}),
+      created: v.created,
+      updated: v.created,
+      recoveryLevel: 'Recoverable+Purgeable',
+    };
+    const id = `${base}/${kind}/${name}/${v.version}`;
+    if (kind === 'keys') {
+      return this.#json(res, 200, { key: { kid: id, ...JSON.parse(v.value) }, attributes, tags: e.tags });
+    }
+    if (kind === 'certificates') {
+      return this.#json(res, 200, {
+        id,
+        kid: `${base}/keys/${name}/${v.version}`,
+        sid: `${base}/secrets/${name}/${v.version}`,
+        x5t: 'dGh1bWJwcmludA',
+        cer: v.value,
+        attributes,
+        tags: e.tags,
+      });
+    }
+    this.#json(res, 200, { value: v.value, id, attributes, tags: e.tags });
   }
 
   #list(url: URL, res: http.ServerResponse, base: string, pageSize: number): void {

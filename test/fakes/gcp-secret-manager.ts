@@ -3,7 +3,8 @@
  * encoded with the `protos.json` shipped in @google-cloud/secret-manager, so the real
  * SecretManagerServiceClient talks to it unchanged (`apiEndpoint`, `port`, insecure channel).
  *
- * Implements AccessSecretVersion, ListSecrets (labels / name filters, pagination) and GetSecret.
+ * Implements AccessSecretVersion, ListSecrets (labels / name filters, pagination) and GetSecret
+ * (labels and annotations, for metadataPolicy Fetch).
  * Secrets live under a parent (`projects/<p>` or `projects/<p>/locations/<l>`) with numbered
  * versions; versions can be disabled. The fake counts calls per method and per secret, and
  * injects faults: a gRPC status for a secret (optionally only the next N calls), a delay.
@@ -30,6 +31,7 @@ interface StoredSecret {
   parent: string;
   id: string;
   labels: Record<string, string>;
+  annotations: Record<string, string>;
   versions: Version[];
 }
 
@@ -48,6 +50,7 @@ export interface SecretInit {
   /** Version 1, 2, … in order. Strings are UTF-8. */
   versions: (string | Uint8Array)[];
   labels?: Record<string, string>;
+  annotations?: Record<string, string>;
 }
 
 type Method = 'AccessSecretVersion' | 'ListSecrets' | 'GetSecret';
@@ -161,6 +164,7 @@ export class GcpSecretManagerFake {
       parent,
       id: init.id,
       labels: init.labels ?? {},
+      annotations: init.annotations ?? {},
       versions: init.versions.map((v) => ({ data: toBuffer(v), enabled: true })),
     });
   }
@@ -233,7 +237,7 @@ export class GcpSecretManagerFake {
     const id = name.split('/').pop() ?? '';
     this.#fault(id);
     if (!secret) throw new StatusError(grpc.status.NOT_FOUND, `Secret [${name}] not found.`);
-    return { name, labels: secret.labels };
+    return { name, labels: secret.labels, annotations: secret.annotations };
   }
 
   #list(req: Record<string, unknown>): unknown {

@@ -1,10 +1,7 @@
 import t from 'tap';
 import type { AzureKvProvider } from '../../src/api/types.ts';
-import {
-  azureCredentialPlan,
-  azureKvClientOptions,
-  parseObjectName,
-} from '../../src/providers/azurekv/options.ts';
+import { parseObjectName } from '../../src/providers/azurekv/objects.ts';
+import { azureCredentialPlan, azureKvClientOptions } from '../../src/providers/azurekv/options.ts';
 
 const base: AzureKvProvider = {
   vaultUrl: 'https://my-vault.vault.azure.net',
@@ -47,16 +44,15 @@ t.test('environments map to their authority and Key Vault domain', async (t) => 
     t.equal(o.authorityHost, authority, `${env} authority`);
     t.equal(o.scope, scope, `${env} scope`);
   }
+  const opts = (spec: AzureKvProvider) =>
+    azureKvClientOptions({ spec: { ...base, ...spec }, endpoints: {}, maxAttempts: 1, timeoutMs: 1_000 });
+  t.throws(() => opts({ environmentType: 'AzureStackCloud' }), /AzureStackCloud needs customCloudConfig/);
   t.throws(
-    () =>
-      azureKvClientOptions({
-        spec: { ...base, environmentType: 'AzureStackCloud' },
-        endpoints: {},
-        maxAttempts: 1,
-        timeoutMs: 1_000,
-      }),
-    /AzureStackCloud .* not supported/,
+    () => opts({ environmentType: 'GermanCloud', useAzureSDK: true }),
+    /GermanCloud: Microsoft Cloud Deutschland was discontinued/,
+    'as ESO: the new SDK has no German cloud',
   );
+  t.equal(opts({ environmentType: 'GermanCloud' }).authorityHost, 'https://login.microsoftonline.de');
   t.throws(
     () => azureKvClientOptions({ spec: { tenantId: 'x' }, endpoints: {}, maxAttempts: 1, timeoutMs: 1 }),
     /vaultUrl is required/,
@@ -146,7 +142,66 @@ t.test('credential plans per authType', async (t) => {
   );
 });
 
+t.test('custom clouds: AzureStackCloud and customCloudConfig as ESO reads them', async (t) => {
+  const opts = (spec: AzureKvProvider) =>
+    azureKvClientOptions({ spec: { ...base, ...spec }, endpoints: {}, maxAttempts: 1, timeoutMs: 1_000 });
+  const stack = opts({
+    vaultUrl: 'https://kv1.vault.local.azurestack.external',
+    environmentType: 'AzureStackCloud',
+    useAzureSDK: true,
+    customCloudConfig: {
+      activeDirectoryEndpoint: 'https://adfs.local.azurestack.external/adfs/',
+      keyVaultDNSSuffix: '.vault.local.azurestack.external',
+      resourceManagerEndpoint: 'https://management.local.azurestack.external/',
+    },
+  });
+  t.equal(stack.authorityHost, 'https://adfs.local.azurestack.external/adfs/', 'the authority named');
+  t.equal(stack.customAuthority, true, 'no instance discovery against the public cloud');
+  t.equal(stack.scope, 'https://vault.local.azurestack.external/.default');
+  t.equal(stack.newSdk, true);
+
+  // customCloudConfig on a named cloud (AKS in China): its authority replaces the cloud's.
+  const china = opts({
+    environmentType: 'ChinaCloud',
+    useAzureSDK: true,
+    customCloudConfig: { activeDirectoryEndpoint: 'https://login.partner.microsoftonline.cn/' },
+  });
+  t.equal(china.authorityHost, 'https://login.partner.microsoftonline.cn/');
+  t.equal(china.scope, 'https://vault.azure.cn/.default');
+
+  t.throws(
+    () => opts({ customCloudConfig: { activeDirectoryEndpoint: 'https://login.example' } }),
+    /requires useAzureSDK: true/,
+  );
+  for (const bad of ['http://login.example', 'not a url', '', 'https://user:pw@login.example']) {
+    t.throws(
+      () =>
+        opts({
+          environmentType: 'AzureStackCloud',
+          useAzureSDK: true,
+          customCloudConfig: { activeDirectoryEndpoint: bad },
+        }),
+      /activeDirectoryEndpoint must be an https URL/,
+      JSON.stringify(bad),
+    );
+  }
+  // An operator's authority override (tests, proxies) still wins.
+  const over = azureKvClientOptions({
+    spec: {
+      ...base,
+      environmentType: 'AzureStackCloud',
+      useAzureSDK: true,
+      customCloudConfig: { activeDirectoryEndpoint: 'https://adfs.example/adfs' },
+    },
+    endpoints: { azureAuthorityHost: 'https://127.0.0.1:1' },
+    maxAttempts: 1,
+    timeoutMs: 1,
+  });
+  t.equal(over.authorityHost, 'https://127.0.0.1:1');
+});
+
 t.test('object names follow ESO: secret by default, typed prefixes', async (t) => {
+  t.same(parseObjectName('secret/a/b'), { type: 'secret', name: 'a' }, 'later segments are ignored');
   t.same(parseObjectName('db-password'), { type: 'secret', name: 'db-password' });
   t.same(parseObjectName('secret/db-password'), { type: 'secret', name: 'db-password' });
   t.same(parseObjectName('key/signing'), { type: 'key', name: 'signing' });

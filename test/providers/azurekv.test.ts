@@ -1,8 +1,11 @@
+import { createPublicKey, generateKeyPairSync, type JsonWebKey, X509Certificate } from 'node:crypto';
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import t, { type Test } from 'tap';
 import type { AzureKvProvider, SecretKeySelector } from '../../src/api/types.ts';
 import { azureKvProvider, createAzureKvClient } from '../../src/providers/azurekv/index.ts';
+import { azureKvSelection } from '../../src/providers/azurekv/objects.ts';
 import { type ClientContext, type ProviderClient, ProviderError } from '../../src/providers/types.ts';
+import { createCertificates } from '../../src/server/certs.ts';
 import { AZURE_FAKE_TENANT, AzureKeyVaultFake, type AzureKvFault } from '../fakes/azure-keyvault.ts';
 import { ambientIdentity, strictIdentity } from './identity-context.ts';
 
@@ -131,7 +134,7 @@ t.test('TLS: the vault certificate must chain to the configured CA', async (t) =
   t.equal(fake.count('challenge') + fake.count('GetSecret'), 0, 'no request reaches an untrusted server');
 });
 
-t.test('versions, latest, secret/ prefix; key/ and cert/ are not supported', async (t) => {
+t.test('versions, latest, secret/ prefix; unknown object types', async (t) => {
   const { fake, client } = await setup(t);
   const v1 = fake.put('api', 'one');
   const v2 = fake.put('api', 'two');
@@ -149,13 +152,164 @@ t.test('versions, latest, secret/ prefix; key/ and cert/ are not supported', asy
   t.match(missingVersion.message, /secret "api" version "f{32}"/);
 
   const calls = fake.count('GetSecret');
-  for (const key of ['key/signing', 'cert/tls']) {
+  for (const key of ['blob/x', 'secret/']) {
     const err = await failure(client.getSecret({ key }, { signal: signal() }));
     t.equal(err.kind, 'Invalid', key);
-    t.match(err.message, /not supported/);
   }
-  t.equal((await failure(client.getSecret({ key: 'blob/x' }, { signal: signal() }))).kind, 'Invalid');
-  t.equal(fake.count('GetSecret'), calls, 'unsupported object types cost no call');
+  t.equal(fake.count('GetSecret'), calls, 'unknown object types cost no call');
+});
+
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
+const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
+
+t.test('key/: the public JWK as ESO marshals it, per SDK; versions', async (t) => {
+  const { fake, client } = await setup(t);
+  const v1 = fake.putKey('signing', { kty: 'RSA', key_ops: ['sign', 'verify'], n: rsa.n, e: rsa.e });
+  const v2 = fake.putKey('signing', { kty: 'EC', key_ops: ['sign'], crv: 'P-256', x: ec.x, y: ec.y });
+  const kid = (v: string) => `${fake.url}/keys/signing/${v}`;
+
+  // The legacy client (ESO's default) marshals the JWK struct: the service's member order.
+  t.equal(
+    text(await client.getSecret({ key: 'key/signing', version: v1 }, { signal: signal() })),
+    `{"kid":"${kid(v1)}","kty":"RSA","key_ops":["sign","verify"],"n":"${rsa.n}","e":"${rsa.e}"}`,
+  );
+  const latest = text(await client.getSecret({ key: 'key/signing' }, { signal: signal() }));
+  t.equal(
+    latest,
+    `{"kid":"${kid(v2)}","kty":"EC","key_ops":["sign"],"crv":"P-256","x":"${ec.x}","y":"${ec.y}"}`,
+  );
+  // What ESO's docs promise: a JWK a template (or Node) turns back into the public key.
+  const parsed = JSON.parse(latest) as JsonWebKey;
+  t.equal(
+    createPublicKey({ key: parsed, format: 'jwk' }).export({ format: 'jwk' }).x,
+    ec.x,
+    'the JWK is the key',
+  );
+  t.equal(fake.count('GetKey'), 2);
+
+  // useAzureSDK: true: ESO's Azure SDK for Go marshals a map, so members come sorted.
+  const creds = new TestCredential();
+  const sdk = await createAzureKvClient({ ...spec(fake.url), useAzureSDK: true }, ctx(fake), creds);
+  t.teardown(() => sdk.close());
+  t.equal(
+    text(await sdk.getSecret({ key: 'key/signing', version: v1 }, { signal: signal() })),
+    `{"e":"${rsa.e}","key_ops":["sign","verify"],"kid":"${kid(v1)}","kty":"RSA","n":"${rsa.n}"}`,
+  );
+  const missing = await failure(client.getSecret({ key: 'key/absent' }, { signal: signal() }));
+  t.equal(missing.kind, 'NotFound');
+  t.match(missing.message, /key "key\/absent": KeyNotFound, HTTP 404/);
+});
+
+t.test('cert/: the DER bytes of the certificate, at a version or the latest', async (t) => {
+  const { fake, client } = await setup(t);
+  const one = await createCertificates({ hosts: ['one.example'] });
+  const two = await createCertificates({ hosts: ['two.example'] });
+  const der = (pem: string) => new X509Certificate(pem).raw;
+  const v1 = fake.putCertificate('tls', der(one.cert), { tags: { team: 'web' } });
+  fake.putCertificate('tls', der(two.cert));
+  const latest = await client.getSecret({ key: 'cert/tls' }, { signal: signal() });
+  t.same(Buffer.from(latest), der(two.cert), 'the latest version, DER');
+  t.match(new X509Certificate(Buffer.from(latest)).subjectAltName, /two\.example/);
+  const first = await client.getSecret({ key: 'cert/tls', version: v1 }, { signal: signal() });
+  t.same(Buffer.from(first), der(one.cert));
+  t.equal(fake.count('GetCertificate'), 2);
+  t.equal(fake.count('GetSecret'), 0, 'a certificate is read as a certificate, not as its secret');
+  // ESO ignores the property of a certificate: the DER comes back whatever it says.
+  t.same(
+    azureKvSelection.selectValue?.({}, latest, {
+      key: 'cert/tls',
+      property: 'anything',
+      metadata: false,
+      store: 's',
+    }),
+    latest,
+  );
+  t.throws(() => azureKvSelection.selectMap?.({}, latest, { key: 'cert/tls', metadata: false, store: 's' }), {
+    code: 'ESW_PROVIDER_INVALID',
+    message: /dataFrom.extract cannot read Key Vault certificates/,
+  });
+  const missing = await failure(client.getSecret({ key: 'cert/absent' }, { signal: signal() }));
+  t.equal(missing.kind, 'NotFound');
+});
+
+t.test("metadataPolicy Fetch: tags and times, as each of ESO's SDKs returns them", async (t) => {
+  const { fake, client } = await setup(t);
+  fake.put('api', CANARY, {
+    tags: { env: 'prod', owner: 'a<b>&c', cfg: '{"region":"eu","tier":"gold"}' },
+    created: 1_700_000_000,
+    expires: 1_800_000_000,
+    notBefore: 1_690_000_000,
+  });
+  const doc = await client.getMetadata!({ key: 'api' }, { signal: signal() });
+  t.notOk(text(doc).includes(CANARY), 'the metadata document never holds the value');
+  const select = (property: string | undefined, useAzureSDK?: boolean) =>
+    text(
+      azureKvSelection.selectValue!({ ...(useAzureSDK ? { useAzureSDK } : {}) }, doc, {
+        key: 'api',
+        property,
+        metadata: true,
+        store: 'SecretStore "default/azure-store"',
+      }) as Uint8Array,
+    );
+  // Legacy client: tags and the attribute times, sorted, HTML characters escaped as Go does.
+  t.equal(
+    select(undefined),
+    '{"attribute.created":"2023-11-14T22:13:20Z","attribute.expires":"2027-01-15T08:00:00Z",' +
+      '"attribute.notBefore":"2023-07-22T04:26:40Z","attribute.updated":"2023-11-14T22:13:20Z",' +
+      '"cfg":"{\\"region\\":\\"eu\\",\\"tier\\":\\"gold\\"}","env":"prod","owner":"a\\u003cb\\u003e\\u0026c"}',
+  );
+  t.equal(select('env'), 'prod');
+  t.equal(select('owner'), 'a<b>&c');
+  t.equal(select('attribute.expires'), '2027-01-15T08:00:00Z');
+  t.equal(select('cfg.region'), 'eu', 'tag.path reads JSON inside a tag');
+  t.throws(() => select('missing'), { code: 'ESW_PROPERTY_NOT_FOUND', message: /tag "missing" not found/ });
+  t.throws(() => select('cfg.nope'), { code: 'ESW_PROPERTY_NOT_FOUND' });
+  // useAzureSDK: true reads tags only.
+  t.equal(
+    select(undefined, true),
+    '{"cfg":"{\\"region\\":\\"eu\\",\\"tier\\":\\"gold\\"}","env":"prod","owner":"a\\u003cb\\u003e\\u0026c"}',
+  );
+  t.throws(() => select('attribute.expires', true), { code: 'ESW_PROPERTY_NOT_FOUND' });
+
+  // dataFrom.extract: <name>_<tag>, a JSON tag spread, the times (legacy).
+  const map = (property: string | undefined, key = 'api') =>
+    Object.fromEntries(
+      [
+        ...(azureKvSelection.selectMap!({}, doc, { key, property, metadata: true, store: 's' }) as Map<
+          string,
+          Uint8Array
+        >),
+      ].map(([k, v]) => [k, text(v)]),
+    );
+  t.same(map(undefined), {
+    api_env: 'prod',
+    api_owner: 'a<b>&c',
+    api_cfg_region: 'eu',
+    api_cfg_tier: 'gold',
+    'api_attribute.created': '2023-11-14T22:13:20Z',
+    'api_attribute.expires': '2027-01-15T08:00:00Z',
+    'api_attribute.notBefore': '2023-07-22T04:26:40Z',
+    'api_attribute.updated': '2023-11-14T22:13:20Z',
+  });
+  t.same(map('env'), { api_env: 'prod' }, 'one tag, named <key>_<property>');
+  t.same(map('env', 'secret/api'), { 'secret/api_env': '' }, "ESO's key as written: no such tag, empty");
+  t.throws(() => map('missing'), { code: 'ESW_PROPERTY_NOT_FOUND' }, 'the tag must exist, as in ESO');
+
+  // Keys and certificates carry tags too.
+  fake.putKey('k', { kty: 'RSA', n: rsa.n, e: rsa.e }, { tags: { purpose: 'jwt' } });
+  const keyDoc = await client.getMetadata!({ key: 'key/k' }, { signal: signal() });
+  t.equal(
+    text(
+      azureKvSelection.selectValue!({}, keyDoc, {
+        key: 'key/k',
+        property: 'purpose',
+        metadata: true,
+        store: 's',
+      }) as Uint8Array,
+    ),
+    'jwt',
+  );
+  t.equal(fake.count('GetKey'), 1);
 });
 
 t.test('find: name regexp and tags over a paged list, disabled secrets skipped', async (t) => {
@@ -451,3 +605,38 @@ t.test(
     });
   },
 );
+
+t.test('AzureStackCloud: tokens come from the authority customCloudConfig names', async (t) => {
+  const fake = await AzureKeyVaultFake.start();
+  t.teardown(() => fake.close());
+  fake.put('db', CANARY);
+  fake.clients.set('client-guid', 'not-a-real-secret');
+  const stack = await azureKvProvider.newClient(
+    {
+      ...spec(fake.url),
+      environmentType: 'AzureStackCloud',
+      useAzureSDK: true,
+      customCloudConfig: {
+        activeDirectoryEndpoint: fake.url,
+        resourceManagerEndpoint: 'https://arm.example',
+      },
+    },
+    ctx(fake), // no authority override: the store's own authority is used
+  );
+  t.teardown(() => stack.close());
+  t.equal(text(await stack.getSecret({ key: 'db' }, { signal: signal() })), CANARY);
+  t.equal(fake.count('Token'), 1, 'one token from the custom authority');
+  t.match(fake.tokenRequests[0], { tenant: AZURE_FAKE_TENANT, clientId: 'client-guid' });
+
+  await t.rejects(
+    azureKvProvider.newClient(
+      {
+        ...spec(fake.url),
+        environmentType: 'AzureStackCloud',
+        customCloudConfig: { activeDirectoryEndpoint: fake.url },
+      },
+      ctx(fake),
+    ),
+    { kind: 'Invalid', message: /requires useAzureSDK: true/ },
+  );
+});

@@ -30,6 +30,7 @@ export interface Calls {
   getSecret: number;
   getSecrets: number;
   findSecrets: number;
+  getMetadata: number;
   batchSizes: number[];
   keys: string[];
   /** Credentials read by newClient (tests assert on them, never logs). */
@@ -49,6 +50,7 @@ export class CountingProvider implements Provider<CountingSpec> {
     getSecret: 0,
     getSecrets: 0,
     findSecrets: 0,
+    getMetadata: 0,
     batchSizes: [],
     keys: [],
     credentials: [],
@@ -56,6 +58,8 @@ export class CountingProvider implements Provider<CountingSpec> {
   };
   batching: boolean;
   maxBatch: number;
+  /** Metadata documents (metadataPolicy Fetch); the client has getMetadata only when set. */
+  metadata: Map<string, Uint8Array> | undefined;
   /** While set, calls wait for it (or for their signal) before answering. */
   gate: Promise<void> | undefined;
   /** Calls never answer; only their signal ends them. */
@@ -109,6 +113,18 @@ export class CountingProvider implements Provider<CountingSpec> {
         p.calls.close++;
       },
     };
+    if (this.metadata) {
+      const docs = this.metadata;
+      Object.assign(client, {
+        async getMetadata(ref: RemoteKey, opts: CallOptions) {
+          p.calls.getMetadata++;
+          await p.#wait(opts.signal);
+          const doc = docs.get(ref.key);
+          if (!doc) throw new ProviderError('NotFound', `secret "${ref.key}" does not exist`);
+          return doc;
+        },
+      });
+    }
     if (this.batching) {
       Object.assign(client, {
         maxBatch: this.maxBatch,

@@ -93,3 +93,66 @@ t.test('provider errors arrive as catalog errors naming key and store, never the
   t.match(denied, { code: 'ESW_PROVIDER_FORBIDDEN', status: 403 });
   t.notOk(denied.message.includes(CANARY));
 });
+
+t.test('metadataPolicy Fetch: labels and annotations as ESO returns them, never the payload', async (t) => {
+  const { fake, resolver, logs } = await setup(t);
+  fake.addSecret({
+    project: 'proj',
+    id: 'api',
+    versions: [CANARY],
+    labels: { team: 'payments', env: 'prod' },
+    annotations: { 'example.com/owner': 'a&b', config: '{"tier":"gold"}' },
+  });
+  fake.addSecret({ project: 'proj', id: 'bare', versions: ['x'] });
+  const fetch = { key: 'api', metadataPolicy: 'Fetch' as const };
+  const [all, team, owner, labels] = await Promise.all([
+    resolver.getValue(ref, 'a', fetch),
+    resolver.getValue(ref, 'a', { ...fetch, property: 'labels.team' }),
+    resolver.getValue(ref, 'b', { ...fetch, property: 'annotations.example.com/owner' }),
+    resolver.getValue(ref, 'c', { ...fetch, property: 'labels' }),
+  ]);
+  t.equal(
+    all.toString(),
+    '{"annotations":{"config":"{\\"tier\\":\\"gold\\"}","example.com/owner":"a\\u0026b"},"labels":{"env":"prod","team":"payments"}}',
+    "Go's JSON: keys sorted, & escaped",
+  );
+  t.equal(team.toString(), 'payments');
+  t.equal(owner.toString(), 'a&b', 'an annotation key with dots is one key');
+  t.equal(labels.toString(), '{"env":"prod","team":"payments"}');
+  t.equal(fake.calls.GetSecret, 1, 'one GetSecret for every Fetch lookup');
+  t.equal(fake.calls.AccessSecretVersion, 0, 'the payload is never read');
+  t.notOk(all.toString().includes(CANARY));
+
+  t.equal(
+    (await resolver.getValue(ref, 'a', { key: 'bare', metadataPolicy: 'Fetch' })).toString(),
+    '{"annotations":null,"labels":null}',
+    'a secret without labels: null, as a nil map in Go',
+  );
+  const map = await resolver.getMap(ref, 'a', { ...fetch, property: 'annotations' });
+  t.same(Object.fromEntries([...map].map(([k, v]) => [k, v.toString()])), {
+    config: '{"tier":"gold"}',
+    'example.com_owner': 'a&b', // conversionStrategy Default makes the key a valid Secret key
+  });
+  const both = await resolver.getMap(ref, 'a', fetch);
+  t.same(Object.fromEntries([...both].map(([k, v]) => [k, v.toString()])), {
+    annotations: '{"config":"{\\"tier\\":\\"gold\\"}","example.com/owner":"a\\u0026b"}',
+    labels: '{"env":"prod","team":"payments"}',
+  });
+  t.same(
+    [...(await resolver.getMap(ref, 'a', { key: 'bare', property: 'labels', metadataPolicy: 'Fetch' }))],
+    [],
+  );
+
+  await t.rejects(resolver.getValue(ref, 'a', { ...fetch, property: 'labels.absent' }), {
+    code: 'ESW_PROPERTY_NOT_FOUND',
+    message: /label "absent" not found on secret "api"/,
+  });
+  await t.rejects(resolver.getValue(ref, 'a', { ...fetch, property: 'payload' }), {
+    code: 'ESW_PROPERTY_NOT_FOUND',
+    message: /starts with "annotations" or "labels"/,
+  });
+  await t.rejects(resolver.getValue(ref, 'a', { key: 'absent', metadataPolicy: 'Fetch' }), {
+    code: 'ESW_SECRET_NOT_FOUND',
+  });
+  t.notOk(logs.join('\n').includes(CANARY));
+});

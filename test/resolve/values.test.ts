@@ -212,9 +212,39 @@ t.test('versions through the fake provider', async (t) => {
 
 t.test('remoteRef without key, and metadataPolicy Fetch', async (t) => {
   const h = harness(t);
-  h.registry.upsert(store('SecretStore', 'f', 'a', { fake: { data: [] } }));
+  h.registry.upsert(store('SecretStore', 'f', 'a', { fake: { data: [{ key: 'k', value: 'v' }] } }));
   await t.rejects(h.resolver.getValue(fakeRef, 'a', {}), { code: 'ESW_REF_SYNTAX' });
+  // A provider without metadata refuses Fetch (admission refuses it first, ref-support.ts).
   await t.rejects(h.resolver.getValue(fakeRef, 'a', { key: 'k', metadataPolicy: 'Fetch' }), {
     code: 'ESW_PROVIDER_INVALID',
+    message: /metadataPolicy Fetch is not supported/,
+  });
+});
+
+t.test('metadataPolicy Fetch: the metadata document is cached apart from the value', async (t) => {
+  const h = harness(t);
+  h.provider.metadata = new Map([['k', new TextEncoder().encode('{"team":"t-k"}')]]);
+  h.registry.upsert(store('SecretStore', 'c', 'a', { counting: {} }));
+  h.provider.set('k', '{"team":"value-side"}');
+  const ref = { name: 'c', kind: 'SecretStore' } as const;
+  const [value, tag, again] = await Promise.all([
+    h.resolver.getValue(ref, 'a', { key: 'k', property: 'team' }),
+    h.resolver.getValue(ref, 'a', { key: 'k', property: 'team', metadataPolicy: 'Fetch' }),
+    h.resolver.getValue(ref, 'a', { key: 'k', metadataPolicy: 'Fetch' }),
+  ]);
+  t.equal(value.toString(), 'value-side');
+  t.equal(tag.toString(), 't-k');
+  t.equal(again.toString(), '{"team":"t-k"}');
+  t.equal(h.provider.calls.getMetadata, 1, 'one metadata call for two Fetch lookups');
+  t.equal(h.provider.calls.getSecret, 1, 'one value call, not shared with metadata');
+  const map = await h.resolver.getMap(ref, 'a', { key: 'k', metadataPolicy: 'Fetch' });
+  t.same(
+    [...map].map(([k, v]) => [k, v.toString()]),
+    [['team', 't-k']],
+  );
+  t.equal(h.provider.calls.getMetadata, 1, 'extract reads the cached document');
+  await t.rejects(h.resolver.getValue(ref, 'a', { key: 'absent', metadataPolicy: 'Fetch' }), {
+    code: 'ESW_SECRET_NOT_FOUND',
+    message: /^metadata of key "absent" of SecretStore "a\/c": not found/,
   });
 });

@@ -68,6 +68,8 @@ export function azureKvError(err: unknown, subject: string, signal?: AbortSignal
  */
 const KNOWN_CODES: ReadonlySet<string> = new Set([
   'SecretNotFound',
+  'KeyNotFound',
+  'CertificateNotFound',
   'KeyVaultNotFound',
   'VaultNotFound',
   'NotFound',

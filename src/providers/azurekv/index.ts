@@ -1,12 +1,13 @@
 /**
- * Azure Key Vault on @azure/keyvault-secrets (SecretClient) + @azure/identity.
- * - values: getSecret(name, { version }); the value is returned as UTF-8 bytes;
- * - object types as in ESO: `name` and `secret/name` are secrets; `key/` and `cert/` (keys and
- *   certificates) are not supported and fail as Invalid;
+ * Azure Key Vault on @azure/keyvault-secrets, -keys and -certificates + @azure/identity.
+ * - objects as in ESO (objects.ts): `name` and `secret/name` are secrets (their value),
+ *   `key/name` keys (the JWK as JSON), `cert/name` certificates (the DER bytes), each at a
+ *   version or the latest; `metadataPolicy: Fetch` reads tags (and times) instead;
  * - find: listPropertiesOfSecrets (enabled secrets only, tags must all match, name regexp
  *   client-side), then the values one by one (Key Vault has no batch read);
  * - credentials: ServicePrincipal (client secret or certificate), ManagedIdentity (identityId as
- *   client ID or resource ID), WorkloadIdentity (a Kubernetes token exchanged by Entra ID).
+ *   client ID or resource ID), WorkloadIdentity (a Kubernetes token exchanged by Entra ID);
+ * - clouds: the four named ones, or customCloudConfig's authority (AzureStackCloud).
  */
 import type { TokenCredential } from '@azure/core-auth';
 import {
@@ -15,6 +16,8 @@ import {
   ClientSecretCredential,
   ManagedIdentityCredential,
 } from '@azure/identity';
+import { CertificateClient } from '@azure/keyvault-certificates';
+import { KeyClient } from '@azure/keyvault-keys';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { AzureKvProvider, FindRef } from '../../api/types.ts';
 import { compileNameRegexp } from '../find-name.ts';
@@ -27,13 +30,13 @@ import {
   type RemoteKey,
 } from '../types.ts';
 import { azureKvError } from './errors.ts';
+import { azureKvSelection, jwkJson, metadataDocument, parseObjectName } from './objects.ts';
 import {
   AZURE_TOKEN_EXCHANGE_AUDIENCE,
   type AzureCredentialPlan,
   type AzureKvClientOptions,
   azureCredentialPlan,
   azureKvClientOptions,
-  parseObjectName,
 } from './options.ts';
 import { validateAzureKvStore } from './validate.ts';
 
@@ -47,6 +50,7 @@ export const azureKvProvider: Provider<AzureKvProvider> = {
   name: 'azurekv',
   validateStore: (spec, path, kind) => validateAzureKvStore(spec, path, kind),
   newClient: (spec, ctx) => createAzureKvClient(spec, ctx),
+  ...azureKvSelection,
 };
 
 /**
@@ -70,10 +74,7 @@ export async function createAzureKvClient(
     throw new ProviderError('Invalid', `azurekv: ${FIELD}: ${(err as Error).message}`);
   }
   const cred = credential ?? buildCredential(await credentialPlan(spec, ctx), options, ctx);
-  return new AzureKvClient(
-    new SecretClient(options.vaultUrl, cred, options.client),
-    options.requestTimeoutMs,
-  );
+  return new AzureKvClient(options, cred);
 }
 
 async function credentialPlan(spec: AzureKvProvider, ctx: ClientContext): Promise<AzureCredentialPlan> {
@@ -114,8 +115,10 @@ function buildCredential(
     authorityHost: options.authorityHost,
     retryOptions: { maxRetries: Math.max(0, ctx.maxAttempts - 1) },
     ...(ctx.endpoints.azureCa ? { tlsOptions: { ca: ctx.endpoints.azureCa } } : {}),
-    // An overridden authority is not a public cloud: skip MSAL's instance discovery there.
-    ...(ctx.endpoints.azureAuthorityHost ? { disableInstanceDiscovery: true } : {}),
+    // An overridden or custom authority is not a public cloud: skip MSAL's instance discovery.
+    ...(ctx.endpoints.azureAuthorityHost || options.customAuthority
+      ? { disableInstanceDiscovery: true }
+      : {}),
   };
   switch (plan.type) {
     case 'ClientSecret':
@@ -150,32 +153,77 @@ function buildCredential(
 }
 
 export class AzureKvClient implements ProviderClient {
-  readonly #kv: SecretClient;
+  readonly #options: AzureKvClientOptions;
+  readonly #credential: TokenCredential;
   readonly #timeoutMs: number;
+  #secrets: SecretClient | undefined;
+  #keys: KeyClient | undefined;
+  #certs: CertificateClient | undefined;
 
-  constructor(kv: SecretClient, timeoutMs: number) {
-    this.#kv = kv;
-    this.#timeoutMs = timeoutMs;
+  constructor(options: AzureKvClientOptions, credential: TokenCredential) {
+    this.#options = options;
+    this.#credential = credential;
+    this.#timeoutMs = options.requestTimeoutMs;
+  }
+
+  // Each SDK client answers the vault's challenge once; most stores read one object type only.
+  get #secretClient(): SecretClient {
+    this.#secrets ??= new SecretClient(this.#options.vaultUrl, this.#credential, this.#options.client);
+    return this.#secrets;
+  }
+
+  get #keyClient(): KeyClient {
+    this.#keys ??= new KeyClient(this.#options.vaultUrl, this.#credential, this.#options.client);
+    return this.#keys;
+  }
+
+  get #certClient(): CertificateClient {
+    this.#certs ??= new CertificateClient(this.#options.vaultUrl, this.#credential, this.#options.client);
+    return this.#certs;
   }
 
   async getSecret(ref: RemoteKey, opts: CallOptions): Promise<Uint8Array> {
+    return this.#read(ref, opts, false);
+  }
+
+  async getMetadata(ref: RemoteKey, opts: CallOptions): Promise<Uint8Array> {
+    return this.#read(ref, opts, true);
+  }
+
+  async #read(ref: RemoteKey, opts: CallOptions, metadata: boolean): Promise<Uint8Array> {
     const { type, name } = parseObjectName(ref.key);
-    const subject = `secret "${ref.key}"${ref.version ? ` version "${ref.version}"` : ''}`;
-    if (type === 'key' || type === 'cert') {
-      throw new ProviderError(
-        'Invalid',
-        `azurekv: ${subject}: object type "${type}" is not supported; only secrets can be read`,
-      );
+    const kind = type === 'key' ? 'key' : type === 'cert' ? 'certificate' : 'secret';
+    const subject = `${kind} "${ref.key}"${ref.version ? ` version "${ref.version}"` : ''}`;
+    if ((type !== 'secret' && type !== 'key' && type !== 'cert') || !name) {
+      throw new ProviderError('Invalid', `azurekv: "${ref.key}": unknown object type "${type}"`);
     }
-    if (type !== 'secret' || !name) {
-      throw new ProviderError('Invalid', `azurekv: ${subject}: unknown object type "${type}"`);
-    }
+    const call = {
+      abortSignal: opts.signal,
+      requestOptions: { timeout: this.#timeoutMs },
+    };
     try {
-      const out = await this.#kv.getSecret(name, {
+      if (type === 'key') {
+        const key = await this.#keyClient.getKey(name, {
+          ...call,
+          ...(ref.version ? { version: ref.version } : {}),
+        });
+        if (metadata) return metadataDocument(name, key.properties.tags, times(key.properties));
+        if (!key.key) throw new ProviderError('Invalid', `azurekv: ${subject} has no key material`);
+        return new TextEncoder().encode(jwkJson(key.key, this.#options.newSdk));
+      }
+      if (type === 'cert') {
+        const cert = ref.version
+          ? await this.#certClient.getCertificateVersion(name, ref.version, call)
+          : await this.#certClient.getCertificate(name, call);
+        if (metadata) return metadataDocument(name, cert.properties.tags, times(cert.properties));
+        if (!cert.cer) throw new ProviderError('Invalid', `azurekv: ${subject} has no certificate`);
+        return cert.cer;
+      }
+      const out = await this.#secretClient.getSecret(name, {
+        ...call,
         ...(ref.version ? { version: ref.version } : {}),
-        abortSignal: opts.signal,
-        requestOptions: { timeout: this.#timeoutMs },
       });
+      if (metadata) return metadataDocument(name, out.properties.tags, times(out.properties));
       if (out.value === undefined) throw new ProviderError('Invalid', `azurekv: ${subject} has no value`);
       return new TextEncoder().encode(out.value);
     } catch (err: unknown) {
@@ -191,7 +239,7 @@ export class AzureKvClient implements ProviderClient {
     const tags = Object.entries(find.tags ?? {});
     const names: string[] = [];
     try {
-      const pages = this.#kv
+      const pages = this.#secretClient
         .listPropertiesOfSecrets({ abortSignal: opts.signal, requestOptions: { timeout: this.#timeoutMs } })
         .byPage({ maxPageSize: 25 });
       outer: for await (const page of pages) {
@@ -217,6 +265,11 @@ export class AzureKvClient implements ProviderClient {
   }
 
   async close(): Promise<void> {
-    // SecretClient holds no sockets of its own beyond the shared keep-alive agent.
+    // The SDK clients hold no sockets of their own beyond the shared keep-alive agent.
   }
+}
+
+/** The times ESO's Fetch reports (`attribute.*`), from any object's properties. */
+function times(p: { expiresOn?: Date; createdOn?: Date; updatedOn?: Date; notBefore?: Date }) {
+  return { expires: p.expiresOn, created: p.createdOn, updated: p.updatedOn, notBefore: p.notBefore };
 }

@@ -6,6 +6,7 @@
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import type { AzureKvProvider } from '../../api/types.ts';
 import type { EndpointOverrides } from '../types.ts';
+import { usesNewSdk } from './objects.ts';
 
 /** Authority (Entra ID login) host and Key Vault DNS suffix per `environmentType`, as in ESO. */
 export const AZURE_CLOUDS = {
@@ -34,25 +35,63 @@ export interface AzureKvOptionsInput {
 
 export interface AzureKvClientOptions {
   vaultUrl: string;
-  cloud: AzureCloud;
+  cloud: AzureKvProvider['environmentType'] & string;
   /** Where credentials get their tokens; an override from server config wins. */
   authorityHost: string;
-  /** The scope the vault's challenge is expected to name (`https://<suffix>/.default`). */
-  scope: string;
-  client: SecretClientOptions;
+  /**
+   * An authority outside Azure's public clouds (customCloudConfig): MSAL's instance discovery,
+   * which asks login.microsoftonline.com about it, is skipped (a disconnected Azure Stack has
+   * no such endpoint; the store names its authority itself).
+   */
+  customAuthority: boolean;
+  /** The scope the vault's challenge is expected to name (`https://<suffix>/.default`), if known. */
+  scope: string | undefined;
+  /** Options shared by the secret, key and certificate clients. */
+  client: Omit<SecretClientOptions, 'serviceVersion'>;
   /** Per-request timeout, passed with every call. */
   requestTimeoutMs: number;
+  /** `useAzureSDK: true`: the shapes of ESO's Azure SDK for Go (see objects.ts). */
+  newSdk: boolean;
 }
 
+/**
+ * Throws Error with a field message for what ESO's client refuses: AzureStackCloud without
+ * customCloudConfig, customCloudConfig without useAzureSDK, GermanCloud with the new SDK
+ * (ESO: "Azure Germany … was discontinued"), an authority that is not https.
+ */
 export function azureKvClientOptions(input: AzureKvOptionsInput): AzureKvClientOptions {
-  const env = input.spec.environmentType ?? 'PublicCloud';
-  if (env === 'AzureStackCloud') {
-    throw new Error('environmentType AzureStackCloud (custom clouds) is not supported');
+  const spec = input.spec;
+  const env = spec.environmentType ?? 'PublicCloud';
+  const custom = spec.customCloudConfig;
+  const newSdk = usesNewSdk(spec);
+  if (custom && !newSdk) {
+    throw new Error(
+      'customCloudConfig requires useAzureSDK: true (the legacy SDK does not support custom clouds)',
+    );
   }
-  const cloud = AZURE_CLOUDS[env];
-  const vaultUrl = (input.spec.vaultUrl ?? '').trim();
+  if (env === 'AzureStackCloud' && !custom) {
+    throw new Error('environmentType AzureStackCloud needs customCloudConfig');
+  }
+  if (env === 'GermanCloud' && newSdk) {
+    throw new Error(
+      'environmentType GermanCloud: Microsoft Cloud Deutschland was discontinued on 2021-10-29 and useAzureSDK: true has no endpoints for it; use AzureStackCloud with customCloudConfig, or a public cloud',
+    );
+  }
+  let authorityHost: string;
+  let scope: string | undefined;
+  if (custom) {
+    authorityHost = checkAuthority(custom.activeDirectoryEndpoint);
+    const suffix = custom.keyVaultDNSSuffix?.replace(/^\.+/, '');
+    scope = env === 'AzureStackCloud' ? (suffix ? `https://${suffix}/.default` : undefined) : undefined;
+  } else {
+    authorityHost = AZURE_CLOUDS[env as AzureCloud].authorityHost;
+  }
+  if (scope === undefined && env !== 'AzureStackCloud') {
+    scope = `https://${AZURE_CLOUDS[env as AzureCloud].keyVaultSuffix}/.default`;
+  }
+  const vaultUrl = (spec.vaultUrl ?? '').trim();
   if (!vaultUrl) throw new Error('vaultUrl is required');
-  const client: SecretClientOptions = {
+  const client: Omit<SecretClientOptions, 'serviceVersion'> = {
     // Bounded: the SDK's default is 3 retries with up to 64 s between them.
     retryOptions: {
       maxRetries: Math.max(0, input.maxAttempts - 1),
@@ -69,11 +108,28 @@ export function azureKvClientOptions(input: AzureKvOptionsInput): AzureKvClientO
   return {
     vaultUrl,
     cloud: env,
-    authorityHost: input.endpoints.azureAuthorityHost ?? cloud.authorityHost,
-    scope: `https://${cloud.keyVaultSuffix}/.default`,
+    authorityHost: input.endpoints.azureAuthorityHost ?? authorityHost,
+    customAuthority: custom !== undefined,
+    scope,
     client,
     requestTimeoutMs: input.timeoutMs,
+    newSdk,
   };
+}
+
+/** The Azure SDKs take an authority only over https (azidentity refuses anything else). */
+export function checkAuthority(endpoint: string | undefined): string {
+  const raw = (endpoint ?? '').trim();
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error('customCloudConfig.activeDirectoryEndpoint must be an https URL');
+  }
+  if (url.protocol !== 'https:' || url.username || url.password) {
+    throw new Error('customCloudConfig.activeDirectoryEndpoint must be an https URL without credentials');
+  }
+  return raw;
 }
 
 /** What the credential is built from; values are read by the caller (ctx.readSecretKey). */
@@ -149,11 +205,4 @@ export function azureCredentialPlan(
   }
   if (!creds.clientSecret) throw new Error('authType ServicePrincipal needs authSecretRef.clientSecret');
   return { type: 'ClientSecret', tenantId, clientId: creds.clientId, clientSecret: creds.clientSecret };
-}
-
-/** ESO's object-type prefix: `name` or `secret/name` is a secret; `key/` and `cert/` are not served. */
-export function parseObjectName(key: string): { type: string; name: string } {
-  const i = key.indexOf('/');
-  if (i < 0) return { type: 'secret', name: key };
-  return { type: key.slice(0, i), name: key.slice(i + 1) };
 }

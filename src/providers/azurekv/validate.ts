@@ -22,6 +22,7 @@ import {
   storeContext,
 } from '../../api/store-refs.ts';
 import type { StoreKind } from '../../api/types.ts';
+import { checkAuthority } from './options.ts';
 
 export const AZURE_AUTH_TYPES = ['ServicePrincipal', 'ManagedIdentity', 'WorkloadIdentity'] as const;
 export const AZURE_ENVIRONMENTS = [
@@ -140,7 +141,35 @@ export function validateAzureKvStore(
         ),
       );
     }
-    reqString(custom.activeDirectoryEndpoint, `${path}.customCloudConfig.activeDirectoryEndpoint`, errors);
+    const aad = reqString(
+      custom.activeDirectoryEndpoint,
+      `${path}.customCloudConfig.activeDirectoryEndpoint`,
+      errors,
+    );
+    if (aad !== undefined) {
+      try {
+        checkAuthority(aad);
+      } catch {
+        errors.push(
+          fieldErrors.invalid(
+            `${path}.customCloudConfig.activeDirectoryEndpoint`,
+            aad,
+            'must be an https URL without credentials (the Azure SDKs take no other authority)',
+          ),
+        );
+      }
+    }
+    for (const k of ['keyVaultEndpoint', 'keyVaultDNSSuffix', 'resourceManagerEndpoint']) {
+      optString(custom[k], `${path}.customCloudConfig.${k}`, errors);
+    }
+  }
+  if (env === 'GermanCloud' && useSdk === true) {
+    errors.push(
+      fieldErrors.forbidden(
+        `${path}.environmentType`,
+        'GermanCloud with useAzureSDK: true: Microsoft Cloud Deutschland was discontinued on 2021-10-29 and the Azure SDK has no endpoints for it (ESO refuses it too); use AzureStackCloud with customCloudConfig, or a public cloud',
+      ),
+    );
   }
   if (env === 'AzureStackCloud' && !custom) {
     errors.push(

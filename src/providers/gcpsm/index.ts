@@ -11,6 +11,7 @@
  * - getSecret: AccessSecretVersion of `projects/<p>[/locations/<l>]/secrets/<key>/versions/<v>`,
  *   `v` = `latest` when the ref has no version. The raw payload bytes are returned, after a
  *   check against `payload.dataCrc32c` when the server sends it (a mismatch is Unavailable).
+ * - getMetadata (metadataPolicy Fetch): GetSecret's labels and annotations (metadata.ts).
  * - findSecrets: ListSecrets under the store's parent, labels (`tags`) and `path` as the
  *   server-side filter, `name.regexp` and the `path` prefix checked here, then the latest
  *   version of each match. A listed secret without any version is skipped.
@@ -31,12 +32,14 @@ import {
 import { crc32c } from './crc32c.ts';
 import { gcpAuthClient, parseGcpCredential } from './credentials.ts';
 import { gcpDeadline, gcpError } from './errors.ts';
+import { gcpSmSelection, metadataDocument } from './metadata.ts';
 import {
   type CallLimits,
   gcpCallOptions,
   gcpClientOptions,
   listFilter,
   parentName,
+  secretName,
   secretVersionName,
 } from './options.ts';
 import { validateGcpSmStore } from './validate.ts';
@@ -52,6 +55,7 @@ const CREDENTIALS_FIELD = 'spec.provider.gcpsm.auth.secretRef.secretAccessKeySec
 export const gcpSmProvider: Provider<GcpSmProvider> = {
   name: 'gcpsm',
   validateStore: (spec, path, kind) => validateGcpSmStore(spec, path, kind),
+  ...gcpSmSelection,
   async newClient(spec: GcpSmProvider, ctx: ClientContext): Promise<ProviderClient> {
     const auth = (spec.auth ?? {}) as Record<string, unknown>;
     for (const method of ['workloadIdentity', 'workloadIdentityFederation']) {
@@ -122,6 +126,19 @@ export class GcpSmClient implements ProviderClient {
       throw new ProviderError('Unavailable', `gcpsm: ${subject}: payload checksum mismatch`);
     }
     return data;
+  }
+
+  /** metadataPolicy Fetch: the secret's labels and annotations (GetSecret), never its payload. */
+  async getMetadata(ref: RemoteKey, opts: CallOptions): Promise<Uint8Array> {
+    const subject = `metadata of secret "${ref.key}"`;
+    const name = secretName(await this.#project(opts.signal), ref.key);
+    const [secret] = await this.#call(subject, opts.signal, () =>
+      this.#client.getSecret({ name }, gcpCallOptions(this.#limits, opts.signal)),
+    );
+    return metadataDocument(
+      secret.annotations as Record<string, string> | null | undefined,
+      secret.labels as Record<string, string> | null | undefined,
+    );
   }
 
   async findSecrets(find: FindRef, opts: CallOptions): Promise<Map<string, Uint8Array>> {

@@ -87,6 +87,14 @@ export function parentName(spec: GcpSmProvider): string {
 const SECRET_ID = /^[A-Za-z0-9_-]{1,255}$/;
 const VERSION = /^[A-Za-z0-9_-]{1,63}$/;
 
+/** `…/secrets/<key>`: the secret itself (its labels and annotations). */
+export function secretName(spec: GcpSmProvider, key: string): string {
+  if (!SECRET_ID.test(key)) {
+    throw new ProviderError('Invalid', `gcpsm: "${key}" is not a valid secret id`);
+  }
+  return `${parentName(spec)}/secrets/${key}`;
+}
+
 /** `…/secrets/<key>/versions/<version>`; `latest` when no version is given. */
 export function secretVersionName(spec: GcpSmProvider, key: string, version: string | undefined): string {
   if (!SECRET_ID.test(key)) {
