@@ -10,6 +10,8 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ExternalSecret } from '../src/api/types.ts';
+import { esoResourceVersion } from '../src/refresher/external-secret.ts';
 import { createCertificates } from '../src/server/certs.ts';
 import { KubeApiServer } from '../test/fakes/kube-apiserver/index.ts';
 import { writeKubeconfig } from '../test/fakes/kubectl.ts';
@@ -73,10 +75,10 @@ async function run(esCount: number, secretCount: number, port: number) {
   }
   // Ready statuses (the status subresource is separate from spec, as on a real API server).
   for (const o of api.list('externalsecrets', 'default')) {
-    const obj = o as { metadata: { generation?: number }; status?: unknown };
+    const obj = o as ExternalSecret;
     obj.status = {
       refreshTime: recent,
-      syncedResourceVersion: `${obj.metadata.generation ?? 1}-0`,
+      syncedResourceVersion: esoResourceVersion(obj),
       conditions: [{ type: 'Ready', status: 'True', reason: 'SecretSynced' }],
     };
     api.put(obj);

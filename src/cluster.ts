@@ -74,7 +74,12 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
   const runtime = createRuntime(
     registry,
     secrets,
-    { ...opts, identity: opts.identity ?? config.identity },
+    {
+      ...opts,
+      identity: opts.identity ?? config.identity,
+      // The class from the command line unless the caller chose one.
+      controllerClass: opts.controllerClass ?? config.controllerClass,
+    },
     {
       notReady: () => [...informers.healthy(), ...(certs?.notReady() ?? [])],
       close: async () => {

@@ -206,6 +206,15 @@ export const FLAGS: readonly FlagSpec[] = [
     value: 'NAME',
     help: 'identity in the refresher Lease',
   },
+  {
+    name: 'controller-class',
+    commands: SERVE,
+    kind: 'string',
+    env: 'ESW_CONTROLLER_CLASS',
+    default: 'default',
+    value: 'CLASS',
+    help: 'serve stores whose spec.controller is CLASS ("default" also serves stores naming none, as ESO\'s default controller) and the ExternalSecrets and placeholder Secrets using them; leave the others to ESO',
+  },
   // serve: refresher
   {
     name: 'no-refresher',
@@ -511,6 +520,14 @@ function convert(spec: FlagSpec, raw: string | string[] | boolean): string | num
   }
 }
 
+/** A class is compared with spec.controller as written: no empty or padded name. */
+function controllerClass(raw: string | undefined): string {
+  const value = raw ?? 'default';
+  if (value === '' || value.trim() !== value || value.length > 253)
+    throw new ConfigError(`--controller-class must be a name like "default" or "esw", got "${value}"`);
+  return value;
+}
+
 function inflightBytes(raw: string | undefined, env: NodeJS.ProcessEnv): number {
   if (raw === undefined) return defaultInflightBytes(memoryLimit(env));
   const n = parseBytes(raw);
@@ -623,6 +640,8 @@ export interface ServeConfig {
   clientCa: string | undefined;
   kubeconfig: string | undefined;
   stores: string[];
+  /** Stores (and what uses them) served: src/api/controller-class.ts. */
+  controllerClass: string;
   refresher: boolean;
   logLevel: string;
   certMode: 'files' | 'builtin';
@@ -691,6 +710,7 @@ export function serveConfig(cl: CommandLine, env: NodeJS.ProcessEnv = process.en
     clientCa: cl.string('client-ca'),
     kubeconfig,
     stores,
+    controllerClass: controllerClass(cl.string('controller-class')),
     refresher: !cl.boolean('no-refresher'),
     logLevel: cl.string('log-level') as string,
     certMode: cl.string('cert-mode') as 'files' | 'builtin',

@@ -12,6 +12,7 @@ export const ErrorCatalog = {
   ESW_REF_SYNTAX: { status: 422, summary: 'malformed reference' },
   ESW_STORE_NOT_FOUND: { status: 404, summary: 'store not found' },
   ESW_STORE_FORBIDDEN: { status: 403, summary: 'store may not be used from this namespace' },
+  ESW_STORE_OTHER_CLASS: { status: 403, summary: 'store belongs to another controller class' },
   ESW_STORE_INVALID: { status: 422, summary: 'store is invalid or unsupported' },
   ESW_CREDENTIALS: { status: 422, summary: 'store credentials could not be read' },
   ESW_IDENTITY_FORBIDDEN: { status: 403, summary: "store may not use this server's own identity" },

@@ -44,6 +44,8 @@ export interface RuntimeOptions {
   serviceAccountToken?: ServiceAccountTokenSource;
   /** This server's own ServiceAccount token file (tests); default the in-cluster mount. */
   ownTokenPath?: string;
+  /** `--controller-class`: the stores served (src/api/controller-class.ts); undefined: all. */
+  controllerClass?: string;
 }
 
 const STORE_KINDS = new Set(['SecretStore', 'ClusterSecretStore']);
@@ -94,6 +96,7 @@ export function createRuntime(
     ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.serviceAccountToken ? { serviceAccountToken: opts.serviceAccountToken } : {}),
     ...(opts.ownTokenPath ? { ownTokenPath: opts.ownTokenPath } : {}),
+    ...(opts.controllerClass !== undefined ? { controllerClass: opts.controllerClass } : {}),
   });
   const mutateDeps = {
     resolver,
@@ -105,7 +108,11 @@ export function createRuntime(
     registry,
     resolver,
     validate: (request) =>
-      validateAdmission(request, { registry, ...(opts.identity ? { identity: opts.identity } : {}) }),
+      validateAdmission(request, {
+        registry,
+        ...(opts.identity ? { identity: opts.identity } : {}),
+        ...(opts.controllerClass !== undefined ? { controllerClass: opts.controllerClass } : {}),
+      }),
     mutate: (request) => mutateSecret(request, mutateDeps),
     notReady: extra.notReady ?? (() => []),
     close: async () => {

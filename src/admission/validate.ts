@@ -5,8 +5,9 @@
  */
 
 import type { IdentityPolicy } from '../api/identity.ts';
+import { foreignStoreOf, servesStore } from '../api/controller-class.ts';
 import { refSupportErrors } from '../api/ref-support.ts';
-import type { ExternalSecret, StoreKind } from '../api/types.ts';
+import type { ExternalSecret, SecretStore, StoreKind } from '../api/types.ts';
 import { GROUP } from '../api/types.ts';
 import { validateObject } from '../api/validate.ts';
 import type { StoreRegistry } from '../resolve/types.ts';
@@ -23,6 +24,12 @@ export interface ValidateDeps {
   registry?: StoreRegistry;
   /** Which SecretStores may use this server's own identity; default none. */
   identity?: IdentityPolicy;
+  /**
+   * `--controller-class`: a store of another class, and an ExternalSecret using one, are allowed
+   * as they are — ESO's webhook validates them, by ESO's rules, not ours (this webhook serves
+   * fewer providers and fields). Undefined: everything is validated.
+   */
+  controllerClass?: string;
 }
 
 export function validateAdmission(request: AdmissionRequest, deps: ValidateDeps = {}): AdmissionResult {
@@ -38,6 +45,8 @@ export function validateAdmission(request: AdmissionRequest, deps: ValidateDeps 
   if (typed.metadata && request.namespace && !typed.metadata.namespace) {
     typed.metadata = { ...typed.metadata, namespace: request.namespace };
   }
+  if (deps.controllerClass !== undefined && leftToOtherClass(typed, kind, request.namespace, deps))
+    return allow();
   const { errors, warnings } = validateObject(typed, deps.identity ? { identity: deps.identity } : {});
   const registry = deps.registry;
   if (kind === 'ExternalSecret' && registry) {
@@ -49,6 +58,28 @@ export function validateAdmission(request: AdmissionRequest, deps: ValidateDeps 
   if (errors.length === 0) return allow(warnings);
   const name = object.metadata?.name ?? object.metadata?.generateName ?? '';
   return denyInvalid({ kind, group: GROUP, name }, errors, warnings);
+}
+
+/** Another controller's object (src/api/controller-class.ts): not ours to judge. */
+function leftToOtherClass(
+  object: unknown,
+  kind: string,
+  namespace: string | undefined,
+  deps: ValidateDeps,
+): boolean {
+  const ours = deps.controllerClass as string;
+  if (kind === 'ExternalSecret') {
+    const registry = deps.registry;
+    return (
+      registry !== undefined &&
+      foreignStoreOf(object as ExternalSecret, ours, (k, n) => registry.getStore(k, n, namespace)) !==
+        undefined
+    );
+  }
+  // A store; a class that is not a string is validated (and refused by the schema).
+  const controller = (object as { spec?: { controller?: unknown } }).spec?.controller;
+  if (controller !== undefined && controller !== null && typeof controller !== 'string') return false;
+  return !servesStore(object as SecretStore, ours);
 }
 
 function storeWarnings(es: ExternalSecret, namespace: string | undefined, registry: StoreRegistry): string[] {

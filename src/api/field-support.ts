@@ -349,9 +349,7 @@ const STORE: SupportTable = {
   metadata: SERVED,
   spec: SERVED,
   'status.**': SERVED,
-  'spec.controller': warned(
-    'this webhook serves every store whatever its controller class (ESO leaves a store of another class to that controller)',
-  ),
+  'spec.controller': SERVED,
   'spec.refreshInterval': warned(
     'ESO re-validates the store on this interval; this webhook validates a store when it is written and when it is used',
   ),

@@ -57,6 +57,7 @@ export async function startRuntime(
     metrics,
     admissionDeadlineMs: config.admissionDeadlineMs,
     cacheTtlMs: config.cacheTtlMs,
+    controllerClass: config.controllerClass,
   };
   if (config.mode === 'cluster') {
     // @kubernetes/client-node alone is ~85 MiB of RSS: loaded only in cluster mode. The file

@@ -8,23 +8,25 @@
  */
 import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
+import { storeRefsOf } from '../api/controller-class.ts';
+import { parseDuration } from '../api/duration.ts';
 import type {
   Condition,
   ExternalSecret,
-  ExternalSecretDataFrom,
   ExternalSecretStatus,
   RemoteRef,
-  Rewrite,
   Secret,
   StoreKind,
 } from '../api/types.ts';
 import { EswError, errorMessage, isEswError } from '../errors.ts';
 import { parseErrorText } from '../observability/sanitize.ts';
-import { compileGoRegexp, type GoRegexp, PatternError } from '../patterns/re2.ts';
+import { decodeMap } from '../refs/decoding.ts';
 import type { LookupOptions, Resolver, StoreRef } from '../resolve/types.ts';
 import { Budget, renderTemplate, templateBytes, templateInput } from '../template/index.ts';
+import { compareGoStrings } from '../template/values.ts';
 import { ConflictError, type KubeWriter } from './ports.ts';
-import { dataHash, decodeData, encodeData, type SecretData } from './secret-data.ts';
+import { applyRewrites } from './rewrite.ts';
+import { dataDigest, dataHash, decodeData, encodeData, type SecretData } from './secret-data.ts';
 
 export const MANAGED_LABEL = 'reconcile.external-secrets.io/managed';
 export const ES_HASH_ANNOTATION = 'reconcile.external-secrets.io/data-hash';
@@ -41,6 +43,13 @@ export type SyncResult = 'created' | 'updated' | 'unchanged' | 'deleted' | 'skip
 export interface SyncOutcome {
   result: SyncResult;
   error?: unknown;
+  /** Skipped because a store it uses belongs to another controller class. */
+  otherClass?: true;
+  /**
+   * Synced in full: `status.refreshTime` and `status.syncedResourceVersion` were written (not a
+   * failure, not skipped by the refresh gate).
+   */
+  refreshed?: true;
 }
 
 export interface EsSyncDeps {
@@ -49,6 +58,11 @@ export interface EsSyncDeps {
   now: () => number;
   /** The refresh path asks for values fetched in this cycle (see LookupOptions.fetchedAfter). */
   lookup?: LookupOptions;
+  /**
+   * The last full sync as the caller knows it (the refresher remembers its own; the status it
+   * wrote may not have come back yet). null: never synced. Undefined: read from `es.status`.
+   */
+  synced?: SyncBasis | null;
 }
 
 // ------------------------------------------------------------------ resolving data
@@ -96,19 +110,32 @@ export async function resolveExternalSecretData(
   for (const [i, df] of (spec.dataFrom ?? []).entries()) {
     const field = `spec.dataFrom[${i}]`;
     const store = storeOf(df.sourceRef, field);
+    // As ESO: with a rewrite, keys are not converted and values are decoded after it (a merge
+    // reads the values as the provider returned them).
+    const rewrites = df.rewrite ?? [];
+    const rewriting = rewrites.length > 0;
+    const decoding = (df.extract ?? df.find)?.decodingStrategy;
+    const lookup: LookupOptions = rewriting ? { ...opts, skipKeyConversion: true } : opts;
     let map: Map<string, Buffer>;
-    // As ESO: with a rewrite the remote names are renamed by it, not by conversionStrategy.
-    const lookup = df.rewrite?.length ? { ...opts, skipKeyConversion: true } : opts;
     try {
-      if (df.extract) map = await resolver.getMap(store, ns, df.extract as RemoteRef, lookup);
-      else if (df.find) map = await resolver.find(store, ns, df.find, lookup);
-      else throw new EswError('ESW_VALIDATION', `${field}: needs extract or find`);
+      if (df.extract) {
+        const ref = rewriting ? { ...df.extract, decodingStrategy: 'None' as const } : df.extract;
+        map = await resolver.getMap(store, ns, ref as RemoteRef, lookup);
+      } else if (df.find) {
+        const find = rewriting ? { ...df.find, decodingStrategy: 'None' as const } : df.find;
+        map = await resolver.find(store, ns, find, lookup);
+      } else throw new EswError('ESW_VALIDATION', `${field}: needs extract or find`);
     } catch (err: unknown) {
       if (!gone(err)) throw err;
       skip.missing?.push({ field, key: df.extract?.key ?? '' });
       continue;
     }
-    for (const [k, v] of rewriteKeys(map, df, field)) out.set(k, v);
+    if (rewriting) map = applyRewrites(map, rewrites, field);
+    map = validKeys(map, field);
+    if (rewriting && decoding && decoding !== 'None')
+      map = toBuffers(decodeMap(decoding, map, `${field} (decodingStrategy ${decoding})`));
+    // Later entries win over earlier ones (ESO's MergeByteMap in dataFrom order).
+    for (const [k, v] of map) out.set(k, v);
   }
   const MISSING = Symbol('missing');
   const values = await Promise.all(
@@ -129,41 +156,33 @@ export async function resolveExternalSecretData(
   return out;
 }
 
-function rewriteKeys(
-  map: Map<string, Buffer>,
-  df: ExternalSecretDataFrom,
-  field: string,
-): Map<string, Buffer> {
-  let current = map;
-  for (const [j, rw] of (df.rewrite ?? []).entries())
-    current = applyRewrite(current, rw, `${field}.rewrite[${j}]`);
-  return current;
-}
-
-/** Go's regexp, as ESO's rewrite compiles it (src/patterns/re2.ts). */
-function rewriteRegexp(source: string, field: string): GoRegexp {
-  try {
-    return compileGoRegexp(source);
-  } catch (err: unknown) {
-    if (!(err instanceof PatternError)) throw err;
-    throw new EswError('ESW_VALIDATION', `${field}.regexp.source: ${err.message}`);
-  }
-}
-
-function applyRewrite(map: Map<string, Buffer>, rw: Rewrite, field: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const re = rw.regexp?.source !== undefined ? rewriteRegexp(rw.regexp.source, field) : undefined;
-  for (const [key, value] of map) {
-    let next = key;
-    if (re) {
-      // Go's ReplaceAllString with Go's `$1`/`${name}` expansion, as ESO's rewrite.
-      next = re.replaceAll(key, rw.regexp?.target ?? '');
-    } else if (rw.transform?.template !== undefined) {
-      next = renderTemplate(rw.transform.template, { value: key }, `${field}.transform.template`);
+/**
+ * ESO's ValidateKeys: an empty key is dropped (nothing upstream), a key longer than 253 bytes or
+ * with a character other than a letter, a digit, `-`, `.` or `_` fails the sync.
+ */
+function validKeys(map: Map<string, Buffer>, field: string): Map<string, Buffer> {
+  let out = map;
+  for (const key of map.keys()) {
+    if (key === '') {
+      if (out === map) out = new Map(map);
+      out.delete(key);
+      continue;
     }
-    out.set(next, value);
+    if (Buffer.byteLength(key) > 253)
+      throw new EswError('ESW_VALIDATION', `${field}: key "${key.slice(0, 253)}…" is longer than 253 bytes`);
+    if (!KEY_CHARS.test(key))
+      throw new EswError(
+        'ESW_VALIDATION',
+        `${field}: key "${key}" has a character other than a letter, a digit, '-', '.' or '_' (use rewrite or conversionStrategy)`,
+      );
   }
   return out;
+}
+
+const KEY_CHARS = /^[\p{L}\p{N}._-]+$/u;
+
+function toBuffers(map: Map<string, Uint8Array>): Map<string, Buffer> {
+  return new Map([...map].map(([k, v]) => [k, Buffer.isBuffer(v) ? v : Buffer.from(v)]));
 }
 
 // ------------------------------------------------------------------ desired Secret
@@ -243,6 +262,20 @@ export async function syncExternalSecret(es: ExternalSecret, deps: EsSyncDeps): 
   // Being deleted (finalizers, foreground deletion): as ESO, leave it alone. Recreating its
   // target now would hand the garbage collector a new dependent to wait for.
   if (es.metadata?.deletionTimestamp) return { result: 'skipped' };
+  // A store of another controller class: that controller's object, as in ESO — no write, no
+  // status, no Event.
+  if (usesOtherClass(es, deps.resolver)) return { result: 'skipped', otherClass: true };
+  // ESO's gate: nothing to refresh (refreshPolicy, refreshInterval 0) and a target as it was
+  // written — no provider call, no write, no status. When a periodic refresh is due is the
+  // caller's business (the refresher's rounds).
+  if (!needsRefresh(es, deps.synced === undefined ? syncedOf(es) : deps.synced)) {
+    try {
+      if (isTargetValid(es, await deps.kube.getSecret(es.metadata?.namespace ?? 'default', targetName)))
+        return { result: 'skipped' };
+    } catch {
+      // Cannot tell: sync, which reports what is wrong.
+    }
+  }
   try {
     const type = target.template?.type;
     if (type && PRIVILEGED_TYPES.has(type)) {
@@ -267,7 +300,7 @@ export async function syncExternalSecret(es: ExternalSecret, deps: EsSyncDeps): 
     if (data.size === 0 && deletion === 'Delete') return await deleteTarget(es, deps, targetName);
     if (data.size === 0 && deletion === 'Retain') {
       await setStatus(es, deps, ready('SecretSynced', 'secret synced'), targetName);
-      return { result: 'unchanged' };
+      return { result: 'unchanged', refreshed: true };
     }
     const desired = applyTemplate(es, data);
     if (creation === 'None') {
@@ -276,7 +309,7 @@ export async function syncExternalSecret(es: ExternalSecret, deps: EsSyncDeps): 
         deps,
         ready('SecretSynced', 'secret synced (creationPolicy None: nothing written)'),
       );
-      return { result: 'skipped' };
+      return { result: 'skipped', refreshed: true };
     }
     const result = await writeTarget(es, deps, targetName, desired);
     if (result === 'created' || result === 'updated') {
@@ -289,7 +322,7 @@ export async function syncExternalSecret(es: ExternalSecret, deps: EsSyncDeps): 
       );
     }
     await setStatus(es, deps, ready('SecretSynced', 'secret synced'), targetName);
-    return { result };
+    return { result, refreshed: true };
   } catch (err: unknown) {
     // The Secret is not touched: its data stays as it was.
     const message = isEswError(err) ? err.message : `sync failed: ${errorMessage(err)}`;
@@ -297,6 +330,23 @@ export async function syncExternalSecret(es: ExternalSecret, deps: EsSyncDeps): 
     await setStatus(es, deps, notReady('SecretSyncedError', message)).catch(() => undefined);
     return { result: 'error', error: err };
   }
+}
+
+/**
+ * True when any store `es` names is refused as another controller's (ESO's
+ * shouldSkipUnmanagedStore; a store not found, or refused for another reason, does not count:
+ * the sync reports that).
+ */
+export function usesOtherClass(es: ExternalSecret, resolver: Resolver): boolean {
+  const ns = es.metadata?.namespace ?? 'default';
+  for (const ref of storeRefsOf(es)) {
+    try {
+      resolver.checkStore(ref, ns);
+    } catch (err: unknown) {
+      if (isEswError(err) && err.code === 'ESW_STORE_OTHER_CLASS') return true;
+    }
+  }
+  return false;
 }
 
 async function writeTarget(
@@ -468,7 +518,7 @@ async function deleteTarget(es: ExternalSecret, deps: EsSyncDeps, name: string):
     );
   }
   await setStatus(es, deps, ready('SecretDeleted', 'secret deleted due to DeletionPolicy'));
-  return { result: existing ? 'deleted' : 'unchanged' };
+  return { result: existing ? 'deleted' : 'unchanged', refreshed: true };
 }
 
 // ------------------------------------------------------------------ status and events
@@ -499,16 +549,98 @@ async function setStatus(
   };
   if (condition.status === 'True') {
     status.refreshTime = nowIso;
-    status.syncedResourceVersion = syncedResourceVersion(es);
+    status.syncedResourceVersion = esoResourceVersion(es);
     if (bound) status.binding = { name: bound };
   }
   await deps.kube.updateExternalSecretStatus(es, status);
 }
 
-/** ESO's form: "<generation>-<hash of labels and annotations>". */
-export function syncedResourceVersion(es: ExternalSecret): string {
-  const meta = JSON.stringify([sorted(es.metadata?.labels ?? {}), sorted(es.metadata?.annotations ?? {})]);
-  return `${es.metadata?.generation ?? 0}-${createHash('sha256').update(meta).digest('hex').slice(0, 16)}`;
+// ------------------------------------------------------------------ refresh gate
+
+/** What the last full sync recorded: ESO's `status.syncedResourceVersion` and `refreshTime`. */
+export interface SyncBasis {
+  resourceVersion: string;
+  /** ms since epoch */
+  refreshTime: number;
+}
+
+/**
+ * ESO's GetResourceVersion: `<generation>-<sha3-224 of fmt "%+v" of the labels and
+ * annotations>`, byte for byte — so a status ESO wrote is understood here after a migration,
+ * and any label or annotation change (force-sync among them) counts as a change.
+ */
+export function esoResourceVersion(es: ExternalSecret): string {
+  const text = `{annotations:${goMapText(es.metadata?.annotations)} labels:${goMapText(es.metadata?.labels)}}`;
+  return `${es.metadata?.generation ?? 0}-${createHash('sha3-224').update(text, 'utf8').digest('hex')}`;
+}
+
+/** Go's fmt `%v` of a map[string]string: `map[k:v k2:v2]`, keys in byte order. */
+function goMapText(m: Record<string, string> | undefined): string {
+  const keys = Object.keys(m ?? {}).sort(compareGoStrings);
+  return `map[${keys.map((k) => `${k}:${(m as Record<string, string>)[k]}`).join(' ')}]`;
+}
+
+/** The basis recorded in `es.status` (ESO's reading), or null when it was never synced. */
+export function syncedOf(es: ExternalSecret): SyncBasis | null {
+  const rv = es.status?.syncedResourceVersion;
+  const at = es.status?.refreshTime ? Date.parse(es.status.refreshTime) : Number.NaN;
+  if (!rv || Number.isNaN(at)) return null;
+  return { resourceVersion: rv, refreshTime: at };
+}
+
+/** `spec.refreshInterval` in ms (the CRD's default 1h when absent or unreadable). */
+export function refreshIntervalOf(es: ExternalSecret): number {
+  const raw = es.spec?.refreshInterval;
+  return (raw === undefined ? undefined : parseDuration(raw)) ?? DEFAULT_REFRESH_INTERVAL_MS;
+}
+
+export const DEFAULT_REFRESH_INTERVAL_MS = 3_600_000;
+
+/**
+ * ESO's shouldRefresh without its clock: false when nothing but a missing or edited target may
+ * sync `es` again (CreatedOnce once synced, OnChange with no change, Periodic with interval 0 once
+ * synced).
+ */
+export function needsRefresh(es: ExternalSecret, synced: SyncBasis | null): boolean {
+  if (synced === null) return true;
+  const policy = es.spec?.refreshPolicy ?? 'Periodic';
+  if (policy === 'CreatedOnce') return false;
+  if (policy === 'OnChange') return synced.resourceVersion !== esoResourceVersion(es);
+  return refreshIntervalOf(es) > 0;
+}
+
+/**
+ * ESO's shouldRefresh:
+ * - `CreatedOnce`: only when never synced;
+ * - `OnChange`: when never synced, or the generation, a label or an annotation changed;
+ * - `Periodic` (default): never again once synced with `refreshInterval` 0 (not even on a
+ *   change or force-sync — ESO since 0.11); else on a change, or once the interval has passed.
+ * Whatever it says, a target that is missing or was edited is restored (isTargetValid).
+ */
+export function shouldRefresh(es: ExternalSecret, synced: SyncBasis | null, now: number): boolean {
+  const policy = es.spec?.refreshPolicy ?? 'Periodic';
+  if (policy === 'CreatedOnce') return synced === null;
+  if (policy === 'OnChange') return synced === null || synced.resourceVersion !== esoResourceVersion(es);
+  const interval = refreshIntervalOf(es);
+  if (interval <= 0 && synced !== null) return false;
+  if (synced === null || synced.resourceVersion !== esoResourceVersion(es)) return true;
+  if (synced.refreshTime > now) return true;
+  return synced.refreshTime + interval < now;
+}
+
+/**
+ * ESO's isSecretValid: the target exists, carries the managed label (for the policies that set
+ * it here: Owner and Orphan) and its data matches its data-hash annotation. An `Orphan` target is
+ * always valid: once written it is not this ExternalSecret's to restore.
+ */
+export function isTargetValid(es: ExternalSecret, target: Secret | undefined): boolean {
+  const creation = es.spec?.target?.creationPolicy ?? 'Owner';
+  if (creation === 'Orphan') return true;
+  if (!target) return false;
+  const merged = creation === 'Merge' || creation === 'CreateOrMerge';
+  if (!merged && target.metadata?.labels?.[MANAGED_LABEL] !== 'true') return false;
+  const written = target.metadata?.annotations?.[ES_HASH_ANNOTATION];
+  return written !== undefined && written === dataDigest(target);
 }
 
 async function event(

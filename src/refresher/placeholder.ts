@@ -7,7 +7,7 @@
 
 import { dataHash, readPlaceholderSettings } from '../admission/mutate.ts';
 import type { Secret } from '../api/types.ts';
-import { EswError, errorMessage } from '../errors.ts';
+import { EswError, errorMessage, isEswError } from '../errors.ts';
 import { type Logger, objectRef } from '../observability/logger.ts';
 import {
   bytesHaveRefs,
@@ -19,7 +19,7 @@ import {
   templateReferences,
   toRemoteRef,
 } from '../refs/placeholder.ts';
-import type { Resolver } from '../resolve/types.ts';
+import type { Resolver, StoreRef } from '../resolve/types.ts';
 import { PRIVILEGED_TYPES, type SyncOutcome } from './external-secret.ts';
 import { ConflictError, type KubeWriter } from './ports.ts';
 import { type PlaceholderSyncer, storeGroup } from './refresher.ts';
@@ -61,6 +61,8 @@ export class PlaceholderRefresh implements PlaceholderSyncer {
   async sync(secret: Secret, opts: { fetchedAfter: number; kube: KubeWriter }): Promise<SyncOutcome> {
     const ns = secret.metadata?.namespace ?? 'default';
     const name = secret.metadata?.name ?? '';
+    // Its store belongs to another controller class: left alone, nothing read or written.
+    if (this.#otherClass(secret)) return { result: 'skipped', otherClass: true };
     try {
       for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
         const current = await opts.kube.getSecret(ns, name);
@@ -102,6 +104,22 @@ export class PlaceholderRefresh implements PlaceholderSyncer {
         'placeholder refresh failed',
       );
       return { result: 'error', error: err };
+    }
+  }
+
+  #otherClass(secret: Secret): boolean {
+    let store: StoreRef | undefined;
+    try {
+      store = readPlaceholderSettings(secret.metadata?.annotations ?? {}).store;
+    } catch {
+      return false;
+    }
+    if (!store) return false;
+    try {
+      this.#resolver.checkStore(store, secret.metadata?.namespace ?? 'default');
+      return false;
+    } catch (err: unknown) {
+      return isEswError(err) && err.code === 'ESW_STORE_OTHER_CLASS';
     }
   }
 

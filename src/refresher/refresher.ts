@@ -30,7 +30,15 @@ import type { Metrics } from '../observability/metrics.ts';
 import { ownWords } from '../observability/sanitize.ts';
 import { isProviderError } from '../providers/types.ts';
 import type { Resolver } from '../resolve/types.ts';
-import { ES_HASH_ANNOTATION, type SyncOutcome, syncExternalSecret } from './external-secret.ts';
+import {
+  ES_HASH_ANNOTATION,
+  esoResourceVersion,
+  needsRefresh,
+  type SyncBasis,
+  type SyncOutcome,
+  syncExternalSecret,
+  syncedOf,
+} from './external-secret.ts';
 import type { KubeWriter } from './ports.ts';
 import { DueQueue, nextSlot, Priority, shardOf } from './queue.ts';
 import { RoundPlanner } from './rounds.ts';
@@ -76,14 +84,14 @@ interface EsState {
   group: string;
   seed: string;
   target: string;
-  syncedGeneration?: number;
-  forceSync?: string | undefined;
+  /** The last full sync (ESO's syncedResourceVersion and refreshTime); null: never synced. */
+  synced: SyncBasis | null;
   /**
-   * The generation and force-sync value of the last sync started (running, done or failed): an
-   * update is a change only when it differs from these. A failed sync is retried on its backoff,
-   * not again at the echo of its own status write.
+   * ESO's resource version (generation, labels, annotations) of the last sync started (running,
+   * done or failed): an update is a change only when it differs. A failed sync is retried on its
+   * backoff, not again at the echo of its own status write.
    */
-  attempted?: { generation: number; forceSync: string | undefined };
+  attempted?: string;
   failures: number;
   lastSuccess?: number;
   /** Synced once and never again (CreatedOnce, OnChange, interval 0) unless changed. */
@@ -157,7 +165,7 @@ export class Refresher {
     const ns = es.metadata?.namespace ?? 'default';
     const { group, seed } = esSeed(es);
     const target = `${ns}/${es.spec?.target?.name || es.metadata?.name}`;
-    const state: EsState = prev ?? { es, group, seed, target, failures: 0, done: false };
+    const state: EsState = prev ?? { es, group, seed, target, synced: null, failures: 0, done: false };
     if (!prev || prev.group !== group || prev.seed !== seed) {
       if (prev) this.#planner.remove(prev.group, prev.seed);
       this.#planner.add(group, seed);
@@ -175,11 +183,11 @@ export class Refresher {
       this.#scheduleFirst(key, state);
     } else {
       // Compared with the last sync started — not with the last one finished: the echo of our
-      // own status write can arrive before the sync that wrote it has finished.
-      const generation = es.metadata?.generation ?? 0;
-      const force = es.metadata?.annotations?.[FORCE_SYNC];
-      const basis = state.attempted ?? { generation: state.syncedGeneration, forceSync: state.forceSync };
-      if (basis.generation !== generation || basis.forceSync !== force) {
+      // own status write can arrive before the sync that wrote it has finished. A change of
+      // spec, label or annotation (force-sync among them) is ESO's trigger; whether it syncs is
+      // refreshPolicy's (the sync's gate: CreatedOnce never does once synced).
+      const basis = state.attempted ?? state.synced?.resourceVersion;
+      if (basis !== esoResourceVersion(es)) {
         state.done = false;
         this.#queue.schedule(key, this.#now(), Priority.Urgent, group);
       }
@@ -203,7 +211,8 @@ export class Refresher {
     const state = key ? this.#es.get(key) : undefined;
     if (!key || !state || !this.#owns(state.es.metadata?.namespace ?? 'default')) return;
     const policy = state.es.spec?.target?.creationPolicy ?? 'Owner';
-    if (policy === 'None') return;
+    // None writes no target; an Orphan target, once written, is not restored (ESO's isSecretValid).
+    if (policy === 'None' || policy === 'Orphan') return;
     // Our own writes come back here too. A Secret whose data still matches its data-hash
     // annotation is as we wrote it (ESO's isSecretValid): the echo costs no provider call.
     if (!deleted && intact(secret)) return;
@@ -398,8 +407,10 @@ export class Refresher {
     const lookups: Promise<unknown>[] = [];
     const seen = new Set<string>();
     for (const { key, due } of round) {
-      const es = this.#es.get(key)?.es;
-      if (!es) continue;
+      const state = this.#es.get(key);
+      const es = state?.es;
+      // An object whose sync will only check its target (CreatedOnce once synced…) fetches nothing.
+      if (!es || !needsRefresh(es, state.synced)) continue;
       const ns = es.metadata?.namespace ?? 'default';
       const def = es.spec?.secretStoreRef;
       const refs = [
@@ -456,18 +467,17 @@ export class Refresher {
   #scheduleFirst(key: string, state: EsState): void {
     const es = state.es;
     const interval = esInterval(es);
-    const synced = es.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True');
-    const refreshed = es.status?.refreshTime ? Date.parse(es.status.refreshTime) : Number.NaN;
-    const upToDate =
-      synced && es.status?.syncedResourceVersion?.startsWith(`${es.metadata?.generation ?? 0}-`);
-    if (!upToDate || Number.isNaN(refreshed)) {
+    const ready = es.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True');
+    // Synced before (by this process before a restart, by the replica that owned its shard, or
+    // by ESO before a migration): the gate of the next sync knows it.
+    const basis = syncedOf(es);
+    if (basis) state.synced = basis;
+    if (!ready || !basis || basis.resourceVersion !== esoResourceVersion(es)) {
       this.#queue.schedule(key, this.#now(), Priority.Urgent, state.group);
       return;
     }
-    // Synced before (by this process before a restart, or by the replica that owned its shard):
-    // keep its round, or spread it over the first pass.
-    state.syncedGeneration = es.metadata?.generation ?? 0;
-    state.forceSync = es.metadata?.annotations?.[FORCE_SYNC];
+    // Up to date: keep its round, or spread it over the first pass.
+    const refreshed = basis.refreshTime;
     state.lastSuccess = refreshed;
     if (interval <= 0 || !isPeriodic(es)) {
       state.done = true;
@@ -510,15 +520,15 @@ export class Refresher {
     const es = state.es;
     const ns = es.metadata?.namespace ?? 'default';
     const metricsLabels = { name: es.metadata?.name ?? '', namespace: ns };
-    const generation = es.metadata?.generation ?? 0;
-    const forceSync = es.metadata?.annotations?.[FORCE_SYNC];
-    state.attempted = { generation, forceSync };
+    const resourceVersion = esoResourceVersion(es);
+    state.attempted = resourceVersion;
     this.#opts.metrics?.syncCalls.inc(metricsLabels);
     const outcome = await syncExternalSecret(es, {
       resolver: this.#opts.resolver,
       kube: this.#kube,
       now: this.#now,
       lookup: { fetchedAfter: due },
+      synced: state.synced,
     });
     const current = this.#es.get(key) === state;
     if (!this.#owns(ns) && outcome.result === 'error' && outcome.error instanceof NotLeaderError) {
@@ -544,11 +554,11 @@ export class Refresher {
       if (current && this.#owns(ns) && !this.#queue.has(key)) this.#queue.schedule(key, this.#now() + delay);
       return;
     }
-    this.#setCondition(metricsLabels, 'True');
+    // Another controller's object: no condition of ours to report.
+    if (!outcome.otherClass) this.#setCondition(metricsLabels, 'True');
     state.failures = 0;
     state.lastSuccess = this.#now();
-    state.syncedGeneration = generation;
-    state.forceSync = forceSync;
+    if (outcome.refreshed) state.synced = { resourceVersion, refreshTime: this.#now() };
     const interval = esInterval(es);
     if (interval <= 0 || !isPeriodic(es)) {
       state.done = true;

@@ -20,6 +20,7 @@ import {
   DEFAULT_IDENTITY_POLICY,
   type IdentityPolicy,
 } from '../api/identity.ts';
+import { otherClassText, servesStore } from '../api/controller-class.ts';
 import type { FindRef, RemoteRef, Secret, SecretStore, StoreKind } from '../api/types.ts';
 import { EswError, errorMessage, isEswError } from '../errors.ts';
 import { type Logger, objectRef } from '../observability/logger.ts';
@@ -68,6 +69,11 @@ export interface StoreResolverDeps {
   identity?: IdentityPolicy;
   /** This server's own ServiceAccount token file. Default: the in-cluster mount. */
   ownTokenPath?: string;
+  /**
+   * `--controller-class`: a store this class does not serve (src/api/controller-class.ts) is
+   * refused with ESW_STORE_OTHER_CLASS before any credential is read. Undefined: every store.
+   */
+  controllerClass?: string;
 }
 
 /** A store found, checked and tied to its provider. */
@@ -138,6 +144,7 @@ export class StoreResolver implements Resolver {
   readonly #ownTokenPath: string | undefined;
   /** Per store object: the refusal of a borrowed identity, '' when it names its credentials. */
   readonly #identityRefusals = new WeakMap<SecretStore, string>();
+  readonly #class: string | undefined;
   readonly #cache: LRUCache<string, Cached>;
   readonly #inflight = new Map<string, InFlight<Cached>>();
   readonly #clients = new Map<string, ClientEntry>();
@@ -161,6 +168,7 @@ export class StoreResolver implements Resolver {
     this.#batchWindowMs = deps.batchWindowMs ?? 0;
     this.#identity = deps.identity ?? DEFAULT_IDENTITY_POLICY;
     this.#ownTokenPath = deps.ownTokenPath;
+    this.#class = deps.controllerClass;
     this.#cache = new LRUCache<string, Cached>({
       max: deps.cacheMaxEntries ?? 10_000,
       maxSize: deps.cacheMaxBytes ?? 64 * 1024 * 1024,
@@ -371,6 +379,7 @@ export class StoreResolver implements Resolver {
           'ESW_STORE_NOT_FOUND',
           `SecretStore "${name}" not found in namespace "${namespace}"`,
         );
+      this.#checkClass(store, label);
       storeNs = store.metadata?.namespace ?? namespace;
       if (storeNs !== namespace) {
         throw new EswError(
@@ -387,6 +396,8 @@ export class StoreResolver implements Resolver {
           `${label} not found (requested from namespace "${namespace}")`,
         );
       }
+      // Another controller's store is left to it whatever its conditions say.
+      this.#checkClass(store, label);
       this.#checkConditions(store, label, namespace);
     } else {
       throw new EswError('ESW_STORE_INVALID', `unknown store kind "${String(kind)}" for store "${name}"`);
@@ -425,6 +436,14 @@ export class StoreResolver implements Resolver {
         spec,
       },
     };
+  }
+
+  #checkClass(store: SecretStore, label: string): void {
+    if (this.#class === undefined || servesStore(store, this.#class)) return;
+    throw new EswError(
+      'ESW_STORE_OTHER_CLASS',
+      `${label} is not served here: ${otherClassText(store, this.#class)}`,
+    );
   }
 
   #checkConditions(store: SecretStore, label: string, namespace: string): void {

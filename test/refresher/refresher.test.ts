@@ -1,5 +1,6 @@
 import t from 'tap';
 import { ProviderError } from '../../src/providers/types.ts';
+import { esoResourceVersion } from '../../src/refresher/external-secret.ts';
 import { b64, harness, introExternalSecret, unb64 } from './harness.ts';
 
 const DB = 'my-app/database-credentials';
@@ -281,10 +282,10 @@ t.test('refresh policies and force-sync', async (t) => {
       }
     });
   }
-  t.test('refreshInterval 0 syncs once; force-sync syncs again', async (t) => {
+  t.test('refreshInterval 0 syncs once; force-sync syncs OnChange objects again', async (t) => {
     const h = harness();
     h.remote.values.set(DB, '{"username":"u","password":"1"}');
-    const es = introExternalSecret({ refreshInterval: '0' });
+    const es = introExternalSecret({ refreshInterval: '0', refreshPolicy: 'OnChange' });
     h.refresher.upsertExternalSecret(es);
     h.refresher.start();
     await h.refresher.tick();
@@ -387,7 +388,7 @@ t.test('after a restart, recently synced objects keep their round', async (t) =>
     const es = introExternalSecret({}, name);
     es.status = {
       refreshTime: new Date(h.clock.now() - minutesAgo * 60_000).toISOString(),
-      syncedResourceVersion: '1-abc',
+      syncedResourceVersion: esoResourceVersion(es),
       conditions: [{ type: 'Ready', status: 'True', reason: 'SecretSynced' }],
     };
     return es;
