@@ -152,7 +152,7 @@ const EXTERNAL_SECRET: SupportTable = {
   'spec.dataFrom[].rewrite[]': SERVED,
   'spec.dataFrom[].rewrite[].regexp.**': SERVED,
   'spec.dataFrom[].rewrite[].transform.**': SERVED,
-  'spec.dataFrom[].rewrite[].merge.**': refused(`rewrite merge is ${NOT_YET}`),
+  'spec.dataFrom[].rewrite[].merge.**': SERVED,
   'spec.dataFrom[].sourceRef': SERVED,
   'spec.dataFrom[].sourceRef.storeRef.**': SERVED,
   'spec.dataFrom[].sourceRef.generatorRef.**': refused(

@@ -157,4 +157,82 @@ t.test('ESO semantics beside ESO (--controller-class esw)', async (t) => {
     t.match(placeholder.body.message, /not served here.*left to ESO's default controller/);
     t.notOk(api.get('secrets', 'default', 'ph'));
   });
+
+  t.test(
+    'CreatedOnce: a spec change, a label and force-sync sync nothing; a deleted target is recreated',
+    async (t) => {
+      aws.put('app/once', '{"password":"first"}');
+      api.put(
+        es('once', 'esw-store', {
+          refreshPolicy: 'CreatedOnce',
+          data: [{ secretKey: 'password', remoteRef: { key: 'app/once', property: 'password' } }],
+        }),
+      );
+      const ready = () => {
+        const o = api.get('externalsecrets', 'default', 'once') as {
+          status?: { conditions?: { status: string }[] };
+        };
+        return o.status?.conditions?.[0]?.status === 'True' ? o : undefined;
+      };
+      const synced = await waitFor('once synced', ready);
+      const target = () =>
+        api.get('secrets', 'default', 'once-target') as { data: Record<string, string> } | undefined;
+      t.equal(unb64(target()?.data.password), 'first');
+      aws.put('app/once', '{"password":"second","username":"u"}');
+      const asked = () => aws.asked.filter((a) => a.ids.includes('app/once')).length;
+      const askedBefore = asked();
+      const statusBefore = JSON.stringify((synced as { status?: unknown }).status);
+      const skipped = await syncs(replica.metrics, 'skipped');
+      const changed = structuredClone(synced) as KubeObject & { spec: { data: unknown[] } };
+      changed.metadata = { ...changed.metadata, labels: { team: 'x' }, annotations: { 'force-sync': '1' } };
+      changed.spec.data = [
+        ...changed.spec.data,
+        { secretKey: 'username', remoteRef: { key: 'app/once', property: 'username' } },
+      ];
+      api.put(changed);
+      await waitFor(
+        'the change seen and gated',
+        async () => (await syncs(replica.metrics, 'skipped')) > skipped,
+      );
+      t.same(target()?.data, { password: b64('first') }, 'the target is as first written');
+      t.equal(asked(), askedBefore, 'no provider call');
+      t.equal(
+        JSON.stringify((api.get('externalsecrets', 'default', 'once') as { status?: unknown }).status),
+        statusBefore,
+        'no status write',
+      );
+      api.remove('secrets', 'default', 'once-target');
+      await waitFor('recreated', () => target());
+      t.same(
+        Object.fromEntries(Object.entries(target()?.data ?? {}).map(([k, v]) => [k, unb64(v)])),
+        { password: 'second', username: 'u' },
+        'a missing target is created again, from the current spec and values (as ESO)',
+      );
+    },
+  );
+
+  t.test('rewrite merge, later dataFrom entries and data win', async (t) => {
+    aws.put(
+      'app/parts',
+      JSON.stringify({ base: '{"host":"db","port":5432,"user":"app"}', override: '{"user":"admin"}' }),
+    );
+    aws.put('app/extra', '{"host":"db2","tls":"on"}');
+    api.put(
+      es('merged', 'esw-store', {
+        data: [{ secretKey: 'user', remoteRef: { key: 'app/db', property: 'username' } }],
+        dataFrom: [
+          {
+            extract: { key: 'app/parts' },
+            rewrite: [{ merge: { priority: ['override'], conflictPolicy: 'Ignore' } }],
+          },
+          { extract: { key: 'app/extra' } },
+        ],
+      }),
+    );
+    const target = await waitFor('merged target', () => api.get('secrets', 'default', 'merged-target'));
+    const data = Object.fromEntries(
+      Object.entries((target as { data: Record<string, string> }).data).map(([k, v]) => [k, unb64(v)]),
+    );
+    t.same(data, { host: 'db2', port: '5432', user: 'u', tls: 'on' });
+  });
 });
