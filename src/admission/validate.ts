@@ -4,8 +4,8 @@
  * refuses a literal placeholder. Pure: no HTTP here.
  */
 
-import type { IdentityPolicy } from '../api/identity.ts';
 import { foreignStoreOf, servesStore } from '../api/controller-class.ts';
+import type { IdentityPolicy } from '../api/identity.ts';
 import { refSupportErrors } from '../api/ref-support.ts';
 import type { ExternalSecret, SecretStore, StoreKind } from '../api/types.ts';
 import { GROUP } from '../api/types.ts';

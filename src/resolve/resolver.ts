@@ -13,6 +13,7 @@
  */
 import { createHash, hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { otherClassText, servesStore } from '../api/controller-class.ts';
 import {
   ambientAllowed,
   ambientIdentityUses,
@@ -20,7 +21,6 @@ import {
   DEFAULT_IDENTITY_POLICY,
   type IdentityPolicy,
 } from '../api/identity.ts';
-import { otherClassText, servesStore } from '../api/controller-class.ts';
 import type { FindRef, RemoteRef, Secret, SecretStore, StoreKind } from '../api/types.ts';
 import { EswError, errorMessage, isEswError } from '../errors.ts';
 import { type Logger, objectRef } from '../observability/logger.ts';
