@@ -31,8 +31,6 @@ const REF_FIELDS: readonly RefField[] = ['key', 'property', 'version', 'metadata
 const fetch = (v: unknown) => v === 'Fetch';
 const acm = (aws: Obj) => aws.service === 'CertificateManager';
 const ACM_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[^/]+$/;
-const notYetFetched = (what: string): string =>
-  `fetching ${what} (metadataPolicy Fetch) is not implemented yet`;
 
 const azureType = (key: unknown): string | undefined =>
   typeof key === 'string' && key.includes('/') ? key.slice(0, key.indexOf('/')) : undefined;
@@ -154,9 +152,9 @@ export const REF_RULES: readonly RefRule[] = [
   {
     provider: 'vault',
     field: 'metadataPolicy',
-    when: '`Fetch`',
-    why: notYetFetched("Vault's custom_metadata"),
-    applies: fetch,
+    when: '`Fetch`, on a KV `v1` store',
+    why: 'KV v1 keeps no metadata (custom_metadata is KV v2): ESO refuses Fetch on v1 too',
+    applies: (policy, vault) => fetch(policy) && vault.version === 'v1',
   },
   {
     provider: 'fake',

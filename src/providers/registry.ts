@@ -15,6 +15,7 @@ import { fakeProvider } from './fake/index.ts';
 import { gcpSmSelection } from './gcpsm/metadata.ts';
 import { validateGcpSmStore } from './gcpsm/validate.ts';
 import type { Provider } from './types.ts';
+import { vaultSelection } from './vault/metadata.ts';
 import { validateVaultStore } from './vault/validate.ts';
 
 type Validate = (spec: unknown, path: string, kind: StoreKind) => FieldError[];
@@ -67,6 +68,7 @@ export function createProviders(): Map<string, Provider> {
       'vault',
       validateVaultStore,
       async () => (await import('./vault/index.ts')).vaultProvider as Provider,
+      vaultSelection as Selection,
     ),
     fakeProvider as Provider,
   ];

@@ -177,10 +177,10 @@ const refused: Case[] = [
   },
 
   {
-    name: 'Vault metadata',
-    spec: ref('vault-kv2', { key: 'db', metadataPolicy: 'Fetch' }),
+    name: 'Vault metadata on KV v1',
+    spec: ref('vault-kv1', { key: 'db', metadataPolicy: 'Fetch' }),
     field: 'spec.data[0].remoteRef.metadataPolicy',
-    message: 'custom_metadata',
+    message: 'KV v1 keeps no metadata',
   },
   {
     name: 'fake metadata',
@@ -221,6 +221,13 @@ t.test('what the provider serves, and stores not known yet, are accepted', async
     ['an Azure secret by name', data('azure', 'db-password')],
     ['an Azure secret/ name', data('azure', 'secret/db-password')],
     ['an Azure key', data('azure', 'key/signing')],
+    [
+      'Vault custom_metadata on KV v2',
+      {
+        secretStoreRef: { name: 'vault-kv2' },
+        data: [{ secretKey: 'k', remoteRef: { key: 'db', metadataPolicy: 'Fetch' } }],
+      },
+    ],
     [
       'GCP labels (metadataPolicy Fetch), through extract',
       { secretStoreRef: { name: 'gcp' }, dataFrom: [{ extract: { key: 'db', metadataPolicy: 'Fetch' } }] },

@@ -304,7 +304,19 @@ export class VaultFake {
         this.counts.metadataReads++;
         const s = secrets.get(sub);
         if (!s) return [404, { errors: [] }];
-        return [200, { data: { current_version: s.versions.length, custom_metadata: s.customMetadata } }];
+        return [
+          200,
+          {
+            data: {
+              cas_required: false,
+              created_time: '2024-01-01T00:00:00.000000001Z',
+              current_version: s.versions.length,
+              delete_version_after: '0s',
+              max_versions: 0,
+              custom_metadata: s.customMetadata,
+            },
+          },
+        ];
       }
       return [404, { errors: [`no handler for route "${path}"`] }];
     }

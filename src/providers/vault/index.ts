@@ -5,6 +5,8 @@
  *   `data.data`; KV v1 reads `<mount>/<key>` and returns the JSON of `data` (keys sorted and
  *   HTML-escaped as Go's json.Marshal does, so the whole value matches ESO byte for byte). A
  *   soft-deleted version is NotFound. Paths follow ESO's buildPath (see options.ts).
+ * - getMetadata (metadataPolicy Fetch, KV v2): `<mount>/metadata/<key>`'s custom_metadata and
+ *   ESO's system fields, shaped and selected in metadata.ts.
  * - findSecrets: LIST (`<mount>/metadata/<path>` on v2, `<mount>/<path>` on v1) recursively,
  *   names relative to the mount, filtered by `name.regexp` and, on v2, by `tags` against each
  *   secret's `custom_metadata` (one metadata read per candidate); then one read per match.
@@ -29,6 +31,7 @@ import {
   type RemoteKey,
 } from '../types.ts';
 import { kindOfStatus, statusOf, vaultDeadline, vaultError } from './errors.ts';
+import { kvMetadataReadPath, metadataDocument, vaultSelection } from './metadata.ts';
 import {
   type KvLayout,
   kvLayout,
@@ -59,6 +62,7 @@ export function createVaultProvider(deps: VaultProviderDeps = {}): Provider<Vaul
   return {
     name: 'vault',
     validateStore: (spec, path, kind) => validateVaultStore(spec, path, kind),
+    ...vaultSelection,
     async newClient(spec: VaultProvider, ctx: ClientContext): Promise<ProviderClient> {
       const login = authMethod(spec, ctx);
       const caPem = await caProviderPem(spec, ctx);
@@ -132,6 +136,16 @@ export class VaultClient implements ProviderClient {
       const path = kvReadPath(this.#layout, ref.key, ref.version);
       const body = await this.#authed((token) => this.#request('GET', path, token, opts.signal));
       return encodeValue(this.#secretData(body, subject));
+    });
+  }
+
+  /** metadataPolicy Fetch: `<mount>/metadata/<path>` (custom_metadata and ESO's system fields). */
+  async getMetadata(ref: RemoteKey, opts: CallOptions): Promise<Uint8Array> {
+    const subject = `metadata of secret "${ref.key}"`;
+    return this.#run(subject, opts.signal, async () => {
+      const path = kvMetadataReadPath(this.#layout, ref.key);
+      const body = await this.#authed((token) => this.#request('GET', path, token, opts.signal));
+      return metadataDocument(asObject(asObject(body)?.data));
     });
   }
 
