@@ -99,12 +99,8 @@ const EXTERNAL_SECRET: SupportTable = {
   'spec.target.template.templateFrom[]': SERVED,
   'spec.target.template.templateFrom[].literal': SERVED,
   'spec.target.template.templateFrom[].target': SERVED,
-  'spec.target.template.templateFrom[].configMap.**': refused(
-    `templates read from a ConfigMap are ${NOT_YET}; put the template in literal`,
-  ),
-  'spec.target.template.templateFrom[].secret.**': refused(
-    `templates read from a Secret are ${NOT_YET}; put the template in literal`,
-  ),
+  'spec.target.template.templateFrom[].configMap.**': SERVED,
+  'spec.target.template.templateFrom[].secret.**': SERVED,
   'spec.target.template.templateFrom[].valuesDecodingStrategy': byValue({
     None: SERVED,
     Auto: refused(`decoding rendered template values is ${NOT_YET}`),

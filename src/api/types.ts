@@ -51,6 +51,11 @@ export interface Secret extends KubeObject {
 
 export interface Namespace extends KubeObject {}
 
+export interface ConfigMap extends KubeObject {
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+}
+
 export interface LabelSelectorRequirement {
   key: string;
   operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';

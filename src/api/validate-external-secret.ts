@@ -458,6 +458,15 @@ function validateTemplate(
       const ref = optObject(tf[src], `${p}.${src}`, errors);
       if (!ref) continue;
       reqName(ref.name, `${p}.${src}.name`, errors);
+      // The schema has no namespace here (Kubernetes prunes it): say so, rather than let a
+      // manifest that means another namespace read a same-named object of this one.
+      if (ref.namespace !== undefined)
+        errors.push(
+          fieldErrors.forbidden(
+            `${p}.${src}.namespace`,
+            `templateFrom reads a ${src === 'configMap' ? 'ConfigMap' : 'Secret'} of the ExternalSecret's own namespace only`,
+          ),
+        );
       if (ref.items === undefined || ref.items === null) {
         errors.push(fieldErrors.required(`${p}.${src}.items`, 'the keys to use as templates'));
         continue;

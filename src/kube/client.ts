@@ -15,7 +15,7 @@ import {
   CustomObjectsApi,
   type KubeConfig,
 } from '@kubernetes/client-node';
-import type { ExternalSecret, Secret } from '../api/types.ts';
+import type { ConfigMap, ExternalSecret, Secret } from '../api/types.ts';
 import { describeError } from '../observability/sanitize.ts';
 import { KubeApiError, KubeHttp, namespacedPath, type Query, statusError } from './http.ts';
 
@@ -122,6 +122,21 @@ export class KubeClient {
     const what = `get secret ${namespace}/${name}`;
     try {
       return await this.http.get<Secret>(namespacedPath(CORE, namespace, 'secrets', name), undefined, what);
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw toKubeError(err, what);
+    }
+  }
+
+  /** The ConfigMap, or null when it does not exist (templateFrom[].configMap). */
+  async getConfigMap(namespace: string, name: string): Promise<ConfigMap | null> {
+    const what = `get configmap ${namespace}/${name}`;
+    try {
+      return await this.http.get<ConfigMap>(
+        namespacedPath(CORE, namespace, 'configmaps', name),
+        undefined,
+        what,
+      );
     } catch (err) {
       if (isNotFound(err)) return null;
       throw toKubeError(err, what);

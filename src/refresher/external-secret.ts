@@ -17,16 +17,18 @@ import type {
   RemoteRef,
   Secret,
   StoreKind,
+  TemplateFrom,
 } from '../api/types.ts';
 import { EswError, errorMessage, isEswError } from '../errors.ts';
 import { parseErrorText } from '../observability/sanitize.ts';
 import { decodeMap } from '../refs/decoding.ts';
 import type { LookupOptions, Resolver, StoreRef } from '../resolve/types.ts';
 import { Budget, renderTemplate, templateBytes, templateInput } from '../template/index.ts';
-import { compareGoStrings } from '../template/values.ts';
+import { compareGoStrings, goString } from '../template/values.ts';
 import { ConflictError, type KubeWriter } from './ports.ts';
 import { applyRewrites } from './rewrite.ts';
 import { dataDigest, dataHash, decodeData, encodeData, type SecretData } from './secret-data.ts';
+import { readTemplateSources, type TemplateSources, templateOf } from './template-from.ts';
 
 export const MANAGED_LABEL = 'reconcile.external-secrets.io/managed';
 export const ES_HASH_ANNOTATION = 'reconcile.external-secrets.io/data-hash';
@@ -194,37 +196,68 @@ export interface Desired {
   annotations: Record<string, string>;
 }
 
-export function applyTemplate(es: ExternalSecret, data: SecretData): Desired {
+/**
+ * The target as ESO's ApplyTemplate builds it:
+ * - `templateFrom` entries in order, each one's `configMap` items, then its `secret` items, then
+ *   its `literal`: an item with `templateAs: Values` (the default) renders its value to its own
+ *   key, one with `KeysAndValues` (and a literal) renders a YAML map of keys and values; `target`
+ *   sends them to the data (default), the labels or the annotations; a later key replaces an
+ *   earlier one;
+ * - then `template.data`, which wins over templateFrom; then `metadata.labels`/`annotations`;
+ * - the provider's data is kept under them only with `mergePolicy: Merge`, or when the template
+ *   has neither `data` nor `templateFrom` (ESO's `noTemplate`).
+ * `sources` holds the ConfigMaps and Secrets the entries name (readTemplateSources).
+ */
+export function applyTemplate(
+  es: ExternalSecret,
+  data: SecretData,
+  sources: TemplateSources = new Map(),
+): Desired {
   const template = es.spec?.target?.template;
   const desired: Desired = { type: template?.type, data, labels: {}, annotations: {} };
   if (!template) return desired;
+  const ns = es.metadata?.namespace ?? 'default';
   const input = templateInput(data);
   // One budget for every template of this ExternalSecret: many small templates cannot add up.
   const budget = new Budget();
   const render = (tpl: string, name: string) => renderTemplate(tpl, input, name, { budget });
   const rendered: SecretData = new Map();
+  const put = (target: TemplateFrom['target'], k: string, value: string | Buffer) => {
+    if (target === 'Labels') desired.labels[k] = value.toString();
+    else if (target === 'Annotations') desired.annotations[k] = value.toString();
+    else rendered.set(k, typeof value === 'string' ? Buffer.from(value, 'utf8') : value);
+  };
+  for (const [i, tf] of (template.templateFrom ?? []).entries()) {
+    const at = `spec.target.template.templateFrom[${i}]`;
+    for (const [kind, field] of [
+      ['ConfigMap', 'configMap'],
+      ['Secret', 'secret'],
+    ] as const) {
+      const ref = tf[field];
+      if (!ref) continue;
+      for (const [j, item] of (ref.items ?? []).entries()) {
+        const itemField = `${at}.${field}.items[${j}]`;
+        const key = item.key ?? '';
+        const text = goString(templateOf(sources, kind, ref.name ?? '', key, ns, itemField));
+        const out = render(text, itemField);
+        if ((item.templateAs ?? 'Values') === 'KeysAndValues') {
+          for (const [k, value] of literalEntries(out, itemField)) put(tf.target, k, value);
+        } else put(tf.target, key, templateBytes(out));
+      }
+    }
+    if (tf.literal !== undefined) {
+      const field = `${at}.literal`;
+      for (const [k, value] of literalEntries(render(tf.literal, field), field)) put(tf.target, k, value);
+    }
+  }
+  // Explicit template.data wins over templateFrom (ESO renders it last).
   for (const [key, tpl] of Object.entries(template.data ?? {})) {
     rendered.set(key, templateBytes(render(tpl, `spec.target.template.data.${key}`)));
   }
-  for (const [i, tf] of (template.templateFrom ?? []).entries()) {
-    if (tf.literal === undefined) {
-      throw new EswError(
-        'ESW_TEMPLATE',
-        `spec.target.template.templateFrom[${i}]: only literal is supported`,
-      );
-    }
-    const field = `spec.target.template.templateFrom[${i}].literal`;
-    const text = render(tf.literal, field);
-    for (const [k, value] of literalEntries(text, field)) {
-      if (tf.target === 'Labels') desired.labels[k] = value;
-      else if (tf.target === 'Annotations') desired.annotations[k] = value;
-      else rendered.set(k, Buffer.from(value, 'utf8'));
-    }
-  }
-  const templated =
-    Object.keys(template.data ?? {}).length > 0 ||
-    (template.templateFrom ?? []).some((tf) => (tf.target ?? 'Data') === 'Data');
-  if (templated) desired.data = template.mergePolicy === 'Merge' ? new Map([...data, ...rendered]) : rendered;
+  const noTemplate =
+    Object.keys(template.data ?? {}).length === 0 && (template.templateFrom ?? []).length === 0;
+  if (!noTemplate)
+    desired.data = template.mergePolicy === 'Merge' ? new Map([...data, ...rendered]) : rendered;
   for (const [k, v] of Object.entries(template.metadata?.labels ?? {})) {
     desired.labels[k] = render(v, `spec.target.template.metadata.labels.${k}`);
   }
@@ -302,7 +335,7 @@ export async function syncExternalSecret(es: ExternalSecret, deps: EsSyncDeps): 
       await setStatus(es, deps, ready('SecretSynced', 'secret synced'), targetName);
       return { result: 'unchanged', refreshed: true };
     }
-    const desired = applyTemplate(es, data);
+    const desired = applyTemplate(es, data, await readTemplateSources(es, deps.kube));
     if (creation === 'None') {
       await setStatus(
         es,

@@ -1,5 +1,5 @@
 /** The refresher's Kubernetes port on the real API (src/kube/client.ts). */
-import type { ExternalSecret, ExternalSecretStatus, Secret } from '../api/types.ts';
+import type { ConfigMap, ExternalSecret, ExternalSecretStatus, Secret } from '../api/types.ts';
 import { isConflict, isNotFound, type KubeClient } from '../kube/client.ts';
 import { ConflictError, type KubeEvent, type KubeWriter } from './ports.ts';
 
@@ -14,6 +14,10 @@ export class ApiKubeWriter implements KubeWriter {
 
   async getSecret(namespace: string, name: string): Promise<Secret | undefined> {
     return (await this.#client.getSecret(namespace, name)) ?? undefined;
+  }
+
+  async getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined> {
+    return (await this.#client.getConfigMap(namespace, name)) ?? undefined;
   }
 
   async createSecret(namespace: string, secret: Secret): Promise<Secret> {

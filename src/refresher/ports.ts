@@ -2,7 +2,7 @@
  * What the refresher needs from Kubernetes, as a narrow port: the adapter over
  * @kubernetes/client-node is src/refresher/kube-writer.ts; tests use an in-memory one.
  */
-import type { ExternalSecret, ExternalSecretStatus, KubeObject, Secret } from '../api/types.ts';
+import type { ConfigMap, ExternalSecret, ExternalSecretStatus, KubeObject, Secret } from '../api/types.ts';
 import { ownWords } from '../observability/sanitize.ts';
 
 /** A write lost an optimistic-concurrency race (409): re-read and recompute. */
@@ -23,6 +23,8 @@ export interface KubeEvent {
 
 export interface KubeWriter {
   getSecret(namespace: string, name: string): Promise<Secret | undefined>;
+  /** For `templateFrom[].configMap`: read, never written. */
+  getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
   /** Throws ConflictError when it already exists. */
   createSecret(namespace: string, secret: Secret): Promise<Secret>;
   /** Conditional on `metadata.resourceVersion`; throws ConflictError when it is stale. */

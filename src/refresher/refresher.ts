@@ -23,7 +23,7 @@
  */
 
 import { parseDuration } from '../api/duration.ts';
-import type { ExternalSecret, Secret } from '../api/types.ts';
+import type { ExternalSecret, KubeObject, Secret } from '../api/types.ts';
 import { errorMessage, isEswError } from '../errors.ts';
 import { type Logger, objectRef } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -43,6 +43,7 @@ import type { KubeWriter } from './ports.ts';
 import { DueQueue, nextSlot, Priority, shardOf } from './queue.ts';
 import { RoundPlanner } from './rounds.ts';
 import { dataDigest } from './secret-data.ts';
+import { type TemplateSourceKind, templateSourceRefs } from './template-from.ts';
 
 export const FORCE_SYNC = 'force-sync';
 const DEFAULT_INTERVAL_MS = 3_600_000;
@@ -126,6 +127,11 @@ export class Refresher {
   readonly #ph = new Map<string, PhState>();
   /** target Secret ns/name -> ExternalSecret key, to restore tampered targets. */
   readonly #targets = new Map<string, string>();
+  /**
+   * templateFrom sources, `kind/ns/name` -> the ExternalSecrets reading them: a change to one
+   * re-syncs its readers at once (ESO waits for their next refresh).
+   */
+  readonly #sources = new Map<string, Set<string>>();
   /** key -> its sync in flight */
   readonly #inFlight = new Map<string, Promise<void>>();
   /** The shards this replica refreshes: 'all', or a set (empty: none). */
@@ -175,6 +181,7 @@ export class Refresher {
     if (prev && prev.target !== target && this.#targets.get(prev.target) === key)
       this.#targets.delete(prev.target);
     state.target = target;
+    this.#indexSources(key, prev?.es, es);
     state.es = es;
     this.#targets.set(target, key);
     this.#es.set(key, state);
@@ -203,6 +210,44 @@ export class Refresher {
     this.#es.delete(key);
     this.#queue.remove(key);
     if (this.#targets.get(prev.target) === key) this.#targets.delete(prev.target);
+    this.#indexSources(key, prev.es, undefined);
+  }
+
+  /**
+   * A ConfigMap or Secret was added, changed or deleted: the ExternalSecrets whose templateFrom
+   * reads it go into the urgent lane (their refresh gate still applies: a `CreatedOnce` target is
+   * not rendered again). The informers report names only; the sync reads the object itself.
+   */
+  templateSourceChanged(kind: TemplateSourceKind, obj: KubeObject): void {
+    const ns = obj.metadata?.namespace ?? 'default';
+    const readers = this.#sources.get(`${kind}/${ns}/${obj.metadata?.name ?? ''}`);
+    if (!readers || !this.#owns(ns)) return;
+    for (const key of readers) {
+      const state = this.#es.get(key);
+      if (!state) continue;
+      state.done = false;
+      this.#queue.schedule(key, this.#now(), Priority.Urgent, state.group);
+    }
+    this.#wake();
+  }
+
+  #indexSources(key: string, before: ExternalSecret | undefined, after: ExternalSecret | undefined): void {
+    const refs = (es: ExternalSecret | undefined) =>
+      es
+        ? templateSourceRefs(es).map((r) => `${r.kind}/${es.metadata?.namespace ?? 'default'}/${r.name}`)
+        : [];
+    const next = new Set(refs(after));
+    for (const ref of refs(before)) {
+      if (next.has(ref)) continue;
+      const readers = this.#sources.get(ref);
+      readers?.delete(key);
+      if (readers?.size === 0) this.#sources.delete(ref);
+    }
+    for (const ref of next) {
+      const readers = this.#sources.get(ref) ?? new Set<string>();
+      readers.add(key);
+      this.#sources.set(ref, readers);
+    }
   }
 
   /** A managed target changed or disappeared: restore it at once if it no longer matches. */
@@ -723,6 +768,7 @@ function guardWrites(kube: KubeWriter, owns: (namespace: string) => boolean): Ku
   };
   return {
     getSecret: (ns, name) => kube.getSecret(ns, name),
+    getConfigMap: (ns, name) => kube.getConfigMap(ns, name),
     createSecret: async (ns, s) => {
       check(ns);
       return kube.createSecret(ns, s);

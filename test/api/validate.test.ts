@@ -187,6 +187,24 @@ const cases: Case[] = [
     message: 'Required value',
   },
   {
+    name: 'templateFrom configMap in another namespace',
+    object: patch(ES_V1, {
+      'spec.target.template.templateFrom': [
+        { configMap: { name: 'tpl', namespace: 'other', items: [{ key: 'a' }] } },
+      ],
+    }),
+    field: 'spec.target.template.templateFrom[0].configMap.namespace',
+    message: "Forbidden: templateFrom reads a ConfigMap of the ExternalSecret's own namespace only",
+  },
+  {
+    name: 'templateFrom secret in another namespace',
+    object: patch(ES_V1, {
+      'spec.target.template.templateFrom': [{ secret: { name: 'tpl', namespace: 'x', items: [{ key: 'a' }] } }],
+    }),
+    field: 'spec.target.template.templateFrom[0].secret.namespace',
+    message: 'Forbidden: templateFrom reads a Secret',
+  },
+  {
     name: 'templateFrom item key with a space',
     object: patch(ES_V1, {
       'spec.target.template.templateFrom': [{ configMap: { name: 'tpl', items: [{ key: 'a b' }] } }],

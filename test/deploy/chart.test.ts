@@ -364,6 +364,7 @@ t.test('RBAC is exactly the documented table (docs/install.md, "RBAC")', async (
   t.same(flat(find(objs, 'ClusterRole').rules), [
     'admissionregistration.k8s.io/mutatingwebhookconfigurations[external-secrets-webhook]: get,update',
     'admissionregistration.k8s.io/validatingwebhookconfigurations[external-secrets-webhook]: get,update',
+    'core/configmaps: get,list,watch',
     'core/events: create',
     'core/namespaces: get,list,watch',
     'core/secrets: get,list,watch,create,update,patch,delete',

@@ -217,6 +217,7 @@ t.test('a target deleted between our read and our write is created again', async
 function bind(w: KubeWriter): KubeWriter {
   return {
     getSecret: (ns, name) => w.getSecret(ns, name),
+    getConfigMap: (ns, name) => w.getConfigMap(ns, name),
     createSecret: (ns, s) => w.createSecret(ns, s),
     replaceSecret: (ns, s) => w.replaceSecret(ns, s),
     deleteSecret: (ns, name) => w.deleteSecret(ns, name),

@@ -1,9 +1,10 @@
 /** An in-memory KubeWriter for refresher unit tests: resourceVersions, conflicts, counted writes. */
-import type { ExternalSecret, ExternalSecretStatus, Secret } from '../../src/api/types.ts';
+import type { ConfigMap, ExternalSecret, ExternalSecretStatus, Secret } from '../../src/api/types.ts';
 import { ConflictError, type KubeEvent, type KubeWriter } from '../../src/refresher/ports.ts';
 
 export class MemoryKube implements KubeWriter {
   readonly secrets = new Map<string, Secret>();
+  readonly configMaps = new Map<string, ConfigMap>();
   readonly statuses = new Map<string, ExternalSecretStatus>();
   readonly events: KubeEvent[] = [];
   readonly writes = { create: 0, replace: 0, delete: 0, status: 0 };
@@ -14,6 +15,11 @@ export class MemoryKube implements KubeWriter {
   async getSecret(ns: string, name: string): Promise<Secret | undefined> {
     const s = this.secrets.get(`${ns}/${name}`);
     return s ? structuredClone(s) : undefined;
+  }
+
+  async getConfigMap(ns: string, name: string): Promise<ConfigMap | undefined> {
+    const c = this.configMaps.get(`${ns}/${name}`);
+    return c ? structuredClone(c) : undefined;
   }
 
   async createSecret(ns: string, secret: Secret): Promise<Secret> {
