@@ -149,4 +149,10 @@ function wireRefresher(r: Refresher, informers: ReturnType<typeof startInformers
   informers.placeholderSecrets.on('add', (s) => r.upsertPlaceholder(s));
   informers.placeholderSecrets.on('update', (s) => r.upsertPlaceholder(s));
   informers.placeholderSecrets.on('delete', (s) => r.deletePlaceholder(s));
+  // force-sync and refresh requests on stores (docs/push-refresh.md).
+  for (const stores of [informers.secretStores, informers.clusterSecretStores]) {
+    stores.on('add', (s) => r.upsertStore(s));
+    stores.on('update', (s) => r.upsertStore(s));
+    stores.on('delete', (s) => r.deleteStore(s));
+  }
 }

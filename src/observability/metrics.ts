@@ -87,6 +87,33 @@ export function createMetrics() {
       labelNames: ['kind', 'result'] as const,
       ...reg,
     }),
+    /** Push refreshes (docs/push-refresh.md): force-sync by annotated kind, POST /refresh. */
+    refreshTriggers: new Counter({
+      name: 'esw_refresh_triggers_total',
+      help: 'Push refreshes taken by this replica, by source (force-sync, endpoint) and the kind that carried it',
+      labelNames: ['source', 'kind'] as const,
+      ...reg,
+    }),
+    refreshTriggeredObjects: new Counter({
+      name: 'esw_refresh_triggered_objects_total',
+      help: 'ExternalSecrets and placeholder Secrets scheduled at once by push refreshes, by source',
+      labelNames: ['source'] as const,
+      ...reg,
+    }),
+    refreshTriggerLatency: new Histogram({
+      name: 'esw_refresh_trigger_latency_seconds',
+      help: 'Time from a push refresh seen by the owner to the Secret synced (written, or found up to date), by source',
+      labelNames: ['source'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      ...reg,
+    }),
+    /** POST /refresh answers by HTTP status (bounded: 202, 400, 401, 403, 404, 413, 429, 503). */
+    refreshRequests: new Counter({
+      name: 'esw_refresh_requests_total',
+      help: 'POST /refresh requests by answer status code',
+      labelNames: ['code'] as const,
+      ...reg,
+    }),
     stalestSecretAge: new Gauge({
       name: 'esw_refresher_stalest_secret_age_seconds',
       help: 'Age of the least recently synced managed Secret',

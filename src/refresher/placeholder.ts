@@ -26,6 +26,12 @@ import { type PlaceholderSyncer, storeGroup } from './refresher.ts';
 
 const MAX_CONFLICT_RETRIES = 5;
 
+/** A remote key (at a version) a placeholder Secret reads. */
+export interface RemoteKeyRef {
+  key: string;
+  version?: string;
+}
+
 export class PlaceholderRefresh implements PlaceholderSyncer {
   readonly #resolver: Resolver;
   readonly #logger: Logger;
@@ -56,6 +62,28 @@ export class PlaceholderRefresh implements PlaceholderSyncer {
       ),
       seed: first?.key ?? `secret:${secret.metadata?.name ?? ''}`,
     };
+  }
+
+  /**
+   * The store and remote keys the Secret reads (for a round's prefetch and for push refreshes);
+   * undefined when its annotations cannot be read (the sync reports that).
+   */
+  reads(secret: Secret): { store: StoreRef; refs: RemoteKeyRef[] } | undefined {
+    const annotations = secret.metadata?.annotations ?? {};
+    const record = parseRefsAnnotation(annotations[PlaceholderAnnotation.refs]);
+    let store: StoreRef | undefined;
+    try {
+      store = readPlaceholderSettings(annotations).store;
+    } catch {
+      return undefined;
+    }
+    if (!record || !store) return undefined;
+    const refs = new Map<string, RemoteKeyRef>();
+    const add = (r: Reference) =>
+      refs.set(`${r.key}#${r.version}`, { key: r.key, ...(r.version ? { version: r.version } : {}) });
+    for (const t of record.templates.values()) for (const r of templateReferences(t)) add(r);
+    if (record.dataFrom) add(record.dataFrom);
+    return { store, refs: [...refs.values()] };
   }
 
   async sync(secret: Secret, opts: { fetchedAfter: number; kube: KubeWriter }): Promise<SyncOutcome> {

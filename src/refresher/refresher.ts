@@ -29,7 +29,7 @@ import { type Logger, objectRef } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { ownWords } from '../observability/sanitize.ts';
 import { isProviderError } from '../providers/types.ts';
-import type { Resolver } from '../resolve/types.ts';
+import type { Resolver, StoreRef } from '../resolve/types.ts';
 import {
   ES_HASH_ANNOTATION,
   esoResourceVersion,
@@ -44,6 +44,17 @@ import { DueQueue, nextSlot, Priority, shardOf } from './queue.ts';
 import { RoundPlanner } from './rounds.ts';
 import { dataDigest } from './secret-data.ts';
 import { type TemplateSourceKind, templateSourceRefs } from './template-from.ts';
+import {
+  esReadsFrom,
+  forceSyncOf,
+  REFRESH_REQUEST_ANNOTATION,
+  refreshRequestOf,
+  type StoreId,
+  sameStore,
+  storeOfObject,
+  type TriggerKind,
+  type TriggerSource,
+} from './triggers.ts';
 
 export const FORCE_SYNC = 'force-sync';
 const DEFAULT_INTERVAL_MS = 3_600_000;
@@ -56,6 +67,8 @@ export interface PlaceholderSyncer {
   interval(secret: Secret): number;
   /** The store it reads (its round group) and the first remote key (its seed). */
   phaseSeed(secret: Secret): { group: string; seed: string };
+  /** The store and remote keys it reads (prefetch, push refreshes); undefined: unknown. */
+  reads?(secret: Secret): { store: StoreRef; refs: { key: string; version?: string }[] } | undefined;
 }
 
 export interface RefresherOptions {
@@ -101,6 +114,8 @@ interface EsState {
 
 interface PhState {
   secret: Secret;
+  /** Its force-sync value: a change of it refreshes at once. */
+  forceSync: string | undefined;
   group: string;
   seed: string;
   failures: number;
@@ -132,6 +147,10 @@ export class Refresher {
    * re-syncs its readers at once (ESO waits for their next refresh).
    */
   readonly #sources = new Map<string, Set<string>>();
+  /** store group -> the force-sync value and refresh request last seen on it */
+  readonly #storeMarks = new Map<string, { forceSync: string | undefined; request: string | undefined }>();
+  /** object key -> the pending push refresh (the earliest), for the latency histogram */
+  readonly #triggers = new Map<string, { source: TriggerSource; at: number }>();
   /** key -> its sync in flight */
   readonly #inFlight = new Map<string, Promise<void>>();
   /** The shards this replica refreshes: 'all', or a set (empty: none). */
@@ -168,6 +187,7 @@ export class Refresher {
   upsertExternalSecret(es: ExternalSecret): void {
     const key = objKey(es);
     const prev = this.#es.get(key);
+    const prevEs = prev?.es;
     const ns = es.metadata?.namespace ?? 'default';
     const { group, seed } = esSeed(es);
     const target = `${ns}/${es.spec?.target?.name || es.metadata?.name}`;
@@ -197,6 +217,7 @@ export class Refresher {
       if (basis !== esoResourceVersion(es)) {
         state.done = false;
         this.#queue.schedule(key, this.#now(), Priority.Urgent, group);
+        if (forceSyncChanged(prevEs, es)) this.#triggered('force-sync', 'ExternalSecret', [key]);
       }
     }
     this.#wake();
@@ -209,6 +230,7 @@ export class Refresher {
     this.#planner.remove(prev.group, prev.seed);
     this.#es.delete(key);
     this.#queue.remove(key);
+    this.#triggers.delete(key);
     if (this.#targets.get(prev.target) === key) this.#targets.delete(prev.target);
     this.#indexSources(key, prev.es, undefined);
   }
@@ -280,13 +302,20 @@ export class Refresher {
     }
     this.#ph.set(key, {
       secret,
+      forceSync: forceSyncOf(secret),
       group,
       seed,
       failures: prev?.failures ?? 0,
       ...(prev?.lastSuccess ? { lastSuccess: prev.lastSuccess } : {}),
     });
-    if (!prev && this.#owns(secret.metadata?.namespace ?? 'default')) {
+    if (!this.#owns(secret.metadata?.namespace ?? 'default')) return;
+    if (!prev) {
       this.#schedulePlaceholder(key);
+      this.#wake();
+    } else if (forceSyncChanged(prev.secret, secret)) {
+      // Asked for by hand: refreshed whatever its interval (even 0), from a fresh provider read.
+      this.#queue.schedule(key, this.#now(), Priority.Urgent, group);
+      this.#triggered('force-sync', 'Secret', [key]);
       this.#wake();
     }
   }
@@ -297,6 +326,89 @@ export class Refresher {
     if (prev) this.#planner.remove(prev.group, prev.seed);
     this.#ph.delete(key);
     this.#queue.remove(key);
+    this.#triggers.delete(key);
+  }
+
+  /**
+   * A SecretStore or ClusterSecretStore was listed or changed. A new `force-sync` value, or a
+   * new `esw.io/refresh-request` (written by POST /refresh), refreshes its dependents that this
+   * replica owns; the first sight of a store (a list after a start) is not a change.
+   */
+  upsertStore(store: KubeObject): void {
+    const id = storeOfObject(store);
+    if (!id) return;
+    const group = storeGroup(id.kind, id.namespace ?? '', id.name);
+    const forceSync = forceSyncOf(store);
+    const request = store.metadata?.annotations?.[REFRESH_REQUEST_ANNOTATION];
+    const prev = this.#storeMarks.get(group);
+    this.#storeMarks.set(group, { forceSync, request });
+    if (!prev) return;
+    if (forceSync !== undefined && forceSync !== prev.forceSync)
+      this.refreshStore(id, undefined, 'force-sync');
+    if (request !== undefined && request !== prev.request) {
+      const req = refreshRequestOf(store);
+      if (req) this.refreshStore(id, req.keys, 'endpoint');
+      else
+        this.#opts.logger.warn({ store: storeLabel(id) }, 'unreadable refresh request on the store; ignored');
+    }
+  }
+
+  deleteStore(store: KubeObject): void {
+    const id = storeOfObject(store);
+    if (id) this.#storeMarks.delete(storeGroup(id.kind, id.namespace ?? '', id.name));
+  }
+
+  /**
+   * Refreshes now, from fresh provider reads, every object this replica owns that reads from
+   * `store` (`keys` of it, when given): ExternalSecrets — whose refreshPolicy still decides, as
+   * for any change — and placeholder Secrets with a refresh interval. They join the urgent lane
+   * under the store, so a round takes them together and fetches each key once (AWS: 20 a call).
+   * Returns how many were scheduled.
+   */
+  refreshStore(store: StoreId, keys: readonly string[] | undefined, source: TriggerSource): number {
+    const wanted = keys ? new Set(keys) : undefined;
+    const group = storeGroup(store.kind, store.namespace ?? '', store.name);
+    const scheduled: string[] = [];
+    for (const [key, state] of this.#es) {
+      const ns = state.es.metadata?.namespace ?? 'default';
+      if (!this.#owns(ns) || !esReadsFrom(state.es, store, wanted)) continue;
+      state.done = false;
+      this.#queue.schedule(key, this.#now(), Priority.Urgent, group);
+      scheduled.push(key);
+    }
+    const syncer = this.#opts.placeholders;
+    for (const [key, state] of this.#ph) {
+      const ns = state.secret.metadata?.namespace ?? 'default';
+      if (!syncer || !this.#owns(ns) || syncer.interval(state.secret) <= 0) continue;
+      const reads = syncer.reads?.(state.secret);
+      if (!reads || !sameStore(store, reads.store, ns)) continue;
+      if (wanted && !reads.refs.some((r) => wanted.has(r.key))) continue;
+      this.#queue.schedule(key, this.#now(), Priority.Urgent, group);
+      scheduled.push(key);
+    }
+    if (this.running) this.#triggered(source, store.kind, scheduled);
+    this.#opts.logger.info(
+      { store: storeLabel(store), source, keys: keys?.length ?? 'all', objects: scheduled.length },
+      'store refresh requested',
+    );
+    this.#wake();
+    return scheduled.length;
+  }
+
+  /** Counts a push refresh and starts the latency clock of each object it scheduled. */
+  #triggered(source: TriggerSource, kind: TriggerKind, keys: string[]): void {
+    const at = this.#now();
+    this.#opts.metrics?.refreshTriggers.inc({ source, kind });
+    this.#opts.metrics?.refreshTriggeredObjects.inc({ source }, keys.length);
+    for (const key of keys) if (!this.#triggers.has(key)) this.#triggers.set(key, { source, at });
+  }
+
+  /** A push-refreshed object synced: the time from the request to its Secret written. */
+  #triggerDone(key: string): void {
+    const t = this.#triggers.get(key);
+    if (!t) return;
+    this.#triggers.delete(key);
+    this.#opts.metrics?.refreshTriggerLatency.observe({ source: t.source }, (this.#now() - t.at) / 1000);
   }
 
   // ---------------------------------------------------------------- ownership
@@ -451,7 +563,23 @@ export class Refresher {
   async #prefetch(round: { key: string; due: number }[]): Promise<void> {
     const lookups: Promise<unknown>[] = [];
     const seen = new Set<string>();
+    const placeholders = this.#opts.placeholders;
     for (const { key, due } of round) {
+      const ph = key.startsWith('secret/') ? this.#ph.get(key) : undefined;
+      const reads = ph && placeholders?.reads?.(ph.secret);
+      if (reads) {
+        const ns = ph.secret.metadata?.namespace ?? 'default';
+        const kind = reads.store.kind ?? 'SecretStore';
+        for (const ref of reads.refs) {
+          const id = `${kind}/${kind === 'SecretStore' ? ns : ''}/${reads.store.name}/${ref.key}#${ref.version ?? ''}@${due}`;
+          if (seen.has(id)) continue;
+          seen.add(id);
+          lookups.push(
+            this.#opts.resolver.getValue(reads.store, ns, ref, { fetchedAfter: due }).catch(() => undefined),
+          );
+        }
+        continue;
+      }
       const state = this.#es.get(key);
       const es = state?.es;
       // An object whose sync will only check its target (CreatedOnce once synced…) fetches nothing.
@@ -601,6 +729,7 @@ export class Refresher {
     }
     // Another controller's object: no condition of ours to report.
     if (!outcome.otherClass) this.#setCondition(metricsLabels, 'True');
+    this.#triggerDone(key);
     state.failures = 0;
     state.lastSuccess = this.#now();
     if (outcome.refreshed) state.synced = { resourceVersion, refreshTime: this.#now() };
@@ -642,6 +771,7 @@ export class Refresher {
     }
     state.failures = 0;
     state.lastSuccess = this.#now();
+    this.#triggerDone(key);
     if (interval > 0 && current) {
       this.#queue.schedule(
         key,
@@ -705,6 +835,16 @@ export class Refresher {
 function intact(secret: Secret): boolean {
   const written = secret.metadata?.annotations?.[ES_HASH_ANNOTATION];
   return written !== undefined && written === dataDigest(secret);
+}
+
+/** The object's force-sync value changed to a new one (set or changed; removing it is no request). */
+function forceSyncChanged(prev: KubeObject | undefined, next: KubeObject): boolean {
+  const value = forceSyncOf(next);
+  return prev !== undefined && value !== undefined && value !== forceSyncOf(prev);
+}
+
+function storeLabel(s: StoreId): string {
+  return s.namespace === undefined ? `${s.kind} "${s.name}"` : `${s.kind} "${s.namespace}/${s.name}"`;
 }
 
 function objKey(o: { metadata?: { namespace?: string; name?: string } }): string {
