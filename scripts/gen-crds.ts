@@ -66,13 +66,9 @@ export const KINDS: readonly KindPlan[] = [
       AGE,
     ],
   },
-  { kind: 'SecretStore', upstream: 'secretstores.yaml', install: true, columns: [AGE, ...READY_COLUMNS] },
-  {
-    kind: 'ClusterSecretStore',
-    upstream: 'clustersecretstores.yaml',
-    install: true,
-    columns: [AGE, ...READY_COLUMNS],
-  },
+  // ESO's own columns (AGE, Status, Capabilities, Ready): the store status is written as ESO's.
+  { kind: 'SecretStore', upstream: 'secretstores.yaml', install: true, columns: undefined },
+  { kind: 'ClusterSecretStore', upstream: 'clustersecretstores.yaml', install: true, columns: undefined },
   // Not served yet: installing its CRD would let users create objects nothing acts on.
   {
     kind: 'ClusterExternalSecret',

@@ -17,6 +17,7 @@ import { ApiKubeWriter } from './refresher/kube-writer.ts';
 import { PlaceholderRefresh } from './refresher/placeholder.ts';
 import { Refresher } from './refresher/refresher.ts';
 import { withDataDigest } from './refresher/secret-data.ts';
+import { StoreStatus } from './refresher/store-status.ts';
 import { MemoryRegistry } from './resolve/memory-registry.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 
@@ -70,6 +71,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
   }
 
   let refresher: Refresher | undefined;
+  let storeStatus: StoreStatus | undefined;
   let recheck: NodeJS.Timeout | undefined;
   const runtime = createRuntime(
     registry,
@@ -86,7 +88,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
         clearInterval(recheck);
         // Stop refreshing first (no write is started after this), then release the lease so a
         // follower takes over at once; in-flight syncs drain meanwhile.
-        const stopping = refresher?.stop();
+        const stopping = Promise.all([refresher?.stop(), storeStatus?.stop()]);
         await elector?.stop();
         await stopping;
         await certs?.stop();
@@ -121,6 +123,17 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
     });
     refresher = r;
     wireRefresher(r, informers);
+    storeStatus = new StoreStatus({
+      validate: (store) => runtime.resolver.validateStore(store),
+      kube: new ApiKubeWriter(client),
+      logger: logger.child({ component: 'store-status' }),
+      controllerClass: opts.controllerClass ?? config.controllerClass,
+      setTimer: (fn, ms) => {
+        const t = setTimeout(fn, ms);
+        return { cancel: () => clearTimeout(t) };
+      },
+    });
+    wireStoreStatus(storeStatus, informers);
     elector = new LeaderElector({
       client,
       namespace: config.namespace,
@@ -132,8 +145,12 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       metrics,
       logger,
       // Refresh only once stores are known, or the first pass would fail on "store not found".
-      onStartedLeading: () => void informers.synced.then(() => r.start()),
-      onStoppedLeading: () => void r.stop(),
+      onStartedLeading: () =>
+        void informers.synced.then(() => {
+          r.start();
+          storeStatus?.start();
+        }),
+      onStoppedLeading: () => void Promise.all([r.stop(), storeStatus?.stop()]),
     });
     elector.start();
   }
@@ -154,5 +171,13 @@ function wireRefresher(r: Refresher, informers: ReturnType<typeof startInformers
     stores.on('add', (s) => r.upsertStore(s));
     stores.on('update', (s) => r.upsertStore(s));
     stores.on('delete', (s) => r.deleteStore(s));
+  }
+}
+
+function wireStoreStatus(ss: StoreStatus, informers: ReturnType<typeof startInformers>): void {
+  for (const inf of [informers.secretStores, informers.clusterSecretStores]) {
+    inf.on('add', (s) => ss.upsert(s));
+    inf.on('update', (s) => ss.upsert(s));
+    inf.on('delete', (s) => ss.remove(s));
   }
 }

@@ -346,9 +346,8 @@ const STORE: SupportTable = {
   spec: SERVED,
   'status.**': SERVED,
   'spec.controller': SERVED,
-  'spec.refreshInterval': warned(
-    'ESO re-validates the store on this interval; this webhook validates a store when it is written and when it is used',
-  ),
+  // The store status is checked again on this interval (docs/refresher.md, "Store status").
+  'spec.refreshInterval': SERVED,
   'spec.retrySettings.**': warned(
     "provider calls use this webhook's own bounded retries, which fit inside the admission deadline",
   ),

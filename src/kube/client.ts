@@ -258,6 +258,25 @@ export class KubeClient {
     );
   }
 
+  /** A merge patch of a SecretStore's or ClusterSecretStore's `status` alone. */
+  async patchStoreStatus(
+    kind: 'SecretStore' | 'ClusterSecretStore',
+    namespace: string | undefined,
+    name: string,
+    status: Record<string, unknown>,
+    version = 'v1',
+  ): Promise<unknown> {
+    const e = encodeURIComponent;
+    const path =
+      kind === 'ClusterSecretStore'
+        ? `${ESO}/${version}/clustersecretstores/${e(name)}/status`
+        : namespacedPath(`${ESO}/${version}`, namespace ?? 'default', 'secretstores', name, 'status');
+    return this.#call<unknown>('PATCH', path, `patch status of ${kind.toLowerCase()} ${name}`, {
+      body: { status },
+      contentType: MERGE_PATCH,
+    });
+  }
+
   async createEvent(namespace: string, event: CoreV1Event): Promise<CoreV1Event> {
     return this.#call<CoreV1Event>(
       'POST',

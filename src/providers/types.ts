@@ -91,6 +91,14 @@ export interface ProviderClient {
    * a value unless those say otherwise. Absent where the provider does not serve metadata.
    */
   getMetadata?(ref: RemoteKey, opts: CallOptions): Promise<Uint8Array>;
+  /**
+   * The store check behind SecretStore status (ESO's `Validate`): one cheap call proving that the
+   * endpoint answers and the credentials authenticate. A refusal of the probe itself by an
+   * authenticated caller (AWS AccessDenied, GCP PERMISSION_DENIED, Azure 403) is success: a store
+   * allowed to read named keys only, and not to list, is valid. Throws ProviderError. Absent:
+   * creating the client was the whole check.
+   */
+  validate?(opts: CallOptions): Promise<void>;
   close(): Promise<void>;
 }
 

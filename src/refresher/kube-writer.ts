@@ -1,9 +1,10 @@
 /** The refresher's Kubernetes port on the real API (src/kube/client.ts). */
-import type { ConfigMap, ExternalSecret, ExternalSecretStatus, Secret } from '../api/types.ts';
+import type { ConfigMap, ExternalSecret, ExternalSecretStatus, Secret, SecretStore } from '../api/types.ts';
 import { isConflict, isNotFound, type KubeClient } from '../kube/client.ts';
 import { ConflictError, type KubeEvent, type KubeWriter } from './ports.ts';
+import type { StoreStatusBody, StoreStatusWriter } from './store-status.ts';
 
-export class ApiKubeWriter implements KubeWriter {
+export class ApiKubeWriter implements KubeWriter, StoreStatusWriter {
   readonly #client: KubeClient;
   readonly #now: () => number;
 
@@ -51,6 +52,16 @@ export class ApiKubeWriter implements KubeWriter {
       es.metadata?.name ?? '',
       status as Record<string, unknown>,
       es.apiVersion?.split('/')[1] ?? 'v1',
+    );
+  }
+
+  async patchStoreStatus(store: SecretStore, status: StoreStatusBody): Promise<void> {
+    await this.#client.patchStoreStatus(
+      store.kind === 'ClusterSecretStore' ? 'ClusterSecretStore' : 'SecretStore',
+      store.metadata?.namespace,
+      store.metadata?.name ?? '',
+      status as Record<string, unknown>,
+      store.apiVersion?.split('/')[1] ?? 'v1',
     );
   }
 

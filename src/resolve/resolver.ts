@@ -279,6 +279,42 @@ export class StoreResolver implements Resolver {
     return toBuffers(decodeMap(find.decodingStrategy, map, what));
   }
 
+  /**
+   * The check behind SecretStore status (ESO's ValidateStore): the store's client is built — or
+   * the live one reused — and the provider's cheap validation call made (ProviderClient.validate),
+   * with the usual deadline. Resolves to undefined when the store is valid, else to the stage
+   * that failed and its error (an EswError naming the store, never a value): `client` when no
+   * client could be built (spec, credentials, identity rules), `probe` when the call failed.
+   * A ClusterSecretStore is checked for no namespace in particular (its conditions are not
+   * applied); its client is the one every namespace shares.
+   */
+  async validateStore(
+    store: SecretStore,
+  ): Promise<{ stage: 'client' | 'probe'; error: EswError } | undefined> {
+    const kind = store.kind === 'ClusterSecretStore' ? 'ClusterSecretStore' : 'SecretStore';
+    const name = store.metadata?.name ?? '';
+    let resolved: ResolvedStore;
+    let entry: ClientEntry;
+    let client: ProviderClient;
+    try {
+      resolved = this.#resolveStore({ kind, name }, store.metadata?.namespace ?? 'default', false).resolved;
+      entry = this.#client(resolved);
+      client = await entry.ready;
+    } catch (err: unknown) {
+      return { stage: 'client', error: isEswError(err) ? err : mapProviderError(err, 'store') };
+    }
+    const validate = client.validate?.bind(client);
+    if (!validate) return undefined;
+    try {
+      await this.#withClient(entry, () =>
+        this.#invoke(entry.providerName, 'validate', (signal) => validate({ signal })),
+      );
+      return undefined;
+    } catch (err: unknown) {
+      return { stage: 'probe', error: mapProviderError(err, resolved.label) };
+    }
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     const entries = [...this.#clients.values()];
@@ -356,7 +392,11 @@ export class StoreResolver implements Resolver {
 
   // ------------------------------------------------------------------ stores
 
-  #resolveStore(ref: StoreRef, namespace: string): { store: SecretStore; resolved: ResolvedStore } {
+  #resolveStore(
+    ref: StoreRef,
+    namespace: string,
+    checkConditions = true,
+  ): { store: SecretStore; resolved: ResolvedStore } {
     if (this.#closed) throw new EswError('ESW_INTERNAL', 'resolver is closed');
     const kind = ref.kind ?? 'SecretStore';
     const name = ref.name;
@@ -398,7 +438,7 @@ export class StoreResolver implements Resolver {
       }
       // Another controller's store is left to it whatever its conditions say.
       this.#checkClass(store, label);
-      this.#checkConditions(store, label, namespace);
+      if (checkConditions) this.#checkConditions(store, label, namespace);
     } else {
       throw new EswError('ESW_STORE_INVALID', `unknown store kind "${String(kind)}" for store "${name}"`);
     }

@@ -70,5 +70,10 @@ export interface Resolver {
   cachedMap?(store: StoreRef, namespace: string, ref: RemoteRef): Map<string, Buffer> | undefined;
   /** `dataFrom.find`: secret name (conversion applied) -> value. */
   find(store: StoreRef, namespace: string, find: FindRef, opts?: LookupOptions): Promise<Map<string, Buffer>>;
+  /**
+   * SecretStore status: builds the store's client and makes the provider's validation call.
+   * undefined when valid, else which stage failed and why (messages name stores, never values).
+   */
+  validateStore?(store: SecretStore): Promise<{ stage: 'client' | 'probe'; error: Error } | undefined>;
   close(): Promise<void>;
 }

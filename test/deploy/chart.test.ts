@@ -369,9 +369,11 @@ t.test('RBAC is exactly the documented table (docs/install.md, "RBAC")', async (
     'core/namespaces: get,list,watch',
     'core/secrets: get,list,watch,create,update,patch,delete',
     'core/serviceaccounts/token: create',
+    'external-secrets.io/clustersecretstores/status: patch',
     'external-secrets.io/clustersecretstores: get,list,watch',
     'external-secrets.io/externalsecrets/status: update,patch',
     'external-secrets.io/externalsecrets: get,list,watch',
+    'external-secrets.io/secretstores/status: patch',
     'external-secrets.io/secretstores: get,list,watch',
   ]);
   t.same(flat(find(objs, 'Role').rules), [
@@ -380,7 +382,12 @@ t.test('RBAC is exactly the documented table (docs/install.md, "RBAC")', async (
     'core/secrets[external-secrets-webhook-tls]: get,update',
   ]);
   const docs = await readFile(join(root, 'docs/install.md'), 'utf8');
-  for (const verbs of ['update, patch |', 'get, create, update |', '| `events` | create |'])
+  for (const verbs of [
+    'update, patch |',
+    'get, create, update |',
+    '| `events` | create |',
+    '| `secretstores/status`, `clustersecretstores/status` | patch |',
+  ])
     t.ok(docs.includes(verbs), `docs/install.md lists "${verbs}"`);
 });
 

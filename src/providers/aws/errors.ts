@@ -126,3 +126,22 @@ function markedForDeletion(code: string | undefined, message: string | undefined
     /marked for deletion/i.test(message ?? '')
   );
 }
+
+/**
+ * The store check's probe (ProviderClient.validate): `call` lists at most one item. An answer, or
+ * AccessDenied for the listing itself — the signature and the credentials were accepted, only the
+ * permission to list is missing — proves the store can authenticate.
+ */
+export async function awsProbe(
+  call: () => Promise<unknown>,
+  subject: string,
+  signal: AbortSignal,
+): Promise<void> {
+  try {
+    await call();
+  } catch (err: unknown) {
+    const name = (err as SdkErrorShape | undefined)?.name;
+    if (!signal.aborted && (name === 'AccessDeniedException' || name === 'AccessDenied')) return;
+    throw awsError(err, subject, signal);
+  }
+}

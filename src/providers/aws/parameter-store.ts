@@ -25,7 +25,7 @@ import {
 import type { FindRef } from '../../api/types.ts';
 import { compileNameRegexp } from '../find-name.ts';
 import { type CallOptions, type ProviderClient, ProviderError, type RemoteKey } from '../types.ts';
-import { awsError } from './errors.ts';
+import { awsError, awsProbe } from './errors.ts';
 import { MAX_FIND_RESULTS } from './secrets-manager.ts';
 import { tagsJson } from './tags.ts';
 
@@ -246,6 +246,15 @@ export class ParameterStoreReader implements ProviderClient {
     } catch (err: unknown) {
       throw awsError(err, subject, opts.signal);
     }
+  }
+
+  /** The store check: DescribeParameters of one item (credentials, region, endpoint). */
+  async validate(opts: CallOptions): Promise<void> {
+    await awsProbe(
+      () => this.#ssm.send(new DescribeParametersCommand({ MaxResults: 1 }), { abortSignal: opts.signal }),
+      'DescribeParameters (store check)',
+      opts.signal,
+    );
   }
 
   async close(): Promise<void> {

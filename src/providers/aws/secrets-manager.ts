@@ -19,7 +19,7 @@ import {
 import type { FindRef } from '../../api/types.ts';
 import { compileNameRegexp } from '../find-name.ts';
 import { type CallOptions, type ProviderClient, ProviderError, type RemoteKey } from '../types.ts';
-import { awsBatchKeyError, awsError } from './errors.ts';
+import { awsBatchKeyError, awsError, awsProbe } from './errors.ts';
 import { awsSecretId, versionSelector } from './options.ts';
 import { tagsJson } from './tags.ts';
 
@@ -172,6 +172,15 @@ export class SecretsManagerReader implements ProviderClient {
     } catch (err: unknown) {
       throw awsError(err, subject, opts.signal);
     }
+  }
+
+  /** The store check: ListSecrets of one item (credentials, region, endpoint). */
+  async validate(opts: CallOptions): Promise<void> {
+    await awsProbe(
+      () => this.#sm.send(new ListSecretsCommand({ MaxResults: 1 }), { abortSignal: opts.signal }),
+      'ListSecrets (store check)',
+      opts.signal,
+    );
   }
 
   async close(): Promise<void> {

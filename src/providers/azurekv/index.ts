@@ -264,6 +264,24 @@ export class AzureKvClient implements ProviderClient {
     return out;
   }
 
+  /**
+   * The store check: the first page (one item) of the vault's secrets — a token is acquired and
+   * the vault answers. A 403 for the listing is success: the credentials authenticated, the
+   * identity may read named objects only.
+   */
+  async validate(opts: CallOptions): Promise<void> {
+    try {
+      const pages = this.#secretClient
+        .listPropertiesOfSecrets({ abortSignal: opts.signal, requestOptions: { timeout: this.#timeoutMs } })
+        .byPage({ maxPageSize: 1 });
+      await pages.next();
+    } catch (err: unknown) {
+      const status = (err as { statusCode?: unknown } | undefined)?.statusCode;
+      if (status === 403 && !opts.signal.aborted) return;
+      throw azureKvError(err, 'list of secrets (store check)', opts.signal);
+    }
+  }
+
   async close(): Promise<void> {
     // The SDK clients hold no sockets of their own beyond the shared keep-alive agent.
   }

@@ -182,6 +182,25 @@ export class GcpSmClient implements ProviderClient {
     return new Map(ids.filter((id) => out.has(id)).map((id) => [id, out.get(id) as Uint8Array]));
   }
 
+  /**
+   * The store check: ListSecrets of one item in the store's project. PERMISSION_DENIED for the
+   * listing is success: the credentials authenticated, the store may read named secrets only.
+   */
+  async validate(opts: CallOptions): Promise<void> {
+    const parent = parentName(await this.#project(opts.signal));
+    try {
+      await this.#call(`secrets of ${parent} (store check)`, opts.signal, () =>
+        this.#client.listSecrets(
+          { parent, pageSize: 1 },
+          { ...gcpCallOptions(this.#limits, opts.signal), autoPaginate: false },
+        ),
+      );
+    } catch (err: unknown) {
+      if (err instanceof ProviderError && err.message.endsWith('(PERMISSION_DENIED)')) return;
+      throw err;
+    }
+  }
+
   async close(): Promise<void> {
     await this.#client.close();
   }

@@ -187,6 +187,17 @@ export class VaultClient implements ProviderClient {
     });
   }
 
+  /**
+   * The store check, as ESO's: log in (or read the token) and `auth/token/lookup-self`, which
+   * every token may call; a refusal means the credentials are not valid.
+   */
+  async validate(opts: CallOptions): Promise<void> {
+    return this.#run('token lookup (store check)', opts.signal, async () => {
+      const token = await this.#session.token();
+      await this.#request('GET', 'auth/token/lookup-self', token, opts.signal);
+    });
+  }
+
   async close(): Promise<void> {
     this.#vault.stopAllRenewals();
   }
