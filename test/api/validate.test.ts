@@ -199,7 +199,9 @@ const cases: Case[] = [
   {
     name: 'templateFrom secret in another namespace',
     object: patch(ES_V1, {
-      'spec.target.template.templateFrom': [{ secret: { name: 'tpl', namespace: 'x', items: [{ key: 'a' }] } }],
+      'spec.target.template.templateFrom': [
+        { secret: { name: 'tpl', namespace: 'x', items: [{ key: 'a' }] } },
+      ],
     }),
     field: 'spec.target.template.templateFrom[0].secret.namespace',
     message: 'Forbidden: templateFrom reads a Secret',
