@@ -252,8 +252,8 @@ const VAULT: SupportTable = {
   'spec.provider.vault.checkAndSet.**': warned(
     'check-and-set applies to writes (ESO PushSecret), and this webhook never writes to Vault',
   ),
-  'spec.provider.vault.headers.**': refused(`custom request headers are ${NOT_YET}`),
-  'spec.provider.vault.tls.**': refused(`client certificates (mutual TLS to Vault) are ${NOT_YET}`),
+  'spec.provider.vault.headers.**': SERVED,
+  'spec.provider.vault.tls.**': SERVED,
   'spec.provider.vault.caProvider': SERVED,
   'spec.provider.vault.caProvider.name': SERVED,
   'spec.provider.vault.caProvider.key': SERVED,
@@ -263,9 +263,7 @@ const VAULT: SupportTable = {
     ConfigMap: refused(`a CA read from a ConfigMap is ${NOT_YET}; use a Secret or caBundle`),
   }),
   'spec.provider.vault.auth': SERVED,
-  'spec.provider.vault.auth.namespace': refused(
-    `a separate namespace for the login is ${NOT_YET} (spec.provider.vault.namespace applies to every request)`,
-  ),
+  'spec.provider.vault.auth.namespace': SERVED,
   'spec.provider.vault.auth.tokenSecretRef.**': SERVED,
   'spec.provider.vault.auth.appRole.**': SERVED,
   'spec.provider.vault.auth.kubernetes': SERVED,
@@ -275,11 +273,17 @@ const VAULT: SupportTable = {
   'spec.provider.vault.auth.kubernetes.serviceAccountRef.**': refused(
     `kubernetes login as a named ServiceAccount ${TOKEN_REQUEST}; use secretRef`,
   ),
-  'spec.provider.vault.auth.ldap.**': refused(`Vault ldap login is ${NOT_YET}`),
-  'spec.provider.vault.auth.userPass.**': refused(`Vault userpass login is ${NOT_YET}`),
-  'spec.provider.vault.auth.jwt.**': refused(`Vault jwt/oidc login is ${NOT_YET}`),
-  'spec.provider.vault.auth.cert.**': refused(`Vault cert login is ${NOT_YET}`),
-  'spec.provider.vault.auth.iam.**': refused(`Vault aws (iam) login is ${NOT_YET}`),
+  'spec.provider.vault.auth.ldap.**': SERVED,
+  'spec.provider.vault.auth.userPass.**': SERVED,
+  'spec.provider.vault.auth.jwt.**': SERVED,
+  'spec.provider.vault.auth.jwt.kubernetesServiceAccountToken.**': refused(
+    `a jwt login with a token of a named ServiceAccount ${TOKEN_REQUEST}; use secretRef`,
+  ),
+  'spec.provider.vault.auth.cert.**': SERVED,
+  'spec.provider.vault.auth.iam.**': SERVED,
+  'spec.provider.vault.auth.iam.jwt.**': refused(
+    `an aws login through the IRSA role of a named ServiceAccount ${TOKEN_REQUEST}; use secretRef`,
+  ),
   'spec.provider.vault.auth.gcp.**': refused(`Vault gcp login is ${NOT_YET}`),
 };
 

@@ -150,7 +150,13 @@ export interface VaultProvider {
   caProvider?: { type?: 'Secret' | 'ConfigMap'; name?: string; key?: string; namespace?: string };
   readYourWrites?: boolean;
   forwardInconsistent?: boolean;
+  /** Extra headers on every request (auth and transport headers are refused). */
+  headers?: Record<string, string>;
+  /** Client certificate for mutual TLS (keys default to tls.crt / tls.key). */
+  tls?: { certSecretRef?: SecretKeySelector; keySecretRef?: SecretKeySelector };
   auth?: {
+    /** Vault namespace of the login, when it differs from `namespace`. */
+    namespace?: string;
     tokenSecretRef?: SecretKeySelector;
     appRole?: {
       path?: string;
@@ -164,12 +170,48 @@ export interface VaultProvider {
       serviceAccountRef?: ServiceAccountSelector;
       secretRef?: SecretKeySelector;
     };
-    ldap?: unknown;
-    userPass?: unknown;
-    jwt?: unknown;
-    cert?: unknown;
-    iam?: unknown;
+    ldap?: VaultUserPassAuth;
+    userPass?: VaultUserPassAuth;
+    jwt?: {
+      path?: string;
+      role?: string;
+      secretRef?: SecretKeySelector;
+      kubernetesServiceAccountToken?: {
+        serviceAccountRef?: ServiceAccountSelector;
+        audiences?: string[];
+        expirationSeconds?: number;
+      };
+    };
+    cert?: {
+      path?: string;
+      vaultRole?: string;
+      clientCert?: SecretKeySelector;
+      secretRef?: SecretKeySelector;
+    };
+    iam?: {
+      path?: string;
+      region?: string;
+      /** An AWS role to assume before logging in. */
+      role?: string;
+      vaultRole?: string;
+      externalID?: string;
+      vaultAwsIamServerID?: string;
+      secretRef?: {
+        accessKeyIDSecretRef?: SecretKeySelector;
+        secretAccessKeySecretRef?: SecretKeySelector;
+        sessionTokenSecretRef?: SecretKeySelector;
+      };
+      jwt?: { serviceAccountRef?: ServiceAccountSelector };
+    };
+    gcp?: unknown;
   };
+}
+
+/** Vault `ldap` and `userPass` logins: a username and a password Secret. */
+export interface VaultUserPassAuth {
+  path?: string;
+  username?: string;
+  secretRef?: SecretKeySelector;
 }
 
 export interface FakeProvider {

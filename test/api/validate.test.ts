@@ -682,6 +682,42 @@ const cases: Case[] = [
     message: 'set secretRef or kubernetesServiceAccountToken',
   },
   {
+    name: 'vault userPass without a password Secret',
+    object: patch(VAULT, { 'spec.provider.vault.auth': { userPass: { path: 'userpass', username: 'u' } } }),
+    field: 'spec.provider.vault.auth.userPass.secretRef',
+    message: 'Required value: the Secret key holding the password',
+  },
+  {
+    name: 'vault cert auth without its private key',
+    object: patch(VAULT, {
+      'spec.provider.vault.auth': { cert: { clientCert: { name: 'c', key: 'tls.crt' } } },
+    }),
+    field: 'spec.provider.vault.auth.cert.secretRef',
+    message: 'Required value',
+  },
+  {
+    name: 'vault header that would replace the token',
+    object: patch(VAULT, { 'spec.provider.vault.headers': { 'X-Vault-Token': 'root' } }),
+    field: 'spec.provider.vault.headers["X-Vault-Token"]',
+    message: 'Forbidden: is set by external-secrets-webhook itself',
+  },
+  {
+    name: 'vault header with a line break',
+    object: patch(VAULT, { 'spec.provider.vault.headers': { 'X-Team': 'a\r\nX-Vault-Token: root' } }),
+    field: 'spec.provider.vault.headers["X-Team"]',
+    message: 'control characters',
+  },
+  {
+    name: 'vault jwt with a ServiceAccount token (TokenRequest)',
+    object: patch(VAULT, {
+      'spec.provider.vault.auth': {
+        jwt: { path: 'jwt', role: 'r', kubernetesServiceAccountToken: { serviceAccountRef: { name: 'sa' } } },
+      },
+    }),
+    field: 'spec.provider.vault.auth.jwt.kubernetesServiceAccountToken',
+    message: 'TokenRequest',
+  },
+  {
     name: 'vault client TLS with only a certificate',
     object: patch(VAULT, { 'spec.provider.vault.tls': { certSecretRef: { name: 'tls' } } }),
     field: 'spec.provider.vault.tls.keySecretRef',

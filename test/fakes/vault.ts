@@ -2,23 +2,40 @@
  * A wire-level fake of HashiCorp Vault's HTTP API, enough for node-vault and the `vault`
  * provider: KV v2 (`/v1/<mount>/data/<path>` with versions and `?version=`,
  * `/v1/<mount>/metadata/<path>` read and `?list=true`), KV v1 (`/v1/<mount>/<path>`, list),
- * AppRole and Kubernetes logins, `auth/token/renew-self` and `auth/token/lookup-self`.
+ * logins (AppRole, Kubernetes, userpass, LDAP, JWT, TLS certificate, AWS IAM with its SigV4
+ * signature checked), `auth/token/renew-self` and `auth/token/lookup-self`.
  *
  * Tokens carry a TTL measured on an injectable clock and the namespace they were issued in;
  * every KV request checks `X-Vault-Token` (403 `{"errors":["permission denied"]}` otherwise).
  * The fake counts logins, renewals, lookups, reads and lists, records `X-Vault-Namespace`, and
  * injects faults per path prefix: a status with a body, a delay, a connection reset.
- * HTTPS when given a certificate (the caBundle test).
+ * HTTPS when given a certificate (the caBundle test); it asks every client for a certificate
+ * (cert login, mutual TLS) and, with `clientCa`, can require one signed by that CA.
+ *
+ * Tokens are valid in the namespace they were issued in and its children (a token of `admin`
+ * reads in `admin/team-a`, a root-namespace token everywhere), as Vault Enterprise does.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID, X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
 export interface VaultFakeOptions {
   /** Milliseconds since epoch; tokens expire on this clock. */
   now?: () => number;
-  tls?: { cert: string; key: string };
+  /** `clientCa` + `requireClientCert`: the handshake fails without a certificate from that CA. */
+  tls?: { cert: string; key: string; clientCa?: string; requireClientCert?: boolean };
+}
+
+/** An AWS identity the `aws` login accepts: its keys, and what the role requires. */
+export interface AwsIdentity {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  /** `X-Vault-AWS-IAM-Server-ID` the role requires (Vault's iam_server_id_header_value). */
+  serverId?: string;
+  region?: string;
 }
 
 export interface Fault {
@@ -68,6 +85,11 @@ export class VaultFake {
   readonly #kv1 = new Map<string, Map<string, Record<string, unknown>>>();
   readonly #approle = new Map<string, Map<string, string>>();
   readonly #kubernetes = new Map<string, Map<string, string>>();
+  readonly #passwords = new Map<string, Map<string, string>>();
+  readonly #jwt = new Map<string, Map<string, string>>();
+  /** cert mount -> role name -> certificate fingerprint (SHA-256). */
+  readonly #certs = new Map<string, Map<string, string>>();
+  readonly #aws = new Map<string, Map<string, AwsIdentity>>();
   readonly #faults = new Map<string, Fault>();
   readonly #denied = new Set<string>();
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -87,6 +109,10 @@ export class VaultFake {
   readonly headers: http.IncomingHttpHeaders[] = [];
   /** Method and path (with query) of every request, in order. */
   readonly requests: string[] = [];
+  /** Path and JSON body of every login request, in order (credentials included: a fake). */
+  readonly loginBodies: { path: string; body: Record<string, unknown> }[] = [];
+  /** SHA-256 fingerprint of the client certificate of every request ('' without one). */
+  readonly clientCerts: string[] = [];
   /** Lease of a login, seconds. */
   loginTtlSeconds = 3600;
   /** A token is never renewed past this age (Vault's max_ttl), seconds. */
@@ -99,7 +125,17 @@ export class VaultFake {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.#handle(req, res);
     this.tls = opts.tls !== undefined;
     this.#server = opts.tls
-      ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, handler)
+      ? https.createServer(
+          {
+            cert: opts.tls.cert,
+            key: opts.tls.key,
+            // Ask for a certificate, accept any: the cert login checks it, not the handshake.
+            requestCert: true,
+            rejectUnauthorized: opts.tls.requireClientCert === true,
+            ...(opts.tls.clientCa ? { ca: opts.tls.clientCa } : {}),
+          },
+          handler,
+        )
       : http.createServer(handler);
   }
 
@@ -146,6 +182,25 @@ export class VaultFake {
 
   addKubernetesRole(role: string, jwt: string, mount = 'kubernetes'): void {
     this.#map(this.#kubernetes, mount).set(role, jwt);
+  }
+
+  /** A userpass (mount `userpass`) or LDAP (mount `ldap`) user. */
+  addPasswordUser(username: string, password: string, mount = 'userpass'): void {
+    this.#map(this.#passwords, mount).set(username, password);
+  }
+
+  addJwtRole(role: string, jwt: string, mount = 'jwt'): void {
+    this.#map(this.#jwt, mount).set(role, jwt);
+  }
+
+  /** A cert role (name '' = any role) accepting the client certificate `certPem`. */
+  addCertRole(name: string, certPem: string, mount = 'cert'): void {
+    this.#map(this.#certs, mount).set(name, new X509Certificate(certPem).fingerprint256);
+  }
+
+  /** An aws (IAM) role accepting a GetCallerIdentity request signed by `identity`. */
+  addAwsRole(role: string, identity: AwsIdentity, mount = 'aws'): void {
+    this.#map(this.#aws, mount).set(role, identity);
   }
 
   /** Writes a new KV v2 version; returns its number. */
@@ -207,6 +262,9 @@ export class VaultFake {
       const method = req.method ?? 'GET';
       this.requests.push(`${method} ${url.pathname}${url.search}`);
       this.headers.push(req.headers);
+      const peer = (req.socket as TLSSocket).getPeerCertificate?.();
+      const fingerprint = peer && 'fingerprint256' in peer ? (peer.fingerprint256 ?? '') : '';
+      this.clientCerts.push(fingerprint);
       const namespace = headerOf(req, 'x-vault-namespace');
       this.namespaces.push(namespace);
       const path = decodeURIComponent(url.pathname.replace(/^\/v1\//, ''));
@@ -260,9 +318,11 @@ export class VaultFake {
     req: http.IncomingMessage,
     namespace: string,
   ): [number, unknown] {
-    const login = /^auth\/(.+)\/login$/.exec(path);
-    if (login && method === 'POST')
-      return this.#login(login[1] as string, body as Record<string, unknown>, namespace);
+    const login = /^auth\/(.+?)\/login(?:\/([^/]+))?$/.exec(path);
+    if (login && (method === 'POST' || method === 'PUT')) {
+      this.loginBodies.push({ path, body: body as Record<string, unknown> });
+      return this.#login(login[1] as string, login[2], body as Record<string, unknown>, namespace, req);
+    }
 
     const token = this.#valid(headerOf(req, 'x-vault-token'), namespace);
     if (path === 'auth/token/lookup-self' && method === 'GET') {
@@ -337,20 +397,47 @@ export class VaultFake {
 
   #valid(token: string, namespace: string): Token | undefined {
     const t = token ? this.#tokens.get(token) : undefined;
-    if (!t || t.revoked || t.expiresAt <= this.#now() || t.namespace !== namespace) return undefined;
-    return t;
+    if (!t || t.revoked || t.expiresAt <= this.#now()) return undefined;
+    const inNamespace =
+      t.namespace === '' || namespace === t.namespace || namespace.startsWith(`${t.namespace}/`);
+    return inNamespace ? t : undefined;
   }
 
-  #login(mount: string, body: Record<string, unknown>, namespace: string): [number, unknown] {
-    let ok = false;
+  #login(
+    mount: string,
+    user: string | undefined,
+    body: Record<string, unknown>,
+    namespace: string,
+    req: http.IncomingMessage,
+  ): [number, unknown] {
     const approle = this.#approle.get(mount);
     const kube = this.#kubernetes.get(mount);
-    if (approle) {
-      ok = typeof body.role_id === 'string' && approle.get(body.role_id) === body.secret_id;
+    const passwords = this.#passwords.get(mount);
+    const jwt = this.#jwt.get(mount);
+    const certs = this.#certs.get(mount);
+    const aws = this.#aws.get(mount);
+    if (approle && user === undefined) {
+      const ok = typeof body.role_id === 'string' && approle.get(body.role_id) === body.secret_id;
       if (!ok) return [400, { errors: ['invalid role or secret ID'] }];
-    } else if (kube) {
-      ok = typeof body.role === 'string' && kube.get(body.role) === body.jwt;
+    } else if (kube && user === undefined) {
+      const ok = typeof body.role === 'string' && kube.get(body.role) === body.jwt;
       if (!ok) return [403, DENIED];
+    } else if (passwords && user !== undefined) {
+      const ok = passwords.has(user) && passwords.get(user) === body.password;
+      if (!ok) return [400, { errors: ['invalid username or password'] }];
+    } else if (jwt && user === undefined) {
+      const ok = typeof body.role === 'string' && jwt.get(body.role) === body.jwt;
+      if (!ok) return [400, { errors: ['error validating token: invalid signature'] }];
+    } else if (certs && user === undefined) {
+      const peer = (req.socket as TLSSocket).getPeerCertificate?.();
+      const fingerprint = peer && 'fingerprint256' in peer ? peer.fingerprint256 : undefined;
+      if (!fingerprint) return [400, { errors: ['client certificate must be supplied'] }];
+      const name = typeof body.name === 'string' ? body.name : '';
+      const ok = [...certs].some(([role, fp]) => fp === fingerprint && (name === '' || role === name));
+      if (!ok) return [400, { errors: ['invalid certificate or no client certificate supplied'] }];
+    } else if (aws && user === undefined) {
+      const problem = checkAwsLogin(aws, body, this.#now());
+      if (problem) return [400, { errors: [problem] }];
     } else {
       return [400, { errors: [`no handler for route "auth/${mount}/login"`] }];
     }
@@ -416,4 +503,80 @@ function listKeys(paths: string[], prefix: string): [number, unknown] {
   }
   if (keys.size === 0) return [404, { errors: [] }];
   return [200, { data: { keys: [...keys].sort() } }];
+}
+
+const b64d = (v: unknown) => (typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : '');
+const sha256hex = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
+const hmac = (key: Buffer | string, s: string) => createHmac('sha256', key).update(s, 'utf8').digest();
+
+/**
+ * Vault's aws (IAM) login, as far as a fake can check it without AWS: the request is a POST of
+ * GetCallerIdentity to the STS endpoint of a region, signed (AWS SigV4, verified here
+ * independently of the signer that made it) by the role's keys, with the server ID header
+ * signed in when the role requires one. Returns what is wrong, or undefined.
+ */
+function checkAwsLogin(
+  roles: Map<string, AwsIdentity>,
+  body: Record<string, unknown>,
+  nowMs: number,
+): string | undefined {
+  const identity = typeof body.role === 'string' ? roles.get(body.role) : undefined;
+  if (!identity) return 'entry for role not found';
+  if (body.iam_http_request_method !== 'POST') return 'iam_http_request_method must be POST';
+  const url = new URL(b64d(body.iam_request_url));
+  const region = identity.region ?? 'us-east-1';
+  if (url.href !== `https://sts.${region}.amazonaws.com/`) return `unexpected STS endpoint ${url.host}`;
+  const reqBody = b64d(body.iam_request_body);
+  if (reqBody !== 'Action=GetCallerIdentity&Version=2011-06-15') return 'not a GetCallerIdentity request';
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(b64d(body.iam_request_headers)) as Record<string, unknown>;
+  } catch {
+    return 'iam_request_headers is not JSON';
+  }
+  const headers = new Map<string, string>();
+  for (const [k, v] of Object.entries(raw)) {
+    // Go's http.Header: a list of values per canonical name.
+    if (!Array.isArray(v) || v.length !== 1 || typeof v[0] !== 'string') return `header ${k} is not [value]`;
+    headers.set(k.toLowerCase(), v[0]);
+  }
+  if (identity.serverId !== undefined && headers.get('x-vault-aws-iam-server-id') !== identity.serverId) {
+    return 'expected X-Vault-AWS-IAM-Server-ID header';
+  }
+  const m =
+    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/sts\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(
+      headers.get('authorization') ?? '',
+    );
+  if (!m) return 'no SigV4 Authorization header';
+  const [, accessKey, day, signRegion, signedList, signature] = m as unknown as string[];
+  if (accessKey !== identity.accessKeyId) return 'unknown access key';
+  if (signRegion !== region) return 'signed for another region';
+  if ((identity.sessionToken ?? undefined) !== headers.get('x-amz-security-token'))
+    return 'session token mismatch';
+  const amzDate = headers.get('x-amz-date') ?? '';
+  const signedAt = Date.parse(
+    amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'),
+  );
+  if (!Number.isFinite(signedAt) || Math.abs(signedAt - nowMs) > 15 * 60_000) return 'signature expired';
+  const signed = (signedList as string).split(';');
+  for (const required of ['host', 'x-amz-date'])
+    if (!signed.includes(required)) return `${required} not signed`;
+  if (identity.serverId !== undefined && !signed.includes('x-vault-aws-iam-server-id')) {
+    return 'server ID header not signed';
+  }
+  const canonical = [
+    'POST',
+    '/',
+    '',
+    ...signed.map((h) => `${h}:${(headers.get(h) ?? (h === 'host' ? url.host : '')).trim()}`),
+    '',
+    signedList,
+    sha256hex(reqBody),
+  ].join('\n');
+  const scope = `${day}/${region}/sts/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256hex(canonical)].join('\n');
+  let key: Buffer = hmac(`AWS4${identity.secretAccessKey}`, day as string);
+  for (const part of [region, 'sts', 'aws4_request']) key = hmac(key, part);
+  const expected = createHmac('sha256', key).update(toSign, 'utf8').digest('hex');
+  return expected === signature ? undefined : 'signature does not match';
 }

@@ -6,7 +6,7 @@ import { EswError } from '../../src/errors.ts';
 import { type ClientContext, type ProviderClient, ProviderError } from '../../src/providers/types.ts';
 import { createVaultProvider } from '../../src/providers/vault/index.ts';
 import { VaultFake, type VaultFakeOptions } from '../fakes/vault.ts';
-import { strictIdentity } from './identity-context.ts';
+import { ambientIdentity, strictIdentity } from './identity-context.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -28,6 +28,10 @@ export interface SetupOptions {
   maxAttempts?: number;
   timeoutMs?: number;
   fake?: VaultFakeOptions;
+  /** Endpoint overrides of the client context (the STS fake of iam's role). */
+  endpoints?: ClientContext['endpoints'];
+  /** The store may use this server's identity (a ClusterSecretStore's rule). */
+  ambient?: boolean;
   /** Called with the started fake before the client is built (set the spec's server from it). */
   prepare?: (fake: VaultFake) => void;
 }
@@ -55,10 +59,10 @@ export async function setupVault(
       if (v === undefined) throw new EswError('ESW_CREDENTIALS', `test: no credential ${id}`);
       return v;
     },
-    endpoints: {},
+    endpoints: opts.endpoints ?? {},
     maxAttempts: opts.maxAttempts ?? 3,
     timeoutMs: opts.timeoutMs ?? 5_000,
-    ...strictIdentity,
+    ...(opts.ambient ? ambientIdentity : strictIdentity),
   };
   if (opts.serviceAccountToken !== undefined) {
     const token = opts.serviceAccountToken;

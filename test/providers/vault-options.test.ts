@@ -3,12 +3,14 @@ import t from 'tap';
 import { ProviderError } from '../../src/providers/types.ts';
 import { goJson } from '../../src/providers/vault/index.ts';
 import {
+  headerProblem,
   kvDataPath,
   kvLayout,
   kvListPath,
   kvMetadataPath,
   kvReadPath,
   vaultClientOptions,
+  vaultLoginHeaders,
   vaultRequestHeaders,
 } from '../../src/providers/vault/options.ts';
 import { renewMarginMs } from '../../src/providers/vault/session.ts';
@@ -31,7 +33,7 @@ t.test('vaultClientOptions', async (t) => {
   t.equal(o.endpoint, 'https://vault.example:8200', 'trailing slash removed');
   t.equal(o.apiVersion, 'v1');
   t.equal(o.noCustomHTTPVerbs, true, 'LIST as GET ?list=1');
-  t.equal(o.namespace, 'team-a', 'namespace header');
+  t.equal(o.namespace, undefined, 'the namespace travels in the request headers');
   t.equal(o.token, undefined, 'no token in the options: sent per request');
   t.same(o.rpDefaults, { strictSSL: true }, 'TLS verification cannot be disabled by the environment');
   t.same(o.requestOptions, {}, 'no CA: system roots');
@@ -46,7 +48,8 @@ t.test('vaultClientOptions', async (t) => {
     'caBundle decoded, caProvider appended',
   );
   t.equal(withCa.requestOptions?.timeout, 2500, 'per-request timeout');
-  t.equal(vaultClientOptions({ server: 'http://v' }).namespace, undefined);
+  const mtls = vaultClientOptions({ server: 'https://v' }, { cert: 'C', key: 'K' });
+  t.same([mtls.requestOptions?.cert, mtls.requestOptions?.key], ['C', 'K'], 'client certificate of tls');
 
   t.equal(thrown(() => vaultClientOptions({}))?.kind, 'Invalid', 'server required');
   t.equal(thrown(() => vaultClientOptions({ server: 'not a url' }))?.kind, 'Invalid');
@@ -64,6 +67,40 @@ t.test('vaultRequestHeaders', async (t) => {
     'X-Vault-Inconsistent': 'forward-active-node',
   });
   t.same(vaultRequestHeaders({ readYourWrites: true }), {}, 'nothing to carry without writes');
+  t.same(vaultRequestHeaders({ namespace: 'team-a', headers: { 'X-Tenant': 'a' } }), {
+    'X-Tenant': 'a',
+    'X-Vault-Namespace': 'team-a',
+  });
+  t.same(
+    vaultLoginHeaders({
+      namespace: 'team-a/app',
+      auth: { namespace: 'team-a' },
+      headers: { 'X-Tenant': 'a' },
+    }),
+    { 'X-Tenant': 'a', 'X-Vault-Namespace': 'team-a' },
+    'the login in auth.namespace, with the custom headers',
+  );
+  t.same(
+    vaultLoginHeaders({ namespace: 'team-a' }),
+    { 'X-Vault-Namespace': 'team-a' },
+    'default: the store namespace',
+  );
+  for (const name of [
+    'X-Vault-Token',
+    'authorization',
+    'X-VAULT-NAMESPACE',
+    'X-Vault-Wrap-TTL',
+    'Host',
+    'Content-Length',
+  ]) {
+    t.match(headerProblem(name, 'v'), /set by external-secrets-webhook/, `${name} refused`);
+    const e = thrown(() => vaultRequestHeaders({ headers: { [name]: CANARY } }));
+    t.equal(e?.kind, 'Invalid', `${name} refused at use`);
+    t.notMatch(e?.message ?? '', CANARY, 'the value is not echoed');
+  }
+  t.match(headerProblem('Bad Name', 'v'), /not a valid HTTP header name/);
+  t.match(headerProblem('X-Ok', 'a\r\nX-Vault-Token: t'), /control characters/, 'no header injection');
+  t.equal(headerProblem('X-Ok', 'fine value'), undefined);
 });
 
 t.test('KV paths follow ESO buildPath', async (t) => {

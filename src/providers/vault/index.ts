@@ -11,8 +11,11 @@
  *   names relative to the mount, filtered by `name.regexp` and, on v2, by `tags` against each
  *   secret's `custom_metadata` (one metadata read per candidate); then one read per match.
  *   Bounded to 10,000 names and 32 folder levels. Needs `spec.path` (the mount).
- * - auth: `tokenSecretRef`, `appRole` and `kubernetes` (see session.ts for reuse and renewal).
- *   Other ESO methods (ldap, userPass, jwt, cert, iam) are rejected as Invalid.
+ * - auth: `tokenSecretRef`, `appRole`, `kubernetes`, `userPass`, `ldap`, `jwt`, `cert` and `iam`
+ *   (auth.ts, iam.ts; see session.ts for reuse and renewal), in `auth.namespace` when set.
+ *   `gcp` is rejected as Invalid.
+ * - `headers` on every request (reserved ones refused, options.ts); `tls`: a client certificate
+ *   on every connection.
  * - `forwardInconsistent` sends `X-Vault-Inconsistent: forward-active-node`; `readYourWrites`
  *   has no effect (this provider never writes).
  * - Requests carry a per-request timeout; transient failures (5xx, sealed, connection reset)
@@ -30,6 +33,7 @@ import {
   ProviderError,
   type RemoteKey,
 } from '../types.ts';
+import { asObject, authMethod, checkKeyPair, FIELD, type LoginFn, loginOf } from './auth.ts';
 import { kindOfStatus, statusOf, vaultDeadline, vaultError } from './errors.ts';
 import { kvMetadataReadPath, metadataDocument, vaultSelection } from './metadata.ts';
 import {
@@ -39,15 +43,15 @@ import {
   kvMetadataPath,
   kvReadPath,
   vaultClientOptions,
+  vaultLoginHeaders,
   vaultRequestHeaders,
 } from './options.ts';
-import { type Login, VaultSession } from './session.ts';
+import { VaultSession } from './session.ts';
 import { validateVaultStore } from './validate.ts';
 
 const MAX_NAMES = 10_000;
 const MAX_DEPTH = 32;
 const FIND_CONCURRENCY = 4;
-const FIELD = 'spec.provider.vault';
 
 export interface VaultProviderDeps {
   /** Clock for token leases, ms since epoch. */
@@ -64,20 +68,26 @@ export function createVaultProvider(deps: VaultProviderDeps = {}): Provider<Vaul
     validateStore: (spec, path, kind) => validateVaultStore(spec, path, kind),
     ...vaultSelection,
     async newClient(spec: VaultProvider, ctx: ClientContext): Promise<ProviderClient> {
-      const login = authMethod(spec, ctx);
+      const login = authMethod(spec, ctx, { now });
+      const headers = vaultRequestHeaders(spec);
+      const loginHeaders = vaultLoginHeaders(spec);
       const caPem = await caProviderPem(spec, ctx);
-      const options = vaultClientOptions(spec, { caPem, timeoutMs: ctx.timeoutMs });
+      const clientTls = await clientCertificate(spec, ctx);
+      const options = vaultClientOptions(spec, { caPem, timeoutMs: ctx.timeoutMs, ...clientTls });
       const client = NodeVault(options);
-      // Credentials and paths come from the store only, never from VAULT_* environment variables.
+      // Credentials, paths and the namespace come from the store only, never from VAULT_*
+      // environment variables; the namespace travels in each request's headers (a login may use
+      // another one than the reads: auth.namespace).
       const internals = client as unknown as { token: string; namespace?: string; pathPrefix: string };
       internals.token = '';
       internals.pathPrefix = '';
-      internals.namespace = spec.namespace || undefined;
+      internals.namespace = undefined;
       return new VaultClient(client, kvLayout(spec), login, {
         now,
         sleep,
         maxAttempts: Math.max(1, Math.floor(ctx.maxAttempts)),
-        headers: vaultRequestHeaders(spec),
+        headers,
+        loginHeaders,
       });
     },
   };
@@ -86,14 +96,14 @@ export function createVaultProvider(deps: VaultProviderDeps = {}): Provider<Vaul
 export const vaultProvider: Provider<VaultProvider> = createVaultProvider();
 
 interface ClientDeps {
-  /** Headers of every request (besides the token). */
+  /** Headers of every read (besides the token). */
   headers: Record<string, string>;
+  /** Headers of the login and of the token's own calls (renew, lookup): auth.namespace. */
+  loginHeaders: Record<string, string>;
   now: () => number;
   sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   maxAttempts: number;
 }
-
-type LoginFn = (vault: NodeVault.client, headers: Record<string, string>) => Promise<Login>;
 
 export class VaultClient implements ProviderClient {
   readonly #vault: NodeVault.client;
@@ -110,14 +120,21 @@ export class VaultClient implements ProviderClient {
       {
         // Shared by concurrent callers, so not tied to one caller's signal: each caller stops
         // waiting at its own deadline, the login itself is bounded by the request timeout.
-        login: () => login(vault, deps.headers),
+        login: () => login(vault, deps.loginHeaders),
         renewSelf: async (token) => {
-          const body = await this.#request('POST', 'auth/token/renew-self', token, never, {});
+          const body = await this.#request(
+            'POST',
+            'auth/token/renew-self',
+            token,
+            never,
+            {},
+            deps.loginHeaders,
+          );
           return loginOf(body, 'token renewal');
         },
         lookupSelf: async (token) => {
           try {
-            await this.#request('GET', 'auth/token/lookup-self', token, never);
+            await this.#request('GET', 'auth/token/lookup-self', token, never, undefined, deps.loginHeaders);
             return true;
           } catch (err: unknown) {
             const status = statusOf(err);
@@ -273,9 +290,10 @@ export class VaultClient implements ProviderClient {
     token: string | undefined,
     signal: AbortSignal,
     body?: unknown,
+    headers: Record<string, string> = this.#deps.headers,
   ): Promise<unknown> {
     const options = {
-      headers: token ? { ...this.#deps.headers, 'X-Vault-Token': token } : { ...this.#deps.headers },
+      headers: token ? { ...headers, 'X-Vault-Token': token } : { ...headers },
     };
     for (let attempt = 1; ; attempt++) {
       try {
@@ -303,107 +321,7 @@ export class VaultClient implements ProviderClient {
   }
 }
 
-// ---------------------------------------------------------------- auth methods
-
-function authMethod(spec: VaultProvider, ctx: ClientContext): LoginFn {
-  const auth = spec.auth ?? {};
-  if (auth.tokenSecretRef) {
-    const ref = auth.tokenSecretRef;
-    return async () => ({
-      token: (await ctx.readSecretKey(ref, `${FIELD}.auth.tokenSecretRef`)).trim(),
-      leaseSeconds: 0,
-      renewable: false,
-    });
-  }
-  if (auth.appRole) {
-    const { roleId, roleRef, secretRef } = auth.appRole;
-    const mount = trimSlashes(auth.appRole.path) || 'approle';
-    if (!secretRef) throw new ProviderError('Invalid', `vault: ${FIELD}.auth.appRole.secretRef is required`);
-    if (!roleId && !roleRef) {
-      throw new ProviderError('Invalid', `vault: ${FIELD}.auth.appRole needs roleId or roleRef`);
-    }
-    return async (vault, headers) => {
-      const role_id =
-        roleId || (await ctx.readSecretKey(roleRef as SecretKeySelector, `${FIELD}.auth.appRole.roleRef`));
-      const secret_id = await ctx.readSecretKey(secretRef, `${FIELD}.auth.appRole.secretRef`);
-      return login(
-        vault,
-        headers,
-        mount,
-        { role_id: role_id.trim(), secret_id: secret_id.trim() },
-        'approle',
-      );
-    };
-  }
-  if (auth.kubernetes) {
-    const { role, secretRef, serviceAccountRef } = auth.kubernetes;
-    const mount = trimSlashes(auth.kubernetes.mountPath) || 'kubernetes';
-    if (!role) throw new ProviderError('Invalid', `vault: ${FIELD}.auth.kubernetes.role is required`);
-    return async (vault, headers) => {
-      let jwt: string;
-      if (secretRef) {
-        jwt = await ctx.readSecretKey(
-          { ...secretRef, key: secretRef.key || 'token' },
-          `${FIELD}.auth.kubernetes.secretRef`,
-        );
-      } else if (ctx.serviceAccountToken) {
-        jwt = await ctx.serviceAccountToken({
-          ...(serviceAccountRef?.name ? { name: serviceAccountRef.name } : {}),
-          ...(serviceAccountRef?.namespace ? { namespace: serviceAccountRef.namespace } : {}),
-          ...(serviceAccountRef?.audiences ? { audiences: serviceAccountRef.audiences } : {}),
-        });
-      } else {
-        throw new ProviderError(
-          'Invalid',
-          'vault: kubernetes auth needs a service-account token and none is available',
-        );
-      }
-      return login(vault, headers, mount, { role, jwt: jwt.trim() }, 'kubernetes');
-    };
-  }
-  const other = ['ldap', 'userPass', 'jwt', 'cert', 'iam'].find(
-    (m) => (auth as Record<string, unknown>)[m] !== undefined,
-  );
-  throw new ProviderError(
-    'Invalid',
-    other
-      ? `vault: auth method "${other}" is not supported (use tokenSecretRef, appRole or kubernetes)`
-      : `vault: ${FIELD}.auth needs tokenSecretRef, appRole or kubernetes`,
-  );
-}
-
-async function login(
-  vault: NodeVault.client,
-  headers: Record<string, string>,
-  mount: string,
-  body: Record<string, string>,
-  method: string,
-): Promise<Login> {
-  const subject = `login with ${method} at auth/${mount}`;
-  try {
-    const path = `auth/${mount.split('/').map(encodeURIComponent).join('/')}/login`;
-    return loginOf(await vault.write(path, body, { headers: { ...headers } }), subject);
-  } catch (err: unknown) {
-    const status = statusOf(err);
-    // Vault answers bad AppRole credentials with 400: for the user it is a denied login.
-    if (status === 400) throw new ProviderError('Forbidden', `vault: ${subject}: rejected (HTTP 400)`);
-    throw vaultError(err, subject);
-  }
-}
-
-function loginOf(body: unknown, subject: string): Login {
-  const auth = asObject(asObject(body)?.auth);
-  const token = auth?.client_token;
-  if (typeof token !== 'string' || token === '') {
-    throw new ProviderError('Unavailable', `vault: ${subject}: no client_token in the response`);
-  }
-  const lease = Number(auth?.lease_duration ?? 0);
-  return {
-    token,
-    leaseSeconds: Number.isFinite(lease) && lease > 0 ? lease : 0,
-    renewable: auth?.renewable === true,
-  };
-}
+// ---------------------------------------------------------------- CA
 
 async function caProviderPem(spec: VaultProvider, ctx: ClientContext): Promise<string | undefined> {
   const ca = spec.caProvider;
@@ -421,17 +339,32 @@ async function caProviderPem(spec: VaultProvider, ctx: ClientContext): Promise<s
   return ctx.readSecretKey(selector, `${FIELD}.caProvider`);
 }
 
+/**
+ * `tls`: the client certificate presented on every connection (mutual TLS), read when the client
+ * is built, as ESO does; keys default to `tls.crt` and `tls.key`.
+ */
+async function clientCertificate(
+  spec: VaultProvider,
+  ctx: ClientContext,
+): Promise<{ cert?: string; key?: string }> {
+  const t = spec.tls;
+  if (!t?.certSecretRef && !t?.keySecretRef) return {};
+  if (!t.certSecretRef || !t.keySecretRef) {
+    throw new ProviderError('Invalid', `vault: ${FIELD}.tls needs both certSecretRef and keySecretRef`);
+  }
+  const key = await ctx.readSecretKey(
+    { ...t.keySecretRef, key: t.keySecretRef.key || 'tls.key' },
+    `${FIELD}.tls.keySecretRef`,
+  );
+  const cert = await ctx.readSecretKey(
+    { ...t.certSecretRef, key: t.certSecretRef.key || 'tls.crt' },
+    `${FIELD}.tls.certSecretRef`,
+  );
+  checkKeyPair(cert, key, `${FIELD}.tls`, 'certSecretRef and keySecretRef');
+  return { cert, key };
+}
+
 // ---------------------------------------------------------------- helpers
-
-function trimSlashes(s: string | undefined): string {
-  return (s ?? '').replace(/^\/+|\/+$/g, '');
-}
-
-function asObject(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-    ? (v as Record<string, unknown>)
-    : undefined;
-}
 
 function isNetworkError(err: unknown): boolean {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;

@@ -11,6 +11,9 @@ export interface VaultOverrides {
   caPem?: string;
   /** Timeout of one HTTP request, ms. */
   timeoutMs?: number;
+  /** Client certificate and key (PEM) from `tls`, presented on every connection. */
+  cert?: string;
+  key?: string;
 }
 
 /** node-vault options, plus `rpDefaults` (read by node-vault, missing from its typings). */
@@ -21,7 +24,7 @@ export interface VaultClientOptions extends NodeVault.VaultOptions {
 /**
  * - `endpoint`: `spec.server`, trailing slash removed; `apiVersion` v1.
  * - `noCustomHTTPVerbs`: LIST is sent as `GET ?list=1`, which proxies and fakes accept.
- * - `namespace`: Vault Enterprise namespace, sent as `X-Vault-Namespace` on every request.
+ * - `requestOptions.cert`/`key`: the client certificate of `tls` (mutual TLS).
  * - `requestOptions.ca`: the store's `caBundle` (base64 of PEM) and/or the caProvider's PEM;
  *   `rpDefaults.strictSSL`: TLS verification is never switched off (node-vault would honour
  *   VAULT_SKIP_VERIFY from the environment otherwise).
@@ -44,6 +47,10 @@ export function vaultClientOptions(spec: VaultProvider, overrides: VaultOverride
   const requestOptions: NonNullable<NodeVault.VaultOptions['requestOptions']> = {};
   if (ca.length > 0) requestOptions.ca = ca.join('\n');
   if (overrides.timeoutMs !== undefined) requestOptions.timeout = overrides.timeoutMs;
+  if (overrides.cert && overrides.key) {
+    requestOptions.cert = overrides.cert;
+    requestOptions.key = overrides.key;
+  }
   const options: VaultClientOptions = {
     apiVersion: 'v1',
     endpoint: spec.server.replace(/\/+$/, ''),
@@ -51,18 +58,86 @@ export function vaultClientOptions(spec: VaultProvider, overrides: VaultOverride
     requestOptions,
     rpDefaults: { strictSSL: true },
   };
-  if (spec.namespace) options.namespace = spec.namespace;
   return options;
 }
 
 /**
- * Headers every request carries besides the token. `forwardInconsistent` asks a performance
- * standby to forward a request it cannot serve consistently to the active node (ESO sends the
- * same header). `readYourWrites` needs the `X-Vault-Index` of earlier writes: this provider
- * never writes, so there is nothing to carry.
+ * Header names a store's `headers` may not set: they would replace the token or the namespace
+ * this provider sends (`Authorization: Bearer` is a token too), wrap every answer
+ * (`X-Vault-Wrap-TTL`), or break the HTTP framing. Compared lower-case.
+ */
+export const RESERVED_HEADERS: readonly string[] = [
+  'x-vault-token',
+  'authorization',
+  'x-vault-namespace',
+  'x-vault-wrap-ttl',
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-authorization',
+  'proxy-connection',
+  'expect',
+];
+
+/** HTTP token characters (RFC 9110), what a header name may be. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/;
+/** Visible characters, spaces and tabs: no CR/LF (header injection), no other controls. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]{0,8192}$/;
+
+/** Why `name: value` may not be a custom header, or undefined when it may. */
+export function headerProblem(name: string, value: unknown): string | undefined {
+  if (!HEADER_NAME.test(name)) return 'is not a valid HTTP header name';
+  if (RESERVED_HEADERS.includes(name.toLowerCase())) {
+    return 'is set by external-secrets-webhook itself (token, namespace or transport): use the store field for it';
+  }
+  if (typeof value !== 'string' || !HEADER_VALUE.test(value)) {
+    return 'has a value with control characters or longer than 8192 characters';
+  }
+  return undefined;
+}
+
+/** The store's custom headers, each checked; Invalid naming the first that may not be sent. */
+function customHeaders(spec: VaultProvider): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(spec.headers ?? {})) {
+    const problem = headerProblem(name, value);
+    if (problem) {
+      throw new ProviderError('Invalid', `vault: spec.provider.vault.headers["${name}"] ${problem}`);
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * Headers every read carries besides the token: the store's `headers` (as ESO's AddHeader, on
+ * every request), `X-Vault-Namespace` for `namespace`, and `forwardInconsistent`, which asks a
+ * performance standby to forward a request it cannot serve consistently to the active node (ESO
+ * sends the same header). `readYourWrites` needs the `X-Vault-Index` of earlier writes: this
+ * provider never writes, so there is nothing to carry.
  */
 export function vaultRequestHeaders(spec: VaultProvider): Record<string, string> {
-  return spec.forwardInconsistent ? { 'X-Vault-Inconsistent': 'forward-active-node' } : {};
+  const headers = customHeaders(spec);
+  if (spec.namespace) headers['X-Vault-Namespace'] = spec.namespace;
+  if (spec.forwardInconsistent) headers['X-Vault-Inconsistent'] = 'forward-active-node';
+  return headers;
+}
+
+/**
+ * Headers of the login and of the token's own calls (renew-self, lookup-self): as the reads, but
+ * in `auth.namespace` when it is set (ESO switches the client to it for the login only).
+ */
+export function vaultLoginHeaders(spec: VaultProvider): Record<string, string> {
+  const headers = vaultRequestHeaders(spec);
+  const ns = spec.auth?.namespace;
+  if (ns) headers['X-Vault-Namespace'] = ns;
+  return headers;
 }
 
 function decodeCaBundle(b64: string): string {

@@ -26,6 +26,7 @@ import {
   storeContext,
 } from '../../api/store-refs.ts';
 import { StoreKind } from '../../api/types.ts';
+import { headerProblem } from './options.ts';
 
 export const VAULT_AUTH_METHODS = [
   'tokenSecretRef',
@@ -69,7 +70,13 @@ export function validateVaultStore(
   }
   optBoolean(v.readYourWrites, `${path}.readYourWrites`, errors);
   optBoolean(v.forwardInconsistent, `${path}.forwardInconsistent`, errors);
-  optStringMap(v.headers, `${path}.headers`, errors);
+  const headers = optStringMap(v.headers, `${path}.headers`, errors);
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (typeof value !== 'string') continue; // reported by optStringMap
+    const problem = headerProblem(name, value);
+    const shown = name.length > 64 ? `${name.slice(0, 61)}...` : name;
+    if (problem) errors.push(fieldErrors.forbidden(`${path}.headers[${JSON.stringify(shown)}]`, problem));
+  }
 
   const ca = optObject(v.caProvider, `${path}.caProvider`, errors);
   if (ca) {
@@ -188,7 +195,10 @@ function validateAuth(
     if (!a) continue;
     optString(a.path, `${path}.${m}.path`, errors);
     reqString(a.username, `${path}.${m}.username`, errors);
-    if (a.secretRef !== undefined && a.secretRef !== null) sel(a.secretRef, `${path}.${m}.secretRef`);
+    // ESO reads the password from secretRef unconditionally: without it no login can succeed.
+    if (a.secretRef === undefined || a.secretRef === null) {
+      errors.push(fieldErrors.required(`${path}.${m}.secretRef`, 'the Secret key holding the password'));
+    } else sel(a.secretRef, `${path}.${m}.secretRef`);
   }
 
   const jwt = optObject(auth.jwt, `${path}.jwt`, errors);
@@ -213,9 +223,15 @@ function validateAuth(
   if (cert) {
     const p = `${path}.cert`;
     optString(cert.path, `${p}.path`, errors);
-    if (cert.clientCert !== undefined && cert.clientCert !== null)
-      sel(cert.clientCert, `${p}.clientCert`, false);
-    if (cert.secretRef !== undefined && cert.secretRef !== null) sel(cert.secretRef, `${p}.secretRef`, false);
+    optString(cert.vaultRole, `${p}.vaultRole`, errors);
+    // ESO reads both unconditionally (tls.X509KeyPair of clientCert and the key in secretRef).
+    for (const [f, what] of [
+      ['clientCert', 'the Secret key holding the PEM client certificate'],
+      ['secretRef', 'the Secret key holding its PEM private key'],
+    ] as const) {
+      if (cert[f] === undefined || cert[f] === null) errors.push(fieldErrors.required(`${p}.${f}`, what));
+      else sel(cert[f], `${p}.${f}`);
+    }
   }
 
   const iam = optObject(auth.iam, `${path}.iam`, errors);
