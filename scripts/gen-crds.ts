@@ -211,6 +211,25 @@ export function flatten(s: JsonObject, path: string, out: Record<string, FieldSc
   if (isObject(s.additionalProperties)) flatten(s.additionalProperties, `${path}{}`, out);
 }
 
+/**
+ * Length bounds the validator adds where ESO's schema runs a pattern on an unbounded string (a
+ * tenant's text, matched in linear time but still per character). Only the validator's tables
+ * carry them; the installed CRDs stay ESO's.
+ */
+const PROJECT_MAX_LENGTH: [suffix: string, maxLength: number][] = [
+  // A cron schedule or `@every <duration>`: the longest sensible one is far shorter.
+  ['syncWindows.windows[].schedule', 256],
+];
+
+export function applyProjectBounds(table: Record<string, FieldSchema>): void {
+  for (const [path, field] of Object.entries(table)) {
+    for (const [suffix, max] of PROJECT_MAX_LENGTH) {
+      if (path.endsWith(suffix) && field.maxLength === undefined)
+        (field as { maxLength?: number }).maxLength = max;
+    }
+  }
+}
+
 async function loadUpstream(file: string): Promise<UpstreamCrd> {
   return parse(await readFile(join(root, UPSTREAM, file), 'utf8')) as UpstreamCrd;
 }
@@ -228,6 +247,7 @@ function crdDocument(
     const schema = stripSchema(v.schema.openAPIV3Schema, '');
     const table: Record<string, FieldSchema> = {};
     flatten(schema, '', table);
+    applyProjectBounds(table);
     tables.set(v.name, table);
     const v1 = v.name === 'v1';
     const out: JsonObject = {

@@ -80,6 +80,14 @@ export const fieldErrors = {
   tooLong(field: string, max: number): FieldError {
     return { field, message: `Too long: may not be more than ${max} bytes`, reason: CauseType.tooLong };
   },
+  /** Kubernetes' field.TooMany wording. */
+  tooMany(field: string, actual: number, max: number): FieldError {
+    return {
+      field,
+      message: `Too many: ${actual}: must have at most ${max} items`,
+      reason: CauseType.tooMany,
+    };
+  },
   internal(field: string, detail: string): FieldError {
     return { field, message: `Internal error: ${detail}`, reason: CauseType.internal };
   },

@@ -75,7 +75,7 @@ const EXTERNAL_SECRET: SupportTable = {
   'spec.secretStoreRef.kind': SERVED,
   'spec.refreshInterval': SERVED,
   'spec.refreshPolicy': SERVED,
-  'spec.syncWindows.**': refused(`sync windows are ${NOT_YET}`),
+  'spec.syncWindows.**': SERVED,
 
   'spec.target': SERVED,
   'spec.target.name': SERVED,

@@ -345,6 +345,8 @@ export interface ExternalSecretSpec {
   target?: ExternalSecretTarget;
   refreshInterval?: string;
   refreshPolicy?: RefreshPolicy;
+  /** ESO 2.9: when periodic refreshes may run (src/api/sync-windows.ts). */
+  syncWindows?: { kind?: string; windows?: { schedule?: string; duration?: string }[] };
   data?: ExternalSecretData[];
   dataFrom?: ExternalSecretDataFrom[];
 }

@@ -12,6 +12,7 @@
 import { checkPropertyPath } from '../patterns/property-path.ts';
 import { checkGoRegexp } from '../patterns/re2.ts';
 import { parseTemplate, TemplateError } from '../template/index.ts';
+import { CronError, parseSchedule } from './cron.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { type FieldError, fieldErrors } from './field-errors.ts';
 import {
@@ -124,6 +125,8 @@ export function validateExternalSecret(obj: Obj, version: EsoVersion): Validatio
       );
     }
   }
+
+  validateSyncWindows(spec.syncWindows, spec.refreshPolicy, errors, warnings);
 
   // data / dataFrom
   const data = optArray(spec.data, 'spec.data', errors) ?? [];
@@ -278,6 +281,58 @@ function validateRefreshInterval(value: unknown, errors: FieldError[], warnings:
     warnings.push(`spec.refreshInterval ${formatDuration(ms)} is negative: it disables refreshing, like "0"`);
   } else if (ms > 0 && ms < 1000) {
     warnings.push(`spec.refreshInterval ${formatDuration(ms)} is very short: every sync calls the provider`);
+  }
+}
+
+/** A tenant bound: each window is evaluated when a refresh comes due. ESO sets none. */
+export const MAX_SYNC_WINDOWS = 64;
+
+/**
+ * syncWindows: the CRD checks kind, required fields and the schedule's shape (schema-check.ts);
+ * here each schedule must parse as robfig/cron does (ESO would treat it as a window that never
+ * opens) and each duration as a Go duration (ESO could not even decode the object).
+ */
+function validateSyncWindows(
+  value: unknown,
+  refreshPolicy: unknown,
+  errors: FieldError[],
+  warnings: string[],
+): void {
+  const sw = optObject(value, 'spec.syncWindows', errors);
+  if (!sw) return;
+  const windows = optArray(sw.windows, 'spec.syncWindows.windows', errors) ?? [];
+  if (windows.length > MAX_SYNC_WINDOWS) {
+    errors.push(fieldErrors.tooMany('spec.syncWindows.windows', windows.length, MAX_SYNC_WINDOWS));
+    return;
+  }
+  windows.forEach((raw, i) => {
+    const p = `spec.syncWindows.windows[${i}]`;
+    const w = optObject(raw, p, errors);
+    if (!w) return;
+    if (typeof w.schedule === 'string' && w.schedule !== '') {
+      try {
+        parseSchedule(w.schedule);
+      } catch (err) {
+        if (!(err instanceof CronError)) throw err;
+        errors.push(fieldErrors.invalid(`${p}.schedule`, w.schedule, `not a cron schedule: ${err.message}`));
+      }
+    }
+    if (typeof w.duration === 'string') {
+      const ms = parseDuration(w.duration);
+      if (ms === undefined || Math.abs(ms) > MAX_DURATION_MS) {
+        errors.push(
+          fieldErrors.invalid(`${p}.duration`, w.duration, 'must be a Go duration such as "8h" or "30m"'),
+        );
+      } else if (ms <= 0) {
+        warnings.push(`${p}.duration ${formatDuration(ms)} is not positive: the window never stays open`);
+      }
+    }
+  });
+  const policy = refreshPolicy ?? 'Periodic';
+  if (policy !== 'Periodic' && windows.length > 0) {
+    warnings.push(
+      `spec.syncWindows only gate periodic refreshes; with refreshPolicy ${JSON.stringify(policy)} they have no effect`,
+    );
   }
 }
 

@@ -23,6 +23,7 @@
  */
 
 import { parseDuration } from '../api/duration.ts';
+import { compileSyncWindows, type SyncWindows } from '../api/sync-windows.ts';
 import type { ExternalSecret, KubeObject, Secret } from '../api/types.ts';
 import { errorMessage, isEswError } from '../errors.ts';
 import { type Logger, objectRef } from '../observability/logger.ts';
@@ -553,10 +554,34 @@ export class Refresher {
       }
       const item = this.#queue.popDue(this.#now());
       if (!item) break;
+      if (item.priority === Priority.Routine && this.#heldByWindow(item.key)) continue;
       lastGroup = item.priority === Priority.Urgent ? item.group : undefined;
       round.push(item);
     }
     return round;
+  }
+
+  /**
+   * `spec.syncWindows` (src/api/sync-windows.ts): a periodic refresh — the object is up to date
+   * with its spec, and its refresh or a retry of one came due — that the windows block now is
+   * deferred to when they allow it. Changes, first syncs and restores come by the urgent lane
+   * and are never held, as in ESO.
+   */
+  #heldByWindow(key: string): boolean {
+    const state = this.#es.get(key);
+    if (!state || !isPeriodic(state.es)) return false;
+    const windows = syncWindowsOf(state.es);
+    if (!windows || state.synced?.resourceVersion !== esoResourceVersion(state.es)) return false;
+    const now = this.#now();
+    if (windows.allowed(now)) return false;
+    // No opening within a year (a schedule that never fires): look again in a day.
+    const at = Math.max(windows.nextAllowed(now) ?? now + DAY_MS, now + 1000);
+    this.#queue.schedule(key, at);
+    this.#opts.logger.debug(
+      { externalSecret: objectRef(key), kind: windows.kind, deferredUntil: new Date(at).toISOString() },
+      'periodic refresh deferred by syncWindows',
+    );
+    return true;
   }
 
   /** Warms the resolver's cache for a round: one lookup per distinct remote key and store. */
@@ -860,6 +885,19 @@ function cachedInterval<T extends object>(obj: T, interval: (o: T) => number): n
     intervals.set(obj, ms);
   }
   return ms;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Compiled windows per object version (informers replace the object on change). */
+const windowsCache = new WeakMap<object, SyncWindows | null>();
+function syncWindowsOf(es: ExternalSecret): SyncWindows | undefined {
+  let windows = windowsCache.get(es);
+  if (windows === undefined) {
+    windows = compileSyncWindows(es.spec?.syncWindows) ?? null;
+    windowsCache.set(es, windows);
+  }
+  return windows ?? undefined;
 }
 
 function esInterval(es: ExternalSecret): number {
