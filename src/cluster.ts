@@ -4,7 +4,7 @@
  * replica keeps its serving certificate in step with the shared Secret.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Secret } from './api/types.ts';
+import type { KubeObject, Secret } from './api/types.ts';
 import type { ServeConfig } from './config.ts';
 import { errorMessage } from './errors.ts';
 import { CertBootstrap } from './kube/cert-bootstrap.ts';
@@ -46,6 +46,8 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
     // Secrets are cached without their data, but with its hash: an echo of our own write is
     // recognised as intact, an edit by hand is not (src/refresher/refresher.ts).
     secretProjection: (obj) => withDataDigest(slim(obj) as Secret),
+    // templateFrom sources, metadata only: a changed template re-renders its readers at once.
+    templateSources: config.refresher,
   });
   const secrets = new ApiSecretReader(client);
 
@@ -171,6 +173,13 @@ function wireRefresher(r: Refresher, informers: ReturnType<typeof startInformers
     stores.on('add', (s) => r.upsertStore(s));
     stores.on('update', (s) => r.upsertStore(s));
     stores.on('delete', (s) => r.deleteStore(s));
+  }
+  for (const [kind, inf] of [
+    ['ConfigMap', informers.templateConfigMaps],
+    ['Secret', informers.templateSecrets],
+  ] as const) {
+    const changed = (o: KubeObject) => r.templateSourceChanged(kind, o);
+    inf?.on('add', changed).on('update', changed).on('delete', changed);
   }
 }
 

@@ -53,7 +53,18 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Names the call in error messages; default `<METHOD> <path>`. */
   what?: string;
+  /** The Accept header; default `application/json` (PARTIAL_LIST asks for metadata only). */
+  accept?: string;
 }
+
+/**
+ * Metadata-only reads (client-go's metadata client): the API server sends objects without their
+ * data or spec. The trailing `application/json` lets a server that cannot do it send whole
+ * objects; callers drop what they do not keep either way.
+ */
+export const PARTIAL_LIST =
+  'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+export const PARTIAL_WATCH = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
 
 export interface WatchHandle {
   /** Resolves when the stream ends (server timeout, close); rejects on an HTTP or network error. */
@@ -129,7 +140,7 @@ export class KubeHttp {
     path: string,
     query: Query,
     onEvent: (type: string, object: unknown) => void,
-    opts: { graceMs?: number; what?: string; onOpen?: () => void } = {},
+    opts: { graceMs?: number; what?: string; onOpen?: () => void; accept?: string } = {},
   ): WatchHandle {
     const what = opts.what ?? `watch ${path}`;
     let req: http.ClientRequest | undefined;
@@ -143,7 +154,7 @@ export class KubeHttp {
         const r = this.#module().request(this.#url(path, { ...query, watch: true }), {
           method: 'GET',
           agent: watches,
-          headers: { ...headers, accept: 'application/json' },
+          headers: { ...headers, accept: opts.accept ?? 'application/json' },
         });
         req = r;
         const limit = timeoutS > 0 ? timeoutS * 1000 + (opts.graceMs ?? 60_000) : 0;
@@ -220,7 +231,10 @@ export class KubeHttp {
   ): Promise<{ status: number; text: string }> {
     if (this.#closed) throw new KubeApiError(0, undefined, `${what}: client closed`);
     const { requests } = await this.#agentsReady();
-    const headers: Record<string, string> = { ...(await this.#headers()), accept: 'application/json' };
+    const headers: Record<string, string> = {
+      ...(await this.#headers()),
+      accept: opts.accept ?? 'application/json',
+    };
     let payload: string | undefined;
     if (opts.body !== undefined) {
       payload = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);

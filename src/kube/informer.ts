@@ -14,7 +14,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { kubeStatusReason, kubeStatusText } from '../observability/sanitize.ts';
 import { isGone, KubeApiError, statusCode } from './client.ts';
-import { KubeHttp } from './http.ts';
+import { KubeHttp, PARTIAL_LIST, PARTIAL_WATCH } from './http.ts';
 
 export type Sleep = (ms: number) => Promise<void>;
 export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -41,6 +41,11 @@ export interface InformerOptions {
    * hold secret values at all.
    */
   transform?: (obj: KubeObject) => KubeObject;
+  /**
+   * List and watch metadata only (PartialObjectMetadata): what `transform` keeps must then be
+   * in `metadata`. For kinds watched only to learn that an object changed.
+   */
+  metadataOnly?: boolean;
   /** Called whenever health changes. */
   onHealth?: (healthy: boolean) => void;
   /**
@@ -198,10 +203,9 @@ export class Informer<T extends KubeObject = KubeObject> {
     let cont: string | undefined;
     let rv = '';
     for (let page = 0; page < 10_000; page++) {
-      const res = (await this.#http.get(this.#opts.path, {
-        labelSelector: this.#opts.labelSelector,
-        limit: 500,
-        continue: cont,
+      const res = (await this.#http.request('GET', this.#opts.path, {
+        query: { labelSelector: this.#opts.labelSelector, limit: 500, continue: cont },
+        ...(this.#opts.metadataOnly ? { accept: PARTIAL_LIST } : {}),
       })) as { items?: T[]; metadata?: { resourceVersion?: string; continue?: string } };
       for (const item of res.items ?? []) items.push(this.#typed(item));
       rv = res.metadata?.resourceVersion ?? '';
@@ -282,6 +286,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         (type, obj) => onEvent(type, obj as WatchEventObject),
         {
           what: `watch ${this.name}`,
+          ...(this.#opts.metadataOnly ? { accept: PARTIAL_WATCH } : {}),
           onOpen: () => {
             if (this.#stopped || finished) return;
             connectedAt = now();
@@ -297,10 +302,12 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   #typed(obj: T): T {
+    // A metadata-only read answers PartialObjectMetadata: typed as the kind watched.
+    const meta = this.#opts.metadataOnly === true;
     const typed = {
       ...obj,
-      apiVersion: obj.apiVersion ?? this.#opts.apiVersion,
-      kind: obj.kind ?? this.#opts.kind,
+      apiVersion: (meta ? undefined : obj.apiVersion) ?? this.#opts.apiVersion,
+      kind: (meta ? undefined : obj.kind) ?? this.#opts.kind,
     };
     return this.#opts.transform ? (this.#opts.transform(typed) as T) : typed;
   }
@@ -353,6 +360,12 @@ export interface InformerSet {
   placeholderSecrets: Informer<Secret>;
   /** Secrets labelled `reconcile.external-secrets.io/managed=true`. */
   managedSecrets: Informer<Secret>;
+  /**
+   * templateFrom sources, when asked for (`templateSources`): every ConfigMap and every Secret,
+   * metadata only, kept as name, namespace and resourceVersion — to learn that one changed.
+   */
+  templateConfigMaps?: Informer<KubeObject>;
+  templateSecrets?: Informer<KubeObject>;
   /** Reasons the informers are not healthy; empty when all are listed and watching (/readyz). */
   healthy(): string[];
   /** Resolves once every informer has listed once. */
@@ -374,6 +387,25 @@ export interface StartInformersOptions {
    * hash of the data too (src/refresher/secret-data.ts), never the data.
    */
   secretProjection?: (obj: KubeObject) => KubeObject;
+  /** Watch ConfigMaps and Secrets for templateFrom (the refresher's replicas only). */
+  templateSources?: boolean;
+}
+
+/**
+ * What the templateFrom informers keep of an object: its identity and version, nothing else
+ * (10,000s of ConfigMaps and Secrets cost a few hundred bytes each, and no value is ever held).
+ */
+export function identityOnly(obj: KubeObject): KubeObject {
+  const m = obj.metadata ?? {};
+  return {
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      resourceVersion: m.resourceVersion,
+    },
+  } as KubeObject;
 }
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -409,6 +441,7 @@ export function startInformers(source: KubeConfig | KubeHttp, opts: StartInforme
     kind: string,
     labelSelector?: string,
     transform: (obj: KubeObject) => KubeObject = slim,
+    metadataOnly = false,
   ): Informer<T> => {
     opts.metrics?.informerHealthy.set({ resource: name }, 0);
     return new Informer<T>(http, {
@@ -422,6 +455,7 @@ export function startInformers(source: KubeConfig | KubeHttp, opts: StartInforme
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
       onHealth: (ok) => opts.metrics?.informerHealthy.set({ resource: name }, ok ? 1 : 0),
       transform,
+      ...(metadataOnly ? { metadataOnly } : {}),
     });
   };
   const set = {
@@ -456,15 +490,38 @@ export function startInformers(source: KubeConfig | KubeHttp, opts: StartInforme
       opts.secretProjection ?? withoutData,
     ),
   };
+  const sources = opts.templateSources
+    ? {
+        templateConfigMaps: make<KubeObject>(
+          'configmaps-template',
+          '/api/v1/configmaps',
+          'v1',
+          'ConfigMap',
+          undefined,
+          identityOnly,
+          true,
+        ),
+        templateSecrets: make<KubeObject>(
+          'secrets-template',
+          '/api/v1/secrets',
+          'v1',
+          'Secret',
+          undefined,
+          identityOnly,
+          true,
+        ),
+      }
+    : {};
   for (const inf of [set.secretStores, set.clusterSecretStores, set.namespaces] as Informer[]) {
     inf.on('add', (o) => opts.registry.upsert(o));
     inf.on('update', (o) => opts.registry.upsert(o));
     inf.on('delete', (o) => opts.registry.remove(o));
   }
-  const all = Object.values(set) as Informer[];
+  const all = [...Object.values(set), ...Object.values(sources)] as Informer[];
   for (const inf of all) inf.start();
   return {
     ...set,
+    ...sources,
     healthy: () => all.map((i) => i.reason()).filter((r): r is string => r !== undefined),
     synced: Promise.all(all.map((i) => i.synced)).then(() => undefined),
     stop: async () => {

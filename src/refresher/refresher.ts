@@ -243,8 +243,14 @@ export class Refresher {
    */
   templateSourceChanged(kind: TemplateSourceKind, obj: KubeObject): void {
     const ns = obj.metadata?.namespace ?? 'default';
-    const readers = this.#sources.get(`${kind}/${ns}/${obj.metadata?.name ?? ''}`);
+    const name = obj.metadata?.name ?? '';
+    const readers = this.#sources.get(`${kind}/${ns}/${name}`);
     if (!readers || !this.#owns(ns)) return;
+    // A Secret that is itself an ExternalSecret's target changes whenever that one syncs: its
+    // readers wait for their own refresh (as in ESO), so two ExternalSecrets reading each other's
+    // targets, or one reading its own, with a template that renders differently each time
+    // (randAlpha, now), cannot drive each other in a loop.
+    if (kind === 'Secret' && this.#targets.has(`${ns}/${name}`)) return;
     for (const key of readers) {
       const state = this.#es.get(key);
       if (!state) continue;

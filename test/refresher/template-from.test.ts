@@ -221,3 +221,39 @@ t.test('CreatedOnce: a changed source is gated like any change (ESO never re-ren
   t.same(decoded(h.kube.secrets.get(TARGET)?.data), { g: '1' });
   await h.refresher.stop();
 });
+
+t.test(
+  'a Secret that is an ExternalSecret target does not re-sync its readers at once (no loop)',
+  async (t) => {
+    const h = setup();
+    // 'reader' renders its own target's key with a random suffix: each sync changes its target.
+    const reader = introExternalSecret(
+      {
+        target: {
+          name: 'database-credentials',
+          template: {
+            mergePolicy: 'Merge',
+            templateFrom: [{ secret: { name: 'database-credentials', items: [{ key: 'username' }] } }],
+            data: { nonce: '{{ randAlphaNum 8 }}' },
+          },
+        },
+      },
+      'reader',
+    );
+    h.kube.secrets.set(TARGET, {
+      metadata: { name: 'database-credentials', namespace: 'default' },
+      data: { username: b64('{{ .username }}') },
+    });
+    h.refresher.upsertExternalSecret(reader);
+    h.refresher.start();
+    await h.refresher.tick();
+    const writes = h.kube.secretWrites();
+    h.refresher.templateSourceChanged('Secret', {
+      metadata: { name: 'database-credentials', namespace: 'default' },
+    });
+    t.equal(h.refresher.queueDepth, 1, 'only its routine refresh is queued');
+    await h.refresher.tick();
+    t.equal(h.kube.secretWrites(), writes, 'not synced again by its own write');
+    await h.refresher.stop();
+  },
+);

@@ -81,6 +81,8 @@ export interface RequestRecord {
   /** get, list, watch, create, update, patch, delete; '' for discovery and unknown paths. */
   verb: string;
   userAgent: string;
+  /** The Accept header (metadata-only reads ask for PartialObjectMetadata). */
+  accept: string;
   /** HTTP status of the answer; 0 until it is sent (open watches). */
   status: number;
 }
@@ -348,6 +350,7 @@ export class KubeApiServer {
       path: url.pathname + url.search,
       verb: '',
       userAgent: String(req.headers['user-agent'] ?? ''),
+      accept: String(req.headers.accept ?? ''),
       status: 0,
     };
     this.#requests.push(record);
@@ -388,9 +391,9 @@ export class KubeApiServer {
       case 'get':
         return send(res, 200, this.#getOne(route));
       case 'list':
-        return send(res, 200, this.#list(route, q));
+        return send(res, 200, this.#list(route, q, partialOf(req, 'PartialObjectMetadataList')));
       case 'watch':
-        return this.#watch(route, q, res);
+        return this.#watch(route, q, res, partialOf(req, 'PartialObjectMetadata'));
       case 'create': {
         const r = await this.#create(route, parseBody(body, req.headers['content-type']), username, dryRun);
         return send(res, 201, r.object, r.warnings);
@@ -518,7 +521,7 @@ export class KubeApiServer {
    * and the list's resourceVersion is the first page's, so a watch from it misses nothing. A
    * token older than the retained history (compact) is a 410 Expired, as from etcd.
    */
-  #list(route: Route, q: URLSearchParams): object {
+  #list(route: Route, q: URLSearchParams, partial = false): object {
     const token = q.get('continue');
     let page: { rv: string; items: KObject[] };
     if (token) {
@@ -540,7 +543,7 @@ export class KubeApiServer {
           (o) =>
             matchesRequirements(f.labels, o.metadata?.labels) && matchesFields(f.fields, o.metadata ?? {}),
         )
-        .map((o) => this.#out(route, o));
+        .map((o) => (partial ? metadataOnly(o) : this.#out(route, o)));
       page = { rv: this.#store.resourceVersion, items };
     }
     const limit = Number(q.get('limit') ?? 0);
@@ -553,8 +556,8 @@ export class KubeApiServer {
       items = items.slice(0, limit);
     }
     return {
-      kind: `${route.def.kind}List`,
-      apiVersion: apiVersionOf(route.def.group, route.version),
+      kind: partial ? 'PartialObjectMetadataList' : `${route.def.kind}List`,
+      apiVersion: partial ? 'meta.k8s.io/v1' : apiVersionOf(route.def.group, route.version),
       metadata: {
         resourceVersion: page.rv,
         ...(next ? { continue: next, remainingItemCount: page.items.length - items.length } : {}),
@@ -563,7 +566,8 @@ export class KubeApiServer {
     };
   }
 
-  #watch(route: Route, q: URLSearchParams, res: ServerResponse): void {
+  #watch(route: Route, q: URLSearchParams, res: ServerResponse, partial = false): void {
+    const out = (o: KObject) => (partial ? metadataOnly(o) : this.#out(route, o));
     const f = this.#filters(q);
     const matches = (o: KObject | undefined) =>
       o !== undefined &&
@@ -591,8 +595,7 @@ export class KubeApiServer {
       }
       replay = events;
     } else {
-      for (const o of this.#store.list(route.def, route.namespace))
-        if (matches(o)) write('ADDED', this.#out(route, o));
+      for (const o of this.#store.list(route.def, route.namespace)) if (matches(o)) write('ADDED', out(o));
     }
     const deliver = (ev: StoredEvent) => {
       if (ev.def !== route.def) return;
@@ -604,7 +607,7 @@ export class KubeApiServer {
         else if (!now && before) type = 'DELETED';
         else if (!now) return;
       } else if (!now) return;
-      write(type, this.#out(route, ev.object));
+      write(type, out(ev.object));
     };
     for (const ev of replay) deliver(ev);
     const unsubscribe = this.#store.subscribe(deliver);
@@ -1131,4 +1134,22 @@ function addNamespaceNameLabel(o: KObject): void {
 function randomSuffix(): string {
   const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
   return [...randomBytes(5)].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
+/**
+ * The API server's metadata-only answers (`Accept: …;as=PartialObjectMetadata[List];g=meta.k8s.io;v=v1`,
+ * what client-go's metadata informers ask for): the object's metadata alone.
+ */
+function partialOf(req: IncomingMessage, as: string): boolean {
+  return String(req.headers.accept ?? '')
+    .split(',')
+    .some((t) => t.includes(`as=${as};`) && t.includes('g=meta.k8s.io'));
+}
+
+function metadataOnly(o: KObject): KObject {
+  return {
+    kind: 'PartialObjectMetadata',
+    apiVersion: 'meta.k8s.io/v1',
+    metadata: o.metadata ?? {},
+  } as KObject;
 }
