@@ -1,6 +1,7 @@
 /**
  * Leak scan across every provider: canary values (and canary credentials) in the AWS, Vault,
- * GCP, Azure and fake providers, driven through admission (fills and refusals), refresh (syncs,
+ * GCP, Azure and fake providers (Vault also behind userpass, ldap, jwt and iam logins whose
+ * passwords, JWTs and AWS secret keys are canaries, right and wrong), driven through admission (fills and refusals), refresh (syncs,
  * template and property errors, `templateFrom` literals that render invalid YAML, API-server
  * refusals whose Status message echoes a value) and provider errors whose bodies carry a canary
  * (identifier-shaped too, where a body's error code is read). None may appear in a log line
@@ -178,6 +179,36 @@ t.test('no canary outside Secret data, across every provider and every path', as
   const azureClientSecret = plant('azure-client-secret');
   vault.addToken(vaultToken);
   azure.clients.set('client-guid', azureClientSecret);
+  // Vault logins whose credentials are canaries: userpass, ldap, jwt and aws (iam) — each also
+  // with a wrong credential (a canary too), whose refused login must not quote it.
+  const vaultPassword = plant('vault-password');
+  const vaultJwt = plant('vault-jwt');
+  const vaultAwsSecret = plant('vault-aws-secret-key');
+  vault.addPasswordUser('app', vaultPassword);
+  vault.addPasswordUser('app', vaultPassword, 'ldap');
+  vault.addJwtRole('app', vaultJwt);
+  vault.addAwsRole('app', { accessKeyId: 'AKIDVAULT', secretAccessKey: vaultAwsSecret });
+  const vaultLogins: Record<string, Record<string, unknown>> = {
+    'vault-userpass': { userPass: { username: 'app', secretRef: { name: 'vault-login', key: 'password' } } },
+    'vault-ldap': { ldap: { username: 'app', secretRef: { name: 'vault-login', key: 'password' } } },
+    'vault-jwt': { jwt: { role: 'app', secretRef: { name: 'vault-login', key: 'jwt' } } },
+    'vault-iam': {
+      iam: {
+        vaultRole: 'app',
+        secretRef: {
+          accessKeyIDSecretRef: { name: 'vault-login', key: 'aws-id' },
+          secretAccessKeySecretRef: { name: 'vault-login', key: 'aws-secret' },
+        },
+      },
+    },
+  };
+  const loginSecret = (name: string, suffix: string) =>
+    secretObject(name, {
+      password: suffix ? plant(`vault-password${suffix}`) : vaultPassword,
+      jwt: suffix ? plant(`vault-jwt${suffix}`) : vaultJwt,
+      'aws-id': 'AKIDVAULT',
+      'aws-secret': suffix ? plant(`vault-aws-secret-key${suffix}`) : vaultAwsSecret,
+    });
 
   const value = (p: string) => JSON.stringify({ username: `user-${p}`, password: plant(`${p}-password`) });
   const plain = (p: string) => plant(`${p}-plain`);
@@ -222,6 +253,18 @@ t.test('no canary outside Secret data, across every provider and every path', as
         auth: { tokenSecretRef: { name: 'vault-token', key: 'token' } },
       },
     }),
+    loginSecret('vault-login', ''),
+    loginSecret('vault-login-wrong', '-wrong'),
+    ...Object.entries(vaultLogins).flatMap(([name, auth]) => [
+      storeObject(name, { vault: { server: vaultUrl, path: 'secret', auth } }),
+      storeObject(`${name}-wrong`, {
+        vault: {
+          server: vaultUrl,
+          path: 'secret',
+          auth: JSON.parse(JSON.stringify(auth).replaceAll('"vault-login"', '"vault-login-wrong"')),
+        },
+      }),
+    ]),
     storeObject('gcp', { gcpsm: { projectID: 'proj' } }),
     storeObject('azure', {
       azurekv: {
@@ -259,6 +302,12 @@ t.test('no canary outside Secret data, across every provider and every path', as
   const keys: Record<string, { db: string; plain: string; plainProp?: string }> = {
     aws: { db: 'app/db', plain: 'app/plain' },
     vault: { db: 'app/db', plain: 'app/plain', plainProp: 'value' },
+    ...Object.fromEntries(
+      Object.keys(vaultLogins).map((name) => [
+        name,
+        { db: 'app/db', plain: 'app/plain', plainProp: 'value' },
+      ]),
+    ),
     gcp: { db: 'app-db', plain: 'app-plain' },
     azure: { db: 'app-db', plain: 'app-plain' },
     fake: { db: 'app-db', plain: 'app-plain' },
@@ -311,6 +360,11 @@ t.test('no canary outside Secret data, across every provider and every path', as
     { type: 'error', status: 400, errorType: plantId('AwsType'), message: plant('aws-error-message') },
     { key: 'app/broken' },
   );
+  for (const name of Object.keys(vaultLogins)) {
+    const res = await runtime.mutate(placeholder(`${name}-wrong`, { x: '${ref:app/db#password}' }));
+    t.equal(res.allowed, false, `${name}: a refused login refuses the fill (${res.status?.message})`);
+    results.push(res);
+  }
   for (const [store, key] of [
     ['vault', 'app/broken'],
     ['gcp', 'app-broken'],
@@ -350,6 +404,13 @@ t.test('no canary outside Secret data, across every provider and every path', as
         ),
       );
     }
+  }
+  for (const name of Object.keys(vaultLogins)) {
+    refresher.upsertExternalSecret(
+      externalSecret(`${name}-wrong`, `${name}-wrong`, [
+        { secretKey: 'x', key: 'app/db', property: 'password' },
+      ]),
+    );
   }
   for (const store of ['vault', 'gcp', 'azure', 'aws']) {
     refresher.upsertExternalSecret(
@@ -400,6 +461,13 @@ t.test('no canary outside Secret data, across every provider and every path', as
     }
   }
 
+  for (const name of Object.keys(vaultLogins)) {
+    t.match(
+      kube.statuses.get(`default/${name}-wrong`)?.conditions?.[0],
+      { status: 'False', message: /login with .* rejected \(HTTP 400\)/ },
+      `${name}: a refused login is Ready=False, naming the login`,
+    );
+  }
   for (const key of Object.keys(yamlValues)) {
     const c = kube.statuses.get(`default/yaml-${key}`)?.conditions?.[0];
     t.match(
