@@ -13,6 +13,7 @@ import { KubeHttp } from './kube/http.ts';
 import { slim, startInformers } from './kube/informer.ts';
 import { LeaderElector } from './kube/leader.ts';
 import { ApiSecretReader } from './kube/secret-reader.ts';
+import { ServiceAccountTokens } from './kube/service-accounts.ts';
 import { ApiKubeWriter } from './refresher/kube-writer.ts';
 import { PlaceholderRefresh } from './refresher/placeholder.ts';
 import { Refresher } from './refresher/refresher.ts';
@@ -50,6 +51,9 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
     templateSources: config.refresher,
   });
   const secrets = new ApiSecretReader(client);
+  // Stores that authenticate as a named ServiceAccount: tokens through TokenRequest, cached
+  // until near expiry and shared by every store naming the same account and audiences.
+  const serviceAccounts = new ServiceAccountTokens(http, opts.now ? { now: opts.now } : {});
 
   let elector: LeaderElector | undefined;
   let certs: CertBootstrap | undefined;
@@ -81,6 +85,8 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
     {
       ...opts,
       identity: opts.identity ?? config.identity,
+      serviceAccountToken: opts.serviceAccountToken ?? serviceAccounts.token,
+      serviceAccounts: opts.serviceAccounts ?? serviceAccounts.serviceAccount,
       // The class from the command line unless the caller chose one.
       controllerClass: opts.controllerClass ?? config.controllerClass,
     },

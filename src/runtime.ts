@@ -14,7 +14,7 @@ import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { createProviders } from './providers/registry.ts';
 import type { EndpointOverrides } from './providers/types.ts';
-import type { ServiceAccountTokenSource } from './resolve/credentials.ts';
+import type { ServiceAccountReader, ServiceAccountTokenSource } from './resolve/credentials.ts';
 import { MemoryRegistry } from './resolve/memory-registry.ts';
 import { StoreResolver } from './resolve/resolver.ts';
 import type { SecretReader } from './resolve/types.ts';
@@ -42,6 +42,8 @@ export interface RuntimeOptions {
   identity?: IdentityPolicy;
   /** Service-account tokens (TokenRequest); cluster mode only. */
   serviceAccountToken?: ServiceAccountTokenSource;
+  /** ServiceAccount annotations (AWS role, Azure client id); cluster mode only. */
+  serviceAccounts?: ServiceAccountReader;
   /** This server's own ServiceAccount token file (tests); default the in-cluster mount. */
   ownTokenPath?: string;
   /** `--controller-class`: the stores served (src/api/controller-class.ts); undefined: all. */
@@ -95,6 +97,7 @@ export function createRuntime(
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.serviceAccountToken ? { serviceAccountToken: opts.serviceAccountToken } : {}),
+    ...(opts.serviceAccounts ? { serviceAccounts: opts.serviceAccounts } : {}),
     ...(opts.ownTokenPath ? { ownTokenPath: opts.ownTokenPath } : {}),
     ...(opts.controllerClass !== undefined ? { controllerClass: opts.controllerClass } : {}),
   });

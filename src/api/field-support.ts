@@ -270,9 +270,7 @@ const VAULT: SupportTable = {
   'spec.provider.vault.auth.kubernetes.mountPath': SERVED,
   'spec.provider.vault.auth.kubernetes.role': SERVED,
   'spec.provider.vault.auth.kubernetes.secretRef.**': SERVED,
-  'spec.provider.vault.auth.kubernetes.serviceAccountRef.**': refused(
-    `kubernetes login as a named ServiceAccount ${TOKEN_REQUEST}; use secretRef`,
-  ),
+  'spec.provider.vault.auth.kubernetes.serviceAccountRef.**': SERVED,
   'spec.provider.vault.auth.ldap.**': SERVED,
   'spec.provider.vault.auth.userPass.**': SERVED,
   'spec.provider.vault.auth.jwt.**': SERVED,

@@ -116,6 +116,14 @@ export interface ClientContext {
     expirationSeconds?: number;
   }): Promise<string>;
   /**
+   * The annotations of a named ServiceAccount (same namespace rules as serviceAccountToken);
+   * throws ESW_CREDENTIALS when it does not exist or outside cluster mode.
+   */
+  serviceAccountAnnotations?(
+    selector: { name?: string; namespace?: string },
+    field: string,
+  ): Promise<Record<string, string>>;
+  /**
    * Call before any fallback to this server's own identity (a default credential chain,
    * managed identity, its own ServiceAccount token): throws ESW_IDENTITY_FORBIDDEN unless the
    * store may use it (a ClusterSecretStore, or a SecretStore in a namespace the cluster admin

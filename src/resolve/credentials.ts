@@ -29,6 +29,16 @@ export type ServiceAccountTokenSource = (req: {
   expirationSeconds?: number;
 }) => Promise<string>;
 
+/**
+ * Reads a ServiceAccount (its annotations: AWS `eks.amazonaws.com/role-arn`, Azure
+ * `azure.workload.identity/client-id`); undefined when it does not exist. Cluster mode only;
+ * the namespace rules are applied before it is called.
+ */
+export type ServiceAccountReader = (
+  namespace: string,
+  name: string,
+) => Promise<{ annotations: Record<string, string> } | undefined>;
+
 /** Where Kubernetes mounts a pod's own service-account token. */
 export const OWN_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
@@ -44,6 +54,8 @@ export interface CredentialScope {
 export interface ContextOptions {
   secrets: SecretReader;
   serviceAccountToken: ServiceAccountTokenSource | undefined;
+  /** ServiceAccount annotations; cluster mode only. */
+  serviceAccounts?: ServiceAccountReader | undefined;
   endpoints: EndpointOverrides;
   maxAttempts: number;
   timeoutMs: number;
@@ -168,6 +180,29 @@ export function buildClientContext(scope: CredentialScope, opts: ContextOptions)
         ...(selector.expirationSeconds ? { expirationSeconds: selector.expirationSeconds } : {}),
       }),
     );
+  };
+  const accounts = opts.serviceAccounts;
+  ctx.serviceAccountAnnotations = async (selector, field) => {
+    if (!selector.name) throw new EswError('ESW_CREDENTIALS', `${scope.label}: ${field}.name is required`);
+    const ns = selectorNamespace(scope, selector.namespace, field);
+    const what = `ServiceAccount "${ns}/${selector.name}" (${field})`;
+    if (!accounts) {
+      throw new EswError(
+        'ESW_CREDENTIALS',
+        `${scope.label}: ${what} can only be read in cluster mode; this server runs without a Kubernetes API`,
+      );
+    }
+    let sa: Awaited<ReturnType<ServiceAccountReader>>;
+    try {
+      sa = await accounts(ns, selector.name);
+    } catch (err: unknown) {
+      if (isEswError(err)) throw err;
+      throw new EswError('ESW_KUBE', `${scope.label}: could not read ${what}: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+    if (!sa) throw new EswError('ESW_CREDENTIALS', `${scope.label}: ${what} not found`);
+    return sa.annotations;
   };
   return ctx;
 }

@@ -36,11 +36,15 @@ import {
 import { convertKeys, decodeMap, decodeValue } from '../refs/decoding.ts';
 import { extractMap, getProperty } from '../refs/property.ts';
 import { ConditionError, namespaceAllowed } from './conditions.ts';
-import { buildClientContext, type ServiceAccountTokenSource } from './credentials.ts';
+import {
+  buildClientContext,
+  type ServiceAccountReader,
+  type ServiceAccountTokenSource,
+} from './credentials.ts';
 import { asProviderError, mapProviderError } from './provider-errors.ts';
 import type { LookupOptions, Resolver, SecretReader, StoreRef, StoreRegistry } from './types.ts';
 
-export type { ServiceAccountTokenSource } from './credentials.ts';
+export type { ServiceAccountReader, ServiceAccountTokenSource } from './credentials.ts';
 export { isTransient, mapProviderError } from './provider-errors.ts';
 
 export interface StoreResolverDeps {
@@ -63,6 +67,8 @@ export interface StoreResolverDeps {
   maxAttempts?: number;
   endpoints?: EndpointOverrides;
   serviceAccountToken?: ServiceAccountTokenSource;
+  /** ServiceAccount annotations (cluster mode). */
+  serviceAccounts?: ServiceAccountReader;
   /** How long to gather lookups for a batch. Default 0: the current event-loop turn. */
   batchWindowMs?: number;
   /** Which SecretStores may use this server's own identity. Default: ClusterSecretStores only. */
@@ -139,6 +145,7 @@ export class StoreResolver implements Resolver {
   readonly #maxAttempts: number;
   readonly #endpoints: EndpointOverrides;
   readonly #saToken: ServiceAccountTokenSource | undefined;
+  readonly #saReader: ServiceAccountReader | undefined;
   readonly #batchWindowMs: number;
   readonly #identity: IdentityPolicy;
   readonly #ownTokenPath: string | undefined;
@@ -165,6 +172,7 @@ export class StoreResolver implements Resolver {
     this.#maxAttempts = deps.maxAttempts ?? 3;
     this.#endpoints = deps.endpoints ?? {};
     this.#saToken = deps.serviceAccountToken;
+    this.#saReader = deps.serviceAccounts;
     this.#batchWindowMs = deps.batchWindowMs ?? 0;
     this.#identity = deps.identity ?? DEFAULT_IDENTITY_POLICY;
     this.#ownTokenPath = deps.ownTokenPath;
@@ -585,6 +593,7 @@ export class StoreResolver implements Resolver {
       {
         secrets: this.#secrets,
         serviceAccountToken: this.#saToken,
+        serviceAccounts: this.#saReader,
         endpoints: this.#endpoints,
         ambientAllowed: ambientAllowed(this.#identity, rs.kind, rs.namespace),
         allowGcpExternalAccount: this.#identity.gcpExternalAccount,

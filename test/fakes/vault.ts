@@ -84,7 +84,7 @@ export class VaultFake {
   readonly #kv2 = new Map<string, Map<string, KvV2Secret>>();
   readonly #kv1 = new Map<string, Map<string, Record<string, unknown>>>();
   readonly #approle = new Map<string, Map<string, string>>();
-  readonly #kubernetes = new Map<string, Map<string, string>>();
+  readonly #kubernetes = new Map<string, Map<string, string | ((jwt: string) => boolean)>>();
   readonly #passwords = new Map<string, Map<string, string>>();
   readonly #jwt = new Map<string, Map<string, string>>();
   /** cert mount -> role name -> certificate fingerprint (SHA-256). */
@@ -180,7 +180,11 @@ export class VaultFake {
     this.#map(this.#approle, mount).set(roleId, secretId);
   }
 
-  addKubernetesRole(role: string, jwt: string, mount = 'kubernetes'): void {
+  /**
+   * A kubernetes-auth role: the JWT it accepts, or a check of the JWT (what Vault's TokenReview
+   * call does; tests pass the API-server double's verifyToken).
+   */
+  addKubernetesRole(role: string, jwt: string | ((jwt: string) => boolean), mount = 'kubernetes'): void {
     this.#map(this.#kubernetes, mount).set(role, jwt);
   }
 
@@ -420,7 +424,10 @@ export class VaultFake {
       const ok = typeof body.role_id === 'string' && approle.get(body.role_id) === body.secret_id;
       if (!ok) return [400, { errors: ['invalid role or secret ID'] }];
     } else if (kube && user === undefined) {
-      const ok = typeof body.role === 'string' && kube.get(body.role) === body.jwt;
+      const want = typeof body.role === 'string' ? kube.get(body.role) : undefined;
+      const ok =
+        typeof body.jwt === 'string' &&
+        (typeof want === 'function' ? want(body.jwt) : want !== undefined && want === body.jwt);
       if (!ok) return [403, DENIED];
     } else if (passwords && user !== undefined) {
       const ok = passwords.has(user) && passwords.get(user) === body.password;

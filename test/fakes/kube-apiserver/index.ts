@@ -10,7 +10,7 @@
  * Test controls: setWebhooks, writes, requests (the request log), get/put/remove, failNext,
  * dropWatches, compact / expireWatchHistory, restart; an injectable `now` for timestamps.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -72,6 +72,43 @@ export interface Fault {
   count?: number;
   message?: string;
 }
+
+/**
+ * An RBAC refusal: requests by `user` (default: any) with `verb` on `resource` (e.g.
+ * 'serviceaccounts/token', 'serviceaccounts') in `namespace` (default: any) and, when given,
+ * on the object `name`, get 403 Forbidden worded as the API server's authorizer words it.
+ */
+export interface Forbidden {
+  user?: string;
+  verb: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+}
+
+/** What a TokenRequest was for (never the token). */
+export interface TokenRequestRecord {
+  namespace: string;
+  name: string;
+  audiences: string[];
+  expirationSeconds: number;
+  user: string;
+}
+
+/** The claims of a token the double issued (what a TokenReview would confirm). */
+export interface TokenClaims {
+  iss: string;
+  sub: string;
+  aud: string[];
+  exp: number;
+  iat: number;
+  nbf: number;
+  jti: string;
+  'kubernetes.io': { namespace: string; serviceaccount: { name: string; uid: string } };
+}
+
+/** The issuer and default audience of the double's tokens, as on a kubeadm cluster. */
+export const TOKEN_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 
 /** One line of the request log: never a body, so never a secret value. */
 export interface RequestRecord {
@@ -158,6 +195,10 @@ export class KubeApiServer {
   /** Snapshots behind `continue` tokens of paged lists. */
   readonly #pages = new Map<string, { rv: string; items: KObject[] }>();
   #faults: Array<Fault & { count: number }> = [];
+  #forbidden: Forbidden[] = [];
+  readonly #tokenRequests: TokenRequestRecord[] = [];
+  /** Signs the tokens TokenRequest issues (HS256): only this double can verify them. */
+  readonly #signingKey = randomBytes(32);
   #inFlight = 0;
   #peakInFlight = 0;
   #peakSockets = 0;
@@ -269,6 +310,46 @@ export class KubeApiServer {
   /** The next `count` (default 1) requests with this verb on this resource fail with `code`. */
   failNext(fault: Fault): void {
     this.#faults.push({ count: 1, ...fault });
+  }
+
+  /** Adds an RBAC refusal (see Forbidden); returns the function that lifts it. */
+  forbid(rule: Forbidden): () => void {
+    this.#forbidden.push(rule);
+    return () => {
+      this.#forbidden = this.#forbidden.filter((r) => r !== rule);
+    };
+  }
+
+  /** TokenRequests answered with a token, oldest first. */
+  tokenRequests(filter: { namespace?: string; name?: string } = {}): TokenRequestRecord[] {
+    return this.#tokenRequests.filter(
+      (r) =>
+        (filter.namespace === undefined || r.namespace === filter.namespace) &&
+        (filter.name === undefined || r.name === filter.name),
+    );
+  }
+
+  /**
+   * The claims of a token this double issued, if its signature holds, it has not expired (by
+   * the double's clock) and, when `audience` is given, its `aud` holds it; else undefined.
+   * What a TokenReview (or an OIDC verifier with the issuer's keys) would check.
+   */
+  verifyToken(token: string, audience?: string): TokenClaims | undefined {
+    const parts = token.split('.');
+    if (parts.length !== 3) return undefined;
+    const [h, p, sig] = parts as [string, string, string];
+    const want = createHmac('sha256', this.#signingKey).update(`${h}.${p}`).digest();
+    const got = Buffer.from(sig, 'base64url');
+    if (got.length !== want.length || !timingSafeEqual(got, want)) return undefined;
+    let claims: TokenClaims;
+    try {
+      claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as TokenClaims;
+    } catch {
+      return undefined;
+    }
+    if (claims.exp * 1000 <= this.#clock()) return undefined;
+    if (audience !== undefined && !claims.aud.includes(audience)) return undefined;
+    return claims;
   }
 
   /** Ends every open watch stream (clients see a clean end of stream). */
@@ -386,7 +467,21 @@ export class KubeApiServer {
     this.#injectFault(verb, route, path);
     const body = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method ?? '') ? await readBody(req) : '';
     const username = this.#username(req);
+    this.#authorize(username, verb, route);
     const dryRun = q.get('dryRun') === 'All';
+    if (route.sub === 'token') {
+      if (verb !== 'create')
+        throw new ApiError(
+          405,
+          'MethodNotAllowed',
+          'the server does not allow this method on the requested resource',
+        );
+      return send(
+        res,
+        201,
+        this.#tokenRequest(route, parseBody(body, req.headers['content-type']), username),
+      );
+    }
     switch (verb) {
       case 'get':
         return send(res, 200, this.#getOne(route));
@@ -477,6 +572,85 @@ export class KubeApiServer {
     if (f.count <= 0) this.#faults = this.#faults.filter((x) => x !== f);
     const reason = REASONS[f.code] ?? 'Unknown';
     throw new ApiError(f.code, reason, f.message ?? `injected fault: ${reason}`);
+  }
+
+  #clock(): number {
+    return this.#opts.now ? this.#opts.now().getTime() : Date.now();
+  }
+
+  /** 403 as the RBAC authorizer words it, for a request a `forbid` rule matches. */
+  #authorize(user: string, verb: string, route: Route): void {
+    const resource = route.sub ? `${route.def.resource}/${route.sub}` : route.def.resource;
+    const rule = this.#forbidden.find(
+      (r) =>
+        (r.user === undefined || r.user === user) &&
+        r.verb === verb &&
+        r.resource === resource &&
+        (r.namespace === undefined || r.namespace === route.namespace) &&
+        (r.name === undefined || r.name === route.name),
+    );
+    if (!rule) return;
+    const object = route.name ? `${qualified(route.def)} "${route.name}"` : qualified(route.def);
+    const scope = route.namespace ? ` in the namespace "${route.namespace}"` : ' at the cluster scope';
+    throw new ApiError(
+      403,
+      'Forbidden',
+      `${object} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${route.def.group}"${scope}`,
+      { ...(route.name ? { name: route.name } : {}), kind: route.def.resource },
+    );
+  }
+
+  /**
+   * TokenRequest (authentication.k8s.io/v1): a signed JWT for an existing ServiceAccount with
+   * the audiences asked (default: the issuer), `expirationSeconds` at least 600 (default 3600).
+   */
+  #tokenRequest(route: Route, body: KObject, user: string): object {
+    const ns = route.namespace ?? '';
+    const name = route.name ?? '';
+    const sa = this.#store.get(route.def, ns, name);
+    if (!sa) throw this.#notFound(route, name);
+    const spec = (body as { spec?: { audiences?: unknown; expirationSeconds?: unknown } }).spec ?? {};
+    const seconds = spec.expirationSeconds === undefined ? 3600 : Number(spec.expirationSeconds);
+    if (!Number.isInteger(seconds) || seconds < 600 || seconds > 2 ** 32) {
+      throw new ApiError(
+        422,
+        'Invalid',
+        `TokenRequest.authentication.k8s.io "${name}" is invalid: spec.expirationSeconds: Invalid value: ${String(spec.expirationSeconds)}: may not specify a duration less than 10 minutes`,
+      );
+    }
+    const audiences =
+      Array.isArray(spec.audiences) && spec.audiences.length > 0
+        ? spec.audiences.map(String)
+        : [TOKEN_ISSUER];
+    const iat = Math.floor(this.#clock() / 1000);
+    const claims: TokenClaims = {
+      iss: TOKEN_ISSUER,
+      sub: `system:serviceaccount:${ns}:${name}`,
+      aud: audiences,
+      exp: iat + seconds,
+      iat,
+      nbf: iat,
+      jti: randomUUID(),
+      'kubernetes.io': { namespace: ns, serviceaccount: { name, uid: String(sa.metadata?.uid ?? '') } },
+    };
+    const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const unsigned = `${enc({ alg: 'HS256', typ: 'JWT', kid: 'double' })}.${enc(claims)}`;
+    const token = `${unsigned}.${createHmac('sha256', this.#signingKey).update(unsigned).digest('base64url')}`;
+    this.#tokenRequests.push({ namespace: ns, name, audiences, expirationSeconds: seconds, user });
+    return {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      metadata: {
+        name,
+        namespace: ns,
+        creationTimestamp: new Date(iat * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      },
+      spec: { audiences, expirationSeconds: seconds, boundObjectRef: null },
+      status: {
+        token,
+        expirationTimestamp: new Date((iat + seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      },
+    };
   }
 
   #username(req: IncomingMessage): string {
@@ -1066,7 +1240,12 @@ function parseRoute(path: string): Route | undefined {
   if (!def || rest.length > 3) return undefined;
   if (def.namespaced && namespace === undefined && rest.length > 1) return undefined;
   const sub = rest[2];
-  if (sub !== undefined && !(sub === 'status' && def.status)) return undefined;
+  if (
+    sub !== undefined &&
+    !(sub === 'status' && def.status) &&
+    !(sub === 'token' && def.kind === 'ServiceAccount')
+  )
+    return undefined;
   return { def, version, namespace, name: rest[1], sub };
 }
 

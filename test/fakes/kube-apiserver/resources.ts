@@ -25,6 +25,7 @@ export const RESOURCES: ResourceDef[] = [
   def('', ['v1'], 'configmaps', 'ConfigMap', true, ['cm']),
   def('', ['v1'], 'events', 'Event', true, ['ev']),
   def('', ['v1'], 'namespaces', 'Namespace', false, ['ns']),
+  def('', ['v1'], 'serviceaccounts', 'ServiceAccount', true, ['sa']),
   def('coordination.k8s.io', ['v1'], 'leases', 'Lease', true, []),
   def('external-secrets.io', ['v1', 'v1beta1'], 'externalsecrets', 'ExternalSecret', true, ['es'], true),
   def('external-secrets.io', ['v1', 'v1beta1'], 'secretstores', 'SecretStore', true, ['ss'], true),
@@ -123,7 +124,17 @@ export function discoveryResourceList(group: string, version: string): object {
         kind: r.kind,
         verbs: ['get', 'patch', 'update'],
       };
-      return r.status ? [main, status] : [main];
+      // ServiceAccounts: the TokenRequest subresource (create only).
+      const token = {
+        name: `${r.resource}/token`,
+        singularName: '',
+        namespaced: true,
+        group: 'authentication.k8s.io',
+        version: 'v1',
+        kind: 'TokenRequest',
+        verbs: ['create'],
+      };
+      return [main, ...(r.status ? [status] : []), ...(r.kind === 'ServiceAccount' ? [token] : [])];
     },
   );
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: apiVersionOf(group, version), resources };
