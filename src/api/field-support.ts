@@ -230,11 +230,13 @@ const GCP: SupportTable = {
   ),
   'spec.provider.gcpsm.auth': SERVED,
   'spec.provider.gcpsm.auth.secretRef.**': SERVED,
-  'spec.provider.gcpsm.auth.workloadIdentity.**': refused(
-    `GKE workload identity of a named ServiceAccount ${TOKEN_REQUEST}; use auth.secretRef, or omit auth`,
+  'spec.provider.gcpsm.auth.workloadIdentity.**': SERVED,
+  'spec.provider.gcpsm.auth.workloadIdentityFederation.**': SERVED,
+  'spec.provider.gcpsm.auth.workloadIdentityFederation.credConfig.**': refused(
+    "a credential configuration names its own subject-token source (a file, a URL, a program or this server's AWS metadata), which this webhook never follows; use serviceAccountRef or awsSecurityCredentials",
   ),
-  'spec.provider.gcpsm.auth.workloadIdentityFederation.**': refused(
-    `workload identity federation is ${NOT_YET}; use auth.secretRef, or omit auth`,
+  'spec.provider.gcpsm.auth.workloadIdentityFederation.externalTokenEndpoint': warned(
+    'ESO only compares it with the credential_source.url of a credConfig, which is not served',
   ),
 };
 

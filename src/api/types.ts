@@ -138,6 +138,17 @@ export interface GcpSmProvider {
       clusterName?: string;
       clusterProjectID?: string;
     };
+    workloadIdentityFederation?: {
+      audience?: string;
+      serviceAccountRef?: ServiceAccountSelector;
+      awsSecurityCredentials?: {
+        awsCredentialsSecretRef?: { name?: string; namespace?: string };
+        region?: string;
+      };
+      credConfig?: { name?: string; key?: string; namespace?: string };
+      externalTokenEndpoint?: string;
+      gcpServiceAccountEmail?: string;
+    };
   };
 }
 

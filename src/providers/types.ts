@@ -149,6 +149,9 @@ export interface EndpointOverrides {
   azureDisableChallengeResourceVerification?: boolean;
   azureAuthorityHost?: string;
   gcp?: { host: string; port: number; insecure: boolean };
+  /** GCP STS token endpoint (`https://sts.googleapis.com/v1/token`) and IAM Credentials base URL. */
+  gcpSts?: string;
+  gcpIamCredentials?: string;
   awsSts?: string;
   /** Parameter Store (SSM) and Certificate Manager (ACM); each falls back to `aws`. */
   awsSsm?: string;

@@ -369,6 +369,7 @@ t.test('RBAC is exactly the documented table (docs/install.md, "RBAC")', async (
     'core/namespaces: get,list,watch',
     'core/secrets: get,list,watch,create,update,patch,delete',
     'core/serviceaccounts/token: create',
+    'core/serviceaccounts: get',
     'external-secrets.io/clustersecretstores/status: patch',
     'external-secrets.io/clustersecretstores: get,list,watch',
     'external-secrets.io/externalsecrets/status: update,patch',

@@ -74,6 +74,11 @@ export class GcpSecretManagerFake {
   cancelled = 0;
   /** Secret ids whose payload checksum is sent wrong. */
   readonly corruptChecksums = new Set<string>();
+  /**
+   * Access control (TLS tests): given the call's `authorization` and the resource it names
+   * (`name` or `parent`), a status to refuse it with, or undefined to serve it.
+   */
+  authorize: ((authorization: string | undefined, resource: string) => grpc.status | undefined) | undefined;
   /** Delay before every answer, in ms. */
   delayMs = 0;
   /** Largest page ListSecrets returns, whatever the client asks (forces pagination). */
@@ -118,6 +123,14 @@ export class GcpSecretManagerFake {
           this.cancelled++;
         });
         const answer = () => {
+          const refusal = this.authorize?.(
+            call.metadata.get('authorization').map(String)[0],
+            String(call.request.name ?? call.request.parent ?? ''),
+          );
+          if (refusal !== undefined) {
+            callback({ code: refusal, details: 'The caller does not have permission' });
+            return;
+          }
           try {
             callback(null, impl[name](call.request));
           } catch (err: unknown) {

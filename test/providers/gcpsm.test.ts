@@ -308,7 +308,7 @@ t.test('service-account key from the store, read once', async (t) => {
       ctx,
     ),
     'Invalid',
-    'per-store workload identity is refused, not served with our own identity',
+    'per-store workload identity without ServiceAccount tokens is refused, not served with our own identity',
   );
 });
 

@@ -3,10 +3,10 @@
  *
  * - Credentials: the service-account key JSON in `auth.secretRef.secretAccessKeySecretRef`,
  *   checked and turned into an auth client field by field (credentials.ts: no file, URL or
- *   program a JSON names is ever used), else Application Default Credentials (this server's own
- *   identity: ClusterSecretStores and allowed namespaces only). ESO's per-store `auth.workloadIdentity` (acting as another Kubernetes
- *   service account through a token exchange) is refused as Invalid rather than silently served
- *   with this server's identity.
+ *   program a JSON names is ever used); else ESO's per-store identities `auth.workloadIdentity`
+ *   and `auth.workloadIdentityFederation` (workload-identity.ts: TokenRequest or AWS keys, STS,
+ *   impersonation); else Application Default Credentials (this server's own identity:
+ *   ClusterSecretStores and allowed namespaces only).
  * - Project: `projectID`, else (without a key) the project of the default credentials.
  * - getSecret: AccessSecretVersion of `projects/<p>[/locations/<l>]/secrets/<key>/versions/<v>`,
  *   `v` = `latest` when the ref has no version. The raw payload bytes are returned, after a
@@ -43,6 +43,7 @@ import {
   secretVersionName,
 } from './options.ts';
 import { validateGcpSmStore } from './validate.ts';
+import { authorize, federationClient, workloadIdentityClient } from './workload-identity.ts';
 
 /** ListSecrets pages read by one findSecrets (bounded loop). */
 const MAX_PAGES = 100;
@@ -57,44 +58,58 @@ export const gcpSmProvider: Provider<GcpSmProvider> = {
   validateStore: (spec, path, kind) => validateGcpSmStore(spec, path, kind),
   ...gcpSmSelection,
   async newClient(spec: GcpSmProvider, ctx: ClientContext): Promise<ProviderClient> {
-    const auth = (spec.auth ?? {}) as Record<string, unknown>;
-    for (const method of ['workloadIdentity', 'workloadIdentityFederation']) {
-      // Acting as the store's Kubernetes service account needs a token exchange this provider
-      // does not do; silently using this server's own identity instead would be worse.
-      if (auth[method] !== undefined) {
+    const keyRef = spec.auth?.secretRef?.secretAccessKeySecretRef;
+    const wi = spec.auth?.workloadIdentity;
+    const wif = spec.auth?.workloadIdentityFederation;
+    let authClient: AuthClient | undefined;
+    let authField: string | undefined;
+    let store = spec;
+    // ESO's order: a key, then workload identity, then federation, then the default credentials.
+    if (keyRef) {
+      if (!spec.projectID) {
         throw new ProviderError(
           'Invalid',
-          `gcpsm: auth.${method} is not supported: use auth.secretRef, or omit auth to use this server's Application Default Credentials`,
+          'gcpsm: spec.provider.gcpsm.projectID is required with auth.secretRef',
         );
       }
-    }
-    const keyRef = spec.auth?.secretRef?.secretAccessKeySecretRef;
-    if (keyRef && !spec.projectID) {
-      throw new ProviderError(
-        'Invalid',
-        'gcpsm: spec.provider.gcpsm.projectID is required with auth.secretRef',
-      );
-    }
-    if (!keyRef) {
-      ctx.requireAmbientIdentity(
-        'spec.provider.gcpsm.auth',
-        'Application Default Credentials (the metadata server, GOOGLE_APPLICATION_CREDENTIALS)',
-      );
-    }
-    let authClient: AuthClient | undefined;
-    if (keyRef) {
       // Parsed and checked here, the client built from its fields: never fromJSON (credentials.ts).
       const credential = parseGcpCredential(await ctx.readSecretKey(keyRef, CREDENTIALS_FIELD), {
         allowExternalAccount: ctx.allowGcpExternalAccount,
         field: CREDENTIALS_FIELD,
       });
       authClient = await gcpAuthClient(credential, { field: CREDENTIALS_FIELD });
+    } else if (wi) {
+      const built = await workloadIdentityClient(wi, ctx);
+      authClient = built.client;
+      authField = 'spec.provider.gcpsm.auth.workloadIdentity';
+      // As ESO: without projectID, the secrets live in the cluster's project.
+      if (!spec.projectID) store = { ...spec, projectID: built.clusterProject };
+    } else if (wif) {
+      if (!spec.projectID) {
+        throw new ProviderError(
+          'Invalid',
+          'gcpsm: spec.provider.gcpsm.projectID is required with auth.workloadIdentityFederation',
+        );
+      }
+      authClient = await federationClient(wif, ctx);
+      authField = 'spec.provider.gcpsm.auth.workloadIdentityFederation';
+    } else {
+      ctx.requireAmbientIdentity(
+        'spec.provider.gcpsm.auth',
+        'Application Default Credentials (the metadata server, GOOGLE_APPLICATION_CREDENTIALS)',
+      );
     }
-    const options = gcpClientOptions(spec, authClient, ctx.endpoints.gcp);
-    return new GcpSmClient(new SecretManagerServiceClient(options), spec, {
+    const options = gcpClientOptions(store, authClient, ctx.endpoints.gcp);
+    const client = new GcpSmClient(new SecretManagerServiceClient(options), store, {
       maxAttempts: ctx.maxAttempts,
       timeoutMs: ctx.timeoutMs,
     });
+    if (authClient && authField) {
+      const federated = authClient;
+      const field = authField;
+      client.authorize = () => authorize(federated, field);
+    }
+    return client;
   },
 };
 
@@ -107,6 +122,12 @@ export class GcpSmClient implements ProviderClient {
   readonly #spec: GcpSmProvider;
   readonly #limits: CallLimits;
   #detected: Promise<GcpSmProvider> | undefined;
+  /**
+   * Gets the federated access token (cached by the auth client). Called when the channel could
+   * not get one, so that a refused exchange is reported as such, in our words, rather than as
+   * an unavailable service.
+   */
+  authorize: (() => Promise<void>) | undefined;
 
   constructor(client: SecretManagerServiceClient, spec: GcpSmProvider, limits: CallLimits) {
     this.#client = client;
@@ -235,12 +256,31 @@ export class GcpSmClient implements ProviderClient {
 
   /** Runs one SDK call: deadline-bounded, errors mapped, nothing of the response in messages. */
   async #call<T>(subject: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
-    return withDeadline(
-      signal,
-      fn,
-      () => gcpDeadline(subject),
-      (err) => gcpError(err, subject),
-    );
+    let authFailed = false;
+    try {
+      return await withDeadline(
+        signal,
+        fn,
+        () => gcpDeadline(subject),
+        (err) => {
+          authFailed = isCredentialsFailure(err);
+          return gcpError(err, subject);
+        },
+      );
+    } catch (err: unknown) {
+      // The channel could not get an access token: ask the auth client again, outside gRPC,
+      // for the reason in our words (a refused exchange, a missing ServiceAccount…).
+      const authorize = this.authorize;
+      if (authFailed && authorize && !signal.aborted) {
+        await withDeadline(
+          signal,
+          authorize,
+          () => gcpDeadline('access token'),
+          (e) => e as Error,
+        );
+      }
+      throw err;
+    }
   }
 }
 
@@ -256,4 +296,10 @@ function toBytes(data: Uint8Array | string | null | undefined): Uint8Array {
   // The REST fallback transport returns bytes as base64 text.
   if (typeof data === 'string') return Buffer.from(data, 'base64');
   return data;
+}
+
+/** grpc-js's status when the call credentials (the auth client) failed. */
+function isCredentialsFailure(err: unknown): boolean {
+  const details = (err as { details?: unknown } | null)?.details;
+  return typeof details === 'string' && details.startsWith('Getting metadata from plugin failed');
 }

@@ -74,13 +74,64 @@ export function validateGcpSmStore(
     optString(wi.clusterProjectID, `${p}.clusterProjectID`, errors);
   }
   const wif = optObject(auth.workloadIdentityFederation, `${path}.auth.workloadIdentityFederation`, errors);
-  if (wif && wif.serviceAccountRef !== undefined && wif.serviceAccountRef !== null) {
-    checkServiceAccountSelector(
-      wif.serviceAccountRef,
-      `${path}.auth.workloadIdentityFederation.serviceAccountRef`,
-      errors,
-      ctx,
+  if (wif) validateFederation(wif, `${path}.auth.workloadIdentityFederation`, errors, ctx);
+  return errors;
+}
+
+/**
+ * ESO's rules for workloadIdentityFederation: exactly one of credConfig, serviceAccountRef or
+ * awsSecurityCredentials, and `audience` with the latter two. credConfig itself is refused by
+ * the field-support table (src/api/field-support.ts).
+ */
+function validateFederation(
+  wif: Record<string, unknown>,
+  p: string,
+  errors: FieldError[],
+  ctx: StoreContext,
+) {
+  const present = (k: string) => wif[k] !== undefined && wif[k] !== null;
+  const sources = ['credConfig', 'serviceAccountRef', 'awsSecurityCredentials'].filter(present);
+  if (sources.length !== 1) {
+    errors.push(
+      fieldErrors.invalid(
+        p,
+        sources.join(', ') || '(none)',
+        'exactly one of credConfig, serviceAccountRef or awsSecurityCredentials must be set',
+      ),
     );
   }
-  return errors;
+  const audience = optString(wif.audience, `${p}.audience`, errors);
+  if (!audience && (present('serviceAccountRef') || present('awsSecurityCredentials'))) {
+    errors.push(
+      fieldErrors.required(
+        `${p}.audience`,
+        'the STS audience (the workload identity pool provider) is required with serviceAccountRef or awsSecurityCredentials',
+      ),
+    );
+  }
+  if (present('serviceAccountRef')) {
+    checkServiceAccountSelector(wif.serviceAccountRef, `${p}.serviceAccountRef`, errors, ctx);
+  }
+  const aws = optObject(wif.awsSecurityCredentials, `${p}.awsSecurityCredentials`, errors);
+  if (aws) {
+    checkSecretKeySelector(
+      aws.awsCredentialsSecretRef,
+      `${p}.awsSecurityCredentials.awsCredentialsSecretRef`,
+      errors,
+      ctx,
+      { requireKey: false },
+    );
+    const region = optString(aws.region, `${p}.awsSecurityCredentials.region`, errors);
+    if (!region) errors.push(fieldErrors.required(`${p}.awsSecurityCredentials.region`, 'the AWS region'));
+  }
+  const email = optString(wif.gcpServiceAccountEmail, `${p}.gcpServiceAccountEmail`, errors);
+  if (email !== undefined && !/^[^\s/@:?#]+@[^\s/@:?#]+\.iam\.gserviceaccount\.com$/.test(email)) {
+    errors.push(
+      fieldErrors.invalid(
+        `${p}.gcpServiceAccountEmail`,
+        email,
+        'must be a service account email such as my-gsa@my-project.iam.gserviceaccount.com',
+      ),
+    );
+  }
 }
