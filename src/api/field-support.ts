@@ -260,10 +260,7 @@ const VAULT: SupportTable = {
   'spec.provider.vault.caProvider.name': SERVED,
   'spec.provider.vault.caProvider.key': SERVED,
   'spec.provider.vault.caProvider.namespace': SERVED,
-  'spec.provider.vault.caProvider.type': byValue({
-    Secret: SERVED,
-    ConfigMap: refused(`a CA read from a ConfigMap is ${NOT_YET}; use a Secret or caBundle`),
-  }),
+  'spec.provider.vault.caProvider.type': SERVED,
   'spec.provider.vault.auth': SERVED,
   'spec.provider.vault.auth.namespace': SERVED,
   'spec.provider.vault.auth.tokenSecretRef.**': SERVED,

@@ -108,6 +108,8 @@ export interface ClientContext {
   /** Namespace the request comes from (used for ClusterSecretStore referent auth). */
   namespace: string;
   readSecretKey(selector: SecretKeySelector, field: string): Promise<string>;
+  /** A key of a ConfigMap (a CA), under the same namespace rules as readSecretKey. */
+  readConfigMapKey?(selector: SecretKeySelector, field: string): Promise<string>;
   /** A projected service-account token, for workload identity / Vault kubernetes auth. */
   serviceAccountToken?(selector: {
     name?: string;

@@ -13,7 +13,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { AMBIENT_FLAG } from '../api/identity.ts';
-import type { Secret, SecretKeySelector, StoreKind } from '../api/types.ts';
+import type { ConfigMap, Secret, SecretKeySelector, StoreKind } from '../api/types.ts';
 import { EswError, errorMessage, isEswError } from '../errors.ts';
 import type { ClientContext, EndpointOverrides } from '../providers/types.ts';
 import type { SecretReader } from './types.ts';
@@ -74,6 +74,8 @@ export interface ContextOptions {
    * absent), so a later change can retire the client built from it.
    */
   onSecretRead?: (namespace: string, name: string, secret: Secret | undefined) => void;
+  /** The same for a CA ConfigMap. */
+  onConfigMapRead?: (namespace: string, name: string, configMap: ConfigMap | undefined) => void;
 }
 
 /** The namespace a selector resolves to under the store's rules, or an ESW_CREDENTIALS error. */
@@ -148,6 +150,37 @@ export function buildClientContext(scope: CredentialScope, opts: ContextOptions)
       );
     },
   };
+  const readConfigMap = opts.secrets.readConfigMap?.bind(opts.secrets);
+  if (readConfigMap) {
+    ctx.readConfigMapKey = async (selector: SecretKeySelector, field: string): Promise<string> => {
+      const ns = selectorNamespace(scope, selector.namespace, field);
+      if (!selector.name) throw new EswError('ESW_CREDENTIALS', `${scope.label}: ${field}.name is required`);
+      if (!selector.key) throw new EswError('ESW_CREDENTIALS', `${scope.label}: ${field}.key is required`);
+      const ref = `ConfigMap "${ns}/${selector.name}"`;
+      let cm: ConfigMap | undefined;
+      try {
+        cm = await readConfigMap(ns, selector.name);
+      } catch (err: unknown) {
+        if (isEswError(err)) throw err;
+        throw new EswError(
+          'ESW_KUBE',
+          `${scope.label}: could not read ${ref} (${field}): ${errorMessage(err)}`,
+          { cause: err },
+        );
+      }
+      opts.onConfigMapRead?.(ns, selector.name, cm);
+      if (!cm) throw new EswError('ESW_CREDENTIALS', `${scope.label}: ${ref} (${field}) not found`);
+      // ESO reads `data` only (FetchCACertFromSource).
+      const value = cm.data?.[selector.key];
+      if (value === undefined) {
+        throw new EswError(
+          'ESW_CREDENTIALS',
+          `${scope.label}: key "${selector.key}" not found in ${ref} (${field})`,
+        );
+      }
+      return value;
+    };
+  }
   const source = opts.serviceAccountToken;
   ctx.serviceAccountToken = async (selector) => {
     if (!selector.name) {

@@ -1,4 +1,4 @@
-import type { KubeObject, Namespace, Secret, SecretStore, StoreKind } from '../api/types.ts';
+import type { ConfigMap, KubeObject, Namespace, Secret, SecretStore, StoreKind } from '../api/types.ts';
 import type { SecretReader, StoreRegistry } from './types.ts';
 
 /**
@@ -9,6 +9,7 @@ export class MemoryRegistry implements StoreRegistry, SecretReader {
   readonly #stores = new Map<string, SecretStore>();
   readonly #namespaces = new Map<string, Namespace>();
   readonly #secrets = new Map<string, Secret>();
+  readonly #configMaps = new Map<string, ConfigMap>();
 
   getStore(kind: StoreKind, name: string, namespace: string | undefined): SecretStore | undefined {
     return this.#stores.get(storeKey(kind, name, kind === 'ClusterSecretStore' ? undefined : namespace));
@@ -22,7 +23,14 @@ export class MemoryRegistry implements StoreRegistry, SecretReader {
     return this.#secrets.get(`${namespace}/${name}`);
   }
 
-  /** Adds or replaces a SecretStore, ClusterSecretStore, Namespace or Secret; ignores other kinds. */
+  async readConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined> {
+    return this.#configMaps.get(`${namespace}/${name}`);
+  }
+
+  /**
+   * Adds or replaces a SecretStore, ClusterSecretStore, Namespace, Secret or ConfigMap (a CA of
+   * a Vault store); ignores other kinds.
+   */
   upsert(obj: KubeObject): void {
     const name = obj.metadata?.name;
     if (!name) return;
@@ -42,6 +50,9 @@ export class MemoryRegistry implements StoreRegistry, SecretReader {
       case 'Secret':
         this.#secrets.set(`${obj.metadata?.namespace ?? 'default'}/${name}`, obj as Secret);
         break;
+      case 'ConfigMap':
+        this.#configMaps.set(`${obj.metadata?.namespace ?? 'default'}/${name}`, obj as ConfigMap);
+        break;
     }
   }
 
@@ -60,6 +71,9 @@ export class MemoryRegistry implements StoreRegistry, SecretReader {
         break;
       case 'Secret':
         this.#secrets.delete(`${obj.metadata?.namespace ?? 'default'}/${name}`);
+        break;
+      case 'ConfigMap':
+        this.#configMaps.delete(`${obj.metadata?.namespace ?? 'default'}/${name}`);
         break;
     }
   }

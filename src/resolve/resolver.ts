@@ -21,7 +21,7 @@ import {
   DEFAULT_IDENTITY_POLICY,
   type IdentityPolicy,
 } from '../api/identity.ts';
-import type { FindRef, RemoteRef, Secret, SecretStore, StoreKind } from '../api/types.ts';
+import type { ConfigMap, FindRef, RemoteRef, Secret, SecretStore, StoreKind } from '../api/types.ts';
 import { EswError, errorMessage, isEswError } from '../errors.ts';
 import { type Logger, objectRef } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -353,12 +353,19 @@ export class StoreResolver implements Resolver {
     const current = new Map<string, string>();
     await Promise.all(
       [...ids].map(async (id) => {
-        const slash = id.indexOf('/');
+        const isConfigMap = id.startsWith(CONFIGMAP_PREFIX);
+        const ref = isConfigMap ? id.slice(CONFIGMAP_PREFIX.length) : id;
+        const slash = ref.indexOf('/');
+        const [ns, name] = [ref.slice(0, slash), ref.slice(slash + 1)];
         try {
+          const readConfigMap = this.#secrets.readConfigMap?.bind(this.#secrets);
+          if (isConfigMap && !readConfigMap) return;
           current.set(
             id,
             secretVersion(
-              await this.#secrets.readSecret(id.slice(0, slash), id.slice(slash + 1), { fresh: true }),
+              isConfigMap && readConfigMap
+                ? await readConfigMap(ns, name, { fresh: true })
+                : await this.#secrets.readSecret(ns, name, { fresh: true }),
             ),
           );
         } catch (err: unknown) {
@@ -601,6 +608,9 @@ export class StoreResolver implements Resolver {
         maxAttempts: this.#maxAttempts,
         timeoutMs: this.#timeoutMs,
         onSecretRead: (ns, name, secret) => secretsRead.set(`${ns}/${name}`, secretVersion(secret)),
+        // Kept apart from Secrets by a prefix a namespace name cannot have.
+        onConfigMapRead: (ns, name, cm) =>
+          secretsRead.set(`${CONFIGMAP_PREFIX}${ns}/${name}`, secretVersion(cm)),
       },
     );
     try {
@@ -1053,13 +1063,18 @@ export function stableJson(value: unknown): string {
   });
 }
 
+/** Prefix of a CA ConfigMap in a client's `secretsRead` (a namespace name has no ':'). */
+const CONFIGMAP_PREFIX = 'ConfigMap:';
+
 /**
- * What identifies the version of a credential Secret as read: its resourceVersion from the API,
- * else (manifests given to `--stores`) a digest of its data — compared, never logged.
+ * What identifies the version of a credential Secret (or CA ConfigMap) as read: its
+ * resourceVersion from the API, else (manifests given to `--stores`) a digest of its data —
+ * compared, never logged.
  */
-function secretVersion(secret: Secret | undefined): string {
+function secretVersion(secret: Secret | ConfigMap | undefined): string {
   if (!secret) return 'absent';
   const rv = secret.metadata?.resourceVersion;
   if (rv) return `rv:${rv}`;
-  return `sha256:${hash('sha256', JSON.stringify([secret.data ?? {}, secret.stringData ?? {}]), 'hex')}`;
+  const stringData = 'stringData' in secret ? secret.stringData : undefined;
+  return `sha256:${hash('sha256', JSON.stringify([secret.data ?? {}, stringData ?? {}]), 'hex')}`;
 }

@@ -2,7 +2,15 @@
  * The resolver contract shared by admission (placeholder Secrets) and the refresher
  * (ExternalSecret targets and placeholder refresh). Implemented in ./resolver.ts.
  */
-import type { FindRef, Namespace, RemoteRef, Secret, SecretStore, StoreKind } from '../api/types.ts';
+import type {
+  ConfigMap,
+  FindRef,
+  Namespace,
+  RemoteRef,
+  Secret,
+  SecretStore,
+  StoreKind,
+} from '../api/types.ts';
 
 export interface StoreRef {
   name: string;
@@ -28,6 +36,8 @@ export interface StoreRegistry {
 export interface SecretReader {
   /** `fresh`: bypass any cache (the credential re-check must see the current version). */
   readSecret(namespace: string, name: string, opts?: { fresh?: boolean }): Promise<Secret | undefined>;
+  /** A CA ConfigMap (Vault `caProvider` of type ConfigMap), read and cached like a Secret. */
+  readConfigMap?(namespace: string, name: string, opts?: { fresh?: boolean }): Promise<ConfigMap | undefined>;
 }
 
 export interface LookupOptions {

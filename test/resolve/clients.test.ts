@@ -262,3 +262,33 @@ t.test('a provider failing to build its client', async (t) => {
   const { isTransient } = await import('../../src/resolve/resolver.ts');
   t.ok(isTransient(err));
 });
+
+t.test('recheckCredentials rebuilds the clients whose CA ConfigMap changed, as for Secrets', async (t) => {
+  const h = harness(t);
+  h.provider.set('k', 'v');
+  const cm = (pem: string, resourceVersion: string) => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'ca', namespace: 'a', resourceVersion },
+    data: { 'ca.crt': pem },
+  });
+  h.registry.upsert(cm('first-ca', '1'));
+  h.registry.upsert(
+    store('SecretStore', 's', 'a', { counting: { configMapRef: { name: 'ca', key: 'ca.crt' } } }),
+  );
+  await h.resolver.getValue(ref, 'a', { key: 'k' });
+  t.equal(await h.resolver.recheckCredentials(), 0, 'unchanged: kept');
+  h.registry.upsert(cm('second-ca', '2'));
+  t.equal(await h.resolver.recheckCredentials(), 1, 'a new resourceVersion: rebuilt');
+  await h.resolver.getValue(ref, 'a', { key: 'k' });
+  t.same(h.provider.calls.credentials, ['first-ca', 'second-ca']);
+  h.registry.upsert(
+    store('SecretStore', 's2', 'a', {
+      counting: { configMapRef: { name: 'ca', key: 'ca.crt', namespace: 'b' } },
+    }),
+  );
+  await t.rejects(h.resolver.getValue({ kind: 'SecretStore', name: 's2' }, 'a', { key: 'k' }), {
+    code: 'ESW_CREDENTIALS',
+    message: /spec\.configMapRef\.namespace "b" is not allowed/,
+  });
+});

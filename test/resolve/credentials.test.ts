@@ -129,3 +129,50 @@ t.test('Secret reader failures are ESW_KUBE; missing fields ESW_CREDENTIALS', as
   });
   await t.rejects(ctx.readSecretKey({ name: 'x' }, 'auth.secretRef'), { code: 'ESW_CREDENTIALS' });
 });
+
+t.test('CA ConfigMaps: the same namespace rules, data only, errors name the object', async (t) => {
+  const registry = new MemoryRegistry();
+  registry.upsert({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'ca', namespace: 'a' },
+    data: { 'ca.crt': 'PEM' },
+    binaryData: { 'bin.crt': 'UEVN' },
+  } as never);
+  registry.upsert({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'ca', namespace: 'b' },
+    data: { 'ca.crt': 'B' },
+  } as never);
+  const seen: string[] = [];
+  const make = (scope: typeof nsScope | typeof clusterScope) =>
+    buildClientContext(scope, {
+      secrets: registry,
+      serviceAccountToken: undefined,
+      endpoints: {},
+      maxAttempts: 1,
+      timeoutMs: 1000,
+      ambientAllowed: false,
+      onConfigMapRead: (ns, name, cm) => seen.push(`${ns}/${name}:${cm ? 'found' : 'absent'}`),
+    });
+  const ctx = make(nsScope);
+  t.equal(await ctx.readConfigMapKey?.({ name: 'ca', key: 'ca.crt' }, 'caProvider'), 'PEM');
+  await t.rejects(ctx.readConfigMapKey!({ name: 'ca', key: 'ca.crt', namespace: 'b' }, 'caProvider'), {
+    code: 'ESW_CREDENTIALS',
+    message:
+      /caProvider\.namespace "b" is not allowed: a SecretStore reads credentials from its own namespace "a"/,
+  });
+  await t.rejects(ctx.readConfigMapKey!({ name: 'ca', key: 'bin.crt' }, 'caProvider'), {
+    message: 'SecretStore "a/s": key "bin.crt" not found in ConfigMap "a/ca" (caProvider)',
+  });
+  await t.rejects(ctx.readConfigMapKey!({ name: 'nope', key: 'ca.crt' }, 'caProvider'), {
+    message: 'SecretStore "a/s": ConfigMap "a/nope" (caProvider) not found',
+  });
+  const cluster = make(clusterScope);
+  t.equal(await cluster.readConfigMapKey?.({ name: 'ca', key: 'ca.crt', namespace: 'b' }, 'caProvider'), 'B');
+  await t.rejects(cluster.readConfigMapKey!({ name: 'ca', key: 'ca.crt' }, 'caProvider'), {
+    message: /caProvider\.namespace is required for a ClusterSecretStore/,
+  });
+  t.same(seen, ['a/ca:found', 'a/ca:found', 'a/nope:absent', 'b/ca:found']);
+});

@@ -22,6 +22,8 @@ export interface CountingSpec {
   tag?: string;
   /** Credentials to read through the context, as a real provider would. */
   secretRef?: { name?: string; key?: string; namespace?: string };
+  /** A ConfigMap key read as a CA would be (readConfigMapKey). */
+  configMapRef?: { name?: string; key?: string; namespace?: string };
 }
 
 export interface Calls {
@@ -89,6 +91,8 @@ export class CountingProvider implements Provider<CountingSpec> {
     if (this.newClientFailure) throw this.newClientFailure;
     if (spec.secretRef)
       this.calls.credentials.push(await ctx.readSecretKey(spec.secretRef, 'spec.secretRef'));
+    if (spec.configMapRef && ctx.readConfigMapKey)
+      this.calls.credentials.push(await ctx.readConfigMapKey(spec.configMapRef, 'spec.configMapRef'));
     const p = this;
     const client: ProviderClient = {
       async getSecret(ref: RemoteKey, opts: CallOptions) {

@@ -323,20 +323,23 @@ export class VaultClient implements ProviderClient {
 
 // ---------------------------------------------------------------- CA
 
+/** `caProvider`: a PEM from a Secret or (as ESO) a ConfigMap's `data`, under the store's namespace rules. */
 async function caProviderPem(spec: VaultProvider, ctx: ClientContext): Promise<string | undefined> {
   const ca = spec.caProvider;
   if (!ca) return undefined;
-  if (ca.type !== 'Secret') {
-    throw new ProviderError(
-      'Invalid',
-      `vault: caProvider type "${ca.type ?? ''}" is not supported (use Secret or caBundle)`,
-    );
-  }
   const selector: SecretKeySelector = {};
   if (ca.name) selector.name = ca.name;
   if (ca.key) selector.key = ca.key;
   if (ca.namespace) selector.namespace = ca.namespace;
-  return ctx.readSecretKey(selector, `${FIELD}.caProvider`);
+  if (ca.type === 'Secret') return ctx.readSecretKey(selector, `${FIELD}.caProvider`);
+  if (ca.type === 'ConfigMap' && ctx.readConfigMapKey)
+    return ctx.readConfigMapKey(selector, `${FIELD}.caProvider`);
+  throw new ProviderError(
+    'Invalid',
+    ca.type === 'ConfigMap'
+      ? `vault: ${FIELD}.caProvider: this server cannot read ConfigMaps here; use a Secret or caBundle`
+      : `vault: caProvider type "${ca.type ?? ''}" is not supported (use Secret, ConfigMap or caBundle)`,
+  );
 }
 
 /**
