@@ -58,6 +58,11 @@ export class GcpStsFake {
   readonly awsKeys = new Map<string, string>();
   /** GCP service account email -> principals allowed to impersonate it. */
   readonly impersonators = new Map<string, Set<string>>();
+  /**
+   * Checks a subject JWT's signature as Google would with the cluster's OIDC keys (the
+   * API-server double's `verifyToken`); without it the claims are read unchecked.
+   */
+  verify: ((jwt: string, audience: string) => boolean) | undefined;
   /** Lifetime of the tokens handed out (STS `expires_in`, IAM `expireTime`). */
   lifetimeSeconds = 3600;
   /** Fail the next calls to `path` ('token' | 'impersonate') with this HTTP status and body. */
@@ -181,6 +186,10 @@ export class GcpStsFake {
       exchange.aud = aud;
       if (!aud.includes(expected)) {
         refuse('the token audience does not match the provider');
+        return;
+      }
+      if (this.verify && !this.verify(subject, expected)) {
+        refuse('the token signature does not verify');
         return;
       }
       principal = exchange.sub;
