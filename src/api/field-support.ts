@@ -207,9 +207,7 @@ const AZURE: SupportTable = {
     AzureStackCloud: SERVED,
   }),
   'spec.provider.azurekv.authSecretRef.**': SERVED,
-  'spec.provider.azurekv.serviceAccountRef.**': refused(
-    `workload identity of a named ServiceAccount ${TOKEN_REQUEST}`,
-  ),
+  'spec.provider.azurekv.serviceAccountRef.**': SERVED,
   // This webhook always uses the Azure SDK for JavaScript; the value selects which of ESO's two
   // Go SDKs it answers like (key JSON member order, metadata times) and allows customCloudConfig.
   'spec.provider.azurekv.useAzureSDK': SERVED,
