@@ -271,14 +271,8 @@ const VAULT: SupportTable = {
   'spec.provider.vault.auth.ldap.**': SERVED,
   'spec.provider.vault.auth.userPass.**': SERVED,
   'spec.provider.vault.auth.jwt.**': SERVED,
-  'spec.provider.vault.auth.jwt.kubernetesServiceAccountToken.**': refused(
-    `a jwt login with a token of a named ServiceAccount ${TOKEN_REQUEST}; use secretRef`,
-  ),
   'spec.provider.vault.auth.cert.**': SERVED,
   'spec.provider.vault.auth.iam.**': SERVED,
-  'spec.provider.vault.auth.iam.jwt.**': refused(
-    `an aws login through the IRSA role of a named ServiceAccount ${TOKEN_REQUEST}; use secretRef`,
-  ),
   'spec.provider.vault.auth.gcp.**': refused(`Vault gcp login is ${NOT_YET}`),
 };
 
