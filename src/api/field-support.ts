@@ -50,7 +50,6 @@ export const SERVED_PROVIDERS = ['aws', 'azurekv', 'gcpsm', 'vault', 'fake'] as 
 const unservedProvider = (name: string): Support =>
   refused(`the ${name} provider is not served (served: ${SERVED_PROVIDERS.join(', ')})`);
 
-const TOKEN_REQUEST = 'needs TokenRequest (a token for that ServiceAccount), which is not implemented yet';
 const NOT_YET = 'not implemented yet';
 
 // Fetch is served where the store's provider serves it (AWS Secrets Manager and Parameter Store
