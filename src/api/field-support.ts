@@ -272,7 +272,9 @@ const VAULT: SupportTable = {
   'spec.provider.vault.auth.jwt.**': SERVED,
   'spec.provider.vault.auth.cert.**': SERVED,
   'spec.provider.vault.auth.iam.**': SERVED,
-  'spec.provider.vault.auth.gcp.**': refused(`Vault gcp login is ${NOT_YET}`),
+  'spec.provider.vault.auth.gcp.**': refused(
+    `Vault gcp login is ${NOT_YET}; use kubernetes, jwt, appRole or another auth method`,
+  ),
 };
 
 const FAKE: SupportTable = {
