@@ -4,7 +4,8 @@
  * - the CRDs this project installs: deploy/chart/crds/*.yaml and the same files in
  *   deploy/base/crds/ (descriptions dropped so client-side `kubectl apply` stays under the
  *   256 KiB annotation limit; our printer columns; v1beta1 served, see SERVE_V1BETA1);
- * - the CRDs of kinds not served yet, kept next to them but not installed (deploy/unserved-crds/);
+ * - the CRDs of kinds not served yet, kept next to them but not installed (deploy/unserved-crds/,
+ *   empty while every kind is served);
  * - the validator's field tables, src/api/generated/schema-fields.ts;
  * - docs/field-support.md, the readable form of the field-support table (src/api/field-support.ts).
  *
@@ -69,11 +70,11 @@ export const KINDS: readonly KindPlan[] = [
   // ESO's own columns (AGE, Status, Capabilities, Ready): the store status is written as ESO's.
   { kind: 'SecretStore', upstream: 'secretstores.yaml', install: true, columns: undefined },
   { kind: 'ClusterSecretStore', upstream: 'clustersecretstores.yaml', install: true, columns: undefined },
-  // Not served yet: installing its CRD would let users create objects nothing acts on.
+  // Fanned out to namespaces by the leader (src/refresher/cluster-external-secret.ts).
   {
     kind: 'ClusterExternalSecret',
     upstream: 'clusterexternalsecrets.yaml',
-    install: false,
+    install: true,
     columns: undefined,
   },
 ];

@@ -4,6 +4,7 @@
  * replica keeps its serving certificate in step with the shared Secret.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
+import { servesStore } from './api/controller-class.ts';
 import type { KubeObject, Secret } from './api/types.ts';
 import type { ServeConfig } from './config.ts';
 import { errorMessage } from './errors.ts';
@@ -14,6 +15,7 @@ import { slim, startInformers } from './kube/informer.ts';
 import { LeaderElector } from './kube/leader.ts';
 import { ApiSecretReader } from './kube/secret-reader.ts';
 import { ServiceAccountTokens } from './kube/service-accounts.ts';
+import { ApiCesWriter, ClusterExternalSecrets } from './refresher/cluster-external-secret.ts';
 import { ApiKubeWriter } from './refresher/kube-writer.ts';
 import { PlaceholderRefresh } from './refresher/placeholder.ts';
 import { Refresher } from './refresher/refresher.ts';
@@ -78,6 +80,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
 
   let refresher: Refresher | undefined;
   let storeStatus: StoreStatus | undefined;
+  let ces: ClusterExternalSecrets | undefined;
   let recheck: NodeJS.Timeout | undefined;
   const runtime = createRuntime(
     registry,
@@ -96,7 +99,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
         clearInterval(recheck);
         // Stop refreshing first (no write is started after this), then release the lease so a
         // follower takes over at once; in-flight syncs drain meanwhile.
-        const stopping = Promise.all([refresher?.stop(), storeStatus?.stop()]);
+        const stopping = Promise.all([refresher?.stop(), storeStatus?.stop(), ces?.stop()]);
         await elector?.stop();
         await stopping;
         await certs?.stop();
@@ -142,6 +145,22 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       },
     });
     wireStoreStatus(storeStatus, informers);
+    const controllerClass = opts.controllerClass ?? config.controllerClass;
+    ces = new ClusterExternalSecrets({
+      kube: new ApiCesWriter(client),
+      sources: {
+        namespaces: () => informers.namespaces.cache.values(),
+        externalSecret: (ns, name) => informers.externalSecrets.cache.get(`${ns}/${name}`),
+        clusterStore: (name) => registry.getStore('ClusterSecretStore', name, undefined),
+      },
+      serves: (store) => servesStore(store, controllerClass),
+      logger: logger.child({ component: 'clusterexternalsecret' }),
+      setTimer: (fn, ms) => {
+        const t = setTimeout(fn, ms);
+        return { cancel: () => clearTimeout(t) };
+      },
+    });
+    wireClusterExternalSecrets(ces, informers);
     elector = new LeaderElector({
       client,
       namespace: config.namespace,
@@ -157,8 +176,9 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
         void informers.synced.then(() => {
           r.start();
           storeStatus?.start();
+          ces?.start();
         }),
-      onStoppedLeading: () => void Promise.all([r.stop(), storeStatus?.stop()]),
+      onStoppedLeading: () => void Promise.all([r.stop(), storeStatus?.stop(), ces?.stop()]),
     });
     elector.start();
   }
@@ -195,4 +215,18 @@ function wireStoreStatus(ss: StoreStatus, informers: ReturnType<typeof startInfo
     inf.on('update', (s) => ss.upsert(s));
     inf.on('delete', (s) => ss.remove(s));
   }
+}
+
+function wireClusterExternalSecrets(
+  c: ClusterExternalSecrets,
+  informers: ReturnType<typeof startInformers>,
+): void {
+  informers.clusterExternalSecrets.on('add', (o) => c.upsert(o));
+  informers.clusterExternalSecrets.on('update', (o) => c.upsert(o));
+  informers.clusterExternalSecrets.on('delete', (o) => c.remove(o));
+  informers.namespaces.on('add', () => c.namespaceChanged());
+  informers.namespaces.on('update', () => c.namespaceChanged());
+  informers.namespaces.on('delete', () => c.namespaceChanged());
+  informers.externalSecrets.on('update', (es) => c.externalSecretChanged(es));
+  informers.externalSecrets.on('delete', (es) => c.externalSecretChanged(es));
 }

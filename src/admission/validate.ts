@@ -14,7 +14,7 @@ import type { StoreRegistry } from '../resolve/types.ts';
 import { guardSecret } from './secret-guard.ts';
 import { type AdmissionRequest, type AdmissionResult, allow, deny, denyInvalid } from './types.ts';
 
-const ESO_KINDS = new Set(['ExternalSecret', 'SecretStore', 'ClusterSecretStore']);
+const ESO_KINDS = new Set(['ExternalSecret', 'SecretStore', 'ClusterSecretStore', 'ClusterExternalSecret']);
 
 export interface ValidateDeps {
   /**
@@ -74,6 +74,20 @@ function leftToOtherClass(
       registry !== undefined &&
       foreignStoreOf(object as ExternalSecret, ours, (k, n) => registry.getStore(k, n, namespace)) !==
         undefined
+    );
+  }
+  if (kind === 'ClusterExternalSecret') {
+    // Its ExternalSecrets' spec: a ClusterSecretStore of another class leaves it to that
+    // controller (a SecretStore is per target namespace: not known here).
+    const registry = deps.registry;
+    const spec = (object as { spec?: { externalSecretSpec?: unknown } }).spec?.externalSecretSpec;
+    return (
+      registry !== undefined &&
+      typeof spec === 'object' &&
+      spec !== null &&
+      foreignStoreOf({ spec } as ExternalSecret, ours, (k, n) =>
+        k === 'ClusterSecretStore' ? registry.getStore(k, n, undefined) : undefined,
+      ) !== undefined
     );
   }
   // A store; a class that is not a string is validated (and refused by the schema).

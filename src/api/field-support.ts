@@ -50,6 +50,7 @@ export const SERVED_PROVIDERS = ['aws', 'azurekv', 'gcpsm', 'vault', 'fake'] as 
 const unservedProvider = (name: string): Support =>
   refused(`the ${name} provider is not served (served: ${SERVED_PROVIDERS.join(', ')})`);
 
+const TOKEN_REQUEST = 'needs TokenRequest (a token for that ServiceAccount), which is not implemented yet';
 const NOT_YET = 'not implemented yet';
 
 // Fetch is served where the store's provider serves it (AWS Secrets Manager and Parameter Store
@@ -206,7 +207,9 @@ const AZURE: SupportTable = {
     AzureStackCloud: SERVED,
   }),
   'spec.provider.azurekv.authSecretRef.**': SERVED,
-  'spec.provider.azurekv.serviceAccountRef.**': SERVED,
+  'spec.provider.azurekv.serviceAccountRef.**': refused(
+    `workload identity of a named ServiceAccount ${TOKEN_REQUEST}`,
+  ),
   // This webhook always uses the Azure SDK for JavaScript; the value selects which of ESO's two
   // Go SDKs it answers like (key JSON member order, metadata times) and allows customCloudConfig.
   'spec.provider.azurekv.useAzureSDK': SERVED,
@@ -270,11 +273,15 @@ const VAULT: SupportTable = {
   'spec.provider.vault.auth.ldap.**': SERVED,
   'spec.provider.vault.auth.userPass.**': SERVED,
   'spec.provider.vault.auth.jwt.**': SERVED,
+  'spec.provider.vault.auth.jwt.kubernetesServiceAccountToken.**': refused(
+    `a jwt login with a token of a named ServiceAccount ${TOKEN_REQUEST}; use secretRef`,
+  ),
   'spec.provider.vault.auth.cert.**': SERVED,
   'spec.provider.vault.auth.iam.**': SERVED,
-  'spec.provider.vault.auth.gcp.**': refused(
-    `Vault gcp login is ${NOT_YET}; use kubernetes, jwt, appRole or another auth method`,
+  'spec.provider.vault.auth.iam.jwt.**': refused(
+    `an aws login through the IRSA role of a named ServiceAccount ${TOKEN_REQUEST}; use secretRef`,
   ),
+  'spec.provider.vault.auth.gcp.**': refused(`Vault gcp login is ${NOT_YET}`),
 };
 
 const FAKE: SupportTable = {
@@ -355,13 +362,41 @@ const STORE: SupportTable = {
   ...Object.fromEntries(UNSERVED_PROVIDERS.map((p) => [`spec.provider.${p}.**`, unservedProvider(p)])),
 };
 
-export type SupportKind = 'ExternalSecret' | 'SecretStore' | 'ClusterSecretStore';
+// ------------------------------------------------------------------------- ClusterExternalSecret
+
+/** Its own fields; `spec.externalSecretSpec.**` is an ExternalSecret's `spec.**`, class for class. */
+export const CLUSTER_EXTERNAL_SECRET_OWN: SupportTable = {
+  apiVersion: SERVED,
+  kind: SERVED,
+  metadata: SERVED,
+  spec: SERVED,
+  'status.**': SERVED,
+  'spec.externalSecretName': SERVED,
+  'spec.externalSecretMetadata.**': SERVED,
+  'spec.externalSecretSpec': SERVED,
+  'spec.namespaceSelector.**': SERVED,
+  'spec.namespaceSelectors.**': SERVED,
+  'spec.namespaces.**': SERVED,
+  'spec.refreshTime': SERVED,
+};
+
+const CLUSTER_EXTERNAL_SECRET: SupportTable = {
+  ...CLUSTER_EXTERNAL_SECRET_OWN,
+  ...Object.fromEntries(
+    Object.entries(EXTERNAL_SECRET)
+      .filter(([k]) => k.startsWith('spec.'))
+      .map(([k, v]) => [`spec.externalSecretSpec.${k.slice(5)}`, v]),
+  ),
+};
+
+export type SupportKind = 'ExternalSecret' | 'SecretStore' | 'ClusterSecretStore' | 'ClusterExternalSecret';
 
 /** The table per kind (SecretStore and ClusterSecretStore share one). */
 export const FIELD_SUPPORT: Readonly<Record<SupportKind, SupportTable>> = {
   ExternalSecret: EXTERNAL_SECRET,
   SecretStore: STORE,
   ClusterSecretStore: STORE,
+  ClusterExternalSecret: CLUSTER_EXTERNAL_SECRET,
 };
 
 // ------------------------------------------------------------------------- matching

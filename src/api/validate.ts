@@ -16,6 +16,7 @@ import { isObject } from './schema.ts';
 import { checkSchema } from './schema-check.ts';
 import { suggestion } from './suggest.ts';
 import { API_VERSIONS, StoreKind } from './types.ts';
+import { validateClusterExternalSecret } from './validate-cluster-external-secret.ts';
 import {
   type EsoVersion,
   type ValidationResult,
@@ -27,9 +28,14 @@ export type { ValidationResult } from './validate-external-secret.ts';
 export { validateExternalSecret } from './validate-external-secret.ts';
 export { validateSecretStore } from './validate-store.ts';
 
-export const VALIDATED_KINDS = ['ExternalSecret', 'SecretStore', 'ClusterSecretStore'] as const;
+export const VALIDATED_KINDS = [
+  'ExternalSecret',
+  'SecretStore',
+  'ClusterSecretStore',
+  'ClusterExternalSecret',
+] as const;
 /** The other kinds ESO 2.9 defines in the external-secrets.io group: known, not validated here. */
-export const OTHER_ESO_KINDS = ['ClusterExternalSecret', 'PushSecret', 'ClusterPushSecret'] as const;
+export const OTHER_ESO_KINDS = ['PushSecret', 'ClusterPushSecret'] as const;
 
 export interface ValidateOptions {
   /**
@@ -74,12 +80,14 @@ export function validateObject(obj: unknown, opts: ValidateOptions = {}): Valida
     const hand =
       kind === 'ExternalSecret'
         ? validateExternalSecret(obj, version)
-        : validateSecretStore(
-            obj,
-            kind === 'SecretStore' ? StoreKind.SecretStore : StoreKind.ClusterSecretStore,
-            version,
-            opts.identity ?? DEFAULT_IDENTITY_POLICY,
-          );
+        : kind === 'ClusterExternalSecret'
+          ? validateClusterExternalSecret(obj, version)
+          : validateSecretStore(
+              obj,
+              kind === 'SecretStore' ? StoreKind.SecretStore : StoreKind.ClusterSecretStore,
+              version,
+              opts.identity ?? DEFAULT_IDENTITY_POLICY,
+            );
     const schema = checkSchema(obj, kind as (typeof VALIDATED_KINDS)[number], version, hand.errors);
     return {
       errors: [...hand.errors, ...schema.errors],

@@ -227,6 +227,59 @@ export class KubeClient {
     }
   }
 
+  /** Creates an ExternalSecret (ClusterExternalSecret fan-out); 409 AlreadyExists: isConflict. */
+  async createExternalSecret(namespace: string, es: ExternalSecret): Promise<ExternalSecret> {
+    const what = `create externalsecret ${namespace}/${es.metadata?.name ?? ''}`;
+    return this.#call<ExternalSecret>(
+      'POST',
+      namespacedPath(`${ESO}/v1`, namespace, 'externalsecrets'),
+      what,
+      {
+        body: es,
+      },
+    );
+  }
+
+  /** Replaces an ExternalSecret; conditional on `es.metadata.resourceVersion` (required). */
+  async replaceExternalSecret(namespace: string, es: ExternalSecret): Promise<ExternalSecret> {
+    const name = es.metadata?.name ?? '';
+    const what = `replace externalsecret ${namespace}/${name}`;
+    if (!es.metadata?.resourceVersion) {
+      throw new KubeApiError(0, undefined, `${what}: resourceVersion is required`);
+    }
+    return this.#call<ExternalSecret>(
+      'PUT',
+      namespacedPath(`${ESO}/v1`, namespace, 'externalsecrets', name),
+      what,
+      { body: es },
+    );
+  }
+
+  /** Deletes an ExternalSecret, only the one with `uid`; false when it was already gone. */
+  async deleteExternalSecret(namespace: string, name: string, uid?: string): Promise<boolean> {
+    const what = `delete externalsecret ${namespace}/${name}`;
+    try {
+      await this.http.request('DELETE', namespacedPath(`${ESO}/v1`, namespace, 'externalsecrets', name), {
+        what,
+        body: uid ? { preconditions: { uid } } : {},
+      });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw toKubeError(err, what);
+    }
+  }
+
+  /** A merge patch of a ClusterExternalSecret's `status` alone. */
+  async patchClusterExternalSecretStatus(name: string, status: Record<string, unknown>): Promise<unknown> {
+    return this.#call<unknown>(
+      'PATCH',
+      `${ESO}/v1/clusterexternalsecrets/${encodeURIComponent(name)}/status`,
+      `patch status of clusterexternalsecret ${name}`,
+      { body: { status }, contentType: MERGE_PATCH },
+    );
+  }
+
   /**
    * PUT on the `/status` subresource: only `status` changes. Conditional on
    * `es.metadata.resourceVersion` when set (409 on a stale one).

@@ -355,6 +355,8 @@ export interface InformerSet {
   externalSecrets: Informer<ExternalSecret>;
   secretStores: Informer<SecretStore>;
   clusterSecretStores: Informer<SecretStore>;
+  /** ClusterExternalSecrets (cluster-scoped), fanned out by the leader. */
+  clusterExternalSecrets: Informer<KubeObject>;
   namespaces: Informer<Namespace>;
   /** Secrets labelled `esw.io/inject=true`. */
   placeholderSecrets: Informer<Secret>;
@@ -429,7 +431,7 @@ export function withoutData(obj: KubeObject): KubeObject {
   return rest;
 }
 
-/** Starts the six informers of cluster mode; call `stop()` at shutdown. */
+/** Starts the informers of cluster mode; call `stop()` at shutdown. */
 export function startInformers(source: KubeConfig | KubeHttp, opts: StartInformersOptions): InformerSet {
   const http = source instanceof KubeConfig ? new KubeHttp(source) : source;
   const v = opts.esoVersion ?? 'v1';
@@ -471,6 +473,12 @@ export function startInformers(source: KubeConfig | KubeHttp, opts: StartInforme
       `/apis/${eso}/clustersecretstores`,
       eso,
       'ClusterSecretStore',
+    ),
+    clusterExternalSecrets: make<KubeObject>(
+      'clusterexternalsecrets',
+      `/apis/${eso}/clusterexternalsecrets`,
+      eso,
+      'ClusterExternalSecret',
     ),
     namespaces: make<Namespace>('namespaces', '/api/v1/namespaces', 'v1', 'Namespace'),
     placeholderSecrets: make<Secret>(

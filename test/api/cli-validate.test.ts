@@ -116,7 +116,7 @@ t.test('exit 1 with <file>:<line>: <Kind>/<ns>/<name>: <field>: <message> per er
   t.ok(lines.some((l) => l.startsWith(`${file}:28: ClusterSecretStore/two: spec.provider: Invalid value`)));
   t.ok(
     lines.includes(
-      `${file}:18: skipping ConfigMap/unrelated: only ExternalSecret, SecretStore, ClusterSecretStore and placeholder Secrets are validated`,
+      `${file}:18: skipping ConfigMap/unrelated: only ExternalSecret, SecretStore, ClusterSecretStore, ClusterExternalSecret and placeholder Secrets are validated`,
     ),
   );
   t.equal(lines.at(-1), '0 valid, 2 invalid, 1 skipped');

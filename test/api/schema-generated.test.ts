@@ -87,9 +87,12 @@ t.test('v1beta1 is served, deprecated, and loses nothing the webhook uses when s
   }
   const ces = [...generated.keys()].filter((f) => f.includes('clusterexternalsecrets'));
   t.same(
-    ces,
-    ['deploy/unserved-crds/external-secrets.io_clusterexternalsecrets.yaml'],
-    'ClusterExternalSecret is not installed',
+    ces.sort(),
+    [
+      'deploy/base/crds/external-secrets.io_clusterexternalsecrets.yaml',
+      'deploy/chart/crds/external-secrets.io_clusterexternalsecrets.yaml',
+    ],
+    'ClusterExternalSecret is installed by the chart and kustomize',
   );
 });
 

@@ -273,7 +273,7 @@ t.test('deploy/ is the chart default render, and kustomize builds it', async (t)
     'kustomize and helm install the same objects',
   );
   const crds = built.filter((o) => o.kind === 'CustomResourceDefinition');
-  t.same(crds.map((c) => c.spec.names.shortNames[0]).sort(), ['css', 'es', 'ss']);
+  t.same(crds.map((c) => c.spec.names.shortNames[0]).sort(), ['ces', 'css', 'es', 'ss']);
   for (const crd of crds) {
     t.same(
       crd.spec.versions.map((v: Obj) => [v.name, v.served, v.storage]),
@@ -370,9 +370,12 @@ t.test('RBAC is exactly the documented table (docs/install.md, "RBAC")', async (
     'core/secrets: get,list,watch,create,update,patch,delete',
     'core/serviceaccounts/token: create',
     'core/serviceaccounts: get',
+    'external-secrets.io/clusterexternalsecrets/status: patch',
+    'external-secrets.io/clusterexternalsecrets: get,list,watch',
     'external-secrets.io/clustersecretstores/status: patch',
     'external-secrets.io/clustersecretstores: get,list,watch',
     'external-secrets.io/externalsecrets/status: update,patch',
+    'external-secrets.io/externalsecrets: create,update,delete',
     'external-secrets.io/externalsecrets: get,list,watch',
     'external-secrets.io/secretstores/status: patch',
     'external-secrets.io/secretstores: get,list,watch',
@@ -388,6 +391,8 @@ t.test('RBAC is exactly the documented table (docs/install.md, "RBAC")', async (
     'get, create, update |',
     '| `events` | create |',
     '| `secretstores/status`, `clustersecretstores/status` | patch |',
+    '| `clusterexternalsecrets/status` | patch |',
+    '| `externalsecrets` | create, update, delete |',
   ])
     t.ok(docs.includes(verbs), `docs/install.md lists "${verbs}"`);
 });

@@ -39,6 +39,15 @@ export const RESOURCES: ResourceDef[] = [
     true,
   ),
   def(
+    'external-secrets.io',
+    ['v1', 'v1beta1'],
+    'clusterexternalsecrets',
+    'ClusterExternalSecret',
+    false,
+    ['ces'],
+    true,
+  ),
+  def(
     'admissionregistration.k8s.io',
     ['v1'],
     'mutatingwebhookconfigurations',
