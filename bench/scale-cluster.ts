@@ -3,7 +3,9 @@
  * competes with the webhook for an event loop: the API-server double (HTTPS, keep-alive,
  * TCP_NODELAY, paged lists) and the AWS fake, seeded with the scale scenario. Driven over IPC
  * by the benchmark (`fork`): it answers `stats` with the observer's figures, the double's load
- * (requests in flight, connections) and the AWS calls by kind.
+ * (requests in flight, connections) and the AWS calls by kind. `forceSync` annotates every
+ * ExternalSecret with a new `force-sync` value at once (as `kubectl annotate externalsecrets
+ * --all -A force-sync=…` would), and `stats` then counts those not yet synced again.
  *
  *   node bench/scale-cluster.ts  (forked; BENCH_N, BENCH_INTERVAL, BENCH_OTHER in the env)
  */
@@ -23,11 +25,14 @@ export interface ClusterStats {
   rssMiB: number;
   /** CPU seconds this process (the double and the AWS fake) has used. */
   cpuS: number;
+  /** After `forceSync`: ExternalSecrets whose status was not written since (undefined before). */
+  forcedPending: number | undefined;
 }
 
 export type ClusterMessage =
   | { type: 'ready'; kubeconfig: string; awsEndpoint: string; seededMs: number; economy: number }
-  | ({ type: 'stats'; id: number } & ClusterStats);
+  | ({ type: 'stats'; id: number } & ClusterStats)
+  | { type: 'forced'; id: number; count: number };
 
 const n = Number(process.env.BENCH_N ?? 2000);
 const layout = scaleLayout(n, {
@@ -55,8 +60,27 @@ send({
   economy: batchEconomy(layout),
 });
 
+/** Status writes per ExternalSecret when the force-sync annotation was set. */
+let forcedBasis: Map<string, number> | undefined;
+function forcedPending(): number | undefined {
+  if (!forcedBasis) return undefined;
+  let pending = 0;
+  for (const [id, n] of forcedBasis) if ((observer.statusWritesBy.get(id) ?? 0) <= n) pending++;
+  return pending;
+}
+
 process.on('message', (raw: { type: string; id?: number; reset?: boolean }) => {
-  if (raw.type === 'stats') {
+  if (raw.type === 'forceSync') {
+    const value = new Date().toISOString();
+    forcedBasis = new Map();
+    for (const es of api.list('externalsecrets')) {
+      const id = `${es.metadata?.namespace ?? ''}/${es.metadata?.name ?? ''}`;
+      forcedBasis.set(id, observer.statusWritesBy.get(id) ?? 0);
+      es.metadata = { ...es.metadata, annotations: { ...es.metadata?.annotations, 'force-sync': value } };
+      api.put(es);
+    }
+    send({ type: 'forced', id: raw.id ?? 0, count: forcedBasis.size });
+  } else if (raw.type === 'stats') {
     const apiRequests: Record<string, number> = {};
     for (const r of api.requests()) {
       const k = `${r.verb || r.method} ${r.path
@@ -78,6 +102,7 @@ process.on('message', (raw: { type: string; id?: number; reset?: boolean }) => {
       apiRequests,
       rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
       cpuS: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+      forcedPending: forcedPending(),
     });
     if (raw.reset) aws.resetCounts();
   } else if (raw.type === 'stop') {

@@ -33,6 +33,8 @@ export interface ClusterProcess {
   seededMs: number;
   economy: number;
   stats(opts?: { reset?: boolean }): Promise<ClusterStats>;
+  /** Sets a new force-sync annotation on every ExternalSecret at once; resolves with their count. */
+  forceSync(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -55,11 +57,13 @@ export async function startClusterProcess(
   });
   let seq = 0;
   const waiting = new Map<number, (s: ClusterStats) => void>();
+  const forcing = new Map<number, (count: number) => void>();
   const ready = new Promise<Extract<ClusterMessage, { type: 'ready' }>>((resolve, reject) => {
     proc.once('exit', (code) => reject(new Error(`cluster process exited with ${code}`)));
     proc.on('message', (m: ClusterMessage) => {
       if (m.type === 'ready') resolve(m);
       else if (m.type === 'stats') waiting.get(m.id)?.(m);
+      else if (m.type === 'forced') forcing.get(m.id)?.(m.count);
     });
   });
   const r = await ready;
@@ -76,6 +80,15 @@ export async function startClusterProcess(
           resolve(s);
         });
         proc.send({ type: 'stats', id, reset: opts.reset === true });
+      }),
+    forceSync: () =>
+      new Promise((resolve) => {
+        const id = ++seq;
+        forcing.set(id, (count) => {
+          forcing.delete(id);
+          resolve(count);
+        });
+        proc.send({ type: 'forceSync', id });
       }),
     stop: () =>
       new Promise<void>((resolve) => {

@@ -50,7 +50,6 @@ export const SERVED_PROVIDERS = ['aws', 'azurekv', 'gcpsm', 'vault', 'fake'] as 
 const unservedProvider = (name: string): Support =>
   refused(`the ${name} provider is not served (served: ${SERVED_PROVIDERS.join(', ')})`);
 
-const TOKEN_REQUEST = 'needs TokenRequest (a token for that ServiceAccount), which is not implemented yet';
 const NOT_YET = 'not implemented yet';
 
 // Fetch is served where the store's provider serves it (AWS Secrets Manager and Parameter Store
@@ -207,9 +206,7 @@ const AZURE: SupportTable = {
     AzureStackCloud: SERVED,
   }),
   'spec.provider.azurekv.authSecretRef.**': SERVED,
-  'spec.provider.azurekv.serviceAccountRef.**': refused(
-    `workload identity of a named ServiceAccount ${TOKEN_REQUEST}`,
-  ),
+  'spec.provider.azurekv.serviceAccountRef.**': SERVED,
   // This webhook always uses the Azure SDK for JavaScript; the value selects which of ESO's two
   // Go SDKs it answers like (key JSON member order, metadata times) and allows customCloudConfig.
   'spec.provider.azurekv.useAzureSDK': SERVED,
@@ -273,15 +270,11 @@ const VAULT: SupportTable = {
   'spec.provider.vault.auth.ldap.**': SERVED,
   'spec.provider.vault.auth.userPass.**': SERVED,
   'spec.provider.vault.auth.jwt.**': SERVED,
-  'spec.provider.vault.auth.jwt.kubernetesServiceAccountToken.**': refused(
-    `a jwt login with a token of a named ServiceAccount ${TOKEN_REQUEST}; use secretRef`,
-  ),
   'spec.provider.vault.auth.cert.**': SERVED,
   'spec.provider.vault.auth.iam.**': SERVED,
-  'spec.provider.vault.auth.iam.jwt.**': refused(
-    `an aws login through the IRSA role of a named ServiceAccount ${TOKEN_REQUEST}; use secretRef`,
+  'spec.provider.vault.auth.gcp.**': refused(
+    `Vault gcp login is ${NOT_YET}; use kubernetes, jwt, appRole or another auth method`,
   ),
-  'spec.provider.vault.auth.gcp.**': refused(`Vault gcp login is ${NOT_YET}`),
 };
 
 const FAKE: SupportTable = {

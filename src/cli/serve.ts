@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { DEFAULT_STORES, type ServeConfig } from '../config.ts';
 import { errorMessage } from '../errors.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
-import { createMetrics } from '../observability/metrics.ts';
+import { createMetrics, monitorEventLoop } from '../observability/metrics.ts';
 import { createStandaloneRuntime, type Runtime } from '../runtime.ts';
 import { devCertificateHosts, ensureDevCertificates } from '../server/dev-certs.ts';
 import { startServer } from '../server/serve.ts';
@@ -14,6 +14,7 @@ import { startServer } from '../server/serve.ts';
 export async function serve(config: ServeConfig): Promise<number> {
   const logger = createLogger({ level: config.logLevel });
   const metrics = createMetrics();
+  const stopMonitor = monitorEventLoop(metrics);
   const runtime = await startRuntime(config, logger, metrics);
   const server = await startServer(runtime, {
     port: config.port,
@@ -29,6 +30,7 @@ export async function serve(config: ServeConfig): Promise<number> {
       void server
         .shutdown(signal)
         .then(() => runtime.close())
+        .finally(stopMonitor)
         .then(
           () => resolve(0),
           (err: unknown) => {

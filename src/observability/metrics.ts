@@ -1,7 +1,11 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Buckets of the API server's own webhook latency histogram, in seconds. */
 export const ADMISSION_BUCKETS = [0.005, 0.025, 0.1, 0.5, 1, 2.5, 10];
+
+/** Event-loop delay buckets, seconds: 25 ms is the admission p99 budget (bench/RESULTS.md). */
+export const EVENT_LOOP_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /**
  * Every metric of the process, on one registry per instance (tests build their own).
@@ -129,6 +133,13 @@ export function createMetrics() {
       help: 'When the serving certificate expires (Unix time), set on start and on every reload',
       ...reg,
     }),
+    /** Fed by monitorEventLoop(): one observation a second, that second's longest delay. */
+    eventLoopDelay: new Histogram({
+      name: 'esw_event_loop_max_delay_seconds',
+      help: 'The longest event-loop delay of each second: how long a request that had arrived waited behind other work of the process (admission and the refresher share the loop)',
+      buckets: EVENT_LOOP_BUCKETS,
+      ...reg,
+    }),
     leader: new Gauge({ name: 'esw_leader', help: '1 when this replica holds the refresher lease', ...reg }),
     informerHealthy: new Gauge({
       name: 'esw_informer_healthy',
@@ -140,3 +151,29 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Samples the event loop's delay (node:perf_hooks, 10 ms resolution) and, every second, records
+ * that second's longest delay in esw_event_loop_max_delay_seconds: a histogram, so any scrape
+ * interval sees every second (`rate(..._bucket{le="0.025"})` against `_count` is the share of
+ * seconds without a stall over 25 ms). Admission and the refresher share this loop: a
+ * synchronous stretch of refresh work shows here as the delay admission requests waited.
+ * Returns the stop.
+ */
+export function monitorEventLoop(metrics: Metrics, periodMs = 1_000): () => void {
+  const resolutionMs = 10;
+  const histogram = monitorEventLoopDelay({ resolution: resolutionMs });
+  histogram.enable();
+  const timer = setInterval(() => {
+    // Nanoseconds between the sampling timer's runs, its own 10 ms included. A stall longer
+    // than the period delays this timer too: it is counted once, in the second it ends.
+    if (histogram.count > 0)
+      metrics.eventLoopDelay.observe(Math.max(0, histogram.max / 1e6 - resolutionMs) / 1000);
+    histogram.reset();
+  }, periodMs);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    histogram.disable();
+  };
+}

@@ -150,7 +150,12 @@ export interface EndpointOverrides {
   azureCa?: string;
   azureDisableChallengeResourceVerification?: boolean;
   azureAuthorityHost?: string;
-  gcp?: { host: string; port: number; insecure: boolean };
+  /**
+   * Secret Manager endpoint. `insecure`: a plaintext channel that never sends a token. `ca`: a
+   * TLS channel trusting this CA (PEM), carrying the store's access token when it has an auth
+   * client (workload identity), none otherwise.
+   */
+  gcp?: { host: string; port: number; insecure: boolean; ca?: string };
   /** GCP STS token endpoint (`https://sts.googleapis.com/v1/token`) and IAM Credentials base URL. */
   gcpSts?: string;
   gcpIamCredentials?: string;

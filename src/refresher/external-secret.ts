@@ -7,7 +7,6 @@
  * A failure never touches the data already in the Secret.
  */
 import { createHash } from 'node:crypto';
-import { parse as parseYaml } from 'yaml';
 import { storeRefsOf } from '../api/controller-class.ts';
 import { parseDuration } from '../api/duration.ts';
 import type {
@@ -20,7 +19,6 @@ import type {
   TemplateFrom,
 } from '../api/types.ts';
 import { EswError, errorMessage, isEswError } from '../errors.ts';
-import { parseErrorText } from '../observability/sanitize.ts';
 import { decodeMap } from '../refs/decoding.ts';
 import type { LookupOptions, Resolver, StoreRef } from '../resolve/types.ts';
 import { Budget, renderTemplate, templateBytes, templateInput } from '../template/index.ts';
@@ -29,6 +27,7 @@ import { ConflictError, type KubeWriter } from './ports.ts';
 import { applyRewrites } from './rewrite.ts';
 import { dataDigest, dataHash, decodeData, encodeData, type SecretData } from './secret-data.ts';
 import { readTemplateSources, type TemplateSources, templateOf } from './template-from.ts';
+import { yamlStringMap } from './yaml-map.ts';
 
 export const MANAGED_LABEL = 'reconcile.external-secrets.io/managed';
 export const ES_HASH_ANNOTATION = 'reconcile.external-secrets.io/data-hash';
@@ -241,13 +240,13 @@ export function applyTemplate(
         const text = goString(templateOf(sources, kind, ref.name ?? '', key, ns, itemField));
         const out = render(text, itemField);
         if ((item.templateAs ?? 'Values') === 'KeysAndValues') {
-          for (const [k, value] of literalEntries(out, itemField)) put(tf.target, k, value);
+          for (const [k, value] of yamlStringMap(out, itemField)) put(tf.target, k, value);
         } else put(tf.target, key, templateBytes(out));
       }
     }
     if (tf.literal !== undefined) {
       const field = `${at}.literal`;
-      for (const [k, value] of literalEntries(render(tf.literal, field), field)) put(tf.target, k, value);
+      for (const [k, value] of yamlStringMap(render(tf.literal, field), field)) put(tf.target, k, value);
     }
   }
   // Explicit template.data wins over templateFrom (ESO renders it last).
@@ -265,24 +264,6 @@ export function applyTemplate(
     desired.annotations[k] = render(v, `spec.target.template.metadata.annotations.${k}`);
   }
   return desired;
-}
-
-/**
- * The map a rendered `templateFrom` literal holds. The text holds secret values, and the YAML
- * parser quotes the text around an error: only the error's code and position are reported.
- */
-function literalEntries(text: string, field: string): [string, string][] {
-  try {
-    // logLevel 'error': the parser's warnings (unknown tags…) quote the text too.
-    const parsed = parseYaml(text, { logLevel: 'error' }) as unknown;
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      throw new EswError('ESW_TEMPLATE', `${field} must render a map`);
-    }
-    return Object.entries(parsed).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]);
-  } catch (err: unknown) {
-    if (isEswError(err)) throw err;
-    throw new EswError('ESW_TEMPLATE', `${field}: the rendered template is ${parseErrorText(err)}`);
-  }
 }
 
 // ------------------------------------------------------------------ sync

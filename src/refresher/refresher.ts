@@ -60,6 +60,16 @@ import {
 export const FORCE_SYNC = 'force-sync';
 const DEFAULT_INTERVAL_MS = 3_600_000;
 const BACKOFF_BASE_MS = 2_000;
+
+/**
+ * Objects whose lookups a round starts before the refresher lets the event loop turn: admission
+ * shares this loop, and a round's synchronous preparation (up to 800 objects) would otherwise run
+ * in one stretch (bench/RESULTS.md, "Admission under refresh").
+ */
+export const REFRESH_SLICE = 64;
+
+/** Lets the event loop turn (I/O, admission requests waiting) before more synchronous work. */
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 const BACKOFF_CAP_MS = 300_000;
 
 export interface PlaceholderSyncer {
@@ -514,7 +524,10 @@ export class Refresher {
   async #drain(): Promise<number> {
     let started = 0;
     const limit = this.#opts.concurrency ?? 16;
+    let rounds = 0;
     while (this.running) {
+      // Each round after the first starts on a fresh turn of the event loop.
+      if (rounds++ > 0) await yieldToLoop();
       const round = this.#takeRound();
       if (round.length === 0) break;
       // Fetch every remote key the round needs at once — the resolver coalesces them and batches
@@ -595,7 +608,8 @@ export class Refresher {
     const lookups: Promise<unknown>[] = [];
     const seen = new Set<string>();
     const placeholders = this.#opts.placeholders;
-    for (const { key, due } of round) {
+    for (const [i, { key, due }] of round.entries()) {
+      if (i > 0 && i % REFRESH_SLICE === 0) await yieldToLoop();
       const ph = key.startsWith('secret/') ? this.#ph.get(key) : undefined;
       const reads = ph && placeholders?.reads?.(ph.secret);
       if (reads) {

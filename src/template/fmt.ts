@@ -422,15 +422,27 @@ function roundDigits(d: { digits: string; dp: number }, nd: number): { digits: s
   return { digits: arr.join('').replace(/0+$/, '') || '0', dp: d.dp };
 }
 
-/** Shortest digits that round-trip (JavaScript's and Go's shortest agree). */
-function shortestDecimal(v: number): { digits: string; dp: number } {
-  const [m, e] = Math.abs(v).toExponential().split('e') as [string, string];
+/**
+ * Shortest digits that round-trip (JavaScript's and Go's shortest agree); with bitSize 32, the
+ * shortest that read back as the same float32 (the closest of them, as Go's).
+ */
+function shortestDecimal(v: number, bitSize: 32 | 64 = 64): { digits: string; dp: number } {
+  let text = Math.abs(v).toExponential();
+  if (bitSize === 32) {
+    const f = Math.fround(Math.abs(v));
+    for (let p = 1; p <= 9; p++) {
+      text = f.toExponential(p - 1);
+      if (Math.fround(Number(text)) === f) break;
+    }
+  }
+  const [m, e] = text.split('e') as [string, string];
   const digits = m.replace('.', '');
   return { digits, dp: Number(e) + 1 };
 }
 
-/** strconv.FormatFloat(v, fmt, prec, 64). */
-export function formatFloat(v: number, fmt: 'e' | 'f' | 'g', prec: number): string {
+/** strconv.FormatFloat(v, fmt, prec, bitSize); bitSize 32 only with prec -1 (shortest). */
+export function formatFloat(v: number, fmt: 'e' | 'f' | 'g', prec: number, bitSize: 32 | 64 = 64): string {
+  if (bitSize === 32) v = Math.fround(v);
   if (Number.isNaN(v)) return 'NaN';
   if (v === Number.POSITIVE_INFINITY) return '+Inf';
   if (v === Number.NEGATIVE_INFINITY) return '-Inf';
@@ -438,7 +450,7 @@ export function formatFloat(v: number, fmt: 'e' | 'f' | 'g', prec: number): stri
   const shortest = prec < 0;
   let d: { digits: string; dp: number };
   if (v === 0) d = { digits: '0', dp: 1 };
-  else if (shortest) d = shortestDecimal(v);
+  else if (shortest) d = shortestDecimal(v, bitSize);
   else {
     const exact = exactDecimal(v);
     if (fmt === 'e') d = roundDigits(exact, prec + 1);

@@ -708,14 +708,10 @@ const cases: Case[] = [
     message: 'control characters',
   },
   {
-    name: 'vault jwt with a ServiceAccount token (TokenRequest)',
-    object: patch(VAULT, {
-      'spec.provider.vault.auth': {
-        jwt: { path: 'jwt', role: 'r', kubernetesServiceAccountToken: { serviceAccountRef: { name: 'sa' } } },
-      },
-    }),
-    field: 'spec.provider.vault.auth.jwt.kubernetesServiceAccountToken',
-    message: 'TokenRequest',
+    name: 'vault iam jwt without a ServiceAccount',
+    object: patch(VAULT, { 'spec.provider.vault.auth': { iam: { vaultRole: 'r', jwt: {} } } }),
+    field: 'spec.provider.vault.auth.iam.jwt.serviceAccountRef',
+    message: 'Required value: the ServiceAccount whose IRSA role to assume',
   },
   {
     name: 'vault client TLS with only a certificate',

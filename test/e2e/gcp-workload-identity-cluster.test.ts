@@ -7,6 +7,8 @@
  *   with the cluster's OIDC keys; IAM Credentials impersonates the annotated GCP service
  *   account; Secret Manager (gRPC over TLS) serves only that account's access token.
  * - Many syncs cost one TokenRequest, one exchange and one impersonation.
+ * - ESO's workloadIdentityFederation example as a ClusterSecretStore (serviceAccountRef with its
+ *   namespace and audiences, gcpServiceAccountEmail) syncs an ExternalSecret of another namespace.
  * - A SecretStore naming another namespace's ServiceAccount is refused at admission.
  * - No token reaches a log line, an Event, a status or a metric.
  */
@@ -128,6 +130,55 @@ spec:
     'spec.provider.gcpsm.auth.workloadIdentity.serviceAccountRef.namespace: Forbidden: a SecretStore may only refer to its own namespace "team-a", not "team-b"',
   );
   t.notOk(api.get('secretstores', 'team-a', 'gcp-x'));
+
+  // ESO's workloadIdentityFederation example as a ClusterSecretStore: the ServiceAccount's
+  // namespace named, the API server's token with the provider's audience, gcpServiceAccountEmail.
+  const wifAudience =
+    '//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/k8s/providers/prod';
+  sts.providers.set(wifAudience, 'https://prod.example/k8s');
+  sts.allowImpersonation(GSA, 'system:serviceaccount:team-b:app');
+  const css = `apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: { name: gcp-wif }
+spec:
+  provider:
+    gcpsm:
+      projectID: secrets-project
+      auth:
+        workloadIdentityFederation:
+          audience: ${wifAudience}
+          gcpServiceAccountEmail: ${GSA}
+          serviceAccountRef:
+            name: app
+            namespace: team-b
+            audiences: [https://prod.example/k8s]
+`;
+  const wifEs = `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: db-wif, namespace: team-a }
+spec:
+  refreshInterval: 1h
+  secretStoreRef: { name: gcp-wif, kind: ClusterSecretStore }
+  target: { name: db-wif-target }
+  data:
+    - secretKey: password
+      remoteRef: { key: db, property: password }
+`;
+  for (const doc of [css, wifEs]) {
+    const r = await kubectl.run(['apply', '--validate=false', '-f', '-'], { stdin: doc });
+    t.equal(r.code, 0, r.stderr);
+  }
+  const wifTarget = await waitFor('db-wif synced', () => api.get('secrets', 'team-a', 'db-wif-target'));
+  t.equal(
+    Buffer.from(String((wifTarget.data as Record<string, string>).password), 'base64').toString(),
+    'from-gcp',
+  );
+  t.same(
+    api.tokenRequests({ namespace: 'team-b' }).map((r) => [r.name, r.audiences, r.expirationSeconds]),
+    [['app', ['https://prod.example/k8s'], 900]],
+  );
+  t.match(sts.exchanges.at(-1), { audience: wifAudience, sub: 'system:serviceaccount:team-b:app' });
+  t.notOk(sts.exchanges.at(-1)?.refused);
 
   const everything = [
     lines.join('\n'),

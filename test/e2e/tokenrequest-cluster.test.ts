@@ -7,10 +7,14 @@
  * - Two stores naming the same ServiceAccount and many syncs cost one TokenRequest.
  * - A SecretStore naming a ServiceAccount of another namespace is refused at admission.
  * - An RBAC refusal of the TokenRequest surfaces as Ready=False saying which grant is missing.
+ * - Azure `WorkloadIdentity` with `serviceAccountRef`: client and tenant IDs from the
+ *   ServiceAccount's annotations, the token (audience api://AzureADTokenExchange) exchanged by
+ *   the real ClientAssertionCredential at the fake Entra ID, which trusts that subject only.
  * - No token ever reaches a log line, an Event, a status or a metric.
  */
 import t from 'tap';
 import { startCluster, waitFor } from '../cluster-helpers.ts';
+import { AZURE_FAKE_TENANT, AzureKeyVaultFake } from '../fakes/azure-keyvault.ts';
 import { kubectlFor } from '../fakes/kubectl.ts';
 import { VaultFake } from '../fakes/vault.ts';
 
@@ -142,6 +146,112 @@ spec:
     await metrics.registry.metrics(),
   ].join('\n');
   for (const token of new Set(presented)) {
+    for (const part of token.split('.')) t.notOk(everything.includes(part), 'no token part anywhere');
+  }
+});
+
+t.test('Azure WorkloadIdentity with serviceAccountRef: annotations and a TokenRequest token', async (t) => {
+  const { api, startReplica } = await startCluster(t);
+  const azure = await AzureKeyVaultFake.start();
+  t.teardown(() => azure.close());
+  azure.put('db', 'from-azure');
+  const assertions: string[] = [];
+  azure.federated.set('wi-client', (assertion) => {
+    assertions.push(assertion);
+    return (
+      api.verifyToken(assertion, 'api://AzureADTokenExchange')?.sub ===
+      'system:serviceaccount:team-a:workload'
+    );
+  });
+  api.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a' } });
+  api.put({
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: {
+      name: 'workload',
+      namespace: 'team-a',
+      annotations: {
+        'azure.workload.identity/client-id': 'wi-client',
+        'azure.workload.identity/tenant-id': AZURE_FAKE_TENANT,
+      },
+    },
+  });
+  api.put({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'plain', namespace: 'team-a' } });
+  const { server, lines, metrics } = await startReplica('esw-0', undefined, {
+    cacheTtlMs: 0,
+    endpoints: {
+      azureCa: azure.ca,
+      azureDisableChallengeResourceVerification: true,
+      azureAuthorityHost: azure.url,
+    },
+  });
+  await waitFor('ready', () => server.readiness().ready || undefined);
+  const kubectl = await kubectlFor({ url: api.url, caPem: api.caPem }, { token: 'admin-token' });
+  t.teardown(() => kubectl.close());
+
+  const store = (name: string, sa: string) => `apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: { name: ${name}, namespace: team-a }
+spec:
+  provider:
+    azurekv:
+      authType: WorkloadIdentity
+      vaultUrl: ${azure.url}
+      serviceAccountRef:
+        name: ${sa}
+`;
+  const es = (name: string, storeName: string) => `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: ${name}, namespace: team-a }
+spec:
+  refreshInterval: 1s
+  secretStoreRef: { name: ${storeName}, kind: SecretStore }
+  target: { name: ${name}-target }
+  data:
+    - secretKey: password
+      remoteRef: { key: db }
+`;
+  for (const doc of [
+    store('azure', 'workload'),
+    es('db', 'azure'),
+    store('no-ids', 'plain'),
+    es('no-ids', 'no-ids'),
+  ]) {
+    const r = await kubectl.run(['apply', '--validate=false', '-f', '-'], { stdin: doc });
+    t.equal(r.code, 0, r.stderr);
+  }
+  const target = await waitFor('synced', () => api.get('secrets', 'team-a', 'db-target'));
+  t.equal(
+    Buffer.from(String((target.data as Record<string, string>).password), 'base64').toString(),
+    'from-azure',
+  );
+  t.match(azure.tokenRequests.at(-1), { tenant: AZURE_FAKE_TENANT, clientId: 'wi-client', assertion: true });
+  const gets = azure.count('GetSecret');
+  await waitFor('more syncs', () => azure.count('GetSecret') >= gets + 3);
+  t.same(
+    api.tokenRequests({ name: 'workload' }).map((r) => r.audiences),
+    [['api://AzureADTokenExchange']],
+    'one TokenRequest, for the Entra exchange audience',
+  );
+
+  // A ServiceAccount without the annotations: Ready=False naming what to set.
+  const missing = await waitFor('no-ids Ready=False', () => {
+    const c = readyOf(api.get('externalsecrets', 'team-a', 'no-ids'));
+    return c?.status === 'False' ? c : undefined;
+  });
+  t.match(
+    missing.message,
+    /needs a client ID: set authSecretRef.clientId or the ServiceAccount annotation azure.workload.identity\/client-id/,
+  );
+
+  const everything = [
+    lines.join('\n'),
+    JSON.stringify(api.list('events')),
+    JSON.stringify(api.list('externalsecrets')),
+    await metrics.registry.metrics(),
+  ].join('\n');
+  t.ok(assertions.length >= 1);
+  for (const token of new Set(assertions)) {
     for (const part of token.split('.')) t.notOk(everything.includes(part), 'no token part anywhere');
   }
 });

@@ -81,6 +81,12 @@ export class AzureKeyVaultFake {
   acceptedTokens = new Set<string>(['test-token']);
   /** Entra ID clients the login side knows: client ID -> client secret or client assertion. */
   readonly clients = new Map<string, string>();
+  /**
+   * Workload identity federation: client ID -> a check of the client assertion (a Kubernetes
+   * token whose issuer, subject and audience the federated credential trusts). Tests pass the
+   * API-server double's verifyToken.
+   */
+  readonly federated = new Map<string, (assertion: string) => boolean>();
   /** Token requests seen by the login side (no credentials recorded). */
   readonly tokenRequests: {
     tenant: string;
@@ -304,8 +310,13 @@ export class AzureKeyVaultFake {
     const expected = this.clients.get(clientId);
     const secret = form.get('client_secret');
     const assertion = form.get('client_assertion');
+    const federated = this.federated.get(clientId);
     const ok =
-      expected !== undefined && (secret === expected || (assertion !== null && assertion === expected));
+      (expected !== undefined && (secret === expected || (assertion !== null && assertion === expected))) ||
+      (federated !== undefined &&
+        assertion !== null &&
+        form.get('client_assertion_type') === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' &&
+        federated(assertion));
     if (!ok) {
       return this.#json(res, 401, {
         error: 'invalid_client',

@@ -63,6 +63,10 @@ export class GcpStsFake {
    * API-server double's `verifyToken`); without it the claims are read unchecked.
    */
   verify: ((jwt: string, audience: string) => boolean) | undefined;
+  /** Start of every access token handed out (leak scans plant a canary here). */
+  tokenPrefix = 'ya29.fake';
+  /** Appended to every refusal's description (leak scans: Google's text must not be passed on). */
+  refusalDetail = '';
   /** Lifetime of the tokens handed out (STS `expires_in`, IAM `expireTime`). */
   lifetimeSeconds = 3600;
   /** Fail the next calls to `path` ('token' | 'impersonate') with this HTTP status and body. */
@@ -112,7 +116,7 @@ export class GcpStsFake {
   }
 
   #issue(principal: string): string {
-    const token = `ya29.fake-${randomUUID()}`;
+    const token = `${this.tokenPrefix}-${randomUUID()}`;
     this.#tokens.set(token, principal);
     return token;
   }
@@ -157,7 +161,7 @@ export class GcpStsFake {
     this.exchanges.push(exchange);
     const refuse = (why: string) => {
       exchange.refused = why;
-      send(400, { error: 'invalid_grant', error_description: why });
+      send(400, { error: 'invalid_grant', error_description: `${why}${this.refusalDetail}` });
     };
     if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:token-exchange') {
       refuse('grant_type');

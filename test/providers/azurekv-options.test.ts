@@ -125,14 +125,72 @@ t.test('credential plans per authType', async (t) => {
       tenantId: 'tw',
       clientId: 'wc',
       serviceAccount: { name: 'app', namespace: 'ns' },
+      audiences: ['api://AzureADTokenExchange'],
     },
+  );
+  // The ServiceAccount's annotations, as ESO reads them; spec audiences appended.
+  t.same(
+    azureCredentialPlan(
+      {
+        vaultUrl: base.vaultUrl,
+        authType: 'WorkloadIdentity',
+        serviceAccountRef: { name: 'app', audiences: ['x'] },
+      },
+      { saClientId: 'ac', saTenantId: 'at', ownClientId: 'own', ownTenantId: 'ot' },
+    ),
+    {
+      type: 'WorkloadIdentity',
+      tenantId: 'at',
+      clientId: 'ac',
+      serviceAccount: { name: 'app' },
+      audiences: ['api://AzureADTokenExchange', 'x'],
+    },
+  );
+  t.match(
+    azureCredentialPlan(
+      { ...wi, serviceAccountRef: { name: 'app' } },
+      { clientId: 'wc', saClientId: 'wc', saTenantId: 'tw' },
+    ),
+    { clientId: 'wc', tenantId: 'tw' },
+    'the same IDs twice are fine',
+  );
+  t.throws(
+    () =>
+      azureCredentialPlan(
+        { ...wi, serviceAccountRef: { name: 'app' } },
+        { clientId: 'wc', saClientId: 'other' },
+      ),
+    /authSecretRef.clientId and the ServiceAccount annotation azure.workload.identity\/client-id name different client IDs/,
+  );
+  t.throws(
+    () =>
+      azureCredentialPlan(
+        { ...wi, serviceAccountRef: { name: 'app' } },
+        { clientId: 'wc', saTenantId: 'other' },
+      ),
+    /different tenants/,
+  );
+  t.throws(
+    () =>
+      azureCredentialPlan(
+        { vaultUrl: base.vaultUrl, authType: 'WorkloadIdentity', serviceAccountRef: { name: 'app' } },
+        { saClientId: 'ac', ownTenantId: 'ot' },
+      ),
+    /needs a tenant: set tenantId, authSecretRef.tenantId or the ServiceAccount annotation azure.workload.identity\/tenant-id/,
+    "a named ServiceAccount never borrows this server's tenant",
   );
   t.same(
     azureCredentialPlan(
       { vaultUrl: base.vaultUrl, authType: 'WorkloadIdentity' },
       { ownClientId: 'own', ownTenantId: 'ot' },
     ),
-    { type: 'WorkloadIdentity', tenantId: 'ot', clientId: 'own', serviceAccount: {} },
+    {
+      type: 'WorkloadIdentity',
+      tenantId: 'ot',
+      clientId: 'own',
+      serviceAccount: {},
+      audiences: ['api://AzureADTokenExchange'],
+    },
     "no serviceAccountRef: this server's own identity, as ESO",
   );
   t.throws(

@@ -41,6 +41,7 @@ function ctx(fake: AzureKeyVaultFake, over: Partial<ClientContext> = {}): Client
     endpoints: { azureCa: fake.ca, azureDisableChallengeResourceVerification: true },
     maxAttempts: 1,
     timeoutMs: 3_000,
+    serviceAccountAnnotations: async () => ({}),
     ...strictIdentity,
     ...over,
   };

@@ -3,6 +3,7 @@
  * in-process gRPC fake built from the SDK's own protos.json.
  */
 import { randomUUID } from 'node:crypto';
+import { rootCertificates } from 'node:tls';
 import { JWT } from 'google-auth-library';
 import t, { type Test } from 'tap';
 import type { GcpSmProvider, SecretKeySelector } from '../../src/api/types.ts';
@@ -109,6 +110,12 @@ t.test('option mapper', async (t) => {
   t.equal(test.port, 1234);
   t.ok(test.sslCreds, 'insecure channel credentials');
   t.equal(test.universeDomain, 'googleapis.com', 'universe pinned: no auth lookup');
+  const ca = { host: '127.0.0.1', port: 1234, insecure: false, ca: rootCertificates[0] ?? '' };
+  const tlsOnly = gcpClientOptions({ projectID: PROJECT }, undefined, ca);
+  const tlsAuth = gcpClientOptions({ projectID: PROJECT }, authClient, ca);
+  t.ok(tlsOnly.sslCreds?._isSecure(), 'a TLS channel trusting the CA');
+  t.not(tlsAuth.sslCreds, tlsOnly.sslCreds, 'with an auth client: its token composed onto the channel');
+  t.equal(tlsAuth.universeDomain, 'googleapis.com');
 
   t.equal(parentName({ projectID: 'p' }), 'projects/p');
   t.equal(parentName({ projectID: 'p', location: 'us-east1' }), 'projects/p/locations/us-east1');

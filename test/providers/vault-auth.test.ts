@@ -480,3 +480,72 @@ t.test('iam without credentials: a namespaced store never uses the ambient AWS i
   t.match(e?.message, /own AWS identity/);
   t.equal(fake.counts.requests, 0, 'nothing sent to Vault');
 });
+
+t.test(
+  'iam.jwt: the IRSA role of a ServiceAccount (annotation), a TokenRequest token, AssumeRoleWithWebIdentity',
+  async (t) => {
+    const sts = await AwsStsFake.start();
+    t.teardown(() => sts.close());
+    sts.audience = 'sts.amazonaws.com';
+    const jwtFor = (s: { name?: string; audiences?: string[] }) =>
+      [
+        Buffer.from('{"alg":"none"}').toString('base64url'),
+        Buffer.from(
+          JSON.stringify({ sub: `system:serviceaccount:default:${s.name}`, aud: s.audiences }),
+        ).toString('base64url'),
+        'sig',
+      ].join('.');
+    const spec = (sa: string) => (url: string) => ({
+      server: url,
+      path: 'secret',
+      auth: { iam: { vaultRole: 'r', jwt: { serviceAccountRef: { name: sa, audiences: ['extra'] } } } },
+    });
+    const opts = {
+      serviceAccountToken: jwtFor,
+      serviceAccounts: {
+        irsa: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/vault-irsa' },
+        plain: {},
+      },
+      endpoints: { awsSts: sts.endpoint },
+      prepare: (f: VaultFake) =>
+        f.addAwsRole('r', {
+          accessKeyId: 'ASIASTS0000000000001',
+          secretAccessKey: 'sts-secret-1',
+          sessionToken: 'sts-session-1',
+        }),
+    };
+    const { fake, client, saTokenRequests } = await setupVault(t, spec('irsa'), opts);
+    kv(fake);
+    t.equal(text(await client.getSecret({ key: 'app' }, deadline())), '{"v":"1"}');
+    t.same(saTokenRequests, [{ name: 'irsa', audiences: ['sts.amazonaws.com', 'extra'] }], 'ESO audiences');
+    t.same(
+      sts.webIdentities.map((w) => [w.roleArn, w.sessionName, w.sub, w.signed]),
+      [
+        [
+          'arn:aws:iam::123456789012:role/vault-irsa',
+          'external-secrets-provider-vault',
+          'system:serviceaccount:default:irsa',
+          false,
+        ],
+      ],
+    );
+
+    const noRole = await setupVault(t, spec('plain'), opts);
+    const e = await rejectsKind(
+      t,
+      noRole.client.getSecret({ key: 'app' }, deadline()),
+      'Invalid',
+      'no role annotation',
+    );
+    t.match(e.message, /has no eks\.amazonaws\.com\/role-arn annotation/);
+
+    sts.audience = 'another-audience';
+    const refused = await setupVault(t, spec('irsa'), opts);
+    await rejectsKind(
+      t,
+      refused.client.getSecret({ key: 'app' }, deadline()),
+      'Forbidden',
+      'token refused by STS',
+    );
+  },
+);

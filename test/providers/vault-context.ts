@@ -24,7 +24,10 @@ export interface VaultSetup {
 export interface SetupOptions {
   /** Credential Secret keys by `name/key`. */
   secrets?: Record<string, string>;
-  serviceAccountToken?: string;
+  /** A fixed token, or one made from the request (e.g. a JWT carrying its audiences). */
+  serviceAccountToken?: string | ((selector: { name?: string; audiences?: string[] }) => string);
+  /** Annotations of ServiceAccounts by name (serviceAccountAnnotations). */
+  serviceAccounts?: Record<string, Record<string, string>>;
   maxAttempts?: number;
   timeoutMs?: number;
   fake?: VaultFakeOptions;
@@ -68,7 +71,16 @@ export async function setupVault(
     const token = opts.serviceAccountToken;
     ctx.serviceAccountToken = async (selector) => {
       saTokenRequests.push(selector);
-      return token;
+      return typeof token === 'function' ? token(selector) : token;
+    };
+  }
+  if (opts.serviceAccounts) {
+    const accounts = opts.serviceAccounts;
+    ctx.serviceAccountAnnotations = async (selector, field) => {
+      const a = selector.name ? accounts[selector.name] : undefined;
+      if (!a)
+        throw new EswError('ESW_CREDENTIALS', `test: ServiceAccount ${selector.name} (${field}) not found`);
+      return a;
     };
   }
   // Backoff sleeps are skipped: retries are counted, not timed.

@@ -138,7 +138,7 @@ t.test('a missing ConfigMap, Secret or key: Ready=False naming it; the target is
     ],
     [
       { configMap: { name: 'tpl', items: [{ key: 'a', templateAs: 'KeysAndValues' }] } },
-      /^spec\.target\.template\.templateFrom\[0\]\.configMap\.items\[0\]: the rendered template is not valid YAML|must render a map/,
+      /^spec\.target\.template\.templateFrom\[0\]\.configMap\.items\[0\]: the rendered template is not a map at line 1, column 1$/,
     ],
   ];
   h.refresher.start();
@@ -257,3 +257,32 @@ t.test(
     await h.refresher.stop();
   },
 );
+
+t.test('KeysAndValues and literal read YAML as ESO (YAML 1.1 scalars into strings)', async (t) => {
+  const h = setup();
+  h.kube.configMaps.set('default/tpl', {
+    metadata: { name: 'tpl', namespace: 'default' },
+    data: { kv: 'port: 5432\nenabled: yes\nmode: 0x1F\nratio: 1e6\nempty: ~\nuser: {{ .username }}\n' },
+  });
+  h.refresher.upsertExternalSecret(
+    withTemplate({
+      templateFrom: [
+        { configMap: { name: 'tpl', items: [{ key: 'kv', templateAs: 'KeysAndValues' }] } },
+        { literal: 'off: off\n<<: {merged: "m"}\n' },
+      ],
+    }),
+  );
+  h.refresher.start();
+  await h.refresher.tick();
+  t.same(decoded(h.kube.secrets.get(TARGET)?.data), {
+    port: '5432',
+    enabled: 'true',
+    mode: '31',
+    ratio: '1e+06',
+    empty: '',
+    user: 'app',
+    false: 'false',
+    merged: 'm',
+  });
+  await h.refresher.stop();
+});

@@ -1,7 +1,9 @@
 /**
  * Leak scan across every provider: canary values (and canary credentials) in the AWS, Vault,
  * GCP, Azure and fake providers (Vault also behind userpass, ldap, jwt and iam logins whose
- * passwords, JWTs and AWS secret keys are canaries, right and wrong), driven through admission (fills and refusals), refresh (syncs,
+ * passwords, JWTs and AWS secret keys are canaries, right and wrong; GCP also behind workload
+ * identity and federation, whose ServiceAccount tokens, AWS keys, STS answers and access tokens
+ * are canaries, a refused exchange among them), driven through admission (fills and refusals), refresh (syncs,
  * template and property errors, `templateFrom` literals that render invalid YAML, API-server
  * refusals whose Status message echoes a value) and provider errors whose bodies carry a canary
  * (identifier-shaped too, where a body's error code is read). None may appear in a log line
@@ -20,9 +22,11 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import { Refresher } from '../../src/refresher/refresher.ts';
 import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
 import { createRuntime } from '../../src/runtime.ts';
+import { createCertificates } from '../../src/server/certs.ts';
 import { AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
 import { AZURE_FAKE_TENANT, AzureKeyVaultFake } from '../fakes/azure-keyvault.ts';
 import { GcpSecretManagerFake, GrpcCode } from '../fakes/gcp-secret-manager.ts';
+import { GcpStsFake } from '../fakes/gcp-sts.ts';
 import { VaultFake } from '../fakes/vault.ts';
 import { MemoryKube } from '../refresher/memory-kube.ts';
 
@@ -168,9 +172,25 @@ t.test('no canary outside Secret data, across every provider and every path', as
   const vault = new VaultFake();
   const vaultUrl = await vault.start();
   t.teardown(() => vault.close());
+  // GCP over TLS (endpoint `ca`): the workload identity stores' access tokens travel on it.
+  const gcpTls = await createCertificates({ hosts: ['127.0.0.1'] });
   const gcp = new GcpSecretManagerFake();
-  const gcpAddr = await gcp.start();
+  const gcpAddr = await gcp.start({ tls: { cert: gcpTls.cert, key: gcpTls.key } });
   t.teardown(() => gcp.close());
+  const sts = await GcpStsFake.start();
+  t.teardown(() => sts.close());
+  const gkeAudience =
+    'identitynamespace:cluster.svc.id.goog:https://container.googleapis.com/v1/projects/cluster/locations/l/clusters/c';
+  const wifAudience = '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/k';
+  const gsa = 'reader@proj.iam.gserviceaccount.com';
+  sts.providers.set(gkeAudience, 'cluster.svc.id.goog');
+  sts.providers.set(wifAudience, '');
+  sts.allowImpersonation(gsa, 'system:serviceaccount:default:gcp-wi');
+  sts.awsKeys.set('AKIDGCPWIF', plant('gcp-wif-aws-secret-key'));
+  sts.tokenPrefix = plant('gcp-access-token');
+  sts.refusalDetail = plant('gcp-sts-refusal');
+  const saTokenCanary = plant('gcp-sa-token-signature');
+  const b64url = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const azure = await AzureKeyVaultFake.start();
   t.teardown(() => azure.close());
 
@@ -266,6 +286,47 @@ t.test('no canary outside Secret data, across every provider and every path', as
       }),
     ]),
     storeObject('gcp', { gcpsm: { projectID: 'proj' } }),
+    storeObject('gcp-wi', {
+      gcpsm: {
+        projectID: 'proj',
+        auth: {
+          workloadIdentity: {
+            serviceAccountRef: { name: 'gcp-wi' },
+            clusterProjectID: 'cluster',
+            clusterLocation: 'l',
+            clusterName: 'c',
+          },
+        },
+      },
+    }),
+    storeObject('gcp-wi-wrong', {
+      gcpsm: {
+        projectID: 'proj',
+        auth: {
+          workloadIdentity: {
+            serviceAccountRef: { name: 'gcp-wi' },
+            clusterProjectID: 'cluster',
+            clusterLocation: 'l',
+            clusterName: 'other',
+          },
+        },
+      },
+    }),
+    secretObject('gcp-wif-aws', {
+      aws_access_key_id: 'AKIDGCPWIF',
+      aws_secret_access_key: sts.awsKeys.get('AKIDGCPWIF') ?? '',
+    }),
+    storeObject('gcp-wif-aws', {
+      gcpsm: {
+        projectID: 'proj',
+        auth: {
+          workloadIdentityFederation: {
+            audience: wifAudience,
+            awsSecurityCredentials: { awsCredentialsSecretRef: { name: 'gcp-wif-aws' }, region: 'eu-west-1' },
+          },
+        },
+      },
+    }),
     storeObject('azure', {
       azurekv: {
         vaultUrl: azure.url,
@@ -288,7 +349,9 @@ t.test('no canary outside Secret data, across every provider and every path', as
     cacheTtlMs: 30_000,
     endpoints: {
       aws: aws.endpoint,
-      gcp: { host: gcpAddr.host, port: gcpAddr.port, insecure: true },
+      gcp: { host: gcpAddr.host, port: gcpAddr.port, insecure: false, ca: gcpTls.caCert },
+      gcpSts: sts.tokenUrl,
+      gcpIamCredentials: sts.url,
       azureCa: azure.ca,
       azureDisableChallengeResourceVerification: true,
       azureAuthorityHost: azure.url,
@@ -296,6 +359,12 @@ t.test('no canary outside Secret data, across every provider and every path', as
     // The GCP store reads through the fake's insecure channel with no key: as this server's own
     // identity, which only a namespace the admin allowed may use.
     identity: { ambientNamespaces: ['default'], gcpExternalAccount: false },
+    serviceAccountToken: async (req) =>
+      `${b64url({ alg: 'RS256' })}.${b64url({ sub: `system:serviceaccount:${req.namespace}:${req.name}`, aud: req.audiences })}.${saTokenCanary}`,
+    serviceAccounts: async (ns, name) =>
+      ns === 'default' && name === 'gcp-wi'
+        ? { annotations: { 'iam.gke.io/gcp-service-account': gsa } }
+        : undefined,
   });
   t.teardown(() => runtime.close());
 
@@ -309,6 +378,8 @@ t.test('no canary outside Secret data, across every provider and every path', as
       ]),
     ),
     gcp: { db: 'app-db', plain: 'app-plain' },
+    'gcp-wi': { db: 'app-db', plain: 'app-plain' },
+    'gcp-wif-aws': { db: 'app-db', plain: 'app-plain' },
     azure: { db: 'app-db', plain: 'app-plain' },
     fake: { db: 'app-db', plain: 'app-plain' },
   };
@@ -412,6 +483,9 @@ t.test('no canary outside Secret data, across every provider and every path', as
       ]),
     );
   }
+  refresher.upsertExternalSecret(
+    externalSecret('gcp-wi-wrong', 'gcp-wi-wrong', [{ secretKey: 'x', key: 'app-db', property: 'password' }]),
+  );
   for (const store of ['vault', 'gcp', 'azure', 'aws']) {
     refresher.upsertExternalSecret(
       externalSecret(`${store}-broken`, store, [
@@ -468,6 +542,18 @@ t.test('no canary outside Secret data, across every provider and every path', as
       `${name}: a refused login is Ready=False, naming the login`,
     );
   }
+  t.match(
+    kube.statuses.get('default/gcp-wi-wrong')?.conditions?.[0],
+    {
+      status: 'False',
+      message: /auth\.workloadIdentity: token exchange \(Google STS\) refused \(HTTP 400\)/,
+    },
+    'a refused token exchange is Ready=False, in our words',
+  );
+  t.ok(
+    sts.exchanges.some((e) => e.refused) && sts.impersonations.length > 0,
+    'exchanges refused and granted',
+  );
   for (const key of Object.keys(yamlValues)) {
     const c = kube.statuses.get(`default/yaml-${key}`)?.conditions?.[0];
     t.match(

@@ -176,3 +176,57 @@ t.test('CA ConfigMaps: the same namespace rules, data only, errors name the obje
   });
   t.same(seen, ['a/ca:found', 'a/ca:found', 'a/nope:absent', 'b/ca:found']);
 });
+
+t.test('ServiceAccount annotations follow the namespace rules; cluster mode only', async (t) => {
+  const asked: string[] = [];
+  const make = (scope: typeof nsScope | typeof clusterScope, withReader = true) =>
+    buildClientContext(scope, {
+      secrets: new MemoryRegistry(),
+      serviceAccountToken: undefined,
+      serviceAccounts: withReader
+        ? async (ns, name) => {
+            asked.push(`${ns}/${name}`);
+            if (name === 'gone') return undefined;
+            if (name === 'broken') throw new Error('socket hang up');
+            return { annotations: { 'eks.amazonaws.com/role-arn': `arn:${ns}:${name}` } };
+          }
+        : undefined,
+      endpoints: {},
+      maxAttempts: 3,
+      timeoutMs: 1000,
+      ambientAllowed: false,
+    });
+  const ns = make(nsScope);
+  t.same(await ns.serviceAccountAnnotations?.({ name: 'app' }, 'f'), {
+    'eks.amazonaws.com/role-arn': 'arn:a:app',
+  });
+  await t.rejects(ns.serviceAccountAnnotations?.({ name: 'app', namespace: 'b' }, 'f') as Promise<unknown>, {
+    code: 'ESW_CREDENTIALS',
+    message: /serviceAccountRef|f\.namespace "b" is not allowed/,
+  });
+  await t.rejects(ns.serviceAccountAnnotations?.({ name: 'gone' }, 'f') as Promise<unknown>, {
+    code: 'ESW_CREDENTIALS',
+    message: 'SecretStore "a/s": ServiceAccount "a/gone" (f) not found',
+  });
+  await t.rejects(ns.serviceAccountAnnotations?.({ name: 'broken' }, 'f') as Promise<unknown>, {
+    code: 'ESW_KUBE',
+  });
+  await t.rejects(ns.serviceAccountAnnotations?.({}, 'f') as Promise<unknown>, {
+    message: /f\.name is required/,
+  });
+  const cluster = make(clusterScope);
+  t.same(await cluster.serviceAccountAnnotations?.({ name: 'app', namespace: 'b' }, 'f'), {
+    'eks.amazonaws.com/role-arn': 'arn:b:app',
+  });
+  await t.rejects(cluster.serviceAccountAnnotations?.({ name: 'app' }, 'f') as Promise<unknown>, {
+    message: /f\.namespace is required for a ClusterSecretStore/,
+  });
+  t.same(asked, ['a/app', 'a/gone', 'a/broken', 'b/app']);
+  await t.rejects(
+    make(nsScope, false).serviceAccountAnnotations?.({ name: 'app' }, 'f') as Promise<unknown>,
+    {
+      code: 'ESW_CREDENTIALS',
+      message: /can only be read in cluster mode/,
+    },
+  );
+});

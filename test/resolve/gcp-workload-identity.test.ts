@@ -7,7 +7,10 @@
  * registry.
  */
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -423,3 +426,73 @@ t.test('admission: ESO rules for workloadIdentityFederation; credConfig refused'
   t.same(warned.errors, []);
   t.match(warned.warnings.join('\n'), /externalTokenEndpoint/);
 });
+
+t.test(
+  'workloadIdentity without cluster fields: the GKE metadata server answers them, as in ESO',
+  async (t) => {
+    const { sts, readers, registry, resolver, tokenCalls, gcp } = await setup(t);
+    const asked: string[] = [];
+    const metadata = http.createServer((req, res) => {
+      asked.push(req.url ?? '');
+      const answers: Record<string, string> = {
+        '/computeMetadata/v1/project/project-id': 'meta-project',
+        '/computeMetadata/v1/instance/attributes/cluster-location': 'us-central1',
+        '/computeMetadata/v1/instance/attributes/cluster-name': 'autopilot',
+      };
+      const answer = req.headers['metadata-flavor'] === 'Google' ? answers[req.url ?? ''] : undefined;
+      res.writeHead(answer === undefined ? 404 : 200, {
+        'metadata-flavor': 'Google',
+        'content-type': 'text/plain',
+      });
+      res.end(answer ?? 'not found');
+    });
+    metadata.listen(0, '127.0.0.1');
+    await once(metadata, 'listening');
+    t.teardown(() => metadata.close());
+    const saved = process.env.GCE_METADATA_HOST;
+    process.env.GCE_METADATA_HOST = `127.0.0.1:${(metadata.address() as AddressInfo).port}`;
+    t.teardown(() => {
+      if (saved === undefined) delete process.env.GCE_METADATA_HOST;
+      else process.env.GCE_METADATA_HOST = saved;
+    });
+    const pool = 'meta-project.svc.id.goog';
+    sts.providers.set(
+      `identitynamespace:${pool}:https://container.googleapis.com/v1/projects/meta-project/locations/us-central1/clusters/autopilot`,
+      pool,
+    );
+    readers.add('system:serviceaccount:team-a:app');
+    gcp.addSecret({ project: 'meta-project', id: 'in-cluster-project', versions: ['found'] });
+    registry.upsert(serviceAccount('team-a', 'app'));
+    registry.upsert({
+      apiVersion: 'external-secrets.io/v1',
+      kind: 'SecretStore',
+      metadata: { name: 'meta', namespace: 'team-a', uid: 'uid-meta', generation: 1 },
+      spec: { provider: { gcpsm: { auth: { workloadIdentity: { serviceAccountRef: { name: 'app' } } } } } },
+    } as KubeObject);
+    t.equal(
+      String(await read(resolver, 'SecretStore', 'meta', 'team-a', 'in-cluster-project')),
+      'found',
+      'without projectID: the cluster project',
+    );
+    t.same(tokenCalls[0]?.audiences, [pool]);
+    t.same(asked.sort(), [
+      '/computeMetadata/v1/instance/attributes/cluster-location',
+      '/computeMetadata/v1/instance/attributes/cluster-name',
+      '/computeMetadata/v1/project/project-id',
+    ]);
+
+    // No metadata server: the field to set, named.
+    metadata.close();
+    await once(metadata, 'close');
+    registry.upsert(
+      gcpStore('SecretStore', 'no-meta', 'team-a', {
+        auth: {
+          workloadIdentity: { serviceAccountRef: { name: 'app' }, clusterProjectID: 'p', clusterName: 'c' },
+        },
+      }),
+    );
+    await t.rejects(read(resolver, 'SecretStore', 'no-meta', 'team-a', 'db-0'), {
+      message: /workloadIdentity\.clusterLocation is not set and the GKE metadata server did not answer it/,
+    });
+  },
+);

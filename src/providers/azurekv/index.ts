@@ -32,11 +32,12 @@ import {
 import { azureKvError } from './errors.ts';
 import { azureKvSelection, jwkJson, metadataDocument, parseObjectName } from './objects.ts';
 import {
-  AZURE_TOKEN_EXCHANGE_AUDIENCE,
   type AzureCredentialPlan,
   type AzureKvClientOptions,
   azureCredentialPlan,
   azureKvClientOptions,
+  WI_CLIENT_ID_ANNOTATION,
+  WI_TENANT_ID_ANNOTATION,
 } from './options.ts';
 import { validateAzureKvStore } from './validate.ts';
 
@@ -90,7 +91,20 @@ async function credentialPlan(spec: AzureKvProvider, ctx: ClientContext): Promis
   } else if (authType === 'WorkloadIdentity' && !spec.serviceAccountRef?.name) {
     ctx.requireAmbientIdentity(`${FIELD}.serviceAccountRef`, "this server's own workload identity");
   }
+  // A named ServiceAccount: its annotations may carry the client and tenant IDs (as ESO reads them).
+  let annotations: Record<string, string> = {};
+  if (authType === 'WorkloadIdentity' && spec.serviceAccountRef?.name) {
+    if (!ctx.serviceAccountAnnotations) {
+      throw new ProviderError(
+        'Invalid',
+        `azurekv: ${FIELD}.serviceAccountRef: ServiceAccounts cannot be read here`,
+      );
+    }
+    annotations = await ctx.serviceAccountAnnotations(spec.serviceAccountRef, `${FIELD}.serviceAccountRef`);
+  }
   const inputs = {
+    saClientId: annotations[WI_CLIENT_ID_ANNOTATION]?.trim() || undefined,
+    saTenantId: annotations[WI_TENANT_ID_ANNOTATION]?.trim() || undefined,
     clientId: authType === 'ManagedIdentity' ? undefined : await read('clientId'),
     tenantId: authType === 'ManagedIdentity' ? undefined : await read('tenantId'),
     clientSecret: authType === 'ServicePrincipal' ? await read('clientSecret') : undefined,
@@ -145,7 +159,7 @@ function buildCredential(
       return new ClientAssertionCredential(
         plan.tenantId,
         plan.clientId,
-        () => getToken({ ...plan.serviceAccount, audiences: [AZURE_TOKEN_EXCHANGE_AUDIENCE] }),
+        () => getToken({ ...plan.serviceAccount, audiences: plan.audiences }),
         common,
       );
     }

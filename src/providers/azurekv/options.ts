@@ -142,7 +142,13 @@ export type AzureCredentialPlan =
       tenantId: string;
       clientId: string;
       serviceAccount: { name?: string; namespace?: string };
+      /** `api://AzureADTokenExchange`, then serviceAccountRef.audiences (ESO appends them). */
+      audiences: string[];
     };
+
+/** The annotations azure-workload-identity (and ESO) read from a ServiceAccount. */
+export const WI_CLIENT_ID_ANNOTATION = 'azure.workload.identity/client-id';
+export const WI_TENANT_ID_ANNOTATION = 'azure.workload.identity/tenant-id';
 
 export interface AzureCredentialInputs {
   clientId?: string | undefined;
@@ -150,6 +156,12 @@ export interface AzureCredentialInputs {
   clientCertificate?: string | undefined;
   /** From `authSecretRef.tenantId`. */
   tenantId?: string | undefined;
+  /**
+   * The named ServiceAccount's `azure.workload.identity/client-id` and `tenant-id` annotations
+   * (WorkloadIdentity with serviceAccountRef), read as ESO reads them.
+   */
+  saClientId?: string | undefined;
+  saTenantId?: string | undefined;
   /** This server's own workload identity (AZURE_CLIENT_ID / AZURE_TENANT_ID), used as ESO does. */
   ownClientId?: string | undefined;
   ownTenantId?: string | undefined;
@@ -172,14 +184,34 @@ export function azureCredentialPlan(
   }
   if (authType === 'WorkloadIdentity') {
     const named = spec.serviceAccountRef?.name;
-    const clientId = creds.clientId || (named ? undefined : creds.ownClientId);
-    const tenant = tenantId || (named ? undefined : creds.ownTenantId);
-    if (!clientId) {
+    // Explicit fields first, then the ServiceAccount's annotations (ESO's order); both set and
+    // different is refused, as ESO refuses a second client or tenant ID.
+    if (named && creds.clientId && creds.saClientId && creds.clientId !== creds.saClientId) {
       throw new Error(
-        'authType WorkloadIdentity needs a client ID: set authSecretRef.clientId (ServiceAccount annotations are not read)',
+        `authSecretRef.clientId and the ServiceAccount annotation ${WI_CLIENT_ID_ANNOTATION} name different client IDs: set one`,
       );
     }
-    if (!tenant) throw new Error('authType WorkloadIdentity needs tenantId or authSecretRef.tenantId');
+    if (named && tenantId && creds.saTenantId && tenantId !== creds.saTenantId) {
+      throw new Error(
+        `tenantId (or authSecretRef.tenantId) and the ServiceAccount annotation ${WI_TENANT_ID_ANNOTATION} name different tenants: set one`,
+      );
+    }
+    const clientId = creds.clientId || (named ? creds.saClientId : creds.ownClientId);
+    const tenant = tenantId || (named ? creds.saTenantId : creds.ownTenantId);
+    if (!clientId) {
+      throw new Error(
+        named
+          ? `authType WorkloadIdentity needs a client ID: set authSecretRef.clientId or the ServiceAccount annotation ${WI_CLIENT_ID_ANNOTATION}`
+          : 'authType WorkloadIdentity needs a client ID: set authSecretRef.clientId',
+      );
+    }
+    if (!tenant) {
+      throw new Error(
+        named
+          ? `authType WorkloadIdentity needs a tenant: set tenantId, authSecretRef.tenantId or the ServiceAccount annotation ${WI_TENANT_ID_ANNOTATION}`
+          : 'authType WorkloadIdentity needs tenantId or authSecretRef.tenantId',
+      );
+    }
     return {
       type: 'WorkloadIdentity',
       tenantId: tenant,
@@ -188,6 +220,7 @@ export function azureCredentialPlan(
         ...(named ? { name: named } : {}),
         ...(spec.serviceAccountRef?.namespace ? { namespace: spec.serviceAccountRef.namespace } : {}),
       },
+      audiences: [AZURE_TOKEN_EXCHANGE_AUDIENCE, ...(spec.serviceAccountRef?.audiences ?? [])],
     };
   }
   if (!tenantId) throw new Error('authType ServicePrincipal needs tenantId');

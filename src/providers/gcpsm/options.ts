@@ -28,7 +28,8 @@ const UNIVERSE = 'googleapis.com';
  * - `location`: regional secrets are served by the regional endpoint.
  * - `override` (server config / tests only): endpoint host and port; `insecure` gives a
  *   plaintext channel whose credentials are the channel's own, so no token is ever fetched,
- *   and pins the universe so the SDK does not ask the auth library (or a metadata server).
+ *   and pins the universe so the SDK does not ask the auth library (or a metadata server);
+ *   `ca` a TLS channel trusting that CA, with the auth client's token when there is one.
  */
 export function gcpClientOptions(
   spec: GcpSmProvider,
@@ -44,6 +45,26 @@ export function gcpClientOptions(
     options.port = override.port;
     if (override.insecure) {
       options.sslCreds = grpc.credentials.createInsecure();
+      options.universeDomain = UNIVERSE;
+    } else if (override.ca) {
+      // google-gax adds no call credentials to channel credentials it is given: compose them
+      // from the auth client here, as gax does for its own TLS channel.
+      const tls = grpc.credentials.createSsl(Buffer.from(override.ca));
+      options.sslCreds = authClient
+        ? grpc.credentials.combineChannelCredentials(
+            tls,
+            grpc.credentials.createFromGoogleCredential({
+              getRequestHeaders: async (url?: string) => {
+                const headers = await authClient.getRequestHeaders(url);
+                const out: Record<string, string> = {};
+                headers.forEach((value, key) => {
+                  out[key] = value;
+                });
+                return out;
+              },
+            }),
+          )
+        : tls;
       options.universeDomain = UNIVERSE;
     }
   }

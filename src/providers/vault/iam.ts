@@ -4,10 +4,10 @@
  * credentials; Vault replays it to STS to learn who is calling. Nothing is sent to AWS from
  * here except the optional AssumeRole of `role`.
  *
- * - credentials: `secretRef` (access key, secret key, optional session token), or — for stores
- *   allowed this server's identity only — the SDK's default chain (IRSA, pod identity, instance
- *   role); `jwt` (a TokenRequest token for a ServiceAccount's IRSA role) is refused until
- *   TokenRequest exists;
+ * - credentials, in ESO's order: `jwt.serviceAccountRef` (the ServiceAccount's IRSA role,
+ *   `eks.amazonaws.com/role-arn`, assumed with a TokenRequest token), `secretRef` (access key,
+ *   secret key, optional session token), or — for stores allowed this server's identity only —
+ *   the SDK's default chain (IRSA, pod identity, instance role);
  * - `role`: an AWS role assumed on top (with `externalID`), as ESO does;
  * - the request: `POST https://sts.<region>.amazonaws.com/` (region default us-east-1, the
  *   regional endpoint Vault's client signs for), body `Action=GetCallerIdentity&Version=2011-06-15`,
@@ -16,7 +16,7 @@
  *   body and the headers (JSON as Go's http.Header: canonical names, lists of values).
  */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { fromNodeProviderChain, fromTemporaryCredentials, fromWebToken } from '@aws-sdk/credential-providers';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { VaultProvider } from '../../api/types.ts';
 import { stsClientConfig } from '../aws/credentials.ts';
@@ -47,14 +47,12 @@ export async function iamLoginBody(
 async function iamCredentials(iam: IamAuth, ctx: ClientContext, region: string): Promise<AwsKeys> {
   type Provider = () => Promise<AwsKeys>;
   let base: AwsKeys | Provider | undefined;
-  if (iam.jwt) {
-    throw new ProviderError(
-      'Invalid',
-      `vault: ${FIELD}.jwt (IRSA through a ServiceAccount token) needs TokenRequest, which is not implemented yet; use secretRef`,
-    );
-  }
+  const settings = { region, maxAttempts: ctx.maxAttempts, timeoutMs: ctx.timeoutMs };
   const ref = iam.secretRef;
-  if (ref) {
+  if (iam.jwt) {
+    // ESO's first choice (CredsFromServiceAccount): the IRSA role of a named ServiceAccount.
+    base = await irsaCredentials(iam.jwt.serviceAccountRef, ctx, settings);
+  } else if (ref) {
     if (!ref.accessKeyIDSecretRef || !ref.secretAccessKeySecretRef) {
       throw new ProviderError(
         'Invalid',
@@ -84,7 +82,6 @@ async function iamCredentials(iam: IamAuth, ctx: ClientContext, region: string):
     );
     base = fromNodeProviderChain() as Provider;
   }
-  const settings = { region, maxAttempts: ctx.maxAttempts, timeoutMs: ctx.timeoutMs };
   if (iam.role) {
     const assumed = fromTemporaryCredentials({
       params: {
@@ -113,6 +110,54 @@ async function iamCredentials(iam: IamAuth, ctx: ClientContext, region: string):
     }
   }
   return base;
+}
+
+const ROLE_ARN_ANNOTATION = 'eks.amazonaws.com/role-arn';
+const AUDIENCE_ANNOTATION = 'eks.amazonaws.com/audience';
+
+/**
+ * `jwt.serviceAccountRef`, as ESO: the role of the ServiceAccount's `eks.amazonaws.com/role-arn`
+ * annotation, assumed with AssumeRoleWithWebIdentity and a TokenRequest token whose audiences are
+ * the `eks.amazonaws.com/audience` annotation (default `sts.amazonaws.com`) and the selector's.
+ */
+async function irsaCredentials(
+  sa: { name?: string; namespace?: string; audiences?: string[] } | undefined,
+  ctx: ClientContext,
+  settings: { region: string; maxAttempts: number; timeoutMs: number },
+): Promise<AwsKeys> {
+  const field = `${FIELD}.jwt.serviceAccountRef`;
+  if (!sa?.name) throw new ProviderError('Invalid', `vault: ${field}.name is required`);
+  if (!ctx.serviceAccountAnnotations || !ctx.serviceAccountToken) {
+    throw new ProviderError(
+      'Invalid',
+      `vault: ${field}: ServiceAccounts and their tokens are only available in cluster mode`,
+    );
+  }
+  const selector = { name: sa.name, ...(sa.namespace ? { namespace: sa.namespace } : {}) };
+  const annotations = await ctx.serviceAccountAnnotations(selector, field);
+  const roleArn = annotations[ROLE_ARN_ANNOTATION];
+  if (!roleArn) {
+    throw new ProviderError(
+      'Invalid',
+      `vault: ${field}: ServiceAccount "${sa.name}" has no ${ROLE_ARN_ANNOTATION} annotation (an IAM role must be associated with it)`,
+    );
+  }
+  const audiences = [annotations[AUDIENCE_ANNOTATION] || 'sts.amazonaws.com', ...(sa.audiences ?? [])];
+  const webIdentityToken = await ctx.serviceAccountToken({ ...selector, audiences });
+  try {
+    return await fromWebToken({
+      roleArn,
+      roleSessionName: 'external-secrets-provider-vault',
+      webIdentityToken,
+      clientConfig: stsClientConfig(ctx, settings),
+    })();
+  } catch {
+    // The SDK's message may quote STS's body; ours names the field and the role.
+    throw new ProviderError(
+      'Forbidden',
+      `vault: ${field}: AssumeRoleWithWebIdentity of role "${roleArn}" was refused`,
+    );
+  }
 }
 
 /** The signed sts:GetCallerIdentity request as Vault's aws login expects it. */

@@ -249,8 +249,14 @@ function validateAuth(
       }
     }
     const j = optObject(iam.jwt, `${p}.jwt`, errors);
-    if (j && j.serviceAccountRef !== undefined && j.serviceAccountRef !== null)
-      sa(j.serviceAccountRef, `${p}.jwt.serviceAccountRef`);
+    if (j) {
+      // ESO dereferences it: without it there is no ServiceAccount whose IRSA role to use.
+      if (j.serviceAccountRef === undefined || j.serviceAccountRef === null) {
+        errors.push(
+          fieldErrors.required(`${p}.jwt.serviceAccountRef`, 'the ServiceAccount whose IRSA role to assume'),
+        );
+      } else sa(j.serviceAccountRef, `${p}.jwt.serviceAccountRef`);
+    }
   }
 
   const gcp = optObject(auth.gcp, `${path}.gcp`, errors);
