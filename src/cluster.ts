@@ -13,6 +13,7 @@ import { KubeClient } from './kube/client.ts';
 import { KubeHttp } from './kube/http.ts';
 import { slim, startInformers } from './kube/informer.ts';
 import { LeaderElector } from './kube/leader.ts';
+import { ApiRefreshKube } from './kube/refresh-kube.ts';
 import { ApiSecretReader } from './kube/secret-reader.ts';
 import { ServiceAccountTokens } from './kube/service-accounts.ts';
 import { ApiCesWriter, ClusterExternalSecrets } from './refresher/cluster-external-secret.ts';
@@ -23,6 +24,7 @@ import { withDataDigest } from './refresher/secret-data.ts';
 import { StoreStatus } from './refresher/store-status.ts';
 import { MemoryRegistry } from './resolve/memory-registry.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
+import { RefreshEndpoint } from './server/refresh.ts';
 
 export interface ClusterRuntime extends Runtime {
   refresher: Refresher | undefined;
@@ -182,7 +184,17 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
     });
     elector.start();
   }
-  return { ...runtime, refresher, elector, certs };
+  // POST /refresh: any replica takes a request and records it on the store; the owners act.
+  const refresh = config.refreshEndpoint
+    ? new RefreshEndpoint({
+        kube: new ApiRefreshKube(http, (kind, name, ns) => registry.getStore(kind, name, ns)),
+        logger: logger.child({ component: 'refresh' }),
+        metrics,
+        callerIntervalMs: config.refreshCallerIntervalMs,
+        ...(config.refreshAudience ? { audiences: [config.refreshAudience] } : {}),
+      })
+    : undefined;
+  return { ...runtime, refresher, elector, certs, refresh };
 }
 
 function wireRefresher(r: Refresher, informers: ReturnType<typeof startInformers>): void {

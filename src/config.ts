@@ -224,6 +224,41 @@ export const FLAGS: readonly FlagSpec[] = [
     default: 'false',
     help: 'cluster mode: admission only, never refresh (env: 1, true or yes)',
   },
+  // serve: POST /refresh (docs/push-refresh.md)
+  {
+    name: 'refresh-endpoint',
+    commands: SERVE,
+    kind: 'boolean',
+    env: 'ESW_REFRESH_ENDPOINT',
+    default: 'false',
+    help: 'cluster mode: serve POST /refresh on --refresh-port, for callers with a Kubernetes token allowed "create" on secretstores/refresh (env: 1, true or yes)',
+  },
+  {
+    name: 'refresh-port',
+    commands: SERVE,
+    kind: 'port',
+    env: 'ESW_REFRESH_PORT',
+    default: '8444',
+    value: 'PORT',
+    help: 'HTTPS port of POST /refresh (same certificate, no client CA), with --refresh-endpoint',
+  },
+  {
+    name: 'refresh-caller-interval',
+    commands: SERVE,
+    kind: 'duration',
+    env: 'ESW_REFRESH_CALLER_INTERVAL',
+    default: '5s',
+    value: 'DURATION',
+    help: 'POST /refresh: one request per caller per DURATION on average, bursts of up to 5; more is answered 429',
+  },
+  {
+    name: 'refresh-audience',
+    commands: SERVE,
+    kind: 'string',
+    env: 'ESW_REFRESH_AUDIENCE',
+    value: 'AUDIENCE',
+    help: "POST /refresh: accept only tokens issued for this audience (TokenReview audiences); default the API server's",
+  },
   {
     name: 'lease-name',
     commands: SERVE,
@@ -643,6 +678,11 @@ export interface ServeConfig {
   /** Stores (and what uses them) served: src/api/controller-class.ts. */
   controllerClass: string;
   refresher: boolean;
+  /** Serve POST /refresh (cluster mode). */
+  refreshEndpoint: boolean;
+  refreshCallerIntervalMs: number;
+  refreshPort: number;
+  refreshAudience: string | undefined;
   logLevel: string;
   certMode: 'files' | 'builtin';
   certSecret: string;
@@ -712,6 +752,10 @@ export function serveConfig(cl: CommandLine, env: NodeJS.ProcessEnv = process.en
     stores,
     controllerClass: controllerClass(cl.string('controller-class')),
     refresher: !cl.boolean('no-refresher'),
+    refreshEndpoint: cl.boolean('refresh-endpoint'),
+    refreshCallerIntervalMs: cl.number('refresh-caller-interval'),
+    refreshPort: cl.number('refresh-port'),
+    refreshAudience: cl.string('refresh-audience'),
     logLevel: cl.string('log-level') as string,
     certMode: cl.string('cert-mode') as 'files' | 'builtin',
     certSecret: cl.string('cert-secret') as string,

@@ -19,6 +19,7 @@ import { MemoryRegistry } from './resolve/memory-registry.ts';
 import { StoreResolver } from './resolve/resolver.ts';
 import type { SecretReader } from './resolve/types.ts';
 import type { AdmissionHandler } from './server/app.ts';
+import type { RefreshEndpoint } from './server/refresh.ts';
 
 export interface Runtime {
   registry: MemoryRegistry;
@@ -28,6 +29,8 @@ export interface Runtime {
   /** Reasons this process is not ready (informers not synced…); empty when ready. */
   notReady: () => string[];
   close: () => Promise<void>;
+  /** POST /refresh (cluster mode with --refresh-endpoint). */
+  refresh?: RefreshEndpoint | undefined;
 }
 
 export interface RuntimeOptions {

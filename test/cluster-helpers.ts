@@ -18,7 +18,7 @@ import type { EndpointOverrides } from '../src/providers/types.ts';
 import { createCertificates, serviceDnsNames } from '../src/server/certs.ts';
 import { type RunningServer, startServer } from '../src/server/serve.ts';
 import { AwsSecretsManagerFake } from './fakes/aws-secrets-manager.ts';
-import { KubeApiServer } from './fakes/kube-apiserver/index.ts';
+import { KubeApiServer, type KubeApiServerOptions } from './fakes/kube-apiserver/index.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -74,7 +74,10 @@ export interface Cluster {
 }
 
 /** `storeName`: the AWS SecretStore's name in `default` (the introduction calls it aws-secrets-manager-store). */
-export async function startCluster(t: Test, opts: { storeName?: string } = {}): Promise<Cluster> {
+export async function startCluster(
+  t: Test,
+  opts: { storeName?: string; api?: Pick<KubeApiServerOptions, 'users' | 'groups' | 'authorize'> } = {},
+): Promise<Cluster> {
   const dir = await mkdtemp(join(tmpdir(), 'esw-reliability-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const certs = await createCertificates({
@@ -88,7 +91,8 @@ export async function startCluster(t: Test, opts: { storeName?: string } = {}): 
 
   const ports: number[] = [];
   const api = await KubeApiServer.start({
-    users: { 'refresher-token': SA_USER, 'admin-token': 'kubernetes-admin' },
+    ...opts.api,
+    users: { 'refresher-token': SA_USER, 'admin-token': 'kubernetes-admin', ...opts.api?.users },
     // Any live replica serves the webhook Service.
     serviceResolver: () => `https://127.0.0.1:${ports[ports.length - 1] ?? 0}`,
     // Not a timeout test: a loaded machine (provider SDKs load on first use) is slower, not failed.
@@ -170,6 +174,7 @@ export async function startCluster(t: Test, opts: { storeName?: string } = {}): 
       logger,
       metrics,
       certPollMs: 60_000,
+      refreshPort: 0,
     });
     ports.push(server.port);
     let killed: Promise<void> | undefined;

@@ -24,6 +24,7 @@ export async function serve(config: ServeConfig): Promise<number> {
     metrics,
     shutdownDelayMs: config.shutdownDelayMs,
     maxInflightBytes: config.maxInflightBytes,
+    refreshPort: config.refreshPort,
   });
   return await new Promise<number>((resolve) => {
     const stop = (signal: string) => {

@@ -17,7 +17,7 @@ export { FORCE_SYNC_ANNOTATION };
 export const REFRESH_REQUEST_ANNOTATION = 'esw.io/refresh-request';
 /** Keys one request may name, and their length: the annotation stays small whoever wrote it. */
 export const MAX_REQUEST_KEYS = 100;
-export const MAX_KEY_LENGTH = 1024;
+export const MAX_KEY_LENGTH = 512;
 const MAX_REQUEST_BYTES = 128 * 1024;
 
 export type TriggerSource = 'force-sync' | 'endpoint';

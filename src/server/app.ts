@@ -20,6 +20,7 @@ import { EswError, errorMessage } from '../errors.ts';
 import { LazyChildLogger, type Logger, objectRef } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { errorFrames } from '../observability/sanitize.ts';
+import { REFRESH_BODY_LIMIT, type RefreshAnswer, type RefreshEndpoint } from './refresh.ts';
 import {
   BODY_LIMIT,
   DEFAULT_INFLIGHT_BYTES,
@@ -138,6 +139,64 @@ export function buildApp(deps: AppDeps, opts: AppOptions = {}): FastifyInstance 
   const bounds = { onRequest: budget.hook(busy), preParsing: budget.streamHook() };
   app.post('/validate', bounds, (req, reply) => admit('validate', deps.validate, deps, req, reply));
   app.post('/mutate', bounds, (req, reply) => admit('mutate', deps.mutate, deps, req, reply));
+  return app;
+}
+
+/**
+ * The `POST /refresh` listener (src/server/refresh.ts): a port of its own, so that a
+ * NetworkPolicy can open it to rotation jobs without opening the admission routes, and so that
+ * `--client-ca` (mutual TLS for the API server) does not apply to it.
+ */
+export function buildRefreshApp(
+  deps: { logger: Logger; metrics: Metrics; refresh: RefreshEndpoint },
+  opts: { https?: HttpsServerOptions } = {},
+): FastifyInstance {
+  const { refresh } = deps;
+  const app = Fastify({
+    ...(opts.https ? { https: opts.https } : {}),
+    loggerInstance: deps.logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: REFRESH_BODY_LIMIT,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    forceCloseConnections: 'idle',
+  }) as unknown as FastifyInstance;
+  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      done(badRequest('body is not valid JSON'), undefined);
+    }
+  });
+  app.setErrorHandler((err, _req, reply) => {
+    const { status, code, message } = frameworkErrorReply(err, REFRESH_BODY_LIMIT);
+    deps.metrics.refreshRequests.inc({ code: String(status) });
+    reply.code(status).send({ code, message });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply
+      .code(404)
+      .send({ code: 'ESW_NOT_FOUND', message: `no route for ${req.method} ${req.url.split('?')[0]}` });
+  });
+  const answer = (reply: FastifyReply, a: RefreshAnswer) => {
+    for (const [k, v] of Object.entries(a.headers ?? {})) reply.header(k, v);
+    return reply.code(a.status).send(a.body);
+  };
+  app.post(
+    '/refresh',
+    {
+      // No token, or an address starting too many authentications: answered before the body is
+      // read and before any call to the API server.
+      onRequest: async (req, reply) => {
+        const early = refresh.precheck(req.headers.authorization, req.ip);
+        if (early) return answer(reply, early);
+        return undefined;
+      },
+    },
+    async (req, reply) => answer(reply, await refresh.handle(req.headers.authorization, req.body)),
+  );
   return app;
 }
 

@@ -7,7 +7,8 @@ import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { type AdmissionHandler, buildApp, type Readiness } from './app.ts';
+import { type AdmissionHandler, buildApp, buildRefreshApp, type Readiness } from './app.ts';
+import type { RefreshEndpoint } from './refresh.ts';
 import {
   CertificateWatcher,
   httpsServerOptions,
@@ -22,6 +23,8 @@ export interface ServerHandlers {
   mutate: AdmissionHandler;
   /** Reasons the process is not ready besides shutting down (informers, certificates…). */
   notReady: () => string[];
+  /** POST /refresh, in cluster mode with --refresh-endpoint. */
+  refresh?: RefreshEndpoint | undefined;
 }
 
 export interface StartOptions {
@@ -35,6 +38,8 @@ export interface StartOptions {
   /** Body bytes all requests in flight may hold together (default: ./request-bounds.ts). */
   maxInflightBytes?: number;
   certPollMs?: number;
+  /** The POST /refresh listener's port (0: any), when the handlers have one. Default 8444. */
+  refreshPort?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -43,6 +48,8 @@ export interface RunningServer {
   port: number;
   watcher: CertificateWatcher;
   readiness: () => Readiness;
+  /** The POST /refresh listener, when served. */
+  refresh?: { app: FastifyInstance; port: number } | undefined;
   /**
    * Graceful stop: readiness fails at once and every answer from then on carries
    * `Connection: close`; the listener stays up for `shutdownDelayMs` so endpoints can drain, then
@@ -79,12 +86,23 @@ export async function startServer(handlers: ServerHandlers, opts: StartOptions):
       ...(opts.maxInflightBytes ? { maxInflightBytes: opts.maxInflightBytes } : {}),
     },
   );
+  // POST /refresh on its own port and without the client CA: its callers are rotation jobs with
+  // a Kubernetes token, not the API server.
+  const refreshApp = handlers.refresh
+    ? buildRefreshApp(
+        { logger: opts.logger, metrics: opts.metrics, refresh: handlers.refresh },
+        { https: httpsServerOptions({ ...material, ca: undefined }) },
+      )
+    : undefined;
   const watcher = new CertificateWatcher(
     {
       files: opts.tls,
       logger: opts.logger,
       onChange: (m) => {
         (app.server as unknown as TlsServer).setSecureContext(secureContextOptions(m));
+        (refreshApp?.server as unknown as TlsServer | undefined)?.setSecureContext(
+          secureContextOptions({ ...m, ca: undefined }),
+        );
         recordExpiry(m);
       },
       ...(opts.certPollMs ? { pollMs: opts.certPollMs } : {}),
@@ -96,6 +114,13 @@ export async function startServer(handlers: ServerHandlers, opts: StartOptions):
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   opts.logger.info({ host: opts.host, port }, 'webhook listening');
+  let refresh: RunningServer['refresh'];
+  if (refreshApp) {
+    await refreshApp.listen({ port: opts.refreshPort ?? 8444, host: opts.host });
+    const a = refreshApp.server.address();
+    refresh = { app: refreshApp, port: typeof a === 'object' && a ? a.port : (opts.refreshPort ?? 8444) };
+    opts.logger.info({ host: opts.host, port: refresh.port }, 'POST /refresh listening');
+  }
 
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   let stopped: Promise<void> | undefined;
@@ -109,12 +134,12 @@ export async function startServer(handlers: ServerHandlers, opts: StartOptions):
       opts.logger.info({ reason }, 'shutting down: readiness now fails');
       if (opts.shutdownDelayMs) await sleep(opts.shutdownDelayMs);
       watcher.stop();
-      await app.close();
+      await Promise.all([app.close(), refreshApp?.close()]);
       opts.logger.info('listener closed, in-flight requests finished');
     })();
     return stopped;
   };
-  return { app, port, watcher, readiness, shutdown };
+  return { app, port, watcher, readiness, refresh, shutdown };
 }
 
 /** notAfter of the first certificate of a PEM, in ms; undefined when it does not parse. */

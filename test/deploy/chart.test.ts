@@ -397,6 +397,47 @@ t.test('RBAC is exactly the documented table (docs/install.md, "RBAC")', async (
     t.ok(docs.includes(verbs), `docs/install.md lists "${verbs}"`);
 });
 
+t.test('POST /refresh: its own port, Service port and policy rule, and the RBAC it needs', async (t) => {
+  const objs = parse(
+    await render([
+      'refreshEndpoint.enabled=true',
+      'refreshEndpoint.audience=esw',
+      'refreshEndpoint.from[0].namespaceSelector.matchLabels.team=rotation',
+    ]),
+  );
+  const c = find(objs, 'Deployment').spec.template.spec.containers[0];
+  const config = parseServeConfig(c.args.slice(1), podEnv(c));
+  t.equal(config.refreshEndpoint, true);
+  t.equal(config.refreshAudience, 'esw');
+  const port = c.ports.find((p: Obj) => p.name === 'refresh');
+  t.equal(config.refreshPort, port.containerPort, 'the container port is the one served');
+  t.not(config.refreshPort, config.port, 'never the admission port');
+  const svc = find(objs, 'Service').spec.ports.find((p: Obj) => p.name === 'refresh');
+  t.equal(svc.targetPort, 'refresh');
+  const rule = find(objs, 'NetworkPolicy').spec.ingress.find(
+    (r: Obj) => r.ports[0].port === port.containerPort,
+  );
+  t.same(rule.from, [{ namespaceSelector: { matchLabels: { team: 'rotation' } } }]);
+  const rules = find(objs, 'ClusterRole').rules as Obj[];
+  const has = (group: string, resource: string, verb: string) =>
+    rules.some(
+      (r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb),
+    );
+  t.ok(has('authentication.k8s.io', 'tokenreviews', 'create'));
+  t.ok(has('authorization.k8s.io', 'subjectaccessreviews', 'create'));
+  t.ok(
+    has('external-secrets.io', 'secretstores', 'patch') &&
+      has('external-secrets.io', 'clustersecretstores', 'patch'),
+  );
+  const plain = parse(await render([]));
+  const plainRules = find(plain, 'ClusterRole').rules as Obj[];
+  t.notOk(
+    plainRules.some((r) => r.verbs.includes('patch') && r.resources.includes('secretstores')),
+    'off by default: no patch on stores',
+  );
+  t.notOk(find(plain, 'Service').spec.ports.some((p: Obj) => p.name === 'refresh'));
+});
+
 t.test(
   'mutual TLS: the client CA is mounted where the server reads it, probes do not need a client certificate',
   async (t) => {

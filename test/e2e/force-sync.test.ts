@@ -204,10 +204,18 @@ t.test('force-sync on every kind', async (t) => {
       value('v3', 'push/k00'),
       'the SecretStore’s reader waits',
     );
-    const hist = (await replica.metrics.refreshTriggerLatency.get()).values.find(
-      (v) => v.metricName === 'esw_refresh_trigger_latency_seconds_count' && v.labels.source === 'force-sync',
+    // Observed once each sync has finished (its status written after its Secret): wait for it.
+    const observed = async () =>
+      (await replica.metrics.refreshTriggerLatency.get()).values.find(
+        (v) =>
+          v.metricName === 'esw_refresh_trigger_latency_seconds_count' && v.labels.source === 'force-sync',
+      )?.value ?? 0;
+    t.ok(
+      await waitFor('latency observed', async () =>
+        (await observed()) >= 1 + 1 + 25 + 3 ? true : undefined,
+      ),
+      'latency observed for each object refreshed',
     );
-    t.ok((hist?.value ?? 0) >= 3 + 24 + 1, 'latency observed for each object refreshed');
   });
 
   t.test('no canary in logs, metrics, Events or statuses', async (t) => {

@@ -19,6 +19,7 @@ import jsonpatch from 'fast-json-patch';
 import { parse as parseYaml } from 'yaml';
 import { createCertificates } from '../../../src/server/certs.ts';
 import { AdmissionChain, AdmissionError, type Operation, type ServiceResolver } from './admission.ts';
+import { type AuthOptions, review } from './auth.ts';
 import { validateObjectMeta } from './meta-validation.ts';
 import {
   apiVersionOf,
@@ -40,8 +41,11 @@ import { clone, type KObject, Store, type StoredEvent } from './store.ts';
 
 export type { KObject, StoredEvent } from './store.ts';
 
-export interface KubeApiServerOptions {
-  /** Bearer token → username for admission userInfo; unknown tokens get `defaultUser`. */
+export interface KubeApiServerOptions extends AuthOptions {
+  /**
+   * Bearer token → username for admission userInfo and TokenReview (./auth.ts, with `groups`,
+   * `tokenAudiences` and `authorize` for SubjectAccessReview); unknown tokens get `defaultUser`.
+   */
   users?: Record<string, string>;
   defaultUser?: string;
   serviceResolver?: ServiceResolver;
@@ -456,6 +460,13 @@ export class KubeApiServer {
       if (doc) return send(res, 200, doc);
       if (path.startsWith('/openapi/')) {
         throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      }
+    }
+    if (req.method === 'POST' && path.endsWith('reviews')) {
+      const answer = review(path, parseBody(await readBody(req), req.headers['content-type']), this.#opts);
+      if (answer) {
+        record.verb = 'create';
+        return send(res, 201, answer);
       }
     }
     const route = parseRoute(path);
