@@ -220,6 +220,8 @@ export function flatten(s: JsonObject, path: string, out: Record<string, FieldSc
 const PROJECT_MAX_LENGTH: [suffix: string, maxLength: number][] = [
   // A cron schedule or `@every <duration>`: the longest sensible one is far shorter.
   ['syncWindows.windows[].schedule', 256],
+  // An email address: at most 254 characters (RFC 5321).
+  ['workloadIdentityFederation.gcpServiceAccountEmail', 254],
 ];
 
 export function applyProjectBounds(table: Record<string, FieldSchema>): void {

@@ -670,7 +670,7 @@ const SECRET_STORE_V1: FieldTable = {
   "spec.provider.gcpsm.auth.workloadIdentityFederation.credConfig.name": {"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$","minLength":1,"maxLength":253},
   "spec.provider.gcpsm.auth.workloadIdentityFederation.credConfig.namespace": {"type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","minLength":1,"maxLength":63},
   "spec.provider.gcpsm.auth.workloadIdentityFederation.externalTokenEndpoint": {"type":"string"},
-  "spec.provider.gcpsm.auth.workloadIdentityFederation.gcpServiceAccountEmail": {"type":"string","pattern":"^.*@.*\\.iam\\.gserviceaccount\\.com$","minLength":1},
+  "spec.provider.gcpsm.auth.workloadIdentityFederation.gcpServiceAccountEmail": {"type":"string","pattern":"^.*@.*\\.iam\\.gserviceaccount\\.com$","minLength":1,"maxLength":254},
   "spec.provider.gcpsm.auth.workloadIdentityFederation.serviceAccountRef": {"type":"object","required":["name"]},
   "spec.provider.gcpsm.auth.workloadIdentityFederation.serviceAccountRef.audiences": {"type":"array"},
   "spec.provider.gcpsm.auth.workloadIdentityFederation.serviceAccountRef.audiences[]": {"type":"string"},
