@@ -4,7 +4,9 @@
  * read through the cluster's cached reader), logging in with `userPass` in another namespace
  * than the reads (`auth.namespace`), custom `headers` — applied through the API server's
  * admission chain, validated Ready, and an ExternalSecret synced by the refresher. A store whose
- * password is wrong is Ready=False naming the login, never the password (a canary).
+ * password is wrong is Ready=False naming the login, never the password (a canary). A `jwt`
+ * store with `kubernetesServiceAccountToken` logs in with a token the API server issued for its
+ * ServiceAccount (ESO's audiences: the ServiceAccount's, then "vault").
  */
 import { randomUUID } from 'node:crypto';
 import { CustomObjectsApi } from '@kubernetes/client-node';
@@ -131,4 +133,72 @@ t.test('a userPass store with a ConfigMap CA, auth.namespace and headers syncs o
     JSON.stringify(api.get('secretstores', 'default', 'vault-wrong')).includes(CANARY),
     'nor in status',
   );
+});
+
+t.test('jwt with kubernetesServiceAccountToken: a TokenRequest token with ESO audiences', async (t) => {
+  const { api, startReplica } = await startCluster(t);
+  const vault = new VaultFake();
+  const url = await vault.start();
+  t.teardown(() => vault.close());
+  const claims: unknown[] = [];
+  vault.addJwtRole('app', (jwt) => {
+    const c = api.verifyToken(jwt, 'vault');
+    claims.push(c && { sub: c.sub, aud: c.aud });
+    return c?.sub === 'system:serviceaccount:default:vault-jwt';
+  });
+  vault.putKv2('secret', 'app/db', { password: 'from-vault' });
+  api.put({
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name: 'vault-jwt', namespace: 'default' },
+  });
+  const { server, lines } = await startReplica('esw-0');
+  await waitFor('replica ready', () => server.readiness().ready || undefined);
+  const custom = api.kubeConfig({ token: 'admin-token' }).makeApiClient(CustomObjectsApi);
+  const create = (plural: string, body: Record<string, unknown>) =>
+    custom.createNamespacedCustomObject({
+      group: 'external-secrets.io',
+      version: 'v1',
+      namespace: 'default',
+      plural,
+      body,
+    });
+  await create('secretstores', {
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'SecretStore',
+    metadata: { name: 'vault-jwt', namespace: 'default' },
+    spec: {
+      provider: {
+        vault: {
+          server: url,
+          path: 'secret',
+          auth: {
+            jwt: {
+              path: 'jwt',
+              role: 'app',
+              kubernetesServiceAccountToken: {
+                serviceAccountRef: { name: 'vault-jwt', audiences: ['sts.example'] },
+              },
+            },
+          },
+        },
+      },
+    },
+  });
+  await create('externalsecrets', {
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'ExternalSecret',
+    metadata: { name: 'jwt-db', namespace: 'default' },
+    spec: {
+      refreshInterval: '1h',
+      secretStoreRef: { name: 'vault-jwt', kind: 'SecretStore' },
+      target: { name: 'jwt-db-target', creationPolicy: 'Owner' },
+      data: [{ secretKey: 'password', remoteRef: { key: 'app/db', property: 'password' } }],
+    },
+  });
+  t.same(await waitFor('jwt-db synced', () => targetData(api, 'jwt-db')), { password: 'from-vault' });
+  t.match(claims[0], { sub: 'system:serviceaccount:default:vault-jwt', aud: ['sts.example', 'vault'] });
+  const token = vault.loginBodies.find((l) => l.path === 'auth/jwt/login')?.body.jwt as string;
+  const signature = token.split('.')[2] ?? '';
+  t.ok(signature.length > 10 && !lines.join('\n').includes(signature), 'no token in the logs');
 });

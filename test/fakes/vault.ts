@@ -86,7 +86,7 @@ export class VaultFake {
   readonly #approle = new Map<string, Map<string, string>>();
   readonly #kubernetes = new Map<string, Map<string, string | ((jwt: string) => boolean)>>();
   readonly #passwords = new Map<string, Map<string, string>>();
-  readonly #jwt = new Map<string, Map<string, string>>();
+  readonly #jwt = new Map<string, Map<string, string | ((jwt: string) => boolean)>>();
   /** cert mount -> role name -> certificate fingerprint (SHA-256). */
   readonly #certs = new Map<string, Map<string, string>>();
   readonly #aws = new Map<string, Map<string, AwsIdentity>>();
@@ -193,7 +193,8 @@ export class VaultFake {
     this.#map(this.#passwords, mount).set(username, password);
   }
 
-  addJwtRole(role: string, jwt: string, mount = 'jwt'): void {
+  /** A jwt role accepting `jwt`, or any JWT the predicate accepts (a TokenRequest token). */
+  addJwtRole(role: string, jwt: string | ((jwt: string) => boolean), mount = 'jwt'): void {
     this.#map(this.#jwt, mount).set(role, jwt);
   }
 
@@ -433,7 +434,10 @@ export class VaultFake {
       const ok = passwords.has(user) && passwords.get(user) === body.password;
       if (!ok) return [400, { errors: ['invalid username or password'] }];
     } else if (jwt && user === undefined) {
-      const ok = typeof body.role === 'string' && jwt.get(body.role) === body.jwt;
+      const want = typeof body.role === 'string' ? jwt.get(body.role) : undefined;
+      const ok =
+        typeof body.jwt === 'string' &&
+        (typeof want === 'function' ? want(body.jwt) : want !== undefined && want === body.jwt);
       if (!ok) return [400, { errors: ['error validating token: invalid signature'] }];
     } else if (certs && user === undefined) {
       const peer = (req.socket as TLSSocket).getPeerCertificate?.();
