@@ -18,7 +18,7 @@ import type { AdmissionRequest, AdmissionResult } from '../admission/types.ts';
 import { deny } from '../admission/types.ts';
 import { EswError, errorMessage } from '../errors.ts';
 import { LazyChildLogger, type Logger, objectRef } from '../observability/logger.ts';
-import type { Metrics } from '../observability/metrics.ts';
+import { type Metrics, metricsText } from '../observability/metrics.ts';
 import { errorFrames } from '../observability/sanitize.ts';
 import { REFRESH_BODY_LIMIT, type RefreshAnswer, type RefreshEndpoint } from './refresh.ts';
 import {
@@ -131,7 +131,7 @@ export function buildApp(deps: AppDeps, opts: AppOptions = {}): FastifyInstance 
   });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
+    return metricsText(deps.metrics.registry);
   });
 
   // Routes with a body reserve it in the in-flight budget: its Content-Length before it is read,

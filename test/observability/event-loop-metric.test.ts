@@ -4,7 +4,7 @@
  * machine can only make it longer), and the series is served on /metrics.
  */
 import t from 'tap';
-import { createMetrics, monitorEventLoop } from '../../src/observability/metrics.ts';
+import { createMetrics, metricsText, monitorEventLoop } from '../../src/observability/metrics.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -26,4 +26,27 @@ t.test('a 150 ms stretch of synchronous work is observed as a stall over 100 ms'
   for (let i = 0; i < 600 && (await over100ms()) === 0; i++) await sleep(50);
   t.ok((await over100ms()) >= 1, 'a period had a stall over 100 ms');
   t.match(await metrics.registry.metrics(), /^esw_event_loop_max_delay_seconds_bucket\{le="0\.25"\} \d+$/m);
+});
+
+t.test('/metrics text is the registry own, one family per turn of the loop', async (t) => {
+  const metrics = createMetrics();
+  for (let i = 0; i < 100; i++) {
+    const labels = { name: `es-${i}`, namespace: 'ns' };
+    metrics.syncCalls.inc(labels);
+    metrics.statusCondition.set({ ...labels, condition: 'Ready', status: 'True' }, 1);
+  }
+  metrics.eventLoopDelay.observe(0.003);
+  const expected = await metrics.registry.metrics();
+  const order: string[] = [];
+  const single = metrics.registry.getSingleMetricAsString.bind(metrics.registry);
+  metrics.registry.getSingleMetricAsString = (name: string) => {
+    if (order.length === 0) setImmediate(() => order.push('probe'));
+    order.push(name);
+    return single(name);
+  };
+  t.equal(await metricsText(metrics.registry), expected, 'the same text as registry.metrics()');
+  const families = metrics.registry.getMetricsAsArray().length;
+  t.ok(families > 2);
+  t.equal(order.indexOf('probe'), 1, 'a probe scheduled during the first family runs before the second');
+  t.equal(order.length, families + 1);
 });
