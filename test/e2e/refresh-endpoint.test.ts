@@ -61,7 +61,9 @@ t.test('POST /refresh on a replica that does not lead', async (t) => {
   api.put(es('es-a', 'rot/a'));
   api.put(es('es-b', 'rot/b'));
   const args = ['--refresh-endpoint', '--refresh-caller-interval', '1h'];
-  const lease = ['--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms'];
+  // Long enough that a loaded machine never moves the lease during the test: which replica leads
+  // is what the test is about.
+  const lease = ['--lease-duration', '60s', '--renew-deadline', '40s', '--retry-period', '1s'];
   const replicas = [
     await startReplica('esw-0', [...lease, ...args], { cacheTtlMs: 600_000 }),
     await startReplica('esw-1', [...lease, ...args], { cacheTtlMs: 600_000 }),
@@ -90,6 +92,7 @@ t.test('POST /refresh on a replica that does not lead', async (t) => {
     await waitFor('es-a refreshed', () => password(api, 'es-a-target') === value('v2', 'rot/a'));
     t.equal(aws.count('GetSecretValue') + aws.count('BatchGetSecretValue'), 1, 'one provider call');
     t.equal(password(api, 'es-b-target'), value('v1', 'rot/b'), 'another key’s dependents wait');
+    t.ok(leader.runtime.elector?.isLeader(), 'still the leader');
     t.equal(await triggers(leader.metrics), 1, 'the leader took it');
     t.equal(await triggers(follower.metrics), 0, 'the follower only recorded it');
     const recorded = refreshRequestOf(api.get('secretstores', 'default', 'aws-store') as KubeObject);
