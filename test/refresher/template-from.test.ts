@@ -286,3 +286,28 @@ t.test('KeysAndValues and literal read YAML as ESO (YAML 1.1 scalars into string
   });
   await h.refresher.stop();
 });
+
+t.test('the sync budget covers ConfigMap and Secret templates too', async (t) => {
+  const h = setup();
+  h.kube.configMaps.set('default/tpl', {
+    metadata: { name: 'tpl', namespace: 'default' },
+    // Each within the limits; together past the sync's 250,000 steps.
+    data: Object.fromEntries(
+      ['a', 'b', 'c', 'd', 'e', 'f'].map((k) => [k, '{{ range $i := until 50000 }}{{ end }}']),
+    ),
+  });
+  h.refresher.upsertExternalSecret(
+    withTemplate({
+      templateFrom: [
+        { configMap: { name: 'tpl', items: ['a', 'b', 'c', 'd', 'e', 'f'].map((key) => ({ key })) } },
+      ],
+    }),
+  );
+  h.refresher.start();
+  await h.refresher.tick();
+  const c = h.kube.statuses.get(ES)?.conditions?.[0];
+  t.match(c, { status: 'False', reason: 'SecretSyncedError' });
+  t.match(c?.message, /^template exceeded its 250000 evaluation step budget/);
+  t.notOk(h.kube.secrets.get(TARGET));
+  await h.refresher.stop();
+});
