@@ -5,13 +5,13 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { servesStore } from './api/controller-class.ts';
-import type { KubeObject, Secret } from './api/types.ts';
+import type { ExternalSecret, KubeObject, Secret } from './api/types.ts';
 import type { ServeConfig } from './config.ts';
 import { errorMessage } from './errors.ts';
 import { CertBootstrap } from './kube/cert-bootstrap.ts';
 import { KubeClient } from './kube/client.ts';
 import { KubeHttp } from './kube/http.ts';
-import { slim, startInformers } from './kube/informer.ts';
+import { type Informer, slim, startInformers } from './kube/informer.ts';
 import { LeaderElector } from './kube/leader.ts';
 import { ApiRefreshKube } from './kube/refresh-kube.ts';
 import { ApiSecretReader } from './kube/secret-reader.ts';
@@ -22,6 +22,7 @@ import { PlaceholderRefresh } from './refresher/placeholder.ts';
 import { Refresher } from './refresher/refresher.ts';
 import { withDataDigest } from './refresher/secret-data.ts';
 import { StoreStatus } from './refresher/store-status.ts';
+import { type TemplateSourceKind, templateSourceRefs } from './refresher/template-from.ts';
 import { MemoryRegistry } from './resolve/memory-registry.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 import { RefreshEndpoint } from './server/refresh.ts';
@@ -51,8 +52,16 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
     // Secrets are cached without their data, but with its hash: an echo of our own write is
     // recognised as intact, an edit by hand is not (src/refresher/refresher.ts).
     secretProjection: (obj) => withDataDigest(slim(obj) as Secret),
-    // templateFrom sources, metadata only: a changed template re-renders its readers at once.
-    templateSources: config.refresher,
+    // templateFrom sources, metadata only, watched once an ExternalSecret names one: a changed
+    // template re-renders its readers at once (wireRefresher).
+    ...(config.refresher
+      ? {
+          templateSources: (kind: TemplateSourceKind, inf: Informer<KubeObject>) => {
+            const changed = (o: KubeObject) => refresher?.templateSourceChanged(kind, o);
+            inf.on('add', changed).on('update', changed).on('delete', changed);
+          },
+        }
+      : {}),
   });
   const secrets = new ApiSecretReader(client);
   // Stores that authenticate as a named ServiceAccount: tokens through TokenRequest, cached
@@ -212,13 +221,14 @@ function wireRefresher(r: Refresher, informers: ReturnType<typeof startInformers
     stores.on('update', (s) => r.upsertStore(s));
     stores.on('delete', (s) => r.deleteStore(s));
   }
-  for (const [kind, inf] of [
-    ['ConfigMap', informers.templateConfigMaps],
-    ['Secret', informers.templateSecrets],
-  ] as const) {
-    const changed = (o: KubeObject) => r.templateSourceChanged(kind, o);
-    inf?.on('add', changed).on('update', changed).on('delete', changed);
-  }
+  // Start watching a kind of templateFrom source once an ExternalSecret names one.
+  const sources = (es: ExternalSecret) => {
+    for (const ref of templateSourceRefs(es)) informers.watchTemplateSources(ref.kind);
+  };
+  informers.externalSecrets.on('add', sources);
+  informers.externalSecrets.on('update', sources);
+  // Those listed before this wiring (the certificates may be awaited in between).
+  for (const es of informers.externalSecrets.cache.values()) sources(es);
 }
 
 function wireStoreStatus(ss: StoreStatus, informers: ReturnType<typeof startInformers>): void {

@@ -363,11 +363,12 @@ export interface InformerSet {
   /** Secrets labelled `reconcile.external-secrets.io/managed=true`. */
   managedSecrets: Informer<Secret>;
   /**
-   * templateFrom sources, when asked for (`templateSources`): every ConfigMap and every Secret,
-   * metadata only, kept as name, namespace and resourceVersion — to learn that one changed.
+   * templateFrom sources (with `templateSources`): the informer over every ConfigMap or every
+   * Secret, metadata only, kept as name, namespace and resourceVersion — to learn that one
+   * changed. Started on the first call (the first ExternalSecret naming such a source), so a
+   * cluster that uses none pays nothing; `onStart` is called once when it is.
    */
-  templateConfigMaps?: Informer<KubeObject>;
-  templateSecrets?: Informer<KubeObject>;
+  watchTemplateSources(kind: 'ConfigMap' | 'Secret'): void;
   /** Reasons the informers are not healthy; empty when all are listed and watching (/readyz). */
   healthy(): string[];
   /** Resolves once every informer has listed once. */
@@ -389,8 +390,11 @@ export interface StartInformersOptions {
    * hash of the data too (src/refresher/secret-data.ts), never the data.
    */
   secretProjection?: (obj: KubeObject) => KubeObject;
-  /** Watch ConfigMaps and Secrets for templateFrom (the refresher's replicas only). */
-  templateSources?: boolean;
+  /**
+   * Watch ConfigMaps and Secrets for templateFrom (the refresher's replicas only), from the
+   * first `watchTemplateSources(kind)` on; `started` receives each informer as it starts.
+   */
+  templateSources?: (kind: 'ConfigMap' | 'Secret', informer: Informer<KubeObject>) => void;
 }
 
 /**
@@ -498,42 +502,39 @@ export function startInformers(source: KubeConfig | KubeHttp, opts: StartInforme
       opts.secretProjection ?? withoutData,
     ),
   };
-  const sources = opts.templateSources
-    ? {
-        templateConfigMaps: make<KubeObject>(
-          'configmaps-template',
-          '/api/v1/configmaps',
-          'v1',
-          'ConfigMap',
-          undefined,
-          identityOnly,
-          true,
-        ),
-        templateSecrets: make<KubeObject>(
-          'secrets-template',
-          '/api/v1/secrets',
-          'v1',
-          'Secret',
-          undefined,
-          identityOnly,
-          true,
-        ),
-      }
-    : {};
   for (const inf of [set.secretStores, set.clusterSecretStores, set.namespaces] as Informer[]) {
     inf.on('add', (o) => opts.registry.upsert(o));
     inf.on('update', (o) => opts.registry.upsert(o));
     inf.on('delete', (o) => opts.registry.remove(o));
   }
-  const all = [...Object.values(set), ...Object.values(sources)] as Informer[];
+  const all = Object.values(set) as Informer[];
   for (const inf of all) inf.start();
+  // Started later, on demand: health counts them from then on; `synced` is the others'.
+  const sources = new Map<'ConfigMap' | 'Secret', Informer>();
+  let stopped = false;
+  const watchTemplateSources = (kind: 'ConfigMap' | 'Secret') => {
+    if (!opts.templateSources || stopped || sources.has(kind)) return;
+    const [name, path] =
+      kind === 'ConfigMap'
+        ? ['configmaps-template', '/api/v1/configmaps']
+        : ['secrets-template', '/api/v1/secrets'];
+    const inf = make<KubeObject>(name, path, 'v1', kind, undefined, identityOnly, true);
+    sources.set(kind, inf);
+    opts.templateSources(kind, inf);
+    inf.start();
+  };
+  const every = () => [...all, ...sources.values()];
   return {
     ...set,
-    ...sources,
-    healthy: () => all.map((i) => i.reason()).filter((r): r is string => r !== undefined),
+    watchTemplateSources,
+    healthy: () =>
+      every()
+        .map((i) => i.reason())
+        .filter((r): r is string => r !== undefined),
     synced: Promise.all(all.map((i) => i.synced)).then(() => undefined),
     stop: async () => {
-      await Promise.all(all.map((i) => i.stop()));
+      stopped = true;
+      await Promise.all(every().map((i) => i.stop()));
     },
   };
 }

@@ -62,6 +62,12 @@ t.test('templateFrom configMap and secret sources', async (t) => {
   } as KubeObject);
   const replica = await startReplica('esw-0');
   await waitFor('ready', () => replica.server.readiness().ready || undefined);
+  const clusterWide = (resource: string) =>
+    api
+      .requests({ method: 'GET' })
+      .filter((r) => r.path.startsWith(`/api/v1/${resource}?`) && !/labelSelector=/.test(r.path));
+  t.same(clusterWide('configmaps'), [], 'no ExternalSecret names a ConfigMap yet: none is watched');
+  t.same(clusterWide('secrets'), [], 'nor any Secret beyond the labelled ones');
 
   t.test('each templateAs × target', async (t) => {
     api.put(
