@@ -127,7 +127,7 @@ t.test('startInformers feeds the registry and reports health and the metric', as
   await set.synced;
   await until(() => set.healthy().length === 0, 'all healthy');
   const gauge = await metrics.informerHealthy.get();
-  t.equal(gauge.values.length, 6);
+  t.equal(gauge.values.length, 7);
   t.ok(
     gauge.values.every((v) => v.value === 1),
     'esw_informer_healthy is 1 for every resource',
@@ -159,7 +159,7 @@ t.test('startInformers feeds the registry and reports health and the metric', as
   api.remove('secretstores', 'team', 'st');
   await until(() => registry.getStore('SecretStore', 'st', 'team') === undefined, 'store removed');
   await set.stop();
-  t.ok(set.healthy().length === 6, 'stopped informers are not healthy');
+  t.ok(set.healthy().length === 7, 'stopped informers are not healthy');
   t.ok((await metrics.informerHealthy.get()).values.every((v) => v.value === 0));
 });
 
