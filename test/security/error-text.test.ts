@@ -23,6 +23,8 @@ const CANARY = {
   label: `CANARYlabel${RUN}`,
   awsType: `CanaryType${RUN}`,
   awsMessage: `CANARYawsmessage${RUN}`,
+  cmList: `CANARYcmlist${RUN}`,
+  cmScalar: `CANARYcmscalar${RUN}`,
 };
 
 function es(name: string, key: string, template: Record<string, unknown>): ExternalSecret {
@@ -72,12 +74,26 @@ t.test('YAML errors, API-server Status messages and provider error bodies leave 
   aws.put('app/yaml-at', JSON.stringify({ value: `@${CANARY.yamlAt}` }));
   aws.put('app/yaml-colon', JSON.stringify({ value: `x: ${CANARY.yamlColon}` }));
   aws.put('app/label', JSON.stringify({ value: `${CANARY.label} not a label` }));
+  aws.put('app/cm-list', JSON.stringify({ value: CANARY.cmList }));
+  aws.put('app/cm-scalar', JSON.stringify({ value: CANARY.cmScalar }));
+  // templateFrom from a ConfigMap, KeysAndValues: the secret value lands where a string is due.
+  api.put({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'tpl', namespace: 'default' },
+    data: { list: 'password: [{{ .value }}]\n', scalar: '{{ .value }}' },
+  } as never);
   const replica = await startReplica('pod-0');
 
   // ---- refresh: the three failures, each reported in our words
   api.put(es('yaml-at', 'app/yaml-at', { templateFrom: [{ literal: 'password: {{ .value }}\n' }] }));
   api.put(es('yaml-colon', 'app/yaml-colon', { templateFrom: [{ literal: 'password: {{ .value }}\n' }] }));
   api.put(es('label', 'app/label', { metadata: { labels: { leak: '{{ .value }}' } } }));
+  const kv = (key: string) => ({
+    templateFrom: [{ configMap: { name: 'tpl', items: [{ key, templateAs: 'KeysAndValues' }] } }],
+  });
+  api.put(es('cm-list', 'app/cm-list', kv('list')));
+  api.put(es('cm-scalar', 'app/cm-scalar', kv('scalar')));
 
   const failed = async (name: string) =>
     waitFor(`${name}: Ready=False`, () => {
@@ -97,6 +113,15 @@ t.test('YAML errors, API-server Status messages and provider error bodies leave 
     (await failed('label')).message,
     /^create secret default\/label-target: API server refused the request: 422 Invalid \(field metadata\.labels\)$/,
     'the API server refusal: code, reason, field',
+  );
+  t.equal(
+    (await failed('cm-list')).message,
+    'spec.target.template.templateFrom[0].configMap.items[0]: the rendered template has a list or map where a string value is expected (quote it, or use toJson) at line 1, column 11',
+    'a KeysAndValues list value: position only',
+  );
+  t.equal(
+    (await failed('cm-scalar')).message,
+    'spec.target.template.templateFrom[0].configMap.items[0]: the rendered template is not a map at line 1, column 1',
   );
   // After the others: a batch holding a failing key fails as a whole.
   aws.fault(
