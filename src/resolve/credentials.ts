@@ -76,6 +76,16 @@ export interface ContextOptions {
   onSecretRead?: (namespace: string, name: string, secret: Secret | undefined) => void;
   /** The same for a CA ConfigMap. */
   onConfigMapRead?: (namespace: string, name: string, configMap: ConfigMap | undefined) => void;
+  /**
+   * Called with `namespace/name` of every ServiceAccount whose annotations were read, and the
+   * annotations (undefined when absent): a changed annotation (the GCP service account to
+   * impersonate, the AWS role, the Azure client) retires the client built from it.
+   */
+  onServiceAccountRead?: (
+    namespace: string,
+    name: string,
+    annotations: Record<string, string> | undefined,
+  ) => void;
 }
 
 /** The namespace a selector resolves to under the store's rules, or an ESW_CREDENTIALS error. */
@@ -234,6 +244,7 @@ export function buildClientContext(scope: CredentialScope, opts: ContextOptions)
         cause: err,
       });
     }
+    opts.onServiceAccountRead?.(ns, selector.name, sa?.annotations);
     if (!sa) throw new EswError('ESW_CREDENTIALS', `${scope.label}: ${what} not found`);
     return sa.annotations;
   };

@@ -354,10 +354,20 @@ export class StoreResolver implements Resolver {
     await Promise.all(
       [...ids].map(async (id) => {
         const isConfigMap = id.startsWith(CONFIGMAP_PREFIX);
-        const ref = isConfigMap ? id.slice(CONFIGMAP_PREFIX.length) : id;
+        const isAccount = id.startsWith(SERVICE_ACCOUNT_PREFIX);
+        const ref = isConfigMap
+          ? id.slice(CONFIGMAP_PREFIX.length)
+          : isAccount
+            ? id.slice(SERVICE_ACCOUNT_PREFIX.length)
+            : id;
         const slash = ref.indexOf('/');
         const [ns, name] = [ref.slice(0, slash), ref.slice(slash + 1)];
         try {
+          if (isAccount) {
+            const readAccount = this.#saReader;
+            if (readAccount) current.set(id, annotationsVersion((await readAccount(ns, name))?.annotations));
+            return;
+          }
           const readConfigMap = this.#secrets.readConfigMap?.bind(this.#secrets);
           if (isConfigMap && !readConfigMap) return;
           current.set(
@@ -611,6 +621,8 @@ export class StoreResolver implements Resolver {
         // Kept apart from Secrets by a prefix a namespace name cannot have.
         onConfigMapRead: (ns, name, cm) =>
           secretsRead.set(`${CONFIGMAP_PREFIX}${ns}/${name}`, secretVersion(cm)),
+        onServiceAccountRead: (ns, name, annotations) =>
+          secretsRead.set(`${SERVICE_ACCOUNT_PREFIX}${ns}/${name}`, annotationsVersion(annotations)),
       },
     );
     try {
@@ -1065,6 +1077,17 @@ export function stableJson(value: unknown): string {
 
 /** Prefix of a CA ConfigMap in a client's `secretsRead` (a namespace name has no ':'). */
 const CONFIGMAP_PREFIX = 'ConfigMap:';
+/** Prefix of a ServiceAccount whose annotations a client was built from. */
+const SERVICE_ACCOUNT_PREFIX = 'ServiceAccount:';
+
+/** What identifies a ServiceAccount's annotations as read: a digest, compared, never logged. */
+function annotationsVersion(annotations: Record<string, string> | undefined): string {
+  if (!annotations) return 'absent';
+  const sorted = Object.keys(annotations)
+    .sort()
+    .map((k) => [k, annotations[k]]);
+  return `sha256:${hash('sha256', JSON.stringify(sorted), 'hex')}`;
+}
 
 /**
  * What identifies the version of a credential Secret (or CA ConfigMap) as read: its

@@ -496,3 +496,38 @@ t.test(
     });
   },
 );
+
+t.test(
+  'a changed iam.gke.io/gcp-service-account annotation rebuilds the client at the credential re-check',
+  async (t) => {
+    const { sts, readers, registry, resolver } = await setup(t);
+    const other = 'other@secrets-project.iam.gserviceaccount.com';
+    sts.providers.set(GKE_AUDIENCE, POOL);
+    sts.allowImpersonation(GSA, 'system:serviceaccount:team-a:app');
+    sts.allowImpersonation(other, 'system:serviceaccount:team-a:app');
+    readers.add(`gsa:${GSA}`);
+    readers.add(`gsa:${other}`);
+    registry.upsert(serviceAccount('team-a', 'app', { 'iam.gke.io/gcp-service-account': GSA }));
+    registry.upsert(
+      gcpStore('SecretStore', 'gcp', 'team-a', {
+        auth: { workloadIdentity: { serviceAccountRef: { name: 'app' }, ...CLUSTER } },
+      }),
+    );
+    await read(resolver, 'SecretStore', 'gcp', 'team-a', 'db-0');
+    t.equal(await resolver.recheckCredentials(), 0, 'unchanged: the client is kept');
+    registry.upsert(serviceAccount('team-a', 'app', { 'iam.gke.io/gcp-service-account': other }));
+    t.equal(await resolver.recheckCredentials(), 1, 'the annotation changed: the client is retired');
+    await read(resolver, 'SecretStore', 'gcp', 'team-a', 'db-1');
+    t.same(
+      sts.impersonations.map((i) => i.email),
+      [GSA, other],
+      'the next read impersonates the new account',
+    );
+    // The annotation removed: the federated token itself, from the next client on.
+    registry.upsert(serviceAccount('team-a', 'app'));
+    t.equal(await resolver.recheckCredentials(), 1);
+    readers.add('system:serviceaccount:team-a:app');
+    await read(resolver, 'SecretStore', 'gcp', 'team-a', 'db-2');
+    t.equal(sts.impersonations.length, 2, 'no impersonation any more');
+  },
+);
