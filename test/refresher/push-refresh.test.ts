@@ -20,7 +20,6 @@ import { b64, harness, introExternalSecret, STORE, unb64 } from './harness.ts';
 
 const DB = 'my-app/database-credentials';
 const API = 'my-app/api-key';
-const HOUR = 3_600_000;
 
 function setup() {
   const h = harness({ placeholders: undefined });
