@@ -14,7 +14,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { kubeStatusReason, kubeStatusText } from '../observability/sanitize.ts';
 import { isGone, KubeApiError, statusCode } from './client.ts';
-import { KubeHttp, PARTIAL_LIST, PARTIAL_WATCH } from './http.ts';
+import { KubeHttp, PARTIAL_LIST, PARTIAL_WATCH, WATCH_SLICE } from './http.ts';
 
 export type Sleep = (ms: number) => Promise<void>;
 export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -213,7 +213,13 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (!cont) break;
     }
     const seen = new Set<string>();
-    for (const obj of items) {
+    for (const [i, obj] of items.entries()) {
+      // A (re)list of 10,000 objects reaches the handlers (the refresher among them) one slice per
+      // turn of the event loop, as watch events do: admission shares the loop.
+      if (i > 0 && i % WATCH_SLICE === 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.#stopped) return;
+      }
       const key = objectKey(obj);
       seen.add(key);
       this.#apply('ADDED', obj);

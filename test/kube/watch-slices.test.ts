@@ -98,3 +98,61 @@ t.test('the end of a stream waits for the events still buffered', async (t) => {
   await until(() => inf.cache.size === n, 'every object, across the end of the stream');
   t.equal(api.requests({ verb: 'list' }).length, 1, 'no relist: the resumed watch carried on');
 });
+
+t.test('a relist after 410 Gone hands its objects over in slices too', async (t) => {
+  const api = await KubeApiServer.start({ bookmarkIntervalMs: 3_600_000 });
+  t.teardown(() => api.close());
+  const n = 2000;
+  for (let i = 0; i < n; i++) {
+    api.put({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: `r${i}`, namespace: 'ns', labels: { burst: 'true' } },
+      data: { v: 'MA==' },
+    });
+  }
+  const inf = new Informer<Secret>(api.kubeConfig(), {
+    path: '/api/v1/secrets',
+    apiVersion: 'v1',
+    kind: 'Secret',
+    labelSelector: 'burst=true',
+  });
+  t.teardown(() => inf.stop());
+  inf.start();
+  await inf.synced;
+  await until(() => inf.healthy(), 'watching');
+
+  let turn = 0;
+  let probing = true;
+  const probe = () => {
+    turn++;
+    if (probing) setImmediate(probe);
+  };
+  setImmediate(probe);
+  t.teardown(() => {
+    probing = false;
+  });
+  const perTurn = new Map<number, number>();
+  let updated = 0;
+  inf.on('update', () => {
+    updated++;
+    perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1);
+  });
+  // Every object changes while the watch is down and its history is gone: the informer relists.
+  api.dropWatches();
+  api.compact();
+  for (let i = 0; i < n; i++) {
+    api.put({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: `r${i}`, namespace: 'ns', labels: { burst: 'true' } },
+      data: { v: 'MQ==' },
+    });
+  }
+  api.compact();
+  await until(() => updated === n, 'every change delivered');
+  probing = false;
+  const most = Math.max(...perTurn.values());
+  t.ok(most <= WATCH_SLICE, `at most ${WATCH_SLICE} objects per turn of the loop (most: ${most})`);
+  t.ok(api.requests({ verb: 'list' }).length >= 2, 'delivered by a relist');
+});
