@@ -187,9 +187,7 @@ const AWS: SupportTable = {
   ),
   'spec.provider.aws.auth': SERVED,
   'spec.provider.aws.auth.secretRef.**': SERVED,
-  'spec.provider.aws.auth.jwt.**': refused(
-    `per-store IRSA (AssumeRoleWithWebIdentity with a ServiceAccount token) is ${NOT_YET}; use auth.secretRef or role`,
-  ),
+  'spec.provider.aws.auth.jwt.**': SERVED,
 };
 
 const AZURE: SupportTable = {

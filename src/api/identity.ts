@@ -118,7 +118,10 @@ export function ambientIdentityUses(provider: string, spec: unknown, path: strin
   const uses: AmbientUse[] = [];
   const auth = isObject(spec.auth) ? spec.auth : undefined;
   switch (provider) {
-    case 'aws':
+    case 'aws': {
+      const jwt = isObject(auth?.jwt) ? auth.jwt : undefined;
+      const named =
+        jwt !== undefined && isObject(jwt.serviceAccountRef) && has(jwt.serviceAccountRef, 'name');
       if (!has(auth, 'secretRef') && !has(auth, 'jwt')) {
         uses.push({
           field: `${path}.auth`,
@@ -126,8 +129,18 @@ export function ambientIdentityUses(provider: string, spec: unknown, path: strin
           instead: 'auth.secretRef or auth.jwt',
           identity: OWN_AWS,
         });
+      } else if (jwt && !named && !has(auth, 'secretRef')) {
+        // `auth.jwt` without a ServiceAccount (the introduction's "populated by the SA of the
+        // running pod"): the pod's own IRSA, i.e. the default chain.
+        uses.push({
+          field: `${path}.auth.jwt.serviceAccountRef`,
+          kind: 'required',
+          instead: 'auth.jwt.serviceAccountRef (or auth.secretRef)',
+          identity: OWN_AWS,
+        });
       }
       break;
+    }
     case 'gcpsm':
       if (
         !has(auth, 'secretRef') &&

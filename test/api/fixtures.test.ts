@@ -61,6 +61,8 @@ const AMBIENT = new Set([
   'aws.yaml: SecretStore/parameterstore',
   'azurekv.yaml: SecretStore/example-secret-store-mi',
   'gcpsm.yaml: SecretStore/gcp-default-credentials',
+  // auth.jwt without serviceAccountRef: "populated by the SA of the running pod".
+  'intro.yaml: SecretStore/aws-secrets-manager-store',
 ]);
 
 t.test('ambient identity: refused by default, on the one field that chose it', async (t) => {
@@ -139,8 +141,22 @@ t.test("the introduction's SecretStore and ExternalSecret, exactly as written", 
     );
     t.match(s.errors[0]?.message, `Forbidden: ${NOT_SUPPORTED}; per-store IRSA`);
   } else {
-    t.same(s.errors, []);
-    t.ok(s.warnings.includes('unknown field "spec.provider.aws.auth.jwt.serviceAccountToken"'));
+    // As written ("populated by the SA of the running pod", no serviceAccountRef) it is this
+    // webhook's own IRSA: a namespaced SecretStore may use it only where a cluster admin allows.
+    t.same(
+      s.errors.map((e) => e.field),
+      ['spec.provider.aws.auth.jwt.serviceAccountRef'],
+    );
+    t.match(s.errors[0]?.message, 'a SecretStore must name auth.jwt.serviceAccountRef (or auth.secretRef)');
+    const allowed = validateObject(store, {
+      identity: { ambientNamespaces: ['default'], gcpExternalAccount: false },
+    });
+    t.same(allowed.errors, []);
+    t.ok(allowed.warnings.includes('unknown field "spec.provider.aws.auth.jwt.serviceAccountToken"'));
+    // With a ServiceAccount named (ESO's per-store IRSA), it is valid anywhere.
+    const named = structuredClone(store) as { spec: { provider: { aws: { auth: { jwt: object } } } } };
+    named.spec.provider.aws.auth.jwt = { serviceAccountRef: { name: 'my-app' } };
+    t.same(validateObject(named as never).errors, []);
   }
   const e = validateObject(es);
   t.same(e.errors, []);

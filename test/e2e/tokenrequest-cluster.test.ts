@@ -10,10 +10,18 @@
  * - Azure `WorkloadIdentity` with `serviceAccountRef`: client and tenant IDs from the
  *   ServiceAccount's annotations, the token (audience api://AzureADTokenExchange) exchanged by
  *   the real ClientAssertionCredential at the fake Entra ID, which trusts that subject only.
+ * - AWS per-store IRSA (`auth.jwt.serviceAccountRef`, ESO's documented SecretStore) with the
+ *   introduction's ExternalSecret, for Secrets Manager and Parameter Store: the role from the
+ *   ServiceAccount's `eks.amazonaws.com/role-arn`, the token (audience sts.amazonaws.com)
+ *   verified by the STS fake, one TokenRequest and one exchange for many syncs; the
+ *   introduction's store as written (`auth.jwt` without a ServiceAccount: the pod's own IRSA)
+ *   refused at `kubectl apply`, saying what to set.
  * - No token ever reaches a log line, an Event, a status or a metric.
  */
 import t from 'tap';
 import { startCluster, waitFor } from '../cluster-helpers.ts';
+import { AwsSsmFake } from '../fakes/aws-ssm.ts';
+import { AwsStsFake } from '../fakes/aws-sts.ts';
 import { AZURE_FAKE_TENANT, AzureKeyVaultFake } from '../fakes/azure-keyvault.ts';
 import { kubectlFor } from '../fakes/kubectl.ts';
 import { VaultFake } from '../fakes/vault.ts';
@@ -255,3 +263,167 @@ spec:
     for (const part of token.split('.')) t.notOk(everything.includes(part), 'no token part anywhere');
   }
 });
+
+t.test(
+  'AWS per-store IRSA: the introduction ExternalSecret syncs through TokenRequest and STS',
+  async (t) => {
+    const { api, aws, startReplica } = await startCluster(t, { storeName: 'unused' });
+    // Only this test's stores: the helper's static-key store would sign with its own key.
+    api.remove('secretstores', 'default', 'unused');
+    const [sts, ssm] = await Promise.all([AwsStsFake.start(), AwsSsmFake.start()]);
+    t.teardown(() => Promise.all([sts.close(), ssm.close()]));
+    const stsTokens: string[] = [];
+    sts.tokenVerifier = (token) => {
+      stsTokens.push(token);
+      return api.verifyToken(token, 'sts.amazonaws.com')?.sub === 'system:serviceaccount:default:my-app';
+    };
+    aws.put('my-app/database-credentials', JSON.stringify({ username: 'admin', password: 'from-aws' }));
+    ssm.put('/my-app/api-key', 'from-ssm', { type: 'SecureString' });
+    api.put({
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: {
+        name: 'my-app',
+        namespace: 'default',
+        annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/my-app' },
+      },
+    });
+    const { server, lines, metrics } = await startReplica('esw-0', undefined, {
+      cacheTtlMs: 0,
+      endpoints: { awsSts: sts.endpoint, awsSsm: ssm.endpoint },
+    });
+    await waitFor('ready', () => server.readiness().ready || undefined);
+    const kubectl = await kubectlFor({ url: api.url, caPem: api.caPem }, { token: 'admin-token' });
+    t.teardown(() => kubectl.close());
+    const apply = (doc: string) => kubectl.run(['apply', '--validate=false', '-f', '-'], { stdin: doc });
+
+    // The introduction's SecretStore as written: the pod's own IRSA, refused with what to set.
+    const intro = await apply(`apiVersion: external-secrets.io/v1beta1
+kind: SecretStore
+metadata:
+  name: aws-secrets-manager-store
+  namespace: default
+spec:
+  provider:
+    aws:
+      service: SecretsManager
+      region: us-east-1
+      auth:
+        jwt:
+          serviceAccountToken: "" # This will be populated by the SA of the running pod
+`);
+    t.not(intro.code, 0);
+    t.match(
+      intro.stderr,
+      'spec.provider.aws.auth.jwt.serviceAccountRef: Required value: a SecretStore must name auth.jwt.serviceAccountRef (or auth.secretRef)',
+    );
+
+    // ESO's per-store IRSA SecretStore under the introduction's name, then its ExternalSecret.
+    for (const [name, service] of [
+      ['aws-secrets-manager-store', 'SecretsManager'],
+      ['aws-parameter-store', 'ParameterStore'],
+    ]) {
+      const r = await apply(`apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: ${name}
+  namespace: default
+spec:
+  provider:
+    aws:
+      service: ${service}
+      region: us-east-1
+      auth:
+        jwt:
+          serviceAccountRef:
+            name: my-app
+`);
+      t.equal(r.code, 0, r.stderr);
+    }
+    const es = await apply(`apiVersion: external-secrets.io/v1beta1
+kind: ExternalSecret
+metadata:
+  name: database-credentials-secret
+  namespace: default
+spec:
+  refreshInterval: "1s"
+  secretStoreRef:
+    name: aws-secrets-manager-store
+  target:
+    name: database-credentials
+    creationPolicy: Owner
+  data:
+    - secretKey: username
+      remoteRef:
+        key: my-app/database-credentials
+        property: username
+    - secretKey: password
+      remoteRef:
+        key: my-app/database-credentials
+        property: password
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: api-key
+  namespace: default
+spec:
+  refreshInterval: 1s
+  secretStoreRef: { name: aws-parameter-store, kind: SecretStore }
+  target: { name: api-key }
+  data:
+    - secretKey: key
+      remoteRef: { key: /my-app/api-key }
+`);
+    t.equal(es.code, 0, es.stderr);
+    const db = await waitFor('database-credentials', () =>
+      api.get('secrets', 'default', 'database-credentials'),
+    );
+    const decoded = (o: unknown, k: string) =>
+      Buffer.from(String((o as { data: Record<string, string> }).data[k]), 'base64').toString();
+    t.equal(decoded(db, 'username'), 'admin');
+    t.equal(decoded(db, 'password'), 'from-aws');
+    const key = await waitFor('api-key', () => api.get('secrets', 'default', 'api-key'));
+    t.equal(decoded(key, 'key'), 'from-ssm');
+
+    const before = aws.accessKeys.length + ssm.accessKeys.length;
+    await waitFor('more syncs', () => aws.accessKeys.length + ssm.accessKeys.length >= before + 6);
+    t.same(
+      api
+        .tokenRequests({ namespace: 'default', name: 'my-app' })
+        .map((r) => [r.audiences, r.expirationSeconds]),
+      [[['sts.amazonaws.com'], 600]],
+      'one TokenRequest (audience sts.amazonaws.com, 600 s) for both stores and every sync',
+    );
+    t.equal(sts.count('AssumeRoleWithWebIdentity'), 2, 'one exchange per store client, then reused');
+    t.match(sts.webIdentities, [
+      {
+        roleArn: 'arn:aws:iam::123456789012:role/my-app',
+        sessionName: 'external-secrets-provider-aws',
+        signed: false,
+      },
+      {
+        roleArn: 'arn:aws:iam::123456789012:role/my-app',
+        sessionName: 'external-secrets-provider-aws',
+        signed: false,
+      },
+    ]);
+    t.ok(
+      [...aws.accessKeys, ...ssm.accessKeys].every((k) => k.startsWith('ASIASTS')),
+      'every read signed with the web-identity session',
+    );
+
+    const everything = [
+      lines.join('\n'),
+      JSON.stringify(api.list('events')),
+      JSON.stringify(api.list('externalsecrets')),
+      JSON.stringify(api.list('secretstores')),
+      await metrics.registry.metrics(),
+    ].join('\n');
+    t.ok(stsTokens.length >= 1);
+    for (const token of new Set(stsTokens)) {
+      for (const part of token.split('.')) t.notOk(everything.includes(part), 'no token part anywhere');
+    }
+    t.notMatch(everything, /sts-secret-|sts-session-/, 'no STS secret key or session token anywhere');
+  },
+);

@@ -39,6 +39,11 @@ export class AwsStsFake {
   readonly webIdentities: WebIdentity[] = [];
   /** The audience AssumeRoleWithWebIdentity accepts (the OIDC provider's client id). */
   audience = 'sts.amazonaws.com';
+  /**
+   * Verifies the token's signature (the OIDC provider's keys); tests pass the API-server
+   * double's verifyToken. Unset: any well-formed token with the right claims.
+   */
+  tokenVerifier: ((token: string) => boolean) | undefined;
   /** Lifetime of the credentials handed out; under 5 min the SDK refreshes before every call. */
   lifetimeSeconds = 3600;
   endpoint = '';
@@ -132,6 +137,14 @@ export class AwsStsFake {
     }
     if (!aud.includes(this.audience)) {
       return error(res, 400, 'InvalidIdentityToken', 'Incorrect token audience');
+    }
+    if (this.tokenVerifier && !this.tokenVerifier(token)) {
+      return error(
+        res,
+        400,
+        'InvalidIdentityToken',
+        "Couldn't verify the token's signature or it has expired",
+      );
     }
     this.webIdentities.push({
       roleArn: form.get('RoleArn') ?? '',

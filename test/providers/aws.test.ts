@@ -9,6 +9,7 @@ import {
 } from '../../src/providers/aws/options.ts';
 import { type ClientContext, type ProviderClient, ProviderError } from '../../src/providers/types.ts';
 import { AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
+import { AwsStsFake } from '../fakes/aws-sts.ts';
 import { strictIdentity } from './identity-context.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
@@ -345,13 +346,108 @@ t.test('role chains and per-store IRSA', async (t) => {
   t.same(awsRoleChain({}, 'store'), [], 'no role: the base credentials');
   const fake = await AwsSecretsManagerFake.start();
   t.teardown(() => fake.close());
+  // auth.jwt without a ServiceAccount: this server's own IRSA, refused for an unlisted SecretStore.
+  await t.rejects(
+    awsProvider.newClient({ region: 'eu-west-1', auth: { jwt: {} } }, ctx(fake.endpoint)),
+    { code: 'ESW_IDENTITY_FORBIDDEN', message: /spec\.provider\.aws\.auth/ },
+    "never silently served with this server's own identity",
+  );
+});
+
+t.test('per-store IRSA: TokenRequest token -> AssumeRoleWithWebIdentity through fromWebToken', async (t) => {
+  const sm = await AwsSecretsManagerFake.start();
+  t.teardown(() => sm.close());
+  const sts = await AwsStsFake.start();
+  t.teardown(() => sts.close());
+  sm.put('db', 'v');
+  let issued = 0;
+  const asked: unknown[] = [];
+  const annotations: Record<string, Record<string, string>> = {
+    app: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/app' },
+    custom: {
+      'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/custom',
+      'eks.amazonaws.com/audience': 'my-aud',
+    },
+    bare: {},
+  };
+  const irsaCtx = ctx(sm.endpoint, {
+    endpoints: { aws: sm.endpoint, awsSts: sts.endpoint },
+    serviceAccountAnnotations: async (sel) => {
+      const a = annotations[sel.name ?? ''];
+      if (!a) throw new Error('not found');
+      return a;
+    },
+    serviceAccountToken: async (sel) => {
+      asked.push(sel);
+      const payload = { sub: `system:serviceaccount:default:${sel.name}`, aud: sel.audiences, n: ++issued };
+      return `h.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.s`;
+    },
+  });
+  const client = await awsProvider.newClient(
+    { region: 'eu-west-1', auth: { jwt: { serviceAccountRef: { name: 'app', audiences: ['extra'] } } } },
+    irsaCtx,
+  );
+  t.teardown(() => client.close());
+  for (let i = 0; i < 5; i++) t.equal(text(await client.getSecret({ key: 'db' }, { signal: signal() })), 'v');
+  t.equal(sts.count('AssumeRoleWithWebIdentity'), 1, 'credentials reused until near expiry');
+  t.same(asked, [{ name: 'app', audiences: ['sts.amazonaws.com', 'extra'] }]);
+  t.match(sts.webIdentities, [
+    {
+      roleArn: 'arn:aws:iam::123456789012:role/app',
+      sessionName: 'external-secrets-provider-aws',
+      sub: 'system:serviceaccount:default:app',
+      aud: ['sts.amazonaws.com', 'extra'],
+      signed: false,
+    },
+  ]);
+  t.ok(
+    sm.accessKeys.every((k) => k.startsWith('ASIASTS')),
+    'reads signed with the web-identity session',
+  );
+
+  // Short-lived STS credentials: a fresh token (from the cache of the Kubernetes layer) each renewal.
+  sts.lifetimeSeconds = 60;
+  const short = await awsProvider.newClient(
+    { region: 'eu-west-1', auth: { jwt: { serviceAccountRef: { name: 'app' } } } },
+    irsaCtx,
+  );
+  t.teardown(() => short.close());
+  await short.getSecret({ key: 'db' }, { signal: signal() });
+  await short.getSecret({ key: 'db' }, { signal: signal() });
+  t.ok(sts.count('AssumeRoleWithWebIdentity') >= 3, 'near-expiry credentials are renewed');
+  t.equal(
+    asked.length,
+    sts.count('AssumeRoleWithWebIdentity'),
+    'each exchange asks the token source again (which caches until near its own expiry)',
+  );
+  sts.lifetimeSeconds = 3600;
+
+  // The audience annotation replaces the default; the role chain goes on top.
+  sts.audience = 'my-aud';
+  const chained = await awsProvider.newClient(
+    {
+      region: 'eu-west-1',
+      role: 'arn:aws:iam::2:role/reader',
+      auth: { jwt: { serviceAccountRef: { name: 'custom' } } },
+    },
+    irsaCtx,
+  );
+  t.teardown(() => chained.close());
+  t.equal(text(await chained.getSecret({ key: 'db' }, { signal: signal() })), 'v');
+  t.match(sts.webIdentities.at(-1), { roleArn: 'arn:aws:iam::123456789012:role/custom', aud: ['my-aud'] });
+  t.equal(sts.count('AssumeRole'), 1, 'role assumed on top of the web identity');
+  t.match(sts.assumed.at(-1), { roleArn: 'arn:aws:iam::2:role/reader', signedBy: /^ASIASTS/ });
+
   await t.rejects(
     awsProvider.newClient(
-      { region: 'eu-west-1', auth: { jwt: { serviceAccountRef: { name: 'app' } } } },
-      ctx(fake.endpoint),
+      { region: 'eu-west-1', auth: { jwt: { serviceAccountRef: { name: 'bare' } } } },
+      irsaCtx,
     ),
-    { name: 'ProviderError', kind: 'Invalid', message: /auth\.jwt .* not supported/ },
-    "never silently served with this server's own identity",
+    {
+      kind: 'Invalid',
+      message:
+        'aws: spec.provider.aws.auth.jwt.serviceAccountRef: ServiceAccount "default/bare" has no eks.amazonaws.com/role-arn annotation; an IAM role must be associated with it (as ESO requires)',
+    },
   );
 });
 

@@ -2,9 +2,10 @@
  * The `aws` provider: one store spec, three services, one set of credentials.
  * - `SecretsManager` (secrets-manager.ts), `ParameterStore` (parameter-store.ts) and
  *   `CertificateManager` (certificate-manager.ts) each read with their own SDK client;
- * - credentials (credentials.ts): `auth.secretRef` static keys, else the SDK's default chain
+ * - credentials (credentials.ts): `auth.jwt` (per-store IRSA: a TokenRequest token exchanged
+ *   with AssumeRoleWithWebIdentity), `auth.secretRef` static keys, else the SDK's default chain
  *   (this server's IRSA, pod identity, instance role); `additionalRoles` and `role` are assumed
- *   on top of either.
+ *   on top of any of them.
  */
 import { ACMClient } from '@aws-sdk/client-acm';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -12,7 +13,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import type { AwsProvider } from '../../api/types.ts';
 import { type ClientContext, type Provider, type ProviderClient, ProviderError } from '../types.ts';
 import { CertificateManagerReader } from './certificate-manager.ts';
-import { FIELD, staticCredentials, withRoleChain } from './credentials.ts';
+import { FIELD, staticCredentials, webIdentityCredentials, withRoleChain } from './credentials.ts';
 import { awsClientOptions } from './options.ts';
 import { ParameterStoreReader } from './parameter-store.ts';
 import { SecretsManagerReader } from './secrets-manager.ts';
@@ -34,22 +35,20 @@ export const awsProvider: Provider<AwsProvider> = {
         `aws: ${FIELD}.service "${service}" is not supported; use ${SERVICES.join(', ')}`,
       );
     }
-    if (spec.auth?.jwt) {
-      // ESO takes the role from the ServiceAccount's eks.amazonaws.com/role-arn annotation; this
-      // server does not read ServiceAccounts, and must not fall back to its own identity.
-      throw new ProviderError(
-        'Invalid',
-        `aws: ${FIELD}.auth.jwt (per-store IRSA) is not supported; use auth.secretRef, role, or no auth (this server's identity)`,
-      );
-    }
     const endpoint =
       service === 'ParameterStore'
         ? (ctx.endpoints.awsSsm ?? ctx.endpoints.aws)
         : service === 'CertificateManager'
           ? (ctx.endpoints.awsAcm ?? ctx.endpoints.aws)
           : ctx.endpoints.aws;
-    const base = await staticCredentials(spec, ctx);
-    if (!base) {
+    // ESO's order: auth.jwt first, then auth.secretRef, then the default chain.
+    const irsa = await webIdentityCredentials(spec, ctx, {
+      region: spec.region ?? 'us-east-1',
+      maxAttempts: ctx.maxAttempts,
+      timeoutMs: ctx.timeoutMs,
+    });
+    const base = irsa ? undefined : await staticCredentials(spec, ctx);
+    if (!base && !irsa) {
       // The SDK's default chain is this server's own identity: never for an unlisted SecretStore.
       ctx.requireAmbientIdentity(
         `${FIELD}.auth`,
@@ -63,7 +62,7 @@ export const awsProvider: Provider<AwsProvider> = {
       maxAttempts: ctx.maxAttempts,
       timeoutMs: ctx.timeoutMs,
     });
-    const credentials = withRoleChain(spec, ctx, options.credentials, {
+    const credentials = withRoleChain(spec, ctx, irsa ?? options.credentials, {
       region: options.region,
       maxAttempts: options.maxAttempts,
       timeoutMs: ctx.timeoutMs,
