@@ -215,7 +215,8 @@ t.test('a refused field is refused at admission, naming the field', async (t) =>
       }
     }
   }
-  t.ok(checked > 150, `${checked} refused fields checked`);
+  // A floor that proves the walk ran (mostly unserved providers); it falls as fields are served.
+  t.ok(checked > 100, `${checked} refused fields checked`);
 });
 
 t.test('a refused value is refused at admission, a served value is not', async (t) => {
