@@ -508,3 +508,29 @@ t.test('metadata (metadataPolicy: Fetch): DescribeSecret tags as ESO returns the
     message: 'aws: secret "nope" (tags): ResourceNotFoundException (HTTP 400)',
   });
 });
+
+t.test(
+  'validate (store status): ListSecrets of one item; AccessDenied still proves the credentials',
+  async (t) => {
+    const { fake, client } = await setup(t);
+    await client.validate?.({ signal: AbortSignal.timeout(10_000) });
+    t.equal(fake.calls.get('ListSecrets'), 1, 'one cheap call');
+    fake.fault(
+      { type: 'error', status: 400, errorType: 'AccessDeniedException' },
+      { op: 'ListSecrets', count: 1 },
+    );
+    await client.validate?.({ signal: AbortSignal.timeout(10_000) });
+    t.pass('not allowed to list, but authenticated: valid');
+    fake.fault(
+      { type: 'error', status: 400, errorType: 'UnrecognizedClientException', message: 'token CANARY' },
+      { op: 'ListSecrets', count: 1 },
+    );
+    const err = await client.validate?.({ signal: AbortSignal.timeout(10_000) }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    t.match(err, { kind: 'Forbidden' });
+    t.match(err?.message, /ListSecrets \(store check\): UnrecognizedClientException/);
+    t.notMatch(err?.message, /CANARY/, 'no response text in the message');
+  },
+);

@@ -641,3 +641,20 @@ t.test('AzureStackCloud: tokens come from the authority customCloudConfig names'
     { kind: 'Invalid', message: /requires useAzureSDK: true/ },
   );
 });
+
+t.test(
+  'validate (store status): the first page of one secret; a 403 still proves the credentials',
+  async (t) => {
+    const { fake, client } = await setup(t);
+    fake.put('a', 'x');
+    await client.validate?.({ signal: signal() });
+    t.equal(fake.count('ListSecrets'), 1, 'one page');
+    fake.fault({ type: 'error', status: 403, code: 'Forbidden' }, { op: 'ListSecrets', count: 1 });
+    await client.validate?.({ signal: signal() });
+    t.pass('not allowed to list, but authenticated: valid');
+    fake.fault({ type: 'error', status: 401, code: 'Unauthorized' }, { op: 'ListSecrets', count: 5 });
+    const err = await failure(client.validate?.({ signal: signal() }) ?? Promise.resolve());
+    t.equal(err.kind, 'Forbidden');
+    t.match(err.message, /store check/);
+  },
+);

@@ -421,3 +421,23 @@ t.test('an unreachable server is Unavailable', async (t) => {
   await fake.close();
   await rejectsKind(t, client.getSecret({ key: 'db' }, deadline()), 'Unavailable', 'server gone');
 });
+
+t.test(
+  'validate (store status): ListSecrets of one item; PERMISSION_DENIED still proves the credentials',
+  async (t) => {
+    const { fake, client } = await setup(t);
+    await client.validate?.(deadline());
+    t.equal(fake.calls.ListSecrets, 1, 'one cheap call');
+    fake.setFault('*', { code: GrpcCode.PERMISSION_DENIED, times: 1, details: CANARY });
+    await client.validate?.(deadline());
+    t.pass('not allowed to list, but authenticated: valid');
+    fake.setFault('*', { code: GrpcCode.UNAUTHENTICATED, times: 1, details: CANARY });
+    const err = await rejectsKind(
+      t,
+      client.validate?.(deadline()) ?? Promise.resolve(),
+      'Forbidden',
+      'unauthenticated',
+    );
+    t.match(err.message, /store check/);
+  },
+);
