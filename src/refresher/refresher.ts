@@ -405,7 +405,7 @@ export class Refresher {
     }
     if (this.running) this.#triggered(source, store.kind, scheduled);
     this.#opts.logger.info(
-      { store: storeLabel(store), source, keys: keys?.length ?? 'all', objects: scheduled.length },
+      { store: storeLabel(store), source, keys, objects: scheduled.length },
       'store refresh requested',
     );
     this.#wake();

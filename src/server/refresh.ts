@@ -176,10 +176,7 @@ export class RefreshEndpoint {
       );
       return unavailable();
     }
-    this.#opts.logger.info(
-      { user: user.username, store: label, keys: keys?.length ?? 'all', id },
-      'refresh requested',
-    );
+    this.#opts.logger.info({ user: user.username, store: label, keys, id }, 'refresh requested');
     return {
       status: 202,
       body: {
