@@ -196,3 +196,18 @@ t.test('a token issued for another audience is not accepted when an audience is 
   t.equal((await post(ask('aws'), 'other-audience-token')).status, 401);
   t.equal((await post(ask('aws'), 'rotator-token')).status, 401, 'the API server audience only: not ours');
 });
+
+t.test('the API server unreachable: 503 with Retry-After, nothing said about the store', async (t) => {
+  const { api, post, lines } = await setup(t);
+  t.equal((await post(ask('aws'), 'rotator-token')).status, 202, 'the token is reviewed and cached');
+  api.restart();
+  await api.close();
+  const review = await post(ask('aws'), 'rotator-token');
+  t.equal(review.status, 503, 'the access review fails');
+  t.equal(review.headers['retry-after'], '5');
+  const token = await post(ask('aws'), 'stranger-token');
+  t.same([token.status, token.body], [review.status, review.body], 'the token review fails: the same answer');
+  t.ok(lines.some((l) => l.includes('SubjectAccessReview failed')));
+  t.ok(lines.some((l) => l.includes('TokenReview failed')));
+  t.notOk(lines.join('\n').includes('stranger-token'), 'tokens never logged');
+});
