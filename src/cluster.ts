@@ -207,17 +207,17 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
 }
 
 function wireRefresher(r: Refresher, informers: ReturnType<typeof startInformers>): void {
-  informers.externalSecrets.on('add', (es) => r.upsertExternalSecret(es));
+  added(informers.externalSecrets, (es) => r.upsertExternalSecret(es));
   informers.externalSecrets.on('update', (es) => r.upsertExternalSecret(es));
   informers.externalSecrets.on('delete', (es) => r.deleteExternalSecret(es));
   informers.managedSecrets.on('update', (s) => r.targetSecretChanged(s, false));
   informers.managedSecrets.on('delete', (s) => r.targetSecretChanged(s, true));
-  informers.placeholderSecrets.on('add', (s) => r.upsertPlaceholder(s));
+  added(informers.placeholderSecrets, (s) => r.upsertPlaceholder(s));
   informers.placeholderSecrets.on('update', (s) => r.upsertPlaceholder(s));
   informers.placeholderSecrets.on('delete', (s) => r.deletePlaceholder(s));
   // force-sync and refresh requests on stores (docs/push-refresh.md).
   for (const stores of [informers.secretStores, informers.clusterSecretStores]) {
-    stores.on('add', (s) => r.upsertStore(s));
+    added(stores, (s) => r.upsertStore(s));
     stores.on('update', (s) => r.upsertStore(s));
     stores.on('delete', (s) => r.deleteStore(s));
   }
@@ -225,15 +225,23 @@ function wireRefresher(r: Refresher, informers: ReturnType<typeof startInformers
   const sources = (es: ExternalSecret) => {
     for (const ref of templateSourceRefs(es)) informers.watchTemplateSources(ref.kind);
   };
-  informers.externalSecrets.on('add', sources);
+  added(informers.externalSecrets, sources);
   informers.externalSecrets.on('update', sources);
-  // Those listed before this wiring (the certificates may be awaited in between).
-  for (const es of informers.externalSecrets.cache.values()) sources(es);
+}
+
+/**
+ * `on('add')`, and the objects already listed: the informers start before the certificates are
+ * awaited (built-in mode), so a list can finish before these handlers exist — without this, the
+ * ExternalSecrets present at start-up were never synced in that mode.
+ */
+function added<T extends KubeObject>(inf: Informer<T>, cb: (obj: T) => void): void {
+  inf.on('add', cb);
+  for (const obj of inf.cache.values()) cb(obj);
 }
 
 function wireStoreStatus(ss: StoreStatus, informers: ReturnType<typeof startInformers>): void {
   for (const inf of [informers.secretStores, informers.clusterSecretStores]) {
-    inf.on('add', (s) => ss.upsert(s));
+    added(inf, (s) => ss.upsert(s));
     inf.on('update', (s) => ss.upsert(s));
     inf.on('delete', (s) => ss.remove(s));
   }
@@ -243,7 +251,7 @@ function wireClusterExternalSecrets(
   c: ClusterExternalSecrets,
   informers: ReturnType<typeof startInformers>,
 ): void {
-  informers.clusterExternalSecrets.on('add', (o) => c.upsert(o));
+  added(informers.clusterExternalSecrets, (o) => c.upsert(o));
   informers.clusterExternalSecrets.on('update', (o) => c.upsert(o));
   informers.clusterExternalSecrets.on('delete', (o) => c.remove(o));
   informers.namespaces.on('add', () => c.namespaceChanged());
