@@ -1,6 +1,7 @@
 /**
  * Cluster mode: informers feed the store registry (so admission never calls the API to find a
- * store), the elected leader runs the refresher, and in the built-in certificate mode every
+ * store), the refresher runs on the elected leader (`--shards 1`) or on every replica for the
+ * shards it holds (`--shards N`, src/kube/shards.ts), and in the built-in certificate mode every
  * replica keeps its serving certificate in step with the shared Secret.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -16,6 +17,7 @@ import { LeaderElector } from './kube/leader.ts';
 import { ApiRefreshKube } from './kube/refresh-kube.ts';
 import { ApiSecretReader } from './kube/secret-reader.ts';
 import { ServiceAccountTokens } from './kube/service-accounts.ts';
+import { ShardCoordinator } from './kube/shards.ts';
 import { ApiCesWriter, ClusterExternalSecrets } from './refresher/cluster-external-secret.ts';
 import { ApiKubeWriter } from './refresher/kube-writer.ts';
 import { PlaceholderRefresh } from './refresher/placeholder.ts';
@@ -30,6 +32,8 @@ import { RefreshEndpoint } from './server/refresh.ts';
 export interface ClusterRuntime extends Runtime {
   refresher: Refresher | undefined;
   elector: LeaderElector | undefined;
+  /** With --shards N > 1: the Leases of the shards this replica refreshes. */
+  shards: ShardCoordinator | undefined;
   certs: CertBootstrap | undefined;
 }
 
@@ -69,6 +73,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
   const serviceAccounts = new ServiceAccountTokens(http, opts.now ? { now: opts.now } : {});
 
   let elector: LeaderElector | undefined;
+  let shards: ShardCoordinator | undefined;
   let certs: CertBootstrap | undefined;
   if (config.certMode === 'builtin') {
     certs = new CertBootstrap({
@@ -83,7 +88,8 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       logger,
       // Before an election has run (or with the refresher off) every replica may renew: the
       // Secret's resourceVersion preconditions keep them from stepping on each other.
-      isLeader: () => elector?.isLeader() ?? true,
+      // With shards, the holder of shard 0 renews.
+      isLeader: () => (elector ? elector.isLeader() : shards ? shards.owns(0) : true),
     });
     // The server cannot start without its certificate files.
     await certs.start();
@@ -92,6 +98,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
   let refresher: Refresher | undefined;
   let storeStatus: StoreStatus | undefined;
   let ces: ClusterExternalSecrets | undefined;
+  let closed = false;
   let recheck: NodeJS.Timeout | undefined;
   const runtime = createRuntime(
     registry,
@@ -107,11 +114,13 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
     {
       notReady: () => [...informers.healthy(), ...(certs?.notReady() ?? [])],
       close: async () => {
+        closed = true;
         clearInterval(recheck);
         // Stop refreshing first (no write is started after this), then release the lease so a
         // follower takes over at once; in-flight syncs drain meanwhile.
         const stopping = Promise.all([refresher?.stop(), storeStatus?.stop(), ces?.stop()]);
         await elector?.stop();
+        await shards?.stop();
         await stopping;
         await certs?.stop();
         await informers.stop();
@@ -142,6 +151,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
         const t = setTimeout(fn, ms);
         return { cancel: () => clearTimeout(t) };
       },
+      shards: config.shards,
     });
     refresher = r;
     wireRefresher(r, informers);
@@ -172,7 +182,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       },
     });
     wireClusterExternalSecrets(ces, informers);
-    elector = new LeaderElector({
+    const lease = {
       client,
       namespace: config.namespace,
       name: config.leaseName,
@@ -182,16 +192,39 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       retryPeriodMs: config.retryPeriodMs,
       metrics,
       logger,
-      // Refresh only once stores are known, or the first pass would fail on "store not found".
-      onStartedLeading: () =>
-        void informers.synced.then(() => {
-          r.start();
-          storeStatus?.start();
-          ces?.start();
-        }),
-      onStoppedLeading: () => void Promise.all([r.stop(), storeStatus?.stop(), ces?.stop()]),
-    });
-    elector.start();
+    };
+    if (config.shards > 1) {
+      const coordinator = new ShardCoordinator({
+        ...lease,
+        shards: config.shards,
+        onShards: (owned) => {
+          // Store status and ClusterExternalSecrets are written by one replica: shard 0's holder.
+          if (owned.includes(0)) {
+            storeStatus?.start();
+            ces?.start();
+          } else void Promise.all([storeStatus?.stop(), ces?.stop()]);
+          return r.setShards(owned);
+        },
+      });
+      shards = coordinator;
+      // Campaign only once stores are known, or the first pass would fail on "store not found".
+      void informers.synced.then(() => {
+        if (!closed) coordinator.start();
+      });
+    } else {
+      elector = new LeaderElector({
+        ...lease,
+        // Refresh only once stores are known, or the first pass would fail on "store not found".
+        onStartedLeading: () =>
+          void informers.synced.then(() => {
+            r.start();
+            storeStatus?.start();
+            ces?.start();
+          }),
+        onStoppedLeading: () => void Promise.all([r.stop(), storeStatus?.stop(), ces?.stop()]),
+      });
+      elector.start();
+    }
   }
   // POST /refresh: any replica takes a request and records it on the store; the owners act.
   const refresh = config.refreshEndpoint
@@ -203,7 +236,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
         ...(config.refreshAudience ? { audiences: [config.refreshAudience] } : {}),
       })
     : undefined;
-  return { ...runtime, refresher, elector, certs, refresh };
+  return { ...runtime, refresher, elector, shards, certs, refresh };
 }
 
 function wireRefresher(r: Refresher, informers: ReturnType<typeof startInformers>): void {

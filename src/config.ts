@@ -58,6 +58,7 @@ export type FlagKind =
   | 'port'
   | 'duration'
   | 'days'
+  | 'count'
   | { oneOf: readonly string[] };
 
 export interface FlagSpec {
@@ -266,7 +267,16 @@ export const FLAGS: readonly FlagSpec[] = [
     env: 'ESW_LEASE_NAME',
     default: 'external-secrets-webhook-refresher',
     value: 'NAME',
-    help: 'the Lease the refresher leader holds',
+    help: 'the Lease the refresher leader holds (with --shards N > 1: the prefix of the shard and member Leases)',
+  },
+  {
+    name: 'shards',
+    commands: SERVE,
+    kind: 'count',
+    env: 'ESW_SHARDS',
+    default: '1',
+    value: 'N',
+    help: 'split refresh work into N shards, each owned through its own Lease, shared by every replica (1: one Lease, one replica refreshes everything)',
   },
   {
     name: 'lease-duration',
@@ -550,6 +560,12 @@ function convert(spec: FlagSpec, raw: string | string[] | boolean): string | num
         throw new ConfigError(`${flag} must be a whole number of days from 1 to 3650, got "${raw}"`);
       return n;
     }
+    case 'count': {
+      const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+      if (!Number.isInteger(n) || n < 1 || n > 1024)
+        throw new ConfigError(`${flag} must be a whole number from 1 to 1024, got "${raw}"`);
+      return n;
+    }
     default:
       return raw;
   }
@@ -690,6 +706,8 @@ export interface ServeConfig {
   namespace: string;
   podName: string;
   leaseName: string;
+  /** Shards of the refresh keyspace; 1: one Lease elects the replica that refreshes everything. */
+  shards: number;
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
@@ -763,6 +781,7 @@ export function serveConfig(cl: CommandLine, env: NodeJS.ProcessEnv = process.en
     namespace: cl.string('namespace') as string,
     podName: cl.string('pod-name') ?? env.HOSTNAME ?? `esw-${process.pid}`,
     leaseName: cl.string('lease-name') as string,
+    shards: cl.number('shards'),
     leaseDurationMs: cl.number('lease-duration'),
     renewDeadlineMs: cl.number('renew-deadline'),
     retryPeriodMs: cl.number('retry-period'),

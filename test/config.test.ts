@@ -17,6 +17,7 @@ t.test('defaults: the embedded standalone server on 8443 with dev certificates',
   t.equal(c.refresher, true);
   t.equal(c.certMode, 'files');
   t.equal(c.leaseDurationMs, 15_000);
+  t.equal(c.shards, 1, 'one Lease, one refreshing replica, unless --shards says otherwise');
   t.equal(c.renewDeadlineMs, 10_000);
   t.equal(c.retryPeriodMs, 2_000);
   t.equal(c.admissionDeadlineMs, 8_000);
@@ -62,6 +63,10 @@ t.test('bad values are refused with the flag named', async (t) => {
   t.throws(() => parseServeConfig(['--port', 'http'], {}), /--port/);
   t.throws(() => parseServeConfig(['--port', '70000'], {}), /--port/);
   t.throws(() => parseServeConfig(['--lease-duration', 'soon'], {}), /--lease-duration/);
+  t.equal(parseServeConfig(['--shards', '32'], {}).shards, 32);
+  t.equal(parseServeConfig([], { ESW_SHARDS: '8' }).shards, 8);
+  for (const bad of ['0', '1025', 'many', '2.5'])
+    t.throws(() => parseServeConfig(['--shards', bad], {}), /--shards must be a whole number from 1 to 1024/);
   t.throws(() => parseServeConfig(['--bogus'], {}), /bogus/);
   t.throws(() => parseServeConfig(['--credentials-recheck', 'often'], {}), /--credentials-recheck/);
 });

@@ -1,0 +1,54 @@
+/**
+ * The first sync at scale on the API-server double (issue 12's scenario, test/fakes/scale-scenario.ts,
+ * at 2,000 ExternalSecrets in 20 namespaces, a SecretStore each, 200 AWS keys): one cluster-mode
+ * replica, as `esw serve --kubeconfig` runs it. Not timed — outcomes only:
+ * - every target written exactly once, with one data (never rewritten with other values);
+ * - every status written once: the echo of our own status write never triggers a re-sync;
+ * - the call economy: at most one BatchGetSecretValue per 20 distinct keys of a store, and no
+ *   single GetSecretValue for keys that could be batched.
+ */
+import t from 'tap';
+import { startCluster, waitFor } from '../cluster-helpers.ts';
+import { batchEconomy, ScaleObserver, scaleLayout, seedScale } from '../fakes/scale-scenario.ts';
+
+const N = 2_000;
+
+async function syncs(metrics: { managedSyncs: { get(): Promise<{ values: { value: number }[] }> } }) {
+  return (await metrics.managedSyncs.get()).values.reduce((s, v) => s + v.value, 0);
+}
+
+t.test(`first sync of ${N} ExternalSecrets: each target once, inside the call economy`, async (t) => {
+  const cpu = process.cpuUsage();
+  const { api, aws, startReplica } = await startCluster(t);
+  const layout = scaleLayout(N);
+  seedScale(api, aws, layout);
+  const observer = new ScaleObserver(api, layout);
+  t.teardown(() => observer.stop());
+
+  const replica = await startReplica('esw-0', undefined, { cacheTtlMs: 30_000 });
+  await waitFor('every target written and every status Ready', () => observer.completeAt, 300_000);
+  await waitFor('every sync counted', async () => (await syncs(replica.metrics)) >= N, 60_000);
+  // The last status writes come back as MODIFIED events: give them time to arrive (a re-sync
+  // they caused would show below as a second status write or a second sync).
+  await new Promise((r) => setTimeout(r, 2_000));
+  await replica.runtime.refresher?.tick();
+
+  const s = observer.summary();
+  t.equal(s.targets, N, 'every target written');
+  t.equal(s.maxWritesPerTarget, 1, 'each target written once');
+  t.equal(s.targetsWithDifferentData, 0, 'no Secret written twice with different data');
+  t.equal(api.writes('secrets', 'create'), N, `${N} creates, no replace`);
+  t.equal(s.statusWrites, N, 'one status write per ExternalSecret');
+  t.same(s.statusRewritten, [], 'no ExternalSecret re-synced on the echo of its status write');
+  t.equal(await syncs(replica.metrics), N, 'one sync per ExternalSecret');
+
+  const economy = batchEconomy(layout);
+  t.equal(economy, 100, '20 stores × 100 keys: 5 batches each');
+  t.equal(aws.count('GetSecretValue'), 0, 'no single GetSecretValue');
+  t.ok(
+    aws.count('BatchGetSecretValue') <= economy,
+    `${aws.count('BatchGetSecretValue')} BatchGetSecretValue ≤ ${economy}`,
+  );
+  const used = process.cpuUsage(cpu);
+  t.comment(`CPU ${((used.user + used.system) / 1e6).toFixed(1)} s (the double, the fake and the replica)`);
+});
