@@ -147,10 +147,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       logger: logger.child({ component: 'refresher' }),
       metrics,
       placeholders: new PlaceholderRefresh(runtime.resolver, logger),
-      setTimer: (fn, ms) => {
-        const t = setTimeout(fn, ms);
-        return { cancel: () => clearTimeout(t) };
-      },
+      setTimer: timer,
       shards: config.shards,
     });
     refresher = r;
@@ -160,10 +157,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       kube: new ApiKubeWriter(client),
       logger: logger.child({ component: 'store-status' }),
       controllerClass: opts.controllerClass ?? config.controllerClass,
-      setTimer: (fn, ms) => {
-        const t = setTimeout(fn, ms);
-        return { cancel: () => clearTimeout(t) };
-      },
+      setTimer: timer,
     });
     wireStoreStatus(storeStatus, informers);
     const controllerClass = opts.controllerClass ?? config.controllerClass;
@@ -237,6 +231,16 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       })
     : undefined;
   return { ...runtime, refresher, elector, shards, certs, refresh };
+}
+
+/**
+ * A cancellable timer for the refresher's and store status's run loops. Node fires a timeout
+ * longer than 2^31 − 1 ms (24.8 days) after 1 ms: a refresh interval of 30 days (`720h`) would
+ * spin the loop. The timer is capped: firing early finds nothing due and arms the next one.
+ */
+export function timer(fn: () => void, ms: number): { cancel(): void } {
+  const t = setTimeout(fn, Math.min(ms, 2_147_483_647));
+  return { cancel: () => clearTimeout(t) };
 }
 
 function wireRefresher(r: Refresher, informers: ReturnType<typeof startInformers>): void {
