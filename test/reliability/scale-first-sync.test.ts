@@ -59,6 +59,12 @@ t.test(`first sync of ${N} ExternalSecrets: each target once, inside the call ec
     aws.count('BatchGetSecretValue') <= economy,
     `${aws.count('BatchGetSecretValue')} BatchGetSecretValue ≤ ${economy}`,
   );
+  const sizes = new Map<number, number>();
+  for (const a of aws.asked)
+    if (a.op === 'BatchGetSecretValue') sizes.set(a.ids.length, (sizes.get(a.ids.length) ?? 0) + 1);
+  t.comment(
+    `batches by size: ${JSON.stringify(Object.fromEntries(sizes))}; ops ${JSON.stringify(Object.fromEntries(aws.calls))}`,
+  );
   const used = process.cpuUsage(cpu);
   t.comment(`CPU ${((used.user + used.system) / 1e6).toFixed(1)} s (the double, the fake and the replica)`);
 });
