@@ -170,10 +170,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       },
       serves: (store) => servesStore(store, controllerClass),
       logger: logger.child({ component: 'clusterexternalsecret' }),
-      setTimer: (fn, ms) => {
-        const t = setTimeout(fn, ms);
-        return { cancel: () => clearTimeout(t) };
-      },
+      setTimer: timer,
     });
     wireClusterExternalSecrets(ces, informers);
     const lease = {
@@ -234,7 +231,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
 }
 
 /**
- * A cancellable timer for the refresher's and store status's run loops. Node fires a timeout
+ * A cancellable timer for the run loops (refresher, store status, ClusterExternalSecrets). Node fires a timeout
  * longer than 2^31 − 1 ms (24.8 days) after 1 ms: a refresh interval of 30 days (`720h`) would
  * spin the loop. The timer is capped: firing early finds nothing due and arms the next one.
  */
