@@ -3,7 +3,8 @@
  * GCP, Azure and fake providers (Vault also behind userpass, ldap, jwt and iam logins whose
  * passwords, JWTs and AWS secret keys are canaries, right and wrong; GCP also behind workload
  * identity and federation, whose ServiceAccount tokens, AWS keys, STS answers and access tokens
- * are canaries, a refused exchange among them), driven through admission (fills and refusals), refresh (syncs,
+ * are canaries, a refused exchange among them; Vault kubernetes auth, Azure workload identity and
+ * AWS per-store IRSA behind a ServiceAccount token whose signature is a canary), driven through admission (fills and refusals), refresh (syncs,
  * template and property errors, `templateFrom` literals that render invalid YAML, API-server
  * refusals whose Status message echoes a value) and provider errors whose bodies carry a canary
  * (identifier-shaped too, where a body's error code is read). None may appear in a log line
@@ -24,6 +25,7 @@ import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
 import { createRuntime } from '../../src/runtime.ts';
 import { createCertificates } from '../../src/server/certs.ts';
 import { AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
+import { AwsStsFake } from '../fakes/aws-sts.ts';
 import { AZURE_FAKE_TENANT, AzureKeyVaultFake } from '../fakes/azure-keyvault.ts';
 import { GcpSecretManagerFake, GrpcCode } from '../fakes/gcp-secret-manager.ts';
 import { GcpStsFake } from '../fakes/gcp-sts.ts';
@@ -193,6 +195,13 @@ t.test('no canary outside Secret data, across every provider and every path', as
   const b64url = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const azure = await AzureKeyVaultFake.start();
   t.teardown(() => azure.close());
+  // ServiceAccount tokens (TokenRequest) for Vault kubernetes auth, Azure workload identity and
+  // AWS per-store IRSA: each trusts the token only with the canary signature.
+  const awsSts = await AwsStsFake.start();
+  t.teardown(() => awsSts.close());
+  awsSts.tokenVerifier = (token) => token.endsWith(saTokenCanary);
+  vault.addKubernetesRole('sa', (jwt) => jwt.endsWith(saTokenCanary));
+  azure.federated.set('wi-client', (assertion) => assertion.endsWith(saTokenCanary));
 
   const awsKey = plant('aws-secret-access-key');
   const vaultToken = plant('vault-token');
@@ -327,6 +336,23 @@ t.test('no canary outside Secret data, across every provider and every path', as
         },
       },
     }),
+    storeObject('vault-k8s', {
+      vault: {
+        server: vaultUrl,
+        path: 'secret',
+        auth: { kubernetes: { role: 'sa', serviceAccountRef: { name: 'vault-k8s' } } },
+      },
+    }),
+    storeObject('azure-wi', {
+      azurekv: { vaultUrl: azure.url, authType: 'WorkloadIdentity', serviceAccountRef: { name: 'azure-wi' } },
+    }),
+    storeObject('aws-irsa', {
+      aws: {
+        service: 'SecretsManager',
+        region: 'us-east-1',
+        auth: { jwt: { serviceAccountRef: { name: 'aws-irsa' } } },
+      },
+    }),
     storeObject('azure', {
       azurekv: {
         vaultUrl: azure.url,
@@ -342,6 +368,15 @@ t.test('no canary outside Secret data, across every provider and every path', as
   ]) {
     registry.upsert(o);
   }
+  const SERVICE_ACCOUNTS: Record<string, Record<string, string>> = {
+    'gcp-wi': { 'iam.gke.io/gcp-service-account': gsa },
+    'vault-k8s': {},
+    'azure-wi': {
+      'azure.workload.identity/client-id': 'wi-client',
+      'azure.workload.identity/tenant-id': AZURE_FAKE_TENANT,
+    },
+    'aws-irsa': { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/irsa' },
+  };
   const runtime = createRuntime(registry, registry, {
     logger,
     metrics,
@@ -349,6 +384,7 @@ t.test('no canary outside Secret data, across every provider and every path', as
     cacheTtlMs: 30_000,
     endpoints: {
       aws: aws.endpoint,
+      awsSts: awsSts.endpoint,
       gcp: { host: gcpAddr.host, port: gcpAddr.port, insecure: false, ca: gcpTls.caCert },
       gcpSts: sts.tokenUrl,
       gcpIamCredentials: sts.url,
@@ -361,10 +397,10 @@ t.test('no canary outside Secret data, across every provider and every path', as
     identity: { ambientNamespaces: ['default'], gcpExternalAccount: false },
     serviceAccountToken: async (req) =>
       `${b64url({ alg: 'RS256' })}.${b64url({ sub: `system:serviceaccount:${req.namespace}:${req.name}`, aud: req.audiences })}.${saTokenCanary}`,
-    serviceAccounts: async (ns, name) =>
-      ns === 'default' && name === 'gcp-wi'
-        ? { annotations: { 'iam.gke.io/gcp-service-account': gsa } }
-        : undefined,
+    serviceAccounts: async (ns, name) => {
+      const annotations = ns === 'default' ? SERVICE_ACCOUNTS[name] : undefined;
+      return annotations ? { annotations } : undefined;
+    },
   });
   t.teardown(() => runtime.close());
 
@@ -381,6 +417,9 @@ t.test('no canary outside Secret data, across every provider and every path', as
     'gcp-wi': { db: 'app-db', plain: 'app-plain' },
     'gcp-wif-aws': { db: 'app-db', plain: 'app-plain' },
     azure: { db: 'app-db', plain: 'app-plain' },
+    'vault-k8s': { db: 'app/db', plain: 'app/plain', plainProp: 'value' },
+    'azure-wi': { db: 'app-db', plain: 'app-plain' },
+    'aws-irsa': { db: 'app/db', plain: 'app/plain' },
     fake: { db: 'app-db', plain: 'app-plain' },
   };
 
