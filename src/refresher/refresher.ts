@@ -160,8 +160,11 @@ export class Refresher {
   readonly #sources = new Map<string, Set<string>>();
   /** store group -> the force-sync value and refresh request last seen on it */
   readonly #storeMarks = new Map<string, { forceSync: string | undefined; request: string | undefined }>();
-  /** object key -> the pending push refresh (the earliest), for the latency histogram */
-  readonly #triggers = new Map<string, { source: TriggerSource; at: number }>();
+  /**
+   * object key -> its pending push refresh: the earliest request (`at`, for the latency
+   * histogram) and the latest (`latest`: its values must be fetched after it).
+   */
+  readonly #triggers = new Map<string, { source: TriggerSource; at: number; latest: number }>();
   /** key -> its sync in flight */
   readonly #inFlight = new Map<string, Promise<void>>();
   /** The shards this replica refreshes: 'all', or a set (empty: none). */
@@ -417,7 +420,11 @@ export class Refresher {
     const at = this.#now();
     this.#opts.metrics?.refreshTriggers.inc({ source, kind });
     this.#opts.metrics?.refreshTriggeredObjects.inc({ source }, keys.length);
-    for (const key of keys) if (!this.#triggers.has(key)) this.#triggers.set(key, { source, at });
+    for (const key of keys) {
+      const pending = this.#triggers.get(key);
+      if (pending) pending.latest = at;
+      else this.#triggers.set(key, { source, at, latest: at });
+    }
   }
 
   /** A push-refreshed object synced: the time from the request to its Secret written. */
@@ -575,7 +582,10 @@ export class Refresher {
       if (!item) break;
       if (item.priority === Priority.Routine && this.#heldByWindow(item.key)) continue;
       lastGroup = item.priority === Priority.Urgent ? item.group : undefined;
-      round.push(item);
+      // A push refresh asks for values fetched after the request, not after this round: the
+      // rounds a big store-wide trigger takes share one read per key.
+      const trigger = item.priority === Priority.Urgent ? this.#triggers.get(item.key) : undefined;
+      round.push(trigger && trigger.latest < item.due ? { ...item, due: trigger.latest } : item);
     }
     return round;
   }

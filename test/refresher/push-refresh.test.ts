@@ -270,3 +270,21 @@ t.test('which ExternalSecrets read from a store', async (t) => {
     ),
   );
 });
+
+t.test('a trigger bigger than a round: the rounds share one read per key', async (t) => {
+  // At most 8 objects of one store a round; the refresher's clock moves a millisecond at each
+  // look, so every round is taken later than the request and later than the first read.
+  const h: ReturnType<typeof harness> = harness({ roundSize: 2, now: () => h.clock.advance(1) });
+  h.remote.values.set(DB, '{"password":"one"}');
+  h.refresher.upsertStore(STORE);
+  for (let i = 0; i < 20; i++) h.refresher.upsertExternalSecret(esFor(`db-${i}`, DB));
+  h.refresher.start();
+  await h.refresher.tick();
+  h.remote.values.set(DB, '{"password":"two"}');
+  h.clock.advance(1_000);
+  const calls = h.remote.calls;
+  h.refresher.upsertStore(annotated(STORE, { 'force-sync': '1' }));
+  await h.refresher.tick();
+  for (let i = 0; i < 20; i++) t.equal(target(h, `db-${i}-target`), 'two');
+  t.equal(h.remote.calls - calls, 1, 'three rounds, one provider call');
+});
