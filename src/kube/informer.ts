@@ -46,6 +46,13 @@ export interface InformerOptions {
    * in `metadata`. For kinds watched only to learn that an object changed.
    */
   metadataOnly?: boolean;
+  /**
+   * The resource may not be served (a CRD added by a later release: `helm upgrade` does not
+   * install new CRDs). A 404 on the list then counts as synced, empty and healthy — the
+   * informer keeps trying on its backoff and starts when the resource appears — instead of
+   * holding `synced` and readiness forever.
+   */
+  optional?: boolean;
   /** Called whenever health changes. */
   onHealth?: (healthy: boolean) => void;
   /**
@@ -82,6 +89,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   #resolveSynced: () => void = () => {};
   #resourceVersion = '';
   #listed = false;
+  #absent = false;
   #watching = false;
   #stopped = false;
   #running: Promise<void> | undefined;
@@ -124,9 +132,14 @@ export class Informer<T extends KubeObject = KubeObject> {
     return [...this.cache.values()];
   }
 
-  /** Listed and watching. */
+  /** Listed and watching (or an optional resource the API server does not serve). */
   healthy(): boolean {
-    return this.#listed && this.#watching;
+    return (this.#listed && this.#watching) || this.#absent;
+  }
+
+  /** An optional resource the API server answered 404 for (see InformerOptions.optional). */
+  get absent(): boolean {
+    return this.#absent;
   }
 
   /** Why not healthy, or undefined when healthy. */
@@ -184,6 +197,21 @@ export class Informer<T extends KubeObject = KubeObject> {
           this.lastError = 'watch expired (410 Gone), relisting';
           continue;
         }
+        if (this.#opts.optional && !this.#listed && statusCode(err) === 404) {
+          if (!this.#absent) {
+            this.#opts.logger?.warn(
+              { informer: this.name },
+              'resource not served (CRD not installed?): treated as empty until it appears',
+            );
+            this.#absent = true;
+            this.#opts.onHealth?.(true);
+          }
+          this.lastError = 'resource not served (404)';
+          this.#resolveSynced();
+          const wait = this.#opts.backoff?.maxMs ?? 30_000;
+          await Promise.race([this.#sleep(wait), this.#stopSignal]);
+          continue;
+        }
         this.lastError = errorMessage(err).split('\n')[0];
         this.#opts.logger?.warn(
           { informer: this.name, status: statusCode(err), failures: this.failures + 1 },
@@ -232,6 +260,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
     this.#resourceVersion = rv;
     this.#listed = true;
+    this.#absent = false;
     this.#resolveSynced();
   }
 
@@ -454,6 +483,7 @@ export function startInformers(source: KubeConfig | KubeHttp, opts: StartInforme
     labelSelector?: string,
     transform: (obj: KubeObject) => KubeObject = slim,
     metadataOnly = false,
+    optional = false,
   ): Informer<T> => {
     opts.metrics?.informerHealthy.set({ resource: name }, 0);
     return new Informer<T>(http, {
@@ -468,6 +498,7 @@ export function startInformers(source: KubeConfig | KubeHttp, opts: StartInforme
       onHealth: (ok) => opts.metrics?.informerHealthy.set({ resource: name }, ok ? 1 : 0),
       transform,
       ...(metadataOnly ? { metadataOnly } : {}),
+      ...(optional ? { optional } : {}),
     });
   };
   const set = {
@@ -484,11 +515,16 @@ export function startInformers(source: KubeConfig | KubeHttp, opts: StartInforme
       eso,
       'ClusterSecretStore',
     ),
+    // Optional: an install upgraded from a release without its CRD keeps working without it.
     clusterExternalSecrets: make<KubeObject>(
       'clusterexternalsecrets',
       `/apis/${eso}/clusterexternalsecrets`,
       eso,
       'ClusterExternalSecret',
+      undefined,
+      slim,
+      false,
+      true,
     ),
     namespaces: make<Namespace>('namespaces', '/api/v1/namespaces', 'v1', 'Namespace'),
     placeholderSecrets: make<Secret>(

@@ -213,3 +213,39 @@ t.test(
     t.ok(got, 'the client works again after the restart');
   },
 );
+
+t.test('an optional resource the API server does not serve: synced, empty and healthy', async (t) => {
+  const api = await KubeApiServer.start({ bookmarkIntervalMs: 3_600_000 });
+  t.teardown(() => api.close());
+  const held = heldSleep();
+  const health: boolean[] = [];
+  const inf = new Informer<KubeObject>(api.kubeConfig(), {
+    path: '/apis/example.io/v1/nothings',
+    apiVersion: 'example.io/v1',
+    kind: 'Nothing',
+    name: 'nothings',
+    optional: true,
+    sleep: held.sleep,
+    onHealth: (ok) => health.push(ok),
+  });
+  t.teardown(() => inf.stop());
+  inf.start();
+  await inf.synced;
+  t.ok(inf.healthy(), 'a 404 is no outage: readiness is not held');
+  t.ok(inf.absent);
+  t.equal(inf.reason(), undefined);
+  t.same(health, [true]);
+  t.same(inf.list(), []);
+
+  const required = new Informer<KubeObject>(api.kubeConfig(), {
+    path: '/apis/example.io/v1/nothings',
+    apiVersion: 'example.io/v1',
+    kind: 'Nothing',
+    name: 'required',
+    sleep: held.sleep,
+  });
+  t.teardown(() => required.stop());
+  required.start();
+  await until(() => required.failures > 0, 'the list failed');
+  t.notOk(required.healthy(), 'without `optional`, a 404 is unhealthy');
+});
