@@ -13,6 +13,7 @@ import {
   storeContext,
 } from '../../api/store-refs.ts';
 import type { StoreKind } from '../../api/types.ts';
+import { GSA_EMAIL } from './workload-identity.ts';
 
 // Only what can never name a project: ESO passes projectID through, so stay lenient.
 const PROJECT_ID = /^[A-Za-z0-9.:_-]+$/;
@@ -125,7 +126,7 @@ function validateFederation(
     if (!region) errors.push(fieldErrors.required(`${p}.awsSecurityCredentials.region`, 'the AWS region'));
   }
   const email = optString(wif.gcpServiceAccountEmail, `${p}.gcpServiceAccountEmail`, errors);
-  if (email !== undefined && !/^[^\s/@:?#]+@[^\s/@:?#]+\.iam\.gserviceaccount\.com$/.test(email)) {
+  if (email !== undefined && !GSA_EMAIL.test(email)) {
     errors.push(
       fieldErrors.invalid(
         `${p}.gcpServiceAccountEmail`,

@@ -40,7 +40,8 @@ export const GCP_SA_ANNOTATION = 'iam.gke.io/gcp-service-account';
 /** ESO's TokenRequest lifetime for GCP (k8sSATokenGenerator): 15 minutes. */
 const TOKEN_SECONDS = 900;
 /** What ESO's CRD accepts for gcpServiceAccountEmail, and what an annotation must look like. */
-const GSA_EMAIL = /^[^\s/@:?#]+@[^\s/@:?#]+\.iam\.gserviceaccount\.com$/;
+// Letters, digits and `._+-` only: it goes into the impersonation URL's path as is, as in ESO.
+export const GSA_EMAIL = /^[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+\.iam\.gserviceaccount\.com$/;
 const AWS_KEYS = ['aws_access_key_id', 'aws_secret_access_key', 'aws_session_token'] as const;
 
 type Wi = NonNullable<NonNullable<GcpSmProvider['auth']>['workloadIdentity']>;
@@ -54,8 +55,7 @@ function endpoints(ctx: ClientContext): { tokenUrl: string; impersonation: (emai
   const iam = ctx.endpoints.gcpIamCredentials ?? IAM_CREDENTIALS;
   return {
     tokenUrl: ctx.endpoints.gcpSts ?? STS_TOKEN_URL,
-    impersonation: (email) =>
-      `${iam}/v1/projects/-/serviceAccounts/${encodeURIComponent(email)}:generateAccessToken`,
+    impersonation: (email) => `${iam}/v1/projects/-/serviceAccounts/${email}:generateAccessToken`,
   };
 }
 
