@@ -4,7 +4,8 @@
  * - The store is admitted, the ExternalSecret syncs, and Vault's login receives a token the
  *   API server issued for that ServiceAccount (the Vault fake verifies it as Vault's
  *   TokenReview would).
- * - Two stores naming the same ServiceAccount and many syncs cost one TokenRequest.
+ * - Two stores naming the same ServiceAccount and many syncs cost one TokenRequest; a
+ *   ClusterSecretStore naming that ServiceAccount's namespace (ESO's rule) shares the token.
  * - A SecretStore naming a ServiceAccount of another namespace is refused at admission.
  * - An RBAC refusal of the TokenRequest surfaces as Ready=False saying which grant is missing.
  * - Azure `WorkloadIdentity` with `serviceAccountRef`: client and tenant IDs from the
@@ -117,6 +118,29 @@ spec:
     user: 'system:serviceaccount:external-secrets-webhook:external-secrets-webhook',
   });
   t.ok(presented.length >= 1 && presented.every((p) => api.verifyToken(p)), 'Vault got API-server tokens');
+
+  // A ClusterSecretStore names the ServiceAccount's namespace (ESO's rule); an ExternalSecret of
+  // another namespace uses it, and the token is the one already cached for that account.
+  const css = await kubectl.run(['apply', '--validate=false', '-f', '-'], {
+    stdin: `${store('team-a', 'vault-cluster', 'team-a')
+      .replace('kind: SecretStore', 'kind: ClusterSecretStore')
+      .replace(
+        'metadata: { name: vault-cluster, namespace: team-a }',
+        'metadata: { name: vault-cluster }',
+      )}---
+${es('default', 'db-css', 'vault-cluster').replace('kind: SecretStore', 'kind: ClusterSecretStore')}`,
+  });
+  t.equal(css.code, 0, css.stderr);
+  const viaCss = await waitFor('db-css synced', () => api.get('secrets', 'default', 'db-css-target'));
+  t.equal(
+    Buffer.from(String((viaCss.data as Record<string, string>).password), 'base64').toString(),
+    'from-vault',
+  );
+  t.equal(
+    api.tokenRequests({ namespace: 'team-a' }).length,
+    1,
+    'the ClusterSecretStore shares the cached token',
+  );
 
   // Another namespace's ServiceAccount: refused at admission.
   const cross = await kubectl.run(['apply', '--validate=false', '-f', '-'], {
