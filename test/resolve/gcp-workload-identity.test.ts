@@ -285,7 +285,7 @@ t.test('workloadIdentityFederation with awsSecurityCredentials: a signed GetCall
 });
 
 t.test('failures are named, in our words, without tokens or Google text', async (t) => {
-  const { sts, readers, registry, resolver, leaks } = await setup(t);
+  const { sts, gcp, readers, registry, resolver, leaks } = await setup(t);
   registry.upsert(serviceAccount('team-a', 'app', { 'iam.gke.io/gcp-service-account': GSA }));
   registry.upsert(serviceAccount('team-a', 'bad', { 'iam.gke.io/gcp-service-account': 'not an email' }));
   const wiStore = (name: string, sa: string, extra: Record<string, unknown> = CLUSTER) =>
@@ -299,6 +299,8 @@ t.test('failures are named, in our words, without tokens or Google text', async 
   await t.rejects(read(resolver, 'SecretStore', 'gcp', 'team-a', 'db-0'), {
     message: /auth\.workloadIdentity: token exchange \(Google STS\) refused \(HTTP 400\)/,
   });
+  t.equal(sts.exchanges.length, 1, 'one exchange attempt for the refused read, before any gRPC call');
+  t.equal(gcp.calls.AccessSecretVersion, 0);
   // STS accepts; the impersonation is not granted.
   sts.providers.set(GKE_AUDIENCE, POOL);
   wiStore('gcp2', 'app');

@@ -123,9 +123,9 @@ export class GcpSmClient implements ProviderClient {
   readonly #limits: CallLimits;
   #detected: Promise<GcpSmProvider> | undefined;
   /**
-   * Gets the federated access token (cached by the auth client). Called when the channel could
-   * not get one, so that a refused exchange is reported as such, in our words, rather than as
-   * an unavailable service.
+   * Gets the federated access token unless the auth client holds one that is not due (before
+   * every call, and again when the channel could not get one), so that a refused exchange is
+   * reported as such, in our words, rather than as an unavailable service.
    */
   authorize: (() => Promise<void>) | undefined;
 
@@ -256,6 +256,14 @@ export class GcpSmClient implements ProviderClient {
 
   /** Runs one SDK call: deadline-bounded, errors mapped, nothing of the response in messages. */
   async #call<T>(subject: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    const prepare = this.authorize;
+    if (prepare)
+      await withDeadline(
+        signal,
+        prepare,
+        () => gcpDeadline('access token'),
+        (e) => e as Error,
+      );
     let authFailed = false;
     try {
       return await withDeadline(

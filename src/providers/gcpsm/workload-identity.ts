@@ -169,15 +169,17 @@ export async function workloadIdentityClient(
   const target = await impersonationTarget(ctx, WI, undefined, sa);
   const gal = await import('google-auth-library');
   const ep = endpoints(ctx);
-  const client = new gal.IdentityPoolClient({
-    type: 'external_account',
-    audience: `identitynamespace:${pool}:${provider}`,
-    subject_token_type: JWT_TYPE,
-    token_url: ep.tokenUrl,
-    ...(target ? { service_account_impersonation_url: ep.impersonation(target) } : {}),
-    subject_token_supplier: supplier,
-    scopes: [SCOPE],
-  });
+  const client = prepared(
+    new gal.IdentityPoolClient({
+      type: 'external_account',
+      audience: `identitynamespace:${pool}:${provider}`,
+      subject_token_type: JWT_TYPE,
+      token_url: ep.tokenUrl,
+      ...(target ? { service_account_impersonation_url: ep.impersonation(target) } : {}),
+      subject_token_supplier: supplier,
+      scopes: [SCOPE],
+    }),
+  );
   return { client, clusterProject: cluster.project };
 }
 
@@ -217,14 +219,16 @@ export async function federationClient(wif: Wif, ctx: ClientContext): Promise<Au
   };
   if (ref) {
     if (!sa) throw new ProviderError('Invalid', `gcpsm: ${WIF}.serviceAccountRef.name is required`);
-    return new gal.IdentityPoolClient({
-      ...common,
-      subject_token_type: JWT_TYPE,
-      subject_token_supplier: tokenRequestSupplier(ctx, WIF, {
-        ...sa,
-        ...(ref.audiences ? { audiences: ref.audiences } : {}),
+    return prepared(
+      new gal.IdentityPoolClient({
+        ...common,
+        subject_token_type: JWT_TYPE,
+        subject_token_supplier: tokenRequestSupplier(ctx, WIF, {
+          ...sa,
+          ...(ref.audiences ? { audiences: ref.audiences } : {}),
+        }),
       }),
-    });
+    );
   }
   const aws = wif.awsSecurityCredentials ?? {};
   const secretRef = aws.awsCredentialsSecretRef;
@@ -254,26 +258,49 @@ export async function federationClient(wif: Wif, ctx: ClientContext): Promise<Au
       `gcpsm: ${field}: the Secret needs the keys aws_access_key_id and aws_secret_access_key`,
     );
   }
-  return new gal.AwsClient({
-    ...common,
-    subject_token_type: 'urn:ietf:params:aws:token-type:aws4_request',
-    aws_security_credentials_supplier: {
-      getAwsRegion: async () => region,
-      getAwsSecurityCredentials: async () => ({
-        accessKeyId,
-        secretAccessKey,
-        ...(token ? { token } : {}),
-      }),
-    },
-  });
+  return prepared(
+    new gal.AwsClient({
+      ...common,
+      subject_token_type: 'urn:ietf:params:aws:token-type:aws4_request',
+      aws_security_credentials_supplier: {
+        getAwsRegion: async () => region,
+        getAwsSecurityCredentials: async () => ({
+          accessKeyId,
+          secretAccessKey,
+          ...(token ? { token } : {}),
+        }),
+      },
+    }),
+  );
 }
 
 /**
- * Gets (or reuses) the client's access token, turning a failure into our own words: the
- * library's errors carry Google's response text, which is not passed on. Called before each
- * Secret Manager call, so an auth failure is reported as such and not as an unavailable channel.
+ * The channel uses the token `authorize` obtained for as long as it has not expired: the
+ * library itself would refresh a token inside its five-minute refresh window again on the
+ * channel's own request, exchanging twice for one read.
+ */
+function prepared<T extends AuthClient>(client: T): T {
+  const own = client.getRequestHeaders.bind(client);
+  client.getRequestHeaders = async (url?: string | URL) => {
+    const { access_token: token, expiry_date: expiry } = client.credentials;
+    if (token && typeof expiry === 'number' && expiry > Date.now()) {
+      return new Headers({ authorization: `Bearer ${token}` });
+    }
+    return own(url);
+  };
+  return client;
+}
+
+/**
+ * Makes sure the client holds an access token that is not due for refresh, getting one if not,
+ * and turns a failure into our own words: the library's errors carry Google's response text,
+ * which is not passed on. Called before each Secret Manager call, outside gRPC, so a refused
+ * exchange is reported as such, once per call (the channel's retries never repeat it), and not
+ * as an unavailable service.
  */
 export async function authorize(client: AuthClient, field: string): Promise<void> {
+  const { access_token: token, expiry_date: expiry } = client.credentials;
+  if (token && typeof expiry === 'number' && expiry - client.eagerRefreshThresholdMillis > Date.now()) return;
   try {
     await client.getAccessToken();
   } catch (err: unknown) {
