@@ -219,3 +219,28 @@ t.test('metadata: ListTagsForResource, tags as ESO returns them', async (t) => {
     message: 'aws: parameter "/nope" (tags): InvalidResourceId (HTTP 400)',
   });
 });
+
+t.test(
+  'validate (store status): DescribeParameters of one item; AccessDenied still proves the credentials',
+  async (t) => {
+    const { fake, client } = await setup(t);
+    await client.validate?.({ signal: AbortSignal.timeout(10_000) });
+    t.equal(fake.count('DescribeParameters'), 1, 'one cheap call');
+    fake.fault(
+      { type: 'error', status: 400, errorType: 'AccessDeniedException' },
+      { op: 'DescribeParameters', count: 1 },
+    );
+    await client.validate?.({ signal: AbortSignal.timeout(10_000) });
+    t.pass('not allowed to describe, but authenticated: valid');
+    fake.fault(
+      { type: 'error', status: 400, errorType: 'InvalidClientTokenId' },
+      { op: 'DescribeParameters', count: 1 },
+    );
+    const err = await client.validate?.({ signal: AbortSignal.timeout(10_000) }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    t.match(err, { kind: 'Forbidden' });
+    t.match(err?.message, /DescribeParameters \(store check\): InvalidClientTokenId/);
+  },
+);
