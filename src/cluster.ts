@@ -6,7 +6,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { servesStore } from './api/controller-class.ts';
-import type { ExternalSecret, KubeObject, Secret } from './api/types.ts';
+import type { ConfigMap, ExternalSecret, KubeObject, Secret } from './api/types.ts';
 import type { ServeConfig } from './config.ts';
 import { errorMessage } from './errors.ts';
 import { CertBootstrap } from './kube/cert-bootstrap.ts';
@@ -19,6 +19,7 @@ import { ApiSecretReader } from './kube/secret-reader.ts';
 import { ServiceAccountTokens } from './kube/service-accounts.ts';
 import { ShardCoordinator } from './kube/shards.ts';
 import { ApiCesWriter, ClusterExternalSecrets } from './refresher/cluster-external-secret.ts';
+import { withConfigMapDigest } from './refresher/generic-target.ts';
 import { ApiKubeWriter } from './refresher/kube-writer.ts';
 import { PlaceholderRefresh } from './refresher/placeholder.ts';
 import { Refresher } from './refresher/refresher.ts';
@@ -56,6 +57,10 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
     // Secrets are cached without their data, but with its hash: an echo of our own write is
     // recognised as intact, an edit by hand is not (src/refresher/refresher.ts).
     secretProjection: (obj) => withDataDigest(slim(obj) as Secret),
+    // Generic ConfigMap targets: watched for drift like Secret targets, values dropped.
+    ...(config.refresher && config.genericTargetKinds.includes('ConfigMap')
+      ? { configMapProjection: (obj: KubeObject) => withConfigMapDigest(slim(obj) as ConfigMap) }
+      : {}),
     // templateFrom sources, metadata only, watched once an ExternalSecret names one: a changed
     // template re-renders its readers at once (wireRefresher).
     ...(config.refresher
@@ -149,6 +154,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       placeholders: new PlaceholderRefresh(runtime.resolver, logger),
       setTimer: timer,
       shards: config.shards,
+      genericTargetKinds: config.genericTargetKinds,
     });
     refresher = r;
     wireRefresher(r, informers);
@@ -246,6 +252,8 @@ function wireRefresher(r: Refresher, informers: ReturnType<typeof startInformers
   informers.externalSecrets.on('delete', (es) => r.deleteExternalSecret(es));
   informers.managedSecrets.on('update', (s) => r.targetSecretChanged(s, false));
   informers.managedSecrets.on('delete', (s) => r.targetSecretChanged(s, true));
+  informers.managedConfigMaps?.on('update', (c) => r.targetConfigMapChanged(c, false));
+  informers.managedConfigMaps?.on('delete', (c) => r.targetConfigMapChanged(c, true));
   added(informers.placeholderSecrets, (s) => r.upsertPlaceholder(s));
   informers.placeholderSecrets.on('update', (s) => r.upsertPlaceholder(s));
   informers.placeholderSecrets.on('delete', (s) => r.deletePlaceholder(s));

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from './api/duration.ts';
 import { type IdentityPolicy, parseNamespacePatterns } from './api/identity.ts';
 import { ownWords } from './observability/sanitize.ts';
+import { parseGenericTargetKinds } from './refresher/generic-target.ts';
 import { BODY_LIMIT, defaultInflightBytes, memoryLimit, parseBytes } from './server/request-bounds.ts';
 
 export const DEFAULT_CERT_DIR = 'certs';
@@ -224,6 +225,15 @@ export const FLAGS: readonly FlagSpec[] = [
     env: 'ESW_NO_REFRESHER',
     default: 'false',
     help: 'cluster mode: admission only, never refresh (env: 1, true or yes)',
+  },
+  // serve: generic targets (docs/refresher.md "Generic targets")
+  {
+    name: 'generic-target-kinds',
+    commands: SERVE,
+    kind: 'string',
+    env: 'ESW_GENERIC_TARGET_KINDS',
+    value: 'KINDS',
+    help: 'cluster mode: kinds an ExternalSecret may write through spec.target.manifest, comma-separated (ConfigMap); none by default. Secret values land in them: grant RBAC per kind',
   },
   // serve: POST /refresh (docs/push-refresh.md)
   {
@@ -696,6 +706,8 @@ export interface ServeConfig {
   refresher: boolean;
   /** Serve POST /refresh (cluster mode). */
   refreshEndpoint: boolean;
+  /** `--generic-target-kinds`: what `spec.target.manifest` may name; empty: generic targets off. */
+  genericTargetKinds: string[];
   refreshCallerIntervalMs: number;
   refreshPort: number;
   refreshAudience: string | undefined;
@@ -755,6 +767,12 @@ export function serveConfig(cl: CommandLine, env: NodeJS.ProcessEnv = process.en
   if (kubeconfig && stores.length > 0) {
     throw new ConfigError('--kubeconfig (cluster mode) and --stores (standalone mode) exclude each other');
   }
+  let genericTargetKinds: string[];
+  try {
+    genericTargetKinds = parseGenericTargetKinds(cl.string('generic-target-kinds'));
+  } catch (err: unknown) {
+    throw new ConfigError(`--generic-target-kinds: ${(err as Error).message}`);
+  }
   const inPod = Boolean(env.KUBERNETES_SERVICE_HOST);
   const mode = stores.length === 0 && (kubeconfig || inPod) ? 'cluster' : 'standalone';
   return {
@@ -771,6 +789,7 @@ export function serveConfig(cl: CommandLine, env: NodeJS.ProcessEnv = process.en
     controllerClass: controllerClass(cl.string('controller-class')),
     refresher: !cl.boolean('no-refresher'),
     refreshEndpoint: cl.boolean('refresh-endpoint'),
+    genericTargetKinds,
     refreshCallerIntervalMs: cl.number('refresh-caller-interval'),
     refreshPort: cl.number('refresh-port'),
     refreshAudience: cl.string('refresh-audience'),

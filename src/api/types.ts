@@ -54,6 +54,7 @@ export interface Namespace extends KubeObject {}
 export interface ConfigMap extends KubeObject {
   data?: Record<string, string>;
   binaryData?: Record<string, string>;
+  immutable?: boolean;
 }
 
 export interface LabelSelectorRequirement {
@@ -349,6 +350,8 @@ export interface ExternalSecretTarget {
   deletionPolicy?: DeletionPolicy;
   template?: ExternalSecretTemplate;
   immutable?: boolean;
+  /** A generic target (ESO 2.9): the kind written instead of a Secret. */
+  manifest?: { apiVersion?: string; kind?: string };
 }
 
 export interface ExternalSecretSpec {

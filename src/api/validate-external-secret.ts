@@ -111,6 +111,7 @@ export function validateExternalSecret(obj: Obj, version: EsoVersion): Validatio
     const template = optObject(target.template, 'spec.target.template', errors);
     // A generic target (target.manifest) takes field paths in templateFrom[].target.
     const generic = target.manifest !== undefined && target.manifest !== null;
+    if (generic) validateManifest(target.manifest, errors);
     if (template) validateTemplate(template, 'spec.target.template', version, generic, errors, warnings);
   }
   validatePolicies(creation, deletion, errors);
@@ -465,6 +466,26 @@ function checkDuplicateKeys(data: unknown[], errors: FieldError[]): void {
   });
 }
 
+/** A templateFrom[].target field path of a generic target: dot-separated field names. */
+const FIELD_PATH = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$/;
+
+/**
+ * `spec.target.manifest` (ESO 2.9 generic targets). A Secret is refused: the ordinary target
+ * writes Secrets, with the type checks a generic write would skip. Which kinds a cluster allows
+ * is the refresher's flag (`--generic-target-kinds`); it reports a refused kind in the status.
+ */
+function validateManifest(raw: unknown, errors: FieldError[]): void {
+  const m = optObject(raw, 'spec.target.manifest', errors);
+  if (!m) return;
+  if (m.kind === 'Secret' && (m.apiVersion === 'v1' || m.apiVersion === undefined))
+    errors.push(
+      fieldErrors.forbidden(
+        'spec.target.manifest.kind',
+        'Secret is not a generic target: omit spec.target.manifest to write a Secret',
+      ),
+    );
+}
+
 function validateTemplate(
   t: Obj,
   path: string,
@@ -507,6 +528,14 @@ function validateTemplate(
     // these only. v1beta1's schema enum says the same.
     if (tf.target !== undefined && tf.target !== '' && !generic)
       checkEnum(tf.target, `${p}.target`, TEMPLATE_TARGETS, errors);
+    else if (typeof tf.target === 'string' && tf.target !== '' && !FIELD_PATH.test(tf.target))
+      errors.push(
+        fieldErrors.invalid(
+          `${p}.target`,
+          tf.target,
+          'Data, Annotations, Labels or a field path of the target such as spec.database',
+        ),
+      );
     const literal = optString(tf.literal, `${p}.literal`, errors);
     if (literal !== undefined) checkTemplateSyntax(literal, `${p}.literal`, errors);
     for (const src of ['configMap', 'secret'] as const) {

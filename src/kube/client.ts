@@ -212,6 +212,35 @@ export class KubeClient {
     }
   }
 
+  /** Generic targets (`spec.target.manifest` kind ConfigMap, when the operator allows it). */
+  async createConfigMap(namespace: string, cm: ConfigMap): Promise<ConfigMap> {
+    const what = `create configmap ${namespace}/${cm.metadata?.name ?? ''}`;
+    return this.#call<ConfigMap>('POST', namespacedPath(CORE, namespace, 'configmaps'), what, { body: cm });
+  }
+
+  /** Conditional on `cm.metadata.resourceVersion`, as replaceSecret. */
+  async replaceConfigMap(namespace: string, name: string, cm: ConfigMap): Promise<ConfigMap> {
+    const what = `replace configmap ${namespace}/${name}`;
+    if (!cm.metadata?.resourceVersion) {
+      throw new KubeApiError(0, undefined, `${what}: resourceVersion is required`);
+    }
+    return this.#call<ConfigMap>('PUT', namespacedPath(CORE, namespace, 'configmaps', name), what, {
+      body: cm,
+    });
+  }
+
+  /** True when deleted, false when it did not exist. */
+  async deleteConfigMap(namespace: string, name: string): Promise<boolean> {
+    const what = `delete configmap ${namespace}/${name}`;
+    try {
+      await this.http.request('DELETE', namespacedPath(CORE, namespace, 'configmaps', name), { what });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw toKubeError(err, what);
+    }
+  }
+
   /** The ExternalSecret (served at `version`, default v1), or null when it does not exist. */
   async getExternalSecret(namespace: string, name: string, version = 'v1'): Promise<ExternalSecret | null> {
     const what = `get externalsecret ${namespace}/${name}`;

@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { ExternalSecret, KubeObject, Namespace, Secret, SecretStore } from '../api/types.ts';
+import type { ConfigMap, ExternalSecret, KubeObject, Namespace, Secret, SecretStore } from '../api/types.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -397,6 +397,8 @@ export interface InformerSet {
   placeholderSecrets: Informer<Secret>;
   /** Secrets labelled `reconcile.external-secrets.io/managed=true`. */
   managedSecrets: Informer<Secret>;
+  /** With `configMapProjection`: ConfigMaps with the managed label (generic targets). */
+  managedConfigMaps?: Informer<ConfigMap>;
   /**
    * templateFrom sources (with `templateSources`): the informer over every ConfigMap or every
    * Secret, metadata only, kept as name, namespace and resourceVersion — to learn that one
@@ -430,6 +432,11 @@ export interface StartInformersOptions {
    * first `watchTemplateSources(kind)` on; `started` receives each informer as it starts.
    */
   templateSources?: (kind: 'ConfigMap' | 'Secret', informer: Informer<KubeObject>) => void;
+  /**
+   * Watch ConfigMaps with the managed label (generic targets allowed to be ConfigMaps), kept
+   * through this projection (cluster mode: without values, with their hash).
+   */
+  configMapProjection?: (obj: KubeObject) => KubeObject;
 }
 
 /**
@@ -549,7 +556,17 @@ export function startInformers(source: KubeConfig | KubeHttp, opts: StartInforme
     inf.on('update', (o) => opts.registry.upsert(o));
     inf.on('delete', (o) => opts.registry.remove(o));
   }
-  const all = Object.values(set) as Informer[];
+  const managedConfigMaps = opts.configMapProjection
+    ? make<ConfigMap>(
+        'configmaps-managed',
+        '/api/v1/configmaps',
+        'v1',
+        'ConfigMap',
+        `${MANAGED_LABEL}=true`,
+        opts.configMapProjection,
+      )
+    : undefined;
+  const all = [...Object.values(set), ...(managedConfigMaps ? [managedConfigMaps] : [])] as Informer[];
   for (const inf of all) inf.start();
   // Started later, on demand: health counts them from then on; `synced` is the others'.
   const sources = new Map<'ConfigMap' | 'Secret', Informer>();
@@ -568,6 +585,7 @@ export function startInformers(source: KubeConfig | KubeHttp, opts: StartInforme
   const every = () => [...all, ...sources.values()];
   return {
     ...set,
+    ...(managedConfigMaps ? { managedConfigMaps } : {}),
     watchTemplateSources,
     healthy: () =>
       every()

@@ -11,8 +11,10 @@ import { storeRefsOf } from '../api/controller-class.ts';
 import { parseDuration } from '../api/duration.ts';
 import type {
   Condition,
+  ConfigMap,
   ExternalSecret,
   ExternalSecretStatus,
+  ObjectMeta,
   RemoteRef,
   Secret,
   StoreKind,
@@ -23,6 +25,15 @@ import { decodeMap } from '../refs/decoding.ts';
 import type { LookupOptions, Resolver, StoreRef } from '../resolve/types.ts';
 import { Budget, renderTemplate, templateBytes, templateInput } from '../template/index.ts';
 import { compareGoStrings, goString } from '../template/values.ts';
+import {
+  checkGenericTarget,
+  configMapData,
+  configMapDigest,
+  kindId,
+  manifestOf,
+  type TargetManifest,
+  toConfigMapFields,
+} from './generic-target.ts';
 import { ConflictError, type KubeWriter } from './ports.ts';
 import { applyRewrites } from './rewrite.ts';
 import { dataDigest, dataHash, decodeData, encodeData, type SecretData } from './secret-data.ts';
@@ -64,6 +75,11 @@ export interface EsSyncDeps {
    * wrote may not have come back yet). null: never synced. Undefined: read from `es.status`.
    */
   synced?: SyncBasis | null;
+  /**
+   * Kinds a generic target (`spec.target.manifest`) may be (`--generic-target-kinds`); none by
+   * default, as ESO without `--unsafe-allow-generic-targets`.
+   */
+  genericTargetKinds?: readonly string[];
 }
 
 // ------------------------------------------------------------------ resolving data
@@ -282,17 +298,23 @@ export async function syncExternalSecret(es: ExternalSecret, deps: EsSyncDeps): 
   // ESO's gate: nothing to refresh (refreshPolicy, refreshInterval 0) and a target as it was
   // written — no provider call, no write, no status. When a periodic refresh is due is the
   // caller's business (the refresher's rounds).
+  const manifest = manifestOf(es);
   if (!needsRefresh(es, deps.synced === undefined ? syncedOf(es) : deps.synced)) {
     try {
-      if (isTargetValid(es, await deps.kube.getSecret(es.metadata?.namespace ?? 'default', targetName)))
-        return { result: 'skipped' };
+      const ns = es.metadata?.namespace ?? 'default';
+      if (manifest) checkGenericTarget(manifest, deps.genericTargetKinds ?? []);
+      const current = manifest
+        ? await deps.kube.getConfigMap(ns, targetName)
+        : await deps.kube.getSecret(ns, targetName);
+      if (isTargetValid(es, current)) return { result: 'skipped' };
     } catch {
       // Cannot tell: sync, which reports what is wrong.
     }
   }
   try {
+    if (manifest) checkGenericManifest(es, manifest, deps);
     const type = target.template?.type;
-    if (type && PRIVILEGED_TYPES.has(type)) {
+    if (!manifest && type && PRIVILEGED_TYPES.has(type)) {
       throw new EswError('ESW_FORBIDDEN_TYPE', `spec.target.template.type "${type}" may not be managed`);
     }
     const missing: MissingEntry[] = [];
@@ -313,7 +335,7 @@ export async function syncExternalSecret(es: ExternalSecret, deps: EsSyncDeps): 
     // is, Merge goes on and writes the Secret without the keys this ExternalSecret managed.
     if (data.size === 0 && deletion === 'Delete') return await deleteTarget(es, deps, targetName);
     if (data.size === 0 && deletion === 'Retain') {
-      await setStatus(es, deps, ready('SecretSynced', 'secret synced'), targetName);
+      await setStatus(es, deps, ready('SecretSynced', 'secret synced'), manifest ? undefined : targetName);
       return { result: 'unchanged', refreshed: true };
     }
     const desired = applyTemplate(es, data, await readTemplateSources(es, deps.kube));
@@ -325,17 +347,20 @@ export async function syncExternalSecret(es: ExternalSecret, deps: EsSyncDeps): 
       );
       return { result: 'skipped', refreshed: true };
     }
-    const result = await writeTarget(es, deps, targetName, desired);
+    const result = manifest
+      ? await writeConfigMap(es, deps, targetName, desired)
+      : await writeTarget(es, deps, targetName, desired);
     if (result === 'created' || result === 'updated') {
       await event(
         deps,
         es,
         'Normal',
         result === 'created' ? 'Created' : 'Updated',
-        `${result === 'created' ? 'Created' : 'Updated'} Secret ${targetName}`,
+        `${result === 'created' ? 'Created' : 'Updated'} ${manifest?.kind ?? 'Secret'} ${targetName}`,
       );
     }
-    await setStatus(es, deps, ready('SecretSynced', 'secret synced'), targetName);
+    // status.binding names a Secret (a LocalObjectReference): a generic target has none.
+    await setStatus(es, deps, ready('SecretSynced', 'secret synced'), manifest ? undefined : targetName);
     return { result, refreshed: true };
   } catch (err: unknown) {
     // The Secret is not touched: its data stays as it was.
@@ -411,6 +436,30 @@ async function writeTarget(
 }
 
 function mergeInto(es: ExternalSecret, existing: Secret | undefined, desired: Desired): Secret {
+  const { metadata, data } = mergeTarget(es, 'Secret', existing, decodeData(existing?.data), desired);
+  const secret: Secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata,
+    type: desired.type ?? existing?.type ?? 'Opaque',
+    data: encodeData(data),
+  };
+  if (es.spec?.target?.immutable || existing?.immutable) secret.immutable = true;
+  return secret;
+}
+
+/**
+ * The target's metadata and data after this sync, whatever its kind: labels and annotations
+ * merged over the existing ones, the managed label (Owner, Orphan), the managed keys (Merge,
+ * CreateOrMerge), the data hash and the controller reference (Owner).
+ */
+function mergeTarget(
+  es: ExternalSecret,
+  kind: string,
+  existing: { metadata?: ObjectMeta } | undefined,
+  existingData: SecretData,
+  desired: Desired,
+): { metadata: ObjectMeta; data: SecretData } {
   const creation = es.spec?.target?.creationPolicy ?? 'Owner';
   const ns = es.metadata?.namespace ?? 'default';
   const name = es.spec?.target?.name || es.metadata?.name || '';
@@ -420,8 +469,8 @@ function mergeInto(es: ExternalSecret, existing: Secret | undefined, desired: De
   const annotations = { ...(existing?.metadata?.annotations ?? {}), ...desired.annotations };
   if (mergeData) {
     // Keys written before and no longer wanted (remote gone, removed from the spec) go; the
-    // Secret's other keys stay. ESO knows its keys from managedFields; we record them.
-    const base = decodeData(existing?.data);
+    // target's other keys stay. ESO knows its keys from managedFields; we record them.
+    const base = new Map(existingData);
     for (const k of managedKeys(es, existing)) if (!desired.data.has(k)) base.delete(k);
     data = new Map([...base, ...desired.data]);
     annotations[MANAGED_KEYS_ANNOTATION] = JSON.stringify([...desired.data.keys()].sort());
@@ -435,7 +484,7 @@ function mergeInto(es: ExternalSecret, existing: Secret | undefined, desired: De
     if (other) {
       throw new EswError(
         'ESW_VALIDATION',
-        `target Secret "${ns}/${name}" is controlled by ${other.kind} "${other.name}"`,
+        `target ${kind} "${ns}/${name}" is controlled by ${other.kind} "${other.name}"`,
       );
     }
     ownerReferences = [
@@ -450,9 +499,7 @@ function mergeInto(es: ExternalSecret, existing: Secret | undefined, desired: De
       },
     ];
   }
-  const secret: Secret = {
-    apiVersion: 'v1',
-    kind: 'Secret',
+  return {
     metadata: {
       ...(existing?.metadata ?? {}),
       name,
@@ -461,11 +508,8 @@ function mergeInto(es: ExternalSecret, existing: Secret | undefined, desired: De
       annotations,
       ...(ownerReferences.length > 0 ? { ownerReferences } : {}),
     },
-    type: desired.type ?? existing?.type ?? 'Opaque',
-    data: encodeData(data),
+    data,
   };
-  if (es.spec?.target?.immutable || existing?.immutable) secret.immutable = true;
-  return secret;
 }
 
 function sameContent(a: Secret, b: Secret): boolean {
@@ -486,7 +530,7 @@ function sorted(o: Record<string, string>): [string, string][] {
 }
 
 /** The keys this ExternalSecret wrote into a merged Secret (before the record: its spec.data keys). */
-function managedKeys(es: ExternalSecret, existing: Secret | undefined): string[] {
+function managedKeys(es: ExternalSecret, existing: { metadata?: ObjectMeta } | undefined): string[] {
   const recorded = existing?.metadata?.annotations?.[MANAGED_KEYS_ANNOTATION];
   if (recorded !== undefined) {
     try {
@@ -509,30 +553,121 @@ async function deleteTarget(es: ExternalSecret, deps: EsSyncDeps, name: string):
   if (creation !== 'Owner') {
     throw new EswError(
       'ESW_VALIDATION',
-      `deletionPolicy Delete: creationPolicy ${creation} does not own Secret "${ns}/${name}", it is not deleted`,
+      `deletionPolicy Delete: creationPolicy ${creation} does not own ${manifestOf(es)?.kind ?? 'Secret'} "${ns}/${name}", it is not deleted`,
     );
   }
-  const existing = await deps.kube.getSecret(ns, name);
+  const manifest = manifestOf(es);
+  const kind = manifest?.kind ?? 'Secret';
+  const existing = manifest ? await deps.kube.getConfigMap(ns, name) : await deps.kube.getSecret(ns, name);
   if (existing) {
     const uid = es.metadata?.uid ?? '';
     const ours = (existing.metadata?.ownerReferences ?? []).some((o) => o.controller && o.uid === uid);
     if (!ours) {
       throw new EswError(
         'ESW_VALIDATION',
-        `target Secret "${ns}/${name}" is not controlled by this ExternalSecret, it is not deleted`,
+        `target ${kind} "${ns}/${name}" is not controlled by this ExternalSecret, it is not deleted`,
       );
     }
-    await deps.kube.deleteSecret(ns, name);
+    if (manifest) await configMapWriter(deps).deleteConfigMap(ns, name);
+    else await deps.kube.deleteSecret(ns, name);
     await event(
       deps,
       es,
       'Normal',
       'Deleted',
-      `Deleted Secret ${name}: the remote secret is gone (deletionPolicy Delete)`,
+      `Deleted ${kind} ${name}: the remote secret is gone (deletionPolicy Delete)`,
     );
   }
   await setStatus(es, deps, ready('SecretDeleted', 'secret deleted due to DeletionPolicy'));
   return { result: existing ? 'deleted' : 'unchanged', refreshed: true };
+}
+
+// ------------------------------------------------------------------ generic targets
+
+/**
+ * A generic target this sync may write: an allowed, implemented kind (generic-target.ts), and
+ * templateFrom entries that send their output to the data, the labels or the annotations (a field
+ * path such as `spec.database` only means something on a custom resource).
+ */
+function checkGenericManifest(es: ExternalSecret, manifest: TargetManifest, deps: EsSyncDeps): void {
+  checkGenericTarget(manifest, deps.genericTargetKinds ?? []);
+  for (const [i, tf] of (es.spec?.target?.template?.templateFrom ?? []).entries()) {
+    const t = tf.target as string | undefined;
+    if (t !== undefined && t !== '' && t !== 'Data' && t !== 'Labels' && t !== 'Annotations')
+      throw new EswError(
+        'ESW_VALIDATION',
+        `spec.target.template.templateFrom[${i}].target: a ${kindId(manifest)} target takes Data, Labels or Annotations`,
+      );
+  }
+}
+
+function configMapWriter(
+  deps: EsSyncDeps,
+): Required<Pick<KubeWriter, 'createConfigMap' | 'replaceConfigMap' | 'deleteConfigMap'>> {
+  const { createConfigMap, replaceConfigMap, deleteConfigMap } = deps.kube;
+  if (!createConfigMap || !replaceConfigMap || !deleteConfigMap)
+    throw new EswError('ESW_KUBE', 'spec.target.manifest: this refresher cannot write ConfigMaps');
+  return {
+    createConfigMap: createConfigMap.bind(deps.kube),
+    replaceConfigMap: replaceConfigMap.bind(deps.kube),
+    deleteConfigMap: deleteConfigMap.bind(deps.kube),
+  };
+}
+
+/** writeTarget for a ConfigMap target: values as `data` (UTF-8) or `binaryData` (other bytes). */
+async function writeConfigMap(
+  es: ExternalSecret,
+  deps: EsSyncDeps,
+  name: string,
+  desired: Desired,
+): Promise<SyncResult> {
+  const ns = es.metadata?.namespace ?? 'default';
+  const creation = es.spec?.target?.creationPolicy ?? 'Owner';
+  const writer = configMapWriter(deps);
+  for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
+    const existing = await deps.kube.getConfigMap(ns, name);
+    if (!existing && creation === 'Merge') {
+      throw new EswError(
+        'ESW_SECRET_NOT_FOUND',
+        `target ConfigMap "${ns}/${name}" does not exist (creationPolicy Merge only updates)`,
+      );
+    }
+    const { metadata, data } = mergeTarget(es, 'ConfigMap', existing, configMapData(existing), desired);
+    const next: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata, ...toConfigMapFields(data) };
+    if (es.spec?.target?.immutable || existing?.immutable) next.immutable = true;
+    if (existing && sameConfigMap(existing, next)) return 'unchanged';
+    if (existing?.immutable) {
+      throw new EswError(
+        'ESW_VALIDATION',
+        `target ConfigMap "${ns}/${name}" is immutable and its data changed; delete it to let it be recreated`,
+      );
+    }
+    try {
+      if (existing) {
+        await writer.replaceConfigMap(ns, next);
+        return 'updated';
+      }
+      await writer.createConfigMap(ns, next);
+      return 'created';
+    } catch (err: unknown) {
+      if (err instanceof ConflictError) continue;
+      throw err;
+    }
+  }
+  throw new EswError('ESW_KUBE', `target ConfigMap "${ns}/${name}": too many conflicting writes`);
+}
+
+function sameConfigMap(a: ConfigMap, b: ConfigMap): boolean {
+  const canon = (c: ConfigMap) =>
+    JSON.stringify([
+      sorted(c.data ?? {}),
+      sorted(c.binaryData ?? {}),
+      sorted(c.metadata?.labels ?? {}),
+      sorted(c.metadata?.annotations ?? {}),
+      (c.metadata?.ownerReferences ?? []).map((o) => o.uid),
+      c.immutable ?? false,
+    ]);
+  return canon(a) === canon(b);
 }
 
 // ------------------------------------------------------------------ status and events
@@ -647,14 +782,15 @@ export function shouldRefresh(es: ExternalSecret, synced: SyncBasis | null, now:
  * it here: Owner and Orphan) and its data matches its data-hash annotation. An `Orphan` target is
  * always valid: once written it is not this ExternalSecret's to restore.
  */
-export function isTargetValid(es: ExternalSecret, target: Secret | undefined): boolean {
+export function isTargetValid(es: ExternalSecret, target: Secret | ConfigMap | undefined | null): boolean {
   const creation = es.spec?.target?.creationPolicy ?? 'Owner';
   if (creation === 'Orphan') return true;
   if (!target) return false;
   const merged = creation === 'Merge' || creation === 'CreateOrMerge';
   if (!merged && target.metadata?.labels?.[MANAGED_LABEL] !== 'true') return false;
   const written = target.metadata?.annotations?.[ES_HASH_ANNOTATION];
-  return written !== undefined && written === dataDigest(target);
+  const digest = manifestOf(es) ? configMapDigest(target as ConfigMap) : dataDigest(target as Secret);
+  return written !== undefined && written === digest;
 }
 
 async function event(

@@ -45,6 +45,29 @@ export class ApiKubeWriter implements KubeWriter, StoreStatusWriter {
     await this.#client.deleteSecret(namespace, name);
   }
 
+  async createConfigMap(namespace: string, cm: ConfigMap): Promise<ConfigMap> {
+    try {
+      return await this.#client.createConfigMap(namespace, cm);
+    } catch (err: unknown) {
+      if (isConflict(err)) throw new ConflictError(`ConfigMap ${namespace}/${cm.metadata?.name}`);
+      throw err;
+    }
+  }
+
+  async replaceConfigMap(namespace: string, cm: ConfigMap): Promise<ConfigMap> {
+    const name = cm.metadata?.name ?? '';
+    try {
+      return await this.#client.replaceConfigMap(namespace, name, cm);
+    } catch (err: unknown) {
+      if (isConflict(err) || isNotFound(err)) throw new ConflictError(`ConfigMap ${namespace}/${name}`);
+      throw err;
+    }
+  }
+
+  async deleteConfigMap(namespace: string, name: string): Promise<void> {
+    await this.#client.deleteConfigMap(namespace, name);
+  }
+
   async updateExternalSecretStatus(es: ExternalSecret, status: ExternalSecretStatus): Promise<void> {
     // A merge patch of status alone: no conflict with concurrent spec edits.
     await this.#client.patchExternalSecretStatus(

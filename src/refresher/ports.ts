@@ -30,6 +30,13 @@ export interface KubeWriter {
   /** Conditional on `metadata.resourceVersion`; throws ConflictError when it is stale. */
   replaceSecret(namespace: string, secret: Secret): Promise<Secret>;
   deleteSecret(namespace: string, name: string): Promise<void>;
+  /**
+   * Generic ConfigMap targets (`spec.target.manifest`); optional: a writer without them refuses
+   * such targets. Same contracts as the Secret methods (ConflictError on a lost race).
+   */
+  createConfigMap?(namespace: string, cm: ConfigMap): Promise<ConfigMap>;
+  replaceConfigMap?(namespace: string, cm: ConfigMap): Promise<ConfigMap>;
+  deleteConfigMap?(namespace: string, name: string): Promise<void>;
   updateExternalSecretStatus(es: ExternalSecret, status: ExternalSecretStatus): Promise<void>;
   createEvent(event: KubeEvent): Promise<void>;
 }

@@ -24,7 +24,7 @@
 
 import { parseDuration } from '../api/duration.ts';
 import { compileSyncWindows, type SyncWindows } from '../api/sync-windows.ts';
-import type { ExternalSecret, KubeObject, Secret } from '../api/types.ts';
+import type { ConfigMap, ExternalSecret, KubeObject, Secret } from '../api/types.ts';
 import { errorMessage, isEswError } from '../errors.ts';
 import { type Logger, objectRef } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -40,6 +40,7 @@ import {
   syncExternalSecret,
   syncedOf,
 } from './external-secret.ts';
+import { configMapDigest, kindId, manifestOf } from './generic-target.ts';
 import type { KubeWriter } from './ports.ts';
 import { DueQueue, nextSlot, Priority, shardOf } from './queue.ts';
 import { RoundPlanner } from './rounds.ts';
@@ -102,6 +103,8 @@ export interface RefresherOptions {
   firstPassWindowMs?: number;
   /** Shards of the keyspace (objects are sharded by namespace). Default 1. */
   shards?: number;
+  /** Kinds generic targets may be (`--generic-target-kinds`); none by default. */
+  genericTargetKinds?: readonly string[];
 }
 
 interface EsState {
@@ -204,7 +207,9 @@ export class Refresher {
     const prevEs = prev?.es;
     const ns = es.metadata?.namespace ?? 'default';
     const { group, seed } = esSeed(es);
-    const target = `${ns}/${es.spec?.target?.name || es.metadata?.name}`;
+    // Targets are indexed by kind: a generic target `ConfigMap|ns/name`, a Secret `ns/name`.
+    const manifest = manifestOf(es);
+    const target = `${manifest ? `${kindId(manifest)}|` : ''}${ns}/${es.spec?.target?.name || es.metadata?.name}`;
     const state: EsState = prev ?? { es, group, seed, target, synced: null, failures: 0, done: false };
     if (!prev || prev.group !== group || prev.seed !== seed) {
       if (prev) this.#planner.remove(prev.group, prev.seed);
@@ -294,7 +299,22 @@ export class Refresher {
 
   /** A managed target changed or disappeared: restore it at once if it no longer matches. */
   targetSecretChanged(secret: Secret, deleted: boolean): void {
-    const key = this.#targets.get(`${secret.metadata?.namespace ?? 'default'}/${secret.metadata?.name}`);
+    this.#targetChanged(`${secret.metadata?.namespace ?? 'default'}/${secret.metadata?.name}`, deleted, () =>
+      intact(secret),
+    );
+  }
+
+  /** A managed ConfigMap (a generic target) changed or disappeared: as targetSecretChanged. */
+  targetConfigMapChanged(cm: ConfigMap, deleted: boolean): void {
+    this.#targetChanged(
+      `ConfigMap|${cm.metadata?.namespace ?? 'default'}/${cm.metadata?.name}`,
+      deleted,
+      () => cm.metadata?.annotations?.[ES_HASH_ANNOTATION] === configMapDigest(cm),
+    );
+  }
+
+  #targetChanged(target: string, deleted: boolean, isIntact: () => boolean): void {
+    const key = this.#targets.get(target);
     const state = key ? this.#es.get(key) : undefined;
     if (!key || !state || !this.#owns(state.es.metadata?.namespace ?? 'default')) return;
     const policy = state.es.spec?.target?.creationPolicy ?? 'Owner';
@@ -302,7 +322,7 @@ export class Refresher {
     if (policy === 'None' || policy === 'Orphan') return;
     // Our own writes come back here too. A Secret whose data still matches its data-hash
     // annotation is as we wrote it (ESO's isSecretValid): the echo costs no provider call.
-    if (!deleted && intact(secret)) return;
+    if (!deleted && isIntact()) return;
     if (deleted || state.lastSuccess !== undefined) {
       state.done = false;
       this.#queue.schedule(key, this.#now(), Priority.Urgent, state.group);
@@ -757,6 +777,7 @@ export class Refresher {
       now: this.#now,
       lookup: { fetchedAfter: due },
       synced: state.synced,
+      ...(this.#opts.genericTargetKinds ? { genericTargetKinds: this.#opts.genericTargetKinds } : {}),
     });
     const current = this.#es.get(key) === state;
     if (!this.#owns(ns) && outcome.result === 'error' && outcome.error instanceof NotLeaderError) {
@@ -988,6 +1009,21 @@ function guardWrites(kube: KubeWriter, owns: (namespace: string) => boolean): Ku
     deleteSecret: async (ns, name) => {
       check(ns);
       return kube.deleteSecret(ns, name);
+    },
+    createConfigMap: async (ns, cm) => {
+      check(ns);
+      if (!kube.createConfigMap) throw new Error('this writer cannot write ConfigMaps');
+      return kube.createConfigMap(ns, cm);
+    },
+    replaceConfigMap: async (ns, cm) => {
+      check(ns);
+      if (!kube.replaceConfigMap) throw new Error('this writer cannot write ConfigMaps');
+      return kube.replaceConfigMap(ns, cm);
+    },
+    deleteConfigMap: async (ns, name) => {
+      check(ns);
+      if (!kube.deleteConfigMap) throw new Error('this writer cannot write ConfigMaps');
+      return kube.deleteConfigMap(ns, name);
     },
     updateExternalSecretStatus: async (es, status) => {
       check(es.metadata?.namespace);

@@ -438,6 +438,39 @@ t.test('POST /refresh: its own port, Service port and policy rule, and the RBAC 
   t.notOk(find(plain, 'Service').spec.ports.some((p: Obj) => p.name === 'refresh'));
 });
 
+t.test('generic targets: off by default; each listed kind gets its flag and write RBAC only', async (t) => {
+  const objs = parse(
+    await render([
+      'genericTargets.kinds[0]=ConfigMap',
+      'genericTargets.kinds[1].apiVersion=example.com/v1',
+      'genericTargets.kinds[1].kind=Database',
+      'genericTargets.kinds[1].resource=databases',
+    ]),
+  );
+  const c = find(objs, 'Deployment').spec.template.spec.containers[0];
+  t.same(parseServeConfig(c.args.slice(1), podEnv(c)).genericTargetKinds, [
+    'ConfigMap',
+    'example.com/v1/Database',
+  ]);
+  const rules = find(objs, 'ClusterRole').rules as Obj[];
+  const verbs = (group: string, resource: string) =>
+    rules
+      .filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource))
+      .flatMap((r) => r.verbs)
+      .sort();
+  t.same(verbs('', 'configmaps'), ['create', 'delete', 'get', 'list', 'update', 'watch']);
+  t.same(verbs('example.com', 'databases'), ['create', 'delete', 'get', 'list', 'update', 'watch']);
+  const plain = parse(await render([]));
+  const pc = find(plain, 'Deployment').spec.template.spec.containers[0];
+  t.same(parseServeConfig(pc.args.slice(1), podEnv(pc)).genericTargetKinds, []);
+  t.notOk(
+    (find(plain, 'ClusterRole').rules as Obj[]).some(
+      (r) => r.resources.includes('configmaps') && r.verbs.includes('create'),
+    ),
+    'off by default: ConfigMaps are never written',
+  );
+});
+
 t.test(
   'mutual TLS: the client CA is mounted where the server reads it, probes do not need a client certificate',
   async (t) => {

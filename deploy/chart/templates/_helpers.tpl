@@ -45,3 +45,16 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
       - name: not-the-refresher
         expression: "request.userInfo.username != 'system:serviceaccount:{{ .Release.Namespace }}:{{ include "esw.serviceAccount" . }}'"
 {{- end -}}
+
+{{/* --generic-target-kinds: ConfigMap, or group/version/Kind of a custom resource. */}}
+{{- define "esw.genericTargetKinds" -}}
+{{- $out := list -}}
+{{- range .Values.genericTargets.kinds -}}
+{{- if kindIs "string" . -}}
+{{- $out = append $out . -}}
+{{- else -}}
+{{- $out = append $out (printf "%s/%s" .apiVersion .kind) -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $out -}}
+{{- end -}}

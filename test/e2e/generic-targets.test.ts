@@ -1,0 +1,174 @@
+/**
+ * Generic targets (`spec.target.manifest`, ESO 2.9) on the cluster double, through the real
+ * cluster runtime with `--generic-target-kinds ConfigMap`:
+ * - a ConfigMap target is created with the provider data (or rendered templates), the managed
+ *   label, the data-hash annotation and our controller reference; updated when the remote
+ *   changes; restored when edited or deleted by hand; deleted with deletionPolicy Delete;
+ * - a kind the operator did not allow is Ready=False saying so; Secret is refused at admission;
+ *   the manifest names no namespace: the target is always in the ExternalSecret's own;
+ * - the canary value never reaches a log line, an Event or the status.
+ */
+import t from 'tap';
+import type { KubeObject } from '../../src/api/types.ts';
+import { startCluster, waitFor } from '../cluster-helpers.ts';
+import type { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
+import { request } from '../helpers/https.ts';
+
+const CANARY = `CANARY-gt-${Math.random().toString(36).slice(2, 8)}`;
+
+const es = (name: string, target: Record<string, unknown>, key = 'gt/db'): KubeObject =>
+  ({
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'ExternalSecret',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      refreshInterval: '1s',
+      secretStoreRef: { name: 'aws-store', kind: 'SecretStore' },
+      target: { name: `${name}-cm`, manifest: { apiVersion: 'v1', kind: 'ConfigMap' }, ...target },
+      data: [{ secretKey: 'password', remoteRef: { key, property: 'password' } }],
+    },
+  }) as KubeObject;
+
+type Cm = {
+  data?: Record<string, string>;
+  metadata?: {
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { uid: string; controller?: boolean; kind: string }[];
+  };
+};
+const cm = (api: KubeApiServer, name: string) => api.get('configmaps', 'default', name) as Cm | undefined;
+
+function ready(api: KubeApiServer, name: string) {
+  const o = api.get('externalsecrets', 'default', name) as
+    | { status?: { conditions?: { type: string; status: string; message?: string }[] } }
+    | undefined;
+  return o?.status?.conditions?.find((c) => c.type === 'Ready');
+}
+
+/** POST through the double's admission chain (the webhook validates), as kubectl would. */
+async function create(api: KubeApiServer, body: object) {
+  const res = await request(
+    `${api.url}/apis/external-secrets.io/v1/namespaces/default/externalsecrets`,
+    body,
+    {
+      ca: api.caPem,
+      headers: { authorization: 'Bearer admin-token' },
+    },
+  );
+  return { status: res.status, body: res.json<{ message?: string }>() };
+}
+
+t.test('generic ConfigMap targets', async (t) => {
+  const { api, aws, startReplica } = await startCluster(t);
+  aws.put('gt/db', JSON.stringify({ password: `${CANARY}-v1` }));
+  aws.put('gt/gone', JSON.stringify({ password: `${CANARY}-gone` }));
+  const replica = await startReplica('esw-0', undefined, { args: ['--generic-target-kinds', 'ConfigMap'] });
+  await waitFor('ready', () => replica.server.readiness().ready || undefined);
+
+  t.test('created with the provider data, updated, restored after an edit and a deletion', async (t) => {
+    const res = await create(api, es('plain', {}));
+    t.equal(res.status, 201, res.body.message ?? '');
+    const first = await waitFor('ConfigMap written', () => {
+      const c = cm(api, 'plain-cm');
+      return c?.data?.password === `${CANARY}-v1` ? c : undefined;
+    });
+    const owner = api.get('externalsecrets', 'default', 'plain') as { metadata: { uid: string } };
+    t.equal(first.metadata?.labels?.['reconcile.external-secrets.io/managed'], 'true');
+    t.match(first.metadata?.annotations?.['reconcile.external-secrets.io/data-hash'], /^[0-9a-f]{64}$/);
+    t.same(
+      first.metadata?.ownerReferences?.map((o) => [o.kind, o.uid, o.controller]),
+      [['ExternalSecret', owner.metadata.uid, true]],
+    );
+    await waitFor('Ready=True', () => ready(api, 'plain')?.status === 'True' || undefined);
+
+    aws.put('gt/db', JSON.stringify({ password: `${CANARY}-v2` }));
+    await waitFor(
+      'ConfigMap updated',
+      () => cm(api, 'plain-cm')?.data?.password === `${CANARY}-v2` || undefined,
+    );
+
+    // Edited by hand: restored (the managed ConfigMaps are watched).
+    const current = cm(api, 'plain-cm') as Cm & KubeObject;
+    api.put({ ...current, data: { password: 'tampered' } });
+    await waitFor('edit restored', () => cm(api, 'plain-cm')?.data?.password === `${CANARY}-v2` || undefined);
+    // Deleted by hand: recreated.
+    t.ok(api.remove('configmaps', 'default', 'plain-cm'));
+    await waitFor(
+      'deletion restored',
+      () => cm(api, 'plain-cm')?.data?.password === `${CANARY}-v2` || undefined,
+    );
+  });
+
+  t.test('templates render into data, labels and annotations', async (t) => {
+    const res = await create(
+      api,
+      es('tpl', {
+        template: {
+          metadata: { labels: { team: 'payments' } },
+          data: { dsn: 'postgres://app:{{ .password }}@db' },
+          templateFrom: [{ target: 'Annotations', literal: 'rendered: "yes"' }],
+        },
+      }),
+    );
+    t.equal(res.status, 201, res.body.message ?? '');
+    const c = await waitFor('templated ConfigMap', () => cm(api, 'tpl-cm'));
+    t.same(c.data, { dsn: `postgres://app:${CANARY}-v2@db` });
+    t.equal(c.metadata?.labels?.team, 'payments');
+    t.equal(c.metadata?.annotations?.rendered, 'yes');
+  });
+
+  t.test('deletionPolicy Delete removes the ConfigMap once the remote secret is gone', async (t) => {
+    const res = await create(api, es('gone', { deletionPolicy: 'Delete' }, 'gt/gone'));
+    t.equal(res.status, 201, res.body.message ?? '');
+    await waitFor(
+      'ConfigMap written',
+      () => cm(api, 'gone-cm')?.data?.password === `${CANARY}-gone` || undefined,
+    );
+    aws.delete('gt/gone');
+    await waitFor('ConfigMap deleted', () => cm(api, 'gone-cm') === undefined || undefined);
+    const c = await waitFor('Ready', () => ready(api, 'gone'));
+    t.equal(c.status, 'True');
+  });
+
+  t.test('a kind the operator did not allow is Ready=False, nothing written', async (t) => {
+    const res = await create(
+      api,
+      es('crd', { name: 'db', manifest: { apiVersion: 'example.com/v1', kind: 'Database' } }),
+    );
+    t.equal(res.status, 201, res.body.message ?? '');
+    const c = await waitFor('Ready=False', () =>
+      ready(api, 'crd')?.status === 'False' ? ready(api, 'crd') : undefined,
+    );
+    t.match(c?.message, /generic target kind "example\.com\/v1\/Database" is not allowed here/);
+    t.match(c?.message, /--generic-target-kinds/);
+  });
+
+  t.test('Secret is refused as a manifest target; the manifest names no namespace', async (t) => {
+    const secret = await create(api, es('sec', { manifest: { apiVersion: 'v1', kind: 'Secret' } }));
+    t.equal(secret.status, 422);
+    t.match(secret.body.message, /spec\.target\.manifest\.kind/);
+    t.match(secret.body.message, /Secret is not a generic target/);
+    const elsewhere = await create(
+      api,
+      es('elsewhere', { manifest: { apiVersion: 'v1', kind: 'ConfigMap', namespace: 'kube-system' } }),
+    );
+    // The schema has no namespace there (the API server prunes it): the ConfigMap is written
+    // into the ExternalSecret's own namespace, never another.
+    t.equal(elsewhere.status, 201, elsewhere.body.message ?? '');
+    await waitFor('written in default', () => cm(api, 'elsewhere-cm')?.data?.password?.startsWith(CANARY));
+    t.equal(api.list('configmaps', 'kube-system').length, 0);
+  });
+
+  t.test('the canary never reaches logs, Events or status', async (t) => {
+    const events = JSON.stringify(api.list('events'));
+    const statuses = JSON.stringify(
+      api.list('externalsecrets').map((o) => (o as { status?: unknown }).status),
+    );
+    t.notMatch(events, CANARY);
+    t.notMatch(statuses, CANARY);
+    t.notMatch(replica.lines.join('\n'), CANARY);
+  });
+});
