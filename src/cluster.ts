@@ -9,6 +9,7 @@ import { servesStore } from './api/controller-class.ts';
 import type { ConfigMap, ExternalSecret, KubeObject, Secret } from './api/types.ts';
 import type { ServeConfig } from './config.ts';
 import { errorMessage } from './errors.ts';
+import { ChangeFeeds } from './feeds/change-feeds.ts';
 import { CertBootstrap } from './kube/cert-bootstrap.ts';
 import { KubeClient } from './kube/client.ts';
 import { KubeHttp } from './kube/http.ts';
@@ -36,6 +37,8 @@ export interface ClusterRuntime extends Runtime {
   /** With --shards N > 1: the Leases of the shards this replica refreshes. */
   shards: ShardCoordinator | undefined;
   certs: CertBootstrap | undefined;
+  /** Provider change feeds (consumed while this replica owns the refresher). */
+  feeds: ChangeFeeds | undefined;
 }
 
 export interface ClusterOptions extends RuntimeOptions {
@@ -103,6 +106,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
   let refresher: Refresher | undefined;
   let storeStatus: StoreStatus | undefined;
   let ces: ClusterExternalSecrets | undefined;
+  let feeds: ChangeFeeds | undefined;
   let closed = false;
   let recheck: NodeJS.Timeout | undefined;
   const runtime = createRuntime(
@@ -123,7 +127,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
         clearInterval(recheck);
         // Stop refreshing first (no write is started after this), then release the lease so a
         // follower takes over at once; in-flight syncs drain meanwhile.
-        const stopping = Promise.all([refresher?.stop(), storeStatus?.stop(), ces?.stop()]);
+        const stopping = Promise.all([refresher?.stop(), storeStatus?.stop(), ces?.stop(), feeds?.stop()]);
         await elector?.stop();
         await shards?.stop();
         await stopping;
@@ -179,6 +183,19 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       setTimer: timer,
     });
     wireClusterExternalSecrets(ces, informers);
+    // Provider change feeds: consumed by the refresher's owner only (docs/push-refresh.md).
+    const changeFeeds = new ChangeFeeds({
+      open: (store, address) => runtime.resolver.changeFeed(store, address),
+      refresh: (store, keys) => r.refreshStore(store, keys, 'feed'),
+      logger: logger.child({ component: 'change-feed' }),
+      metrics,
+    });
+    feeds = changeFeeds;
+    for (const inf of [informers.secretStores, informers.clusterSecretStores]) {
+      added(inf, (s) => changeFeeds.upsert(s));
+      inf.on('update', (s) => changeFeeds.upsert(s));
+      inf.on('delete', (s) => changeFeeds.remove(s));
+    }
     const lease = {
       client,
       namespace: config.namespace,
@@ -196,10 +213,13 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
         shards: config.shards,
         onShards: (owned) => {
           // Store status and ClusterExternalSecrets are written by one replica: shard 0's holder.
+          // So are change feeds: an event refreshes this replica's shards only, the others' on
+          // their interval (docs/push-refresh.md).
           if (owned.includes(0)) {
             storeStatus?.start();
             ces?.start();
-          } else void Promise.all([storeStatus?.stop(), ces?.stop()]);
+            changeFeeds.start();
+          } else void Promise.all([storeStatus?.stop(), ces?.stop(), changeFeeds.stop()]);
           return r.setShards(owned);
         },
       });
@@ -217,8 +237,10 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
             r.start();
             storeStatus?.start();
             ces?.start();
+            changeFeeds.start();
           }),
-        onStoppedLeading: () => void Promise.all([r.stop(), storeStatus?.stop(), ces?.stop()]),
+        onStoppedLeading: () =>
+          void Promise.all([r.stop(), storeStatus?.stop(), ces?.stop(), changeFeeds.stop()]),
       });
       elector.start();
     }
@@ -233,7 +255,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
         ...(config.refreshAudience ? { audiences: [config.refreshAudience] } : {}),
       })
     : undefined;
-  return { ...runtime, refresher, elector, shards, certs, refresh };
+  return { ...runtime, refresher, elector, shards, certs, refresh, feeds };
 }
 
 /**

@@ -110,6 +110,25 @@ export function createMetrics() {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       ...reg,
     }),
+    /** Provider change feeds (docs/push-refresh.md): `feed` is the kind (aws-sqs), never a store. */
+    changeFeedEvents: new Counter({
+      name: 'esw_change_feed_events_total',
+      help: 'Change feed events received by this replica, by feed kind and result (refresh, ignored, unreadable)',
+      labelNames: ['feed', 'result'] as const,
+      ...reg,
+    }),
+    changeFeedErrors: new Counter({
+      name: 'esw_change_feed_errors_total',
+      help: 'Failed change feed calls (receive, delete, opening the feed), by feed kind',
+      labelNames: ['feed'] as const,
+      ...reg,
+    }),
+    changeFeeds: new Gauge({
+      name: 'esw_change_feeds',
+      help: 'Change feeds consumed by this replica, by feed kind and state (starting, healthy, failing)',
+      labelNames: ['feed', 'state'] as const,
+      ...reg,
+    }),
     /** POST /refresh answers by HTTP status (bounded: 202, 400, 401, 403, 404, 413, 429, 503). */
     refreshRequests: new Counter({
       name: 'esw_refresh_requests_total',

@@ -7,6 +7,7 @@
 
 import type { FieldError } from '../api/field-errors.ts';
 import type { FindRef, SecretKeySelector, SecretStoreProvider, StoreKind } from '../api/types.ts';
+import type { ChangeFeedReceiver } from '../feeds/types.ts';
 import { ownWords } from '../observability/sanitize.ts';
 
 export const ProviderErrorKind = {
@@ -99,6 +100,12 @@ export interface ProviderClient {
    * creating the client was the whole check.
    */
   validate?(opts: CallOptions): Promise<void>;
+  /**
+   * Opens the change feed a store names in `esw.io/change-feed` (src/feeds/), with this client's
+   * credentials. Throws ProviderError (Invalid) for an address it does not take. Absent where the
+   * provider has no feed.
+   */
+  changeFeed?(address: string): ChangeFeedReceiver;
   close(): Promise<void>;
 }
 
@@ -163,6 +170,8 @@ export interface EndpointOverrides {
   /** Parameter Store (SSM) and Certificate Manager (ACM); each falls back to `aws`. */
   awsSsm?: string;
   awsAcm?: string;
+  /** SQS, for change feeds (the queue URL's host otherwise). */
+  awsSqs?: string;
 }
 
 export interface Provider<Spec = unknown> {

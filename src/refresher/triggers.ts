@@ -20,7 +20,7 @@ export const MAX_REQUEST_KEYS = 100;
 export const MAX_KEY_LENGTH = 512;
 const MAX_REQUEST_BYTES = 128 * 1024;
 
-export type TriggerSource = 'force-sync' | 'endpoint';
+export type TriggerSource = 'force-sync' | 'endpoint' | 'feed';
 export type TriggerKind = 'ExternalSecret' | 'Secret' | 'SecretStore' | 'ClusterSecretStore';
 
 export interface StoreId {

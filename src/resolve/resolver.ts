@@ -23,6 +23,7 @@ import {
 } from '../api/identity.ts';
 import type { ConfigMap, FindRef, RemoteRef, Secret, SecretStore, StoreKind } from '../api/types.ts';
 import { EswError, errorMessage, isEswError } from '../errors.ts';
+import type { ChangeFeedReceiver } from '../feeds/types.ts';
 import { type Logger, objectRef } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import {
@@ -320,6 +321,30 @@ export class StoreResolver implements Resolver {
       return undefined;
     } catch (err: unknown) {
       return { stage: 'probe', error: mapProviderError(err, resolved.label) };
+    }
+  }
+
+  /**
+   * Opens the change feed `address` of `store` (its `esw.io/change-feed`) through the store's
+   * provider client — the store's credentials, identity rules and role chain. Throws an EswError
+   * naming the store when the client cannot be built, the provider has no feed, or the address
+   * is refused.
+   */
+  async changeFeed(store: SecretStore, address: string): Promise<ChangeFeedReceiver> {
+    const kind = store.kind === 'ClusterSecretStore' ? 'ClusterSecretStore' : 'SecretStore';
+    const name = store.metadata?.name ?? '';
+    const { resolved } = this.#resolveStore({ kind, name }, store.metadata?.namespace ?? 'default', false);
+    const client = await this.#client(resolved).ready;
+    if (!client.changeFeed) {
+      throw new EswError(
+        'ESW_STORE_INVALID',
+        `${resolved.label}: provider "${resolved.provider.name}" has no change feed (esw.io/change-feed)`,
+      );
+    }
+    try {
+      return client.changeFeed(address);
+    } catch (err: unknown) {
+      throw mapProviderError(err, resolved.label);
     }
   }
 

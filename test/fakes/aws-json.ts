@@ -57,8 +57,11 @@ export abstract class AwsJsonFake {
 
   /** The names an operation's request is about (for `asked` and per-name faults). */
   protected abstract namesOf(op: string, body: JsonBody): string[];
-  /** Answers one operation; throws AwsJsonError for an AWS error. */
-  protected abstract dispatch(op: string, body: JsonBody): unknown;
+  /**
+   * Answers one operation (or a promise of it: SQS long polls); throws AwsJsonError for an AWS
+   * error. `signal` aborts when the client hangs up.
+   */
+  protected abstract dispatch(op: string, body: JsonBody, signal: AbortSignal): unknown;
 
   /** Injects a fault for `count` calls (default: until cleared), for one name and/or operation. */
   fault(fault: AwsJsonFault, where: { name?: string; op?: string; count?: number } = {}): void {
@@ -135,7 +138,10 @@ export abstract class AwsJsonFake {
     }
     if (res.destroyed || req.socket.destroyed) return;
     try {
-      const out = this.dispatch(op, body);
+      const hangUp = new AbortController();
+      res.on('close', () => hangUp.abort());
+      const out = await this.dispatch(op, body, hangUp.signal);
+      if (res.destroyed) return;
       res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
       res.end(JSON.stringify(out));
     } catch (err: unknown) {

@@ -13,6 +13,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import type { AwsProvider } from '../../api/types.ts';
 import { type ClientContext, type Provider, type ProviderClient, ProviderError } from '../types.ts';
 import { CertificateManagerReader } from './certificate-manager.ts';
+import { sqsReceiver } from './change-feed.ts';
 import { FIELD, staticCredentials, webIdentityCredentials, withRoleChain } from './credentials.ts';
 import { awsClientOptions } from './options.ts';
 import { ParameterStoreReader } from './parameter-store.ts';
@@ -71,6 +72,10 @@ export const awsProvider: Provider<AwsProvider> = {
     const prefix = spec.prefix ?? '';
     if (service === 'ParameterStore') return new ParameterStoreReader(new SSMClient(options), prefix);
     if (service === 'CertificateManager') return new CertificateManagerReader(new ACMClient(options));
-    return new SecretsManagerReader(new SecretsManagerClient(options), prefix);
+    const reader = new SecretsManagerReader(new SecretsManagerClient(options), prefix);
+    // The change feed reads its queue with the same credentials (docs/push-refresh.md).
+    return Object.assign(reader, {
+      changeFeed: (url: string) => sqsReceiver(url, options, ctx.endpoints.awsSqs, prefix),
+    });
   },
 };

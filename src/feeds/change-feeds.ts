@@ -1,0 +1,238 @@
+/**
+ * Provider change feeds (docs/push-refresh.md, "Change feeds"): for every store annotated with
+ * `esw.io/change-feed`, while this replica owns the refresher, one consumer that receives the
+ * provider's change events and asks the refresher to refresh the dependents of the keys named —
+ * the same path as `POST /refresh` with keys (fresh reads, one call per key, coalesced in the
+ * urgent lane).
+ *
+ * - Events only name keys; values are always read again, so a duplicated or reordered event
+ *   costs at most a read that finds the Secret up to date (a Secret is written only when its
+ *   content changes), and a lost one waits for the periodic refresh.
+ * - The keys of a batch (SQS: up to 10 messages) are refreshed together, once.
+ * - A failing feed (queue missing, access denied, endpoint down) is retried with a backoff up to
+ *   a minute; meanwhile the periodic refresh serves. Health is a metric and a log line per change.
+ * - One consumer per store: SQS gives each message to one receiver, so two stores naming the
+ *   same queue would split its events (docs: one queue per store).
+ */
+import type { KubeObject, SecretStore } from '../api/types.ts';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { type StoreId, storeOfObject } from '../refresher/triggers.ts';
+import { CHANGE_FEED_ANNOTATION, type ChangeFeedReceiver, type FeedKind } from './types.ts';
+
+export { CHANGE_FEED_ANNOTATION };
+
+const MIN_BACKOFF_MS = 1_000;
+const MAX_BACKOFF_MS = 60_000;
+const MAX_ADDRESS_LENGTH = 1024;
+
+export interface ChangeFeedsOptions {
+  open(store: SecretStore, address: string): Promise<ChangeFeedReceiver>;
+  /** Refresh the dependents of `keys` of `store` now (Refresher.refreshStore with source `feed`). */
+  refresh(store: StoreId, keys: string[]): void;
+  logger: Logger;
+  metrics?: Metrics | undefined;
+  /** Waits `ms` or until `signal` aborts (tests shorten the backoff). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  minBackoffMs?: number;
+}
+
+type Health = 'starting' | 'healthy' | 'failing';
+
+interface Feed {
+  id: StoreId;
+  label: string;
+  /** The store version the consumer was opened for (uid, generation, address). */
+  version: string;
+  store: SecretStore;
+  address: string;
+  abort: AbortController;
+  kind: FeedKind | undefined;
+  health: Health;
+  done: Promise<void>;
+}
+
+export class ChangeFeeds {
+  readonly #opts: ChangeFeedsOptions;
+  readonly #stores = new Map<string, SecretStore>();
+  readonly #feeds = new Map<string, Feed>();
+  #running = false;
+
+  constructor(opts: ChangeFeedsOptions) {
+    this.#opts = opts;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Health of each feed by store label (tests, debugging). */
+  health(): Record<string, Health> {
+    return Object.fromEntries([...this.#feeds.values()].map((f) => [f.label, f.health]));
+  }
+
+  upsert(obj: KubeObject): void {
+    const id = storeOfObject(obj);
+    if (!id) return;
+    const key = label(id);
+    this.#stores.set(key, obj as SecretStore);
+    if (this.#running) this.#reconcile(key);
+  }
+
+  remove(obj: KubeObject): void {
+    const id = storeOfObject(obj);
+    if (!id) return;
+    const key = label(id);
+    this.#stores.delete(key);
+    this.#close(key);
+  }
+
+  /** This replica owns the refresher: consume every feed. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    for (const key of this.#stores.keys()) this.#reconcile(key);
+  }
+
+  /** Stops consuming (ownership lost, shutdown); resolves once every consumer has returned. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    const done = [...this.#feeds.keys()].map((k) => this.#close(k));
+    await Promise.allSettled(done);
+  }
+
+  #reconcile(key: string): void {
+    const store = this.#stores.get(key);
+    const address = store?.metadata?.annotations?.[CHANGE_FEED_ANNOTATION]?.trim();
+    const current = this.#feeds.get(key);
+    if (!store || !address) {
+      void this.#close(key);
+      return;
+    }
+    // A new generation may change credentials; a new address is a new feed.
+    const version = `${store.metadata?.uid ?? ''}/${store.metadata?.generation ?? ''}/${address}`;
+    if (current?.version === version) {
+      current.store = store;
+      return;
+    }
+    void this.#close(key);
+    const id = storeOfObject(store) as StoreId;
+    const feed: Feed = {
+      id,
+      label: key,
+      version,
+      store,
+      address,
+      abort: new AbortController(),
+      kind: undefined,
+      health: 'starting',
+      done: Promise.resolve(),
+    };
+    this.#feeds.set(key, feed);
+    this.#gauge(feed, 'starting', 1);
+    feed.done = this.#consume(feed);
+  }
+
+  #close(key: string): Promise<void> {
+    const feed = this.#feeds.get(key);
+    if (!feed) return Promise.resolve();
+    this.#gauge(feed, feed.health, -1);
+    this.#feeds.delete(key);
+    feed.abort.abort();
+    return feed.done;
+  }
+
+  async #consume(feed: Feed): Promise<void> {
+    const { signal } = feed.abort;
+    const log = this.#opts.logger;
+    let failures = 0;
+    let receiver: ChangeFeedReceiver | undefined;
+    while (!signal.aborted) {
+      try {
+        if (feed.address.length > MAX_ADDRESS_LENGTH) throw new Error('the address is too long');
+        receiver ??= await this.#opts.open(feed.store, feed.address);
+        if (!feed.kind) {
+          // The gauge counted this feed under no kind until its kind was known.
+          this.#gauge(feed, feed.health, -1);
+          feed.kind = receiver.kind;
+          this.#gauge(feed, feed.health, 1);
+        }
+        const events = await receiver.receive(signal);
+        if (signal.aborted) break;
+        const keys = new Set<string>();
+        for (const e of events) {
+          const result = e.unreadable ? 'unreadable' : e.keys.length ? 'refresh' : 'ignored';
+          this.#opts.metrics?.changeFeedEvents.inc({ feed: receiver.kind, result });
+          for (const k of e.keys) keys.add(k);
+        }
+        if (events.some((e) => e.unreadable))
+          log.warn({ store: feed.label }, 'change feed: a message is not a provider event; deleted');
+        if (keys.size > 0) this.#opts.refresh(feed.id, [...keys]);
+        // Deleted once scheduled: a redelivery would only repeat a refresh.
+        if (events.length > 0)
+          await receiver.ack(
+            events.map((e) => e.handle),
+            signal,
+          );
+        if (feed.health !== 'healthy') {
+          if (feed.health === 'failing') log.info({ store: feed.label }, 'change feed recovered');
+          this.#setHealth(feed, 'healthy');
+        }
+        failures = 0;
+      } catch (err: unknown) {
+        if (signal.aborted) break;
+        failures++;
+        this.#opts.metrics?.changeFeedErrors.inc({ feed: feed.kind ?? 'unknown' });
+        if (feed.health !== 'failing') {
+          // The error names the store and the call, never a value (the feed carries none).
+          log.warn(
+            { store: feed.label, err: errorMessage(err) },
+            'change feed failing; refreshing on the interval until it recovers',
+          );
+          this.#setHealth(feed, 'failing');
+        } else log.debug({ store: feed.label, err: errorMessage(err) }, 'change feed still failing');
+        // A new client next time: credentials or the store may have been fixed meanwhile.
+        receiver?.close();
+        receiver = undefined;
+        const min = this.#opts.minBackoffMs ?? MIN_BACKOFF_MS;
+        await (this.#opts.sleep ?? sleep)(
+          Math.min(MAX_BACKOFF_MS, min * 2 ** Math.min(failures - 1, 16)),
+          signal,
+        );
+      }
+    }
+    receiver?.close();
+  }
+
+  #setHealth(feed: Feed, health: Health): void {
+    this.#gauge(feed, feed.health, -1);
+    feed.health = health;
+    this.#gauge(feed, health, 1);
+  }
+
+  /** `esw_change_feeds{feed,state}`: feeds consumed by this replica, by kind and health. */
+  #gauge(feed: Feed, state: Health, by: number): void {
+    // A feed closed meanwhile (its consumer still returning) counts no more.
+    if (this.#feeds.get(feed.label) !== feed) return;
+    this.#opts.metrics?.changeFeeds.inc({ feed: feed.kind ?? 'unknown', state }, by);
+  }
+}
+
+function label(id: StoreId): string {
+  return id.namespace === undefined
+    ? `ClusterSecretStore/${id.name}`
+    : `SecretStore/${id.namespace}/${id.name}`;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}
