@@ -27,6 +27,8 @@ export interface ClusterStats {
   cpuS: number;
   /** After `forceSync`: ExternalSecrets whose status was not written since (undefined before). */
   forcedPending: number | undefined;
+  /** Lease name -> holderIdentity ('' when released), for bench:replicas. */
+  leases: Record<string, string>;
 }
 
 export type ClusterMessage =
@@ -103,6 +105,14 @@ process.on('message', (raw: { type: string; id?: number; reset?: boolean }) => {
       rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
       cpuS: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
       forcedPending: forcedPending(),
+      leases: Object.fromEntries(
+        api
+          .list('leases')
+          .map((l) => [
+            l.metadata?.name ?? '',
+            (l.spec as { holderIdentity?: string })?.holderIdentity ?? '',
+          ]),
+      ),
     });
     if (raw.reset) aws.resetCounts();
   } else if (raw.type === 'stop') {

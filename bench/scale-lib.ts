@@ -128,6 +128,9 @@ export function startReplica(
 ): Replica {
   const child = spawnNode(
     [
+      // BENCH_NODE_ARGS: flags for the webhook's node (e.g. --max-old-space-size=192, the heap a
+      // 512Mi container gets); the cluster process is not affected.
+      ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
       SERVER,
       'serve',
       '--port',
