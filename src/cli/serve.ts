@@ -90,6 +90,9 @@ export async function startRuntime(
   const stores =
     config.stores.length > 0 ? config.stores : existsSync(DEFAULT_STORES) ? [DEFAULT_STORES] : [];
   logger.info({ mode: 'standalone', stores, host: config.host }, 'standalone mode: stores from files');
+  // TokenReview and SubjectAccessReview need an API server: nothing to check callers against.
+  if (config.refreshEndpoint)
+    logger.warn('--refresh-endpoint needs cluster mode: POST /refresh is not served');
   return createStandaloneRuntime(stores, opts);
 }
 
