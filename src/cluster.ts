@@ -168,6 +168,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       logger: logger.child({ component: 'store-status' }),
       controllerClass: opts.controllerClass ?? config.controllerClass,
       setTimer: timer,
+      feedCondition: (store) => feeds?.condition(store),
     });
     wireStoreStatus(storeStatus, informers);
     const controllerClass = opts.controllerClass ?? config.controllerClass;
@@ -189,6 +190,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       refresh: (store, keys) => r.refreshStore(store, keys, 'feed'),
       logger: logger.child({ component: 'change-feed' }),
       metrics,
+      onHealth: (store) => storeStatus?.recheck(store),
     });
     feeds = changeFeeds;
     for (const inf of [informers.secretStores, informers.clusterSecretStores]) {

@@ -14,10 +14,11 @@
  * - One consumer per store: SQS gives each message to one receiver, so two stores naming the
  *   same queue would split its events (docs: one queue per store).
  */
-import type { KubeObject, SecretStore } from '../api/types.ts';
+import type { Condition, KubeObject, SecretStore } from '../api/types.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { FEED_CONDITION } from '../refresher/store-status.ts';
 import { type StoreId, storeOfObject } from '../refresher/triggers.ts';
 import { CHANGE_FEED_ANNOTATION, type ChangeFeedReceiver, type FeedKind } from './types.ts';
 
@@ -36,6 +37,8 @@ export interface ChangeFeedsOptions {
   /** Waits `ms` or until `signal` aborts (tests shorten the backoff). */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   minBackoffMs?: number;
+  /** A feed became healthy or failing (store status writes its `ChangeFeedReady` condition). */
+  onHealth?: (store: SecretStore) => void;
 }
 
 type Health = 'starting' | 'healthy' | 'failing';
@@ -50,6 +53,8 @@ interface Feed {
   abort: AbortController;
   kind: FeedKind | undefined;
   health: Health;
+  /** The last failure, in our words (never a value: a feed carries none). */
+  error: string;
   done: Promise<void>;
 }
 
@@ -70,6 +75,27 @@ export class ChangeFeeds {
   /** Health of each feed by store label (tests, debugging). */
   health(): Record<string, Health> {
     return Object.fromEntries([...this.#feeds.values()].map((f) => [f.label, f.health]));
+  }
+
+  /**
+   * The store's `ChangeFeedReady` condition: True while its feed is consumed, False while it
+   * fails (dependents refresh on their interval); null when the store names no feed; undefined
+   * (leave it) while this replica does not consume feeds or the feed is starting.
+   */
+  condition(store: KubeObject): Condition | null | undefined {
+    const id = storeOfObject(store);
+    if (!id) return undefined;
+    if (!store.metadata?.annotations?.[CHANGE_FEED_ANNOTATION]?.trim()) return null;
+    const feed = this.#feeds.get(label(id));
+    if (!this.#running || !feed || feed.health === 'starting') return undefined;
+    return feed.health === 'healthy'
+      ? { type: FEED_CONDITION, status: 'True', reason: 'FeedConsumed', message: 'change feed consumed' }
+      : {
+          type: FEED_CONDITION,
+          status: 'False',
+          reason: 'FeedFailing',
+          message: `change feed failing, refreshing on the interval: ${feed.error}`,
+        };
   }
 
   upsert(obj: KubeObject): void {
@@ -108,6 +134,8 @@ export class ChangeFeeds {
     const current = this.#feeds.get(key);
     if (!store || !address) {
       void this.#close(key);
+      // Its condition goes with the annotation.
+      if (store && current) this.#opts.onHealth?.(store);
       return;
     }
     // A new generation may change credentials; a new address is a new feed.
@@ -127,6 +155,7 @@ export class ChangeFeeds {
       abort: new AbortController(),
       kind: undefined,
       health: 'starting',
+      error: '',
       done: Promise.resolve(),
     };
     this.#feeds.set(key, feed);
@@ -183,6 +212,7 @@ export class ChangeFeeds {
       } catch (err: unknown) {
         if (signal.aborted) break;
         failures++;
+        feed.error = errorMessage(err);
         this.#opts.metrics?.changeFeedErrors.inc({ feed: feed.kind ?? 'unknown' });
         if (feed.health !== 'failing') {
           // The error names the store and the call, never a value (the feed carries none).
@@ -209,6 +239,7 @@ export class ChangeFeeds {
     this.#gauge(feed, feed.health, -1);
     feed.health = health;
     this.#gauge(feed, health, 1);
+    if (this.#feeds.get(feed.label) === feed) this.#opts.onHealth?.(feed.store);
   }
 
   /** `esw_change_feeds{feed,state}`: feeds consumed by this replica, by kind and health. */

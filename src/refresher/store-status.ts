@@ -61,7 +61,15 @@ export interface StoreStatusOptions {
   /** Validations at once. Default 4. */
   concurrency?: number;
   defaultIntervalMs?: number;
+  /**
+   * The store's change feed condition (`ChangeFeedReady`, src/feeds/change-feeds.ts): a
+   * condition to write, `null` to remove it, undefined to leave it as it is.
+   */
+  feedCondition?: (store: SecretStore) => Condition | null | undefined;
 }
+
+/** The condition type a store's change feed health is written under. */
+export const FEED_CONDITION = 'ChangeFeedReady';
 
 interface State {
   store: SecretStore;
@@ -105,6 +113,14 @@ export class StoreStatus {
 
   remove(store: SecretStore): void {
     this.#stores.delete(storeKey(store));
+  }
+
+  /** Checks and writes `store`'s status now (its change feed's health changed). */
+  recheck(store: SecretStore): void {
+    const state = this.#stores.get(storeKey(store));
+    if (!state || state.due === Number.POSITIVE_INFINITY) return;
+    state.due = this.#now();
+    this.#wake();
   }
 
   start(): void {
@@ -212,25 +228,39 @@ export class StoreStatus {
     const conditions = Array.isArray(status.conditions) ? status.conditions : [];
     const prev = conditions.find((c) => c.type === 'Ready');
     const capabilities = valid ? CAPABILITIES : status.capabilities;
+    const feed = this.#opts.feedCondition?.(store);
+    const prevFeed = conditions.find((c) => c.type === FEED_CONDITION);
+    const feedSame =
+      feed === undefined ||
+      (feed === null
+        ? !prevFeed
+        : prevFeed?.status === feed.status &&
+          prevFeed.reason === feed.reason &&
+          prevFeed.message === feed.message);
     if (
       prev &&
       prev.status === condition.status &&
       prev.reason === condition.reason &&
       prev.message === condition.message &&
-      capabilities === status.capabilities
+      capabilities === status.capabilities &&
+      feedSame
     ) {
       return; // as it is: no write
     }
     if (!this.#running) return;
-    const next: Condition = {
-      ...condition,
+    const stamp = (c: Condition, before: Condition | undefined): Condition => ({
+      ...c,
       lastTransitionTime:
-        prev && prev.status === condition.status && prev.lastTransitionTime
-          ? prev.lastTransitionTime
+        before && before.status === c.status && before.lastTransitionTime
+          ? before.lastTransitionTime
           : new Date(this.#now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    };
+    });
+    const next = stamp(condition, prev);
+    const others = conditions.filter(
+      (c) => c.type !== 'Ready' && (feed === undefined || c.type !== FEED_CONDITION),
+    );
     const body: StoreStatusBody = {
-      conditions: [...conditions.filter((c) => c.type !== 'Ready'), next],
+      conditions: [...others, next, ...(feed ? [stamp(feed, prevFeed)] : [])],
       ...(capabilities !== undefined ? { capabilities } : {}),
     };
     await this.#opts.kube.patchStoreStatus(store, body);

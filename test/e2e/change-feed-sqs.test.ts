@@ -55,6 +55,17 @@ const es = (name: string, namespace: string, key: string, refreshInterval = '1h'
     },
   }) as KubeObject;
 
+/** The ClusterSecretStore's condition of `type`. */
+function condition(
+  api: KubeApiServer,
+  type: string,
+): { status?: string; reason?: string; message?: string } | undefined {
+  const store = api.get('clustersecretstores', undefined, 'aws-cluster') as
+    | { status?: { conditions?: { type: string; status?: string; reason?: string; message?: string }[] } }
+    | undefined;
+  return store?.status?.conditions?.find((c) => c.type === type);
+}
+
 function password(api: KubeApiServer, namespace: string, name: string): string | undefined {
   const s = api.get('secrets', namespace, name) as { data?: Record<string, string> } | undefined;
   return s?.data?.password === undefined ? undefined : unb64(s.data.password);
@@ -220,6 +231,16 @@ t.test('AWS change feed (EventBridge → SQS)', async (t) => {
     t.ok((await sum(replica.metrics, 'changeFeedErrors', { feed: 'aws-sqs' })) > errorsBefore);
     t.ok((await sum(replica.metrics, 'changeFeeds', { feed: 'aws-sqs', state: 'failing' })) === 1);
     t.ok(replica.lines.some((l) => l.includes('change feed failing')));
+    const failing = await waitFor('the store condition', () => {
+      const c = condition(api, 'ChangeFeedReady');
+      return c?.status === 'False' ? c : undefined;
+    });
+    t.equal(failing.reason, 'FeedFailing');
+    t.match(
+      failing.message,
+      /^change feed failing, refreshing on the interval: aws: SQS ReceiveMessage on queue esw-changes: QueueDoesNotExist \(HTTP 400\)$/,
+    );
+    t.equal(condition(api, 'Ready')?.status, 'True', 'the store itself stays Ready');
     aws.put(KEY, JSON.stringify({ password: value('v4') }));
     sqs.send(QUEUE, event('PutSecretValue', ARN));
     sqs.clearFaults();
@@ -227,18 +248,21 @@ t.test('AWS change feed (EventBridge → SQS)', async (t) => {
     await waitFor('the event queued during the outage is served', () => all('v4'));
     t.ok(replica.lines.some((l) => l.includes('change feed recovered')));
     t.equal(await sum(replica.metrics, 'changeFeeds', { feed: 'aws-sqs', state: 'failing' }), 0);
+    await waitFor('the store condition recovers', () => condition(api, 'ChangeFeedReady')?.status === 'True');
   });
 
   t.test('no value in logs or metrics', async (t) => {
     const text = await replica.metrics.registry.metrics();
     t.notOk(text.includes(CANARY));
     t.notOk(replica.lines.some((l) => l.includes(CANARY)));
+    t.notOk(JSON.stringify(api.get('clustersecretstores', undefined, 'aws-cluster')).includes(CANARY));
   });
 
   t.test('the annotation removed: the feed stops', async (t) => {
     const store = api.get('clustersecretstores', undefined, 'aws-cluster') as KubeObject;
     api.put({ ...store, metadata: { ...store.metadata, annotations: {} } });
     await waitFor('no feed', () => Object.keys(feeds?.health() ?? {}).length === 0);
-    t.pass();
+    await waitFor('no condition', () => condition(api, 'ChangeFeedReady') === undefined);
+    t.equal(condition(api, 'Ready')?.status, 'True');
   });
 });

@@ -8,6 +8,7 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { ChangeFeedReceiver, FeedEvent } from '../../feeds/types.ts';
 import { ProviderError } from '../types.ts';
+import { awsError } from './errors.ts';
 import type { AwsClientOptions } from './options.ts';
 
 /** CloudTrail event names of Secrets Manager that change what a key reads. */
@@ -117,6 +118,8 @@ export function sqsReceiver(
   prefix: string,
 ): ChangeFeedReceiver {
   const region = queueRegion(url);
+  // The queue's name (the URL's last segment): the errors' subject.
+  const queue = url.slice(url.lastIndexOf('/') + 1);
   const { endpoint: _secretsManager, ...rest } = options;
   const client = new SQSClient({
     ...rest,
@@ -130,10 +133,18 @@ export function sqsReceiver(
   return {
     kind: 'aws-sqs',
     async receive(signal) {
-      const out = await client.send(
-        new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: WAIT_SECONDS }),
-        { abortSignal: signal },
-      );
+      const out = await client
+        .send(
+          new ReceiveMessageCommand({
+            QueueUrl: url,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: WAIT_SECONDS,
+          }),
+          { abortSignal: signal },
+        )
+        .catch((err: unknown) => {
+          throw awsError(err, `SQS ReceiveMessage on queue ${queue}`);
+        });
       const events: FeedEvent[] = [];
       for (const m of out.Messages ?? []) {
         if (!m.ReceiptHandle) continue;
@@ -144,9 +155,11 @@ export function sqsReceiver(
     async ack(handles, signal) {
       for (let i = 0; i < handles.length; i += 10) {
         const entries = handles.slice(i, i + 10).map((h, j) => ({ Id: String(j), ReceiptHandle: h }));
-        await client.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: entries }), {
-          abortSignal: signal,
-        });
+        await client
+          .send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: entries }), { abortSignal: signal })
+          .catch((err: unknown) => {
+            throw awsError(err, `SQS DeleteMessageBatch on queue ${queue}`);
+          });
       }
     },
     close: () => client.destroy(),

@@ -13,6 +13,8 @@ const BY_NAME: Record<string, ProviderErrorKind> = {
   ParameterNotFound: 'NotFound',
   ParameterVersionNotFound: 'NotFound',
   InvalidResourceId: 'NotFound',
+  // SQS (change feeds): the queue named by the store does not exist.
+  QueueDoesNotExist: 'NotFound',
   AccessDeniedException: 'Forbidden',
   AccessDenied: 'Forbidden',
   UnrecognizedClientException: 'Forbidden',
