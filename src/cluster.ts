@@ -20,7 +20,7 @@ import { ApiSecretReader } from './kube/secret-reader.ts';
 import { ServiceAccountTokens } from './kube/service-accounts.ts';
 import { ShardCoordinator } from './kube/shards.ts';
 import { ApiCesWriter, ClusterExternalSecrets } from './refresher/cluster-external-secret.ts';
-import { withConfigMapDigest } from './refresher/generic-target.ts';
+import { withConfigMapDigest, withContentDigest } from './refresher/generic-target.ts';
 import { ApiKubeWriter } from './refresher/kube-writer.ts';
 import { PlaceholderRefresh } from './refresher/placeholder.ts';
 import { Refresher } from './refresher/refresher.ts';
@@ -162,6 +162,34 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
     });
     refresher = r;
     wireRefresher(r, informers);
+    // Generic custom-resource targets: watched (metadata and a content digest kept) so an edited
+    // or deleted one is restored at once. The resource's plural comes from discovery.
+    for (const id of config.genericTargetKinds.filter((k) => k.includes('/'))) {
+      const cut = id.lastIndexOf('/');
+      const [apiVersion, kind] = [id.slice(0, cut), id.slice(cut + 1)];
+      void client
+        .resourceOf(apiVersion, kind)
+        .then((plural) => {
+          if (!plural) {
+            logger.warn({ kind: id }, 'generic target kind not served (or not namespaced): not watched');
+            return;
+          }
+          const inf = informers.watchManaged(
+            `/apis/${apiVersion}/${plural}`,
+            apiVersion,
+            kind,
+            withContentDigest,
+          );
+          inf?.on('update', (o) => r.targetObjectChanged(id, o, false));
+          inf?.on('delete', (o) => r.targetObjectChanged(id, o, true));
+        })
+        .catch((err: unknown) => {
+          logger.warn(
+            { kind: id, err: errorMessage(err) },
+            'generic target kind: discovery failed, not watched',
+          );
+        });
+    }
     storeStatus = new StoreStatus({
       validate: (store) => runtime.resolver.validateStore(store),
       kube: new ApiKubeWriter(client),

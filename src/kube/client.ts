@@ -15,7 +15,7 @@ import {
   CustomObjectsApi,
   type KubeConfig,
 } from '@kubernetes/client-node';
-import type { ConfigMap, ExternalSecret, Secret } from '../api/types.ts';
+import type { ConfigMap, ExternalSecret, KubeObject, Secret } from '../api/types.ts';
 import { describeError } from '../observability/sanitize.ts';
 import { KubeApiError, KubeHttp, namespacedPath, type Query, statusError } from './http.ts';
 
@@ -90,6 +90,8 @@ export class KubeClient {
   readonly kc: KubeConfig;
   readonly http: KubeHttp;
   #core: CoreV1Api | undefined;
+  /** `apiVersion/kind` -> plural, from discovery (generic custom-resource targets). */
+  readonly #plurals = new Map<string, string>();
   #custom: CustomObjectsApi | undefined;
   #coordination: CoordinationV1Api | undefined;
   #admission: AdmissionregistrationV1Api | undefined;
@@ -234,6 +236,88 @@ export class KubeClient {
     const what = `delete configmap ${namespace}/${name}`;
     try {
       await this.http.request('DELETE', namespacedPath(CORE, namespace, 'configmaps', name), { what });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw toKubeError(err, what);
+    }
+  }
+
+  /**
+   * Generic custom-resource targets: the plural of a namespaced `kind` of `apiVersion` (a group
+   * version, `example.com/v1`), from discovery, remembered. Undefined: not served, or not
+   * namespaced (a namespaced ExternalSecret never writes a cluster-scoped object).
+   */
+  async resourceOf(apiVersion: string, kind: string): Promise<string | undefined> {
+    const key = `${apiVersion}/${kind}`;
+    const known = this.#plurals.get(key);
+    if (known) return known;
+    const what = `discover ${apiVersion}`;
+    let list: { resources?: { name?: string; kind?: string; namespaced?: boolean }[] };
+    try {
+      list = await this.http.get(`/apis/${apiVersion}`, undefined, what);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw toKubeError(err, what);
+    }
+    const r = (list.resources ?? []).find((x) => x.kind === kind && x.namespaced && !x.name?.includes('/'));
+    if (r?.name) this.#plurals.set(key, r.name);
+    return r?.name;
+  }
+
+  async #objectPath(apiVersion: string, kind: string, namespace: string, name?: string): Promise<string> {
+    const plural = await this.resourceOf(apiVersion, kind);
+    if (!plural)
+      throw new KubeApiError(
+        404,
+        undefined,
+        `${apiVersion} ${kind} is not a namespaced kind this cluster serves`,
+      );
+    return namespacedPath(`/apis/${apiVersion}`, namespace, plural, name);
+  }
+
+  /** A custom resource, or null when it does not exist. */
+  async getObject(
+    apiVersion: string,
+    kind: string,
+    namespace: string,
+    name: string,
+  ): Promise<KubeObject | null> {
+    const what = `get ${kind} ${namespace}/${name}`;
+    try {
+      return await this.http.get<KubeObject>(
+        await this.#objectPath(apiVersion, kind, namespace, name),
+        undefined,
+        what,
+      );
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw toKubeError(err, what);
+    }
+  }
+
+  async createObject(namespace: string, obj: KubeObject): Promise<KubeObject> {
+    const what = `create ${obj.kind} ${namespace}/${obj.metadata?.name ?? ''}`;
+    const path = await this.#objectPath(obj.apiVersion ?? '', obj.kind ?? '', namespace);
+    return this.#call<KubeObject>('POST', path, what, { body: obj });
+  }
+
+  /** Conditional on `obj.metadata.resourceVersion`, as replaceSecret. */
+  async replaceObject(namespace: string, obj: KubeObject): Promise<KubeObject> {
+    const name = obj.metadata?.name ?? '';
+    const what = `replace ${obj.kind} ${namespace}/${name}`;
+    if (!obj.metadata?.resourceVersion) {
+      throw new KubeApiError(0, undefined, `${what}: resourceVersion is required`);
+    }
+    const path = await this.#objectPath(obj.apiVersion ?? '', obj.kind ?? '', namespace, name);
+    return this.#call<KubeObject>('PUT', path, what, { body: obj });
+  }
+
+  /** True when deleted, false when it did not exist. */
+  async deleteObject(apiVersion: string, kind: string, namespace: string, name: string): Promise<boolean> {
+    const what = `delete ${kind} ${namespace}/${name}`;
+    try {
+      await this.http.request('DELETE', await this.#objectPath(apiVersion, kind, namespace, name), { what });
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;

@@ -406,6 +406,17 @@ export interface InformerSet {
    * cluster that uses none pays nothing; `onStart` is called once when it is.
    */
   watchTemplateSources(kind: 'ConfigMap' | 'Secret'): void;
+  /**
+   * Generic custom-resource targets: an informer over the objects of `path` (a namespaced
+   * resource's cluster-wide list) with the managed label, kept through `transform`; started at
+   * once, stopped with the others. Undefined once stopped.
+   */
+  watchManaged(
+    path: string,
+    apiVersion: string,
+    kind: string,
+    transform: (obj: KubeObject) => KubeObject,
+  ): Informer<KubeObject> | undefined;
   /** Reasons the informers are not healthy; empty when all are listed and watching (/readyz). */
   healthy(): string[];
   /** Resolves once every informer has listed once. */
@@ -582,8 +593,29 @@ export function startInformers(source: KubeConfig | KubeHttp, opts: StartInforme
     opts.templateSources(kind, inf);
     inf.start();
   };
-  const every = () => [...all, ...sources.values()];
+  const managed: Informer[] = [];
+  const watchManaged = (
+    path: string,
+    apiVersion: string,
+    kind: string,
+    transform: (obj: KubeObject) => KubeObject,
+  ) => {
+    if (stopped) return undefined;
+    const inf = make<KubeObject>(
+      `${kind.toLowerCase()}-managed`,
+      path,
+      apiVersion,
+      kind,
+      `${MANAGED_LABEL}=true`,
+      transform,
+    );
+    managed.push(inf);
+    inf.start();
+    return inf;
+  };
+  const every = () => [...all, ...sources.values(), ...managed];
   return {
+    watchManaged,
     ...set,
     ...(managedConfigMaps ? { managedConfigMaps } : {}),
     watchTemplateSources,

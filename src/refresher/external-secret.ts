@@ -7,6 +7,7 @@
  * A failure never touches the data already in the Secret.
  */
 import { createHash } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
 import { storeRefsOf } from '../api/controller-class.ts';
 import { parseDuration } from '../api/duration.ts';
 import type {
@@ -14,6 +15,7 @@ import type {
   ConfigMap,
   ExternalSecret,
   ExternalSecretStatus,
+  KubeObject,
   ObjectMeta,
   RemoteRef,
   Secret,
@@ -26,11 +28,14 @@ import type { LookupOptions, Resolver, StoreRef } from '../resolve/types.ts';
 import { Budget, renderTemplate, templateBytes, templateInput } from '../template/index.ts';
 import { compareGoStrings, goString } from '../template/values.ts';
 import {
+  canonicalJson,
   checkGenericTarget,
   configMapData,
   configMapDigest,
+  contentDigest,
   kindId,
   manifestOf,
+  objectDigest,
   type TargetManifest,
   toConfigMapFields,
 } from './generic-target.ts';
@@ -301,11 +306,8 @@ export async function syncExternalSecret(es: ExternalSecret, deps: EsSyncDeps): 
   const manifest = manifestOf(es);
   if (!needsRefresh(es, deps.synced === undefined ? syncedOf(es) : deps.synced)) {
     try {
-      const ns = es.metadata?.namespace ?? 'default';
       if (manifest) checkGenericTarget(manifest, deps.genericTargetKinds ?? []);
-      const current = manifest
-        ? await deps.kube.getConfigMap(ns, targetName)
-        : await deps.kube.getSecret(ns, targetName);
+      const current = await readTarget(es, deps, targetName);
       if (isTargetValid(es, current)) return { result: 'skipped' };
     } catch {
       // Cannot tell: sync, which reports what is wrong.
@@ -338,7 +340,10 @@ export async function syncExternalSecret(es: ExternalSecret, deps: EsSyncDeps): 
       await setStatus(es, deps, ready('SecretSynced', 'secret synced'), manifest ? undefined : targetName);
       return { result: 'unchanged', refreshed: true };
     }
-    const desired = applyTemplate(es, data, await readTemplateSources(es, deps.kube));
+    const sources = await readTemplateSources(es, deps.kube);
+    // A custom resource renders into its own content (writeCustomResource), not a data map.
+    const custom = manifest !== undefined && kindId(manifest) !== 'ConfigMap';
+    const desired = custom ? undefined : applyTemplate(es, data, sources);
     if (creation === 'None') {
       await setStatus(
         es,
@@ -347,9 +352,11 @@ export async function syncExternalSecret(es: ExternalSecret, deps: EsSyncDeps): 
       );
       return { result: 'skipped', refreshed: true };
     }
-    const result = manifest
-      ? await writeConfigMap(es, deps, targetName, desired)
-      : await writeTarget(es, deps, targetName, desired);
+    const result = custom
+      ? await writeCustomResource(es, deps, targetName, manifest, data, sources)
+      : manifest
+        ? await writeConfigMap(es, deps, targetName, desired as Desired)
+        : await writeTarget(es, deps, targetName, desired as Desired);
     if (result === 'created' || result === 'updated') {
       await event(
         deps,
@@ -558,7 +565,7 @@ async function deleteTarget(es: ExternalSecret, deps: EsSyncDeps, name: string):
   }
   const manifest = manifestOf(es);
   const kind = manifest?.kind ?? 'Secret';
-  const existing = manifest ? await deps.kube.getConfigMap(ns, name) : await deps.kube.getSecret(ns, name);
+  const existing = await readTarget(es, deps, name);
   if (existing) {
     const uid = es.metadata?.uid ?? '';
     const ours = (existing.metadata?.ownerReferences ?? []).some((o) => o.controller && o.uid === uid);
@@ -568,7 +575,11 @@ async function deleteTarget(es: ExternalSecret, deps: EsSyncDeps, name: string):
         `target ${kind} "${ns}/${name}" is not controlled by this ExternalSecret, it is not deleted`,
       );
     }
-    if (manifest) await configMapWriter(deps).deleteConfigMap(ns, name);
+    if (manifest && kindId(manifest) !== 'ConfigMap') {
+      if (!deps.kube.deleteObject)
+        throw new EswError('ESW_KUBE', 'this refresher cannot write custom resources');
+      await deps.kube.deleteObject(manifest.apiVersion, manifest.kind, ns, name);
+    } else if (manifest) await configMapWriter(deps).deleteConfigMap(ns, name);
     else await deps.kube.deleteSecret(ns, name);
     await event(
       deps,
@@ -591,6 +602,7 @@ async function deleteTarget(es: ExternalSecret, deps: EsSyncDeps, name: string):
  */
 function checkGenericManifest(es: ExternalSecret, manifest: TargetManifest, deps: EsSyncDeps): void {
   checkGenericTarget(manifest, deps.genericTargetKinds ?? []);
+  if (kindId(manifest) !== 'ConfigMap') return;
   for (const [i, tf] of (es.spec?.target?.template?.templateFrom ?? []).entries()) {
     const t = tf.target as string | undefined;
     if (t !== undefined && t !== '' && t !== 'Data' && t !== 'Labels' && t !== 'Annotations')
@@ -599,6 +611,212 @@ function checkGenericManifest(es: ExternalSecret, manifest: TargetManifest, deps
         `spec.target.template.templateFrom[${i}].target: a ${kindId(manifest)} target takes Data, Labels or Annotations`,
       );
   }
+}
+
+/** The target as stored: a Secret, a ConfigMap or a custom resource (generic targets). */
+async function readTarget(
+  es: ExternalSecret,
+  deps: EsSyncDeps,
+  name: string,
+): Promise<Secret | ConfigMap | KubeObject | undefined> {
+  const ns = es.metadata?.namespace ?? 'default';
+  const manifest = manifestOf(es);
+  if (!manifest) return deps.kube.getSecret(ns, name);
+  if (kindId(manifest) === 'ConfigMap') return deps.kube.getConfigMap(ns, name);
+  if (!deps.kube.getObject) throw new EswError('ESW_KUBE', 'this refresher cannot read custom resources');
+  return deps.kube.getObject(manifest.apiVersion, manifest.kind, ns, name);
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * A custom resource as ESO's applyTemplateToManifest builds it, on a copy of the stored object
+ * (fields others own stay): without a template the provider data goes to `spec.data`; with one,
+ * each templateFrom entry goes to its `target` — `Data` (the object's top-level `data`),
+ * `Labels`, `Annotations`, `spec`, or a field path (`spec.database`): a literal's YAML is set
+ * there (merged one level into a map already there), an item's value replaces it (parsed as YAML
+ * when it parses) — then `template.data` into `data`. Metadata comes only from the labels and
+ * annotations: a path into `metadata`, or one that changes apiVersion or kind, is refused.
+ */
+export function renderCustomResource(
+  es: ExternalSecret,
+  manifest: TargetManifest,
+  data: SecretData,
+  sources: TemplateSources,
+  existing: KubeObject | undefined,
+): { content: Record<string, unknown>; labels: Record<string, string>; annotations: Record<string, string> } {
+  const content: Record<string, unknown> = existing
+    ? (structuredClone(existing) as Record<string, unknown>)
+    : { apiVersion: manifest.apiVersion, kind: manifest.kind, spec: {} };
+  delete content.metadata;
+  delete content.status;
+  const labels: Record<string, string> = {};
+  const annotations: Record<string, string> = {};
+  const template = es.spec?.target?.template;
+  const mapAt = (key: string): Record<string, unknown> => {
+    const v = content[key];
+    if (isMap(v)) return v;
+    const m: Record<string, unknown> = {};
+    content[key] = m;
+    return m;
+  };
+  if (!template) {
+    mapAt('spec').data = Object.fromEntries([...data].map(([k, v]) => [k, v.toString('utf8')]));
+  } else {
+    const ns = es.metadata?.namespace ?? 'default';
+    const budget = new Budget();
+    const input = templateInput(data);
+    const render = (tpl: string, name: string) => renderTemplate(tpl, input, name, { budget });
+    const setPath = (path: string, value: unknown, merge: boolean, field: string) => {
+      const parts = path.split('.');
+      let current = content;
+      for (const part of parts.slice(0, -1)) {
+        const next = current[part];
+        if (next === undefined || next === null) current[part] = {};
+        else if (!isMap(next))
+          throw new EswError('ESW_TEMPLATE', `${field}: path ${path} is not a map at segment ${part}`);
+        current = current[part] as Record<string, unknown>;
+      }
+      const last = parts[parts.length - 1] as string;
+      const before = current[last];
+      current[last] =
+        merge && parts.length > 1 && isMap(before) && isMap(value) ? { ...before, ...value } : value;
+    };
+    const apply = (target: string, k: string, value: string, field: string) => {
+      const t = target.toLowerCase();
+      if (t === 'labels') labels[k] = value;
+      else if (t === 'annotations') annotations[k] = value;
+      else if (t === 'data' || t === 'spec') mapAt(t)[k] = value;
+      else setPath(target, parseYamlValue(value), false, field);
+    };
+    for (const [i, tf] of (template.templateFrom ?? []).entries()) {
+      const at = `spec.target.template.templateFrom[${i}]`;
+      const target = (tf.target as string | undefined) || 'Data';
+      const head = target.split('.')[0];
+      if (head === 'metadata' || head === 'apiVersion' || head === 'kind')
+        throw new EswError(
+          'ESW_VALIDATION',
+          `${at}.target: ${head} is not written by a template (use Labels or Annotations)`,
+        );
+      for (const [kind, field] of [
+        ['ConfigMap', 'configMap'],
+        ['Secret', 'secret'],
+      ] as const) {
+        const ref = tf[field];
+        if (!ref) continue;
+        for (const [j, item] of (ref.items ?? []).entries()) {
+          const itemField = `${at}.${field}.items[${j}]`;
+          const key = item.key ?? '';
+          const out = render(
+            goString(templateOf(sources, kind, ref.name ?? '', key, ns, itemField)),
+            itemField,
+          );
+          if ((item.templateAs ?? 'Values') === 'KeysAndValues') {
+            for (const [k, v] of yamlStringMap(out, itemField)) apply(target, k, v.toString(), itemField);
+          } else apply(target, key, out, itemField);
+        }
+      }
+      if (tf.literal !== undefined) {
+        const field = `${at}.literal`;
+        const out = render(tf.literal, field);
+        if (['data', 'labels', 'annotations'].includes(target.toLowerCase())) {
+          for (const [k, v] of yamlStringMap(out, field)) apply(target, k, v.toString(), field);
+        } else setPath(target, parseYamlDocument(out, field), true, field);
+      }
+    }
+    for (const [key, tpl] of Object.entries(template.data ?? {})) {
+      mapAt('data')[key] = render(tpl, `spec.target.template.data.${key}`);
+    }
+    for (const [k, v] of Object.entries(template.metadata?.labels ?? {})) {
+      labels[k] = render(v, `spec.target.template.metadata.labels.${k}`);
+    }
+    for (const [k, v] of Object.entries(template.metadata?.annotations ?? {})) {
+      annotations[k] = render(v, `spec.target.template.metadata.annotations.${k}`);
+    }
+  }
+  // As ESO: rendering must not change the kind written.
+  if (content.apiVersion !== manifest.apiVersion || content.kind !== manifest.kind)
+    throw new EswError(
+      'ESW_VALIDATION',
+      `spec.target.template: the rendered target's apiVersion/kind differs from spec.target.manifest (${kindId(manifest)})`,
+    );
+  return { content, labels, annotations };
+}
+
+/** A value at a field path: its YAML value when it parses (ESO's tryParseYAML), else the text. */
+function parseYamlValue(text: string): unknown {
+  try {
+    return parseYaml(text, { maxAliasCount: 0 }) ?? text;
+  } catch {
+    return text;
+  }
+}
+
+/** A literal's YAML document for a field path; an error names the field, never the text. */
+function parseYamlDocument(text: string, field: string): unknown {
+  try {
+    return parseYaml(text, { maxAliasCount: 0 });
+  } catch {
+    throw new EswError('ESW_TEMPLATE', `${field}: the rendered template is not valid YAML`);
+  }
+}
+
+/** writeTarget for a custom resource (renderCustomResource), conditional on resourceVersion. */
+async function writeCustomResource(
+  es: ExternalSecret,
+  deps: EsSyncDeps,
+  name: string,
+  manifest: TargetManifest,
+  data: SecretData,
+  sources: TemplateSources,
+): Promise<SyncResult> {
+  const ns = es.metadata?.namespace ?? 'default';
+  const creation = es.spec?.target?.creationPolicy ?? 'Owner';
+  const { getObject, createObject, replaceObject } = deps.kube;
+  if (!getObject || !createObject || !replaceObject)
+    throw new EswError('ESW_KUBE', 'spec.target.manifest: this refresher cannot write custom resources');
+  for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
+    const existing = await getObject.call(deps.kube, manifest.apiVersion, manifest.kind, ns, name);
+    if (!existing && creation === 'Merge') {
+      throw new EswError(
+        'ESW_SECRET_NOT_FOUND',
+        `target ${manifest.kind} "${ns}/${name}" does not exist (creationPolicy Merge only updates)`,
+      );
+    }
+    const { content, labels, annotations } = renderCustomResource(es, manifest, data, sources, existing);
+    const { metadata } = mergeTarget(es, manifest.kind, existing, new Map(), {
+      type: undefined,
+      data: new Map(),
+      labels,
+      annotations,
+    });
+    const ann = { ...(metadata.annotations ?? {}) };
+    delete ann[MANAGED_KEYS_ANNOTATION];
+    ann[ES_HASH_ANNOTATION] = contentDigest(content);
+    const next = { ...content, metadata: { ...metadata, annotations: ann } } as KubeObject;
+    if (existing && sameObject(existing, next)) return 'unchanged';
+    try {
+      if (existing) await replaceObject.call(deps.kube, ns, next);
+      else await createObject.call(deps.kube, ns, next);
+      return existing ? 'updated' : 'created';
+    } catch (err: unknown) {
+      if (err instanceof ConflictError) continue;
+      throw err;
+    }
+  }
+  throw new EswError('ESW_KUBE', `target ${manifest.kind} "${ns}/${name}": too many conflicting writes`);
+}
+
+function sameObject(a: KubeObject, b: KubeObject): boolean {
+  const canon = (o: KubeObject) =>
+    canonicalJson([
+      contentDigest(o),
+      o.metadata?.labels ?? {},
+      o.metadata?.annotations ?? {},
+      (o.metadata?.ownerReferences ?? []).map((r) => r.uid),
+    ]);
+  return canon(a) === canon(b);
 }
 
 function configMapWriter(
@@ -782,14 +1000,22 @@ export function shouldRefresh(es: ExternalSecret, synced: SyncBasis | null, now:
  * it here: Owner and Orphan) and its data matches its data-hash annotation. An `Orphan` target is
  * always valid: once written it is not this ExternalSecret's to restore.
  */
-export function isTargetValid(es: ExternalSecret, target: Secret | ConfigMap | undefined | null): boolean {
+export function isTargetValid(
+  es: ExternalSecret,
+  target: Secret | ConfigMap | KubeObject | undefined | null,
+): boolean {
   const creation = es.spec?.target?.creationPolicy ?? 'Owner';
   if (creation === 'Orphan') return true;
   if (!target) return false;
   const merged = creation === 'Merge' || creation === 'CreateOrMerge';
   if (!merged && target.metadata?.labels?.[MANAGED_LABEL] !== 'true') return false;
   const written = target.metadata?.annotations?.[ES_HASH_ANNOTATION];
-  const digest = manifestOf(es) ? configMapDigest(target as ConfigMap) : dataDigest(target as Secret);
+  const manifest = manifestOf(es);
+  const digest = !manifest
+    ? dataDigest(target as Secret)
+    : kindId(manifest) === 'ConfigMap'
+      ? configMapDigest(target as ConfigMap)
+      : objectDigest(target);
   return written !== undefined && written === digest;
 }
 

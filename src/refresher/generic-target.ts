@@ -1,11 +1,12 @@
 /**
- * Generic targets (`spec.target.manifest`, ESO 2.9): an ExternalSecret that writes a ConfigMap
- * instead of a Secret. Off unless the operator names the kind in `--generic-target-kinds` (ESO's
+ * Generic targets (`spec.target.manifest`, ESO 2.9): an ExternalSecret that writes a ConfigMap or
+ * a custom resource instead of a Secret. Off unless the operator names the kind in `--generic-target-kinds` (ESO's
  * `--unsafe-allow-generic-targets`, narrowed to a list): a ConfigMap is readable by far more
  * principals than a Secret, so writing secret values into one is an explicit decision.
- * Custom resource kinds are not written yet (docs/refresher.md "Generic targets").
+ * Custom resources are written as ESO writes them (external-secret.ts, renderCustomResource).
  */
-import type { ConfigMap, ExternalSecret } from '../api/types.ts';
+import { createHash } from 'node:crypto';
+import type { ConfigMap, ExternalSecret, KubeObject } from '../api/types.ts';
 import { EswError } from '../errors.ts';
 import { dataHash, type SecretData } from './secret-data.ts';
 
@@ -65,11 +66,6 @@ export function checkGenericTarget(m: TargetManifest, allowed: readonly string[]
       'ESW_VALIDATION',
       `spec.target.manifest: generic target kind "${id}" is not allowed here (the operator lists allowed kinds in --generic-target-kinds)`,
     );
-  if (id !== 'ConfigMap')
-    throw new EswError(
-      'ESW_VALIDATION',
-      `spec.target.manifest: generic target kind "${id}" is not supported yet (ConfigMap only)`,
-    );
 }
 
 /** A ConfigMap's values as bytes: `data` as UTF-8, `binaryData` decoded. */
@@ -111,4 +107,35 @@ export function withConfigMapDigest(cm: ConfigMap): ConfigMap {
 /** The hash of a ConfigMap's values: computed, or remembered when they were dropped. */
 export function configMapDigest(cm: ConfigMap): string {
   return digests.get(cm) ?? dataHash(configMapData(cm));
+}
+
+/** sha256 of an object's content without metadata and status, keys sorted: its data-hash. */
+export function contentDigest(obj: object): string {
+  const { metadata: _m, status: _s, ...rest } = obj as Record<string, unknown>;
+  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
+}
+
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const m = v as Record<string, unknown>;
+    return `{${Object.keys(m)
+      .sort()
+      .filter((k) => m[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(m[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/** A copy of a custom resource with its identity and metadata only, remembering its content digest. */
+export function withContentDigest(obj: KubeObject): KubeObject {
+  const out: KubeObject = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: obj.metadata ?? {} };
+  digests.set(out, contentDigest(obj));
+  return out;
+}
+
+/** The digest of a custom resource's content: computed, or remembered when it was dropped. */
+export function objectDigest(obj: KubeObject): string {
+  return digests.get(obj) ?? contentDigest(obj);
 }

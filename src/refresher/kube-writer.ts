@@ -1,5 +1,12 @@
 /** The refresher's Kubernetes port on the real API (src/kube/client.ts). */
-import type { ConfigMap, ExternalSecret, ExternalSecretStatus, Secret, SecretStore } from '../api/types.ts';
+import type {
+  ConfigMap,
+  ExternalSecret,
+  ExternalSecretStatus,
+  KubeObject,
+  Secret,
+  SecretStore,
+} from '../api/types.ts';
 import { isConflict, isNotFound, type KubeClient } from '../kube/client.ts';
 import { ConflictError, type KubeEvent, type KubeWriter } from './ports.ts';
 import type { StoreStatusBody, StoreStatusWriter } from './store-status.ts';
@@ -66,6 +73,38 @@ export class ApiKubeWriter implements KubeWriter, StoreStatusWriter {
 
   async deleteConfigMap(namespace: string, name: string): Promise<void> {
     await this.#client.deleteConfigMap(namespace, name);
+  }
+
+  async getObject(
+    apiVersion: string,
+    kind: string,
+    namespace: string,
+    name: string,
+  ): Promise<KubeObject | undefined> {
+    return (await this.#client.getObject(apiVersion, kind, namespace, name)) ?? undefined;
+  }
+
+  async createObject(namespace: string, obj: KubeObject): Promise<KubeObject> {
+    try {
+      return await this.#client.createObject(namespace, obj);
+    } catch (err: unknown) {
+      if (isConflict(err)) throw new ConflictError(`${obj.kind} ${namespace}/${obj.metadata?.name}`);
+      throw err;
+    }
+  }
+
+  async replaceObject(namespace: string, obj: KubeObject): Promise<KubeObject> {
+    const name = obj.metadata?.name ?? '';
+    try {
+      return await this.#client.replaceObject(namespace, obj);
+    } catch (err: unknown) {
+      if (isConflict(err) || isNotFound(err)) throw new ConflictError(`${obj.kind} ${namespace}/${name}`);
+      throw err;
+    }
+  }
+
+  async deleteObject(apiVersion: string, kind: string, namespace: string, name: string): Promise<void> {
+    await this.#client.deleteObject(apiVersion, kind, namespace, name);
   }
 
   async updateExternalSecretStatus(es: ExternalSecret, status: ExternalSecretStatus): Promise<void> {

@@ -37,6 +37,19 @@ export interface KubeWriter {
   createConfigMap?(namespace: string, cm: ConfigMap): Promise<ConfigMap>;
   replaceConfigMap?(namespace: string, cm: ConfigMap): Promise<ConfigMap>;
   deleteConfigMap?(namespace: string, name: string): Promise<void>;
+  /**
+   * Generic custom-resource targets, addressed by `apiVersion` and `kind` (the writer finds the
+   * resource). Optional, as the ConfigMap methods.
+   */
+  getObject?(
+    apiVersion: string,
+    kind: string,
+    namespace: string,
+    name: string,
+  ): Promise<KubeObject | undefined>;
+  createObject?(namespace: string, obj: KubeObject): Promise<KubeObject>;
+  replaceObject?(namespace: string, obj: KubeObject): Promise<KubeObject>;
+  deleteObject?(apiVersion: string, kind: string, namespace: string, name: string): Promise<void>;
   updateExternalSecretStatus(es: ExternalSecret, status: ExternalSecretStatus): Promise<void>;
   createEvent(event: KubeEvent): Promise<void>;
 }

@@ -40,7 +40,7 @@ import {
   syncExternalSecret,
   syncedOf,
 } from './external-secret.ts';
-import { configMapDigest, kindId, manifestOf } from './generic-target.ts';
+import { configMapDigest, kindId, manifestOf, objectDigest } from './generic-target.ts';
 import type { KubeWriter } from './ports.ts';
 import { DueQueue, nextSlot, Priority, shardOf } from './queue.ts';
 import { RoundPlanner } from './rounds.ts';
@@ -310,6 +310,18 @@ export class Refresher {
       `ConfigMap|${cm.metadata?.namespace ?? 'default'}/${cm.metadata?.name}`,
       deleted,
       () => cm.metadata?.annotations?.[ES_HASH_ANNOTATION] === configMapDigest(cm),
+    );
+  }
+
+  /**
+   * A managed custom resource (a generic target of kind `kindId`, `group/version/Kind`) changed
+   * or disappeared: as targetSecretChanged.
+   */
+  targetObjectChanged(kindId: string, obj: KubeObject, deleted: boolean): void {
+    this.#targetChanged(
+      `${kindId}|${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name}`,
+      deleted,
+      () => obj.metadata?.annotations?.[ES_HASH_ANNOTATION] === objectDigest(obj),
     );
   }
 
@@ -1024,6 +1036,25 @@ function guardWrites(kube: KubeWriter, owns: (namespace: string) => boolean): Ku
       check(ns);
       if (!kube.deleteConfigMap) throw new Error('this writer cannot write ConfigMaps');
       return kube.deleteConfigMap(ns, name);
+    },
+    getObject: async (apiVersion, kind, ns, name) => {
+      if (!kube.getObject) throw new Error('this writer cannot read custom resources');
+      return kube.getObject(apiVersion, kind, ns, name);
+    },
+    createObject: async (ns, obj) => {
+      check(ns);
+      if (!kube.createObject) throw new Error('this writer cannot write custom resources');
+      return kube.createObject(ns, obj);
+    },
+    replaceObject: async (ns, obj) => {
+      check(ns);
+      if (!kube.replaceObject) throw new Error('this writer cannot write custom resources');
+      return kube.replaceObject(ns, obj);
+    },
+    deleteObject: async (apiVersion, kind, ns, name) => {
+      check(ns);
+      if (!kube.deleteObject) throw new Error('this writer cannot write custom resources');
+      return kube.deleteObject(apiVersion, kind, ns, name);
     },
     updateExternalSecretStatus: async (es, status) => {
       check(es.metadata?.namespace);

@@ -16,13 +16,18 @@ import { request } from '../helpers/https.ts';
 
 const CANARY = `CANARY-gt-${Math.random().toString(36).slice(2, 8)}`;
 
-const es = (name: string, target: Record<string, unknown>, key = 'gt/db'): KubeObject =>
+const es = (
+  name: string,
+  target: Record<string, unknown>,
+  key = 'gt/db',
+  refreshInterval = '1s',
+): KubeObject =>
   ({
     apiVersion: 'external-secrets.io/v1',
     kind: 'ExternalSecret',
     metadata: { name, namespace: 'default' },
     spec: {
-      refreshInterval: '1s',
+      refreshInterval,
       secretStoreRef: { name: 'aws-store', kind: 'SecretStore' },
       target: { name: `${name}-cm`, manifest: { apiVersion: 'v1', kind: 'ConfigMap' }, ...target },
       data: [{ secretKey: 'password', remoteRef: { key, property: 'password' } }],
@@ -65,7 +70,9 @@ t.test('generic ConfigMap targets', async (t) => {
   const { api, aws, startReplica } = await startCluster(t);
   aws.put('gt/db', JSON.stringify({ password: `${CANARY}-v1` }));
   aws.put('gt/gone', JSON.stringify({ password: `${CANARY}-gone` }));
-  const replica = await startReplica('esw-0', undefined, { args: ['--generic-target-kinds', 'ConfigMap'] });
+  const replica = await startReplica('esw-0', undefined, {
+    args: ['--generic-target-kinds', 'ConfigMap,example.com/v1/Database'],
+  });
   await waitFor('ready', () => replica.server.readiness().ready || undefined);
 
   t.test('created with the provider data, updated, restored after an edit and a deletion', async (t) => {
@@ -133,16 +140,63 @@ t.test('generic ConfigMap targets', async (t) => {
     t.equal(c.status, 'True');
   });
 
+  t.test('a custom resource: spec.data, or a field-path template; restored after an edit', async (t) => {
+    const db = (name: string) =>
+      api.get('databases', 'default', name) as
+        | (KubeObject & { spec?: Record<string, unknown>; data?: Record<string, string> })
+        | undefined;
+    const manifest = { apiVersion: 'example.com/v1', kind: 'Database' };
+    t.equal((await create(api, es('crplain', { manifest }))).status, 201);
+    const plain = await waitFor('spec.data written', () =>
+      db('crplain-cm')?.spec?.data ? db('crplain-cm') : undefined,
+    );
+    t.same(plain.spec, { data: { password: `${CANARY}-v2` } });
+    t.equal(plain.metadata?.labels?.['reconcile.external-secrets.io/managed'], 'true');
+    const res = await create(
+      api,
+      es(
+        'crtpl',
+        {
+          manifest,
+          template: {
+            data: { dsn: 'postgres://app:{{ .password }}@db' },
+            templateFrom: [
+              {
+                target: 'spec.database',
+                literal: 'host: db.internal\nport: 5432\npassword: "{{ .password }}"',
+              },
+            ],
+          },
+        },
+        'gt/db',
+        // Long: the restore below comes from the watch, never from the timer.
+        '1h',
+      ),
+    );
+    t.equal(res.status, 201, res.body.message ?? '');
+    const c = await waitFor('field path written', () =>
+      db('crtpl-cm')?.spec?.database ? db('crtpl-cm') : undefined,
+    );
+    t.same(c.spec, { database: { host: 'db.internal', port: 5432, password: `${CANARY}-v2` } });
+    t.same(c.data, { dsn: `postgres://app:${CANARY}-v2@db` });
+    // Edited or deleted by hand: restored at once (the allowed kinds are watched).
+    api.put({ ...(c as object), spec: { database: { host: 'evil' } } });
+    const host = () => (db('crtpl-cm')?.spec?.database as { host?: string } | undefined)?.host;
+    await waitFor('restored', () => host() === 'db.internal');
+    t.ok(api.remove('databases', 'default', 'crtpl-cm'));
+    await waitFor('recreated', () => host() === 'db.internal');
+  });
+
   t.test('a kind the operator did not allow is Ready=False, nothing written', async (t) => {
     const res = await create(
       api,
-      es('crd', { name: 'db', manifest: { apiVersion: 'example.com/v1', kind: 'Database' } }),
+      es('crd', { name: 'db', manifest: { apiVersion: 'example.com/v2', kind: 'Database' } }),
     );
     t.equal(res.status, 201, res.body.message ?? '');
     const c = await waitFor('Ready=False', () =>
       ready(api, 'crd')?.status === 'False' ? ready(api, 'crd') : undefined,
     );
-    t.match(c?.message, /generic target kind "example\.com\/v1\/Database" is not allowed here/);
+    t.match(c?.message, /generic target kind "example\.com\/v2\/Database" is not allowed here/);
     t.match(c?.message, /--generic-target-kinds/);
   });
 

@@ -27,6 +27,8 @@ export const RESOURCES: ResourceDef[] = [
   def('', ['v1'], 'namespaces', 'Namespace', false, ['ns']),
   def('', ['v1'], 'serviceaccounts', 'ServiceAccount', true, ['sa']),
   def('coordination.k8s.io', ['v1'], 'leases', 'Lease', true, []),
+  // An example custom resource: generic targets (spec.target.manifest) write one.
+  def('example.com', ['v1'], 'databases', 'Database', true, ['db']),
   def('external-secrets.io', ['v1', 'v1beta1'], 'externalsecrets', 'ExternalSecret', true, ['es'], true),
   def('external-secrets.io', ['v1', 'v1beta1'], 'secretstores', 'SecretStore', true, ['ss'], true),
   def(
