@@ -31,6 +31,8 @@ export interface ClusterProcess {
   kubeconfig: string;
   awsEndpoint: string;
   seededMs: number;
+  /** The cluster process's pid (for CPU figures and priority). */
+  pid: number;
   economy: number;
   stats(opts?: { reset?: boolean }): Promise<ClusterStats>;
   /** Sets a new force-sync annotation on every ExternalSecret at once; resolves with their count. */
@@ -71,6 +73,7 @@ export async function startClusterProcess(
     kubeconfig: r.kubeconfig,
     awsEndpoint: r.awsEndpoint,
     seededMs: r.seededMs,
+    pid: proc.pid as number,
     economy: r.economy,
     stats: (opts = {}) =>
       new Promise((resolve) => {
