@@ -115,6 +115,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
     {
       ...opts,
       identity: opts.identity ?? config.identity,
+      genericTargetKinds: opts.genericTargetKinds ?? config.genericTargetKinds,
       serviceAccountToken: opts.serviceAccountToken ?? serviceAccounts.token,
       serviceAccounts: opts.serviceAccounts ?? serviceAccounts.serviceAccount,
       // The class from the command line unless the caller chose one.

@@ -43,6 +43,11 @@ export interface RuntimeOptions {
   now?: () => number;
   /** Which SecretStores may use this server's own identity; default none (ClusterSecretStores only). */
   identity?: IdentityPolicy;
+  /**
+   * Cluster mode: `--generic-target-kinds`, so admission refuses a `spec.target.manifest` kind the
+   * refresher would not write. Undefined (standalone): not checked.
+   */
+  genericTargetKinds?: readonly string[];
   /** Service-account tokens (TokenRequest); cluster mode only. */
   serviceAccountToken?: ServiceAccountTokenSource;
   /** ServiceAccount annotations (AWS role, Azure client id); cluster mode only. */
@@ -118,6 +123,7 @@ export function createRuntime(
         registry,
         ...(opts.identity ? { identity: opts.identity } : {}),
         ...(opts.controllerClass !== undefined ? { controllerClass: opts.controllerClass } : {}),
+        ...(opts.genericTargetKinds ? { genericTargetKinds: opts.genericTargetKinds } : {}),
       }),
     mutate: (request) => mutateSecret(request, mutateDeps),
     notReady: extra.notReady ?? (() => []),

@@ -4,7 +4,8 @@
  * - a ConfigMap target is created with the provider data (or rendered templates), the managed
  *   label, the data-hash annotation and our controller reference; updated when the remote
  *   changes; restored when edited or deleted by hand; deleted with deletionPolicy Delete;
- * - a kind the operator did not allow is Ready=False saying so; Secret is refused at admission;
+ * - a kind the operator did not allow is refused at admission, and Ready=False saying so when it
+ *   was stored anyway; Secret is refused at admission;
  *   the manifest names no namespace: the target is always in the ExternalSecret's own;
  * - the canary value never reaches a log line, an Event or the status.
  */
@@ -187,17 +188,20 @@ t.test('generic ConfigMap targets', async (t) => {
     await waitFor('recreated', () => host() === 'db.internal');
   });
 
-  t.test('a kind the operator did not allow is Ready=False, nothing written', async (t) => {
-    const res = await create(
-      api,
-      es('crd', { name: 'db', manifest: { apiVersion: 'example.com/v2', kind: 'Database' } }),
-    );
-    t.equal(res.status, 201, res.body.message ?? '');
+  t.test('a kind the operator did not allow: refused at admission; Ready=False if stored', async (t) => {
+    const object = es('crd', { name: 'db', manifest: { apiVersion: 'example.com/v2', kind: 'Database' } });
+    const res = await create(api, object);
+    t.equal(res.status, 422);
+    t.match(res.body.message, /spec\.target\.manifest/);
+    t.match(res.body.message, /"example\.com\/v2\/Database" is not allowed on this cluster/);
+    // Stored without the webhook (admitted before the flag changed): the refresher says so.
+    api.put(object);
     const c = await waitFor('Ready=False', () =>
       ready(api, 'crd')?.status === 'False' ? ready(api, 'crd') : undefined,
     );
     t.match(c?.message, /generic target kind "example\.com\/v2\/Database" is not allowed here/);
     t.match(c?.message, /--generic-target-kinds/);
+    t.equal(api.get('databases', 'default', 'db'), undefined, 'nothing written');
   });
 
   t.test('Secret is refused as a manifest target; the manifest names no namespace', async (t) => {
