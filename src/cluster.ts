@@ -4,6 +4,7 @@
  * shards it holds (`--shards N`, src/kube/shards.ts), and in the built-in certificate mode every
  * replica keeps its serving certificate in step with the shared Secret.
  */
+import { randomUUID } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { servesStore } from './api/controller-class.ts';
 import type { ConfigMap, ExternalSecret, KubeObject, Secret } from './api/types.ts';
@@ -27,6 +28,12 @@ import { Refresher } from './refresher/refresher.ts';
 import { withDataDigest } from './refresher/secret-data.ts';
 import { StoreStatus } from './refresher/store-status.ts';
 import { type TemplateSourceKind, templateSourceRefs } from './refresher/template-from.ts';
+import {
+  formatRefreshRequest,
+  MAX_KEY_LENGTH,
+  MAX_REQUEST_KEYS,
+  type StoreId,
+} from './refresher/triggers.ts';
 import { MemoryRegistry } from './resolve/memory-registry.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 import { RefreshEndpoint } from './server/refresh.ts';
@@ -213,10 +220,19 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       setTimer: timer,
     });
     wireClusterExternalSecrets(ces, informers);
-    // Provider change feeds: consumed by the refresher's owner only (docs/push-refresh.md).
+    // Provider change feeds: consumed by the refresher's owner only (docs/push-refresh.md). With
+    // shards, other replicas own some dependents: the consumer records the keys on the store, as
+    // POST /refresh does, and every shard's owner refreshes its own.
+    const feedRequests =
+      config.shards > 1
+        ? new ApiRefreshKube(http, (kind, name, ns) => registry.getStore(kind, name, ns))
+        : undefined;
     const changeFeeds = new ChangeFeeds({
       open: (store, address) => runtime.resolver.changeFeed(store, address),
-      refresh: (store, keys) => r.refreshStore(store, keys, 'feed'),
+      refresh: (store, keys) =>
+        feedRequests
+          ? recordFeedEvent(feedRequests, r, store, keys, logger)
+          : r.refreshStore(store, keys, 'feed'),
       logger: logger.child({ component: 'change-feed' }),
       metrics,
       onHealth: (store) => storeStatus?.recheck(store),
@@ -287,6 +303,36 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       })
     : undefined;
   return { ...runtime, refresher, elector, shards, certs, refresh, feeds };
+}
+
+/**
+ * A change event with shards: the keys recorded on the store (`esw.io/refresh-request`, source
+ * `feed`, 100 keys a request) for every shard's owner to see. Without `patch` on stores (Helm
+ * `changeFeeds.enabled`), this replica refreshes its own shards' dependents and says so.
+ */
+async function recordFeedEvent(
+  kube: ApiRefreshKube,
+  r: Refresher,
+  store: StoreId,
+  keys: string[],
+  logger: RuntimeOptions['logger'],
+): Promise<void> {
+  const usable = keys.filter((k) => k.length <= MAX_KEY_LENGTH);
+  try {
+    for (let i = 0; i < usable.length; i += MAX_REQUEST_KEYS) {
+      const request = { id: randomUUID(), at: Date.now(), keys: usable.slice(i, i + MAX_REQUEST_KEYS) };
+      await kube.recordRequest(store, formatRefreshRequest({ ...request, source: 'feed' }));
+    }
+  } catch (err: unknown) {
+    logger.warn(
+      {
+        store: `${store.kind}/${store.namespace ? `${store.namespace}/` : ''}${store.name}`,
+        err: errorMessage(err),
+      },
+      "change feed: the event could not be recorded on the store for the other shards' owners; refreshing this replica's shards only",
+    );
+    r.refreshStore(store, keys, 'feed');
+  }
 }
 
 /**

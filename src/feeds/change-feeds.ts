@@ -31,7 +31,7 @@ const MAX_ADDRESS_LENGTH = 1024;
 export interface ChangeFeedsOptions {
   open(store: SecretStore, address: string): Promise<ChangeFeedReceiver>;
   /** Refresh the dependents of `keys` of `store` now (Refresher.refreshStore with source `feed`). */
-  refresh(store: StoreId, keys: string[]): void;
+  refresh(store: StoreId, keys: string[]): unknown;
   logger: Logger;
   metrics?: Metrics | undefined;
   /** Waits `ms` or until `signal` aborts (tests shorten the backoff). */
@@ -197,7 +197,7 @@ export class ChangeFeeds {
         }
         if (events.some((e) => e.unreadable))
           log.warn({ store: feed.label }, 'change feed: a message is not a provider event; deleted');
-        if (keys.size > 0) this.#opts.refresh(feed.id, [...keys]);
+        if (keys.size > 0) await this.#opts.refresh(feed.id, [...keys]);
         // Deleted once scheduled: a redelivery would only repeat a refresh.
         if (events.length > 0)
           await receiver.ack(

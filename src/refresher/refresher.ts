@@ -399,7 +399,7 @@ export class Refresher {
       this.refreshStore(id, undefined, 'force-sync');
     if (request !== undefined && request !== prev.request) {
       const req = refreshRequestOf(store);
-      if (req) this.refreshStore(id, req.keys, 'endpoint');
+      if (req) this.refreshStore(id, req.keys, req.source ?? 'endpoint');
       else
         this.#opts.logger.warn({ store: storeLabel(id) }, 'unreadable refresh request on the store; ignored');
     }

@@ -36,6 +36,8 @@ export interface RefreshRequest {
   at: number;
   /** undefined: every key of the store */
   keys: string[] | undefined;
+  /** `feed` when a change feed's consumer recorded it (src/cluster.ts); else POST /refresh. */
+  source?: 'feed';
 }
 
 /** The force-sync value of an object (undefined when it has none). */
@@ -57,13 +59,14 @@ export function refreshRequestOf(obj: KubeObject | undefined): RefreshRequest | 
     return undefined;
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
-  const { id, at, keys } = parsed as Record<string, unknown>;
+  const { id, at, keys, source } = parsed as Record<string, unknown>;
   if (typeof id !== 'string' || id === '') return undefined;
   const when = typeof at === 'string' ? Date.parse(at) : Number.NaN;
-  if (keys === undefined) return { id, at: Number.isNaN(when) ? 0 : when, keys: undefined };
+  const from = source === 'feed' ? { source: 'feed' as const } : {};
+  if (keys === undefined) return { id, at: Number.isNaN(when) ? 0 : when, keys: undefined, ...from };
   if (!Array.isArray(keys) || keys.length > MAX_REQUEST_KEYS) return undefined;
   if (!keys.every((k) => typeof k === 'string' && k !== '' && k.length <= MAX_KEY_LENGTH)) return undefined;
-  return { id, at: Number.isNaN(when) ? 0 : when, keys: keys as string[] };
+  return { id, at: Number.isNaN(when) ? 0 : when, keys: keys as string[], ...from };
 }
 
 /** The annotation value of a request (what `refreshRequestOf` reads back). */
@@ -72,6 +75,7 @@ export function formatRefreshRequest(req: RefreshRequest): string {
     id: req.id,
     at: new Date(req.at).toISOString(),
     ...(req.keys ? { keys: req.keys } : {}),
+    ...(req.source ? { source: req.source } : {}),
   });
 }
 

@@ -490,3 +490,20 @@ t.test('one replica: no disruption budget that would block node drains', async (
   t.notOk(find(parse(await render(['replicaCount=1'])), 'PodDisruptionBudget'));
   t.equal(find(parse(await render(['replicaCount=3'])), 'PodDisruptionBudget').spec.minAvailable, 1);
 });
+
+t.test('change feeds: patch on stores only with changeFeeds.enabled', async (t) => {
+  const rules = find(parse(await render(['changeFeeds.enabled=true'])), 'ClusterRole').rules as Obj[];
+  const patches = (resource: string) =>
+    rules.some(
+      (r) =>
+        r.apiGroups.includes('external-secrets.io') &&
+        r.resources.includes(resource) &&
+        r.verbs.includes('patch'),
+    );
+  t.ok(patches('secretstores') && patches('clustersecretstores'));
+  t.notOk(
+    rules.some((r) => r.resources.includes('tokenreviews')),
+    'nothing of POST /refresh besides',
+  );
+  await t.rejects(render(['changeFeeds.other=true']), /values don't meet the specifications|at '/);
+});
