@@ -128,6 +128,36 @@ t.test('generic ConfigMap targets', async (t) => {
     t.equal(c.metadata?.annotations?.rendered, 'yes');
   });
 
+  t.test('creationPolicy Merge keeps the other keys; Orphan is not restored', async (t) => {
+    api.put({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'shared-cm', namespace: 'default' },
+      data: { 'app.properties': 'mode=prod' },
+    });
+    t.equal((await create(api, es('shared', { creationPolicy: 'Merge' }))).status, 201);
+    const merged = await waitFor('merged', () =>
+      cm(api, 'shared-cm')?.data?.password ? cm(api, 'shared-cm') : undefined,
+    );
+    t.same(merged.data, { 'app.properties': 'mode=prod', password: `${CANARY}-v2` });
+    t.same(merged.metadata?.ownerReferences ?? [], [], 'Merge takes no ownership');
+    t.equal(merged.metadata?.labels?.['reconcile.external-secrets.io/managed'], undefined);
+
+    t.equal((await create(api, es('orphan', { creationPolicy: 'Orphan' }, 'gt/db', '1h'))).status, 201);
+    const orphan = await waitFor('orphan written', () => cm(api, 'orphan-cm'));
+    t.same(orphan.metadata?.ownerReferences ?? [], []);
+    api.put({ ...(orphan as KubeObject), data: { password: 'edited' } });
+    // The edit is kept: an Orphan target is not this ExternalSecret's to restore. The same
+    // informer then reports an edit of an Owner target, restored: the Orphan's event came first.
+    const owned = cm(api, 'plain-cm') as Cm & KubeObject;
+    api.put({ ...owned, data: { password: 'tampered-again' } });
+    await waitFor(
+      'owner target restored',
+      () => cm(api, 'plain-cm')?.data?.password === `${CANARY}-v2` || undefined,
+    );
+    t.equal(cm(api, 'orphan-cm')?.data?.password, 'edited');
+  });
+
   t.test('deletionPolicy Delete removes the ConfigMap once the remote secret is gone', async (t) => {
     const res = await create(api, es('gone', { deletionPolicy: 'Delete' }, 'gt/gone'));
     t.equal(res.status, 201, res.body.message ?? '');
