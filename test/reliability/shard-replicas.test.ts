@@ -16,7 +16,9 @@ const NAMESPACES = 40;
 const PER_NAMESPACE = 5;
 const N = NAMESPACES * PER_NAMESPACE;
 const INTERVAL_MS = 15_000;
-const ARGS = ['--lease-duration', '2s', '--renew-deadline', '1500ms', '--retry-period', '250ms'];
+// Leases long enough that no replica under a loaded CI machine misses a renewal (a missed one
+// hands its shards over while it still refreshes them, which would read as a double refresh).
+const ARGS = ['--lease-duration', '8s', '--renew-deadline', '6s', '--retry-period', '500ms'];
 
 const nsOf = (j: number) => `team-${j}`;
 
@@ -191,7 +193,7 @@ t.test('three replicas share the refresh; a killed one is taken over', async (t)
       survivors.map((r) => owned(r).length).join() === '16,16',
     60_000,
   );
-  t.comment(`takeover after ${Date.now() - killedAt} ms (lease duration 2 s)`);
+  t.comment(`takeover after ${Date.now() - killedAt} ms (lease duration 8 s)`);
   await partition(t, survivors, all, 'two survivors');
 
   const victimObjects = all.filter((es) =>
