@@ -335,7 +335,9 @@ export class Refresher {
     // Our own writes come back here too. A Secret whose data still matches its data-hash
     // annotation is as we wrote it (ESO's isSecretValid): the echo costs no provider call.
     if (!deleted && isIntact()) return;
-    if (deleted || state.lastSuccess !== undefined) {
+    // An edit that lands while the first sync is still running (its target written, its status
+    // not yet) must not be lost until the next refresh: the sync in flight is followed by another.
+    if (deleted || state.lastSuccess !== undefined || this.#inFlight.has(key)) {
       state.done = false;
       this.#queue.schedule(key, this.#now(), Priority.Urgent, state.group);
       this.#wake();
