@@ -249,21 +249,10 @@ export function applyTemplate(
   };
   for (const [i, tf] of (template.templateFrom ?? []).entries()) {
     const at = `spec.target.template.templateFrom[${i}]`;
-    for (const [kind, field] of [
-      ['ConfigMap', 'configMap'],
-      ['Secret', 'secret'],
-    ] as const) {
-      const ref = tf[field];
-      if (!ref) continue;
-      for (const [j, item] of (ref.items ?? []).entries()) {
-        const itemField = `${at}.${field}.items[${j}]`;
-        const key = item.key ?? '';
-        const text = goString(templateOf(sources, kind, ref.name ?? '', key, ns, itemField));
-        const out = render(text, itemField);
-        if ((item.templateAs ?? 'Values') === 'KeysAndValues') {
-          for (const [k, value] of yamlStringMap(out, itemField)) put(tf.target, k, value);
-        } else put(tf.target, key, templateBytes(out));
-      }
+    for (const { itemField, key, out, keysAndValues } of sourceItems(tf, at, sources, ns, render)) {
+      if (keysAndValues) {
+        for (const [k, value] of yamlStringMap(out, itemField)) put(tf.target, k, value);
+      } else put(tf.target, key, templateBytes(out));
     }
     if (tf.literal !== undefined) {
       const field = `${at}.literal`;
@@ -285,6 +274,33 @@ export function applyTemplate(
     desired.annotations[k] = render(v, `spec.target.template.metadata.annotations.${k}`);
   }
   return desired;
+}
+
+/**
+ * The rendered items of a templateFrom entry's `configMap` then `secret` source, in ESO's order,
+ * for both target writers (a Secret's, a generic manifest's): each item's field path, key, output
+ * and whether it renders keys and values.
+ */
+function* sourceItems(
+  tf: TemplateFrom,
+  at: string,
+  sources: TemplateSources,
+  ns: string,
+  render: (tpl: string, name: string) => string,
+): Generator<{ itemField: string; key: string; out: string; keysAndValues: boolean }> {
+  for (const [kind, field] of [
+    ['ConfigMap', 'configMap'],
+    ['Secret', 'secret'],
+  ] as const) {
+    const ref = tf[field];
+    if (!ref) continue;
+    for (const [j, item] of (ref.items ?? []).entries()) {
+      const itemField = `${at}.${field}.items[${j}]`;
+      const key = item.key ?? '';
+      const out = render(goString(templateOf(sources, kind, ref.name ?? '', key, ns, itemField)), itemField);
+      yield { itemField, key, out, keysAndValues: (item.templateAs ?? 'Values') === 'KeysAndValues' };
+    }
+  }
 }
 
 // ------------------------------------------------------------------ sync
@@ -699,23 +715,10 @@ export function renderCustomResource(
           'ESW_VALIDATION',
           `${at}.target: ${head} is not written by a template (use Labels or Annotations)`,
         );
-      for (const [kind, field] of [
-        ['ConfigMap', 'configMap'],
-        ['Secret', 'secret'],
-      ] as const) {
-        const ref = tf[field];
-        if (!ref) continue;
-        for (const [j, item] of (ref.items ?? []).entries()) {
-          const itemField = `${at}.${field}.items[${j}]`;
-          const key = item.key ?? '';
-          const out = render(
-            goString(templateOf(sources, kind, ref.name ?? '', key, ns, itemField)),
-            itemField,
-          );
-          if ((item.templateAs ?? 'Values') === 'KeysAndValues') {
-            for (const [k, v] of yamlStringMap(out, itemField)) apply(target, k, v.toString(), itemField);
-          } else apply(target, key, out, itemField);
-        }
+      for (const { itemField, key, out, keysAndValues } of sourceItems(tf, at, sources, ns, render)) {
+        if (keysAndValues) {
+          for (const [k, v] of yamlStringMap(out, itemField)) apply(target, k, v.toString(), itemField);
+        } else apply(target, key, out, itemField);
       }
       if (tf.literal !== undefined) {
         const field = `${at}.literal`;
