@@ -43,6 +43,11 @@ const SECOND = 1000;
 const YEAR = 366 * 24 * 3600 * SECOND;
 /** Steps of the search for the end of overlapping deny windows (each passes at least one firing). */
 const MAX_STEPS = 1000;
+/**
+ * Window checks one search may make (steps × windows): a tenant's 64 always-open deny windows
+ * cost the same bounded work as one, on the refresher's thread.
+ */
+const MAX_CHECKS = 20_000;
 
 /** The compiled windows of a spec; undefined when the spec restricts nothing. */
 export function compileSyncWindows(spec: SyncWindowsSpec | null | undefined): SyncWindows | undefined {
@@ -93,7 +98,8 @@ function denyWindows(windows: Window[]): SyncWindows {
     allowed,
     nextAllowed(ms) {
       let t = ms;
-      for (let step = 0; step < MAX_STEPS && t - ms <= YEAR; step++) {
+      const steps = Math.min(MAX_STEPS, Math.ceil(MAX_CHECKS / Math.max(1, windows.length)));
+      for (let step = 0; step < steps && t - ms <= YEAR; step++) {
         // The latest close among the windows open now (of the firing found; a later firing
         // that also covers t is passed on the next step). A second after it, check again.
         let close: number | undefined;
