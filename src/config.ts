@@ -226,14 +226,14 @@ export const FLAGS: readonly FlagSpec[] = [
     default: 'false',
     help: 'cluster mode: admission only, never refresh (env: 1, true or yes)',
   },
-  // serve: generic targets (docs/refresher.md "Generic targets")
+  // serve and validate: generic targets (docs/refresher.md "Generic targets")
   {
     name: 'generic-target-kinds',
-    commands: SERVE,
+    commands: ['serve', 'validate'],
     kind: 'string',
     env: 'ESW_GENERIC_TARGET_KINDS',
     value: 'KINDS',
-    help: 'cluster mode: kinds an ExternalSecret may write through spec.target.manifest, comma-separated (ConfigMap); none by default. Secret values land in them: grant RBAC per kind',
+    help: 'kinds an ExternalSecret may write through spec.target.manifest, comma-separated (ConfigMap; group/version/Kind); cluster mode: none by default, and secret values land in them (grant RBAC per kind); standalone and validate: checked only when given',
   },
   // serve: POST /refresh (docs/push-refresh.md)
   {
@@ -708,6 +708,8 @@ export interface ServeConfig {
   refreshEndpoint: boolean;
   /** `--generic-target-kinds`: what `spec.target.manifest` may name; empty: generic targets off. */
   genericTargetKinds: string[];
+  /** The flag was given: standalone mode checks it at admission too (cluster mode always does). */
+  genericTargetKindsGiven: boolean;
   refreshCallerIntervalMs: number;
   refreshPort: number;
   refreshAudience: string | undefined;
@@ -752,6 +754,19 @@ export function identityPolicy(cl: CommandLine): IdentityPolicy {
   return { ambientNamespaces, gcpExternalAccount: cl.boolean('allow-gcp-external-account') };
 }
 
+/**
+ * `--generic-target-kinds` of `serve` and `validate`, so CI refuses the kinds the cluster
+ * refuses; undefined when neither the flag nor its variable was given.
+ */
+export function genericTargetKindsOf(cl: CommandLine): string[] | undefined {
+  if (cl.isDefault('generic-target-kinds')) return undefined;
+  try {
+    return parseGenericTargetKinds(cl.string('generic-target-kinds'));
+  } catch (err: unknown) {
+    throw new ConfigError(`--generic-target-kinds: ${(err as Error).message}`);
+  }
+}
+
 export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServeConfig {
   return serveConfig(new CommandLine('serve', argv, env), env);
 }
@@ -767,12 +782,7 @@ export function serveConfig(cl: CommandLine, env: NodeJS.ProcessEnv = process.en
   if (kubeconfig && stores.length > 0) {
     throw new ConfigError('--kubeconfig (cluster mode) and --stores (standalone mode) exclude each other');
   }
-  let genericTargetKinds: string[];
-  try {
-    genericTargetKinds = parseGenericTargetKinds(cl.string('generic-target-kinds'));
-  } catch (err: unknown) {
-    throw new ConfigError(`--generic-target-kinds: ${(err as Error).message}`);
-  }
+  const genericTargetKinds = genericTargetKindsOf(cl) ?? [];
   const inPod = Boolean(env.KUBERNETES_SERVICE_HOST);
   const mode = stores.length === 0 && (kubeconfig || inPod) ? 'cluster' : 'standalone';
   return {
@@ -790,6 +800,7 @@ export function serveConfig(cl: CommandLine, env: NodeJS.ProcessEnv = process.en
     refresher: !cl.boolean('no-refresher'),
     refreshEndpoint: cl.boolean('refresh-endpoint'),
     genericTargetKinds,
+    genericTargetKindsGiven: !cl.isDefault('generic-target-kinds'),
     refreshCallerIntervalMs: cl.number('refresh-caller-interval'),
     refreshPort: cl.number('refresh-port'),
     refreshAudience: cl.string('refresh-audience'),

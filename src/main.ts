@@ -12,6 +12,7 @@ import {
   type CommandName,
   ConfigError,
   commandHelp,
+  genericTargetKindsOf,
   identityPolicy,
   mainHelp,
   serveConfig,
@@ -94,6 +95,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           strict: cl.boolean('strict'),
           output: cl.string('output') as 'text' | 'json',
           identity: identityPolicy(cl),
+          genericTargetKinds: genericTargetKindsOf(cl),
           io,
         });
       }

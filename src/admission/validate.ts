@@ -5,13 +5,11 @@
  */
 
 import { foreignStoreOf, servesStore } from '../api/controller-class.ts';
-import { fieldErrors } from '../api/field-errors.ts';
 import type { IdentityPolicy } from '../api/identity.ts';
 import { refSupportErrors } from '../api/ref-support.ts';
 import type { ExternalSecret, SecretStore, StoreKind } from '../api/types.ts';
 import { GROUP } from '../api/types.ts';
 import { validateObject } from '../api/validate.ts';
-import { kindId, manifestOf } from '../refresher/generic-target.ts';
 import type { StoreRegistry } from '../resolve/types.ts';
 import { guardSecret } from './secret-guard.ts';
 import { type AdmissionRequest, type AdmissionResult, allow, deny, denyInvalid } from './types.ts';
@@ -33,8 +31,9 @@ export interface ValidateDeps {
    */
   controllerClass?: string;
   /**
-   * `--generic-target-kinds` (cluster mode): an ExternalSecret whose `spec.target.manifest` names
-   * another kind is refused — the refresher would only report it. Undefined: not checked.
+   * `--generic-target-kinds` (cluster mode; standalone when the flag is given): an ExternalSecret
+   * (or ClusterExternalSecret) whose target manifest names another kind is refused — the
+   * refresher would only report it (src/api/generic-kinds.ts). Undefined: not checked.
    */
   genericTargetKinds?: readonly string[];
 }
@@ -54,18 +53,10 @@ export function validateAdmission(request: AdmissionRequest, deps: ValidateDeps 
   }
   if (deps.controllerClass !== undefined && leftToOtherClass(typed, kind, request.namespace, deps))
     return allow();
-  const { errors, warnings } = validateObject(typed, deps.identity ? { identity: deps.identity } : {});
-  const manifest = kind === 'ExternalSecret' ? manifestOf(typed as ExternalSecret) : undefined;
-  if (manifest && deps.genericTargetKinds && manifest.kind !== '' && manifest.apiVersion !== '') {
-    const id = kindId(manifest);
-    if (id !== 'Secret' && !deps.genericTargetKinds.includes(id))
-      errors.push(
-        fieldErrors.forbidden(
-          'spec.target.manifest',
-          `generic target kind "${id}" is not allowed on this cluster (allowed: ${deps.genericTargetKinds.join(', ') || 'none'}; the operator sets --generic-target-kinds)`,
-        ),
-      );
-  }
+  const { errors, warnings } = validateObject(typed, {
+    ...(deps.identity ? { identity: deps.identity } : {}),
+    ...(deps.genericTargetKinds ? { genericTargetKinds: deps.genericTargetKinds } : {}),
+  });
   const registry = deps.registry;
   if (kind === 'ExternalSecret' && registry) {
     warnings.push(...storeWarnings(typed as ExternalSecret, request.namespace, registry));

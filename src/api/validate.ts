@@ -11,6 +11,7 @@
  */
 import { errorMessage } from '../errors.ts';
 import { CauseType, type FieldError, fieldErrors } from './field-errors.ts';
+import { genericTargetKindErrors } from './generic-kinds.ts';
 import { DEFAULT_IDENTITY_POLICY, type IdentityPolicy } from './identity.ts';
 import { isObject } from './schema.ts';
 import { checkSchema } from './schema-check.ts';
@@ -43,6 +44,11 @@ export interface ValidateOptions {
    * (only ClusterSecretStores), so a manifest valid here is never refused by a stricter server.
    */
   identity?: IdentityPolicy;
+  /**
+   * `--generic-target-kinds`: a `spec.target.manifest` naming another kind is refused (cluster
+   * mode always; standalone and `esw validate` when the flag is given). Undefined: not checked.
+   */
+  genericTargetKinds?: readonly string[];
 }
 
 export function validateObject(obj: unknown, opts: ValidateOptions = {}): ValidationResult {
@@ -89,8 +95,9 @@ export function validateObject(obj: unknown, opts: ValidateOptions = {}): Valida
               opts.identity ?? DEFAULT_IDENTITY_POLICY,
             );
     const schema = checkSchema(obj, kind as (typeof VALIDATED_KINDS)[number], version, hand.errors);
+    const kinds = opts.genericTargetKinds ? genericTargetKindErrors(obj, opts.genericTargetKinds) : [];
     return {
-      errors: [...hand.errors, ...schema.errors],
+      errors: [...hand.errors, ...kinds, ...schema.errors],
       warnings: [...schema.unknownFields, ...hand.warnings, ...schema.warnings],
       unknown: schema.unknown,
     };

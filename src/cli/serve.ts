@@ -93,7 +93,10 @@ export async function startRuntime(
   // TokenReview and SubjectAccessReview need an API server: nothing to check callers against.
   if (config.refreshEndpoint)
     logger.warn('--refresh-endpoint needs cluster mode: POST /refresh is not served');
-  return createStandaloneRuntime(stores, opts);
+  return createStandaloneRuntime(
+    stores,
+    config.genericTargetKindsGiven ? { ...opts, genericTargetKinds: config.genericTargetKinds } : opts,
+  );
 }
 
 async function devCertificatesIfDefault(config: ServeConfig, logger: Logger): Promise<void> {

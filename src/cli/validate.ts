@@ -31,6 +31,8 @@ export interface ValidateOptions {
   output: 'text' | 'json';
   /** Which SecretStores may use the webhook's own identity, as the server's flags say. */
   identity?: IdentityPolicy;
+  /** `--generic-target-kinds`, as the server's flag: given, a manifest of another kind is refused. */
+  genericTargetKinds?: readonly string[] | undefined;
   io: { out: (s: string) => void; err: (s: string) => void; stdin: () => Promise<string> };
 }
 
@@ -77,7 +79,13 @@ const MAX_FILES = 10_000;
 const MAX_SYNTAX_ERRORS = 5;
 
 export async function runValidate(paths: string[], opts: ValidateOptions): Promise<number> {
-  const report = await validatePaths(paths, opts.strict, opts.io.stdin, opts.identity);
+  const report = await validatePaths(
+    paths,
+    opts.strict,
+    opts.io.stdin,
+    opts.identity,
+    opts.genericTargetKinds,
+  );
   if (opts.output === 'json') opts.io.out(`${JSON.stringify(report, null, 2)}\n`);
   else for (const line of textLines(report)) opts.io.out(`${line}\n`);
   return report.exitCode;
@@ -88,6 +96,7 @@ export async function validatePaths(
   strict: boolean,
   stdin: () => Promise<string> = async () => '',
   identity?: IdentityPolicy,
+  genericTargetKinds?: readonly string[],
 ): Promise<ValidateReport> {
   const results: ObjectReport[] = [];
   const problems: InputProblem[] = [];
@@ -120,7 +129,7 @@ export async function validatePaths(
       problems.push({ file: input.file, reason: 'Unreadable', message: readProblem(err) });
       continue;
     }
-    validateText(input.file, text, strict, results, problems, identity);
+    validateText(input.file, text, strict, results, problems, { identity, genericTargetKinds });
   }
   const count = (s: ObjectStatus) => results.filter((r) => r.status === s).length;
   const summary = {
@@ -157,7 +166,7 @@ function validateText(
   strict: boolean,
   results: ObjectReport[],
   problems: InputProblem[],
-  identity: IdentityPolicy | undefined,
+  rules: Rules,
 ): void {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter });
@@ -203,9 +212,15 @@ function validateText(
     items.forEach((item, j) => {
       const prefix = isList ? ['items', j] : [];
       const at = (field: string) => lineOf(doc, lineCounter, [...prefix, ...fieldPath(field)]) ?? docLine;
-      results.push(checkObject(item, { file, document, line: at(''), at }, strict, identity));
+      results.push(checkObject(item, { file, document, line: at(''), at }, strict, rules));
     });
   });
+}
+
+/** The server's flags that change what validates: identity confinement, generic target kinds. */
+interface Rules {
+  identity?: IdentityPolicy | undefined;
+  genericTargetKinds?: readonly string[] | undefined;
 }
 
 interface Where {
@@ -215,12 +230,7 @@ interface Where {
   at: (field: string) => number;
 }
 
-function checkObject(
-  item: unknown,
-  where: Where,
-  strict: boolean,
-  identity: IdentityPolicy | undefined,
-): ObjectReport {
+function checkObject(item: unknown, where: Where, strict: boolean, rules: Rules): ObjectReport {
   const obj: Obj = isObject(item) ? item : {};
   const meta = isObject(obj.metadata) ? obj.metadata : {};
   const base: ObjectReport = {
@@ -245,7 +255,10 @@ function checkObject(
     (VALIDATED_KINDS as readonly string[]).includes(kind) &&
     (group === GROUP || apiVersion === '' || didYouMean(apiVersion, API_VERSIONS))
   ) {
-    result = validateObject(obj, identity ? { identity } : {});
+    result = validateObject(obj, {
+      ...(rules.identity ? { identity: rules.identity } : {}),
+      ...(rules.genericTargetKinds ? { genericTargetKinds: rules.genericTargetKinds } : {}),
+    });
   } else if (group === GROUP && !(OTHER_ESO_KINDS as readonly string[]).includes(kind)) {
     // A kind the group does not have: the API server answers "no matches for kind".
     const hint = suggestion(kind, [...VALIDATED_KINDS, ...OTHER_ESO_KINDS]);

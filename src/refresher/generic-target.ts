@@ -6,6 +6,7 @@
  * Custom resources are written as ESO writes them (external-secret.ts, renderCustomResource).
  */
 import { createHash } from 'node:crypto';
+import { genericKindId } from '../api/generic-kinds.ts';
 import type { ConfigMap, ExternalSecret, KubeObject } from '../api/types.ts';
 import { EswError } from '../errors.ts';
 import { dataHash, type SecretData } from './secret-data.ts';
@@ -30,7 +31,7 @@ export function manifestOf(es: ExternalSecret): TargetManifest | undefined {
  * `group/version/Kind` otherwise (`example.com/v1/Database`).
  */
 export function kindId(m: TargetManifest): string {
-  return m.apiVersion === 'v1' ? m.kind : `${m.apiVersion}/${m.kind}`;
+  return genericKindId(m.apiVersion, m.kind);
 }
 
 /** `--generic-target-kinds`: comma-separated; `v1/ConfigMap` is read as `ConfigMap`. */
