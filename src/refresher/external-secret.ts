@@ -218,6 +218,9 @@ export interface Desired {
 
 /**
  * The target as ESO's ApplyTemplate builds it:
+ * - without a template: the provider's data, and the ExternalSecret's own labels and annotations
+ *   (ESO's setMetadata, and applyTemplateToManifest for generic targets); with one, only
+ *   `template.metadata` sets metadata;
  * - `templateFrom` entries in order, each one's `configMap` items, then its `secret` items, then
  *   its `literal`: an item with `templateAs: Values` (the default) renders its value to its own
  *   key, one with `KeysAndValues` (and a literal) renders a YAML map of keys and values; `target`
@@ -234,8 +237,8 @@ export function applyTemplate(
   sources: TemplateSources = new Map(),
 ): Desired {
   const template = es.spec?.target?.template;
-  const desired: Desired = { type: template?.type, data, labels: {}, annotations: {} };
-  if (!template) return desired;
+  if (!template) return { type: undefined, data, ...esMetadata(es) };
+  const desired: Desired = { type: template.type, data, labels: {}, annotations: {} };
   const ns = es.metadata?.namespace ?? 'default';
   const input = templateInput(data);
   // One budget for every template of this ExternalSecret: many small templates cannot add up.
@@ -274,6 +277,29 @@ export function applyTemplate(
     desired.annotations[k] = render(v, `spec.target.template.metadata.annotations.${k}`);
   }
   return desired;
+}
+
+/**
+ * What a target without a template carries of its ExternalSecret's metadata: every label and
+ * annotation, as ESO copies them (the managed label and the data-hash annotation are set after,
+ * and win) — except this webhook's own (`esw.io/…`, `*.esw.io/…`): `esw.io/inject` with
+ * `esw.io/store` would make the target a placeholder Secret, rewritten by the mutating webhook
+ * on every write the refresher makes, each one read back as an edit to restore.
+ */
+export function esMetadata(es: ExternalSecret): {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+} {
+  const copy = (m: Record<string, string> | undefined) =>
+    Object.fromEntries(Object.entries(m ?? {}).filter(([k]) => !isOwnKey(k)));
+  return { labels: copy(es.metadata?.labels), annotations: copy(es.metadata?.annotations) };
+}
+
+function isOwnKey(key: string): boolean {
+  const slash = key.indexOf('/');
+  if (slash < 0) return false;
+  const domain = key.slice(0, slash);
+  return domain === 'esw.io' || domain.endsWith('.esw.io');
 }
 
 /**
@@ -667,9 +693,8 @@ export function renderCustomResource(
     : { apiVersion: manifest.apiVersion, kind: manifest.kind, spec: {} };
   delete content.metadata;
   delete content.status;
-  const labels: Record<string, string> = {};
-  const annotations: Record<string, string> = {};
   const template = es.spec?.target?.template;
+  const { labels, annotations } = template ? { labels: {}, annotations: {} } : esMetadata(es);
   const mapAt = (key: string): Record<string, unknown> => {
     const v = content[key];
     if (isMap(v)) return v;

@@ -218,6 +218,72 @@ t.test('generic ConfigMap targets', async (t) => {
     await waitFor('recreated', () => host() === 'db.internal');
   });
 
+  t.test("without a template the ExternalSecret's labels and annotations are copied, as ESO", async (t) => {
+    // ESO's applyTemplateToManifest (and setMetadata for a Secret): no template, the
+    // ExternalSecret's own labels and annotations; a template, its metadata alone.
+    const meta = { labels: { team: 'payments', tier: 'db' }, annotations: { 'example.com/owner': 'alice' } };
+    // This webhook's own keys are never copied: esw.io/inject with esw.io/store would make the
+    // target a placeholder Secret for the mutating webhook to rewrite.
+    const own = {
+      labels: { 'esw.io/inject': 'true' },
+      annotations: { 'esw.io/store': 'aws-store', 'ref.esw.io/password': 'gt/db#password' },
+    };
+    const withMeta = (o: KubeObject): KubeObject => ({
+      ...o,
+      metadata: {
+        ...(o.metadata ?? {}),
+        labels: { ...meta.labels, ...own.labels },
+        annotations: { ...meta.annotations, ...own.annotations },
+      },
+    });
+    const manifest = { apiVersion: 'example.com/v1', kind: 'Database' };
+    for (const object of [
+      withMeta(es('metacm', {})),
+      withMeta(es('metacr', { manifest })),
+      withMeta(es('metasec', { manifest: undefined })),
+      withMeta(es('metatpl', { template: { metadata: { labels: { only: 'template' } } } })),
+    ]) {
+      const res = await create(api, object);
+      t.equal(res.status, 201, res.body.message ?? '');
+    }
+    type Meta = { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } };
+    const written = (resource: string, name: string) =>
+      waitFor(`${resource} ${name}`, () => {
+        const o = api.get(resource, 'default', name) as Meta | undefined;
+        return o?.metadata?.annotations?.['reconcile.external-secrets.io/data-hash'] ? o : undefined;
+      });
+    for (const [resource, name] of [
+      ['configmaps', 'metacm-cm'],
+      ['databases', 'metacr-cm'],
+      ['secrets', 'metasec-cm'],
+    ] as const) {
+      const o = await written(resource, name);
+      t.match(o.metadata?.labels, { ...meta.labels, 'reconcile.external-secrets.io/managed': 'true' }, name);
+      t.match(o.metadata?.annotations, meta.annotations, name);
+      t.same(
+        Object.keys({ ...o.metadata?.labels, ...o.metadata?.annotations }).filter((k) =>
+          k.includes('esw.io/'),
+        ),
+        [],
+        `${name}: no esw.io key`,
+      );
+    }
+    const tpl = await written('configmaps', 'metatpl-cm');
+    t.equal(tpl.metadata?.labels?.only, 'template');
+    t.equal(tpl.metadata?.labels?.team, undefined, 'a template replaces the copy');
+    t.equal(tpl.metadata?.annotations?.['example.com/owner'], undefined);
+
+    // A label changed on the ExternalSecret reaches its target.
+    const current = api.get('externalsecrets', 'default', 'metacm') as KubeObject;
+    api.put({
+      ...current,
+      metadata: { ...current.metadata, labels: { ...current.metadata?.labels, tier: 'cache' } },
+    });
+    await waitFor('label updated', () =>
+      cm(api, 'metacm-cm')?.metadata?.labels?.tier === 'cache' ? true : undefined,
+    );
+  });
+
   t.test('a kind the operator did not allow: refused at admission; Ready=False if stored', async (t) => {
     const object = es('crd', { name: 'db', manifest: { apiVersion: 'example.com/v2', kind: 'Database' } });
     const res = await create(api, object);
