@@ -36,6 +36,7 @@ import {
 } from './refresher/triggers.ts';
 import { MemoryRegistry } from './resolve/memory-registry.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
+import { EventGridEndpoint } from './server/event-grid.ts';
 import { RefreshEndpoint } from './server/refresh.ts';
 
 export interface ClusterRuntime extends Runtime {
@@ -236,6 +237,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       logger: logger.child({ component: 'change-feed' }),
       metrics,
       onHealth: (store) => storeStatus?.recheck(store),
+      eventGrid: config.eventGridEndpoint,
     });
     feeds = changeFeeds;
     for (const inf of [informers.secretStores, informers.clusterSecretStores]) {
@@ -302,7 +304,38 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
         ...(config.refreshAudience ? { audiences: [config.refreshAudience] } : {}),
       })
     : undefined;
-  return { ...runtime, refresher, elector, shards, certs, refresh, feeds };
+  // Event Grid deliveries: any replica takes one (the Service picks it), checks the store's
+  // secret, and hands the keys on — to its refresher when it leads alone, else recorded on the
+  // store for the refresher's owners, as POST /refresh does.
+  let eventGrid: EventGridEndpoint | undefined;
+  if (config.eventGridEndpoint) {
+    const requests = new ApiRefreshKube(http, (kind, name, ns) => registry.getStore(kind, name, ns));
+    eventGrid = new EventGridEndpoint({
+      store: (id) => registry.getStore(id.kind, id.name, id.namespace),
+      secrets,
+      accept: async (store, keys) => {
+        if (refresher?.running && elector?.isLeader()) {
+          refresher.refreshStore(store, keys, 'feed');
+          feeds?.delivered(store);
+          return;
+        }
+        const chunks = keys ? chunk(keys, MAX_REQUEST_KEYS) : [undefined];
+        for (const part of chunks) {
+          const request = { id: randomUUID(), at: Date.now(), keys: part, source: 'feed' as const };
+          await requests.recordRequest(store, formatRefreshRequest(request));
+        }
+      },
+      logger: logger.child({ component: 'event-grid' }),
+      metrics,
+    });
+  }
+  return { ...runtime, refresher, elector, shards, certs, refresh, feeds, eventGrid };
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 /**

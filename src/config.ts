@@ -270,6 +270,15 @@ export const FLAGS: readonly FlagSpec[] = [
     value: 'AUDIENCE',
     help: "POST /refresh: accept only tokens issued for this audience (TokenReview audiences); default the API server's",
   },
+  // serve: Event Grid deliveries (docs/push-refresh.md "Azure: Event Grid → the webhook")
+  {
+    name: 'event-grid-endpoint',
+    commands: SERVE,
+    kind: 'boolean',
+    env: 'ESW_EVENT_GRID_ENDPOINT',
+    default: 'false',
+    help: 'cluster mode: take Azure Key Vault events from Event Grid on --refresh-port (/events/azure/…), for stores annotated esw.io/change-feed: event-grid, each authenticated by its own secret (env: 1, true or yes)',
+  },
   {
     name: 'lease-name',
     commands: SERVE,
@@ -713,6 +722,8 @@ export interface ServeConfig {
   refreshCallerIntervalMs: number;
   refreshPort: number;
   refreshAudience: string | undefined;
+  /** Serve Event Grid deliveries on the refresh port (cluster mode). */
+  eventGridEndpoint: boolean;
   logLevel: string;
   certMode: 'files' | 'builtin';
   certSecret: string;
@@ -804,6 +815,7 @@ export function serveConfig(cl: CommandLine, env: NodeJS.ProcessEnv = process.en
     refreshCallerIntervalMs: cl.number('refresh-caller-interval'),
     refreshPort: cl.number('refresh-port'),
     refreshAudience: cl.string('refresh-audience'),
+    eventGridEndpoint: cl.boolean('event-grid-endpoint'),
     logLevel: cl.string('log-level') as string,
     certMode: cl.string('cert-mode') as 'files' | 'builtin',
     certSecret: cl.string('cert-secret') as string,

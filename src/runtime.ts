@@ -19,6 +19,7 @@ import { MemoryRegistry } from './resolve/memory-registry.ts';
 import { StoreResolver } from './resolve/resolver.ts';
 import type { SecretReader } from './resolve/types.ts';
 import type { AdmissionHandler } from './server/app.ts';
+import type { EventGridEndpoint } from './server/event-grid.ts';
 import type { RefreshEndpoint } from './server/refresh.ts';
 
 export interface Runtime {
@@ -31,6 +32,8 @@ export interface Runtime {
   close: () => Promise<void>;
   /** POST /refresh (cluster mode with --refresh-endpoint). */
   refresh?: RefreshEndpoint | undefined;
+  /** Event Grid deliveries (cluster mode with --event-grid-endpoint). */
+  eventGrid?: EventGridEndpoint | undefined;
 }
 
 export interface RuntimeOptions {

@@ -93,6 +93,8 @@ export async function startRuntime(
   // TokenReview and SubjectAccessReview need an API server: nothing to check callers against.
   if (config.refreshEndpoint)
     logger.warn('--refresh-endpoint needs cluster mode: POST /refresh is not served');
+  if (config.eventGridEndpoint)
+    logger.warn('--event-grid-endpoint needs cluster mode: Event Grid deliveries are not served');
   return createStandaloneRuntime(
     stores,
     config.genericTargetKindsGiven ? { ...opts, genericTargetKinds: config.genericTargetKinds } : opts,

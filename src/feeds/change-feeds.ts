@@ -19,7 +19,8 @@ import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { FEED_CONDITION } from '../refresher/store-status.ts';
-import { type StoreId, storeOfObject } from '../refresher/triggers.ts';
+import { refreshRequestOf, type StoreId, storeOfObject } from '../refresher/triggers.ts';
+import { EVENT_GRID_FEED, FEED_SECRET_ANNOTATION, feedSecretRef, isEventGridStore } from './event-grid.ts';
 import { CHANGE_FEED_ANNOTATION, type ChangeFeedReceiver, type FeedKind } from './types.ts';
 
 export { CHANGE_FEED_ANNOTATION };
@@ -39,6 +40,8 @@ export interface ChangeFeedsOptions {
   minBackoffMs?: number;
   /** A feed became healthy or failing (store status writes its `ChangeFeedReady` condition). */
   onHealth?: (store: SecretStore) => void;
+  /** This webhook serves Event Grid deliveries (`--event-grid-endpoint`): push feeds can work. */
+  eventGrid?: boolean;
 }
 
 type Health = 'starting' | 'healthy' | 'failing';
@@ -62,6 +65,8 @@ export class ChangeFeeds {
   readonly #opts: ChangeFeedsOptions;
   readonly #stores = new Map<string, SecretStore>();
   readonly #feeds = new Map<string, Feed>();
+  /** Push feeds (Event Grid) with a delivery seen, by store label. */
+  readonly #delivered = new Set<string>();
   #running = false;
 
   constructor(opts: ChangeFeedsOptions) {
@@ -85,7 +90,10 @@ export class ChangeFeeds {
   condition(store: KubeObject): Condition | null | undefined {
     const id = storeOfObject(store);
     if (!id) return undefined;
-    if (!store.metadata?.annotations?.[CHANGE_FEED_ANNOTATION]?.trim()) return null;
+    const address = store.metadata?.annotations?.[CHANGE_FEED_ANNOTATION]?.trim();
+    if (!address) return null;
+    if (address === EVENT_GRID_FEED)
+      return this.#running ? this.#pushCondition(store as SecretStore, label(id)) : undefined;
     const feed = this.#feeds.get(label(id));
     if (!this.#running || !feed || feed.health === 'starting') return undefined;
     return feed.health === 'healthy'
@@ -102,8 +110,30 @@ export class ChangeFeeds {
     const id = storeOfObject(obj);
     if (!id) return;
     const key = label(id);
+    const before = this.#stores.get(key);
     this.#stores.set(key, obj as SecretStore);
+    const push = isEventGridStore(obj);
+    // A delivery taken by another replica is recorded on the store (source feed).
+    if (push && refreshRequestOf(obj)?.source === 'feed') this.delivered(id);
+    if (!push) this.#delivered.delete(key);
     if (this.#running) this.#reconcile(key);
+    // A push feed's condition follows the annotations (no consumer reports for it).
+    const annotations = (o: KubeObject | undefined) =>
+      JSON.stringify([
+        o?.metadata?.annotations?.[CHANGE_FEED_ANNOTATION],
+        o?.metadata?.annotations?.[FEED_SECRET_ANNOTATION],
+      ]);
+    if (before && annotations(before) !== annotations(obj) && (push || isEventGridStore(before)))
+      this.#opts.onHealth?.(obj as SecretStore);
+  }
+
+  /** A push delivery for `id` was taken (here, or recorded on the store by another replica). */
+  delivered(id: StoreId): void {
+    const key = label(id);
+    if (this.#delivered.has(key)) return;
+    this.#delivered.add(key);
+    const store = this.#stores.get(key);
+    if (store) this.#opts.onHealth?.(store);
   }
 
   remove(obj: KubeObject): void {
@@ -111,6 +141,7 @@ export class ChangeFeeds {
     if (!id) return;
     const key = label(id);
     this.#stores.delete(key);
+    this.#delivered.delete(key);
     this.#close(key);
   }
 
@@ -132,7 +163,8 @@ export class ChangeFeeds {
     const store = this.#stores.get(key);
     const address = store?.metadata?.annotations?.[CHANGE_FEED_ANNOTATION]?.trim();
     const current = this.#feeds.get(key);
-    if (!store || !address) {
+    // A push feed has no consumer: Event Grid delivers to the refresh port of any replica.
+    if (!store || !address || address === EVENT_GRID_FEED) {
       void this.#close(key);
       // Its condition goes with the annotation.
       if (store && current) this.#opts.onHealth?.(store);
@@ -233,6 +265,41 @@ export class ChangeFeeds {
       }
     }
     receiver?.close();
+  }
+
+  /**
+   * A push feed's condition: False while deliveries cannot be taken (the endpoint is off, the
+   * provider is not Azure Key Vault, no usable secret annotation); Unknown until a delivery was
+   * seen, then True. A push feed cannot tell an outage from a quiet vault: the interval stays on.
+   */
+  #pushCondition(store: SecretStore, key: string): Condition {
+    const failing = (why: string): Condition => ({
+      type: FEED_CONDITION,
+      status: 'False',
+      reason: 'FeedFailing',
+      message: `change feed failing, refreshing on the interval: ${why}`,
+    });
+    if (!this.#opts.eventGrid)
+      return failing('Event Grid deliveries are not served by this webhook (--event-grid-endpoint)');
+    const provider = Object.keys(store.spec?.provider ?? {})[0] ?? 'none';
+    if (provider !== 'azurekv')
+      return failing(`provider "${provider}" has no Event Grid feed (azurekv only)`);
+    const ref = feedSecretRef(store);
+    if ('error' in ref) return failing(ref.error);
+    const outage = 'a push feed cannot detect an outage: dependents also refresh on their interval';
+    return this.#delivered.has(key)
+      ? {
+          type: FEED_CONDITION,
+          status: 'True',
+          reason: 'FeedDelivered',
+          message: `Event Grid deliveries received; ${outage}`,
+        }
+      : {
+          type: FEED_CONDITION,
+          status: 'Unknown',
+          reason: 'AwaitingDeliveries',
+          message: `no Event Grid delivery seen yet; ${outage}`,
+        };
   }
 
   #setHealth(feed: Feed, health: Health): void {

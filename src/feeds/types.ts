@@ -8,7 +8,7 @@
 export const CHANGE_FEED_ANNOTATION = 'esw.io/change-feed';
 
 /** Feed kinds, the `feed` label of the metrics. */
-export type FeedKind = 'aws-sqs';
+export type FeedKind = 'aws-sqs' | 'azure-event-grid';
 
 export interface FeedEvent {
   /**

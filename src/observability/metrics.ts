@@ -129,6 +129,13 @@ export function createMetrics() {
       labelNames: ['feed', 'state'] as const,
       ...reg,
     }),
+    /** Push feeds (Event Grid): deliveries answered by this replica, by feed kind and status. */
+    changeFeedDeliveries: new Counter({
+      name: 'esw_change_feed_deliveries_total',
+      help: 'Change feed deliveries pushed to this replica (Event Grid), by feed kind and answer status code',
+      labelNames: ['feed', 'code'] as const,
+      ...reg,
+    }),
     /** POST /refresh answers by HTTP status (bounded: 202, 400, 401, 403, 404, 413, 429, 503). */
     refreshRequests: new Counter({
       name: 'esw_refresh_requests_total',

@@ -20,6 +20,8 @@ import { EswError, errorMessage } from '../errors.ts';
 import { LazyChildLogger, type Logger, objectRef } from '../observability/logger.ts';
 import { type Metrics, metricsText } from '../observability/metrics.ts';
 import { errorFrames } from '../observability/sanitize.ts';
+import type { EventGridEndpoint } from './event-grid.ts';
+import { registerEventGridRoutes } from './event-grid-routes.ts';
 import { REFRESH_BODY_LIMIT, type RefreshAnswer, type RefreshEndpoint } from './refresh.ts';
 import {
   BODY_LIMIT,
@@ -145,10 +147,16 @@ export function buildApp(deps: AppDeps, opts: AppOptions = {}): FastifyInstance 
 /**
  * The `POST /refresh` listener (src/server/refresh.ts): a port of its own, so that a
  * NetworkPolicy can open it to rotation jobs without opening the admission routes, and so that
- * `--client-ca` (mutual TLS for the API server) does not apply to it.
+ * `--client-ca` (mutual TLS for the API server) does not apply to it. Event Grid deliveries
+ * (src/server/event-grid.ts) are served on it too, each with `--event-grid-endpoint`.
  */
 export function buildRefreshApp(
-  deps: { logger: Logger; metrics: Metrics; refresh: RefreshEndpoint },
+  deps: {
+    logger: Logger;
+    metrics: Metrics;
+    refresh?: RefreshEndpoint | undefined;
+    eventGrid?: EventGridEndpoint | undefined;
+  },
   opts: { https?: HttpsServerOptions } = {},
 ): FastifyInstance {
   const { refresh } = deps;
@@ -170,9 +178,12 @@ export function buildRefreshApp(
       done(badRequest('body is not valid JSON'), undefined);
     }
   });
-  app.setErrorHandler((err, _req, reply) => {
-    const { status, code, message } = frameworkErrorReply(err, REFRESH_BODY_LIMIT);
-    deps.metrics.refreshRequests.inc({ code: String(status) });
+  app.setErrorHandler((err, req, reply) => {
+    const limit = req.routeOptions.bodyLimit ?? REFRESH_BODY_LIMIT;
+    const { status, code, message } = frameworkErrorReply(err, limit);
+    if (req.url.startsWith('/events/'))
+      deps.metrics.changeFeedDeliveries.inc({ feed: 'azure-event-grid', code: String(status) });
+    else deps.metrics.refreshRequests.inc({ code: String(status) });
     reply.code(status).send({ code, message });
   });
   app.setNotFoundHandler((req, reply) => {
@@ -184,19 +195,21 @@ export function buildRefreshApp(
     for (const [k, v] of Object.entries(a.headers ?? {})) reply.header(k, v);
     return reply.code(a.status).send(a.body);
   };
-  app.post(
-    '/refresh',
-    {
-      // No token, or an address starting too many authentications: answered before the body is
-      // read and before any call to the API server.
-      onRequest: async (req, reply) => {
-        const early = refresh.precheck(req.headers.authorization, req.ip);
-        if (early) return answer(reply, early);
-        return undefined;
+  if (refresh)
+    app.post(
+      '/refresh',
+      {
+        // No token, or an address starting too many authentications: answered before the body is
+        // read and before any call to the API server.
+        onRequest: async (req, reply) => {
+          const early = refresh.precheck(req.headers.authorization, req.ip);
+          if (early) return answer(reply, early);
+          return undefined;
+        },
       },
-    },
-    async (req, reply) => answer(reply, await refresh.handle(req.headers.authorization, req.body)),
-  );
+      async (req, reply) => answer(reply, await refresh.handle(req.headers.authorization, req.body)),
+    );
+  if (deps.eventGrid) registerEventGridRoutes(app, deps.eventGrid, answer);
   return app;
 }
 

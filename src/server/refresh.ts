@@ -30,12 +30,12 @@ import {
   MAX_REQUEST_KEYS,
   type StoreId,
 } from '../refresher/triggers.ts';
+import { Buckets } from './rate-limit.ts';
 
 /** The route's body limit: 100 keys of up to 512 characters, JSON-escaped, fit. */
 export const REFRESH_BODY_LIMIT = 64 * 1024;
 const TOKEN_CACHE_MS = 10_000;
 const TOKEN_CACHE_MAX = 1_000;
-const BUCKETS_MAX = 10_000;
 
 export interface ReviewedUser {
   username: string;
@@ -260,30 +260,4 @@ export function parseRequest(
       return { error: `keys[${i}]: a non-empty string of at most ${MAX_KEY_LENGTH} characters` };
   }
   return { store: { kind: kind as StoreKind, namespace: ns, name }, keys: keys as string[] };
-}
-
-/** Token buckets by name, bounded in number (the oldest forgotten first). */
-class Buckets {
-  readonly #burst: number;
-  readonly #intervalMs: number;
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
-
-  constructor(burst: number, intervalMs: number) {
-    this.#burst = Math.max(1, burst);
-    this.#intervalMs = Math.max(1, intervalMs);
-  }
-
-  /** Takes a token: 0 when granted, else the ms until one is available. */
-  take(name: string, now: number): number {
-    const b = this.#buckets.get(name) ?? { tokens: this.#burst, at: now };
-    const tokens = Math.min(this.#burst, b.tokens + Math.max(0, now - b.at) / this.#intervalMs);
-    this.#buckets.delete(name);
-    if (tokens < 1) {
-      this.#buckets.set(name, { tokens, at: now });
-      return Math.ceil((1 - tokens) * this.#intervalMs);
-    }
-    this.#buckets.set(name, { tokens: tokens - 1, at: now });
-    if (this.#buckets.size > BUCKETS_MAX) this.#buckets.delete(this.#buckets.keys().next().value as string);
-    return 0;
-  }
 }

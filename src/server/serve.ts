@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { type AdmissionHandler, buildApp, buildRefreshApp, type Readiness } from './app.ts';
+import type { EventGridEndpoint } from './event-grid.ts';
 import type { RefreshEndpoint } from './refresh.ts';
 import {
   CertificateWatcher,
@@ -25,6 +26,8 @@ export interface ServerHandlers {
   notReady: () => string[];
   /** POST /refresh, in cluster mode with --refresh-endpoint. */
   refresh?: RefreshEndpoint | undefined;
+  /** Event Grid deliveries on the refresh port, in cluster mode with --event-grid-endpoint. */
+  eventGrid?: EventGridEndpoint | undefined;
 }
 
 export interface StartOptions {
@@ -88,12 +91,18 @@ export async function startServer(handlers: ServerHandlers, opts: StartOptions):
   );
   // POST /refresh on its own port and without the client CA: its callers are rotation jobs with
   // a Kubernetes token, not the API server.
-  const refreshApp = handlers.refresh
-    ? buildRefreshApp(
-        { logger: opts.logger, metrics: opts.metrics, refresh: handlers.refresh },
-        { https: httpsServerOptions({ ...material, ca: undefined }) },
-      )
-    : undefined;
+  const refreshApp =
+    handlers.refresh || handlers.eventGrid
+      ? buildRefreshApp(
+          {
+            logger: opts.logger,
+            metrics: opts.metrics,
+            refresh: handlers.refresh,
+            eventGrid: handlers.eventGrid,
+          },
+          { https: httpsServerOptions({ ...material, ca: undefined }) },
+        )
+      : undefined;
   const watcher = new CertificateWatcher(
     {
       files: opts.tls,
@@ -119,7 +128,11 @@ export async function startServer(handlers: ServerHandlers, opts: StartOptions):
     await refreshApp.listen({ port: opts.refreshPort ?? 8444, host: opts.host });
     const a = refreshApp.server.address();
     refresh = { app: refreshApp, port: typeof a === 'object' && a ? a.port : (opts.refreshPort ?? 8444) };
-    opts.logger.info({ host: opts.host, port: refresh.port }, 'POST /refresh listening');
+    const routes = [
+      ...(handlers.refresh ? ['POST /refresh'] : []),
+      ...(handlers.eventGrid ? ['/events/azure/… (Event Grid)'] : []),
+    ];
+    opts.logger.info({ host: opts.host, port: refresh.port, routes }, 'POST /refresh listening');
   }
 
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));

@@ -181,12 +181,16 @@ export class AzureKeyVaultFake {
     this.#faults.length = 0;
   }
 
+  /** Reads of one object, by `secrets/NAME`, `keys/NAME` or `certificates/NAME` (cleared with the counts). */
+  readonly reads = new Map<string, number>();
+
   count(op: AzureKvOp): number {
     return this.calls.get(op) ?? 0;
   }
 
   resetCounts(): void {
     this.calls.clear();
+    this.reads.clear();
     this.tokens.length = 0;
   }
 
@@ -251,6 +255,7 @@ export class AzureKeyVaultFake {
           : 'GetSecret';
     this.#count(op);
     const name = decodeURIComponent(parts[1] ?? '');
+    if (!list) this.reads.set(`${kind}/${name}`, (this.reads.get(`${kind}/${name}`) ?? 0) + 1);
     const fault = this.#takeFault(op, name);
     if (fault) {
       if (fault.type === 'reset') {
