@@ -491,6 +491,56 @@ t.test('one replica: no disruption budget that would block node drains', async (
   t.equal(find(parse(await render(['replicaCount=3'])), 'PodDisruptionBudget').spec.minAvailable, 1);
 });
 
+t.test(
+  'Event Grid deliveries: the refresh port, Service port, policy rule, Ingress and patch on stores',
+  async (t) => {
+    const objs = parse(
+      await render([
+        'changeFeeds.eventGrid.enabled=true',
+        'networkPolicy.enabled=true',
+        'changeFeeds.eventGrid.from[0].namespaceSelector.matchLabels.team=ingress',
+        'changeFeeds.eventGrid.ingress.enabled=true',
+        'changeFeeds.eventGrid.ingress.host=esw-events.example.com',
+        'changeFeeds.eventGrid.ingress.tlsSecretName=esw-events-tls',
+      ]),
+    );
+    const c = find(objs, 'Deployment').spec.template.spec.containers[0];
+    const config = parseServeConfig(c.args.slice(1), podEnv(c));
+    t.equal(config.eventGridEndpoint, true);
+    t.equal(config.refreshEndpoint, false, 'POST /refresh stays off');
+    const port = c.ports.find((p: Obj) => p.name === 'refresh');
+    t.equal(config.refreshPort, port.containerPort, 'the container port is the one served');
+    t.equal(find(objs, 'Service').spec.ports.find((p: Obj) => p.name === 'refresh').targetPort, 'refresh');
+    const rule = find(objs, 'NetworkPolicy').spec.ingress.find(
+      (r: Obj) => r.ports[0].port === port.containerPort,
+    );
+    t.same(rule.from, [{ namespaceSelector: { matchLabels: { team: 'ingress' } } }]);
+    const ingress = find(objs, 'Ingress').spec;
+    t.same(ingress.tls, [{ hosts: ['esw-events.example.com'], secretName: 'esw-events-tls' }]);
+    t.same(
+      ingress.rules[0].http.paths,
+      [
+        {
+          path: '/events/azure/',
+          pathType: 'Prefix',
+          backend: { service: { name: 'external-secrets-webhook', port: { name: 'refresh' } } },
+        },
+      ],
+      'only the Event Grid paths, never /refresh nor admission',
+    );
+    const rules = find(objs, 'ClusterRole').rules as Obj[];
+    t.ok(rules.some((r) => r.resources.includes('clustersecretstores') && r.verbs.includes('patch')));
+    t.notOk(
+      rules.some((r) => r.resources.includes('tokenreviews')),
+      'nothing of POST /refresh',
+    );
+    t.notOk(
+      parse(await render([])).some((o: Obj) => o?.kind === 'Ingress'),
+      'no Ingress by default',
+    );
+  },
+);
+
 t.test('change feeds: patch on stores only with changeFeeds.enabled', async (t) => {
   const rules = find(parse(await render(['changeFeeds.enabled=true'])), 'ClusterRole').rules as Obj[];
   const patches = (resource: string) =>
