@@ -103,6 +103,20 @@ const distinctMutateReview = mutateReview.replace(
   '"esw.io/store":"bench-store","bench.esw.io/request":"[<id>]"',
 );
 
+/**
+ * The same ExternalSecret with an annotation that differs in every request: each is a new object,
+ * so the validation memo never answers — every request is validated (the common case of a busy
+ * cluster, where each UPDATE carries a new resourceVersion).
+ */
+const distinctValidateReview = validateReview.replace(
+  '"metadata":{"name":"database-credentials-secret","namespace":"default"}',
+  '"metadata":{"name":"database-credentials-secret","namespace":"default","annotations":{"bench.esw.io/request":"[<id>]"}}',
+);
+
+for (const body of [distinctValidateReview, distinctMutateReview]) {
+  if (!body.includes('[<id>]')) throw new Error('bench: a review meant to change per request does not');
+}
+
 interface Target {
   name: string;
   url: string;
@@ -210,6 +224,13 @@ async function main() {
         server: esw,
       },
       {
+        name: 'esw /validate (a new object each request)',
+        url: `https://127.0.0.1:${eswPort}/validate`,
+        body: distinctValidateReview,
+        server: esw,
+        idReplacement: true,
+      },
+      {
         name: 'esw /mutate (warm, 3 refs)',
         url: `https://127.0.0.1:${eswPort}/mutate`,
         body: mutateReview,
@@ -224,8 +245,9 @@ async function main() {
       },
     ];
     await expectAnswer(targets[1]!, ca, (r) => r.allowed === true);
-    await expectAnswer(targets[2]!, ca, (r) => r.allowed === true && typeof r.patch === 'string');
+    await expectAnswer(targets[2]!, ca, (r) => r.allowed === true);
     await expectAnswer(targets[3]!, ca, (r) => r.allowed === true && typeof r.patch === 'string');
+    await expectAnswer(targets[4]!, ca, (r) => r.allowed === true && typeof r.patch === 'string');
     for (let run = 1; run <= runs; run++) {
       const order = targets.map((_, i) => targets[(i + run - 1) % targets.length]!);
       for (const target of order) {

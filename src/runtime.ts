@@ -6,7 +6,8 @@
 
 import { mutateSecret } from './admission/mutate.ts';
 import { MutationMemo } from './admission/mutate-memo.ts';
-import { validateAdmission } from './admission/validate.ts';
+import { type ValidateDeps, validateAdmission } from './admission/validate.ts';
+import { ValidationMemo } from './admission/validate-memo.ts';
 import type { IdentityPolicy } from './api/identity.ts';
 import { loadManifestFiles, type ManifestDocument } from './api/manifests.ts';
 import { validateObject } from './api/validate.ts';
@@ -118,16 +119,20 @@ export function createRuntime(
     deadlineMs: opts.admissionDeadlineMs,
     memo: new MutationMemo(),
   };
+  // Fixed for the life of the process: the validation memo keys on the request and the registry.
+  const validateDeps: ValidateDeps = {
+    ...(opts.identity ? { identity: opts.identity } : {}),
+    ...(opts.controllerClass !== undefined ? { controllerClass: opts.controllerClass } : {}),
+    ...(opts.genericTargetKinds ? { genericTargetKinds: opts.genericTargetKinds } : {}),
+  };
+  const validateMemo = new ValidationMemo();
   return {
     registry,
     resolver,
     validate: (request) =>
-      validateAdmission(request, {
-        registry,
-        ...(opts.identity ? { identity: opts.identity } : {}),
-        ...(opts.controllerClass !== undefined ? { controllerClass: opts.controllerClass } : {}),
-        ...(opts.genericTargetKinds ? { genericTargetKinds: opts.genericTargetKinds } : {}),
-      }),
+      validateMemo.answer(request, registry, (recorded) =>
+        validateAdmission(request, { ...validateDeps, ...(recorded ? { registry: recorded } : {}) }),
+      ),
     mutate: (request) => mutateSecret(request, mutateDeps),
     notReady: extra.notReady ?? (() => []),
     close: async () => {

@@ -13,10 +13,12 @@
  *   gone: the resolver refuses to answer, no reuse (and the normal path refuses the Secret);
  * - a value that changed or expired from the cache: different bytes or no answer, no reuse.
  * Refusals are never kept. Bounded in entries and bytes; an entry that fails the check is dropped.
+ * A kept result is frozen and shared by the requests it answers, its JSON written once.
  */
 import type { RemoteRef } from '../api/types.ts';
 import type { Resolver, StoreRef } from '../resolve/types.ts';
 import type { MutationInput } from './mutate.ts';
+import { keepResult } from './review.ts';
 import type { AdmissionResult } from './types.ts';
 
 /** What a result was rendered from, besides its input. */
@@ -67,9 +69,8 @@ export class MutationMemo {
       return undefined;
     }
     this.hits++;
-    const result = { ...entry.result };
-    if (result.warnings) result.warnings = [...result.warnings];
-    return result;
+    // Kept (frozen, its JSON written once): shared by every request it answers.
+    return entry.result;
   }
 
   /** The entry for `key` (for the debug line after a reuse). */
@@ -90,6 +91,7 @@ export class MutationMemo {
       const [oldestKey, oldest] = this.#entries.entries().next().value as [string, Rendered];
       this.#delete(oldestKey, oldest);
     }
+    keepResult(rendered.result);
     this.#entries.set(key, rendered);
     this.#chars += chars;
   }

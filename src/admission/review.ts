@@ -48,6 +48,44 @@ export function reviewResponse(apiVersion: string, uid: string, result: Admissio
   return { apiVersion, kind: 'AdmissionReview', response: { uid, ...result } };
 }
 
+/** The JSON text of results that can no longer change (`keepResult`), written once each. */
+const keptJson = new WeakMap<AdmissionResult, string>();
+
+/**
+ * Makes `result` unchangeable (deeply frozen) and writes its JSON once, so every later answer
+ * with it costs a splice, not a serialisation (`reviewResponseJson`). For the memos, whose
+ * results are shared by every request they answer: no caller can change what is kept.
+ */
+export function keepResult(result: AdmissionResult): AdmissionResult {
+  if (keptJson.has(result)) return result;
+  deepFreeze(result);
+  keptJson.set(result, JSON.stringify(result));
+  return result;
+}
+
+/**
+ * The AdmissionReview answering `uid`, as JSON text: exactly `JSON.stringify(reviewResponse(…))`
+ * (the uid first in `response`, then the result's fields in their order), with the result's
+ * part written once when it was kept.
+ */
+export function reviewResponseJson(apiVersion: string, uid: string, result: AdmissionResult): string {
+  const json = resultJson(result);
+  const rest = json === '{}' ? '}' : `,${json.slice(1)}`;
+  return `{"apiVersion":${JSON.stringify(apiVersion)},"kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)}${rest}}`;
+}
+
+/** The result's JSON text: written once for a kept result, every time for any other. */
+export function resultJson(result: AdmissionResult): string {
+  return keptJson.get(result) ?? JSON.stringify(result);
+}
+
+/** Our own results: a few levels (status, details, causes), never request content. */
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const child of Object.values(value)) deepFreeze(child);
+}
+
 function isGvk(v: unknown): boolean {
   return (
     isObject(v) && typeof v.group === 'string' && typeof v.version === 'string' && typeof v.kind === 'string'

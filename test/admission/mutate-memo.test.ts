@@ -8,7 +8,7 @@
 import t, { type Test } from 'tap';
 import { type MutateDeps, mutateSecret } from '../../src/admission/mutate.ts';
 import { MEMO_MAX_ENTRIES, MutationMemo } from '../../src/admission/mutate-memo.ts';
-import type { AdmissionRequest, AdmissionResult } from '../../src/admission/types.ts';
+import type { AdmissionRequest } from '../../src/admission/types.ts';
 import type { Secret } from '../../src/api/types.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { harness, namespace, secret, store } from '../resolve/fixtures.ts';
@@ -72,8 +72,8 @@ t.test('a repeated manifest reuses its result, synchronously and with no provide
   t.equal(memo.hits, 1, 'served from the memo (the name is not part of the key)');
   t.same(again, first.result, 'the same answer');
   t.equal(h.provider.calls.getSecret, 1, 'no provider call');
-  (again as AdmissionResult).warnings?.push('changed by a caller');
-  t.same(mutateSecret(placeholder(), deps), first.result, 'callers cannot change what is kept');
+  t.ok(Object.isFrozen(again), 'kept results are frozen: callers cannot change what is kept');
+  t.equal(mutateSecret(placeholder(), deps), again, 'the kept result itself, shared');
 });
 
 t.test('without a memo the all-cached path still answers synchronously, identically', async (t) => {
