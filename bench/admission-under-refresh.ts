@@ -23,7 +23,11 @@
  *     BENCH_N=10000 BENCH_DURATION=20 BENCH_MAX_S=300 BENCH_CONNECTIONS=32 BENCH_RUNS=1
  *     BENCH_ARGS='--flag …' (extra serve flags)  BENCH_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/p'
  *     BENCH_CLUSTER_NICE=19 (the double yields the CPU to the webhook)
+ *     BENCH_PIN=0:1 (the webhook on CPU 0; this process — autocannon — and the API-server double
+ *       on CPU 1, as a real API server and real clients run elsewhere; `taskset` CPU lists)
+ *   Run the whole bench under `nice -n -15` on a shared machine (children inherit the priority).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
 import os, { tmpdir } from 'node:os';
@@ -56,6 +60,22 @@ const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS;
  * webhook for CPU during the very phases measured, which a real API server on other nodes does not.
  */
 const CLUSTER_NICE = process.env.BENCH_CLUSTER_NICE;
+/**
+ * BENCH_PIN=W:H pins the webhook to CPU list W and this process (the load generator) with the
+ * cluster process it forks (which inherits the affinity) to CPU list H, so that neither the
+ * double nor autocannon takes CPU from the webhook's cores.
+ */
+const PIN = process.env.BENCH_PIN ? parsePin(process.env.BENCH_PIN) : undefined;
+function parsePin(v: string): { webhook: string; harness: string } {
+  const m = /^([0-9,-]+):([0-9,-]+)$/.exec(v);
+  if (!m) throw new Error(`BENCH_PIN: expected WEBHOOK_CPUS:HARNESS_CPUS (e.g. 0:1), got ${v}`);
+  return { webhook: m[1] as string, harness: m[2] as string };
+}
+if (PIN) {
+  // -a: every thread this process already runs (libuv's pool, V8's helpers), not only the main one.
+  const r = spawnSync('taskset', ['-a', '-cp', PIN.harness, String(process.pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`taskset failed: ${r.stderr || r.error}`);
+}
 /** The budget of issue 11: a refresh cycle must not push /validate p99 above this. */
 const BUDGET_P99_MS = 25;
 
@@ -74,6 +94,8 @@ interface Window {
   inside: boolean;
   /** How long the load ran, s. */
   durationS: number;
+  /** When the load started, ms after the webhook was started (to line up with its --trace-gc). */
+  startMs: number;
   /** How long the phase took from its start (ready, or the annotation) to its end, ms. */
   phaseMs?: number;
 }
@@ -124,6 +146,7 @@ function loopDiff(before: Map<number, number>, after: Map<number, number>): Wind
  */
 async function window(r: Replica, phase: Window['phase'], until: Promise<unknown>): Promise<Window> {
   const loadAvg = loadAverage();
+  const startMs = Date.now() - r.startedAt;
   const before = await loopHistogram(r);
   let inside = true;
   const cap = sleep(MAX_S * 1000).then(() => {
@@ -132,7 +155,7 @@ async function window(r: Replica, phase: Window['phase'], until: Promise<unknown
   const res = await loadUntil(r, Promise.race([until, cap]));
   await sleep(1_500);
   const after = await loopHistogram(r);
-  return { phase, loadAverage: loadAvg, ...res, loop: loopDiff(before, after), inside };
+  return { phase, loadAverage: loadAvg, startMs, ...res, loop: loopDiff(before, after), inside };
 }
 
 /** autocannon as bench/admission.ts runs it, stopped when `until` settles. */
@@ -204,6 +227,7 @@ async function run(runNo: number, port: number): Promise<Window[]> {
     tls,
     EXTRA_ARGS,
     NODE_OPTIONS ? { NODE_OPTIONS } : {},
+    PIN?.webhook,
   );
   const windows: Window[] = [];
   try {
@@ -254,8 +278,11 @@ for (let i = 1; i <= RUNS; i++) {
 }
 
 const phases: Window['phase'][] = ['idle', 'first sync', 'forced cycle'];
+const placement = PIN
+  ? `webhook pinned to CPU ${PIN.webhook}, load generator and API-server double to CPU ${PIN.harness}`
+  : 'unpinned';
 console.log(
-  `\n${machine()}; ${N.toLocaleString('en')} ExternalSecrets; /validate over HTTPS, ${CONNECTIONS} connections, keep-alive, no pipelining, load for the whole of each phase (idle: ${IDLE_S} s); ${RUNS} run(s)\n`,
+  `\n${machine()}; ${N.toLocaleString('en')} ExternalSecrets; /validate over HTTPS, ${CONNECTIONS} connections, keep-alive, no pipelining, load for the whole of each phase (idle: ${IDLE_S} s); ${RUNS} run(s); ${placement}; nice ${os.getPriority()}\n`,
 );
 console.log(
   '| phase | 1-min load average | phase took | req/s | p50 ms | p99 ms | seconds with an event-loop stall > 25 ms / > 100 ms (of) | longest stall | non-2xx | errors |',
@@ -274,5 +301,5 @@ console.log(
   `\nworst p99 under refresh: ${worst} ms (idle ${idleP99} ms); budget ${BUDGET_P99_MS} ms: ${worst <= BUDGET_P99_MS ? 'met' : 'MISSED'}`,
 );
 console.log(
-  `written to ${await saveResult('admission-under-refresh', { n: N, connections: CONNECTIONS, idleS: IDLE_S, windows: all })}`,
+  `written to ${await saveResult('admission-under-refresh', { n: N, connections: CONNECTIONS, idleS: IDLE_S, pin: PIN, nice: os.getPriority(), windows: all })}`,
 );

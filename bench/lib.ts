@@ -18,8 +18,11 @@ export function spawnNode(
   args: string[],
   env: Record<string, string> = {},
   stdout: 'ignore' | number = 'ignore',
+  /** A CPU list for `taskset -c` (e.g. '0'): the child and every thread it starts run only there. */
+  cpus?: string,
 ): Child {
-  const proc = spawn(NODE, args, {
+  const [cmd, argv] = cpus ? ['taskset', ['-c', cpus, NODE, ...args]] : [NODE, args];
+  const proc = spawn(cmd, argv, {
     env: { ...process.env, NO_PROXY: '127.0.0.1,localhost', ...env },
     stdio: ['ignore', stdout, 'inherit'],
   });

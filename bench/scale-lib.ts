@@ -128,6 +128,8 @@ export function startReplica(
   tls: { cert: string; key: string; caCert: string },
   extraArgs: string[] = [],
   extraEnv: Record<string, string> = {},
+  /** Pins the replica (all its threads) to these CPUs (`taskset -c`), e.g. '0'. */
+  cpus?: string,
 ): Replica {
   const child = spawnNode(
     [
@@ -159,6 +161,7 @@ export function startReplica(
     },
     // BENCH_LOG=DIR keeps each replica's log (warnings and errors) in DIR/<name>.log.
     process.env.BENCH_LOG ? openSync(join(process.env.BENCH_LOG, `${name}.log`), 'a') : 'ignore',
+    cpus,
   );
   return {
     ...child,
