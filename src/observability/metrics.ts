@@ -66,21 +66,26 @@ export function createMetrics() {
       help: 'Objects waiting in the refresher queue',
       ...reg,
     }),
-    syncCalls: new Counter({
+    // The per-ExternalSecret families (ESO's names): one series per object, written a slice per
+    // turn of the event loop with their label text rendered once (ObjectSeries).
+    syncCalls: new ObjectSeries({
       name: 'externalsecret_sync_calls_total',
       help: 'ExternalSecret sync calls (name kept from ESO)',
+      type: 'counter',
       labelNames: ['name', 'namespace'] as const,
       ...reg,
     }),
-    syncErrors: new Counter({
+    syncErrors: new ObjectSeries({
       name: 'externalsecret_sync_calls_error',
       help: 'ExternalSecret sync errors (name kept from ESO)',
+      type: 'counter',
       labelNames: ['name', 'namespace'] as const,
       ...reg,
     }),
-    statusCondition: new Gauge({
+    statusCondition: new ObjectSeries({
       name: 'externalsecret_status_condition',
       help: 'ExternalSecret status condition (name kept from ESO)',
+      type: 'gauge',
       labelNames: ['name', 'namespace', 'condition', 'status'] as const,
       ...reg,
     }),
@@ -178,18 +183,144 @@ export function createMetrics() {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /**
- * The registry in Prometheus text format, as `registry.metrics()` writes it, one metric family per
- * turn of the event loop: at 10,000 ExternalSecrets their ESO-compatible series take about 100 ms
- * to serialise, and admission requests waiting on the loop are answered between families instead
- * of after all of them.
+ * Series of an ObjectSeries family written before the event loop turns: at 10,000
+ * ExternalSecrets `externalsecret_status_condition` holds 20,000 series, and prom-client wrote
+ * (and first copied out) such a family in one stretch of 50–60 ms (bench/RESULTS.md,
+ * "Admission under refresh").
+ */
+export const METRICS_SLICE = 1_000;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+type LabelSet<L extends string> = Record<L, string | number>;
+
+/**
+ * A counter or gauge with one series per object (the per-ExternalSecret families of ESO), for
+ * /metrics at 10,000s of objects: each series' `name{labels}` text is rendered (escaped) once,
+ * when the series is created, and `metricsText` writes the family METRICS_SLICE series per turn
+ * of the event loop from the live map — no copy of every series per scrape, no escaping again.
+ * Registered on a prom-client Registry like its own metrics (`registry.metrics()` writes the
+ * same text); labels, as everywhere, never hold a key or a value.
+ */
+export class ObjectSeries<L extends string = string> {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'gauge';
+  readonly labelNames: readonly L[];
+  readonly aggregator = 'sum' as const;
+  readonly #series = new Map<string, { labels: LabelSet<L>; text: string; value: number }>();
+
+  constructor(cfg: {
+    name: string;
+    help: string;
+    type: 'counter' | 'gauge';
+    labelNames: readonly L[];
+    registers?: Registry[];
+  }) {
+    this.name = cfg.name;
+    this.help = cfg.help;
+    this.type = cfg.type;
+    this.labelNames = cfg.labelNames;
+    for (const r of cfg.registers ?? [])
+      r.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
+
+  /** Adds to a series (a counter only goes up). */
+  inc(labels: LabelSet<L>, by = 1): void {
+    if (this.type === 'counter' && !(by >= 0)) throw new Error(`${this.name}: a counter only goes up`);
+    this.#entry(labels).value += by;
+  }
+
+  /** Sets a gauge's series. */
+  set(labels: LabelSet<L>, value: number): void {
+    if (this.type !== 'gauge') throw new Error(`${this.name}: set on a ${this.type}`);
+    this.#entry(labels).value = value;
+  }
+
+  /** Drops every series (prom-client's Registry.resetMetrics). */
+  reset(): void {
+    this.#series.clear();
+  }
+
+  get size(): number {
+    return this.#series.size;
+  }
+
+  /** prom-client's metric shape: what `registry.metrics()` and `getMetricsAsJSON()` read. */
+  async get(): Promise<{
+    name: string;
+    help: string;
+    type: 'counter' | 'gauge';
+    aggregator: 'sum';
+    values: { labels: LabelSet<L>; value: number }[];
+  }> {
+    const values = [...this.#series.values()].map((s) => ({ labels: { ...s.labels }, value: s.value }));
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  /** The family in Prometheus text format, METRICS_SLICE series per turn of the event loop. */
+  async text(): Promise<string> {
+    const lines = [
+      `# HELP ${escapeText(this.name)} ${escapeText(this.help)}`,
+      `# TYPE ${escapeText(this.name)} ${this.type}`,
+    ];
+    let n = 0;
+    for (const s of this.#series.values()) {
+      if (n > 0 && n % METRICS_SLICE === 0) await nextTurn();
+      n++;
+      lines.push(`${s.text} ${valueText(s.value)}`);
+    }
+    return lines.join('\n');
+  }
+
+  #entry(labels: LabelSet<L>): { labels: LabelSet<L>; text: string; value: number } {
+    let key = '';
+    for (const l of this.labelNames) key += `${labels[l] ?? ''}\u0000`;
+    let s = this.#series.get(key);
+    if (!s) {
+      const own = {} as LabelSet<L>;
+      const parts: string[] = [];
+      for (const l of this.labelNames) {
+        const v = labels[l];
+        if (v === undefined) continue;
+        own[l] = v;
+        parts.push(`${l}="${typeof v === 'string' ? escapeText(v).replace(/"/g, '\\"') : v}"`);
+      }
+      s = { labels: own, text: `${this.name}${parts.length ? `{${parts.join(',')}}` : ''}`, value: 0 };
+      this.#series.set(key, s);
+    }
+    return s;
+  }
+}
+
+/**
+ * The registry in Prometheus text format, exactly as `registry.metrics()` writes it, in bounded
+ * slices: one metric family per turn of the event loop, and an ObjectSeries family (one series
+ * per ExternalSecret) METRICS_SLICE series per turn, so admission requests waiting on the loop
+ * are answered in between instead of after the whole scrape.
  */
 export async function metricsText(registry: Registry): Promise<string> {
   const parts: string[] = [];
   for (const metric of registry.getMetricsAsArray()) {
-    parts.push(await registry.getSingleMetricAsString(metric.name));
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    const m: unknown = metric;
+    parts.push(
+      m instanceof ObjectSeries ? await m.text() : await registry.getSingleMetricAsString(metric.name),
+    );
+    await nextTurn();
   }
   return `${parts.join('\n\n')}\n`;
+}
+
+/** prom-client's escaping of names, help and label values (label values also escape `"`). */
+function escapeText(s: string): string {
+  return s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+/** prom-client's number format (its `getValueAsString`). */
+function valueText(v: number): string {
+  if (Number.isNaN(v)) return 'Nan';
+  if (!Number.isFinite(v)) return v < 0 ? '-Inf' : '+Inf';
+  return `${v}`;
 }
 
 /**
