@@ -5,6 +5,8 @@
  * `retrySettings.retryInterval` and `refreshInterval`, which ESO parses only when it uses them.
  * Providers this webhook does not serve are refused by the field-support table (schema-check.ts).
  */
+import { feedAddressProblem } from '../feeds/addresses.ts';
+import { CHANGE_FEED_ANNOTATION } from '../feeds/types.ts';
 import { checkGoRegexp } from '../patterns/re2.ts';
 import { validateAwsStore } from '../providers/aws/validate.ts';
 import { validateAzureKvStore } from '../providers/azurekv/validate.ts';
@@ -172,5 +174,20 @@ export function validateSecretStore(
     // A namespaced store never borrows this server's identity unless an admin allowed it.
     errors.push(...identityErrors(name, provider[name], `spec.provider.${name}`, kind, namespace, identity));
   }
+  if (set.length === 1) changeFeedErrors(obj, set[0] as string, errors);
   return { errors, warnings };
+}
+
+/**
+ * `esw.io/change-feed` (docs/push-refresh.md, "Change feeds"): the provider's feed address form
+ * (an SQS queue URL, a Pub/Sub subscription), bounded (the value is quoted back truncated).
+ */
+function changeFeedErrors(obj: Obj, provider: string, errors: FieldError[]): void {
+  const annotations = (obj.metadata as Obj | undefined)?.annotations as Obj | undefined;
+  const raw = annotations?.[CHANGE_FEED_ANNOTATION];
+  if (typeof raw !== 'string' || raw.trim() === '') return;
+  const problem = feedAddressProblem(provider, raw.trim());
+  if (!problem) return;
+  const path = `metadata.annotations[${CHANGE_FEED_ANNOTATION}]`;
+  errors.push(fieldErrors.invalid(path, raw, `${problem} for a ${provider} store`));
 }

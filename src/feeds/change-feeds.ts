@@ -20,6 +20,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { FEED_CONDITION } from '../refresher/store-status.ts';
 import { refreshRequestOf, type StoreId, storeOfObject } from '../refresher/triggers.ts';
+import { MAX_FEED_ADDRESS_LENGTH } from './addresses.ts';
 import { EVENT_GRID_FEED, FEED_SECRET_ANNOTATION, feedSecretRef, isEventGridStore } from './event-grid.ts';
 import { CHANGE_FEED_ANNOTATION, type ChangeFeedReceiver, type FeedKind } from './types.ts';
 
@@ -27,7 +28,6 @@ export { CHANGE_FEED_ANNOTATION };
 
 const MIN_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 60_000;
-const MAX_ADDRESS_LENGTH = 1024;
 
 export interface ChangeFeedsOptions {
   open(store: SecretStore, address: string): Promise<ChangeFeedReceiver>;
@@ -211,7 +211,7 @@ export class ChangeFeeds {
     let receiver: ChangeFeedReceiver | undefined;
     while (!signal.aborted) {
       try {
-        if (feed.address.length > MAX_ADDRESS_LENGTH) throw new Error('the address is too long');
+        if (feed.address.length > MAX_FEED_ADDRESS_LENGTH) throw new Error('the address is too long');
         receiver ??= await this.#opts.open(feed.store, feed.address);
         if (!feed.kind) {
           // The gauge counted this feed under no kind until its kind was known.

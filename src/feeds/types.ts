@@ -4,11 +4,14 @@
  * credentials. A feed hands back batches of events, each naming the remote keys it is about.
  */
 
-/** On a SecretStore or ClusterSecretStore: the feed to consume (AWS: an SQS queue URL). */
+/**
+ * On a SecretStore or ClusterSecretStore: the feed to consume (AWS: an SQS queue URL; GCP: a
+ * Pub/Sub subscription, `projects/<p>/subscriptions/<s>`).
+ */
 export const CHANGE_FEED_ANNOTATION = 'esw.io/change-feed';
 
 /** Feed kinds, the `feed` label of the metrics. */
-export type FeedKind = 'aws-sqs' | 'azure-event-grid';
+export type FeedKind = 'aws-sqs' | 'azure-event-grid' | 'gcp-pubsub';
 
 export interface FeedEvent {
   /**

@@ -172,6 +172,8 @@ export interface EndpointOverrides {
   awsAcm?: string;
   /** SQS, for change feeds (the queue URL's host otherwise). */
   awsSqs?: string;
+  /** Pub/Sub, for change feeds (`pubsub.googleapis.com:443` otherwise); as `gcp`. */
+  gcpPubsub?: { host: string; port: number; insecure: boolean; ca?: string };
 }
 
 export interface Provider<Spec = unknown> {

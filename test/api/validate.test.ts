@@ -96,6 +96,42 @@ const cases: Case[] = [
     field: 'spec.target.deletionPolicy',
     message: 'deletionPolicy=Merge must not be used with creationPolicy=None',
   },
+  // ---------------------------------------------------------------- esw.io/change-feed (push-refresh.md)
+  {
+    name: 'gcpsm store with a change feed that is not a Pub/Sub subscription',
+    object: patch(GCP, {
+      'metadata.annotations': {
+        'esw.io/change-feed': 'https://pubsub.example.com/projects/p/subscriptions/s',
+      },
+    }),
+    field: 'metadata.annotations[esw.io/change-feed]',
+    message:
+      'must be a Pub/Sub subscription (projects/<project>/subscriptions/<subscription>) for a gcpsm store',
+  },
+  {
+    name: 'gcpsm store with a topic as its change feed',
+    object: patch(GCP, { 'metadata.annotations': { 'esw.io/change-feed': 'projects/my-project/topics/t' } }),
+    field: 'metadata.annotations[esw.io/change-feed]',
+    message: 'must be a Pub/Sub subscription',
+  },
+  {
+    name: 'aws store with a Pub/Sub subscription as its change feed',
+    object: patch(AWS, {
+      'metadata.annotations': { 'esw.io/change-feed': 'projects/my-project/subscriptions/esw-changes' },
+    }),
+    field: 'metadata.annotations[esw.io/change-feed]',
+    message: 'must be an SQS queue URL',
+  },
+  {
+    name: 'a change feed address past 1024 characters',
+    object: patch(GCP, {
+      'metadata.annotations': {
+        'esw.io/change-feed': `projects/my-project/subscriptions/${'a'.repeat(1100)}`,
+      },
+    }),
+    field: 'metadata.annotations[esw.io/change-feed]',
+    message: 'must be at most 1024 characters',
+  },
   // ---------------------------------------------------------------- ESO webhook: data / dataFrom
   {
     name: 'neither data nor dataFrom',
@@ -1025,6 +1061,20 @@ t.test('what ESO accepts is accepted', async (t) => {
     ],
     ['gcpsm with default credentials in a ClusterSecretStore', STORE({ gcpsm: {} }, 'ClusterSecretStore')],
     ['fake with empty data', STORE({ fake: { data: [] } })],
+    [
+      'gcpsm store with a Pub/Sub subscription as its change feed',
+      patch(GCP, {
+        'metadata.annotations': { 'esw.io/change-feed': 'projects/feeds-project/subscriptions/esw-changes' },
+      }),
+    ],
+    [
+      'aws store with an SQS queue as its change feed',
+      patch(AWS, {
+        'metadata.annotations': {
+          'esw.io/change-feed': 'https://sqs.eu-west-1.amazonaws.com/123456789012/esw-secret-changes',
+        },
+      }),
+    ],
     ['a store refresh interval as a Go duration (ESO 2.9)', patch(AWS, { 'spec.refreshInterval': '5m' })],
     ['a store refresh interval in seconds', patch(AWS, { 'spec.refreshInterval': 300 })],
     [

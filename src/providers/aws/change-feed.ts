@@ -6,6 +6,7 @@
  * otherwise have every refresh trigger the next.
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQS_QUEUE_URL } from '../../feeds/addresses.ts';
 import type { ChangeFeedReceiver, FeedEvent } from '../../feeds/types.ts';
 import { ProviderError } from '../types.ts';
 import { awsError } from './errors.ts';
@@ -28,15 +29,13 @@ export const CHANGE_EVENTS: ReadonlySet<string> = new Set([
 export const WAIT_SECONDS = 20;
 const MAX_IDS = 16;
 const MAX_ID_LENGTH = 2048;
-const QUEUE_URL =
-  /^https:\/\/sqs\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com(?:\.cn)?\/\d{12}\/[A-Za-z0-9_-]{1,80}(?:\.fifo)?$/;
 
 /**
  * The queue a store names, checked: a real SQS queue URL only (the SDK sends the request to the
  * URL's host; a store must not choose where this server connects). Returns its region.
  */
 export function queueRegion(url: string): string {
-  const m = QUEUE_URL.exec(url);
+  const m = SQS_QUEUE_URL.exec(url);
   if (!m?.[1]) {
     throw new ProviderError(
       'Invalid',

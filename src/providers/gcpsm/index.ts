@@ -12,6 +12,7 @@
  *   `v` = `latest` when the ref has no version. The raw payload bytes are returned, after a
  *   check against `payload.dataCrc32c` when the server sends it (a mismatch is Unavailable).
  * - getMetadata (metadataPolicy Fetch): GetSecret's labels and annotations (metadata.ts).
+ * - changeFeed: Secret Manager notifications through a Pub/Sub subscription (change-feed.ts).
  * - findSecrets: ListSecrets under the store's parent, labels (`tags`) and `path` as the
  *   server-side filter, `name.regexp` and the `path` prefix checked here, then the latest
  *   version of each match. A listed secret without any version is skipped.
@@ -19,6 +20,7 @@
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import type { AuthClient } from 'google-auth-library';
 import type { FindRef, GcpSmProvider } from '../../api/types.ts';
+import type { ChangeFeedReceiver } from '../../feeds/types.ts';
 import { withDeadline } from '../deadline.ts';
 import { compileNameRegexp } from '../find-name.ts';
 import {
@@ -29,12 +31,14 @@ import {
   ProviderError,
   type RemoteKey,
 } from '../types.ts';
+import { pubsubReceiver } from './change-feed.ts';
 import { crc32c } from './crc32c.ts';
 import { gcpAuthClient, parseGcpCredential } from './credentials.ts';
 import { gcpDeadline, gcpError } from './errors.ts';
 import { gcpSmSelection, metadataDocument } from './metadata.ts';
 import {
   type CallLimits,
+  type GcpEndpointOverride,
   gcpCallOptions,
   gcpClientOptions,
   listFilter,
@@ -109,6 +113,8 @@ export const gcpSmProvider: Provider<GcpSmProvider> = {
       const field = authField;
       client.authorize = () => authorize(federated, field);
     }
+    // The change feed: the same credentials (the ambient ones were allowed above or refused).
+    client.feedAuth = { authClient, override: ctx.endpoints.gcpPubsub };
     return client;
   },
 };
@@ -128,6 +134,11 @@ export class GcpSmClient implements ProviderClient {
    * reported as such, in our words, rather than as an unavailable service.
    */
   authorize: (() => Promise<void>) | undefined;
+  /** What the change feed is opened with: this client's credentials, the Pub/Sub endpoint. */
+  feedAuth: { authClient: AuthClient | undefined; override: GcpEndpointOverride | undefined } = {
+    authClient: undefined,
+    override: undefined,
+  };
 
   constructor(client: SecretManagerServiceClient, spec: GcpSmProvider, limits: CallLimits) {
     this.#client = client;
@@ -220,6 +231,20 @@ export class GcpSmClient implements ProviderClient {
       if (err instanceof ProviderError && err.message.endsWith('(PERMISSION_DENIED)')) return;
       throw err;
     }
+  }
+
+  /**
+   * The change feed (`esw.io/change-feed: projects/<p>/subscriptions/<s>`, change-feed.ts): Secret
+   * Manager notifications by Pub/Sub streaming pull, with this store's credentials.
+   */
+  changeFeed(address: string): ChangeFeedReceiver {
+    return pubsubReceiver({
+      subscription: address,
+      authClient: this.feedAuth.authClient,
+      override: this.feedAuth.override,
+      authorize: this.authorize,
+      store: (signal) => this.#project(signal),
+    });
   }
 
   async close(): Promise<void> {

@@ -40,33 +40,44 @@ export function gcpClientOptions(
   if (authClient !== undefined) options.authClient = authClient;
   if (spec.projectID) options.projectId = spec.projectID;
   if (spec.location) options.apiEndpoint = `secretmanager.${spec.location}.rep.${UNIVERSE}`;
-  if (override) {
-    options.apiEndpoint = override.host;
-    options.port = override.port;
-    if (override.insecure) {
-      options.sslCreds = grpc.credentials.createInsecure();
-      options.universeDomain = UNIVERSE;
-    } else if (override.ca) {
-      // google-gax adds no call credentials to channel credentials it is given: compose them
-      // from the auth client here, as gax does for its own TLS channel.
-      const tls = grpc.credentials.createSsl(Buffer.from(override.ca));
-      options.sslCreds = authClient
-        ? grpc.credentials.combineChannelCredentials(
-            tls,
-            grpc.credentials.createFromGoogleCredential({
-              getRequestHeaders: async (url?: string) => {
-                const headers = await authClient.getRequestHeaders(url);
-                const out: Record<string, string> = {};
-                headers.forEach((value, key) => {
-                  out[key] = value;
-                });
-                return out;
-              },
-            }),
-          )
-        : tls;
-      options.universeDomain = UNIVERSE;
-    }
+  if (override) Object.assign(options, endpointOverrideOptions(authClient, override));
+  return options;
+}
+
+/**
+ * The channel of an endpoint override (server config, tests): host and port; `insecure` a
+ * plaintext channel that never sends a token, with the universe pinned so that no auth library
+ * or metadata server is asked; `ca` a TLS channel trusting that CA, carrying the auth client's
+ * token when there is one. Shared by Secret Manager and Pub/Sub (change-feed.ts).
+ */
+export function endpointOverrideOptions(
+  authClient: AuthClient | undefined,
+  override: GcpEndpointOverride,
+): ClientOptions {
+  const options: ClientOptions = { apiEndpoint: override.host, port: override.port };
+  if (override.insecure) {
+    options.sslCreds = grpc.credentials.createInsecure();
+    options.universeDomain = UNIVERSE;
+  } else if (override.ca) {
+    // google-gax adds no call credentials to channel credentials it is given: compose them
+    // from the auth client here, as gax does for its own TLS channel.
+    const tls = grpc.credentials.createSsl(Buffer.from(override.ca));
+    options.sslCreds = authClient
+      ? grpc.credentials.combineChannelCredentials(
+          tls,
+          grpc.credentials.createFromGoogleCredential({
+            getRequestHeaders: async (url?: string) => {
+              const headers = await authClient.getRequestHeaders(url);
+              const out: Record<string, string> = {};
+              headers.forEach((value, key) => {
+                out[key] = value;
+              });
+              return out;
+            },
+          }),
+        )
+      : tls;
+    options.universeDomain = UNIVERSE;
   }
   return options;
 }
