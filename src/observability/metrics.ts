@@ -115,7 +115,7 @@ export function createMetrics() {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       ...reg,
     }),
-    /** Provider change feeds (docs/push-refresh.md): `feed` is the kind (aws-sqs), never a store. */
+    /** Provider change feeds (docs/push-refresh.md): `feed` is the kind (aws-sqs, azure-event-grid, gcp-pubsub), never a store. */
     changeFeedEvents: new Counter({
       name: 'esw_change_feed_events_total',
       help: 'Change feed events received by this replica, by feed kind and result (refresh, ignored, unreadable)',
@@ -124,7 +124,7 @@ export function createMetrics() {
     }),
     changeFeedErrors: new Counter({
       name: 'esw_change_feed_errors_total',
-      help: 'Failed change feed calls (receive, delete, opening the feed), by feed kind',
+      help: 'Failed change feed calls (receive, delete or acknowledge, opening the feed), by feed kind',
       labelNames: ['feed'] as const,
       ...reg,
     }),

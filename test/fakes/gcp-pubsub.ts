@@ -70,6 +70,8 @@ export class GcpPubSubFake {
   readonly acked = new Map<string, number>();
   /** Message ids delivered, in order (a redelivery appears again). */
   readonly delivered: string[] = [];
+  /** StreamingPull requests per subscription named (refused ones included). */
+  readonly streamsFor = new Map<string, number>();
   /** Streams refused or ended by a fault. */
   refusedStreams = 0;
   /** Flow control the client asked for on its last stream. */
@@ -227,6 +229,7 @@ export class GcpPubSubFake {
     call.on('data', (req: Record<string, unknown>) => {
       if (!stream) {
         const name = String(req.subscription ?? '');
+        this.streamsFor.set(name, (this.streamsFor.get(name) ?? 0) + 1);
         const sub = this.#subs.get(name);
         const refusal = this.#fault
           ? this.#fault
