@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import type { AwsProvider, SecretKeySelector } from '../../src/api/types.ts';
+import { sharedAwsAgents } from '../../src/providers/aws/agents.ts';
 import { awsProvider } from '../../src/providers/aws/index.ts';
 import {
   awsClientOptions,
@@ -532,5 +533,41 @@ t.test(
     t.match(err, { kind: 'Forbidden' });
     t.match(err?.message, /ListSecrets \(store check\): UnrecognizedClientException/);
     t.notMatch(err?.message, /CANARY/, 'no response text in the message');
+  },
+);
+
+t.test(
+  'every store reads over one shared connection pool; closing one store leaves the others',
+  async (t) => {
+    const fake = await AwsSecretsManagerFake.start();
+    t.teardown(() => fake.close());
+    fake.put('db', 'shared-pool');
+    // Node's Agent.addRequest (undocumented, stable since 0.x): called once per request it carries.
+    const httpAgent = sharedAwsAgents().httpAgent as ReturnType<typeof sharedAwsAgents>['httpAgent'] & {
+      addRequest(...args: unknown[]): void;
+    };
+    const addRequest = httpAgent.addRequest;
+    let requests = 0;
+    httpAgent.addRequest = function (this: unknown, ...args: unknown[]) {
+      requests++;
+      addRequest.apply(this, args);
+    };
+    t.teardown(() => {
+      httpAgent.addRequest = addRequest;
+    });
+    const other = {
+      ...ctx(fake.endpoint),
+      store: { kind: 'SecretStore', name: 'aws-other', namespace: 'team-b' },
+    } as ClientContext;
+    const a = await awsProvider.newClient(spec, ctx(fake.endpoint));
+    const b = await awsProvider.newClient({ ...spec, region: 'us-east-1' }, other);
+    t.teardown(() => b.close());
+    t.equal(text(await a.getSecret({ key: 'db' }, { signal: signal() })), 'shared-pool');
+    t.equal(text(await b.getSecret({ key: 'db' }, { signal: signal() })), 'shared-pool');
+    t.equal(requests, 2, "both stores' requests went through the process's agent");
+    await a.close();
+    t.equal(text(await b.getSecret({ key: 'db' }, { signal: signal() })), 'shared-pool', 'b still reads');
+    t.equal(requests, 3);
+    t.equal(sharedAwsAgents().httpAgent, httpAgent, 'one agent for the process');
   },
 );

@@ -12,6 +12,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { AwsProvider } from '../../api/types.ts';
 import { type ClientContext, type Provider, type ProviderClient, ProviderError } from '../types.ts';
+import { sharedAwsAgents } from './agents.ts';
 import { CertificateManagerReader } from './certificate-manager.ts';
 import { sqsReceiver } from './change-feed.ts';
 import { FIELD, staticCredentials, webIdentityCredentials, withRoleChain } from './credentials.ts';
@@ -70,9 +71,11 @@ export const awsProvider: Provider<AwsProvider> = {
     });
     if (credentials) options.credentials = credentials;
     const prefix = spec.prefix ?? '';
-    if (service === 'ParameterStore') return new ParameterStoreReader(new SSMClient(options), prefix);
-    if (service === 'CertificateManager') return new CertificateManagerReader(new ACMClient(options));
-    const reader = new SecretsManagerReader(new SecretsManagerClient(options), prefix);
+    // Every store's reader shares one connection pool (agents.ts); the change feed keeps `options`.
+    const shared = { ...options, requestHandler: { ...options.requestHandler, ...sharedAwsAgents() } };
+    if (service === 'ParameterStore') return new ParameterStoreReader(new SSMClient(shared), prefix);
+    if (service === 'CertificateManager') return new CertificateManagerReader(new ACMClient(shared));
+    const reader = new SecretsManagerReader(new SecretsManagerClient(shared), prefix);
     // The change feed reads its queue with the same credentials (docs/push-refresh.md).
     return Object.assign(reader, {
       changeFeed: (url: string) => sqsReceiver(url, options, ctx.endpoints.awsSqs, prefix),
