@@ -5,7 +5,6 @@
  * replica keeps its serving certificate in step with the shared Secret.
  */
 import { randomUUID } from 'node:crypto';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { servesStore } from './api/controller-class.ts';
 import type { ConfigMap, ExternalSecret, KubeObject, Secret } from './api/types.ts';
 import type { ServeConfig } from './config.ts';
@@ -15,6 +14,7 @@ import { CertBootstrap } from './kube/cert-bootstrap.ts';
 import { KubeClient } from './kube/client.ts';
 import { KubeHttp } from './kube/http.ts';
 import { type Informer, slim, startInformers } from './kube/informer.ts';
+import type { KubeSource } from './kube/kubeconfig.ts';
 import { LeaderElector } from './kube/leader.ts';
 import { ApiRefreshKube } from './kube/refresh-kube.ts';
 import { ApiSecretReader } from './kube/secret-reader.ts';
@@ -50,7 +50,7 @@ export interface ClusterRuntime extends Runtime {
 }
 
 export interface ClusterOptions extends RuntimeOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeSource;
   config: ServeConfig;
   now?: () => number;
 }
@@ -94,6 +94,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
   if (config.certMode === 'builtin') {
     certs = new CertBootstrap({
       kubeConfig: kc,
+      http,
       namespace: config.namespace,
       secretName: config.certSecret,
       service: config.webhookService,

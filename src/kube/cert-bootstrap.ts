@@ -24,14 +24,10 @@ import 'reflect-metadata';
 import '../server/certs.ts';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import {
-  AdmissionregistrationV1Api,
-  ApiException,
-  CoreV1Api,
-  type KubeConfig,
-  type V1MutatingWebhookConfiguration,
-  type V1Secret,
-  type V1ValidatingWebhookConfiguration,
+import type {
+  V1MutatingWebhookConfiguration,
+  V1Secret,
+  V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
 import * as x509lib from '@peculiar/x509';
 import { errorMessage } from '../errors.ts';
@@ -44,6 +40,8 @@ import {
   createCertificates,
   serviceDnsNames,
 } from '../server/certs.ts';
+import { KubeApiError, KubeHttp, namespacedPath } from './http.ts';
+import type { KubeSource } from './kubeconfig.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -61,7 +59,9 @@ export const CERT_SECRET_KEYS = {
 export const CA_STEP_ANNOTATION = 'esw.io/ca-rotation-step-since';
 
 export interface CertBootstrapOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeSource;
+  /** The process's HTTP path to the API server; default one of its own for `kubeConfig`. */
+  http?: KubeHttp;
   namespace: string;
   secretName: string;
   /** The webhook's Service name: the serving certificate's SANs are its DNS names. */
@@ -110,9 +110,9 @@ export interface ReconcileResult {
 }
 
 export class CertBootstrap {
-  readonly #o: Required<Omit<CertBootstrapOptions, 'kubeConfig'>>;
-  readonly #core: CoreV1Api;
-  readonly #admission: AdmissionregistrationV1Api;
+  readonly #o: Required<Omit<CertBootstrapOptions, 'kubeConfig' | 'http'>>;
+  readonly #core: ReturnType<typeof coreCalls>;
+  readonly #admission: ReturnType<typeof admissionCalls>;
   #loop: Promise<void> | undefined;
   #stopped = false;
   #wake: (() => void) | undefined;
@@ -139,8 +139,9 @@ export class CertBootstrap {
       syncPeriodMs: 30_000,
       ...opts,
     };
-    this.#core = opts.kubeConfig.makeApiClient(CoreV1Api);
-    this.#admission = opts.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+    const http = opts.http ?? new KubeHttp(opts.kubeConfig);
+    this.#core = coreCalls(http);
+    this.#admission = admissionCalls(http);
   }
 
   get hosts(): string[] {
@@ -519,5 +520,56 @@ function b64(s: string): string {
 }
 
 function isStatus(err: unknown, code: number): boolean {
-  return err instanceof ApiException && err.code === code;
+  return err instanceof KubeApiError && err.statusCode === code;
+}
+
+/** The Secret calls, on the project's HTTP path (client-node's generated API is never loaded). */
+function coreCalls(http: KubeHttp) {
+  const path = (namespace: string, name?: string) => namespacedPath('/api/v1', namespace, 'secrets', name);
+  return {
+    readNamespacedSecret: (a: { name: string; namespace: string }) =>
+      http.request<V1Secret>('GET', path(a.namespace, a.name), {
+        what: `get secret ${a.namespace}/${a.name}`,
+      }),
+    createNamespacedSecret: (a: { namespace: string; body: V1Secret }) =>
+      http.request<V1Secret>('POST', path(a.namespace), {
+        body: a.body,
+        what: `create secret ${a.namespace}/${a.body.metadata?.name ?? ''}`,
+      }),
+    replaceNamespacedSecret: (a: { name: string; namespace: string; body: V1Secret }) =>
+      http.request<V1Secret>('PUT', path(a.namespace, a.name), {
+        body: a.body,
+        what: `replace secret ${a.namespace}/${a.name}`,
+      }),
+  };
+}
+
+/** The webhook configuration calls (read and replace), on the project's HTTP path. */
+function admissionCalls(http: KubeHttp) {
+  const base = '/apis/admissionregistration.k8s.io/v1';
+  const call =
+    <T>(method: 'GET' | 'PUT', plural: string) =>
+    (a: { name: string; body?: T }) =>
+      http.request<T>(method, `${base}/${plural}/${encodeURIComponent(a.name)}`, {
+        ...(a.body !== undefined ? { body: a.body } : {}),
+        what: `${method === 'GET' ? 'get' : 'replace'} ${plural} ${a.name}`,
+      });
+  return {
+    readMutatingWebhookConfiguration: call<V1MutatingWebhookConfiguration>(
+      'GET',
+      'mutatingwebhookconfigurations',
+    ),
+    replaceMutatingWebhookConfiguration: call<V1MutatingWebhookConfiguration>(
+      'PUT',
+      'mutatingwebhookconfigurations',
+    ),
+    readValidatingWebhookConfiguration: call<V1ValidatingWebhookConfiguration>(
+      'GET',
+      'validatingwebhookconfigurations',
+    ),
+    replaceValidatingWebhookConfiguration: call<V1ValidatingWebhookConfiguration>(
+      'PUT',
+      'validatingwebhookconfigurations',
+    ),
+  };
 }

@@ -2,22 +2,15 @@
  * Typed helpers for the calls the project makes, on the one keep-alive HTTP path
  * (src/kube/http.ts). Every failure comes out as a KubeApiError (EswError ESW_KUBE) carrying the
  * HTTP status and the Status reason; its message never includes a request or response body
- * (bodies hold secret data), nor the Status message (it echoes values). The generated
- * @kubernetes/client-node APIs stay available (created on first use) for callers outside the hot
- * paths.
+ * (bodies hold secret data), nor the Status message (it echoes values). Nothing here loads the
+ * generated @kubernetes/client-node API (~85 MiB of RSS): tests that want it build it from their
+ * own KubeConfig.
  */
-import {
-  AdmissionregistrationV1Api,
-  ApiException,
-  CoordinationV1Api,
-  CoreV1Api,
-  type CoreV1Event,
-  CustomObjectsApi,
-  type KubeConfig,
-} from '@kubernetes/client-node';
+import type { CoreV1Event } from '@kubernetes/client-node';
 import type { ConfigMap, ExternalSecret, KubeObject, Secret } from '../api/types.ts';
-import { describeError } from '../observability/sanitize.ts';
+import { describeError, kubeApiException } from '../observability/sanitize.ts';
 import { KubeApiError, KubeHttp, namespacedPath, type Query, statusError } from './http.ts';
+import type { KubeSource } from './kubeconfig.ts';
 
 export { KubeApiError } from './http.ts';
 
@@ -26,7 +19,8 @@ export const ESO_GROUP = 'external-secrets.io';
 /** The HTTP status of a failed API call (KubeApiError, ApiException or a Watch error), else 0. */
 export function statusCode(err: unknown): number {
   if (err instanceof KubeApiError) return err.statusCode;
-  if (err instanceof ApiException) return err.code;
+  const api = kubeApiException(err);
+  if (api) return api.code;
   if (typeof err === 'object' && err !== null) {
     const e = err as { statusCode?: unknown; code?: unknown };
     if (typeof e.statusCode === 'number') return e.statusCode;
@@ -47,7 +41,8 @@ export const isGone = (err: unknown): boolean => statusCode(err) === 410;
  */
 export function toKubeError(err: unknown, what: string): KubeApiError {
   if (err instanceof KubeApiError) return err;
-  if (err instanceof ApiException) return statusError(err.code, err.body, what);
+  const api = kubeApiException(err);
+  if (api) return statusError(api.code, api.body, what);
   const code = statusCode(err);
   return new KubeApiError(code, undefined, `${what}: ${code ? `HTTP ${code}: ` : ''}${describeError(err)}`);
 }
@@ -87,36 +82,14 @@ const ESO = `/apis/${ESO_GROUP}`;
 const LEASES = '/apis/coordination.k8s.io/v1';
 
 export class KubeClient {
-  readonly kc: KubeConfig;
+  readonly kc: KubeSource;
   readonly http: KubeHttp;
-  #core: CoreV1Api | undefined;
   /** `apiVersion/kind` -> plural, from discovery (generic custom-resource targets). */
   readonly #plurals = new Map<string, string>();
-  #custom: CustomObjectsApi | undefined;
-  #coordination: CoordinationV1Api | undefined;
-  #admission: AdmissionregistrationV1Api | undefined;
 
-  constructor(kc: KubeConfig, http: KubeHttp = new KubeHttp(kc)) {
+  constructor(kc: KubeSource, http: KubeHttp = new KubeHttp(kc)) {
     this.kc = kc;
     this.http = http;
-  }
-
-  // The generated clients (one undici Agent per request): for tools and tests, not hot paths.
-  get core(): CoreV1Api {
-    this.#core ??= this.kc.makeApiClient(CoreV1Api);
-    return this.#core;
-  }
-  get custom(): CustomObjectsApi {
-    this.#custom ??= this.kc.makeApiClient(CustomObjectsApi);
-    return this.#custom;
-  }
-  get coordination(): CoordinationV1Api {
-    this.#coordination ??= this.kc.makeApiClient(CoordinationV1Api);
-    return this.#coordination;
-  }
-  get admission(): AdmissionregistrationV1Api {
-    this.#admission ??= this.kc.makeApiClient(AdmissionregistrationV1Api);
-    return this.#admission;
   }
 
   /** The Secret, or null when it does not exist. */

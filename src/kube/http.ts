@@ -15,9 +15,9 @@
  */
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { EswError } from '../errors.ts';
 import { describeError, kubeStatusReason, kubeStatusText } from '../observability/sanitize.ts';
+import type { KubeSource } from './kubeconfig.ts';
 
 export class KubeApiError extends EswError {
   /** HTTP status, 0 when the request never got an answer. */
@@ -90,7 +90,7 @@ export const DEFAULT_MAX_SOCKETS = 16;
 export const WATCH_SLICE = 64;
 
 export class KubeHttp {
-  readonly kc: KubeConfig;
+  readonly kc: KubeSource;
   readonly #server: URL;
   readonly #secure: boolean;
   readonly #opts: KubeHttpOptions;
@@ -100,7 +100,7 @@ export class KubeHttp {
   #inFlight = 0;
   #closed = false;
 
-  constructor(kc: KubeConfig, opts: KubeHttpOptions = {}) {
+  constructor(kc: KubeSource, opts: KubeHttpOptions = {}) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new KubeApiError(0, undefined, 'kubeconfig: no current cluster');
     this.kc = kc;

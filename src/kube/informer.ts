@@ -7,7 +7,6 @@
  * `healthy()` is true only while the informer is listed *and* its watch is connected.
  */
 import { EventEmitter } from 'node:events';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { ConfigMap, ExternalSecret, KubeObject, Namespace, Secret, SecretStore } from '../api/types.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -15,6 +14,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { kubeStatusReason, kubeStatusText } from '../observability/sanitize.ts';
 import { isGone, KubeApiError, statusCode } from './client.ts';
 import { KubeHttp, PARTIAL_LIST, PARTIAL_WATCH, WATCH_SLICE } from './http.ts';
+import type { KubeSource } from './kubeconfig.ts';
 
 export type Sleep = (ms: number) => Promise<void>;
 export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -98,8 +98,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   readonly #stopSignal: Promise<void>;
 
   /** `source`: the shared HTTP path (a KubeConfig gets its own). */
-  constructor(source: KubeConfig | KubeHttp, opts: InformerOptions) {
-    this.#http = source instanceof KubeConfig ? new KubeHttp(source) : source;
+  constructor(source: KubeSource | KubeHttp, opts: InformerOptions) {
+    this.#http = source instanceof KubeHttp ? source : new KubeHttp(source);
     this.#opts = opts;
     this.name = opts.name ?? opts.path;
     this.#sleep = opts.sleep ?? realSleep;
@@ -489,8 +489,8 @@ export function withoutData(obj: KubeObject): KubeObject {
 }
 
 /** Starts the informers of cluster mode; call `stop()` at shutdown. */
-export function startInformers(source: KubeConfig | KubeHttp, opts: StartInformersOptions): InformerSet {
-  const http = source instanceof KubeConfig ? new KubeHttp(source) : source;
+export function startInformers(source: KubeSource | KubeHttp, opts: StartInformersOptions): InformerSet {
+  const http = source instanceof KubeHttp ? source : new KubeHttp(source);
   const v = opts.esoVersion ?? 'v1';
   const eso = `external-secrets.io/${v}`;
   const make = <T extends KubeObject>(

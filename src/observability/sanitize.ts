@@ -199,7 +199,7 @@ function parseStatusBody(body: unknown): StatusShape | undefined {
 }
 
 /** An ApiException of @kubernetes/client-node (duck-typed: that package loads in cluster mode only). */
-function kubeApiException(err: unknown): { code: number; body: unknown } | undefined {
+export function kubeApiException(err: unknown): { code: number; body: unknown } | undefined {
   if (!(err instanceof Error)) return undefined;
   if (err.name !== 'ApiException' && err.constructor?.name !== 'ApiException') return undefined;
   const e = err as unknown as { code?: unknown; body?: unknown };

@@ -12,7 +12,7 @@ import { KubeClient, statusCode } from '../../src/kube/client.ts';
 import { createCertificates } from '../../src/server/certs.ts';
 import { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
 import { request } from '../helpers/https.ts';
-import { until } from './helpers.ts';
+import { generated, until } from './helpers.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -27,7 +27,7 @@ t.test('request log: method, path with query, verb, user agent and status; never
   const canary = `CANARY-${Math.random().toString(36).slice(2)}`;
   await client.createSecret('app', { metadata: { name: 's' }, stringData: { password: canary } });
   await client.getSecret('app', 'missing');
-  await client.core.listNamespacedSecret({ namespace: 'app', labelSelector: 'a=b' });
+  await generated(client).core.listNamespacedSecret({ namespace: 'app', labelSelector: 'a=b' });
   const probe = await request(`${api.url}/api/v1/namespaces/app/secrets/s`, undefined, {
     ca: api.caPem,
     headers: { 'user-agent': 'probe/1.0' },
@@ -66,8 +66,15 @@ t.test('faults by path, by any verb, as a 409 storm; counts run out', async (t) 
   t.equal(api.writes('secrets', 'patch'), 1, 'failed writes are not counted');
 
   api.failNext({ verb: '*', code: 503 });
-  t.equal(statusCode(await client.core.listNamespacedConfigMap({ namespace: 'app' }).catch((e) => e)), 503);
-  t.ok(await client.core.listNamespacedConfigMap({ namespace: 'app' }));
+  t.equal(
+    statusCode(
+      await generated(client)
+        .core.listNamespacedConfigMap({ namespace: 'app' })
+        .catch((e) => e),
+    ),
+    503,
+  );
+  t.ok(await generated(client).core.listNamespacedConfigMap({ namespace: 'app' }));
 });
 
 t.test('clock, generation, CRDs', async (t) => {
@@ -245,7 +252,7 @@ t.test('deleting a Namespace deletes what it holds', async (t) => {
   api.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'gone' } });
   await client.createSecret('gone', { metadata: { name: 's' } });
   await client.createSecret('kept', { metadata: { name: 's' } });
-  await client.core.deleteNamespace({ name: 'gone' });
+  await generated(client).core.deleteNamespace({ name: 'gone' });
   t.equal(api.get('secrets', 'gone', 's'), undefined);
   t.ok(api.get('secrets', 'kept', 's'), 'other namespaces untouched');
 });
@@ -269,8 +276,8 @@ t.test('dry run reaches only webhooks without side effects', async (t) => {
       ],
     },
   ]);
-  const e = await client.core
-    .createNamespacedSecret({ namespace: 'app', body: { metadata: { name: 'd' } }, dryRun: 'All' })
+  const e = await generated(client)
+    .core.createNamespacedSecret({ namespace: 'app', body: { metadata: { name: 'd' } }, dryRun: 'All' })
     .catch((err: unknown) => err);
   t.equal(statusCode(e), 400);
   t.match(
@@ -284,7 +291,7 @@ t.test(
   async (t) => {
     const { api, client } = await start(t);
     for (const name of ['a', 'b', 'c', 'd', 'e']) await client.createSecret('app', { metadata: { name } });
-    const first = await client.core.listNamespacedSecret({ namespace: 'app', limit: 2 });
+    const first = await generated(client).core.listNamespacedSecret({ namespace: 'app', limit: 2 });
     t.same(
       first.items.map((s) => s.metadata?.name),
       ['a', 'b'],
@@ -293,7 +300,7 @@ t.test(
     const rv = first.metadata?.resourceVersion ?? '';
     await client.deleteSecret('app', 'd');
     await client.patchSecret('app', 'c', { data: { x: 'eA==' } });
-    const second = await client.core.listNamespacedSecret({
+    const second = await generated(client).core.listNamespacedSecret({
       namespace: 'app',
       limit: 2,
       _continue: first.metadata?._continue ?? '',
@@ -305,7 +312,7 @@ t.test(
     );
     t.same(second.items[0]?.data, undefined, 'c as it was at the first page');
     t.equal(second.metadata?.resourceVersion, rv);
-    const third = await client.core.listNamespacedSecret({
+    const third = await generated(client).core.listNamespacedSecret({
       namespace: 'app',
       limit: 2,
       _continue: second.metadata?._continue ?? '',
@@ -327,11 +334,11 @@ t.test(
     await until(() => events.length === 2, 'the changes made while paging');
     t.same(events, ['DELETED d', 'MODIFIED c'], 'a watch from the list resourceVersion misses nothing');
 
-    const again = await client.core.listNamespacedSecret({ namespace: 'app', limit: 1 });
+    const again = await generated(client).core.listNamespacedSecret({ namespace: 'app', limit: 1 });
     await client.createSecret('app', { metadata: { name: 'f' } });
     api.expireWatchHistory();
-    const e = await client.core
-      .listNamespacedSecret({ namespace: 'app', limit: 1, _continue: again.metadata?._continue ?? '' })
+    const e = await generated(client)
+      .core.listNamespacedSecret({ namespace: 'app', limit: 1, _continue: again.metadata?._continue ?? '' })
       .catch((err: unknown) => err);
     t.equal(statusCode(e), 410, 'a continue token older than the history is 410 Expired');
   },

@@ -4,6 +4,7 @@ import { isEswError } from '../../src/errors.ts';
 import { isConflict, isNotFound, KubeClient, statusCode } from '../../src/kube/client.ts';
 import { KubeHttp } from '../../src/kube/http.ts';
 import { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
+import { generated } from './helpers.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -89,8 +90,8 @@ t.test(
     t.equal(await client.deleteSecret('default', 's1'), false, 'false when already gone');
     t.equal(api.get('secrets', 'default', 's1'), undefined);
 
-    const viaRaw = await client.core
-      .readNamespacedSecret({ namespace: 'default', name: 's1' })
+    const viaRaw = await generated(client)
+      .core.readNamespacedSecret({ namespace: 'default', name: 's1' })
       .catch((e: unknown) => e);
     t.ok(isNotFound(viaRaw), 'isNotFound works on the raw ApiException too');
     t.equal(statusCode(viaRaw), 404);
@@ -114,7 +115,7 @@ t.test('a no-op update keeps the resourceVersion; generateName; injected faults'
 
 t.test('ExternalSecret status subresource, generation, v1beta1 from the same storage', async (t) => {
   const { api, client } = await setup(t);
-  await client.custom.createNamespacedCustomObject({
+  await generated(client).custom.createNamespacedCustomObject({
     group: 'external-secrets.io',
     version: 'v1',
     namespace: 'team',
@@ -146,7 +147,7 @@ t.test('ExternalSecret status subresource, generation, v1beta1 from the same sto
 
   const beta = await client.getExternalSecret('team', 'es', 'v1beta1');
   t.equal(beta?.apiVersion, 'external-secrets.io/v1beta1', 'served at the version asked');
-  await client.custom.patchNamespacedCustomObject({
+  await generated(client).custom.patchNamespacedCustomObject({
     group: 'external-secrets.io',
     version: 'v1',
     namespace: 'team',

@@ -3,7 +3,7 @@ import t from 'tap';
 import { KubeClient } from '../../src/kube/client.ts';
 import { ApiSecretReader } from '../../src/kube/secret-reader.ts';
 import { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
-import { until } from './helpers.ts';
+import { generated, until } from './helpers.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -14,7 +14,7 @@ t.test(
     t.teardown(() => api.close());
     const client = new KubeClient(api.kubeConfig());
     const es = (name: string) =>
-      client.custom.createNamespacedCustomObject({
+      generated(client).custom.createNamespacedCustomObject({
         group: 'external-secrets.io',
         version: 'v1',
         namespace: 'app',
@@ -49,7 +49,7 @@ t.test(
     );
     t.teardown(() => ctl.abort());
 
-    await client.custom.deleteNamespacedCustomObject({
+    await generated(client).custom.deleteNamespacedCustomObject({
       group: 'external-secrets.io',
       version: 'v1',
       namespace: 'app',
@@ -60,7 +60,7 @@ t.test(
     t.same(deleted, ['owned-by-a']);
     t.ok(api.get('secrets', 'app', 'owned-by-a-and-b'), 'a dependent with a remaining owner stays');
 
-    await client.custom.deleteNamespacedCustomObject({
+    await generated(client).custom.deleteNamespacedCustomObject({
       group: 'external-secrets.io',
       version: 'v1',
       namespace: 'app',
@@ -70,7 +70,7 @@ t.test(
     await until(() => deleted.length === 2, 'the last owner gone');
     t.same(deleted, ['owned-by-a', 'owned-by-a-and-b']);
 
-    await client.custom.deleteNamespacedCustomObject({
+    await generated(client).custom.deleteNamespacedCustomObject({
       group: 'external-secrets.io',
       version: 'v1',
       namespace: 'app',

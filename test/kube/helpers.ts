@@ -1,4 +1,5 @@
 /** Small helpers for the Kubernetes tests: bounded polling and a sleep the test releases. */
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 
 /**
  * Polls `cond` every 10 ms; throws with `what` when it never holds. The bound only ends a broken
@@ -32,4 +33,20 @@ export function heldSleep() {
       for (const r of w) r();
     },
   };
+}
+
+const apis = new WeakMap<object, { core: CoreV1Api; custom: CustomObjectsApi }>();
+
+/**
+ * client-node's generated clients for a KubeClient built from a client-node KubeConfig (the
+ * project's KubeClient no longer carries them: it never loads the generated API).
+ */
+export function generated(client: { kc: object }): { core: CoreV1Api; custom: CustomObjectsApi } {
+  let a = apis.get(client.kc);
+  if (!a) {
+    const kc = client.kc as KubeConfig;
+    a = { core: kc.makeApiClient(CoreV1Api), custom: kc.makeApiClient(CustomObjectsApi) };
+    apis.set(client.kc, a);
+  }
+  return a;
 }
