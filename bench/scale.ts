@@ -13,6 +13,9 @@
  * with every figure: the machine may be shared.
  *
  *   npm run bench:scale      (BENCH_SIZES=2000,10000,100000 BENCH_INTERVAL=2m)
+ *
+ * BENCH_SETTLE_MS (default 3000): the wait after the first sync before its counts are read; a
+ * longer one leaves time to probe the webhook (a heap snapshot, a forced collection) at rest.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -124,7 +127,7 @@ async function run(n: number, port: number): Promise<Row> {
     const firstSyncMs = stats.completeAt === undefined ? undefined : stats.completeAt - readyAt;
     const afterFirst = await rss(replica.pid);
     // Writes that trail the last one (status echoes, re-syncs) belong to the first sync too.
-    await sleep(3_000);
+    await sleep(Number(process.env.BENCH_SETTLE_MS ?? 3_000));
     stats = await cluster.stats({ reset: true });
     const first = stats.observer;
     const row: Row = {
