@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { TallyCounter, TallyHistogram } from './tally.ts';
 
 /** Buckets of the API server's own webhook latency histogram, in seconds. */
 export const ADMISSION_BUCKETS = [0.005, 0.025, 0.1, 0.5, 1, 2.5, 10];
@@ -16,7 +17,8 @@ export function createMetrics() {
   const reg = { registers: [registry] };
   return {
     registry,
-    admissionRequests: new Counter({
+    // Every admission request: counted without prom-client's per-call label hashing (tally.ts).
+    admissionRequests: new TallyCounter({
       name: 'esw_admission_requests_total',
       help: 'Admission requests by operation, kind and result',
       labelNames: ['operation', 'kind', 'result'] as const,
@@ -35,7 +37,7 @@ export function createMetrics() {
       help: 'Body bytes held by admission requests in flight; beyond the budget, requests get 429',
       ...reg,
     }),
-    admissionDuration: new Histogram({
+    admissionDuration: new TallyHistogram({
       name: 'esw_admission_duration_seconds',
       help: 'Admission latency by operation and kind',
       labelNames: ['operation', 'kind', 'result'] as const,
@@ -55,7 +57,7 @@ export function createMetrics() {
       buckets: ADMISSION_BUCKETS,
       ...reg,
     }),
-    cacheLookups: new Counter({
+    cacheLookups: new TallyCounter({
       name: 'esw_value_cache_lookups_total',
       help: 'Value cache lookups by result (hit, miss, coalesced)',
       labelNames: ['result'] as const,
