@@ -12,7 +12,7 @@ import { errorMessage } from './errors.ts';
 import { ChangeFeeds } from './feeds/change-feeds.ts';
 import { CertBootstrap } from './kube/cert-bootstrap.ts';
 import { KubeClient } from './kube/client.ts';
-import { KubeHttp } from './kube/http.ts';
+import { KubeApiError, KubeHttp } from './kube/http.ts';
 import { type Informer, slim, startInformers } from './kube/informer.ts';
 import type { KubeSource } from './kube/kubeconfig.ts';
 import { LeaderElector } from './kube/leader.ts';
@@ -33,6 +33,7 @@ import {
   MAX_KEY_LENGTH,
   MAX_REQUEST_KEYS,
   type StoreId,
+  storeOfObject,
 } from './refresher/triggers.ts';
 import { MemoryRegistry } from './resolve/memory-registry.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
@@ -233,8 +234,32 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       open: (store, address) => runtime.resolver.changeFeed(store, address),
       refresh: (store, keys) =>
         feedRequests
-          ? recordFeedEvent(feedRequests, r, store, keys, logger)
+          ? recordFeedEvent(feedRequests, r, store, keys, logger, () =>
+              changeFeeds.limit(store, ownShardsOnly(config.shards)),
+            )
           : r.refreshStore(store, keys, 'feed'),
+      // Without `patch` on stores the events reach this replica's shards only: said at the start
+      // of each feed (a dry-run patch) and in its ChangeFeedReady condition.
+      ...(feedRequests
+        ? {
+            probe: async (store: KubeObject) => {
+              const id = storeOfObject(store);
+              if (!id) return undefined;
+              try {
+                await feedRequests.recordRequest(
+                  id,
+                  formatRefreshRequest({ id: randomUUID(), at: Date.now(), keys: [], source: 'feed' }),
+                  { dryRun: true },
+                );
+                return undefined;
+              } catch (err: unknown) {
+                return err instanceof KubeApiError && err.statusCode === 403
+                  ? ownShardsOnly(config.shards)
+                  : undefined;
+              }
+            },
+          }
+        : {}),
       logger: logger.child({ component: 'change-feed' }),
       metrics,
       onHealth: (store) => storeStatus?.recheck(store),
@@ -350,6 +375,7 @@ async function recordFeedEvent(
   store: StoreId,
   keys: string[],
   logger: RuntimeOptions['logger'],
+  limited: () => void,
 ): Promise<void> {
   const usable = keys.filter((k) => k.length <= MAX_KEY_LENGTH);
   try {
@@ -365,8 +391,14 @@ async function recordFeedEvent(
       },
       "change feed: the event could not be recorded on the store for the other shards' owners; refreshing this replica's shards only",
     );
+    if (err instanceof KubeApiError && err.statusCode === 403) limited();
     r.refreshStore(store, keys, 'feed');
   }
+}
+
+/** What a feed's condition says when its events cannot be shared with the other shards' owners. */
+export function ownShardsOnly(shards: number): string {
+  return `with ${shards} shards its events refresh only the dependents of the shards held by this replica, the others on their interval: this server may not patch stores to share them with the other shards' owners (Helm changeFeeds.enabled=true grants it)`;
 }
 
 /**

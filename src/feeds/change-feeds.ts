@@ -38,6 +38,13 @@ export interface ChangeFeedsOptions {
   /** Waits `ms` or until `signal` aborts (tests shorten the backoff). */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   minBackoffMs?: number;
+  /**
+   * Whether this replica's events reach every dependent of the store (with shards: can it record
+   * them on the store for the other shards' owners?). Asked once each time a feed opens; a reason
+   * when they cannot (the condition and a log line say so), undefined when they can or it is
+   * unknown.
+   */
+  probe?: (store: SecretStore) => Promise<string | undefined>;
   /** A feed became healthy or failing (store status writes its `ChangeFeedReady` condition). */
   onHealth?: (store: SecretStore) => void;
   /** This webhook serves Event Grid deliveries (`--event-grid-endpoint`): push feeds can work. */
@@ -58,6 +65,9 @@ interface Feed {
   health: Health;
   /** The last failure, in our words (never a value: a feed carries none). */
   error: string;
+  /** Why its events do not reach every dependent (shards without `patch` on stores), or ''. */
+  limitation: string;
+  probed: boolean;
   done: Promise<void>;
 }
 
@@ -96,6 +106,13 @@ export class ChangeFeeds {
       return this.#running ? this.#pushCondition(store as SecretStore, label(id)) : undefined;
     const feed = this.#feeds.get(label(id));
     if (!this.#running || !feed || feed.health === 'starting') return undefined;
+    if (feed.health === 'healthy' && feed.limitation)
+      return {
+        type: FEED_CONDITION,
+        status: 'False',
+        reason: 'FeedOwnShardsOnly',
+        message: `change feed consumed, but ${feed.limitation}`,
+      };
     return feed.health === 'healthy'
       ? { type: FEED_CONDITION, status: 'True', reason: 'FeedConsumed', message: 'change feed consumed' }
       : {
@@ -159,6 +176,19 @@ export class ChangeFeeds {
     await Promise.allSettled(done);
   }
 
+  /**
+   * The events of `id`'s feed do not reach every dependent (`reason`, our words): said once in
+   * the log and in its `ChangeFeedReady` condition (False, FeedOwnShardsOnly) while it lasts —
+   * until the feed reopens (a new generation or address, a new owner), which asks again.
+   */
+  limit(id: StoreId, reason: string): void {
+    const feed = this.#feeds.get(label(id));
+    if (!feed || feed.limitation === reason) return;
+    feed.limitation = reason;
+    this.#opts.logger.warn({ store: feed.label }, `change feed: ${reason}`);
+    this.#opts.onHealth?.(feed.store);
+  }
+
   #reconcile(key: string): void {
     const store = this.#stores.get(key);
     const address = store?.metadata?.annotations?.[CHANGE_FEED_ANNOTATION]?.trim();
@@ -188,6 +218,8 @@ export class ChangeFeeds {
       kind: undefined,
       health: 'starting',
       error: '',
+      limitation: '',
+      probed: false,
       done: Promise.resolve(),
     };
     this.#feeds.set(key, feed);
@@ -218,6 +250,11 @@ export class ChangeFeeds {
           this.#gauge(feed, feed.health, -1);
           feed.kind = receiver.kind;
           this.#gauge(feed, feed.health, 1);
+        }
+        if (!feed.probed && this.#opts.probe) {
+          feed.probed = true;
+          const limitation = await this.#opts.probe(feed.store).catch(() => undefined);
+          if (limitation && !signal.aborted) this.limit(feed.id, limitation);
         }
         const events = await receiver.receive(signal);
         if (signal.aborted) break;

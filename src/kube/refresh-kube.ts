@@ -104,7 +104,11 @@ export class ApiRefreshKube implements RefreshKube {
     return this.#getStore(store.kind, store.name, store.namespace) !== undefined;
   }
 
-  async recordRequest(store: StoreId, annotation: string): Promise<void> {
+  /**
+   * `dryRun`: checks that the request could be recorded (RBAC: `patch` on the store) without
+   * recording it — a change feed's consumer asks once when its feed opens.
+   */
+  async recordRequest(store: StoreId, annotation: string, opts: { dryRun?: boolean } = {}): Promise<void> {
     const path =
       store.kind === 'ClusterSecretStore'
         ? `/apis/${ESO}/clustersecretstores/${encodeURIComponent(store.name)}`
@@ -116,6 +120,7 @@ export class ApiRefreshKube implements RefreshKube {
       await this.#http.request('PATCH', path, {
         what,
         contentType: 'application/merge-patch+json',
+        ...(opts.dryRun ? { query: { dryRun: 'All' } } : {}),
         body: { metadata: { annotations: { [REFRESH_REQUEST_ANNOTATION]: annotation } } },
       });
     } catch (err: unknown) {

@@ -2,11 +2,13 @@
  * A change feed with the refresh shared by two replicas (`--shards 8`): the holder of shard 0
  * consumes the queue and records each event's keys on the store (`esw.io/refresh-request`,
  * source `feed`), so every shard's owner refreshes its own dependents — all of them written with
- * the new value, one provider read per replica for the key.
+ * the new value, one provider read per replica for the key. Without `patch` on stores (Helm
+ * `changeFeeds.enabled` off) the consumer says so at the feed's start and in the store's
+ * `ChangeFeedReady` condition, and refreshes its own shards' dependents only.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { shardOf } from '../../src/refresher/queue.ts';
-import { type Replica, startCluster, unb64, waitFor } from '../cluster-helpers.ts';
+import { type Cluster, type Replica, startCluster, unb64, waitFor } from '../cluster-helpers.ts';
 import { AwsSqsFake } from '../fakes/aws-sqs.ts';
 
 const SHARDS = 8;
@@ -19,6 +21,16 @@ const owned = (r: Replica) => r.runtime.shards?.owned ?? [];
 
 t.test('a change event reaches every shard owner', async (t) => {
   const { api, aws, startReplica } = await startCluster(t);
+  await setUp(t, api, aws, startReplica);
+});
+
+async function setUp(
+  t: Test,
+  api: Cluster['api'],
+  aws: Cluster['aws'],
+  startReplica: Cluster['startReplica'],
+  opts: { patchForbidden?: boolean } = {},
+): Promise<void> {
   const sqs = await AwsSqsFake.start();
   t.teardown(() => sqs.close());
   sqs.create(QUEUE);
@@ -60,6 +72,8 @@ t.test('a change event reaches every shard owner', async (t) => {
       },
     });
   }
+  // Helm changeFeeds.enabled=false: no patch on stores for the webhook.
+  if (opts.patchForbidden) api.forbid({ verb: 'patch', resource: 'clustersecretstores' });
   const args = [...LEASE, '--shards', String(SHARDS)];
   const replicas = [
     await startReplica('esw-0', args, { cacheTtlMs: 600_000, endpoints: { awsSqs: sqs.endpoint } }),
@@ -81,6 +95,25 @@ t.test('a change event reaches every shard owner', async (t) => {
   t.ok(owned(consumer).includes(0));
   const other = replicas.find((r) => r !== consumer) as Replica;
   t.notOk(other.runtime.feeds?.running, 'the other replica consumes nothing');
+  if (opts.patchForbidden) {
+    // Said at the start of the feed and in the store's condition, before any event.
+    const c = await waitFor('the store says so', () => {
+      const store = api.get('clustersecretstores', undefined, 'aws-cluster') as {
+        status?: { conditions?: { type: string; status: string; reason: string; message: string }[] };
+      };
+      const got = store?.status?.conditions?.find((x) => x.type === 'ChangeFeedReady');
+      return got?.status === 'False' ? got : undefined;
+    });
+    t.equal(c.reason, 'FeedOwnShardsOnly');
+    t.match(
+      c.message,
+      /^change feed consumed, but with 8 shards its events refresh only the dependents of the shards held by this replica, the others on their interval: .*changeFeeds\.enabled=true/,
+    );
+    t.ok(
+      consumer.lines.some((l) => l.includes('change feed: with 8 shards')),
+      'and in the log',
+    );
+  }
   aws.put('shared/key', JSON.stringify({ password: `${CANARY}-v2` }));
   aws.resetCounts();
   sqs.send(
@@ -90,6 +123,18 @@ t.test('a change event reaches every shard owner', async (t) => {
       detail: { eventName: 'PutSecretValue', requestParameters: { secretId: 'shared/key' } },
     }),
   );
+  if (opts.patchForbidden) {
+    const mine = NAMESPACES.filter((ns) => owned(consumer).includes(shardOf(ns, SHARDS)));
+    const others = NAMESPACES.filter((ns) => !mine.includes(ns));
+    await waitFor("the consumer's shards refreshed", () =>
+      mine.every((ns) => password(ns) === `${CANARY}-v2`),
+    );
+    t.ok(
+      others.every((ns) => password(ns) === `${CANARY}-v1`),
+      "the other replica's shards wait for their interval",
+    );
+    return;
+  }
   await waitFor('every target refreshed', () => NAMESPACES.every((ns) => password(ns) === `${CANARY}-v2`));
 
   const owners = new Set(
@@ -108,4 +153,12 @@ t.test('a change event reaches every shard owner', async (t) => {
     t.equal(scheduled, mine, `${r.podName} refreshed the dependents of its own shards only`);
     t.notOk(r.lines.join('\n').includes(CANARY), `${r.podName}: no canary in logs`);
   }
-});
+}
+
+t.test(
+  "without patch on stores: said at the feed's start and in ChangeFeedReady; its own shards refresh",
+  async (t) => {
+    const { api, aws, startReplica } = await startCluster(t);
+    await setUp(t, api, aws, startReplica, { patchForbidden: true });
+  },
+);
