@@ -6,6 +6,7 @@
  * Providers this webhook does not serve are refused by the field-support table (schema-check.ts).
  */
 import { feedAddressProblem } from '../feeds/addresses.ts';
+import { EVENT_GRID_FEED, FEED_SECRET_ANNOTATION, feedSecretRef } from '../feeds/event-grid.ts';
 import { CHANGE_FEED_ANNOTATION } from '../feeds/types.ts';
 import { checkGoRegexp } from '../patterns/re2.ts';
 import { validateAwsStore } from '../providers/aws/validate.ts';
@@ -30,7 +31,7 @@ import {
 } from './schema.ts';
 import { knownFieldsAt } from './schema-table.ts';
 import type { StoreContext } from './store-refs.ts';
-import { StoreKind } from './types.ts';
+import { type KubeObject, StoreKind } from './types.ts';
 import type { EsoVersion, ValidationResult } from './validate-external-secret.ts';
 import { validateMetadata } from './validate-meta.ts';
 
@@ -187,7 +188,19 @@ function changeFeedErrors(obj: Obj, provider: string, errors: FieldError[]): voi
   const raw = annotations?.[CHANGE_FEED_ANNOTATION];
   if (typeof raw !== 'string' || raw.trim() === '') return;
   const problem = feedAddressProblem(provider, raw.trim());
-  if (!problem) return;
+  if (!problem) {
+    // Event Grid: the store's delivery secret must be named (src/feeds/event-grid.ts).
+    const secret = raw.trim() === EVENT_GRID_FEED ? feedSecretRef(obj as KubeObject) : undefined;
+    if (secret && 'error' in secret)
+      errors.push(
+        fieldErrors.invalid(
+          `metadata.annotations[${FEED_SECRET_ANNOTATION}]`,
+          String(annotations?.[FEED_SECRET_ANNOTATION] ?? ''),
+          secret.error,
+        ),
+      );
+    return;
+  }
   const path = `metadata.annotations[${CHANGE_FEED_ANNOTATION}]`;
   errors.push(fieldErrors.invalid(path, raw, `${problem} for a ${provider} store`));
 }

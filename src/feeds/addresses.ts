@@ -29,6 +29,8 @@ const FORMS: Record<string, { re: RegExp; form: string }> = {
     re: PUBSUB_SUBSCRIPTION,
     form: 'a Pub/Sub subscription (projects/<project>/subscriptions/<subscription>)',
   },
+  // Event Grid pushes to the webhook: nothing to connect to, only the opt-in.
+  azurekv: { re: /^event-grid$/, form: '"event-grid" (Event Grid delivers to the webhook)' },
 };
 
 /**

@@ -132,6 +132,31 @@ const cases: Case[] = [
     field: 'metadata.annotations[esw.io/change-feed]',
     message: 'must be at most 1024 characters',
   },
+  {
+    name: 'azurekv store with a change feed other than event-grid',
+    object: patch(AZURE, {
+      'metadata.annotations': { 'esw.io/change-feed': 'https://my-topic.eventgrid.azure.net' },
+    }),
+    field: 'metadata.annotations[esw.io/change-feed]',
+    message: 'must be "event-grid" (Event Grid delivers to the webhook) for a azurekv store',
+  },
+  {
+    name: 'azurekv store with the Event Grid feed and no delivery secret',
+    object: patch(AZURE, { 'metadata.annotations': { 'esw.io/change-feed': 'event-grid' } }),
+    field: 'metadata.annotations[esw.io/change-feed-secret]',
+    message: 'esw.io/change-feed-secret is required with event-grid: NAME/KEY',
+  },
+  {
+    name: "a SecretStore's delivery secret in another namespace",
+    object: patch(AZURE, {
+      'metadata.annotations': {
+        'esw.io/change-feed': 'event-grid',
+        'esw.io/change-feed-secret': 'ops/eg/token',
+      },
+    }),
+    field: 'metadata.annotations[esw.io/change-feed-secret]',
+    message: 'esw.io/change-feed-secret must be NAME/KEY',
+  },
   // ---------------------------------------------------------------- ESO webhook: data / dataFrom
   {
     name: 'neither data nor dataFrom',
@@ -1072,6 +1097,26 @@ t.test('what ESO accepts is accepted', async (t) => {
       patch(AWS, {
         'metadata.annotations': {
           'esw.io/change-feed': 'https://sqs.eu-west-1.amazonaws.com/123456789012/esw-secret-changes',
+        },
+      }),
+    ],
+    [
+      'azurekv store with the Event Grid feed and its delivery secret',
+      patch(AZURE, {
+        'metadata.annotations': {
+          'esw.io/change-feed': 'event-grid',
+          'esw.io/change-feed-secret': 'eg/token',
+        },
+      }),
+    ],
+    [
+      'azurekv ClusterSecretStore with the Event Grid feed and its delivery secret',
+      patch(AZURE, {
+        kind: 'ClusterSecretStore',
+        'metadata.namespace': DELETE,
+        'metadata.annotations': {
+          'esw.io/change-feed': 'event-grid',
+          'esw.io/change-feed-secret': 'ops/eg/token',
         },
       }),
     ],
