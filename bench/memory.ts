@@ -16,6 +16,7 @@ import { createCertificates } from '../src/server/certs.ts';
 import { KubeApiServer } from '../test/fakes/kube-apiserver/index.ts';
 import { writeKubeconfig } from '../test/fakes/kubectl.ts';
 import { machine, saveResult, spawnNode, waitReady } from './lib.ts';
+import { imageNodeFlags } from './scale-lib.ts';
 
 /** The compiled server, as the container image runs it (npm run build first). */
 const SERVER = join(import.meta.dirname, '..', 'dist', 'main.js');
@@ -102,6 +103,8 @@ async function run(esCount: number, secretCount: number, port: number) {
   const started = performance.now();
   const child = spawnNode(
     [
+      // As the container image runs it (its V8 flags).
+      ...imageNodeFlags(),
       SERVER,
       'serve',
       '--port',

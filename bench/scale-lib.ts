@@ -5,7 +5,7 @@
  * and a low fixed-rate /validate load whose latency shows how much refresh work stalls admission.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,17 @@ import type { ClusterMessage, ClusterStats } from './scale-cluster.ts';
 
 /** The compiled server, as the container image runs it (npm run build first). */
 export const SERVER = join(import.meta.dirname, '..', 'dist', 'main.js');
+
+/**
+ * The node flags of the container image (the Dockerfile's ENTRYPOINT between the node binary and
+ * dist/main.js, e.g. --max-semi-space-size=8): the webhook runs here as it runs in a pod.
+ */
+export function imageNodeFlags(): string[] {
+  const dockerfile = readFileSync(join(import.meta.dirname, '..', 'Dockerfile'), 'utf8');
+  const line = dockerfile.split('\n').findLast((l) => l.startsWith('ENTRYPOINT '));
+  const entry = JSON.parse(line?.slice('ENTRYPOINT '.length) ?? '[]') as string[];
+  return entry.slice(1, -1);
+}
 export const LEASE_NAMESPACE = 'esw-system';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -133,8 +144,10 @@ export function startReplica(
 ): Replica {
   const child = spawnNode(
     [
-      // BENCH_NODE_ARGS: flags for the webhook's node (e.g. --max-old-space-size=192, the heap a
-      // 512Mi container gets); the cluster process is not affected.
+      // The image's flags, then BENCH_NODE_ARGS: flags for the webhook's node (e.g.
+      // --max-old-space-size=192; a later --max-semi-space-size wins); the cluster process is
+      // not affected. BENCH_IMAGE_FLAGS=0 leaves the image's flags out (V8's defaults).
+      ...(process.env.BENCH_IMAGE_FLAGS === '0' ? [] : imageNodeFlags()),
       ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
       SERVER,
       'serve',

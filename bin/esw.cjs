@@ -90,7 +90,10 @@ const flags =
         pathToFileURL(path.join(__dirname, 'strip-types.mjs')).href,
       ]
     : [];
-const child = spawn(node, [...flags, entry, ...process.argv.slice(2)], { stdio: 'inherit' });
+// V8 flags the container image runs with too (Dockerfile ENTRYPOINT): a young generation of
+// 8 MiB semi-spaces keeps the RSS peak of a large first sync ~100 MiB lower.
+const V8_FLAGS = ['--max-semi-space-size=8'];
+const child = spawn(node, [...V8_FLAGS, ...flags, entry, ...process.argv.slice(2)], { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
     // A terminal's Ctrl-C reaches the whole process group; the child decides how to stop.

@@ -14,6 +14,8 @@ import t from 'tap';
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '../..');
 const require = createRequire(import.meta.url);
+/** V8 flags of the image's ENTRYPOINT, the esw launcher and `npm start`. */
+const V8_FLAGS = ['--max-semi-space-size=8'];
 
 interface Instruction {
   stage: number;
@@ -88,7 +90,13 @@ t.test('multi-stage: compiled JS and production dependencies on a non-root runti
   );
   const entry = JSON.parse(final.find((i) => i.op === 'ENTRYPOINT')?.args ?? '[]') as string[];
   t.match(entry[0], /(^|\/)node$/);
-  t.equal(entry[1], 'dist/main.js');
+  t.same(entry.slice(1, -1), V8_FLAGS, 'the V8 flags (bench/RESULTS.md, Scale)');
+  t.equal(entry.at(-1), 'dist/main.js');
+  t.match(
+    await readFile(join(root, 'bin/esw.cjs'), 'utf8'),
+    `const V8_FLAGS = [${V8_FLAGS.map((f) => `'${f}'`).join(', ')}];`,
+    'the esw launcher runs with the same flags',
+  );
   t.same(JSON.parse(final.find((i) => i.op === 'CMD')?.args ?? '[]'), ['serve']);
   t.notOk(
     ins.some((i) => i.op === 'HEALTHCHECK'),
@@ -110,6 +118,7 @@ t.test('multi-stage: compiled JS and production dependencies on a non-root runti
     compilerOptions: { rootDir: string; outDir: string };
   };
   t.equal(pkg.scripts.build, 'tsc -p tsconfig.build.json');
+  t.match(pkg.scripts.start, `node ${V8_FLAGS.join(' ')} src/main.ts`, 'npm start: the same V8 flags');
   t.same(
     [buildTsconfig.compilerOptions.rootDir, buildTsconfig.compilerOptions.outDir],
     ['src', 'dist'],
