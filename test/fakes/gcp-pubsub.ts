@@ -11,7 +11,7 @@
  * too. Ack deadlines do not expire here (the client extends them anyway).
  *
  * Tests publish messages (attributes + data), deliver one again (a duplicate), and fail the
- * service: `fail(code)` ends every open stream with that status and refuses new ones until
+ * service: `ackFault` refuses acknowledgements; `fail(code)` ends every open stream with that status and refuses new ones until
  * `recover()`; a subscription that does not exist is NOT_FOUND; `refuse(sub, code)` refuses one.
  */
 import { readFileSync } from 'node:fs';
@@ -74,6 +74,8 @@ export class GcpPubSubFake {
   readonly streamsFor = new Map<string, number>();
   /** Streams refused or ended by a fault. */
   refusedStreams = 0;
+  /** Acknowledge calls fail with this status while set (the messages stay outstanding). */
+  ackFault: grpc.status | undefined;
   /** Flow control the client asked for on its last stream. */
   lastFlowControl: { maxOutstandingMessages: number; maxOutstandingBytes: number } | undefined;
   host = '127.0.0.1';
@@ -110,6 +112,10 @@ export class GcpPubSubFake {
         cb: grpc.sendUnaryData<unknown>,
       ) => {
         this.calls.Acknowledge++;
+        if (this.ackFault !== undefined) {
+          cb({ code: this.ackFault, details: 'acknowledgement refused by the fake' });
+          return;
+        }
         const sub = this.#subs.get(String(call.request.subscription));
         for (const id of (call.request.ackIds as string[]) ?? [])
           this.#ack(String(call.request.subscription), sub, id);

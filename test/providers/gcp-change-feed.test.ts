@@ -203,6 +203,35 @@ t.test('the streaming-pull receiver against the Pub/Sub fake', async (t) => {
     });
   }
 
+  t.test('acknowledgements refused: an error at the next receive', async (t) => {
+    const r = open(t);
+    fake.ackFault = GrpcCode.PERMISSION_DENIED;
+    t.teardown(() => {
+      fake.ackFault = undefined;
+    });
+    fake.publish(SUB, note('SECRET_VERSION_ADD', 'unacked'));
+    let err: unknown;
+    for (let i = 0; i < 200 && !err; i++) {
+      try {
+        const events = await r.receive(signal);
+        await r.ack(
+          events.map((e) => e.handle),
+          signal,
+        );
+      } catch (e: unknown) {
+        err = e;
+      }
+    }
+    t.match(String((err as Error)?.message), /esw-changes: access denied \(PERMISSION_DENIED\)$/);
+    t.ok(fake.depth(SUB) >= 1, 'the message stays for the next consumer');
+    r.close();
+    fake.ackFault = undefined;
+    const r2 = open(t);
+    const back = await collect(r2, 1);
+    t.same(back[0]?.keys, ['unacked']);
+    await waitFor('acknowledged', () => fake.depth(SUB) === 0);
+  });
+
   t.test('a subscription that does not exist', async (t) => {
     const r = open(t, 'projects/feeds-project/subscriptions/missing');
     let err: unknown;
