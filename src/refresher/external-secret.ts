@@ -41,12 +41,21 @@ import {
 } from './generic-target.ts';
 import { ConflictError, type KubeWriter } from './ports.ts';
 import { applyRewrites } from './rewrite.ts';
-import { dataDigest, dataHash, decodeData, encodeData, type SecretData } from './secret-data.ts';
+import {
+  dataDigest,
+  dataHash,
+  decodeData,
+  ES_HASH_ANNOTATION,
+  encodeData,
+  esoDataHash,
+  type SecretData,
+  targetDataHash,
+} from './secret-data.ts';
 import { readTemplateSources, type TemplateSources, templateOf } from './template-from.ts';
 import { yamlStringMap } from './yaml-map.ts';
 
 export const MANAGED_LABEL = 'reconcile.external-secrets.io/managed';
-export const ES_HASH_ANNOTATION = 'reconcile.external-secrets.io/data-hash';
+export { ES_HASH_ANNOTATION } from './secret-data.ts';
 /** Merge / CreateOrMerge: the keys this ExternalSecret wrote (names only), JSON list. */
 export const MANAGED_KEYS_ANNOTATION = 'esw.io/managed-keys';
 export const PRIVILEGED_TYPES = new Set([
@@ -525,7 +534,9 @@ function mergeTarget(
     annotations[MANAGED_KEYS_ANNOTATION] = JSON.stringify([...desired.data.keys()].sort());
   }
   if (!mergeData) labels[MANAGED_LABEL] = 'true';
-  annotations[ES_HASH_ANNOTATION] = dataHash(data);
+  // A Secret carries ESO's hash (kept in this webhook's earlier format while it still matches:
+  // no write for the format alone); a ConfigMap this webhook's (ESO hashes the whole object).
+  annotations[ES_HASH_ANNOTATION] = kind === 'Secret' ? secretHash(data, existing) : dataHash(data);
   let ownerReferences = existing?.metadata?.ownerReferences ?? [];
   if (creation === 'Owner') {
     const uid = es.metadata?.uid ?? '';
@@ -559,6 +570,17 @@ function mergeTarget(
     },
     data,
   };
+}
+
+/**
+ * The data-hash of a Secret target: ESO's (esoDataHash), or the one already written in this
+ * webhook's earlier format while it still matches the data, so the format alone costs no write.
+ */
+function secretHash(data: SecretData, existing: { metadata?: ObjectMeta } | undefined): string {
+  const before = existing?.metadata?.annotations?.[ES_HASH_ANNOTATION];
+  return before !== undefined && before.length === 64 && targetDataHash(data, before) === before
+    ? before
+    : esoDataHash(data);
 }
 
 function sameContent(a: Secret, b: Secret): boolean {

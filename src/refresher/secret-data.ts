@@ -3,6 +3,9 @@ import { createHash } from 'node:crypto';
 
 export type SecretData = Map<string, Buffer>;
 
+/** ESO's annotation on every target: the hash of the data written (ESO's isSecretValid). */
+export const ES_HASH_ANNOTATION = 'reconcile.external-secrets.io/data-hash';
+
 /** sha256 over keys in order, each key and value separated by NUL: stable for equal data. */
 export function dataHash(data: SecretData): string {
   const h = createHash('sha256');
@@ -13,6 +16,53 @@ export function dataHash(data: SecretData): string {
       .update('\0');
   }
   return h.digest('hex');
+}
+
+/**
+ * ESO's data-hash of a Secret target (esutils.ObjectHash of `secret.Data`): sha3-224, hex, of Go's
+ * `fmt.Sprintf("%+v", map[string][]byte)` — `map[key:[104 105] other:[]]`, keys in byte order,
+ * bytes in decimal. Written on Secret targets so one ESO wrote is recognised as intact after a
+ * migration (no provider call, no write), and one written here is intact for ESO.
+ */
+export function esoDataHash(data: SecretData): string {
+  const h = createHash('sha3-224');
+  h.update('map[');
+  // Streamed in chunks: a 1 MiB value is ~4 MiB of decimal text, never built as one string.
+  const chunk = Buffer.allocUnsafe(16 * 1024);
+  [...data.keys()].sort(compareBytes).forEach((key, i) => {
+    h.update(`${i > 0 ? ' ' : ''}${key}:[`, 'utf8');
+    let n = 0;
+    const value = data.get(key) as Buffer;
+    for (let j = 0; j < value.length; j++) {
+      if (n > chunk.length - 4) {
+        h.update(chunk.subarray(0, n));
+        n = 0;
+      }
+      if (j > 0) chunk[n++] = 0x20;
+      const b = value[j] as number;
+      if (b >= 100) chunk[n++] = 0x30 + Math.floor(b / 100);
+      if (b >= 10) chunk[n++] = 0x30 + (Math.floor(b / 10) % 10);
+      chunk[n++] = 0x30 + (b % 10);
+    }
+    h.update(chunk.subarray(0, n));
+    h.update(']');
+  });
+  h.update(']');
+  return h.digest('hex');
+}
+
+/** Go's string order: byte by byte of the UTF-8 encoding. */
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/**
+ * The data hash of a Secret target in the format its annotation was written in: this webhook's
+ * earlier sha256 (64 hex digits) or ESO's sha3-224 (esoDataHash, 56). Targets written before the
+ * switch stay intact, and cost no write, until their data changes.
+ */
+export function targetDataHash(data: SecretData, written: string | undefined): string {
+  return written?.length === 64 ? dataHash(data) : esoDataHash(data);
 }
 
 export function decodeData(data: Record<string, string> | undefined): SecretData {
@@ -41,11 +91,17 @@ export function withDataDigest<T extends { data?: Record<string, string> | undef
   secret: T,
 ): Omit<T, 'data' | 'stringData'> {
   const { data, stringData: _s, ...rest } = secret;
-  digests.set(rest, dataHash(decodeData(data)));
+  digests.set(rest, targetDataHash(decodeData(data), writtenHash(secret)));
   return rest;
+}
+
+function writtenHash(secret: object): string | undefined {
+  return (secret as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations?.[
+    ES_HASH_ANNOTATION
+  ];
 }
 
 /** The hash of a Secret's data: computed, or remembered when the data was dropped. */
 export function dataDigest(secret: { data?: Record<string, string> | undefined }): string {
-  return digests.get(secret) ?? dataHash(decodeData(secret.data));
+  return digests.get(secret) ?? targetDataHash(decodeData(secret.data), writtenHash(secret));
 }

@@ -11,6 +11,7 @@
  */
 import t from 'tap';
 import type { KubeObject } from '../../src/api/types.ts';
+import { decodeData, esoDataHash } from '../../src/refresher/secret-data.ts';
 import { startCluster, waitFor } from '../cluster-helpers.ts';
 import type { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
 import { request } from '../helpers/https.ts';
@@ -268,6 +269,12 @@ t.test('generic ConfigMap targets', async (t) => {
         `${name}: no esw.io key`,
       );
     }
+    // The Secret target carries ESO's data-hash (sha3-224 of its data, test/refresher/data-hash.test.ts).
+    const sec = api.get('secrets', 'default', 'metasec-cm') as Meta & { data?: Record<string, string> };
+    t.equal(
+      sec.metadata?.annotations?.['reconcile.external-secrets.io/data-hash'],
+      esoDataHash(decodeData(sec.data)),
+    );
     const tpl = await written('configmaps', 'metatpl-cm');
     t.equal(tpl.metadata?.labels?.only, 'template');
     t.equal(tpl.metadata?.labels?.team, undefined, 'a template replaces the copy');

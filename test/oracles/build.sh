@@ -3,7 +3,8 @@
 # test/oracles/bin/<name>. The oracles use only Debian's Go toolchain and Debian-packaged Go
 # libraries (no module downloads: CI reaches no Go proxy), hence GOPATH mode on /usr/share/gocode:
 #   apt-get install -y golang-go golang-github-masterminds-sprig-dev golang-github-tidwall-gjson-dev \
-#     golang-k8s-sigs-yaml-dev golang-sslmate-src-go-pkcs12-dev golang-gopkg-square-go-jose.v2-dev golang-github-robfig-cron-dev
+#     golang-k8s-sigs-yaml-dev golang-sslmate-src-go-pkcs12-dev golang-gopkg-square-go-jose.v2-dev golang-github-robfig-cron-dev \
+#     golang-golang-x-crypto-dev
 # Usage: test/oracles/build.sh            (exit 1 with the reason when go or a build fails)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
