@@ -10,7 +10,8 @@
  * Besides req/s, the server's CPU time per request is read from /proc: the machine may be shared,
  * and CPU per request is much less disturbed by other work than req/s.
  *
- *   npm run bench:admission     (BENCH_RUNS=5 BENCH_DURATION=10 BENCH_WARMUP=2 BENCH_CONNECTIONS=32)
+ *   npm run bench:admission     (BENCH_RUNS=5 BENCH_DURATION=10 BENCH_WARMUP=2 BENCH_CONNECTIONS=32,
+ *                                BENCH_COMPARE=other/dist/main.js for a second build side by side)
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
@@ -37,6 +38,8 @@ const durationS = Number(process.env.BENCH_DURATION ?? 10);
 const warmupS = Number(process.env.BENCH_WARMUP ?? 2);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const runs = Number(process.env.BENCH_RUNS ?? 5);
+/** BENCH_COMPARE=path/to/dist/main.js: a second build measured in the same runs. */
+const compareServer = process.env.BENCH_COMPARE;
 const root = join(import.meta.dirname, '..');
 
 const validateReview = JSON.stringify({
@@ -104,16 +107,20 @@ const distinctMutateReview = mutateReview.replace(
 );
 
 /**
- * The same ExternalSecret with an annotation that differs in every request: each is a new object,
- * so the validation memo never answers — every request is validated (the common case of a busy
- * cluster, where each UPDATE carries a new resourceVersion).
+ * The same ExternalSecret as an UPDATE that changes nothing (object and oldObject alike), again
+ * and again: what a GitOps tool's server-side dry-run of an unchanged object sends, the repeat the
+ * validation memo answers. (A CREATE is never repeated in a cluster: the API server sets the
+ * object's uid and creationTimestamp before validating webhooks see it.)
  */
-const distinctValidateReview = validateReview.replace(
-  '"metadata":{"name":"database-credentials-secret","namespace":"default"}',
-  '"metadata":{"name":"database-credentials-secret","namespace":"default","annotations":{"bench.esw.io/request":"[<id>]"}}',
-);
+const unchangedUpdateReview = (() => {
+  const review = JSON.parse(validateReview) as { request: Record<string, unknown> };
+  review.request.uid = 'bench-validate-update';
+  review.request.operation = 'UPDATE';
+  review.request.oldObject = review.request.object;
+  return JSON.stringify(review);
+})();
 
-for (const body of [distinctValidateReview, distinctMutateReview]) {
+for (const body of [distinctMutateReview]) {
   if (!body.includes('[<id>]')) throw new Error('bench: a review meant to change per request does not');
 }
 
@@ -197,19 +204,25 @@ async function main() {
   const eswPort = 18444;
   const bare = spawnNode([join(root, 'bench/bare-server.ts'), String(barePort), cert, key]);
   // biome-ignore format: one flag per line reads better
-  const esw = spawnNode([
-    SERVER, 'serve',
-    '--port', String(eswPort),
+  const serve = (server: string, port: number) => spawnNode([
+    server, 'serve',
+    '--port', String(port),
     '--host', '127.0.0.1',
     '--tls-cert', cert,
     '--tls-key', key,
     '--stores', join(root, 'bench/fixtures/stores.yaml'),
     '--log-level', 'warn',
   ]);
+  const esw = serve(SERVER, eswPort);
+  // Another build (e.g. a worktree of an older commit, built) served side by side: its rows are
+  // measured in the same runs, so a change is compared under the same load.
+  const comparePort = 18445;
+  const compare = compareServer ? serve(compareServer, comparePort) : undefined;
   const rows: Row[] = [];
   try {
     await waitReady(`https://127.0.0.1:${barePort}/readyz`, ca);
     await waitReady(`https://127.0.0.1:${eswPort}/readyz`, ca);
+    if (compare) await waitReady(`https://127.0.0.1:${comparePort}/readyz`, ca);
     const targets: Target[] = [
       {
         name: 'bare fastify (constant answer)',
@@ -218,17 +231,16 @@ async function main() {
         server: bare,
       },
       {
-        name: 'esw /validate (ExternalSecret)',
+        name: 'esw /validate (ExternalSecret, CREATE)',
         url: `https://127.0.0.1:${eswPort}/validate`,
         body: validateReview,
         server: esw,
       },
       {
-        name: 'esw /validate (a new object each request)',
+        name: 'esw /validate (the same UPDATE again: validation memo)',
         url: `https://127.0.0.1:${eswPort}/validate`,
-        body: distinctValidateReview,
+        body: unchangedUpdateReview,
         server: esw,
-        idReplacement: true,
       },
       {
         name: 'esw /mutate (warm, 3 refs)',
@@ -248,6 +260,16 @@ async function main() {
     await expectAnswer(targets[2]!, ca, (r) => r.allowed === true);
     await expectAnswer(targets[3]!, ca, (r) => r.allowed === true && typeof r.patch === 'string');
     await expectAnswer(targets[4]!, ca, (r) => r.allowed === true && typeof r.patch === 'string');
+    if (compare) {
+      for (const t of targets.filter((t) => t.server === esw)) {
+        targets.push({
+          ...t,
+          name: `${t.name}, BENCH_COMPARE build`,
+          url: t.url.replace(`:${eswPort}/`, `:${comparePort}/`),
+          server: compare,
+        });
+      }
+    }
     for (let run = 1; run <= runs; run++) {
       const order = targets.map((_, i) => targets[(i + run - 1) % targets.length]!);
       for (const target of order) {
@@ -259,7 +281,7 @@ async function main() {
       }
     }
   } finally {
-    await Promise.all([bare.stop(), esw.stop()]);
+    await Promise.all([bare.stop(), esw.stop(), compare?.stop()]);
     await rm(dir, { recursive: true, force: true });
   }
 

@@ -207,6 +207,7 @@ export function mutateSecret(
   if (deps.memo && memoKey !== undefined) {
     const reused = deps.memo.reuse(memoKey, namespace, deps.resolver);
     if (reused) {
+      if (!deps.logger.isLevelEnabled('debug')) return reused;
       const entry = deps.memo.peek(memoKey);
       deps.logger.debug(
         {

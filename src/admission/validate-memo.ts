@@ -2,6 +2,10 @@
  * The answer memo of /validate: the verdict on an ESO object, reused when the same object arrives
  * again and every store the verdict looked at is still the very object it was.
  *
+ * Only UPDATEs are kept: an object is validated again unchanged when a GitOps tool dry-runs an
+ * apply of what is already there (server-side diff, drift detection) or a client retries, while
+ * every CREATE is new (the API server sets its uid and creationTimestamp before validation).
+ *
  * Why it is safe: validation is a pure function of the request's operation, kind, namespace and
  * object (the memo key holds exactly these), of the process's fixed settings (identity policy,
  * controller class, generic target kinds), and of the store registry — read only through
@@ -100,10 +104,10 @@ export class ValidationMemo {
 /** The parts of a request validation reads; undefined for what is not kept. */
 function keyOf(request: AdmissionRequest): string | undefined {
   const { group, version, kind } = request.kind;
-  if (!KEPT_KINDS.has(kind) || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) {
-    return undefined;
-  }
-  const key = JSON.stringify([request.operation, group, version, kind, request.namespace, request.object]);
+  // A CREATE is never repeated: the API server gives the object its uid and creationTimestamp
+  // before validating webhooks see it, so keeping one would only cost.
+  if (request.operation !== 'UPDATE' || !KEPT_KINDS.has(kind)) return undefined;
+  const key = JSON.stringify([group, version, kind, request.namespace, request.object]);
   return key.length <= VALIDATE_MEMO_MAX_KEY_CHARS ? key : undefined;
 }
 

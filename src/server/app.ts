@@ -254,17 +254,20 @@ function admit(
       { operation, kind, result: outcome },
       (performance.now() - started) / 1000,
     );
-    deps.logger.debug(
-      {
-        uid: request.uid,
-        operation,
-        kind,
-        object: objectRef(request.namespace, request.name ?? ''),
-        allowed: result.allowed,
-        code: result.status?.code,
-      },
-      'admission',
-    );
+    // Built only when written: most servers log at info, and this runs for every review.
+    if (deps.logger.isLevelEnabled('debug')) {
+      deps.logger.debug(
+        {
+          uid: request.uid,
+          operation,
+          kind,
+          object: objectRef(request.namespace, request.name ?? ''),
+          allowed: result.allowed,
+          code: result.status?.code,
+        },
+        'admission',
+      );
+    }
     // The text as fastify would serialise it, written here: a memo's answer is only spliced.
     reply.header('content-type', JSON_CONTENT_TYPE).send(reviewResponseJson(apiVersion, request.uid, result));
   };
