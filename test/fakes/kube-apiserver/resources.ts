@@ -29,6 +29,9 @@ export const RESOURCES: ResourceDef[] = [
   def('coordination.k8s.io', ['v1'], 'leases', 'Lease', true, []),
   // An example custom resource: generic targets (spec.target.manifest) write one.
   def('example.com', ['v1'], 'databases', 'Database', true, ['db']),
+  // The custom resources of ESO's generic-target guide (test/e2e/generic-target-docs.test.ts).
+  def('argoproj.io', ['v1alpha1'], 'applications', 'Application', true, ['app']),
+  def('config.example.com', ['v1'], 'appconfigs', 'AppConfig', true, []),
   def('external-secrets.io', ['v1', 'v1beta1'], 'externalsecrets', 'ExternalSecret', true, ['es'], true),
   def('external-secrets.io', ['v1', 'v1beta1'], 'secretstores', 'SecretStore', true, ['ss'], true),
   def(
