@@ -38,6 +38,7 @@ import {
   type ClusterProcess,
   loadAverage,
   type Replica,
+  rss,
   sleep,
   startClusterProcess,
   startReplica,
@@ -96,6 +97,9 @@ interface Window {
   durationS: number;
   /** When the load started, ms after the webhook was started (to line up with its --trace-gc). */
   startMs: number;
+  /** The webhook's RSS as the phase ended, and its peak so far (VmHWM), MiB. */
+  rssMiB: number;
+  peakMiB: number;
   /** How long the phase took from its start (ready, or the annotation) to its end, ms. */
   phaseMs?: number;
 }
@@ -155,7 +159,8 @@ async function window(r: Replica, phase: Window['phase'], until: Promise<unknown
   const res = await loadUntil(r, Promise.race([until, cap]));
   await sleep(1_500);
   const after = await loopHistogram(r);
-  return { phase, loadAverage: loadAvg, startMs, ...res, loop: loopDiff(before, after), inside };
+  const mem = await rss(r.pid);
+  return { phase, loadAverage: loadAvg, startMs, ...res, ...mem, loop: loopDiff(before, after), inside };
 }
 
 /** autocannon as bench/admission.ts runs it, stopped when `until` settles. */
@@ -285,13 +290,13 @@ console.log(
   `\n${machine()}; ${N.toLocaleString('en')} ExternalSecrets; /validate over HTTPS, ${CONNECTIONS} connections, keep-alive, no pipelining, load for the whole of each phase (idle: ${IDLE_S} s); ${RUNS} run(s); ${placement}; nice ${os.getPriority()}\n`,
 );
 console.log(
-  '| phase | 1-min load average | phase took | req/s | p50 ms | p99 ms | seconds with an event-loop stall > 25 ms / > 100 ms (of) | longest stall | non-2xx | errors |',
+  '| phase | 1-min load average | phase took | req/s | p50 ms | p99 ms | seconds with an event-loop stall > 25 ms / > 100 ms (of) | longest stall | RSS / peak MiB | non-2xx | errors |',
 );
-console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const phase of phases) {
   for (const w of all.filter((x) => x.phase === phase)) {
     console.log(
-      `| ${phase}${RUNS > 1 ? ` (run ${w.run})` : ''} | ${w.loadAverage} | ${w.phaseMs === undefined ? '—' : `${(w.phaseMs / 1000).toFixed(1)} s`}${w.inside ? '' : ` (load cut at ${MAX_S} s)`} | ${w.rps} | ${w.p50} | ${w.p99} | ${w.loop.over25ms} / ${w.loop.over100ms} (${w.loop.seconds}) | ${w.loop.longestUpToMs === undefined ? '—' : `≤ ${w.loop.longestUpToMs} ms`} | ${w.non2xx} | ${w.errors} |`,
+      `| ${phase}${RUNS > 1 ? ` (run ${w.run})` : ''} | ${w.loadAverage} | ${w.phaseMs === undefined ? '—' : `${(w.phaseMs / 1000).toFixed(1)} s`}${w.inside ? '' : ` (load cut at ${MAX_S} s)`} | ${w.rps} | ${w.p50} | ${w.p99} | ${w.loop.over25ms} / ${w.loop.over100ms} (${w.loop.seconds}) | ${w.loop.longestUpToMs === undefined ? '—' : `≤ ${w.loop.longestUpToMs} ms`} | ${w.rssMiB} / ${w.peakMiB} | ${w.non2xx} | ${w.errors} |`,
     );
   }
 }
