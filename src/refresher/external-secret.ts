@@ -47,9 +47,8 @@ import {
   decodeData,
   ES_HASH_ANNOTATION,
   encodeData,
-  esoDataHash,
   type SecretData,
-  targetDataHash,
+  writeDataHash,
 } from './secret-data.ts';
 import { readTemplateSources, type TemplateSources, templateOf } from './template-from.ts';
 import { yamlStringMap } from './yaml-map.ts';
@@ -536,7 +535,10 @@ function mergeTarget(
   if (!mergeData) labels[MANAGED_LABEL] = 'true';
   // A Secret carries ESO's hash (kept in this webhook's earlier format while it still matches:
   // no write for the format alone); a ConfigMap this webhook's (ESO hashes the whole object).
-  annotations[ES_HASH_ANNOTATION] = kind === 'Secret' ? secretHash(data, existing) : dataHash(data);
+  annotations[ES_HASH_ANNOTATION] =
+    kind === 'Secret'
+      ? writeDataHash(data, existing?.metadata?.annotations?.[ES_HASH_ANNOTATION])
+      : dataHash(data);
   let ownerReferences = existing?.metadata?.ownerReferences ?? [];
   if (creation === 'Owner') {
     const uid = es.metadata?.uid ?? '';
@@ -570,17 +572,6 @@ function mergeTarget(
     },
     data,
   };
-}
-
-/**
- * The data-hash of a Secret target: ESO's (esoDataHash), or the one already written in this
- * webhook's earlier format while it still matches the data, so the format alone costs no write.
- */
-function secretHash(data: SecretData, existing: { metadata?: ObjectMeta } | undefined): string {
-  const before = existing?.metadata?.annotations?.[ES_HASH_ANNOTATION];
-  return before !== undefined && before.length === 64 && targetDataHash(data, before) === before
-    ? before
-    : esoDataHash(data);
 }
 
 function sameContent(a: Secret, b: Secret): boolean {

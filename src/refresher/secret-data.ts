@@ -57,12 +57,38 @@ function compareBytes(a: string, b: string): number {
 }
 
 /**
- * The data hash of a Secret target in the format its annotation was written in: this webhook's
- * earlier sha256 (64 hex digits) or ESO's sha3-224 (esoDataHash, 56). Targets written before the
- * switch stay intact, and cost no write, until their data changes.
+ * Data up to this many bytes (keys and values) carries ESO's hash; larger data this webhook's
+ * sha256. ESO's hashes ~3.6 times the data as decimal text with sha3, 10 to 20 times the cost of
+ * a sha256 of the bytes (bench/data-hash.ts: ~50 ms of the event loop for a 1 MiB Secret), and
+ * the informer hashes every Secret event; 8 KiB holds credentials, tokens, most TLS Secrets.
+ */
+export const ESO_HASH_MAX_BYTES = 8 * 1024;
+
+function dataSize(data: SecretData): number {
+  let n = 0;
+  for (const [k, v] of data) n += Buffer.byteLength(k) + v.length;
+  return n;
+}
+
+/**
+ * The data hash of a Secret target to compare with the hash `written` on it: in the format it
+ * was written in — this webhook's sha256 (64 hex digits) or ESO's sha3-224 (esoDataHash, 56) —
+ * so targets ESO wrote, and targets written here before the switch, stay intact. ESO's format
+ * is computed only up to ESO_HASH_MAX_BYTES: a larger target ESO wrote reads as changed once,
+ * and is rewritten with the sha256.
  */
 export function targetDataHash(data: SecretData, written: string | undefined): string {
-  return written?.length === 64 ? dataHash(data) : esoDataHash(data);
+  return written?.length === 64 || dataSize(data) > ESO_HASH_MAX_BYTES ? dataHash(data) : esoDataHash(data);
+}
+
+/**
+ * The hash to write on a Secret target: ESO's up to ESO_HASH_MAX_BYTES, else the sha256; a hash
+ * already written in the earlier sha256 format is kept while it matches (no write for the format
+ * alone).
+ */
+export function writeDataHash(data: SecretData, before: string | undefined): string {
+  if (before?.length === 64 && dataHash(data) === before) return before;
+  return dataSize(data) > ESO_HASH_MAX_BYTES ? dataHash(data) : esoDataHash(data);
 }
 
 export function decodeData(data: Record<string, string> | undefined): SecretData {

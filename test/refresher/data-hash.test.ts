@@ -11,7 +11,12 @@ import {
   esoResourceVersion,
   MANAGED_LABEL,
 } from '../../src/refresher/external-secret.ts';
-import { dataHash, esoDataHash, type SecretData } from '../../src/refresher/secret-data.ts';
+import {
+  dataHash,
+  ESO_HASH_MAX_BYTES,
+  esoDataHash,
+  type SecretData,
+} from '../../src/refresher/secret-data.ts';
 import { loadOracle } from '../oracles/oracle.ts';
 import { b64, harness, introExternalSecret, unb64 } from './harness.ts';
 
@@ -196,5 +201,32 @@ t.test(
     const s = h.kube.secrets.get(TARGET);
     t.equal(unb64(s?.data?.password), '2');
     t.match(s?.metadata?.annotations?.[ES_HASH_ANNOTATION], /^[0-9a-f]{56}$/, 'rewritten: ESO’s format');
+  },
+);
+
+t.test(
+  'data over 64 KiB carries the sha256; a large target ESO wrote is rewritten once, then left',
+  async (t) => {
+    const big = 'x'.repeat(ESO_HASH_MAX_BYTES);
+    const { h } = migrated(esoDataHash);
+    // ESO wrote the large value with its own hash.
+    h.remote.values.set(DB, JSON.stringify({ username: 'u', password: big }));
+    const data: SecretData = new Map([
+      ['password', Buffer.from(big)],
+      ['username', Buffer.from('u')],
+    ]);
+    const es = introExternalSecret();
+    h.kube.secrets.set(TARGET, storedTarget(es, data, esoDataHash(data)));
+    const edited = h.kube.secrets.get(TARGET) as Secret;
+    h.refresher.targetSecretChanged(edited, false);
+    await h.refresher.tick();
+    const s = h.kube.secrets.get(TARGET);
+    t.equal(h.kube.secretWrites(), 1, 'read as changed once: one write');
+    t.equal(s?.metadata?.annotations?.[ES_HASH_ANNOTATION], dataHash(data), 'the sha256 of the data');
+    t.equal(unb64(s?.data?.password), big);
+    h.clock.advance(120 * MINUTE);
+    await h.refresher.tick();
+    t.ok(h.remote.calls > 0, 'refreshed');
+    t.equal(h.kube.secretWrites(), 1, 'then intact: no more writes');
   },
 );
