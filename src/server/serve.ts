@@ -132,7 +132,7 @@ export async function startServer(handlers: ServerHandlers, opts: StartOptions):
       ...(handlers.refresh ? ['POST /refresh'] : []),
       ...(handlers.eventGrid ? ['/events/azure/… (Event Grid)'] : []),
     ];
-    opts.logger.info({ host: opts.host, port: refresh.port, routes }, 'POST /refresh listening');
+    opts.logger.info({ host: opts.host, port: refresh.port, routes }, 'refresh port listening');
   }
 
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
