@@ -14,6 +14,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { kubeStatusReason, kubeStatusText } from '../observability/sanitize.ts';
 import { isGone, KubeApiError, statusCode } from './client.ts';
 import { KubeHttp, PARTIAL_LIST, PARTIAL_WATCH, WATCH_SLICE } from './http.ts';
+import { internStrings } from './intern.ts';
 import type { KubeSource } from './kubeconfig.ts';
 
 export type Sleep = (ms: number) => Promise<void>;
@@ -344,7 +345,8 @@ export class Informer<T extends KubeObject = KubeObject> {
       apiVersion: (meta ? undefined : obj.apiVersion) ?? this.#opts.apiVersion,
       kind: (meta ? undefined : obj.kind) ?? this.#opts.kind,
     };
-    return this.#opts.transform ? (this.#opts.transform(typed) as T) : typed;
+    // Cached for as long as the object exists: one copy of each repeated short string (intern.ts).
+    return internStrings(this.#opts.transform ? (this.#opts.transform(typed) as T) : typed);
   }
 
   #apply(type: string, obj: T): void {
