@@ -98,13 +98,7 @@ export function buildApp(deps: AppDeps, opts: AppOptions = {}): FastifyInstance 
   // The API server always sends application/json; anything else is parsed the same way so that
   // a wrong Content-Type gets the same clear 400 as any other body that is not an AdmissionReview.
   app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      done(null, JSON.parse(body as string));
-    } catch {
-      done(badRequest('body is not valid JSON'), undefined);
-    }
-  });
+  app.addContentTypeParser('*', { parseAs: 'string' }, anyTypeJson(app));
 
   const busy = (req: FastifyRequest) =>
     deps.metrics.admissionRequests.inc({
@@ -174,13 +168,7 @@ export function buildRefreshApp(
   }) as unknown as FastifyInstance;
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
   app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      done(null, JSON.parse(body as string));
-    } catch {
-      done(badRequest('body is not valid JSON'), undefined);
-    }
-  });
+  app.addContentTypeParser('*', { parseAs: 'string' }, anyTypeJson(app));
   app.setErrorHandler((err, req, reply) => {
     const limit = req.routeOptions.bodyLimit ?? REFRESH_BODY_LIMIT;
     const { status, code, message } = frameworkErrorReply(err, limit);
@@ -302,4 +290,18 @@ function metricKind(request: AdmissionRequest): string {
 
 function badRequest(message: string): Error & { statusCode: number } {
   return Object.assign(new EswError('ESW_BAD_REQUEST', message), { statusCode: 400 });
+}
+
+/**
+ * A body sent with any other content type is still read as JSON (the API server always sends
+ * `application/json`; a client that does not should still get an answer), with the same parser
+ * as `application/json`: fastify's secure one, which refuses `__proto__` and `constructor.prototype`
+ * keys instead of handing them on as own properties. Its errors become our words.
+ */
+function anyTypeJson(app: FastifyInstance) {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  return (req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) =>
+    parse(req, body as string, (err: Error | null, value?: unknown) =>
+      err ? done(badRequest('body is not valid JSON'), undefined) : done(null, value),
+    );
 }

@@ -103,6 +103,16 @@ t.test('garbage gets a JSON 400, never a 5xx', async (t) => {
     headers: { 'content-type': 'text/plain' },
   });
   t.equal(wrongType.status, 200, 'a wrong content type with a valid body is still answered');
+  // Whatever the content type, the parser is fastify's secure one: a __proto__ key is refused.
+  const poisoned = `{"__proto__":{"allowed":true},${JSON.stringify(review('u')).slice(1)}`;
+  for (const type of ['application/json', 'text/plain']) {
+    const res = await request(`${base}/validate`, poisoned, {
+      ca: bundle.caCert,
+      headers: { 'content-type': type },
+    });
+    t.equal(res.status, 400, `a __proto__ key is refused (${type})`);
+    t.match(res.json(), { code: 'ESW_BAD_REQUEST', message: 'body is not valid JSON' }, type);
+  }
   const tooBig = await request(`${base}/validate`, 'x'.repeat(9 * 1024 * 1024), { ca: bundle.caCert });
   t.equal(tooBig.status, 413, 'bodies above the limit are refused with 413');
   const missing = await request(`${base}/nowhere`, undefined, { ca: bundle.caCert });
