@@ -84,10 +84,8 @@ export interface KubeHttpOptions {
 export const DEFAULT_MAX_SOCKETS = 16;
 
 /**
- * Watch events handled in one turn of the event loop, across every watch stream of one KubeHttp
- * (all the informers of a process share it), before a stream yields: a refresh cycle's echoes
- * come on several streams at once (ExternalSecret status, target Secrets), and a budget per
- * stream let each of them take a slice in the same turn.
+ * Watch events handled in one turn of the event loop before the stream yields (about a
+ * millisecond of informer and refresher work at 10,000 ExternalSecrets).
  */
 export const WATCH_SLICE = 64;
 
@@ -101,11 +99,6 @@ export class KubeHttp {
   #auth: { at: number; headers: Promise<Record<string, string>> } | undefined;
   #inFlight = 0;
   #closed = false;
-  /** Watch events handled in this turn of the loop, over every stream (WATCH_SLICE). */
-  #eventsInTurn = 0;
-  #turnArmed = false;
-  /** Streams paused for a later turn, in order. */
-  #yielded: (() => void)[] = [];
 
   constructor(kc: KubeSource, opts: KubeHttpOptions = {}) {
     const cluster = kc.getCurrentCluster();
@@ -198,18 +191,28 @@ export class KubeHttp {
           let ended = false;
           let yielding = false;
           // A burst (10,000 ExternalSecrets annotated at once, the echoes of a refresh cycle) can
-          // arrive as megabytes in one turn of the event loop, in many reads and on several
-          // streams: at most WATCH_SLICE events are handled per turn over all of them, then a
-          // stream pauses and the rest follows after setImmediate, so admission requests that
-          // arrived meanwhile are answered in between.
+          // arrive as megabytes in one turn of the event loop, in many reads: at most WATCH_SLICE
+          // events are handled per turn, then the stream pauses and the rest follows after
+          // setImmediate, so admission requests that arrived meanwhile are answered in between.
+          let inTurn = 0;
+          let turnCounted = false;
+          const countTurn = () => {
+            inTurn++;
+            if (turnCounted) return;
+            turnCounted = true;
+            setImmediate(() => {
+              turnCounted = false;
+              inTurn = 0;
+            });
+          };
           const drain = () => {
             let nl = buffered.indexOf('\n');
             while (nl >= 0) {
-              if (this.#eventsInTurn >= WATCH_SLICE) {
+              if (inTurn >= WATCH_SLICE) {
                 yielding = true;
                 res.pause();
-                // Resumed on a later turn, with a fresh slice, in the order the streams yielded.
-                this.#yieldStream(() => {
+                // Queued after the turn's reset: it runs with a fresh slice.
+                setImmediate(() => {
                   yielding = false;
                   if (finished || aborted) return;
                   drain();
@@ -231,7 +234,7 @@ export class KubeHttp {
                 r.destroy(new KubeApiError(status, undefined, `${what}: a watch event is not JSON`));
                 return;
               }
-              this.#countEvent();
+              countTurn();
               onEvent(String(ev.type ?? ''), ev.object);
               if (finished || aborted) return;
             }
@@ -258,40 +261,6 @@ export class KubeHttp {
         req?.destroy();
       },
     };
-  }
-
-  /** Counts a watch event against this turn's WATCH_SLICE. */
-  #countEvent(): void {
-    this.#eventsInTurn++;
-    this.#armTurn();
-  }
-
-  /** A stream over this turn's budget: `resume` runs on a later turn, after those before it. */
-  #yieldStream(resume: () => void): void {
-    this.#yielded.push(resume);
-    this.#armTurn();
-  }
-
-  /**
-   * On the next turn (check phase): a fresh budget, and the paused streams resumed in order
-   * while it lasts. Those not reached keep their place ahead of any that pause again, so a
-   * stream with a long burst cannot starve the others.
-   */
-  #armTurn(): void {
-    if (this.#turnArmed) return;
-    this.#turnArmed = true;
-    setImmediate(() => {
-      this.#turnArmed = false;
-      this.#eventsInTurn = 0;
-      const waiting = this.#yielded;
-      this.#yielded = [];
-      let i = 0;
-      while (i < waiting.length && this.#eventsInTurn < WATCH_SLICE) (waiting[i++] as () => void)();
-      if (i < waiting.length) {
-        this.#yielded = [...waiting.slice(i), ...this.#yielded];
-        this.#armTurn();
-      }
-    });
   }
 
   /** Closes every pooled connection; requests after this fail. */

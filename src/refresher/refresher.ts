@@ -71,62 +71,6 @@ export const REFRESH_SLICE = 64;
 
 /** Lets the event loop turn (I/O, admission requests waiting) before more synchronous work. */
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/**
- * Sync steps run per turn of the event loop: a step is a sync's start, or its continuation after
- * an API answer (compare the target, hash, build and send the next request). Sixteen syncs in
- * flight whose answers arrive in one read of the sockets would otherwise all continue in the
- * turn that read them, one stretch that admission requests which arrived meanwhile wait for
- * (bench/RESULTS.md, "Admission under refresh"); beyond this many, a step waits for the next turn.
- */
-export const SYNC_STEPS_PER_TURN = 4;
-
-/**
- * At most `perTurn` passes per turn of the event loop (from one check phase to the next): a
- * pass beyond them waits, in order, for a later turn, which releases up to `perTurn` waiters
- * in its check phase — after the poll phase has handled the I/O (admission requests) that
- * arrived meanwhile.
- */
-export class TurnGate {
-  readonly #perTurn: number;
-  readonly #waiting: (() => void)[] = [];
-  #used = 0;
-  #armed = false;
-
-  constructor(perTurn: number) {
-    this.#perTurn = Math.max(1, perTurn);
-  }
-
-  /** Waits until this turn, or a later one, has a pass left (undefined: this turn has). */
-  pass(): Promise<void> | undefined {
-    this.#arm();
-    if (this.#waiting.length === 0 && this.#used < this.#perTurn) {
-      this.#used++;
-      return undefined;
-    }
-    return new Promise<void>((resolve) => this.#waiting.push(resolve));
-  }
-
-  /** Passes waiting for a later turn. */
-  get waiting(): number {
-    return this.#waiting.length;
-  }
-
-  #arm(): void {
-    if (this.#armed) return;
-    this.#armed = true;
-    setImmediate(() => {
-      this.#armed = false;
-      this.#used = 0;
-      while (this.#used < this.#perTurn && this.#waiting.length > 0) {
-        this.#used++;
-        (this.#waiting.shift() as () => void)();
-      }
-      // The released continue in this check phase; the rest wait for the next turn.
-      if (this.#waiting.length > 0) this.#arm();
-    });
-  }
-}
 const BACKOFF_CAP_MS = 300_000;
 
 export interface PlaceholderSyncer {
@@ -161,8 +105,6 @@ export interface RefresherOptions {
   shards?: number;
   /** Kinds generic targets may be (`--generic-target-kinds`); none by default. */
   genericTargetKinds?: readonly string[];
-  /** Sync steps per turn of the event loop (TurnGate). Default SYNC_STEPS_PER_TURN. */
-  stepsPerTurn?: number;
 }
 
 interface EsState {
@@ -234,14 +176,12 @@ export class Refresher {
   #timer: { cancel(): void; at: number } | undefined;
   #ticking: Promise<number> | undefined;
   #kube: KubeWriter;
-  readonly #gate: TurnGate;
 
   constructor(opts: RefresherOptions) {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
     this.#shards = Math.max(1, opts.shards ?? 1);
-    this.#gate = new TurnGate(opts.stepsPerTurn ?? SYNC_STEPS_PER_TURN);
-    this.#kube = guardWrites(opts.kube, (ns) => this.#owns(ns), this.#gate);
+    this.#kube = guardWrites(opts.kube, (ns) => this.#owns(ns));
   }
 
   /** True while this replica owns anything to refresh. */
@@ -639,7 +579,6 @@ export class Refresher {
         while (i < round.length) {
           const item = round[i++] as { key: string; due: number };
           if (!this.#ownsKey(item.key)) continue;
-          await this.#gate.pass();
           started++;
           const p = this.#run(item.key, item.due);
           this.#inFlight.set(item.key, p);
@@ -1066,76 +1005,66 @@ export function backoff(failures: number, err: unknown): number {
  * Every write first checks ownership of the object's namespace: a replica that lost the shard
  * (or stopped) writes nothing more.
  */
-function guardWrites(kube: KubeWriter, owns: (namespace: string) => boolean, gate: TurnGate): KubeWriter {
+function guardWrites(kube: KubeWriter, owns: (namespace: string) => boolean): KubeWriter {
   const check = (namespace: string | undefined) => {
     if (!owns(namespace ?? 'default')) throw new NotLeaderError();
   };
-  // The sync continues after each answer only when this turn of the loop has a step left.
-  const step = async <T>(call: () => Promise<T>): Promise<T> => {
-    try {
-      return await call();
-    } finally {
-      await gate.pass();
-    }
-  };
   return {
-    getSecret: (ns, name) => step(() => kube.getSecret(ns, name)),
-    getConfigMap: (ns, name) => step(() => kube.getConfigMap(ns, name)),
+    getSecret: (ns, name) => kube.getSecret(ns, name),
+    getConfigMap: (ns, name) => kube.getConfigMap(ns, name),
     createSecret: async (ns, s) => {
       check(ns);
-      return step(() => kube.createSecret(ns, s));
+      return kube.createSecret(ns, s);
     },
     replaceSecret: async (ns, s) => {
       check(ns);
-      return step(() => kube.replaceSecret(ns, s));
+      return kube.replaceSecret(ns, s);
     },
     deleteSecret: async (ns, name) => {
       check(ns);
-      return step(() => kube.deleteSecret(ns, name));
+      return kube.deleteSecret(ns, name);
     },
     createConfigMap: async (ns, cm) => {
       check(ns);
       if (!kube.createConfigMap) throw new Error('this writer cannot write ConfigMaps');
-      return step(() => (kube.createConfigMap as NonNullable<KubeWriter['createConfigMap']>)(ns, cm));
+      return kube.createConfigMap(ns, cm);
     },
     replaceConfigMap: async (ns, cm) => {
       check(ns);
       if (!kube.replaceConfigMap) throw new Error('this writer cannot write ConfigMaps');
-      return step(() => (kube.replaceConfigMap as NonNullable<KubeWriter['replaceConfigMap']>)(ns, cm));
+      return kube.replaceConfigMap(ns, cm);
     },
     deleteConfigMap: async (ns, name) => {
       check(ns);
       if (!kube.deleteConfigMap) throw new Error('this writer cannot write ConfigMaps');
-      return step(() => (kube.deleteConfigMap as NonNullable<KubeWriter['deleteConfigMap']>)(ns, name));
+      return kube.deleteConfigMap(ns, name);
     },
     getObject: async (apiVersion, kind, ns, name) => {
       if (!kube.getObject) throw new Error('this writer cannot read custom resources');
-      return step(() => (kube.getObject as NonNullable<KubeWriter['getObject']>)(apiVersion, kind, ns, name));
+      return kube.getObject(apiVersion, kind, ns, name);
     },
     createObject: async (ns, obj) => {
       check(ns);
       if (!kube.createObject) throw new Error('this writer cannot write custom resources');
-      return step(() => (kube.createObject as NonNullable<KubeWriter['createObject']>)(ns, obj));
+      return kube.createObject(ns, obj);
     },
     replaceObject: async (ns, obj) => {
       check(ns);
       if (!kube.replaceObject) throw new Error('this writer cannot write custom resources');
-      return step(() => (kube.replaceObject as NonNullable<KubeWriter['replaceObject']>)(ns, obj));
+      return kube.replaceObject(ns, obj);
     },
     deleteObject: async (apiVersion, kind, ns, name) => {
       check(ns);
       if (!kube.deleteObject) throw new Error('this writer cannot write custom resources');
-      return step(() =>
-        (kube.deleteObject as NonNullable<KubeWriter['deleteObject']>)(apiVersion, kind, ns, name),
-      );
+      return kube.deleteObject(apiVersion, kind, ns, name);
     },
     updateExternalSecretStatus: async (es, status) => {
       check(es.metadata?.namespace);
-      return step(() => kube.updateExternalSecretStatus(es, status));
+      return kube.updateExternalSecretStatus(es, status);
     },
     createEvent: async (e) => {
       check(e.involved.metadata?.namespace);
-      return step(() => kube.createEvent(e));
+      return kube.createEvent(e);
     },
   };
 }

@@ -8,7 +8,7 @@
  */
 import t from 'tap';
 import type { Secret } from '../../src/api/types.ts';
-import { KubeHttp, WATCH_SLICE } from '../../src/kube/http.ts';
+import { WATCH_SLICE } from '../../src/kube/http.ts';
 import { Informer } from '../../src/kube/informer.ts';
 import { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
 import { until } from './helpers.ts';
@@ -155,68 +155,4 @@ t.test('a relist after 410 Gone hands its objects over in slices too', async (t)
   const most = Math.max(...perTurn.values());
   t.ok(most <= WATCH_SLICE, `at most ${WATCH_SLICE} objects per turn of the loop (most: ${most})`);
   t.ok(api.requests({ verb: 'list' }).length >= 2, 'delivered by a relist');
-});
-
-t.test('two streams with bursts share one slice a turn, neither starved', async (t) => {
-  const api = await KubeApiServer.start({ bookmarkIntervalMs: 3_600_000 });
-  t.teardown(() => api.close());
-  // Every informer of a process shares one KubeHttp, and so one budget per turn.
-  const http = new KubeHttp(api.kubeConfig());
-  t.teardown(() => http.close());
-  const informer = (group: string) =>
-    new Informer<Secret>(http, {
-      path: '/api/v1/secrets',
-      apiVersion: 'v1',
-      kind: 'Secret',
-      labelSelector: `burst=${group}`,
-    });
-  const a = informer('a');
-  const b = informer('b');
-  t.teardown(() => Promise.all([a.stop(), b.stop()]));
-  a.start();
-  b.start();
-  await Promise.all([a.synced, b.synced]);
-  await until(() => a.healthy() && b.healthy(), 'watching');
-
-  let turn = 0;
-  let probing = true;
-  const probe = () => {
-    turn++;
-    if (probing) setImmediate(probe);
-  };
-  setImmediate(probe);
-  t.teardown(() => {
-    probing = false;
-  });
-  const perTurn = new Map<number, number>();
-  const turns = { a: [] as number[], b: [] as number[] };
-  for (const [inf, group] of [
-    [a, 'a'],
-    [b, 'b'],
-  ] as const) {
-    inf.on('add', () => {
-      turns[group].push(turn);
-      perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1);
-    });
-  }
-  // Stream a's burst is written first, in full, then b's.
-  const n = 1500;
-  for (const group of ['a', 'b']) {
-    for (let i = 0; i < n; i++) {
-      api.put({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: `${group}${i}`, namespace: 'ns', labels: { burst: group } },
-        data: { v: 'MA==' },
-      });
-    }
-  }
-  await until(() => turns.a.length === n && turns.b.length === n, 'every event delivered');
-  probing = false;
-  const most = Math.max(...perTurn.values());
-  t.ok(most <= WATCH_SLICE, `at most ${WATCH_SLICE} events per turn over both streams (most: ${most})`);
-  t.ok(perTurn.size >= Math.ceil((2 * n) / WATCH_SLICE), `spread over ${perTurn.size} turns`);
-  const lastA = Math.max(...turns.a);
-  const firstB = Math.min(...turns.b);
-  t.ok(firstB < lastA, `b's events began before a's burst was over (turn ${firstB} < ${lastA})`);
 });
