@@ -154,7 +154,38 @@ t.test('startInformers feeds the registry and reports health and the metric', as
   await until(() => registry.getNamespace('team') !== undefined, 'namespace in registry');
   await until(() => registry.getStore('ClusterSecretStore', 'cs', undefined) !== undefined, 'cluster store');
   t.equal(registry.getNamespace('team')?.metadata?.labels?.env, 'prod');
+  const seen: Secret[] = [];
+  set.managedSecrets.on('update', (s) => seen.push(s));
   await until(() => set.managedSecrets.cache.size === 1, 'managed secret cached');
+  t.same(
+    set.managedSecrets.get('team', 'm'),
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: 'm',
+        namespace: 'team',
+        resourceVersion: api.get('secrets', 'team', 'm')?.metadata?.resourceVersion,
+      },
+    },
+    'the managed Secrets cache keeps identity and resourceVersion only',
+  );
+  api.put({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: 'm',
+      namespace: 'team',
+      labels: { 'reconcile.external-secrets.io/managed': 'true' },
+      annotations: { note: 'edited' },
+    },
+  });
+  await until(() => seen.length === 1, 'managed secret updated');
+  t.equal(
+    seen[0]?.metadata?.annotations?.note,
+    'edited',
+    'its handlers still get the whole (projected) Secret',
+  );
   t.equal(set.placeholderSecrets.cache.size, 0);
   api.remove('secretstores', 'team', 'st');
   await until(() => registry.getStore('SecretStore', 'st', 'team') === undefined, 'store removed');
