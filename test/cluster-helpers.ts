@@ -19,6 +19,7 @@ import { createCertificates, serviceDnsNames } from '../src/server/certs.ts';
 import { type RunningServer, startServer } from '../src/server/serve.ts';
 import { AwsSecretsManagerFake } from './fakes/aws-secrets-manager.ts';
 import { KubeApiServer, type KubeApiServerOptions } from './fakes/kube-apiserver/index.ts';
+import { request } from './helpers/https.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -216,4 +217,39 @@ export function targetData(api: KubeApiServer, name: string): Record<string, str
   const s = api.get('secrets', 'default', `${name}-target`) as { data?: Record<string, string> } | undefined;
   if (!s) return undefined;
   return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, unb64(v)]));
+}
+
+/** Where a placeholder Secret reads its values: a store, and the refresh interval annotation. */
+export interface PlaceholderSource {
+  store: string;
+  storeKind?: 'SecretStore' | 'ClusterSecretStore';
+  refreshInterval?: string;
+}
+
+/**
+ * Applies a placeholder Secret through the API-server double (so through the admission webhook, as
+ * kubectl would) whose `password` is `${ref:REF}`; resolves to the HTTP answer.
+ */
+export function createPlaceholder(
+  api: KubeApiServer,
+  namespace: string,
+  name: string,
+  ref: string,
+  source: PlaceholderSource,
+): Promise<{ status: number }> {
+  const annotations: Record<string, string> = {
+    'esw.io/store': source.store,
+    'esw.io/store-kind': source.storeKind ?? 'ClusterSecretStore',
+  };
+  if (source.refreshInterval !== undefined) annotations['esw.io/refresh-interval'] = source.refreshInterval;
+  return request(
+    `${api.url}/api/v1/namespaces/${namespace}/secrets`,
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name, namespace, labels: { 'esw.io/inject': 'true' }, annotations },
+      stringData: { password: `\${ref:${ref}}` },
+    },
+    { ca: api.caPem, headers: { authorization: 'Bearer admin-token' } },
+  );
 }

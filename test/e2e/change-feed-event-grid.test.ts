@@ -18,7 +18,7 @@ import { isSystemEvent } from '@azure/eventgrid';
 import t from 'tap';
 import type { KubeObject } from '../../src/api/types.ts';
 import type { Metrics } from '../../src/observability/metrics.ts';
-import { b64, startCluster, unb64, waitFor } from '../cluster-helpers.ts';
+import { b64, createPlaceholder, startCluster, unb64, waitFor } from '../cluster-helpers.ts';
 import { keyVaultEvent, subscribeWebhook, toCloudEvent } from '../fakes/azure-event-grid.ts';
 import { AZURE_FAKE_TENANT, AzureKeyVaultFake } from '../fakes/azure-keyvault.ts';
 import type { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
@@ -169,25 +169,10 @@ t.test('Azure change feed (Key Vault → Event Grid → the webhook)', async (t)
     follower.runtime.registry.getStore('ClusterSecretStore', 'azure-cluster', undefined),
   );
 
-  const ph = await request(
-    `${api.url}/api/v1/namespaces/team-b/secrets`,
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: {
-        name: 'ph-db',
-        namespace: 'team-b',
-        labels: { 'esw.io/inject': 'true' },
-        annotations: {
-          'esw.io/store': 'azure-cluster',
-          'esw.io/store-kind': 'ClusterSecretStore',
-          'esw.io/refresh-interval': '1h',
-        },
-      },
-      stringData: { password: `\${ref:${KEY}}` },
-    },
-    { ca: api.caPem, headers: { authorization: 'Bearer admin-token' } },
-  );
+  const ph = await createPlaceholder(api, 'team-b', 'ph-db', KEY, {
+    store: 'azure-cluster',
+    refreshInterval: '1h',
+  });
   t.equal(ph.status, 201);
   const dependents: [string, string][] = [
     ['default', 'db-a-target'],

@@ -12,11 +12,10 @@
 import t from 'tap';
 import type { KubeObject } from '../../src/api/types.ts';
 import type { Metrics } from '../../src/observability/metrics.ts';
-import { startCluster, unb64, waitFor } from '../cluster-helpers.ts';
+import { createPlaceholder, startCluster, unb64, waitFor } from '../cluster-helpers.ts';
 import { GcpPubSubFake, GrpcCode } from '../fakes/gcp-pubsub.ts';
 import { GcpSecretManagerFake } from '../fakes/gcp-secret-manager.ts';
 import type { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
-import { request } from '../helpers/https.ts';
 
 const CANARY = `CANARY-gfeed-${Math.random().toString(36).slice(2, 8)}`;
 const PROJECT = 'my-project';
@@ -117,25 +116,10 @@ t.test('GCP change feed (Secret Manager notifications → Pub/Sub streaming pull
     endpoints: { gcp: { host: sm.host, port: sm.port, insecure: true }, gcpPubsub: pubsub.endpoint },
   });
   await waitFor('ready', () => replica.server.readiness().ready || undefined);
-  const ph = await request(
-    `${api.url}/api/v1/namespaces/team-b/secrets`,
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: {
-        name: 'ph-db',
-        namespace: 'team-b',
-        labels: { 'esw.io/inject': 'true' },
-        annotations: {
-          'esw.io/store': 'gcp-cluster',
-          'esw.io/store-kind': 'ClusterSecretStore',
-          'esw.io/refresh-interval': '1h',
-        },
-      },
-      stringData: { password: `\${ref:${KEY}#password}` },
-    },
-    { ca: api.caPem, headers: { authorization: 'Bearer admin-token' } },
-  );
+  const ph = await createPlaceholder(api, 'team-b', 'ph-db', `${KEY}#password`, {
+    store: 'gcp-cluster',
+    refreshInterval: '1h',
+  });
   t.equal(ph.status, 201);
   const dependents: [string, string][] = [
     ['default', 'db-a-target'],

@@ -10,10 +10,9 @@
 import t from 'tap';
 import type { KubeObject } from '../../src/api/types.ts';
 import type { Metrics } from '../../src/observability/metrics.ts';
-import { startCluster, unb64, waitFor } from '../cluster-helpers.ts';
+import { createPlaceholder, startCluster, unb64, waitFor } from '../cluster-helpers.ts';
 import { AwsSqsFake } from '../fakes/aws-sqs.ts';
 import type { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
-import { request } from '../helpers/https.ts';
 
 const CANARY = `CANARY-feed-${Math.random().toString(36).slice(2, 8)}`;
 const QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/esw-changes';
@@ -123,25 +122,10 @@ t.test('AWS change feed (EventBridge → SQS)', async (t) => {
     endpoints: { awsSqs: sqs.endpoint },
   });
   await waitFor('ready', () => replica.server.readiness().ready || undefined);
-  const ph = await request(
-    `${api.url}/api/v1/namespaces/team-b/secrets`,
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: {
-        name: 'ph-db',
-        namespace: 'team-b',
-        labels: { 'esw.io/inject': 'true' },
-        annotations: {
-          'esw.io/store': 'aws-cluster',
-          'esw.io/store-kind': 'ClusterSecretStore',
-          'esw.io/refresh-interval': '1h',
-        },
-      },
-      stringData: { password: `\${ref:${KEY}#password}` },
-    },
-    { ca: api.caPem, headers: { authorization: 'Bearer admin-token' } },
-  );
+  const ph = await createPlaceholder(api, 'team-b', 'ph-db', `${KEY}#password`, {
+    store: 'aws-cluster',
+    refreshInterval: '1h',
+  });
   t.equal(ph.status, 201);
   const dependents: [string, string][] = [
     ['default', 'db-a-target'],

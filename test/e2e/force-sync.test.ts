@@ -8,7 +8,7 @@
 import t from 'tap';
 import type { KubeObject } from '../../src/api/types.ts';
 import type { Metrics } from '../../src/observability/metrics.ts';
-import { b64, startCluster, unb64, waitFor } from '../cluster-helpers.ts';
+import { b64, createPlaceholder, startCluster, unb64, waitFor } from '../cluster-helpers.ts';
 import type { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
 import { request } from '../helpers/https.ts';
 
@@ -96,30 +96,16 @@ t.test('force-sync on every kind', async (t) => {
   });
   // 24 ExternalSecrets on the SecretStore (one key each), a placeholder Secret on the 25th key;
   // three keys read through the ClusterSecretStore from two namespaces.
-  const local = { name: 'aws-store', kind: 'SecretStore' };
-  const cluster = { name: 'aws-cluster', kind: 'ClusterSecretStore' };
+  const local = { name: 'aws-store', kind: 'SecretStore' as const };
+  const cluster = { name: 'aws-cluster', kind: 'ClusterSecretStore' as const };
   for (const [i, k] of KEYS.slice(0, 24).entries()) api.put(es(`es-${i}`, 'default', k, local));
   api.put(es('css-a', 'default', 'push/k00', cluster));
   api.put(es('css-b', 'team-b', 'push/k01', cluster));
 
   const replica = await startReplica('esw-0', undefined, { cacheTtlMs: 600_000 });
   await waitFor('ready', () => replica.server.readiness().ready || undefined);
-  const placeholder = (namespace: string, name: string, key: string, store: { name: string; kind: string }) =>
-    request(
-      `${api.url}/api/v1/namespaces/${namespace}/secrets`,
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: {
-          name,
-          namespace,
-          labels: { 'esw.io/inject': 'true' },
-          annotations: { 'esw.io/store': store.name, 'esw.io/store-kind': store.kind },
-        },
-        stringData: { password: `\${ref:${key}#password}` },
-      },
-      { ca: api.caPem, headers: { authorization: 'Bearer admin-token' } },
-    );
+  const placeholder = (namespace: string, name: string, key: string, store: typeof local | typeof cluster) =>
+    createPlaceholder(api, namespace, name, `${key}#password`, { store: store.name, storeKind: store.kind });
   t.equal((await placeholder('default', 'ph-local', KEYS[24] as string, local)).status, 201);
   t.equal((await placeholder('team-b', 'ph-cluster', 'push/k02', cluster)).status, 201);
   await waitFor('every target synced', () =>
