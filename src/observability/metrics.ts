@@ -211,6 +211,8 @@ export class ObjectSeries<L extends string = string> {
   readonly labelNames: readonly L[];
   readonly aggregator = 'sum' as const;
   readonly #series = new Map<string, { labels: LabelSet<L>; text: string; value: number }>();
+  /** Series keys by object (`namespace` and `name` labels), so an object's series go at once. */
+  readonly #byObject = new Map<string, Set<string>>();
 
   constructor(cfg: {
     name: string;
@@ -242,6 +244,20 @@ export class ObjectSeries<L extends string = string> {
   /** Drops every series (prom-client's Registry.resetMetrics). */
   reset(): void {
     this.#series.clear();
+    this.#byObject.clear();
+  }
+
+  /**
+   * Drops every series of one object (its `namespace` and `name` labels), as ESO removes an
+   * ExternalSecret's series when it is deleted: otherwise each name ever created stays in memory
+   * and in every scrape.
+   */
+  removeObject(namespace: string, name: string): void {
+    const id = objectId(namespace, name);
+    const keys = this.#byObject.get(id);
+    if (!keys) return;
+    for (const key of keys) this.#series.delete(key);
+    this.#byObject.delete(id);
   }
 
   get size(): number {
@@ -290,9 +306,17 @@ export class ObjectSeries<L extends string = string> {
       }
       s = { labels: own, text: `${this.name}${parts.length ? `{${parts.join(',')}}` : ''}`, value: 0 };
       this.#series.set(key, s);
+      const id = objectId(String(own['namespace' as L] ?? ''), String(own['name' as L] ?? ''));
+      const keys = this.#byObject.get(id);
+      if (keys) keys.add(key);
+      else this.#byObject.set(id, new Set([key]));
     }
     return s;
   }
+}
+
+function objectId(namespace: string, name: string): string {
+  return `${namespace}\u0000${name}`;
 }
 
 /**

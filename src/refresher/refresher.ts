@@ -250,6 +250,7 @@ export class Refresher {
     this.#es.delete(key);
     this.#queue.remove(key);
     this.#triggers.delete(key);
+    this.#forgetSeries(prev.es);
     if (this.#targets.get(prev.target) === key) this.#targets.delete(prev.target);
     this.#indexSources(key, prev.es, undefined);
   }
@@ -522,7 +523,11 @@ export class Refresher {
       const shard = shardOf(state.es.metadata?.namespace ?? 'default', this.#shards);
       if (has(shard) && !had(shard)) {
         if (!this.#queue.has(key) && !state.done) this.#scheduleFirst(key, state);
-      } else if (!has(shard) && had(shard)) this.#queue.remove(key);
+      } else if (!has(shard) && had(shard)) {
+        this.#queue.remove(key);
+        // Its new owner reports it: a stale Ready series here would be counted twice.
+        this.#forgetSeries(state.es);
+      }
     }
     for (const [key, state] of this.#ph) {
       const shard = shardOf(state.secret.metadata?.namespace ?? 'default', this.#shards);
@@ -868,6 +873,17 @@ export class Refresher {
         nextSlot(this.#now(), interval, this.#planner.phase(state.group, state.seed, interval)),
       );
     }
+  }
+
+  /** Drops the per-ExternalSecret metric series of `es` (deleted, or its shard now owned elsewhere). */
+  #forgetSeries(es: ExternalSecret): void {
+    const m = this.#opts.metrics;
+    if (!m) return;
+    const ns = es.metadata?.namespace ?? 'default';
+    const name = es.metadata?.name ?? '';
+    m.syncCalls.removeObject(ns, name);
+    m.syncErrors.removeObject(ns, name);
+    m.statusCondition.removeObject(ns, name);
   }
 
   #setCondition(labels: { name: string; namespace: string }, status: 'True' | 'False'): void {
