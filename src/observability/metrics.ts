@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { TallyCounter, TallyHistogram } from './tally.ts';
+import { Tally, TallyCounter, TallyHistogram, type TallyOptions } from './tally.ts';
 
 /** Buckets of the API server's own webhook latency histogram, in seconds. */
 export const ADMISSION_BUCKETS = [0.005, 0.025, 0.1, 0.5, 1, 2.5, 10];
@@ -204,46 +204,32 @@ type LabelSet<L extends string> = Record<L, string | number>;
  * Registered on a prom-client Registry like its own metrics (`registry.metrics()` writes the
  * same text); labels, as everywhere, never hold a key or a value.
  */
-export class ObjectSeries<L extends string = string> {
-  readonly name: string;
-  readonly help: string;
+export class ObjectSeries<L extends string = string> extends Tally<L, { text: string; value: number }> {
   readonly type: 'counter' | 'gauge';
-  readonly labelNames: readonly L[];
   readonly aggregator = 'sum' as const;
-  readonly #series = new Map<string, { labels: LabelSet<L>; text: string; value: number }>();
   /** Series keys by object (`namespace` and `name` labels), so an object's series go at once. */
   readonly #byObject = new Map<string, Set<string>>();
 
-  constructor(cfg: {
-    name: string;
-    help: string;
-    type: 'counter' | 'gauge';
-    labelNames: readonly L[];
-    registers?: Registry[];
-  }) {
-    this.name = cfg.name;
-    this.help = cfg.help;
+  constructor(cfg: TallyOptions<L> & { type: 'counter' | 'gauge' }) {
+    super(cfg);
     this.type = cfg.type;
-    this.labelNames = cfg.labelNames;
-    for (const r of cfg.registers ?? [])
-      r.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
   }
 
   /** Adds to a series (a counter only goes up). */
   inc(labels: LabelSet<L>, by = 1): void {
     if (this.type === 'counter' && !(by >= 0)) throw new Error(`${this.name}: a counter only goes up`);
-    this.#entry(labels).value += by;
+    this.entry(labels).value += by;
   }
 
   /** Sets a gauge's series. */
   set(labels: LabelSet<L>, value: number): void {
     if (this.type !== 'gauge') throw new Error(`${this.name}: set on a ${this.type}`);
-    this.#entry(labels).value = value;
+    this.entry(labels).value = value;
   }
 
   /** Drops every series (prom-client's Registry.resetMetrics). */
-  reset(): void {
-    this.#series.clear();
+  override reset(): void {
+    super.reset();
     this.#byObject.clear();
   }
 
@@ -256,12 +242,12 @@ export class ObjectSeries<L extends string = string> {
     const id = objectId(namespace, name);
     const keys = this.#byObject.get(id);
     if (!keys) return;
-    for (const key of keys) this.#series.delete(key);
+    for (const key of keys) this.entries.delete(key);
     this.#byObject.delete(id);
   }
 
   get size(): number {
-    return this.#series.size;
+    return this.entries.size;
   }
 
   /** prom-client's metric shape: what `registry.metrics()` and `getMetricsAsJSON()` read. */
@@ -270,9 +256,9 @@ export class ObjectSeries<L extends string = string> {
     help: string;
     type: 'counter' | 'gauge';
     aggregator: 'sum';
-    values: { labels: LabelSet<L>; value: number }[];
+    values: { labels: Record<string, string | number>; value: number }[];
   }> {
-    const values = [...this.#series.values()].map((s) => ({ labels: { ...s.labels }, value: s.value }));
+    const values = [...this.entries.values()].map((s) => ({ labels: { ...s.labels }, value: s.entry.value }));
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
@@ -283,35 +269,24 @@ export class ObjectSeries<L extends string = string> {
       `# TYPE ${escapeText(this.name)} ${this.type}`,
     ];
     let n = 0;
-    for (const s of this.#series.values()) {
+    for (const s of this.entries.values()) {
       if (n > 0 && n % METRICS_SLICE === 0) await nextTurn();
       n++;
-      lines.push(`${s.text} ${valueText(s.value)}`);
+      lines.push(`${s.entry.text} ${valueText(s.entry.value)}`);
     }
     return lines.join('\n');
   }
 
-  #entry(labels: LabelSet<L>): { labels: LabelSet<L>; text: string; value: number } {
-    let key = '';
-    for (const l of this.labelNames) key += `${labels[l] ?? ''}\u0000`;
-    let s = this.#series.get(key);
-    if (!s) {
-      const own = {} as LabelSet<L>;
-      const parts: string[] = [];
-      for (const l of this.labelNames) {
-        const v = labels[l];
-        if (v === undefined) continue;
-        own[l] = v;
-        parts.push(`${l}="${typeof v === 'string' ? escapeText(v).replace(/"/g, '\\"') : v}"`);
-      }
-      s = { labels: own, text: `${this.name}${parts.length ? `{${parts.join(',')}}` : ''}`, value: 0 };
-      this.#series.set(key, s);
-      const id = objectId(String(own['namespace' as L] ?? ''), String(own['name' as L] ?? ''));
-      const keys = this.#byObject.get(id);
-      if (keys) keys.add(key);
-      else this.#byObject.set(id, new Set([key]));
-    }
-    return s;
+  /** A series' `name{labels}` text, escaped once; indexed by its object. */
+  protected create(labels: Record<string, string | number>, key: string): { text: string; value: number } {
+    const parts: string[] = [];
+    for (const [l, v] of Object.entries(labels))
+      parts.push(`${l}="${typeof v === 'string' ? escapeText(v).replace(/"/g, '\\"') : v}"`);
+    const id = objectId(String(labels.namespace ?? ''), String(labels.name ?? ''));
+    const keys = this.#byObject.get(id);
+    if (keys) keys.add(key);
+    else this.#byObject.set(id, new Set([key]));
+    return { text: `${this.name}${parts.length ? `{${parts.join(',')}}` : ''}`, value: 0 };
   }
 }
 

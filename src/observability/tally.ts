@@ -7,9 +7,9 @@
  */
 import type { Registry } from 'prom-client';
 
-type Labels<L extends string> = Partial<Record<L, string | number>>;
+export type Labels<L extends string> = Partial<Record<L, string | number>>;
 
-interface Options<L extends string> {
+export interface TallyOptions<L extends string> {
   name: string;
   help: string;
   labelNames: readonly L[];
@@ -23,13 +23,17 @@ interface Value {
   metricName?: string;
 }
 
-abstract class Tally<L extends string, Entry> {
+/**
+ * Series keyed by their label values (in `labelNames` order), each checked and copied once when
+ * first seen. Also the base of the per-object families (metrics.ts ObjectSeries).
+ */
+export abstract class Tally<L extends string, Entry> {
   readonly name: string;
   readonly help: string;
   readonly labelNames: readonly L[];
   protected readonly entries = new Map<string, { labels: Record<string, string | number>; entry: Entry }>();
 
-  constructor(opts: Options<L>) {
+  constructor(opts: TallyOptions<L>) {
     this.name = opts.name;
     this.help = opts.help;
     this.labelNames = opts.labelNames;
@@ -48,12 +52,13 @@ abstract class Tally<L extends string, Entry> {
     }
     const kept: Record<string, string | number> = {};
     for (const n of this.labelNames) if (labels[n] !== undefined) kept[n] = labels[n];
-    const entry = this.create();
+    const entry = this.create(kept, key);
     this.entries.set(key, { labels: kept, entry });
     return entry;
   }
 
-  protected abstract create(): Entry;
+  /** A new series' state; `labels` are its own (known names only, `labelNames` order). */
+  protected abstract create(labels: Record<string, string | number>, key: string): Entry;
 
   reset(): void {
     this.entries.clear();
@@ -92,7 +97,7 @@ export class TallyHistogram<L extends string> extends Tally<L, Buckets> {
   readonly type = 'histogram';
   readonly upperBounds: readonly number[];
 
-  constructor(opts: Options<L> & { buckets: readonly number[] }) {
+  constructor(opts: TallyOptions<L> & { buckets: readonly number[] }) {
     super(opts);
     this.upperBounds = [...opts.buckets].sort((a, b) => a - b);
   }
