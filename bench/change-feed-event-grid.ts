@@ -11,11 +11,10 @@
  *
  *   node bench/change-feed-event-grid.ts     (BENCH_ES=1000 dependents of one key; BENCH_RUNS=10 events)
  */
-import type { ExternalSecret, Secret, SecretStore } from '../src/api/types.ts';
+import type { SecretStore } from '../src/api/types.ts';
 import { silentLogger } from '../src/observability/logger.ts';
 import { createMetrics } from '../src/observability/metrics.ts';
 import { createProviders } from '../src/providers/registry.ts';
-import { Refresher } from '../src/refresher/refresher.ts';
 import { MemoryRegistry } from '../src/resolve/memory-registry.ts';
 import { StoreResolver } from '../src/resolve/resolver.ts';
 import { buildRefreshApp } from '../src/server/app.ts';
@@ -23,7 +22,7 @@ import { createCertificates } from '../src/server/certs.ts';
 import { EventGridEndpoint } from '../src/server/event-grid.ts';
 import { keyVaultEvent, subscribeWebhook } from '../test/fakes/azure-event-grid.ts';
 import { AZURE_FAKE_TENANT, AzureKeyVaultFake } from '../test/fakes/azure-keyvault.ts';
-import { MemoryKube } from '../test/refresher/memory-kube.ts';
+import { addDependents, deadline, latencyCells, timedRefresher, timeTriggers } from './feed-lib.ts';
 import { machine, saveResult } from './lib.ts';
 
 const ES_COUNT = Number(process.env.BENCH_ES ?? 1_000);
@@ -31,10 +30,6 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const KEY = 'app-db';
 const SECRET = 'bench-delivery-secret-0123456789';
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-}
 
 async function main() {
   process.env.NO_PROXY = '127.0.0.1,localhost';
@@ -87,41 +82,8 @@ async function main() {
     },
     maxAttempts: 1,
   });
-  // Every Secret write, timed.
-  const written = new Map<string, number>();
-  const kube = new MemoryKube();
-  const replace = kube.replaceSecret.bind(kube);
-  kube.replaceSecret = async (ns: string, s: Secret) => {
-    const out = await replace(ns, s);
-    written.set(s.metadata?.name ?? '', performance.now());
-    return out;
-  };
-  const create = kube.createSecret.bind(kube);
-  kube.createSecret = async (ns: string, s: Secret) => {
-    const out = await create(ns, s);
-    written.set(s.metadata?.name ?? '', performance.now());
-    return out;
-  };
-  const setTimer = (fn: () => void, ms: number) => {
-    const t = setTimeout(fn, ms);
-    return { cancel: () => clearTimeout(t) };
-  };
-  const refresher = new Refresher({ resolver, kube, logger: silentLogger(), concurrency: 16, setTimer });
-  for (let i = 0; i < ES_COUNT; i++) {
-    const es: ExternalSecret = {
-      apiVersion: 'external-secrets.io/v1',
-      kind: 'ExternalSecret',
-      metadata: { name: `es-${i}`, namespace: 'default', uid: `es-${i}`, generation: 1 },
-      spec: {
-        refreshInterval: '1h',
-        secretStoreRef: { name: 'azure', kind: 'SecretStore' },
-        target: { name: `target-${i}` },
-        data: [{ secretKey: 'password', remoteRef: { key: KEY } }],
-      },
-    };
-    refresher.upsertExternalSecret(es);
-  }
-  refresher.upsertStore(store);
+  const { refresher, written } = timedRefresher(resolver, { timers: true });
+  addDependents(refresher, ES_COUNT, store, () => ({ key: KEY }));
   refresher.start();
   // The refresh port's app over HTTPS, with the leader's hand-over (refresh at once).
   const metrics = createMetrics();
@@ -148,52 +110,40 @@ async function main() {
     schema: 'EventGridSchema',
     headers: { authorization: `Bearer ${SECRET}` },
   });
-  const deadline = Date.now() + 120_000;
-  const waitUntil = async (what: string, ok: () => boolean) => {
-    while (!ok()) {
-      if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-      await new Promise((r) => setTimeout(r, 2));
-    }
-  };
+  const waitUntil = deadline(120_000);
   await waitUntil('first sync', () => written.size === ES_COUNT);
 
-  const latencies: number[] = [];
-  const lasts: number[] = [];
   let calls = 0;
-  for (let run = 1; run <= RUNS; run++) {
-    await new Promise((r) => setTimeout(r, 50));
-    azure.put(KEY, `v${run}`);
-    azure.resetCounts();
-    written.clear();
-    const t0 = performance.now();
-    subscription.publish(keyVaultEvent({ vaultName: 'bench', vaultUrl: azure.url, objectName: KEY }));
-    const [status] = await subscription.flush();
-    if (status !== 200) throw new Error(`delivery answered ${status}`);
-    await waitUntil(`run ${run}`, () => written.size === ES_COUNT);
-    const times = [...written.values()].map((t) => t - t0).sort((a, b) => a - b);
-    latencies.push(...times);
-    lasts.push(times[times.length - 1] ?? 0);
-    calls += azure.count('GetSecret');
-  }
+  const latency = await timeTriggers({
+    runs: RUNS,
+    count: ES_COUNT,
+    written,
+    waitUntil,
+    change: async (run) => {
+      await new Promise((r) => setTimeout(r, 50));
+      azure.put(KEY, `v${run}`);
+      azure.resetCounts();
+    },
+    trigger: async () => {
+      subscription.publish(keyVaultEvent({ vaultName: 'bench', vaultUrl: azure.url, objectName: KEY }));
+      const [status] = await subscription.flush();
+      if (status !== 200) throw new Error(`delivery answered ${status}`);
+    },
+    done: () => {
+      calls += azure.count('GetSecret');
+    },
+  });
   await refresher.stop();
   await app.close();
   await resolver.close();
   await azure.close();
-  latencies.sort((a, b) => a - b);
-  const result = {
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    lastMs: Math.max(...lasts),
-    callsPerEvent: calls / RUNS,
-  };
+  const result = { ...latency, callsPerEvent: calls / RUNS };
   console.log(`\n${machine()}\n${ES_COUNT} ExternalSecrets of one key, ${RUNS} Event Grid deliveries\n`);
   console.log(
     '| dependents | p50 delivery to Secret written | p99 | last Secret | provider calls per event |',
   );
   console.log('|---:|---:|---:|---:|---:|');
-  console.log(
-    `| ${ES_COUNT} | ${result.p50Ms.toFixed(0)} ms | ${result.p99Ms.toFixed(0)} ms | ${result.lastMs.toFixed(0)} ms | ${result.callsPerEvent} |`,
-  );
+  console.log(`| ${ES_COUNT} | ${latencyCells(result)} | ${result.callsPerEvent} |`);
   const file = await saveResult('change-feed-event-grid', { esCount: ES_COUNT, runs: RUNS, ...result });
   console.log(`written to ${file}`);
 }

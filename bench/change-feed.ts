@@ -13,21 +13,27 @@
  *   node bench/change-feed.ts     (BENCH_ES=1000 dependents of one key; BENCH_RUNS=10 events;
  *                                  BENCH_PROVIDER=aws (default) or gcp)
  */
-import type { ExternalSecret, Secret, SecretStore } from '../src/api/types.ts';
+import type { SecretStore } from '../src/api/types.ts';
 import { ChangeFeeds } from '../src/feeds/change-feeds.ts';
 import { silentLogger } from '../src/observability/logger.ts';
 import { createMetrics } from '../src/observability/metrics.ts';
 import { awsProvider } from '../src/providers/aws/index.ts';
 import { gcpSmProvider } from '../src/providers/gcpsm/index.ts';
 import type { Provider } from '../src/providers/types.ts';
-import { Refresher } from '../src/refresher/refresher.ts';
 import { MemoryRegistry } from '../src/resolve/memory-registry.ts';
 import { StoreResolver } from '../src/resolve/resolver.ts';
 import { AwsSecretsManagerFake } from '../test/fakes/aws-secrets-manager.ts';
 import { AwsSqsFake } from '../test/fakes/aws-sqs.ts';
 import { GcpPubSubFake } from '../test/fakes/gcp-pubsub.ts';
 import { GcpSecretManagerFake } from '../test/fakes/gcp-secret-manager.ts';
-import { MemoryKube } from '../test/refresher/memory-kube.ts';
+import {
+  addDependents,
+  awsSecretStore,
+  deadline,
+  latencyCells,
+  timedRefresher,
+  timeTriggers,
+} from './feed-lib.ts';
 import { machine, saveResult } from './lib.ts';
 
 const ES_COUNT = Number(process.env.BENCH_ES ?? 1_000);
@@ -38,10 +44,6 @@ const QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/esw-changes';
 const KEY = 'app/db';
 const GCP_KEY = 'app-db';
 const ARN = `arn:aws:secretsmanager:us-east-1:123456789012:secret:${KEY}-AbCdEf`;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-}
 
 function event(): string {
   return JSON.stringify({
@@ -67,38 +69,7 @@ async function awsBackend(registry: MemoryRegistry): Promise<Backend> {
   const sqs = await AwsSqsFake.start();
   sqs.create(QUEUE);
   aws.put(KEY, '{"password":"v0"}');
-  registry.upsert({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'aws', namespace: 'default' },
-    data: { id: Buffer.from('AKID').toString('base64'), secret: Buffer.from('SECRET').toString('base64') },
-  } as never);
-  const store: SecretStore = {
-    apiVersion: 'external-secrets.io/v1',
-    kind: 'SecretStore',
-    metadata: {
-      name: 'aws',
-      namespace: 'default',
-      uid: 'u1',
-      resourceVersion: '1',
-      generation: 1,
-      annotations: { 'esw.io/change-feed': QUEUE },
-    },
-    spec: {
-      provider: {
-        aws: {
-          service: 'SecretsManager',
-          region: 'us-east-1',
-          auth: {
-            secretRef: {
-              accessKeyIDSecretRef: { name: 'aws', key: 'id' },
-              secretAccessKeySecretRef: { name: 'aws', key: 'secret' },
-            },
-          },
-        },
-      },
-    },
-  };
+  const store = awsSecretStore(registry, { 'esw.io/change-feed': QUEUE });
   const resolver = new StoreResolver({
     registry,
     secrets: registry,
@@ -186,50 +157,13 @@ async function main() {
   const backend = PROVIDER === 'gcp' ? await gcpBackend(registry) : await awsBackend(registry);
   const { store, resolver } = backend;
   registry.upsert(store);
-  const storeRef =
-    store.kind === 'ClusterSecretStore'
-      ? { name: store.metadata?.name ?? '', kind: 'ClusterSecretStore' as const }
-      : { name: store.metadata?.name ?? '', kind: 'SecretStore' as const };
   const remoteKey = PROVIDER === 'gcp' ? GCP_KEY : KEY;
   const feedLabel =
     store.kind === 'ClusterSecretStore'
       ? `ClusterSecretStore/${store.metadata?.name}`
       : 'SecretStore/default/aws';
-  // Every Secret write, timed.
-  const written = new Map<string, number>();
-  const kube = new MemoryKube();
-  const replace = kube.replaceSecret.bind(kube);
-  kube.replaceSecret = async (ns: string, s: Secret) => {
-    const out = await replace(ns, s);
-    written.set(s.metadata?.name ?? '', performance.now());
-    return out;
-  };
-  const create = kube.createSecret.bind(kube);
-  kube.createSecret = async (ns: string, s: Secret) => {
-    const out = await create(ns, s);
-    written.set(s.metadata?.name ?? '', performance.now());
-    return out;
-  };
-  const setTimer = (fn: () => void, ms: number) => {
-    const t = setTimeout(fn, ms);
-    return { cancel: () => clearTimeout(t) };
-  };
-  const refresher = new Refresher({ resolver, kube, logger: silentLogger(), concurrency: 16, setTimer });
-  for (let i = 0; i < ES_COUNT; i++) {
-    const es: ExternalSecret = {
-      apiVersion: 'external-secrets.io/v1',
-      kind: 'ExternalSecret',
-      metadata: { name: `es-${i}`, namespace: 'default', uid: `es-${i}`, generation: 1 },
-      spec: {
-        refreshInterval: '1h',
-        secretStoreRef: storeRef,
-        target: { name: `target-${i}` },
-        data: [{ secretKey: 'password', remoteRef: { key: remoteKey, property: 'password' } }],
-      },
-    };
-    refresher.upsertExternalSecret(es);
-  }
-  refresher.upsertStore(store);
+  const { refresher, written } = timedRefresher(resolver, { timers: true });
+  addDependents(refresher, ES_COUNT, store, () => ({ key: remoteKey, property: 'password' }));
   refresher.start();
   const feeds = new ChangeFeeds({
     open: (s, address) => resolver.changeFeed(s, address),
@@ -238,50 +172,36 @@ async function main() {
   });
   feeds.upsert(store);
   feeds.start();
-  const deadline = Date.now() + 120_000;
-  const waitUntil = async (what: string, ok: () => boolean) => {
-    while (!ok()) {
-      if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-      await new Promise((r) => setTimeout(r, 2));
-    }
-  };
+  const waitUntil = deadline(120_000);
   await waitUntil('first sync', () => written.size === ES_COUNT);
   await waitUntil('feed healthy', () => feeds.health()[feedLabel] === 'healthy');
 
-  const latencies: number[] = [];
-  const lasts: number[] = [];
   let calls = 0;
-  for (let run = 1; run <= RUNS; run++) {
-    await new Promise((r) => setTimeout(r, 50)); // the consumer is back in its long poll
-    backend.put(`{"password":"v${run}"}`);
-    backend.resetCalls();
-    written.clear();
-    const t0 = performance.now();
-    backend.sendEvent();
-    await waitUntil(`run ${run}`, () => written.size === ES_COUNT);
-    const times = [...written.values()].map((t) => t - t0).sort((a, b) => a - b);
-    latencies.push(...times);
-    lasts.push(times[times.length - 1] ?? 0);
-    calls += backend.calls();
-  }
+  const latency = await timeTriggers({
+    runs: RUNS,
+    count: ES_COUNT,
+    written,
+    waitUntil,
+    change: async (run) => {
+      await new Promise((r) => setTimeout(r, 50)); // the consumer is back in its long poll
+      backend.put(`{"password":"v${run}"}`);
+      backend.resetCalls();
+    },
+    trigger: () => backend.sendEvent(),
+    done: () => {
+      calls += backend.calls();
+    },
+  });
   await feeds.stop();
   await refresher.stop();
   await resolver.close();
   await backend.close();
-  latencies.sort((a, b) => a - b);
-  const result = {
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    lastMs: Math.max(...lasts),
-    callsPerEvent: calls / RUNS,
-  };
+  const result = { ...latency, callsPerEvent: calls / RUNS };
   const via = PROVIDER === 'gcp' ? 'GCP Secret Manager → Pub/Sub' : 'AWS Secrets Manager → SQS';
   console.log(`\n${machine()}\n${ES_COUNT} ExternalSecrets of one key, ${RUNS} change events (${via})\n`);
   console.log('| dependents | p50 event to Secret written | p99 | last Secret | provider calls per event |');
   console.log('|---:|---:|---:|---:|---:|');
-  console.log(
-    `| ${ES_COUNT} | ${result.p50Ms.toFixed(0)} ms | ${result.p99Ms.toFixed(0)} ms | ${result.lastMs.toFixed(0)} ms | ${result.callsPerEvent} |`,
-  );
+  console.log(`| ${ES_COUNT} | ${latencyCells(result)} | ${result.callsPerEvent} |`);
   const file = await saveResult(PROVIDER === 'gcp' ? 'change-feed-gcp' : 'change-feed', {
     provider: PROVIDER,
     esCount: ES_COUNT,
