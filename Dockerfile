@@ -26,11 +26,11 @@ ENV NODE_ENV=production
 COPY --from=deps /app/package.json ./package.json
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY bin/esw.cjs bin/node-flags.cjs ./bin/
 USER 65532:65532
 EXPOSE 8443
-# A young generation of 8 MiB semi-spaces instead of V8's default (up to 64): the refresher's
-# per-sync garbage is short-lived, and the larger default let RSS peak ~100 MiB higher at 10,000
-# ExternalSecrets for no faster a first sync (bench/RESULTS.md, Scale). Same flag in bin/esw.cjs
-# and `npm start`.
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=8", "dist/main.js"]
+# The esw launcher: it replaces itself (one process) with node dist/main.js and the V8 flags of
+# bin/node-flags.cjs — 8 MiB semi-spaces, and an old-generation cap from the container's memory
+# limit (docs/install.md, Memory; bench/RESULTS.md, Scale). Same flags for `npx esw` and `npm start`.
+ENTRYPOINT ["/nodejs/bin/node", "bin/esw.cjs"]
 CMD ["serve"]

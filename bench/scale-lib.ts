@@ -5,8 +5,9 @@
  * and a low fixed-rate /validate load whose latency shows how much refresh work stalls admission.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -17,16 +18,20 @@ import type { ClusterMessage, ClusterStats } from './scale-cluster.ts';
 /** The compiled server, as the container image runs it (npm run build first). */
 export const SERVER = join(import.meta.dirname, '..', 'dist', 'main.js');
 
+const { nodeFlags } = createRequire(import.meta.url)('../bin/node-flags.cjs') as {
+  nodeFlags: (env: NodeJS.ProcessEnv, files: string[]) => string[];
+};
+
 /**
- * The node flags of the container image (the Dockerfile's ENTRYPOINT between the node binary and
- * dist/main.js, e.g. --max-semi-space-size=8): the webhook runs here as it runs in a pod.
+ * The node flags the container image's launcher gives the server (bin/node-flags.cjs), for the
+ * memory limit BENCH_MEMORY_LIMIT (e.g. `512Mi`: the old-generation cap of a pod with that limit;
+ * unset: no cap, as on a machine without one): the webhook runs here as it runs in a pod.
  */
 export function imageNodeFlags(): string[] {
-  const dockerfile = readFileSync(join(import.meta.dirname, '..', 'Dockerfile'), 'utf8');
-  const line = dockerfile.split('\n').findLast((l) => l.startsWith('ENTRYPOINT '));
-  const entry = JSON.parse(line?.slice('ENTRYPOINT '.length) ?? '[]') as string[];
-  return entry.slice(1, -1);
+  const limit = process.env.BENCH_MEMORY_LIMIT;
+  return nodeFlags(limit ? { ESW_MEMORY_LIMIT: limit } : {}, []);
 }
+
 export const LEASE_NAMESPACE = 'esw-system';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -170,6 +175,8 @@ export function startReplica(
       POD_NAMESPACE: LEASE_NAMESPACE,
       // The AWS SDK's configured-endpoint variable: every store's client talks to the fake.
       AWS_ENDPOINT_URL_SECRETS_MANAGER: cluster.awsEndpoint,
+      // The pod's limit, as the chart passes it (the in-flight request budget is 1/16 of it).
+      ...(process.env.BENCH_MEMORY_LIMIT ? { ESW_MEMORY_LIMIT: process.env.BENCH_MEMORY_LIMIT } : {}),
       ...extraEnv,
     },
     // BENCH_LOG=DIR keeps each replica's log (warnings and errors) in DIR/<name>.log.

@@ -5,14 +5,20 @@
  *   - the Node 24 that `npm ci` installs from the `node` devDependency (node_modules/node),
  *     else the running Node when it is 24 or newer;
  *   - the compiled dist/main.js when it exists and is not older than src/, else src/main.ts
- *     through Node's type stripping (a checkout that was never built, or edited since).
- * Signals are passed on and the exit code comes back, so `esw serve` stops cleanly.
+ *     through Node's type stripping (a checkout that was never built, or edited since);
+ *   - with the V8 flags of bin/node-flags.cjs (young generation, an old-generation cap from the
+ *     memory limit).
+ * The container image's ENTRYPOINT is this launcher too. Where Node can (`process.execve`, Node
+ * 22.15 / 23.11 on, not Windows) the process is replaced, so one process runs — in a pod, the one
+ * the memory limit is for, as PID 1. Else the command runs as a child: signals are passed on and
+ * the exit code comes back, so `esw serve` stops cleanly.
  */
 'use strict';
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
+const { nodeFlags } = require('./node-flags.cjs');
 
 const MIN_MAJOR = 24;
 const root = path.resolve(__dirname, '..');
@@ -90,10 +96,11 @@ const flags =
         pathToFileURL(path.join(__dirname, 'strip-types.mjs')).href,
       ]
     : [];
-// V8 flags the container image runs with too (Dockerfile ENTRYPOINT): a young generation of
-// 8 MiB semi-spaces keeps the RSS peak of a large first sync ~100 MiB lower.
-const V8_FLAGS = ['--max-semi-space-size=8'];
-const child = spawn(node, [...V8_FLAGS, ...flags, entry, ...process.argv.slice(2)], { stdio: 'inherit' });
+const args = [...nodeFlags(), ...flags, entry, ...process.argv.slice(2)];
+if (typeof process.execve === 'function' && process.platform !== 'win32') {
+  process.execve(node, [node, ...args], process.env);
+}
+const child = spawn(node, args, { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
     // A terminal's Ctrl-C reaches the whole process group; the child decides how to stop.
