@@ -11,8 +11,12 @@
  * and CPU per request is much less disturbed by other work than req/s.
  *
  *   npm run bench:admission     (BENCH_RUNS=5 BENCH_DURATION=10 BENCH_WARMUP=2 BENCH_CONNECTIONS=32,
- *                                BENCH_COMPARE=other/dist/main.js for a second build side by side)
+ *                                BENCH_COMPARE=other/dist/main.js for a second build side by side,
+ *                                BENCH_PIN=0:1 for the servers on CPU 0 and autocannon on CPU 1,
+ *                                BENCH_CPU_PROF=DIR for a V8 CPU profile of each server in DIR,
+ *                                BENCH_ROWS=mutate,UPDATE for the bare row and the rows named so)
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -41,6 +45,28 @@ const runs = Number(process.env.BENCH_RUNS ?? 5);
 /** BENCH_COMPARE=path/to/dist/main.js: a second build measured in the same runs. */
 const compareServer = process.env.BENCH_COMPARE;
 const root = join(import.meta.dirname, '..');
+/**
+ * BENCH_PIN=S:L pins every server to CPU list S and this process (autocannon) to CPU list L: on
+ * two cores the load generator otherwise takes CPU from the server it measures. The servers are
+ * loaded one at a time, so they can share their list.
+ */
+const PIN = process.env.BENCH_PIN ? parsePin(process.env.BENCH_PIN) : undefined;
+function parsePin(v: string): { servers: string; load: string } {
+  const m = /^([0-9,-]+):([0-9,-]+)$/.exec(v);
+  if (!m) throw new Error(`BENCH_PIN: expected SERVER_CPUS:LOAD_CPUS (e.g. 0:1), got ${v}`);
+  return { servers: m[1] as string, load: m[2] as string };
+}
+if (PIN) {
+  // -a: every thread this process already runs (libuv's pool, V8's helpers), not only the main one.
+  const r = spawnSync('taskset', ['-a', '-cp', PIN.load, String(process.pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`taskset failed: ${r.stderr || r.error}`);
+}
+/** BENCH_ROWS=a,b: only the rows whose name holds one of these (the bare row always, for the ratio). */
+const rowFilter = process.env.BENCH_ROWS?.split(',').filter(Boolean);
+/** BENCH_CPU_PROF=DIR: each server writes a V8 CPU profile there when it stops (for where the µs go). */
+const profileFlags = process.env.BENCH_CPU_PROF
+  ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+  : [];
 
 const validateReview = JSON.stringify({
   apiVersion: 'admission.k8s.io/v1',
@@ -202,9 +228,15 @@ async function main() {
 
   const barePort = 18443;
   const eswPort = 18444;
-  const bare = spawnNode([join(root, 'bench/bare-server.ts'), String(barePort), cert, key]);
+  const bare = spawnNode(
+    [...profileFlags, join(root, 'bench/bare-server.ts'), String(barePort), cert, key],
+    {},
+    'ignore',
+    PIN?.servers,
+  );
   // biome-ignore format: one flag per line reads better
   const serve = (server: string, port: number) => spawnNode([
+    ...profileFlags,
     server, 'serve',
     '--port', String(port),
     '--host', '127.0.0.1',
@@ -212,7 +244,7 @@ async function main() {
     '--tls-key', key,
     '--stores', join(root, 'bench/fixtures/stores.yaml'),
     '--log-level', 'warn',
-  ]);
+  ], {}, 'ignore', PIN?.servers);
   const esw = serve(SERVER, eswPort);
   // Another build (e.g. a worktree of an older commit, built) served side by side: its rows are
   // measured in the same runs, so a change is compared under the same load.
@@ -223,7 +255,7 @@ async function main() {
     await waitReady(`https://127.0.0.1:${barePort}/readyz`, ca);
     await waitReady(`https://127.0.0.1:${eswPort}/readyz`, ca);
     if (compare) await waitReady(`https://127.0.0.1:${comparePort}/readyz`, ca);
-    const targets: Target[] = [
+    const allTargets: Target[] = [
       {
         name: 'bare fastify (constant answer)',
         url: `https://127.0.0.1:${barePort}/validate`,
@@ -256,10 +288,13 @@ async function main() {
         idReplacement: true,
       },
     ];
-    await expectAnswer(targets[1]!, ca, (r) => r.allowed === true);
-    await expectAnswer(targets[2]!, ca, (r) => r.allowed === true);
-    await expectAnswer(targets[3]!, ca, (r) => r.allowed === true && typeof r.patch === 'string');
-    await expectAnswer(targets[4]!, ca, (r) => r.allowed === true && typeof r.patch === 'string');
+    await expectAnswer(allTargets[1]!, ca, (r) => r.allowed === true);
+    await expectAnswer(allTargets[2]!, ca, (r) => r.allowed === true);
+    await expectAnswer(allTargets[3]!, ca, (r) => r.allowed === true && typeof r.patch === 'string');
+    await expectAnswer(allTargets[4]!, ca, (r) => r.allowed === true && typeof r.patch === 'string');
+    const targets = allTargets.filter(
+      (t) => t.server === bare || !rowFilter || rowFilter.some((f) => t.name.includes(f)),
+    );
     if (compare) {
       for (const t of targets.filter((t) => t.server === esw)) {
         targets.push({
@@ -311,7 +346,7 @@ async function main() {
   });
   const loads = rows.map((r) => r.loadAverage);
   console.log(
-    `\n${machine()}; ${connections} connections, keep-alive, no pipelining; ${runs} runs of ${durationS} s (+${warmupS} s warm-up) per row; 1-min load average ${range(loads)}\n`,
+    `\n${machine()}; ${connections} connections, keep-alive, no pipelining; ${runs} runs of ${durationS} s (+${warmupS} s warm-up) per row; ${PIN ? `servers on CPU ${PIN.servers}, autocannon on CPU ${PIN.load}` : 'unpinned'}; 1-min load average ${range(loads)}\n`,
   );
   console.log(
     '| server | req/s (median, range) | ratio to bare (median, range) | p50 ms | p99 ms (median, max) | server CPU µs/req | non-2xx | errors |',
@@ -327,6 +362,7 @@ async function main() {
     durationS,
     warmupS,
     runs,
+    pin: PIN,
     summary,
     rows: withRatio,
   });
