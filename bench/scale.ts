@@ -16,8 +16,11 @@
  *
  * BENCH_SETTLE_MS (default 3000): the wait after the first sync before its counts are read; a
  * longer one leaves time to probe the webhook (a heap snapshot, a forced collection) at rest.
+ * BENCH_HEAP_DIR=DIR preloads bench/heap-probe.ts into the webhook and reads its heap after a
+ * forced collection at ready and after the first sync (`heap` in the row, and the live bytes the
+ * first sync added per ExternalSecret); BENCH_HEAP_SNAPSHOT=1 writes a heap snapshot at each into DIR.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machine, saveResult } from './lib.ts';
@@ -41,6 +44,33 @@ const FIRST_SYNC_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_S ?? 1200) * 1000
 const EXTRA_ARGS = (process.env.BENCH_ARGS ?? '').split(' ').filter(Boolean);
 /** BENCH_CYCLE=0 skips the idle-cycle phase (first sync only). */
 const MEASURE_CYCLE = process.env.BENCH_CYCLE !== '0';
+const HEAP_DIR = process.env.BENCH_HEAP_DIR;
+if (HEAP_DIR) {
+  const probe = join(import.meta.dirname, 'heap-probe.ts');
+  process.env.BENCH_NODE_ARGS = `${process.env.BENCH_NODE_ARGS ?? ''} --expose-gc --import ${probe}`;
+}
+
+interface HeapProbe {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+let probes = 0;
+/** Asks the preloaded probe for the heap after a forced collection (and a snapshot) and waits for it. */
+async function probeHeap(pid: number): Promise<HeapProbe> {
+  const file = join(HEAP_DIR as string, `probe-${probes++}.json`);
+  process.kill(pid, 'SIGUSR2');
+  for (let waited = 0; waited < 600_000; waited += 500) {
+    await sleep(500);
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text) return JSON.parse(text) as HeapProbe;
+  }
+  throw new Error(`no heap probe in ${file}`);
+}
+
+const mib = (bytes: number) => Math.round(bytes / 1048576);
 
 function parseGo(d: string): number {
   const m = /^(\d+)(ms|s|m|h)$/.exec(d);
@@ -86,6 +116,8 @@ interface Row {
     validate: LatencyResult;
   };
   clusterRssMiB: number;
+  /** BENCH_HEAP_DIR: heap used after a forced collection (MiB), and what the first sync added per ExternalSecret (bytes). */
+  heap?: { readyMiB: number; syncedMiB: number; externalSyncedMiB: number; addedPerObjectBytes: number };
 }
 
 async function run(n: number, port: number): Promise<Row> {
@@ -103,6 +135,8 @@ async function run(n: number, port: number): Promise<Row> {
     const cpuAtReady = await cpuSeconds(replica.pid);
     const clusterCpuAtReady = (await cluster.stats()).cpuS;
     console.error(`[scale ${n}] ready in ${readyMs} ms, RSS ${atReady.rssMiB} MiB`);
+    // The refresher starts at ready: this reads the caches and whatever its first round holds.
+    const heapReady = HEAP_DIR ? await probeHeap(replica.pid) : undefined;
     const firstLoad = validateLoad(replica);
     let stats = await cluster.stats();
     let lastReport = Date.now();
@@ -128,6 +162,7 @@ async function run(n: number, port: number): Promise<Row> {
     const afterFirst = await rss(replica.pid);
     // Writes that trail the last one (status echoes, re-syncs) belong to the first sync too.
     await sleep(Number(process.env.BENCH_SETTLE_MS ?? 3_000));
+    const heapSynced = HEAP_DIR ? await probeHeap(replica.pid) : undefined;
     stats = await cluster.stats({ reset: true });
     const first = stats.observer;
     const row: Row = {
@@ -157,6 +192,16 @@ async function run(n: number, port: number): Promise<Row> {
         validate: firstValidate,
       },
       clusterRssMiB: stats.rssMiB,
+      ...(heapReady && heapSynced
+        ? {
+            heap: {
+              readyMiB: mib(heapReady.heapUsed),
+              syncedMiB: mib(heapSynced.heapUsed),
+              externalSyncedMiB: mib(heapSynced.external),
+              addedPerObjectBytes: Math.round((heapSynced.heapUsed - heapReady.heapUsed) / n),
+            },
+          }
+        : {}),
     };
     if (firstSyncMs !== undefined && INTERVAL_MS > 0 && MEASURE_CYCLE) {
       // One whole refresh cycle with nothing changed at the provider.
@@ -189,7 +234,8 @@ async function run(n: number, port: number): Promise<Row> {
 }
 
 const rows: Row[] = [];
-let port = 18_700;
+// BENCH_PORT: another first port, so two benches on one machine do not collide.
+let port = Number(process.env.BENCH_PORT ?? 18_700);
 for (const n of SIZES) {
   const row = await run(n, port++);
   rows.push(row);
