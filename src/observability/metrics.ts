@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { Tally, TallyCounter, TallyHistogram, type TallyOptions } from './tally.ts';
+import { checkLabelNames, TallyCounter, TallyHistogram, type TallyOptions } from './tally.ts';
 
 /** Buckets of the API server's own webhook latency histogram, in seconds. */
 export const ADMISSION_BUCKETS = [0.005, 0.025, 0.1, 0.5, 1, 2.5, 10];
@@ -68,8 +68,8 @@ export function createMetrics() {
       help: 'Objects waiting in the refresher queue',
       ...reg,
     }),
-    // The per-ExternalSecret families (ESO's names): one series per object, written a slice per
-    // turn of the event loop with their label text rendered once (ObjectSeries).
+    // The per-ExternalSecret families (ESO's names): one series per object, kept as numbers by
+    // object and written a slice per turn of the event loop (ObjectSeries).
     syncCalls: new ObjectSeries({
       name: 'externalsecret_sync_calls_total',
       help: 'ExternalSecret sync calls (name kept from ESO)',
@@ -195,42 +195,105 @@ export const METRICS_SLICE = 1_000;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 type LabelSet<L extends string> = Record<L, string | number>;
+type Value = string | number;
 
 /**
  * A counter or gauge with one series per object (the per-ExternalSecret families of ESO), for
- * /metrics at 10,000s of objects: each series' `name{labels}` text is rendered (escaped) once,
- * when the series is created, and `metricsText` writes the family METRICS_SLICE series per turn
- * of the event loop from the live map — no copy of every series per scrape, no escaping again.
- * Registered on a prom-client Registry like its own metrics (`registry.metrics()` writes the
- * same text); labels, as everywhere, never hold a key or a value.
+ * /metrics at 100,000s of objects. What a series keeps is its number: per object one array of
+ * them, under its namespace and name (`namespace -> name -> values`), one value per *variant* —
+ * a tuple of the other labels' values (`condition="Ready",status="True"`), rendered once per
+ * family. The `name{labels}` text of each series is written at scrape time: kept per series it
+ * was 2,199 bytes per ExternalSecret over the three families, now 190 (bench/RESULTS.md,
+ * "Refresher state"; a scrape takes about twice the CPU, still 1,000 series per turn).
+ * `metricsText` writes the family METRICS_SLICE series per turn of the event loop from the live
+ * maps — no copy of every series per scrape. Registered on a prom-client Registry like its own
+ * metrics (`registry.metrics()` writes the same text); labels, as everywhere, never hold a key
+ * or a value.
  */
-export class ObjectSeries<L extends string = string> extends Tally<L, { text: string; value: number }> {
+export class ObjectSeries<L extends string = string> {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly L[];
   readonly type: 'counter' | 'gauge';
   readonly aggregator = 'sum' as const;
-  /** Series keys by object (`namespace` and `name` labels), so an object's series go at once. */
-  readonly #byObject = new Map<string, Set<string>>();
+  /** The variants seen, in order: their labels, and their text (`,label="value"` each, escaped). */
+  readonly #variants: { labels: Record<string, Value>; text: string }[] = [];
+  /** A variant's label values (joined) -> its index in #variants and in each object's values. */
+  readonly #variantIndex = new Map<string, number>();
+  /** namespace -> name -> value per variant (a hole: no such series) */
+  readonly #objects = new Map<Value, Map<Value, (number | undefined)[]>>();
+  #size = 0;
 
   constructor(cfg: TallyOptions<L> & { type: 'counter' | 'gauge' }) {
-    super(cfg);
+    // ESO's order; each series' text is then the object's part and its variant's.
+    if (cfg.labelNames[0] !== 'name' || cfg.labelNames[1] !== 'namespace')
+      throw new Error(`${cfg.name}: a per-object family's first labels are name and namespace`);
+    this.name = cfg.name;
+    this.help = cfg.help;
+    this.labelNames = cfg.labelNames;
     this.type = cfg.type;
+    for (const r of cfg.registers) r.registerMetric(this as never);
   }
 
   /** Adds to a series (a counter only goes up). */
   inc(labels: LabelSet<L>, by = 1): void {
     if (this.type === 'counter' && !(by >= 0)) throw new Error(`${this.name}: a counter only goes up`);
-    this.entry(labels).value += by;
+    const [values, i] = this.#series(labels);
+    values[i] = (values[i] ?? 0) + by;
   }
 
   /** Sets a gauge's series. */
   set(labels: LabelSet<L>, value: number): void {
     if (this.type !== 'gauge') throw new Error(`${this.name}: set on a ${this.type}`);
-    this.entry(labels).value = value;
+    const [values, i] = this.#series(labels);
+    values[i] = value;
+  }
+
+  /** The values of the labels' object and the index of their variant in them (a new series counted). */
+  #series(labels: LabelSet<L>): [(number | undefined)[], number] {
+    checkLabelNames(this.labelNames, labels);
+    const all = labels as Record<string, Value | undefined>;
+    let key = '';
+    for (let i = 2; i < this.labelNames.length; i++)
+      key += `${all[this.labelNames[i] as string] ?? ''}\u0000`;
+    let variant = this.#variantIndex.get(key);
+    if (variant === undefined) {
+      variant = this.#variants.length;
+      const own: Record<string, Value> = {};
+      let text = '';
+      for (const n of this.labelNames.slice(2)) {
+        const v = all[n];
+        if (v === undefined) continue;
+        own[n] = v;
+        text += `,${labelText(n, v)}`;
+      }
+      this.#variants.push({ labels: own, text });
+      this.#variantIndex.set(key, variant);
+    }
+    const namespace = all.namespace ?? '';
+    let names = this.#objects.get(namespace);
+    if (!names) {
+      names = new Map();
+      this.#objects.set(namespace, names);
+    }
+    const name = all.name ?? '';
+    let values = names.get(name);
+    // Sized to the variants known (a literal `[]` reserves 17 slots on its first write); a new
+    // variant later copies it once.
+    if (!values || values.length <= variant) {
+      const sized = new Array<number | undefined>(this.#variants.length);
+      for (const [i, v] of (values ?? []).entries()) sized[i] = v;
+      values = sized;
+      names.set(name, values);
+    }
+    if (values[variant] === undefined) this.#size++;
+    return [values, variant];
   }
 
   /** Drops every series (prom-client's Registry.resetMetrics). */
-  override reset(): void {
-    super.reset();
-    this.#byObject.clear();
+  reset(): void {
+    this.#objects.clear();
+    this.#size = 0;
   }
 
   /**
@@ -239,15 +302,16 @@ export class ObjectSeries<L extends string = string> extends Tally<L, { text: st
    * and in every scrape.
    */
   removeObject(namespace: string, name: string): void {
-    const id = objectId(namespace, name);
-    const keys = this.#byObject.get(id);
-    if (!keys) return;
-    for (const key of keys) this.entries.delete(key);
-    this.#byObject.delete(id);
+    const names = this.#objects.get(namespace);
+    const values = names?.get(name);
+    if (!names || !values) return;
+    for (const v of values) if (v !== undefined) this.#size--;
+    names.delete(name);
+    if (names.size === 0) this.#objects.delete(namespace);
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.#size;
   }
 
   /** prom-client's metric shape: what `registry.metrics()` and `getMetricsAsJSON()` read. */
@@ -256,43 +320,52 @@ export class ObjectSeries<L extends string = string> extends Tally<L, { text: st
     help: string;
     type: 'counter' | 'gauge';
     aggregator: 'sum';
-    values: { labels: Record<string, string | number>; value: number }[];
+    values: { labels: Record<string, Value>; value: number }[];
   }> {
-    const values = [...this.entries.values()].map((s) => ({ labels: { ...s.labels }, value: s.entry.value }));
+    const values: { labels: Record<string, Value>; value: number }[] = [];
+    for (const [namespace, names] of this.#objects)
+      for (const [name, row] of names)
+        for (const [i, value] of row.entries()) {
+          if (value === undefined) continue;
+          const own = (this.#variants[i] as { labels: Record<string, Value> }).labels;
+          values.push({ labels: { name, namespace, ...own }, value });
+        }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
-  /** The family in Prometheus text format, METRICS_SLICE series per turn of the event loop. */
+  /**
+   * The family in Prometheus text format, METRICS_SLICE series per turn of the event loop, in
+   * the order of get(): an object's name and namespace are escaped once for all its series.
+   */
   async text(): Promise<string> {
     const lines = [
       `# HELP ${escapeText(this.name)} ${escapeText(this.help)}`,
       `# TYPE ${escapeText(this.name)} ${this.type}`,
     ];
     let n = 0;
-    for (const s of this.entries.values()) {
-      if (n > 0 && n % METRICS_SLICE === 0) await nextTurn();
-      n++;
-      lines.push(`${s.entry.text} ${valueText(s.entry.value)}`);
+    for (const [namespace, names] of this.#objects) {
+      const nsText = labelText('namespace', namespace);
+      for (const [name, row] of names) {
+        const head = `${this.name}{${labelText('name', name)},${nsText}`;
+        for (let i = 0; i < row.length; i++) {
+          const value = row[i];
+          if (value === undefined) continue;
+          if (n > 0 && n % METRICS_SLICE === 0) await nextTurn();
+          n++;
+          lines.push(`${head}${(this.#variants[i] as { text: string }).text}} ${valueText(value)}`);
+        }
+      }
     }
     return lines.join('\n');
   }
-
-  /** A series' `name{labels}` text, escaped once; indexed by its object. */
-  protected create(labels: Record<string, string | number>, key: string): { text: string; value: number } {
-    const parts: string[] = [];
-    for (const [l, v] of Object.entries(labels))
-      parts.push(`${l}="${typeof v === 'string' ? escapeText(v).replace(/"/g, '\\"') : v}"`);
-    const id = objectId(String(labels.namespace ?? ''), String(labels.name ?? ''));
-    const keys = this.#byObject.get(id);
-    if (keys) keys.add(key);
-    else this.#byObject.set(id, new Set([key]));
-    return { text: `${this.name}${parts.length ? `{${parts.join(',')}}` : ''}`, value: 0 };
-  }
 }
 
-function objectId(namespace: string, name: string): string {
-  return `${namespace}\u0000${name}`;
+/** One label as prom-client writes it: `name="value"`, the value escaped. */
+function labelText(name: string, v: Value): string {
+  if (typeof v !== 'string') return `${name}="${v}"`;
+  return `${name}="${NEEDS_ESCAPE.test(v) ? escapeText(v).replace(/"/g, '\\"') : v}"`;
 }
+const NEEDS_ESCAPE = /[\\\n"]/;
 
 /**
  * The registry in Prometheus text format, exactly as `registry.metrics()` writes it, in bounded

@@ -23,9 +23,18 @@ interface Value {
   metricName?: string;
 }
 
+/** prom-client's check: every label given is one of the family's (`labelNames`). */
+export function checkLabelNames(labelNames: readonly string[], labels: object): void {
+  for (const n of Object.keys(labels)) {
+    if (!labelNames.includes(n)) {
+      throw new Error(`Added label "${n}" is not included in initial labelset: ${labelNames}`);
+    }
+  }
+}
+
 /**
  * Series keyed by their label values (in `labelNames` order), each checked and copied once when
- * first seen. Also the base of the per-object families (metrics.ts ObjectSeries).
+ * first seen.
  */
 export abstract class Tally<L extends string, Entry> {
   readonly name: string;
@@ -45,20 +54,16 @@ export abstract class Tally<L extends string, Entry> {
     for (const n of this.labelNames) key += `${labels[n] ?? ''}\u0000`;
     const found = this.entries.get(key);
     if (found) return found.entry;
-    for (const n of Object.keys(labels)) {
-      if (!(this.labelNames as readonly string[]).includes(n)) {
-        throw new Error(`Added label "${n}" is not included in initial labelset: ${this.labelNames}`);
-      }
-    }
+    checkLabelNames(this.labelNames, labels);
     const kept: Record<string, string | number> = {};
     for (const n of this.labelNames) if (labels[n] !== undefined) kept[n] = labels[n];
-    const entry = this.create(kept, key);
+    const entry = this.create();
     this.entries.set(key, { labels: kept, entry });
     return entry;
   }
 
-  /** A new series' state; `labels` are its own (known names only, `labelNames` order). */
-  protected abstract create(labels: Record<string, string | number>, key: string): Entry;
+  /** A new series' state. */
+  protected abstract create(): Entry;
 
   reset(): void {
     this.entries.clear();
