@@ -107,23 +107,66 @@ export interface RefresherOptions {
   genericTargetKinds?: readonly string[];
 }
 
-interface EsState {
+/**
+ * What the refresher keeps per ExternalSecret, in one object (100,000 of them in a big cluster,
+ * bench/RESULTS.md "Refresher state"): every field is set in the constructor, so V8 keeps them
+ * in the object itself; its `namespace/name` key is built once and shared by the queue and the
+ * target index; the last synced resource version is a field, not an object of its own.
+ */
+class EsState {
+  readonly key: string;
   es: ExternalSecret;
   group: string;
   seed: string;
   target: string;
-  /** The last full sync (ESO's syncedResourceVersion and refreshTime); null: never synced. */
-  synced: SyncBasis | null;
   /**
-   * ESO's resource version (generation, labels, annotations) of the last sync started (running,
-   * done or failed): an update is a change only when it differs. A failed sync is retried on its
-   * backoff, not again at the echo of its own status write.
+   * ESO's resource version (generation, labels, annotations) of the last full sync
+   * (syncedResourceVersion), and when it ran (refreshTime); undefined: never synced.
    */
-  attempted?: string;
-  failures: number;
-  lastSuccess?: number;
+  syncedVersion: string | undefined = undefined;
+  syncedAt = 0;
+  /**
+   * ESO's resource version of the last sync started (running, done or failed): an update is a
+   * change only when it differs. A failed sync is retried on its backoff, not again at the echo
+   * of its own status write.
+   */
+  attempted: string | undefined = undefined;
+  failures = 0;
+  lastSuccess: number | undefined = undefined;
   /** Synced once and never again (CreatedOnce, OnChange, interval 0) unless changed. */
-  done: boolean;
+  done = false;
+
+  constructor(key: string, es: ExternalSecret, group: string, seed: string, target: string) {
+    this.key = key;
+    this.es = es;
+    this.group = group;
+    this.seed = seed;
+    this.target = target;
+  }
+
+  /** The last full sync as the sync reads it (ESO's syncedResourceVersion and refreshTime). */
+  get synced(): SyncBasis | null {
+    return this.syncedVersion === undefined
+      ? null
+      : { resourceVersion: this.syncedVersion, refreshTime: this.syncedAt };
+  }
+
+  set synced(basis: SyncBasis) {
+    this.syncedVersion = basis.resourceVersion;
+    this.syncedAt = basis.refreshTime;
+  }
+
+  /**
+   * The status our sync wrote came back (its echo, now in the informer's cache): its
+   * syncedResourceVersion is the string we keep, so it is kept once, not once here and once in
+   * the cached object.
+   */
+  shareVersion(es: ExternalSecret): void {
+    const echoed = es.status?.syncedResourceVersion;
+    if (echoed === undefined) return;
+    if (echoed === this.syncedVersion) this.syncedVersion = echoed;
+    if (echoed === this.attempted) this.attempted = echoed;
+  }
 }
 
 interface PhState {
@@ -202,15 +245,17 @@ export class Refresher {
   // ---------------------------------------------------------------- informer inputs
 
   upsertExternalSecret(es: ExternalSecret): void {
-    const key = objKey(es);
-    const prev = this.#es.get(key);
+    const prev = this.#es.get(objKey(es));
+    // One key string per object for as long as it lives (the echo of every status write comes here).
+    const key = prev?.key ?? objKey(es);
     const prevEs = prev?.es;
     const ns = es.metadata?.namespace ?? 'default';
     const { group, seed } = esSeed(es);
     // Targets are indexed by kind: a generic target `ConfigMap|ns/name`, a Secret `ns/name`.
     const manifest = manifestOf(es);
-    const target = `${manifest ? `${kindId(manifest)}|` : ''}${ns}/${es.spec?.target?.name || es.metadata?.name}`;
-    const state: EsState = prev ?? { es, group, seed, target, synced: null, failures: 0, done: false };
+    const built = `${manifest ? `${kindId(manifest)}|` : ''}${ns}/${es.spec?.target?.name || es.metadata?.name}`;
+    const target = prev?.target === built ? prev.target : built;
+    const state = prev ?? new EsState(key, es, group, seed, target);
     if (!prev || prev.group !== group || prev.seed !== seed) {
       if (prev) this.#planner.remove(prev.group, prev.seed);
       this.#planner.add(group, seed);
@@ -222,6 +267,7 @@ export class Refresher {
     state.target = target;
     this.#indexSources(key, prev?.es, es);
     state.es = es;
+    state.shareVersion(es);
     this.#targets.set(target, key);
     this.#es.set(key, state);
     if (!this.#owns(ns)) return;
@@ -232,7 +278,7 @@ export class Refresher {
       // own status write can arrive before the sync that wrote it has finished. A change of
       // spec, label or annotation (force-sync among them) is ESO's trigger; whether it syncs is
       // refreshPolicy's (the sync's gate: CreatedOnce never does once synced).
-      const basis = state.attempted ?? state.synced?.resourceVersion;
+      const basis = state.attempted ?? state.syncedVersion;
       if (basis !== esoResourceVersion(es)) {
         state.done = false;
         this.#queue.schedule(key, this.#now(), Priority.Urgent, group);
@@ -639,7 +685,7 @@ export class Refresher {
     const state = this.#es.get(key);
     if (!state || !isPeriodic(state.es)) return false;
     const windows = syncWindowsOf(state.es);
-    if (!windows || state.synced?.resourceVersion !== esoResourceVersion(state.es)) return false;
+    if (!windows || state.syncedVersion !== esoResourceVersion(state.es)) return false;
     const now = this.#now();
     if (windows.allowed(now)) return false;
     // No opening within a year (a schedule that never fires): look again in a day.
@@ -827,7 +873,9 @@ export class Refresher {
     this.#triggerDone(key);
     state.failures = 0;
     state.lastSuccess = this.#now();
-    if (outcome.refreshed) state.synced = { resourceVersion, refreshTime: this.#now() };
+    // The string the echo may already have swapped in (shareVersion), when it is the same version.
+    const version = state.attempted === resourceVersion ? state.attempted : resourceVersion;
+    if (outcome.refreshed) state.synced = { resourceVersion: version, refreshTime: this.#now() };
     const interval = esInterval(es);
     if (interval <= 0 || !isPeriodic(es)) {
       state.done = true;
