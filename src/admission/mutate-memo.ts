@@ -3,10 +3,11 @@
  * manifest arrives again and its references resolve to the same bytes.
  *
  * Why it is safe: a mutation is a pure function of two things — the parts of the request it
- * reads (`MutationInput`, which is the memo key, so it holds exactly those parts) and the values
- * its references resolve to. An entry keeps the values it was rendered from, and is reused only
- * after the resolver has answered the same references again from its cache, through the store
- * binding as it is now, with byte-equal values. So:
+ * reads (`MutationInput`) and the values its references resolve to. An entry keeps a copy of the
+ * input it was rendered from and is reused only for an input equal to it, value for value and key
+ * for key in the same order (`sameJson`), and only after the resolver has answered the same
+ * references again from its cache, through the store binding as it is now, with byte-equal
+ * values. So:
  * - a changed store, or a changed credential Secret, means a new provider client whose cache is
  *   empty: no answer from the cache, no reuse;
  * - a namespace no longer allowed by a store (`spec.conditions`, namespace labels) or a store
@@ -14,6 +15,12 @@
  * - a value that changed or expired from the cache: different bytes or no answer, no reuse.
  * Refusals are never kept. Bounded in entries and bytes; an entry that fails the check is dropped.
  * A kept result is frozen and shared by the requests it answers, its JSON written once.
+ *
+ * Entries are found by a slot — operation, namespace and name, which nothing in the result
+ * depends on — and one is kept per slot: the slot only says where to look, the comparison of the
+ * whole input decides. Comparing costs a walk that stops at the first difference and never goes
+ * beyond the kept copy; a key written from the input (its JSON) cost that text, and hashing it,
+ * on every request.
  */
 import type { RemoteRef } from '../api/types.ts';
 import type { Resolver, StoreRef } from '../resolve/types.ts';
@@ -23,6 +30,8 @@ import type { AdmissionResult } from './types.ts';
 
 /** What a result was rendered from, besides its input. */
 export interface Rendered {
+  /** What the result was rendered from (a private copy: nothing else holds it). */
+  input: MutationInput;
   store: StoreRef;
   /** Every distinct reference of the templates, and what each resolved to. */
   refs: RemoteRef[];
@@ -36,64 +45,63 @@ export interface Rendered {
 }
 
 export const MEMO_MAX_ENTRIES = 512;
-/** Larger manifests are not kept: their key alone would cost more than the rendering saves. */
-export const MEMO_MAX_KEY_CHARS = 32 * 1024;
+/** Larger inputs (as JSON) are not kept: comparing them would cost more than rendering saves. */
+export const MEMO_MAX_INPUT_CHARS = 32 * 1024;
 export const MEMO_MAX_CHARS = 8 * 1024 * 1024;
 
+interface Entry extends Rendered {
+  /** Characters accounted for it (input JSON, patch, values). */
+  chars: number;
+}
+
 export class MutationMemo {
-  readonly #entries = new Map<string, Rendered>();
+  readonly #entries = new Map<string, Entry>();
   #chars = 0;
   /** Reuses and renders, for tests and the benchmark's notes. */
   hits = 0;
   misses = 0;
 
-  /** The key of an input, or undefined when it is too large to keep. */
-  keyOf(input: MutationInput): string | undefined {
-    const key = JSON.stringify(input);
-    return key.length <= MEMO_MAX_KEY_CHARS ? key : undefined;
-  }
-
   /**
-   * The result kept for `key`, if the resolver now answers every reference it was rendered from
-   * from its cache with byte-equal values; otherwise undefined (and the entry is dropped).
+   * The result kept in `slot` for an input equal to `input`, if the resolver now answers every
+   * reference it was rendered from from its cache with byte-equal values; otherwise undefined
+   * (and an entry that no longer renders to its result is dropped).
    */
-  reuse(key: string, namespace: string, resolver: Resolver): AdmissionResult | undefined {
-    const entry = this.#entries.get(key);
-    if (!entry) {
+  reuse(slot: string, input: MutationInput, namespace: string, resolver: Resolver): Rendered | undefined {
+    const entry = this.#entries.get(slot);
+    if (!entry || !sameJson(entry.input, input)) {
       this.misses++;
       return undefined;
     }
     if (!stillRendersTo(entry, namespace, resolver)) {
-      this.#delete(key, entry);
+      this.#delete(slot, entry);
       this.misses++;
       return undefined;
     }
     this.hits++;
-    // Kept (frozen, its JSON written once): shared by every request it answers.
-    return entry.result;
+    // Its result is kept (frozen, its JSON written once): shared by every request it answers.
+    return entry;
   }
 
-  /** The entry for `key` (for the debug line after a reuse). */
-  peek(key: string): Rendered | undefined {
-    return this.#entries.get(key);
-  }
-
-  remember(key: string, rendered: Rendered): void {
-    const old = this.#entries.get(key);
-    if (old) this.#delete(key, old);
-    const chars = sizeOf(key, rendered);
-    if (chars > MEMO_MAX_CHARS) return;
+  /** Keeps `rendered` (its input copied) in `slot`, unless its input is too large. */
+  remember(slot: string, rendered: Rendered): void {
+    const old = this.#entries.get(slot);
+    if (old) this.#delete(slot, old);
+    const inputChars = JSON.stringify(rendered.input).length;
+    if (inputChars > MEMO_MAX_INPUT_CHARS) return;
+    const entry: Entry = { ...rendered, input: structuredClone(rendered.input), chars: 0 };
+    entry.chars = sizeOf(slot, inputChars, entry);
+    if (entry.chars > MEMO_MAX_CHARS) return;
     while (
       this.#entries.size > 0 &&
-      (this.#entries.size >= MEMO_MAX_ENTRIES || this.#chars + chars > MEMO_MAX_CHARS)
+      (this.#entries.size >= MEMO_MAX_ENTRIES || this.#chars + entry.chars > MEMO_MAX_CHARS)
     ) {
       // The oldest first (by insertion: re-ordering on every reuse would cost more than it saves).
-      const [oldestKey, oldest] = this.#entries.entries().next().value as [string, Rendered];
-      this.#delete(oldestKey, oldest);
+      const [oldestSlot, oldest] = this.#entries.entries().next().value as [string, Entry];
+      this.#delete(oldestSlot, oldest);
     }
-    keepResult(rendered.result);
-    this.#entries.set(key, rendered);
-    this.#chars += chars;
+    keepResult(entry.result);
+    this.#entries.set(slot, entry);
+    this.#chars += entry.chars;
   }
 
   get size(): number {
@@ -105,9 +113,9 @@ export class MutationMemo {
     this.#chars = 0;
   }
 
-  #delete(key: string, entry: Rendered): void {
-    this.#entries.delete(key);
-    this.#chars -= sizeOf(key, entry);
+  #delete(slot: string, entry: Entry): void {
+    this.#entries.delete(slot);
+    this.#chars -= entry.chars;
   }
 }
 
@@ -134,8 +142,28 @@ function sameMap(a: Map<string, Buffer>, b: Map<string, Buffer>): boolean {
   return true;
 }
 
-function sizeOf(key: string, entry: Rendered): number {
-  let n = key.length + (entry.result.patch?.length ?? 0);
+/**
+ * Equal JSON values, object keys in the same order (the patch follows the order): what equal
+ * JSON text would say, without writing it. Recursion goes only where both sides are objects, so
+ * never deeper than the kept copy, which JSON.stringify has walked.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i] as string;
+    if (k !== kb[i]) return false;
+    if (!sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}
+
+function sizeOf(slot: string, inputChars: number, entry: Rendered): number {
+  let n = slot.length + inputChars + (entry.result.patch?.length ?? 0);
   for (const v of entry.values) n += v.length;
   if (entry.dataFrom) for (const [k, v] of entry.dataFrom.map) n += k.length + v.length;
   return n;

@@ -203,26 +203,25 @@ export function mutateSecret(
   const now = deps.now ?? Date.now;
   const started = now();
   const input = mutationInput(request.operation, namespace, object, request.oldObject);
-  const memoKey = deps.memo?.keyOf(input);
-  if (deps.memo && memoKey !== undefined) {
-    const reused = deps.memo.reuse(memoKey, namespace, deps.resolver);
-    if (reused) {
-      if (!deps.logger.isLevelEnabled('debug')) return reused;
-      const entry = deps.memo.peek(memoKey);
+  // One kept result per operation, namespace and name (mutate-memo.ts: where to look, not what).
+  const memoSlot = deps.memo ? `${request.operation}\u0000${namespace}\u0000${name}` : '';
+  const reused = deps.memo?.reuse(memoSlot, input, namespace, deps.resolver);
+  if (reused) {
+    if (deps.logger.isLevelEnabled('debug')) {
       deps.logger.debug(
         {
           secret: objectRef(namespace, name),
-          store: entry ? storeText(entry.store, namespace) : '',
-          keys: entry?.keys,
-          references: entry?.references,
+          store: storeText(reused.store, namespace),
+          keys: reused.keys,
+          references: reused.references,
           dryRun: request.dryRun === true,
           reused: true,
           ms: now() - started,
         },
         'placeholder Secret filled',
       );
-      return reused;
     }
+    return reused.result;
   }
 
   let storeLabel = '';
@@ -247,8 +246,9 @@ export function mutateSecret(
         ...(plan.warnings.length > 0 ? { warnings: plan.warnings } : {}),
       };
       const keys = Object.keys(mutated.data ?? {}).length;
-      if (deps.memo && memoKey !== undefined) {
-        deps.memo.remember(memoKey, {
+      if (deps.memo) {
+        deps.memo.remember(memoSlot, {
+          input,
           store: plan.store as StoreRef,
           refs: resolved.refs,
           values: resolved.values,

@@ -7,7 +7,7 @@
  */
 import t, { type Test } from 'tap';
 import { type MutateDeps, mutateSecret } from '../../src/admission/mutate.ts';
-import { MEMO_MAX_ENTRIES, MutationMemo } from '../../src/admission/mutate-memo.ts';
+import { MEMO_MAX_ENTRIES, MutationMemo, sameJson } from '../../src/admission/mutate-memo.ts';
 import type { AdmissionRequest } from '../../src/admission/types.ts';
 import type { Secret } from '../../src/api/types.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
@@ -66,10 +66,10 @@ t.test('a repeated manifest reuses its result, synchronously and with no provide
   t.equal(memo.hits, 0);
   t.equal(h.provider.calls.getSecret, 1);
 
-  const req = placeholder({ name: 'another-name' });
+  const req = placeholder();
   const again = mutateSecret(req, deps);
   t.notOk(again instanceof Promise, 'answered without a promise');
-  t.equal(memo.hits, 1, 'served from the memo (the name is not part of the key)');
+  t.equal(memo.hits, 1, 'served from the memo (another request: another uid, an equal Secret)');
   t.same(again, first.result, 'the same answer');
   t.equal(h.provider.calls.getSecret, 1, 'no provider call');
   t.ok(Object.isFrozen(again), 'kept results are frozen: callers cannot change what is kept');
@@ -215,6 +215,38 @@ t.test('the key holds everything the result depends on', async (t) => {
   withStringData.object.stringData = { extra: 'plain' };
   t.same((await fill(withStringData)).data?.extra, 'plain');
   t.equal(memo.hits, 0);
+
+  // The same name (the same slot), the same data in another order: the patch follows the order.
+  const reordered = placeholder();
+  const { password, url } = reordered.object.data as Record<string, string>;
+  reordered.object.data = { url: url as string, password: password as string };
+  const first = await fill(reordered);
+  t.equal(memo.hits, 0, 'another key order is another input');
+  t.same(await fill(structuredClone(reordered)), first, 'and is kept as such');
+  t.equal(memo.hits, 1);
+});
+
+t.test('sameJson: equal JSON text, without writing it', async (t) => {
+  const cases: [unknown, unknown][] = [
+    [
+      { a: 1, b: [1, { c: 'x' }] },
+      { a: 1, b: [1, { c: 'x' }] },
+    ],
+    [
+      { a: 1, b: 2 },
+      { b: 2, a: 1 },
+    ],
+    [{ a: [1, 2] }, { a: [1, 2, 3] }],
+    [{ a: [] }, { a: {} }],
+    [{ a: { 0: 1 } }, { a: [1] }],
+    [{ a: null }, { a: {} }],
+    [{ a: '1' }, { a: 1 }],
+    [{ a: { b: { c: true } } }, { a: { b: { c: false } } }],
+    [[], []],
+  ];
+  for (const [a, b] of cases) {
+    t.equal(sameJson(a, b), JSON.stringify(a) === JSON.stringify(b), JSON.stringify([a, b]));
+  }
 });
 
 t.test('refusals are not kept; the memo is bounded', async (t) => {
@@ -224,9 +256,13 @@ t.test('refusals are not kept; the memo is bounded', async (t) => {
   t.equal(memo.size, 0, 'a refusal is not kept');
   t.equal((await fill(missing)).result.allowed, false, 'and is refused again');
 
-  for (let i = 0; i < MEMO_MAX_ENTRIES + 10; i++) await fill(placeholder({ value: `v${i}-\${ref:db#user}` }));
+  for (let i = 0; i < MEMO_MAX_ENTRIES + 10; i++) {
+    await fill(placeholder({ name: `db-${i}`, value: `v${i}-\${ref:db#user}` }));
+  }
   t.equal(memo.size, MEMO_MAX_ENTRIES, 'at most MEMO_MAX_ENTRIES kept');
-  const huge = placeholder({ value: `${'x'.repeat(40_000)}\${ref:db#user}` });
+  const huge = placeholder({ name: 'huge', value: `${'x'.repeat(40_000)}\${ref:db#user}` });
   t.equal((await fill(huge)).result.allowed, true);
-  t.equal(memo.keyOf({ operation: 'CREATE', namespace: 'apps', secret: huge.object }), undefined);
+  t.equal((await fill(huge)).result.allowed, true);
+  t.equal(memo.hits, 0, 'an input over MEMO_MAX_INPUT_CHARS is not kept');
+  t.equal(memo.size, MEMO_MAX_ENTRIES);
 });
