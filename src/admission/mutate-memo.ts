@@ -26,6 +26,7 @@ import type { RemoteRef } from '../api/types.ts';
 import type { Resolver, StoreRef } from '../resolve/types.ts';
 import type { MutationInput } from './mutate.ts';
 import { keepResult } from './review.ts';
+import { sameJson } from './same-json.ts';
 import type { AdmissionResult } from './types.ts';
 
 /** What a result was rendered from, besides its input. */
@@ -138,26 +139,6 @@ function sameMap(a: Map<string, Buffer>, b: Map<string, Buffer>): boolean {
   for (const [k, v] of a) {
     const [bk, bv] = bs[i++]!;
     if (k !== bk || !v.equals(bv)) return false;
-  }
-  return true;
-}
-
-/**
- * Equal JSON values, object keys in the same order (the patch follows the order): what equal
- * JSON text would say, without writing it. Recursion goes only where both sides are objects, so
- * never deeper than the kept copy, which JSON.stringify has walked.
- */
-export function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  for (let i = 0; i < ka.length; i++) {
-    const k = ka[i] as string;
-    if (k !== kb[i]) return false;
-    if (!sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
   }
   return true;
 }

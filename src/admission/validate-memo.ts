@@ -7,7 +7,9 @@
  * every CREATE is new (the API server sets its uid and creationTimestamp before validation).
  *
  * Why it is safe: validation is a pure function of the request's operation, kind, namespace and
- * object (the memo key holds exactly these), of the process's fixed settings (identity policy,
+ * object (an entry keeps these, the object as a private copy, and answers only a request equal to
+ * them: the object compared value by value, key order included, `sameJson`), of the process's
+ * fixed settings (identity policy,
  * controller class, generic target kinds), and of the store registry — read only through
  * `getStore` / `getNamespace`. An entry records every registry lookup its validation made and
  * what each returned; it is reused only when each lookup returns the same object again (the
@@ -15,15 +17,19 @@
  * (even its status) or deleted since, in any lookup the verdict depended on, means validating
  * again. Secrets are not kept: their safety net is cheaper than a key, and they are the large
  * objects. Bounded in entries and characters; refusals are kept too (they are as pure).
+ *
+ * Entries are found by a slot — kind, namespace and name — one per slot: where to look, while
+ * the comparison decides (no JSON key written and hashed per request, see mutate-memo.ts).
  */
 import type { Namespace, SecretStore, StoreKind } from '../api/types.ts';
 import type { StoreRegistry } from '../resolve/types.ts';
 import { keepResult, resultJson } from './review.ts';
+import { sameJson } from './same-json.ts';
 import type { AdmissionRequest, AdmissionResult } from './types.ts';
 
 export const VALIDATE_MEMO_MAX_ENTRIES = 1024;
-/** Larger objects are validated every time: their key alone would cost more than it saves. */
-export const VALIDATE_MEMO_MAX_KEY_CHARS = 32 * 1024;
+/** Larger objects (as JSON) are validated every time: comparing them would cost more than it saves. */
+export const VALIDATE_MEMO_MAX_OBJECT_CHARS = 32 * 1024;
 export const VALIDATE_MEMO_MAX_CHARS = 8 * 1024 * 1024;
 
 /** The kinds whose verdict is kept (validation's schema walk is the cost worth saving). */
@@ -40,6 +46,12 @@ type Lookup =
   | { store: false; name: string; found: Namespace | undefined };
 
 interface Entry {
+  group: string;
+  version: string;
+  kind: string;
+  namespace: string | undefined;
+  /** A private copy of the object validated. */
+  object: unknown;
   result: AdmissionResult;
   lookups: Lookup[];
   chars: number;
@@ -61,19 +73,19 @@ export class ValidationMemo {
     registry: StoreRegistry | undefined,
     validate: (registry: StoreRegistry | undefined) => AdmissionResult,
   ): AdmissionResult {
-    const key = keyOf(request);
-    if (key === undefined) return validate(registry);
-    const entry = this.#entries.get(key);
-    if (entry && registry !== undefined && !sameLookups(entry.lookups, registry)) {
-      this.#delete(key, entry);
-    } else if (entry) {
-      this.hits++;
-      return entry.result;
+    const slot = slotOf(request);
+    if (slot === undefined) return validate(registry);
+    const entry = this.#entries.get(slot);
+    if (entry && sameRequest(entry, request)) {
+      if (registry === undefined || sameLookups(entry.lookups, registry)) {
+        this.hits++;
+        return entry.result;
+      }
     }
     this.misses++;
     const lookups: Lookup[] = [];
     const result = keepResult(validate(registry === undefined ? undefined : recording(registry, lookups)));
-    this.#remember(key, { result, lookups, chars: key.length + resultJson(result).length });
+    this.#remember(slot, request, result, lookups);
     return result;
   }
 
@@ -81,34 +93,61 @@ export class ValidationMemo {
     return this.#entries.size;
   }
 
-  #remember(key: string, entry: Entry): void {
+  #remember(slot: string, request: AdmissionRequest, result: AdmissionResult, lookups: Lookup[]): void {
+    const old = this.#entries.get(slot);
+    if (old) this.#delete(slot, old);
+    const objectChars = JSON.stringify(request.object ?? null).length;
+    if (objectChars > VALIDATE_MEMO_MAX_OBJECT_CHARS) return;
+    const { group, version, kind } = request.kind;
+    const entry: Entry = {
+      group,
+      version,
+      kind,
+      namespace: request.namespace,
+      object: structuredClone(request.object),
+      result,
+      lookups,
+      chars: slot.length + objectChars + resultJson(result).length,
+    };
     if (entry.chars > VALIDATE_MEMO_MAX_CHARS) return;
     while (
       this.#entries.size > 0 &&
       (this.#entries.size >= VALIDATE_MEMO_MAX_ENTRIES || this.#chars + entry.chars > VALIDATE_MEMO_MAX_CHARS)
     ) {
       // The oldest first (by insertion).
-      const [oldestKey, oldest] = this.#entries.entries().next().value as [string, Entry];
-      this.#delete(oldestKey, oldest);
+      const [oldestSlot, oldest] = this.#entries.entries().next().value as [string, Entry];
+      this.#delete(oldestSlot, oldest);
     }
-    this.#entries.set(key, entry);
+    this.#entries.set(slot, entry);
     this.#chars += entry.chars;
   }
 
-  #delete(key: string, entry: Entry): void {
-    this.#entries.delete(key);
+  #delete(slot: string, entry: Entry): void {
+    this.#entries.delete(slot);
     this.#chars -= entry.chars;
   }
 }
 
-/** The parts of a request validation reads; undefined for what is not kept. */
-function keyOf(request: AdmissionRequest): string | undefined {
-  const { group, version, kind } = request.kind;
+/** Where an entry for `request` is kept; undefined for what is not kept. */
+function slotOf(request: AdmissionRequest): string | undefined {
+  const kind = request.kind.kind;
   // A CREATE is never repeated: the API server gives the object its uid and creationTimestamp
   // before validating webhooks see it, so keeping one would only cost.
   if (request.operation !== 'UPDATE' || !KEPT_KINDS.has(kind)) return undefined;
-  const key = JSON.stringify([group, version, kind, request.namespace, request.object]);
-  return key.length <= VALIDATE_MEMO_MAX_KEY_CHARS ? key : undefined;
+  const name = (request.object?.metadata as { name?: unknown } | undefined)?.name;
+  return `${kind}\u0000${request.namespace ?? ''}\u0000${typeof name === 'string' ? name : ''}`;
+}
+
+/** Everything validation reads of the request is what the entry was validated from. */
+function sameRequest(entry: Entry, request: AdmissionRequest): boolean {
+  const { group, version, kind } = request.kind;
+  return (
+    entry.group === group &&
+    entry.version === version &&
+    entry.kind === kind &&
+    entry.namespace === request.namespace &&
+    sameJson(entry.object, request.object)
+  );
 }
 
 function recording(registry: StoreRegistry, lookups: Lookup[]): StoreRegistry {

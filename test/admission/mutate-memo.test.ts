@@ -7,7 +7,8 @@
  */
 import t, { type Test } from 'tap';
 import { type MutateDeps, mutateSecret } from '../../src/admission/mutate.ts';
-import { MEMO_MAX_ENTRIES, MutationMemo, sameJson } from '../../src/admission/mutate-memo.ts';
+import { MEMO_MAX_ENTRIES, MutationMemo } from '../../src/admission/mutate-memo.ts';
+import { sameJson } from '../../src/admission/same-json.ts';
 import type { AdmissionRequest } from '../../src/admission/types.ts';
 import type { Secret } from '../../src/api/types.ts';
 import { silentLogger } from '../../src/observability/logger.ts';

@@ -9,7 +9,7 @@ import type { AdmissionRequest, AdmissionResult } from '../../src/admission/type
 import { type ValidateDeps, validateAdmission } from '../../src/admission/validate.ts';
 import {
   VALIDATE_MEMO_MAX_ENTRIES,
-  VALIDATE_MEMO_MAX_KEY_CHARS,
+  VALIDATE_MEMO_MAX_OBJECT_CHARS,
   ValidationMemo,
 } from '../../src/admission/validate-memo.ts';
 import type { KubeObject } from '../../src/api/types.ts';
@@ -126,7 +126,7 @@ t.test('a change elsewhere in the registry keeps the verdict', async (t) => {
   t.equal(memo.hits, 1);
 });
 
-t.test('the key holds the namespace and the object', async (t) => {
+t.test('an entry answers only its namespace and an equal object', async (t) => {
   const { registry, memo, validate } = setup();
   registry.upsert(store('s', vault));
   t.same(validate(review()), { allowed: true });
@@ -135,7 +135,19 @@ t.test('the key holds the namespace and the object', async (t) => {
   t.equal(validate(review({ key: 'other/' })).allowed, true);
   t.equal(validate(review({ name: 'es-2' })).allowed, true);
   t.equal(memo.hits, 0, 'nothing shared between different requests');
-  t.equal(memo.size, 4);
+  t.equal(memo.size, 3, 'one entry per kind, namespace and name: the other object took its place');
+  t.equal(validate(review({ key: 'other/' })).allowed, true);
+  t.equal(memo.hits, 1, 'the object kept is answered');
+  const reordered = review({ key: 'other/' });
+  const { metadata, spec } = reordered.object as unknown as Record<string, unknown>;
+  reordered.object = {
+    spec,
+    metadata,
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'ExternalSecret',
+  } as unknown as KubeObject;
+  validate(reordered);
+  t.equal(memo.hits, 1, 'the same fields in another order are another object');
 });
 
 t.test('what is not kept: CREATEs (never repeated), other operations, Secrets, large objects', async (t) => {
@@ -155,7 +167,7 @@ t.test('what is not kept: CREATEs (never repeated), other operations, Secrets, l
   } as AdmissionRequest;
   validate(secret);
   validate(secret);
-  const large = review({ key: `${'k'.repeat(VALIDATE_MEMO_MAX_KEY_CHARS)}/` });
+  const large = review({ key: `${'k'.repeat(VALIDATE_MEMO_MAX_OBJECT_CHARS)}/` });
   validate(large);
   validate(large);
   t.equal(memo.size, 0);
