@@ -2,8 +2,8 @@
  * One copy of each repeated short string in the informer caches. JSON.parse gives every string
  * value its own copy: 100,000 cached ExternalSecrets hold 100,000 copies of
  * `external-secrets.io/v1`, of `ExternalSecret`, of their namespace, of `Ready`, `True`,
- * `SecretSynced`, `secret synced`, of the second each was synced in, of the property names they
- * read... — about half a kilobyte per object. Interning replaces each of those values by the one
+ * `SecretSynced`, `secret synced`, of the second each was synced in, of the `syncedResourceVersion`
+ * their labels give, of the property names they read... — about half a kilobyte per object. Interning replaces each of those values by the one
  * copy seen first; the values themselves are unchanged.
  *
  * Bounded: strings up to INTERN_MAX_LENGTH characters, never the fields that are unique per object
@@ -13,7 +13,9 @@
  * the work beyond that.
  */
 
-export const INTERN_MAX_LENGTH = 48;
+/** ESO's `status.syncedResourceVersion` (58: generation, `-`, a sha3-224), the same for every
+ * ExternalSecret of one generation, labels and annotations, fits. */
+export const INTERN_MAX_LENGTH = 64;
 export const INTERN_MAX_ENTRIES = 20_000;
 /** Nesting followed at most (objects are already bounded by the API server's size limit). */
 const MAX_DEPTH = 12;

@@ -280,3 +280,70 @@ t.test('an optional resource the API server does not serve: synced, empty and he
   await until(() => required.failures > 0, 'the list failed');
   t.notOk(required.healthy(), 'without `optional`, a 404 is unhealthy');
 });
+
+t.test(
+  'the ExternalSecret cache and its handlers get what is read of the status, not the echo',
+  async (t) => {
+    const api = await KubeApiServer.start();
+    t.teardown(() => api.close());
+    const set = startInformers(api.kubeConfig(), { registry: new MemoryRegistry() });
+    t.teardown(() => set.stop());
+    await set.synced;
+    const seen: KubeObject[] = [];
+    set.externalSecrets.on('add', (o) => seen.push(o));
+    const spec = {
+      refreshInterval: '1h',
+      secretStoreRef: { name: 'st', kind: 'SecretStore' },
+      target: { name: 'db', creationPolicy: 'Owner' },
+      data: [{ secretKey: 'password', remoteRef: { key: 'app/db', property: 'password' } }],
+    };
+    const deleted = {
+      type: 'Deleted',
+      status: 'False',
+      reason: 'SecretDeleted',
+      message: 'kept: carried into the next status patch',
+    };
+    api.put({
+      apiVersion: 'external-secrets.io/v1',
+      kind: 'ExternalSecret',
+      metadata: {
+        name: 'es',
+        namespace: 'team',
+        labels: { app: 'db' },
+        annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"a":1}', note: 'n' },
+        managedFields: [{ manager: 'kubectl', operation: 'Apply' }],
+      },
+      spec,
+      status: {
+        refreshTime: '2026-12-02T14:00:00Z',
+        syncedResourceVersion: `1-${'a'.repeat(56)}`,
+        binding: { name: 'db' },
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'SecretSynced',
+            message: 'secret synced',
+            lastTransitionTime: '2026-12-02T13:00:00Z',
+          },
+          deleted,
+        ],
+      },
+    });
+    await until(() => seen.length === 1, 'added');
+    const cached = set.externalSecrets.get('team', 'es');
+    t.equal(cached, seen[0], 'the handlers and the cache share one object');
+    t.same(cached?.spec, spec, 'the spec whole');
+    t.same(cached?.metadata?.labels, { app: 'db' });
+    t.same(cached?.metadata?.annotations, { note: 'n' }, "kubectl's last-applied copy dropped");
+    t.notOk(cached?.metadata?.managedFields, 'managedFields dropped');
+    t.same(cached?.status, {
+      refreshTime: '2026-12-02T14:00:00Z',
+      syncedResourceVersion: `1-${'a'.repeat(56)}`,
+      conditions: [
+        { type: 'Ready', status: 'True', reason: 'SecretSynced', lastTransitionTime: '2026-12-02T13:00:00Z' },
+        deleted,
+      ],
+    });
+  },
+);

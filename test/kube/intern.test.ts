@@ -48,6 +48,17 @@ t.test('values are unchanged; names, uids, resourceVersions and long strings are
   t.equal(internedCount() - before, kept, 'a long string is returned, not kept');
 });
 
+t.test(
+  "ESO's syncedResourceVersion (58 characters) is kept: one copy for the objects sharing it",
+  async (t) => {
+    const synced = `3-${'0123456789abcdef'.repeat(4).slice(0, 56)}`;
+    const before = internedCount();
+    intern(synced);
+    intern(`3-${'0123456789abcdef'.repeat(4).slice(0, 56)}`);
+    t.equal(internedCount() - before, 1);
+  },
+);
+
 t.test('the table is bounded: emptied when full, values still right', async (t) => {
   let wrong = 0;
   for (let i = 0; i < INTERN_MAX_ENTRIES + 10; i++) if (intern(`v-${i}`) !== `v-${i}`) wrong++;
