@@ -50,11 +50,18 @@ export async function serve(config: ServeConfig): Promise<number> {
  * otherwise standalone, with the example stores as the embedded default. The first log line says
  * which, and against what.
  */
+const BUFFER_POOL_SIZE = 8 * 1024;
+
 export async function startRuntime(
   config: ServeConfig,
   logger: Logger,
   metrics: ReturnType<typeof createMetrics>,
 ): Promise<Runtime> {
+  // Node 24 cuts small Buffers from 64 KiB slabs: one kept for long pins its whole slab. Every AWS
+  // SDK client (one per SecretStore) keeps its JSON serializer's 2 KiB scratch Buffer: 64 KiB per
+  // store, 64 MiB of RSS at 1,000 stores (bench/RESULTS.md, Scale). Node's former 8 KiB slabs
+  // bound that at 8 KiB a store.
+  Buffer.poolSize = BUFFER_POOL_SIZE;
   const opts = {
     logger,
     metrics,

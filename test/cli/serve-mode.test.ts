@@ -61,6 +61,7 @@ t.test('--kubeconfig: cluster mode, logged with the API server and the namespace
   );
   const { lines, logger } = capture();
   const runtime = await startRuntime(config, logger, createMetrics());
+  t.equal(Buffer.poolSize, 8 * 1024, "Node's 8 KiB Buffer slabs: a kept small Buffer pins 8 KiB, not 64");
   t.teardown(() => runtime.close());
   t.match(lines[0], {
     msg: 'cluster mode',
