@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { parseAllDocuments } from 'yaml';
-import type { ExternalSecret } from '../src/api/types.ts';
+import type { ExternalSecret, KubeObject } from '../src/api/types.ts';
 import { type ClusterRuntime, createClusterRuntime } from '../src/cluster.ts';
 import { parseServeConfig } from '../src/config.ts';
 import { createLogger } from '../src/observability/logger.ts';
@@ -210,6 +210,41 @@ export function externalSecret(name: string, key: string, refreshInterval = '1s'
       ],
     },
   };
+}
+
+export interface StoreRef {
+  name: string;
+  kind: 'SecretStore' | 'ClusterSecretStore';
+}
+
+/** startCluster's AWS SecretStore in `default`, under its default name. */
+export const AWS_STORE: StoreRef = { name: 'aws-store', kind: 'SecretStore' };
+
+/** An ExternalSecret whose target `<name>-target` holds `password`, read from `remoteRef`. */
+export function passwordExternalSecret(
+  name: string,
+  namespace: string,
+  store: StoreRef,
+  remoteRef: { key: string; property?: string },
+  refreshInterval = '1h',
+): KubeObject {
+  return {
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'ExternalSecret',
+    metadata: { name, namespace },
+    spec: {
+      refreshInterval,
+      secretStoreRef: store,
+      target: { name: `${name}-target` },
+      data: [{ secretKey: 'password', remoteRef }],
+    },
+  } as KubeObject;
+}
+
+/** The decoded `password` of a Secret, or undefined while it has none. */
+export function password(api: KubeApiServer, namespace: string, name: string): string | undefined {
+  const s = api.get('secrets', namespace, name) as { data?: Record<string, string> } | undefined;
+  return s?.data?.password === undefined ? undefined : unb64(s.data.password);
 }
 
 /** The target's decoded data, or undefined while it does not exist. */

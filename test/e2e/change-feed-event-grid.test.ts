@@ -17,55 +17,40 @@
 import { isSystemEvent } from '@azure/eventgrid';
 import t from 'tap';
 import type { KubeObject } from '../../src/api/types.ts';
-import type { Metrics } from '../../src/observability/metrics.ts';
-import { b64, createPlaceholder, startCluster, unb64, waitFor } from '../cluster-helpers.ts';
+import {
+  b64,
+  createPlaceholder,
+  password,
+  passwordExternalSecret,
+  startCluster,
+  waitFor,
+} from '../cluster-helpers.ts';
 import { keyVaultEvent, subscribeWebhook, toCloudEvent } from '../fakes/azure-event-grid.ts';
-import { AZURE_FAKE_TENANT, AzureKeyVaultFake } from '../fakes/azure-keyvault.ts';
+import { AzureKeyVaultFake } from '../fakes/azure-keyvault.ts';
 import type { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
 import { request } from '../helpers/https.ts';
+import {
+  azureProvider,
+  eventGridReplica,
+  feedLatencyCount,
+  metricSum,
+  SNI,
+  secretWrites,
+  storeCondition,
+  subscribeWithSecret,
+} from '../push-refresh-helpers.ts';
 
 const CANARY = `CANARY-eg-${Math.random().toString(36).slice(2, 8)}`;
 const DELIVERY_SECRET = `DELIVERY-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`;
 const TENANT_SECRET = `TENANT-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`;
-const SNI = 'external-secrets-webhook.external-secrets-webhook.svc';
 const VAULT = 'esw-kv';
 const KEY = 'db';
 const value = (gen: string, key = KEY) => `${CANARY}-${gen}-${key}`;
 
+const STORE = { name: 'azure-cluster', kind: 'ClusterSecretStore' } as const;
 const es = (name: string, namespace: string, key: string, refreshInterval = '1h') =>
-  ({
-    apiVersion: 'external-secrets.io/v1',
-    kind: 'ExternalSecret',
-    metadata: { name, namespace },
-    spec: {
-      refreshInterval,
-      secretStoreRef: { name: 'azure-cluster', kind: 'ClusterSecretStore' },
-      target: { name: `${name}-target` },
-      data: [{ secretKey: 'password', remoteRef: { key } }],
-    },
-  }) as KubeObject;
-
-function condition(api: KubeApiServer): { status?: string; reason?: string; message?: string } | undefined {
-  const store = api.get('clustersecretstores', undefined, 'azure-cluster') as
-    | { status?: { conditions?: { type: string; status?: string; reason?: string; message?: string }[] } }
-    | undefined;
-  return store?.status?.conditions?.find((c) => c.type === 'ChangeFeedReady');
-}
-
-function password(api: KubeApiServer, namespace: string, name: string): string | undefined {
-  const s = api.get('secrets', namespace, name) as { data?: Record<string, string> } | undefined;
-  return s?.data?.password === undefined ? undefined : unb64(s.data.password);
-}
-
-async function sum(
-  metrics: Metrics,
-  name: 'changeFeedEvents' | 'changeFeedDeliveries',
-  labels: Record<string, string>,
-) {
-  return (await metrics[name].get()).values
-    .filter((v) => Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l))
-    .reduce((n, v) => n + v.value, 0);
-}
+  passwordExternalSecret(name, namespace, STORE, { key }, refreshInterval);
+const condition = (api: KubeApiServer) => storeCondition(api, 'azure-cluster');
 
 t.test('Azure change feed (Key Vault → Event Grid → the webhook)', async (t) => {
   const { api, caCert, startReplica } = await startCluster(t);
@@ -93,17 +78,6 @@ t.test('Azure change feed (Key Vault → Event Grid → the webhook)', async (t)
     metadata: { name: 'eventgrid-delivery', namespace: 'team-b' },
     data: { token: b64(TENANT_SECRET), 'client-id': b64('client-guid'), 'client-secret': b64('sp-secret') },
   });
-  const provider = {
-    azurekv: {
-      vaultUrl: azure.url,
-      tenantId: AZURE_FAKE_TENANT,
-      authType: 'ServicePrincipal',
-      authSecretRef: {
-        clientId: { name: 'azure-creds', key: 'client-id', namespace: 'default' },
-        clientSecret: { name: 'azure-creds', key: 'client-secret', namespace: 'default' },
-      },
-    },
-  };
   api.put({
     apiVersion: 'external-secrets.io/v1',
     kind: 'ClusterSecretStore',
@@ -114,7 +88,7 @@ t.test('Azure change feed (Key Vault → Event Grid → the webhook)', async (t)
         'esw.io/change-feed-secret': 'default/eventgrid-delivery/token',
       },
     },
-    spec: { provider },
+    spec: { provider: azureProvider(azure, 'azure-creds', 'default') },
   });
   // Another tenant's store on the same vault, with its own delivery secret.
   api.put({
@@ -128,19 +102,7 @@ t.test('Azure change feed (Key Vault → Event Grid → the webhook)', async (t)
         'esw.io/change-feed-secret': 'eventgrid-delivery/token',
       },
     },
-    spec: {
-      provider: {
-        azurekv: {
-          vaultUrl: azure.url,
-          tenantId: AZURE_FAKE_TENANT,
-          authType: 'ServicePrincipal',
-          authSecretRef: {
-            clientId: { name: 'eventgrid-delivery', key: 'client-id' },
-            clientSecret: { name: 'eventgrid-delivery', key: 'client-secret' },
-          },
-        },
-      },
-    },
+    spec: { provider: azureProvider(azure, 'eventgrid-delivery') },
   });
   api.put(es('db-a', 'default', KEY));
   api.put(es('db-b', 'team-b', KEY));
@@ -149,15 +111,7 @@ t.test('Azure change feed (Key Vault → Event Grid → the webhook)', async (t)
   // Refreshed every 2 s: what a dropped event leaves to the interval.
   api.put(es('slow', 'default', 'slow', '2s'));
 
-  const opts = {
-    cacheTtlMs: 600_000,
-    args: ['--event-grid-endpoint'],
-    endpoints: {
-      azureCa: azure.ca,
-      azureDisableChallengeResourceVerification: true,
-      azureAuthorityHost: azure.url,
-    },
-  };
+  const opts = eventGridReplica(azure);
   const leader = await startReplica('esw-0', undefined, opts);
   await waitFor('esw-0 leads', () => leader.runtime.refresher?.running || undefined);
   const follower = await startReplica('esw-1', undefined, opts);
@@ -195,32 +149,13 @@ t.test('Azure change feed (Key Vault → Event Grid → the webhook)', async (t)
     `https://127.0.0.1:${port}/events/azure/clustersecretstores/azure-cluster`;
   const leaderUrl = base(leader.server.refresh?.port);
   const followerUrl = base(follower.server.refresh?.port);
-  const writes = new Map<string, number>();
-  const unsubscribe = api.subscribe((ev) => {
-    if (ev.def.resource !== 'secrets' || ev.type !== 'MODIFIED') return;
-    const k = `${ev.object.metadata?.namespace}/${ev.object.metadata?.name}`;
-    writes.set(k, (writes.get(k) ?? 0) + 1);
-  });
-  t.teardown(unsubscribe);
+  const writes = secretWrites(t, api);
   const reads = () => azure.reads.get(`secrets/${KEY}`) ?? 0;
   const event = (name = KEY, more: Partial<Parameters<typeof keyVaultEvent>[0]> = {}) =>
     keyVaultEvent({ vaultName: VAULT, vaultUrl: azure.url, objectName: name, ...more });
-  const feedLatencyCount = async () => {
-    let n = 0;
-    for (const r of [leader, follower]) {
-      const text = await r.metrics.registry.metrics();
-      n += Number(/esw_refresh_trigger_latency_seconds_count\{source="feed"\} (\d+)/.exec(text)?.[1] ?? 0);
-    }
-    return n;
-  };
+  const feedLatencies = () => feedLatencyCount(leader.metrics, follower.metrics);
 
-  const gridSchema = await subscribeWebhook({
-    endpoint: leaderUrl,
-    ca: caCert,
-    servername: SNI,
-    schema: 'EventGridSchema',
-    headers: { authorization: `Bearer ${DELIVERY_SECRET}` },
-  });
+  const gridSchema = await subscribeWithSecret(leaderUrl, caCert, DELIVERY_SECRET);
   const cloudEvents = await subscribeWebhook({
     endpoint: `${followerUrl}?access_token=${encodeURIComponent(DELIVERY_SECRET)}`,
     ca: caCert,
@@ -232,13 +167,7 @@ t.test('Azure change feed (Key Vault → Event Grid → the webhook)', async (t)
   t.test('the handshakes need the store’s secret', async (t) => {
     for (const schema of ['EventGridSchema', 'CloudEventSchemaV1_0'] as const) {
       await t.rejects(
-        subscribeWebhook({
-          endpoint: leaderUrl,
-          ca: caCert,
-          servername: SNI,
-          schema,
-          headers: { authorization: `Bearer ${TENANT_SECRET}` },
-        }),
+        subscribeWithSecret(leaderUrl, caCert, TENANT_SECRET, schema),
         /handshake failed \(HTTP 401\)/,
         `${schema}: another store's secret`,
       );
@@ -250,15 +179,18 @@ t.test('Azure change feed (Key Vault → Event Grid → the webhook)', async (t)
     azure.put(KEY, value('v2'));
     azure.resetCounts();
     writes.clear();
-    const before = await feedLatencyCount();
+    const before = await feedLatencies();
     gridSchema.publish(event());
     t.same(await gridSchema.flush(), [200]);
     await waitFor('every dependent holds v2', () => all('v2'));
-    await waitFor('each dependent synced', async () => (await feedLatencyCount()) - before >= 4 || undefined);
+    await waitFor('each dependent synced', async () => (await feedLatencies()) - before >= 4 || undefined);
     t.equal(reads(), 2, 'one read for three dependents in two namespaces, one for the prefixed name');
     for (const [ns, n] of dependents) t.equal(writes.get(`${ns}/${n}`), 1, `${ns}/${n} written once`);
     t.ok(
-      (await sum(leader.metrics, 'changeFeedEvents', { feed: 'azure-event-grid', result: 'refresh' })) >= 1,
+      (await metricSum(leader.metrics, 'changeFeedEvents', {
+        feed: 'azure-event-grid',
+        result: 'refresh',
+      })) >= 1,
     );
     await waitFor('the condition', () => condition(api)?.status === 'True' || undefined);
     t.equal(condition(api)?.reason, 'FeedDelivered');
@@ -268,7 +200,7 @@ t.test('Azure change feed (Key Vault → Event Grid → the webhook)', async (t)
     azure.put(KEY, value('v3'));
     azure.resetCounts();
     writes.clear();
-    const before = await feedLatencyCount();
+    const before = await feedLatencies();
     const old = event(KEY, { version: 'old' });
     old.eventTime = new Date(Date.now() - 60_000).toISOString();
     const ignored = event(KEY, { type: 'Microsoft.KeyVault.SecretNearExpiry' });
@@ -278,18 +210,21 @@ t.test('Azure change feed (Key Vault → Event Grid → the webhook)', async (t)
     t.same(await cloudEvents.flush(), [200], 'one batch');
     t.equal(cloudEvents.attempts.at(-1)?.events, 4);
     await waitFor('every dependent holds v3', () => all('v3'));
-    await waitFor('each dependent synced', async () => (await feedLatencyCount()) - before >= 4 || undefined);
+    await waitFor('each dependent synced', async () => (await feedLatencies()) - before >= 4 || undefined);
     // Event Grid delivers at least once: the same events again, once the first are served.
     cloudEvents.publish(fresh, old);
     t.same(await cloudEvents.flush(), [200]);
     await waitFor(
       'the second delivery served',
-      async () => (await feedLatencyCount()) - before >= 8 || undefined,
+      async () => (await feedLatencies()) - before >= 8 || undefined,
     );
     for (const [ns, n] of dependents) t.equal(writes.get(`${ns}/${n}`), 1, `${ns}/${n} written once`);
     t.equal(reads(), 4, 'per delivery, one read per spelling of the key');
     t.ok(
-      (await sum(follower.metrics, 'changeFeedEvents', { feed: 'azure-event-grid', result: 'ignored' })) >= 1,
+      (await metricSum(follower.metrics, 'changeFeedEvents', {
+        feed: 'azure-event-grid',
+        result: 'ignored',
+      })) >= 1,
     );
   });
 
@@ -320,26 +255,18 @@ t.test('Azure change feed (Key Vault → Event Grid → the webhook)', async (t)
         t.equal(a.headers['www-authenticate'], 'Bearer');
       }
       // Event Grid keeps retrying a refused batch.
-      const wrong = await subscribeWebhook({
-        endpoint: leaderUrl,
-        ca: caCert,
-        servername: SNI,
-        schema: 'EventGridSchema',
-        headers: { authorization: `Bearer ${DELIVERY_SECRET}` },
-      });
+      const wrong = await subscribeWithSecret(leaderUrl, caCert, DELIVERY_SECRET);
       wrong.opts.headers = { authorization: 'Bearer rotated-away-secret-value' };
       wrong.publish(event());
       t.same(await wrong.flush(), [401]);
       t.same(await wrong.flush(), [401], 'retried');
       t.equal(wrong.pending, 1);
       // The tenant's own store with its own secret: an event refreshes its dependents only (none).
-      const tenant = await subscribeWebhook({
-        endpoint: `https://127.0.0.1:${follower.server.refresh?.port}/events/azure/secretstores/team-b/azure`,
-        ca: caCert,
-        servername: SNI,
-        schema: 'EventGridSchema',
-        headers: { authorization: `Bearer ${TENANT_SECRET}` },
-      });
+      const tenant = await subscribeWithSecret(
+        `https://127.0.0.1:${follower.server.refresh?.port}/events/azure/secretstores/team-b/azure`,
+        caCert,
+        TENANT_SECRET,
+      );
       tenant.publish(event());
       t.same(await tenant.flush(), [200]);
       // Quiet: nothing read or written for the cluster store's dependents.
@@ -381,7 +308,10 @@ t.test('Azure change feed (Key Vault → Event Grid → the webhook)', async (t)
     }
     const store = JSON.stringify(api.get('clustersecretstores', undefined, 'azure-cluster'));
     for (const secret of [CANARY, DELIVERY_SECRET, TENANT_SECRET]) t.notOk(store.includes(secret));
-    t.ok((await sum(leader.metrics, 'changeFeedDeliveries', { feed: 'azure-event-grid', code: '401' })) >= 1);
+    t.ok(
+      (await metricSum(leader.metrics, 'changeFeedDeliveries', { feed: 'azure-event-grid', code: '401' })) >=
+        1,
+    );
   });
 
   t.test('the annotation removed: no condition, deliveries refused', async (t) => {

@@ -11,11 +11,21 @@
  */
 import t from 'tap';
 import type { KubeObject } from '../../src/api/types.ts';
-import type { Metrics } from '../../src/observability/metrics.ts';
-import { createPlaceholder, startCluster, unb64, waitFor } from '../cluster-helpers.ts';
-import { GcpPubSubFake, GrpcCode } from '../fakes/gcp-pubsub.ts';
-import { GcpSecretManagerFake } from '../fakes/gcp-secret-manager.ts';
-import type { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
+import {
+  createPlaceholder,
+  password,
+  passwordExternalSecret,
+  startCluster,
+  waitFor,
+} from '../cluster-helpers.ts';
+import { GrpcCode } from '../fakes/gcp-pubsub.ts';
+import {
+  feedLatencyCount,
+  metricSum,
+  secretWrites,
+  startGcpFeed,
+  storeCondition,
+} from '../push-refresh-helpers.ts';
 
 const CANARY = `CANARY-gfeed-${Math.random().toString(36).slice(2, 8)}`;
 const PROJECT = 'my-project';
@@ -39,63 +49,13 @@ function note(eventType: string, name: string, project = '123456789012') {
   };
 }
 
+const STORE = { name: 'gcp-cluster', kind: 'ClusterSecretStore' } as const;
 const es = (name: string, namespace: string, key: string, refreshInterval = '1h') =>
-  ({
-    apiVersion: 'external-secrets.io/v1',
-    kind: 'ExternalSecret',
-    metadata: { name, namespace },
-    spec: {
-      refreshInterval,
-      secretStoreRef: { name: 'gcp-cluster', kind: 'ClusterSecretStore' },
-      target: { name: `${name}-target` },
-      data: [{ secretKey: 'password', remoteRef: { key, property: 'password' } }],
-    },
-  }) as KubeObject;
-
-type Cond = { status?: string; reason?: string; message?: string };
-function condition(
-  api: KubeApiServer,
-  type: string,
-  resource = 'clustersecretstores',
-  ns?: string,
-  name = 'gcp-cluster',
-): Cond | undefined {
-  const store = api.get(resource, ns, name) as
-    | { status?: { conditions?: ({ type: string } & Cond)[] } }
-    | undefined;
-  return store?.status?.conditions?.find((c) => c.type === type);
-}
-
-function password(api: KubeApiServer, namespace: string, name: string): string | undefined {
-  const s = api.get('secrets', namespace, name) as { data?: Record<string, string> } | undefined;
-  return s?.data?.password === undefined ? undefined : unb64(s.data.password);
-}
-
-async function sum(
-  metrics: Metrics,
-  name: 'changeFeedEvents' | 'changeFeedErrors' | 'changeFeeds',
-  labels: Record<string, string>,
-): Promise<number> {
-  return (await metrics[name].get()).values
-    .filter((v) => Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l))
-    .reduce((n, v) => n + v.value, 0);
-}
-
-async function feedLatencyCount(metrics: Metrics): Promise<number> {
-  const text = await metrics.registry.metrics();
-  const m = /esw_refresh_trigger_latency_seconds_count\{source="feed"\} (\d+)/.exec(text);
-  return Number(m?.[1] ?? 0);
-}
+  passwordExternalSecret(name, namespace, STORE, { key, property: 'password' }, refreshInterval);
 
 t.test('GCP change feed (Secret Manager notifications → Pub/Sub streaming pull)', async (t) => {
   const { api, startReplica } = await startCluster(t);
-  const gcp = new GcpSecretManagerFake();
-  const sm = await gcp.start();
-  t.teardown(() => gcp.close());
-  const pubsub = new GcpPubSubFake();
-  await pubsub.start();
-  t.teardown(() => pubsub.close());
-  pubsub.createSubscription(SUB);
+  const { gcp, pubsub, replica: replicaOptions } = await startGcpFeed(t, SUB);
   gcp.addSecret({ project: PROJECT, id: KEY, versions: [secret('v1')] });
   gcp.addSecret({ project: PROJECT, id: 'feed-slow', versions: [secret('v1', 'feed-slow')] });
   api.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-b' } });
@@ -111,10 +71,7 @@ t.test('GCP change feed (Secret Manager notifications → Pub/Sub streaming pull
   // Refreshed every 2 s: what a dropped notification leaves to the interval.
   api.put(es('slow', 'default', 'feed-slow', '2s'));
 
-  const replica = await startReplica('esw-0', undefined, {
-    cacheTtlMs: 600_000,
-    endpoints: { gcp: { host: sm.host, port: sm.port, insecure: true }, gcpPubsub: pubsub.endpoint },
-  });
+  const replica = await startReplica('esw-0', undefined, replicaOptions);
   await waitFor('ready', () => replica.server.readiness().ready || undefined);
   const ph = await createPlaceholder(api, 'team-b', 'ph-db', `${KEY}#password`, {
     store: 'gcp-cluster',
@@ -131,16 +88,10 @@ t.test('GCP change feed (Secret Manager notifications → Pub/Sub streaming pull
   const feeds = replica.runtime.feeds;
   const health = () => feeds?.health()['ClusterSecretStore/gcp-cluster'];
   await waitFor('the feed is consumed', () => health() === 'healthy');
-  await waitFor('the store condition', () => condition(api, 'ChangeFeedReady')?.status === 'True');
+  await waitFor('the store condition', () => storeCondition(api, 'gcp-cluster')?.status === 'True');
   t.equal(pubsub.lastFlowControl?.maxOutstandingMessages, 100, 'flow control: 100 messages');
 
-  const writes = new Map<string, number>();
-  const unsubscribe = api.subscribe((ev) => {
-    if (ev.def.resource !== 'secrets' || ev.type !== 'MODIFIED') return;
-    const k = `${ev.object.metadata?.namespace}/${ev.object.metadata?.name}`;
-    writes.set(k, (writes.get(k) ?? 0) + 1);
-  });
-  t.teardown(unsubscribe);
+  const writes = secretWrites(t, api);
   const reads = () => gcp.accessCalls.get(KEY) ?? 0;
 
   t.test('a notification refreshes every dependent at once, with one provider read', async (t) => {
@@ -152,14 +103,16 @@ t.test('GCP change feed (Secret Manager notifications → Pub/Sub streaming pull
     t.equal(reads() - before, 1, 'one read of the secret for three dependents in two namespaces');
     await waitFor('the message is acknowledged', () => pubsub.depth(SUB) === 0);
     for (const [ns, n] of dependents) t.equal(writes.get(`${ns}/${n}`), 1, `${ns}/${n} written once`);
-    t.ok((await sum(replica.metrics, 'changeFeedEvents', { feed: 'gcp-pubsub', result: 'refresh' })) >= 1);
+    t.ok(
+      (await metricSum(replica.metrics, 'changeFeedEvents', { feed: 'gcp-pubsub', result: 'refresh' })) >= 1,
+    );
     await waitFor('the latency of each dependent is observed', async () =>
       (await feedLatencyCount(replica.metrics)) >= 3 ? true : undefined,
     );
   });
 
   t.test('ignored events, duplicates and out-of-order events: the latest value, written once', async (t) => {
-    const ignoredBefore = await sum(replica.metrics, 'changeFeedEvents', {
+    const ignoredBefore = await metricSum(replica.metrics, 'changeFeedEvents', {
       feed: 'gcp-pubsub',
       result: 'ignored',
     });
@@ -178,7 +131,7 @@ t.test('GCP change feed (Secret Manager notifications → Pub/Sub streaming pull
       (pubsub.acked.get(SUB) ?? 0) - ackedBefore >= 4 ? true : undefined,
     );
     t.ok(
-      (await sum(replica.metrics, 'changeFeedEvents', { feed: 'gcp-pubsub', result: 'ignored' })) >
+      (await metricSum(replica.metrics, 'changeFeedEvents', { feed: 'gcp-pubsub', result: 'ignored' })) >
         ignoredBefore,
       'the rotation reminder is counted as ignored',
     );
@@ -205,16 +158,16 @@ t.test('GCP change feed (Secret Manager notifications → Pub/Sub streaming pull
     [GrpcCode.PERMISSION_DENIED, 'access denied (PERMISSION_DENIED)'],
   ] as const) {
     t.test(`a failing stream (${GrpcCode[code]}) falls back to the interval, then recovers`, async (t) => {
-      const errorsBefore = await sum(replica.metrics, 'changeFeedErrors', { feed: 'gcp-pubsub' });
+      const errorsBefore = await metricSum(replica.metrics, 'changeFeedErrors', { feed: 'gcp-pubsub' });
       const linesBefore = replica.lines.length;
       if (code === GrpcCode.UNAVAILABLE) pubsub.fail(code, `backend said ${CANARY}`);
       else pubsub.refuse(SUB, code);
       await waitFor('the feed is failing', () => health() === 'failing');
-      t.ok((await sum(replica.metrics, 'changeFeedErrors', { feed: 'gcp-pubsub' })) > errorsBefore);
-      t.equal(await sum(replica.metrics, 'changeFeeds', { feed: 'gcp-pubsub', state: 'failing' }), 1);
+      t.ok((await metricSum(replica.metrics, 'changeFeedErrors', { feed: 'gcp-pubsub' })) > errorsBefore);
+      t.equal(await metricSum(replica.metrics, 'changeFeeds', { feed: 'gcp-pubsub', state: 'failing' }), 1);
       t.ok(replica.lines.slice(linesBefore).some((l) => l.includes('change feed failing')));
       const failing = await waitFor('the store condition', () => {
-        const c = condition(api, 'ChangeFeedReady');
+        const c = storeCondition(api, 'gcp-cluster');
         return c?.status === 'False' ? c : undefined;
       });
       t.equal(failing.reason, 'FeedFailing');
@@ -222,7 +175,7 @@ t.test('GCP change feed (Secret Manager notifications → Pub/Sub streaming pull
         failing.message,
         `change feed failing, refreshing on the interval: gcpsm: Pub/Sub subscription ${SUB}: ${words}`,
       );
-      t.equal(condition(api, 'Ready')?.status, 'True', 'the store itself stays Ready');
+      t.equal(storeCondition(api, 'gcp-cluster', 'Ready')?.status, 'True', 'the store itself stays Ready');
       // A change during the outage: queued, served once the stream is back.
       gcp.addVersion(PROJECT, KEY, secret(`v4-${code}`));
       pubsub.publish(SUB, note('SECRET_VERSION_ADD', KEY));
@@ -231,10 +184,10 @@ t.test('GCP change feed (Secret Manager notifications → Pub/Sub streaming pull
       await waitFor('recovered', () => health() === 'healthy');
       await waitFor('the notification queued during the outage is served', () => all(`v4-${code}`));
       t.ok(replica.lines.slice(linesBefore).some((l) => l.includes('change feed recovered')));
-      t.equal(await sum(replica.metrics, 'changeFeeds', { feed: 'gcp-pubsub', state: 'failing' }), 0);
+      t.equal(await metricSum(replica.metrics, 'changeFeeds', { feed: 'gcp-pubsub', state: 'failing' }), 0);
       await waitFor(
         'the store condition recovers',
-        () => condition(api, 'ChangeFeedReady')?.status === 'True',
+        () => storeCondition(api, 'gcp-cluster')?.status === 'True',
       );
     });
   }
@@ -254,7 +207,7 @@ t.test('GCP change feed (Secret Manager notifications → Pub/Sub streaming pull
       () => feeds?.health()['SecretStore/team-b/gcp-ambient'] === 'failing',
     );
     const c = await waitFor('its condition', () => {
-      const got = condition(api, 'ChangeFeedReady', 'secretstores', 'team-b', 'gcp-ambient');
+      const got = storeCondition(api, 'gcp-ambient', 'ChangeFeedReady', 'team-b');
       return got?.status === 'False' ? got : undefined;
     });
     t.match(c.message, /its own Google identity .*which only a ClusterSecretStore may use/);
@@ -267,7 +220,7 @@ t.test('GCP change feed (Secret Manager notifications → Pub/Sub streaming pull
   });
 
   t.test('hostile messages: counted unreadable or ignored, acknowledged, nothing refreshed', async (t) => {
-    const unreadableBefore = await sum(replica.metrics, 'changeFeedEvents', {
+    const unreadableBefore = await metricSum(replica.metrics, 'changeFeedEvents', {
       feed: 'gcp-pubsub',
       result: 'unreadable',
     });
@@ -289,7 +242,7 @@ t.test('GCP change feed (Secret Manager notifications → Pub/Sub streaming pull
       (pubsub.acked.get(SUB) ?? 0) - ackedBefore >= 4 ? true : undefined,
     );
     t.equal(
-      (await sum(replica.metrics, 'changeFeedEvents', { feed: 'gcp-pubsub', result: 'unreadable' })) -
+      (await metricSum(replica.metrics, 'changeFeedEvents', { feed: 'gcp-pubsub', result: 'unreadable' })) -
         unreadableBefore,
       2,
       'two secret ids that are not secret names',
@@ -310,7 +263,7 @@ t.test('GCP change feed (Secret Manager notifications → Pub/Sub streaming pull
     api.put({ ...store, metadata: { ...store.metadata, annotations: {} } });
     await waitFor('no feed', () => Object.keys(feeds?.health() ?? {}).length === 0);
     await waitFor('no stream', () => pubsub.openStreams === 0);
-    await waitFor('no condition', () => condition(api, 'ChangeFeedReady') === undefined);
-    t.equal(condition(api, 'Ready')?.status, 'True');
+    await waitFor('no condition', () => storeCondition(api, 'gcp-cluster') === undefined);
+    t.equal(storeCondition(api, 'gcp-cluster', 'Ready')?.status, 'True');
   });
 });

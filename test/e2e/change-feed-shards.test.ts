@@ -7,17 +7,22 @@
  * `ChangeFeedReady` condition, and refreshes its own shards' dependents only.
  */
 import t, { type Test } from 'tap';
-import { shardOf } from '../../src/refresher/queue.ts';
-import { type Cluster, type Replica, startCluster, unb64, waitFor } from '../cluster-helpers.ts';
-import { AwsSqsFake } from '../fakes/aws-sqs.ts';
+import { type Cluster, password, type Replica, startCluster, waitFor } from '../cluster-helpers.ts';
+import {
+  awsClusterStore,
+  checkShardOwnersRefreshed,
+  everyTarget,
+  owned,
+  ownNamespaces,
+  putShardedDependents,
+  SHARD_NAMESPACES,
+  startShardedPair,
+  startSqs,
+  storeCondition,
+} from '../push-refresh-helpers.ts';
 
-const SHARDS = 8;
-const NAMESPACES = Array.from({ length: 8 }, (_, i) => `team-${i}`);
 const CANARY = `CANARY-fcs-${Math.random().toString(36).slice(2, 8)}`;
 const QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/esw-shards';
-const LEASE = ['--lease-duration', '30s', '--renew-deadline', '20s', '--retry-period', '250ms'];
-
-const owned = (r: Replica) => r.runtime.shards?.owned ?? [];
 
 t.test('a change event reaches every shard owner', async (t) => {
   const { api, aws, startReplica } = await startCluster(t);
@@ -31,63 +36,22 @@ async function setUp(
   startReplica: Cluster['startReplica'],
   opts: { patchForbidden?: boolean } = {},
 ): Promise<void> {
-  const sqs = await AwsSqsFake.start();
-  t.teardown(() => sqs.close());
-  sqs.create(QUEUE);
+  const sqs = await startSqs(t, QUEUE);
   aws.put('shared/key', JSON.stringify({ password: `${CANARY}-v1` }));
-  api.put({
-    apiVersion: 'external-secrets.io/v1',
-    kind: 'ClusterSecretStore',
-    metadata: { name: 'aws-cluster', annotations: { 'esw.io/change-feed': QUEUE } },
-    spec: {
-      provider: {
-        aws: {
-          service: 'SecretsManager',
-          region: 'us-east-1',
-          auth: {
-            secretRef: {
-              accessKeyIDSecretRef: { name: 'aws-credentials', key: 'access-key', namespace: 'default' },
-              secretAccessKeySecretRef: {
-                name: 'aws-credentials',
-                key: 'secret-access-key',
-                namespace: 'default',
-              },
-            },
-          },
-        },
-      },
-    },
-  });
-  for (const ns of NAMESPACES) {
-    api.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-    api.put({
-      apiVersion: 'external-secrets.io/v1',
-      kind: 'ExternalSecret',
-      metadata: { name: 'app', namespace: ns },
-      spec: {
-        refreshInterval: '1h',
-        secretStoreRef: { name: 'aws-cluster', kind: 'ClusterSecretStore' },
-        target: { name: 'app-target' },
-        data: [{ secretKey: 'password', remoteRef: { key: 'shared/key', property: 'password' } }],
-      },
-    });
-  }
+  api.put(awsClusterStore('aws-cluster', { 'esw.io/change-feed': QUEUE }));
+  putShardedDependents(
+    api,
+    { name: 'aws-cluster', kind: 'ClusterSecretStore' },
+    { key: 'shared/key', property: 'password' },
+  );
   // Helm changeFeeds.enabled=false: no patch on stores for the webhook.
   if (opts.patchForbidden) api.forbid({ verb: 'patch', resource: 'clustersecretstores' });
-  const args = [...LEASE, '--shards', String(SHARDS)];
-  const replicas = [
-    await startReplica('esw-0', args, { cacheTtlMs: 600_000, endpoints: { awsSqs: sqs.endpoint } }),
-    await startReplica('esw-1', args, { cacheTtlMs: 600_000, endpoints: { awsSqs: sqs.endpoint } }),
-  ];
-  // The settled share (ceil(8 / 2) each): no shard is changing hands when the trigger comes.
-  await waitFor('the shards shared by both replicas', () =>
-    replicas.every((r) => owned(r).length === SHARDS / 2),
+  const replicas = await startShardedPair(
+    api,
+    startReplica,
+    { cacheTtlMs: 600_000, endpoints: { awsSqs: sqs.endpoint } },
+    `${CANARY}-v1`,
   );
-  const password = (ns: string) => {
-    const s = api.get('secrets', ns, 'app-target') as { data?: Record<string, string> } | undefined;
-    return s?.data?.password === undefined ? undefined : unb64(s.data.password);
-  };
-  await waitFor('every target synced', () => NAMESPACES.every((ns) => password(ns) === `${CANARY}-v1`));
 
   const consumer = await waitFor('the holder of shard 0 consumes the feed', () =>
     replicas.find((r) => r.runtime.feeds?.health()['ClusterSecretStore/aws-cluster'] === 'healthy'),
@@ -98,10 +62,7 @@ async function setUp(
   if (opts.patchForbidden) {
     // Said at the start of the feed and in the store's condition, before any event.
     const c = await waitFor('the store says so', () => {
-      const store = api.get('clustersecretstores', undefined, 'aws-cluster') as {
-        status?: { conditions?: { type: string; status: string; reason: string; message: string }[] };
-      };
-      const got = store?.status?.conditions?.find((x) => x.type === 'ChangeFeedReady');
+      const got = storeCondition(api, 'aws-cluster');
       return got?.status === 'False' ? got : undefined;
     });
     t.equal(c.reason, 'FeedOwnShardsOnly');
@@ -124,35 +85,21 @@ async function setUp(
     }),
   );
   if (opts.patchForbidden) {
-    const mine = NAMESPACES.filter((ns) => owned(consumer).includes(shardOf(ns, SHARDS)));
-    const others = NAMESPACES.filter((ns) => !mine.includes(ns));
+    const mine = ownNamespaces(consumer);
+    const others = SHARD_NAMESPACES.filter((ns) => !mine.includes(ns));
     await waitFor("the consumer's shards refreshed", () =>
-      mine.every((ns) => password(ns) === `${CANARY}-v2`),
+      mine.every((ns) => password(api, ns, 'app-target') === `${CANARY}-v2`),
     );
     t.ok(
-      others.every((ns) => password(ns) === `${CANARY}-v1`),
+      others.every((ns) => password(api, ns, 'app-target') === `${CANARY}-v1`),
       "the other replica's shards wait for their interval",
     );
     return;
   }
-  await waitFor('every target refreshed', () => NAMESPACES.every((ns) => password(ns) === `${CANARY}-v2`));
+  await waitFor('every target refreshed', () => everyTarget(api, `${CANARY}-v2`));
 
-  const owners = new Set(
-    NAMESPACES.map((ns) => replicas.find((r) => owned(r).includes(shardOf(ns, SHARDS)))?.podName),
-  );
   const calls = aws.count('GetSecretValue') + aws.count('BatchGetSecretValue');
-  t.ok(
-    calls >= 1 && calls <= owners.size,
-    `one read per replica owning dependents (${calls} for ${owners.size})`,
-  );
-  for (const r of replicas) {
-    const scheduled = (await r.metrics.refreshTriggeredObjects.get()).values
-      .filter((v) => v.labels.source === 'feed')
-      .reduce((n, v) => n + v.value, 0);
-    const mine = NAMESPACES.filter((ns) => owned(r).includes(shardOf(ns, SHARDS))).length;
-    t.equal(scheduled, mine, `${r.podName} refreshed the dependents of its own shards only`);
-    t.notOk(r.lines.join('\n').includes(CANARY), `${r.podName}: no canary in logs`);
-  }
+  await checkShardOwnersRefreshed(t, replicas, calls, CANARY, { source: 'feed' });
 }
 
 t.test(

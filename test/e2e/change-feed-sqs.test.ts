@@ -9,10 +9,21 @@
  */
 import t from 'tap';
 import type { KubeObject } from '../../src/api/types.ts';
-import type { Metrics } from '../../src/observability/metrics.ts';
-import { createPlaceholder, startCluster, unb64, waitFor } from '../cluster-helpers.ts';
-import { AwsSqsFake } from '../fakes/aws-sqs.ts';
-import type { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
+import {
+  createPlaceholder,
+  password,
+  passwordExternalSecret,
+  startCluster,
+  waitFor,
+} from '../cluster-helpers.ts';
+import {
+  awsClusterStore,
+  feedLatencyCount,
+  metricSum,
+  secretWrites,
+  startSqs,
+  storeCondition,
+} from '../push-refresh-helpers.ts';
 
 const CANARY = `CANARY-feed-${Math.random().toString(36).slice(2, 8)}`;
 const QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/esw-changes';
@@ -41,77 +52,17 @@ function event(eventName: string, secretId: string, at = new Date().toISOString(
   });
 }
 
+const STORE = { name: 'aws-cluster', kind: 'ClusterSecretStore' } as const;
 const es = (name: string, namespace: string, key: string, refreshInterval = '1h') =>
-  ({
-    apiVersion: 'external-secrets.io/v1',
-    kind: 'ExternalSecret',
-    metadata: { name, namespace },
-    spec: {
-      refreshInterval,
-      secretStoreRef: { name: 'aws-cluster', kind: 'ClusterSecretStore' },
-      target: { name: `${name}-target` },
-      data: [{ secretKey: 'password', remoteRef: { key, property: 'password' } }],
-    },
-  }) as KubeObject;
-
-/** The ClusterSecretStore's condition of `type`. */
-function condition(
-  api: KubeApiServer,
-  type: string,
-): { status?: string; reason?: string; message?: string } | undefined {
-  const store = api.get('clustersecretstores', undefined, 'aws-cluster') as
-    | { status?: { conditions?: { type: string; status?: string; reason?: string; message?: string }[] } }
-    | undefined;
-  return store?.status?.conditions?.find((c) => c.type === type);
-}
-
-function password(api: KubeApiServer, namespace: string, name: string): string | undefined {
-  const s = api.get('secrets', namespace, name) as { data?: Record<string, string> } | undefined;
-  return s?.data?.password === undefined ? undefined : unb64(s.data.password);
-}
-
-/** A counter's or gauge's value, summed over the series matching `labels`. */
-async function sum(
-  metrics: Metrics,
-  name: 'changeFeedEvents' | 'changeFeedErrors' | 'changeFeeds',
-  labels: Record<string, string>,
-): Promise<number> {
-  return (await metrics[name].get()).values
-    .filter((v) => Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l))
-    .reduce((n, v) => n + v.value, 0);
-}
+  passwordExternalSecret(name, namespace, STORE, { key, property: 'password' }, refreshInterval);
 
 t.test('AWS change feed (EventBridge → SQS)', async (t) => {
   const { api, aws, startReplica } = await startCluster(t);
-  const sqs = await AwsSqsFake.start();
-  t.teardown(() => sqs.close());
-  sqs.create(QUEUE);
+  const sqs = await startSqs(t, QUEUE);
   aws.put(KEY, JSON.stringify({ password: value('v1') }));
   aws.put('feed/slow', JSON.stringify({ password: value('v1', 'feed/slow') }));
   api.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-b' } });
-  api.put({
-    apiVersion: 'external-secrets.io/v1',
-    kind: 'ClusterSecretStore',
-    metadata: { name: 'aws-cluster', annotations: { 'esw.io/change-feed': QUEUE } },
-    spec: {
-      provider: {
-        aws: {
-          service: 'SecretsManager',
-          region: 'us-east-1',
-          auth: {
-            secretRef: {
-              accessKeyIDSecretRef: { name: 'aws-credentials', key: 'access-key', namespace: 'default' },
-              secretAccessKeySecretRef: {
-                name: 'aws-credentials',
-                key: 'secret-access-key',
-                namespace: 'default',
-              },
-            },
-          },
-        },
-      },
-    },
-  });
+  api.put(awsClusterStore('aws-cluster', { 'esw.io/change-feed': QUEUE }));
   api.put(es('db-a', 'default', KEY));
   api.put(es('db-b', 'team-b', KEY));
   // Refreshed every 2 s: what a dropped event leaves to the interval.
@@ -141,13 +92,7 @@ t.test('AWS change feed (EventBridge → SQS)', async (t) => {
   );
 
   // Writes of each dependent Secret, from now on.
-  const writes = new Map<string, number>();
-  const unsubscribe = api.subscribe((ev) => {
-    if (ev.def.resource !== 'secrets' || ev.type !== 'MODIFIED') return;
-    const k = `${ev.object.metadata?.namespace}/${ev.object.metadata?.name}`;
-    writes.set(k, (writes.get(k) ?? 0) + 1);
-  });
-  t.teardown(unsubscribe);
+  const writes = secretWrites(t, api);
   // Reads of the key only: `slow` (a 2 s interval) may be read in the same moment on a loaded machine.
   const reads = () =>
     aws.asked.filter((a) => /^(Batch)?GetSecretValue$/.test(a.op) && a.ids.includes(KEY)).length;
@@ -161,12 +106,11 @@ t.test('AWS change feed (EventBridge → SQS)', async (t) => {
     t.equal(reads(), 1, 'one read of the key for three dependents in two namespaces');
     await waitFor('the message is deleted', () => sqs.depth(QUEUE) === 0);
     for (const [ns, n] of dependents) t.equal(writes.get(`${ns}/${n}`), 1, `${ns}/${n} written once`);
-    t.ok((await sum(replica.metrics, 'changeFeedEvents', { feed: 'aws-sqs', result: 'refresh' })) >= 1);
-    await waitFor('the latency of each dependent is observed', async () => {
-      const text = await replica.metrics.registry.metrics();
-      const m = /esw_refresh_trigger_latency_seconds_count\{source="feed"\} (\d+)/.exec(text);
-      return Number(m?.[1] ?? 0) >= 3;
-    });
+    t.ok((await metricSum(replica.metrics, 'changeFeedEvents', { feed: 'aws-sqs', result: 'refresh' })) >= 1);
+    await waitFor(
+      'the latency of each dependent is observed',
+      async () => (await feedLatencyCount(replica.metrics)) >= 3,
+    );
   });
 
   t.test('duplicated and out-of-order events: the latest value, written once', async (t) => {
@@ -184,11 +128,10 @@ t.test('AWS change feed (EventBridge → SQS)', async (t) => {
       (sqs.deleted.get('/123456789012/esw-changes') ?? 0) - deletedBefore === 3 ? true : undefined,
     );
     // Every event is handled; any refresh it caused has either written v3 or found it in place.
-    await waitFor('the refresh of the last event is done', async () => {
-      const text = await replica.metrics.registry.metrics();
-      const m = /esw_refresh_trigger_latency_seconds_count\{source="feed"\} (\d+)/.exec(text);
-      return Number(m?.[1] ?? 0) >= 6;
-    });
+    await waitFor(
+      'the refresh of the last event is done',
+      async () => (await feedLatencyCount(replica.metrics)) >= 6,
+    );
     for (const [ns, n] of dependents) t.equal(writes.get(`${ns}/${n}`), 1, `${ns}/${n} written once`);
     t.ok(reads() >= 1 && reads() <= 3, `at most one read per event (${reads()})`);
     t.ok(all('v3'));
@@ -203,7 +146,7 @@ t.test('AWS change feed (EventBridge → SQS)', async (t) => {
   });
 
   t.test('a failing queue falls back to the interval, then recovers', async (t) => {
-    const errorsBefore = await sum(replica.metrics, 'changeFeedErrors', { feed: 'aws-sqs' });
+    const errorsBefore = await metricSum(replica.metrics, 'changeFeedErrors', { feed: 'aws-sqs' });
     sqs.fault(
       { type: 'error', status: 400, errorType: 'com.amazonaws.sqs#QueueDoesNotExist', message: 'gone' },
       { op: 'ReceiveMessage' },
@@ -214,11 +157,11 @@ t.test('AWS change feed (EventBridge → SQS)', async (t) => {
       'the feed is failing',
       () => feeds?.health()['ClusterSecretStore/aws-cluster'] === 'failing',
     );
-    t.ok((await sum(replica.metrics, 'changeFeedErrors', { feed: 'aws-sqs' })) > errorsBefore);
-    t.ok((await sum(replica.metrics, 'changeFeeds', { feed: 'aws-sqs', state: 'failing' })) === 1);
+    t.ok((await metricSum(replica.metrics, 'changeFeedErrors', { feed: 'aws-sqs' })) > errorsBefore);
+    t.ok((await metricSum(replica.metrics, 'changeFeeds', { feed: 'aws-sqs', state: 'failing' })) === 1);
     t.ok(replica.lines.some((l) => l.includes('change feed failing')));
     const failing = await waitFor('the store condition', () => {
-      const c = condition(api, 'ChangeFeedReady');
+      const c = storeCondition(api, 'aws-cluster');
       return c?.status === 'False' ? c : undefined;
     });
     t.equal(failing.reason, 'FeedFailing');
@@ -226,15 +169,18 @@ t.test('AWS change feed (EventBridge → SQS)', async (t) => {
       failing.message,
       /^change feed failing, refreshing on the interval: aws: SQS ReceiveMessage on queue esw-changes: QueueDoesNotExist \(HTTP 400\)$/,
     );
-    t.equal(condition(api, 'Ready')?.status, 'True', 'the store itself stays Ready');
+    t.equal(storeCondition(api, 'aws-cluster', 'Ready')?.status, 'True', 'the store itself stays Ready');
     aws.put(KEY, JSON.stringify({ password: value('v4') }));
     sqs.send(QUEUE, event('PutSecretValue', ARN));
     sqs.clearFaults();
     await waitFor('recovered', () => feeds?.health()['ClusterSecretStore/aws-cluster'] === 'healthy');
     await waitFor('the event queued during the outage is served', () => all('v4'));
     t.ok(replica.lines.some((l) => l.includes('change feed recovered')));
-    t.equal(await sum(replica.metrics, 'changeFeeds', { feed: 'aws-sqs', state: 'failing' }), 0);
-    await waitFor('the store condition recovers', () => condition(api, 'ChangeFeedReady')?.status === 'True');
+    t.equal(await metricSum(replica.metrics, 'changeFeeds', { feed: 'aws-sqs', state: 'failing' }), 0);
+    await waitFor(
+      'the store condition recovers',
+      () => storeCondition(api, 'aws-cluster')?.status === 'True',
+    );
   });
 
   t.test('no value in logs or metrics', async (t) => {
@@ -248,7 +194,7 @@ t.test('AWS change feed (EventBridge → SQS)', async (t) => {
     const store = api.get('clustersecretstores', undefined, 'aws-cluster') as KubeObject;
     api.put({ ...store, metadata: { ...store.metadata, annotations: {} } });
     await waitFor('no feed', () => Object.keys(feeds?.health() ?? {}).length === 0);
-    await waitFor('no condition', () => condition(api, 'ChangeFeedReady') === undefined);
-    t.equal(condition(api, 'Ready')?.status, 'True');
+    await waitFor('no condition', () => storeCondition(api, 'aws-cluster') === undefined);
+    t.equal(storeCondition(api, 'aws-cluster', 'Ready')?.status, 'True');
   });
 });

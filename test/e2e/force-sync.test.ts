@@ -7,32 +7,26 @@
  */
 import t from 'tap';
 import type { KubeObject } from '../../src/api/types.ts';
-import type { Metrics } from '../../src/observability/metrics.ts';
-import { b64, createPlaceholder, startCluster, unb64, waitFor } from '../cluster-helpers.ts';
+import {
+  AWS_STORE,
+  b64,
+  createPlaceholder,
+  password,
+  passwordExternalSecret,
+  type StoreRef,
+  startCluster,
+  waitFor,
+} from '../cluster-helpers.ts';
 import type { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
 import { request } from '../helpers/https.ts';
+import { awsClusterStore, metricSum } from '../push-refresh-helpers.ts';
 
 const CANARY = `CANARY-fs-${Math.random().toString(36).slice(2, 8)}`;
 const KEYS = Array.from({ length: 25 }, (_, i) => `push/k${String(i).padStart(2, '0')}`);
 const value = (gen: string, key: string) => `${CANARY}-${gen}-${key}`;
 
-const es = (name: string, namespace: string, key: string, store: { name: string; kind: string }) =>
-  ({
-    apiVersion: 'external-secrets.io/v1',
-    kind: 'ExternalSecret',
-    metadata: { name, namespace },
-    spec: {
-      refreshInterval: '1h',
-      secretStoreRef: store,
-      target: { name: `${name}-target` },
-      data: [{ secretKey: 'password', remoteRef: { key, property: 'password' } }],
-    },
-  }) as KubeObject;
-
-function password(api: KubeApiServer, namespace: string, name: string): string | undefined {
-  const s = api.get('secrets', namespace, name) as { data?: Record<string, string> } | undefined;
-  return s?.data?.password === undefined ? undefined : unb64(s.data.password);
-}
+const es = (name: string, namespace: string, key: string, store: StoreRef) =>
+  passwordExternalSecret(name, namespace, store, { key, property: 'password' });
 
 /**
  * Sets `force-sync` as `kubectl annotate --overwrite` does: a merge patch of the annotation, as
@@ -60,43 +54,14 @@ async function annotate(
   if (res.status !== 200) throw new Error(`annotate ${path}: ${res.status} ${res.text}`);
 }
 
-async function counter(metrics: Metrics, name: 'refreshTriggers', labels: Record<string, string>) {
-  const values = (await metrics[name].get()).values;
-  return values
-    .filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k as keyof typeof v.labels] === l))
-    .reduce((n, v) => n + v.value, 0);
-}
-
 t.test('force-sync on every kind', async (t) => {
   const { api, aws, startReplica } = await startCluster(t);
   for (const k of KEYS) aws.put(k, JSON.stringify({ password: value('v1', k) }));
   api.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-b' } });
-  api.put({
-    apiVersion: 'external-secrets.io/v1',
-    kind: 'ClusterSecretStore',
-    metadata: { name: 'aws-cluster' },
-    spec: {
-      provider: {
-        aws: {
-          service: 'SecretsManager',
-          region: 'us-east-1',
-          auth: {
-            secretRef: {
-              accessKeyIDSecretRef: { name: 'aws-credentials', key: 'access-key', namespace: 'default' },
-              secretAccessKeySecretRef: {
-                name: 'aws-credentials',
-                key: 'secret-access-key',
-                namespace: 'default',
-              },
-            },
-          },
-        },
-      },
-    },
-  });
+  api.put(awsClusterStore('aws-cluster'));
   // 24 ExternalSecrets on the SecretStore (one key each), a placeholder Secret on the 25th key;
   // three keys read through the ClusterSecretStore from two namespaces.
-  const local = { name: 'aws-store', kind: 'SecretStore' as const };
+  const local = AWS_STORE;
   const cluster = { name: 'aws-cluster', kind: 'ClusterSecretStore' as const };
   for (const [i, k] of KEYS.slice(0, 24).entries()) api.put(es(`es-${i}`, 'default', k, local));
   api.put(es('css-a', 'default', 'push/k00', cluster));
@@ -104,7 +69,7 @@ t.test('force-sync on every kind', async (t) => {
 
   const replica = await startReplica('esw-0', undefined, { cacheTtlMs: 600_000 });
   await waitFor('ready', () => replica.server.readiness().ready || undefined);
-  const placeholder = (namespace: string, name: string, key: string, store: typeof local | typeof cluster) =>
+  const placeholder = (namespace: string, name: string, key: string, store: StoreRef) =>
     createPlaceholder(api, namespace, name, `${key}#password`, { store: store.name, storeKind: store.kind });
   t.equal((await placeholder('default', 'ph-local', KEYS[24] as string, local)).status, 201);
   t.equal((await placeholder('team-b', 'ph-cluster', 'push/k02', cluster)).status, 201);
@@ -131,7 +96,7 @@ t.test('force-sync on every kind', async (t) => {
     t.same(calls(), { get: 1, batch: 0 }, 'one call for its one key');
     t.equal(password(api, 'default', 'es-4-target'), value('v1', 'push/k04'), 'others wait for their round');
     t.equal(
-      await counter(replica.metrics, 'refreshTriggers', { source: 'force-sync', kind: 'ExternalSecret' }),
+      await metricSum(replica.metrics, 'refreshTriggers', { source: 'force-sync', kind: 'ExternalSecret' }),
       1,
     );
   });
@@ -144,7 +109,7 @@ t.test('force-sync on every kind', async (t) => {
       () => password(api, 'default', 'ph-local') === value('v2', KEYS[24] as string),
     );
     t.same(calls(), { get: 1, batch: 0 }, 'one call for its one key');
-    t.equal(await counter(replica.metrics, 'refreshTriggers', { source: 'force-sync', kind: 'Secret' }), 1);
+    t.equal(await metricSum(replica.metrics, 'refreshTriggers', { source: 'force-sync', kind: 'Secret' }), 1);
   });
 
   t.test('on a SecretStore: every dependent, one call per key, in batches of 20', async (t) => {
@@ -163,7 +128,7 @@ t.test('force-sync on every kind', async (t) => {
       'the other store’s dependents wait',
     );
     t.equal(
-      await counter(replica.metrics, 'refreshTriggers', { source: 'force-sync', kind: 'SecretStore' }),
+      await metricSum(replica.metrics, 'refreshTriggers', { source: 'force-sync', kind: 'SecretStore' }),
       1,
     );
 
@@ -179,7 +144,7 @@ t.test('force-sync on every kind', async (t) => {
           'a' || undefined,
     );
     t.equal(
-      await counter(replica.metrics, 'refreshTriggers', { source: 'force-sync', kind: 'SecretStore' }),
+      await metricSum(replica.metrics, 'refreshTriggers', { source: 'force-sync', kind: 'SecretStore' }),
       1,
     );
     t.same(calls(), { get: 0, batch: 0 }, 'no provider call');

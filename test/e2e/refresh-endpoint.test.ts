@@ -10,37 +10,24 @@ import t from 'tap';
 import type { KubeObject } from '../../src/api/types.ts';
 import type { Metrics } from '../../src/observability/metrics.ts';
 import { refreshRequestOf } from '../../src/refresher/triggers.ts';
-import { type Replica, startCluster, unb64, waitFor } from '../cluster-helpers.ts';
-import type { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
+import {
+  AWS_STORE,
+  password,
+  passwordExternalSecret,
+  type Replica,
+  startCluster,
+  waitFor,
+} from '../cluster-helpers.ts';
 import { request } from '../helpers/https.ts';
+import { metricSum, SNI } from '../push-refresh-helpers.ts';
 
 const CANARY = `CANARY-rf-${Math.random().toString(36).slice(2, 8)}`;
-const SNI = 'external-secrets-webhook.external-secrets-webhook.svc';
 const ROTATOR = 'system:serviceaccount:default:rotator';
 const value = (gen: string, key: string) => `${CANARY}-${gen}-${key}`;
 
 const es = (name: string, key: string) =>
-  ({
-    apiVersion: 'external-secrets.io/v1',
-    kind: 'ExternalSecret',
-    metadata: { name, namespace: 'default' },
-    spec: {
-      refreshInterval: '1h',
-      secretStoreRef: { name: 'aws-store', kind: 'SecretStore' },
-      target: { name: `${name}-target` },
-      data: [{ secretKey: 'password', remoteRef: { key, property: 'password' } }],
-    },
-  }) as KubeObject;
-
-function password(api: KubeApiServer, name: string): string | undefined {
-  const s = api.get('secrets', 'default', name) as { data?: Record<string, string> } | undefined;
-  return s?.data?.password === undefined ? undefined : unb64(s.data.password);
-}
-
-async function triggers(metrics: Metrics): Promise<number> {
-  const values = (await metrics.refreshTriggers.get()).values;
-  return values.filter((v) => v.labels.source === 'endpoint').reduce((n, v) => n + v.value, 0);
-}
+  passwordExternalSecret(name, 'default', AWS_STORE, { key, property: 'password' });
+const triggers = (metrics: Metrics) => metricSum(metrics, 'refreshTriggers', { source: 'endpoint' });
 
 t.test('POST /refresh on a replica that does not lead', async (t) => {
   const { api, aws, caCert, startReplica } = await startCluster(t, {
@@ -70,8 +57,8 @@ t.test('POST /refresh on a replica that does not lead', async (t) => {
   ];
   const leader = await waitFor('a leader', () => replicas.find((r) => r.runtime.elector?.isLeader()));
   const follower = replicas.find((r) => r !== leader) as Replica;
-  await waitFor('targets synced', () => password(api, 'es-b-target') === value('v1', 'rot/b'));
-  await waitFor('targets synced', () => password(api, 'es-a-target') === value('v1', 'rot/a'));
+  await waitFor('targets synced', () => password(api, 'default', 'es-b-target') === value('v1', 'rot/b'));
+  await waitFor('targets synced', () => password(api, 'default', 'es-a-target') === value('v1', 'rot/a'));
   await waitFor('the follower knows the store', () =>
     follower.runtime.registry.getStore('SecretStore', 'aws-store', 'default'),
   );
@@ -89,9 +76,9 @@ t.test('POST /refresh on a replica that does not lead', async (t) => {
     aws.resetCounts();
     const res = await post({ ...store, keys: ['rot/a'] }, 'rotator-token');
     t.equal(res.status, 202, res.text);
-    await waitFor('es-a refreshed', () => password(api, 'es-a-target') === value('v2', 'rot/a'));
+    await waitFor('es-a refreshed', () => password(api, 'default', 'es-a-target') === value('v2', 'rot/a'));
     t.equal(aws.count('GetSecretValue') + aws.count('BatchGetSecretValue'), 1, 'one provider call');
-    t.equal(password(api, 'es-b-target'), value('v1', 'rot/b'), 'another key’s dependents wait');
+    t.equal(password(api, 'default', 'es-b-target'), value('v1', 'rot/b'), 'another key’s dependents wait');
     t.ok(leader.runtime.elector?.isLeader(), 'still the leader');
     t.equal(await triggers(leader.metrics), 1, 'the leader took it');
     t.equal(await triggers(follower.metrics), 0, 'the follower only recorded it');
