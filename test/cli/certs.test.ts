@@ -2,23 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { main } from '../../src/main.ts';
 import { certificateHosts, certificateNotAfter } from '../../src/server/certs.ts';
-
-async function esw(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    stdin: async () => '',
-  });
-  return { code, out, err };
-}
+import { esw } from '../helpers/esw.ts';
 
 t.test('bad flags are usage errors (exit 2) that name the flag', async (t) => {
   const dir = t.testdir({});

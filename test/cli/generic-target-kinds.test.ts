@@ -12,27 +12,12 @@ import { validateAdmission } from '../../src/admission/validate.ts';
 import type { KubeObject } from '../../src/api/types.ts';
 import { startRuntime } from '../../src/cli/serve.ts';
 import { parseServeConfig } from '../../src/config.ts';
-import { main } from '../../src/main.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
+import { esw } from '../helpers/esw.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const FIXTURE = join(root, 'test', 'fixtures', 'manifests', 'valid', 'generic-targets.yaml');
-
-async function esw(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    stdin: async () => stdin,
-  });
-  return { code, out, err };
-}
 
 const refused = (out: string) =>
   out
