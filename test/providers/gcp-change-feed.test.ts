@@ -124,6 +124,17 @@ t.test('the streaming-pull receiver against the Pub/Sub fake', async (t) => {
     }
     return out;
   };
+  /** Repeats `step` until it throws (bounded); the error, or undefined if it never did. */
+  const firstError = async (step: () => Promise<unknown>): Promise<Error | undefined> => {
+    for (let i = 0; i < 200; i++) {
+      try {
+        await step();
+      } catch (e: unknown) {
+        return e as Error;
+      }
+    }
+    return undefined;
+  };
 
   t.test('messages delivered, read and acknowledged; flow control asked for', async (t) => {
     const r = open(t);
@@ -179,15 +190,8 @@ t.test('the streaming-pull receiver against the Pub/Sub fake', async (t) => {
       const r = open(t);
       t.same(await r.receive(signal), []);
       fake.fail(code, `details with ${CANARY}`);
-      let err: unknown;
-      for (let i = 0; i < 200 && !err; i++) {
-        try {
-          await r.receive(signal);
-        } catch (e: unknown) {
-          err = e;
-        }
-      }
-      t.match(String((err as Error)?.message), words);
+      const err = await firstError(() => r.receive(signal));
+      t.match(String(err?.message), words);
       t.match(
         (err as Error).message,
         /^gcpsm: Pub\/Sub subscription projects\/feeds-project\/subscriptions\/esw-changes: /,
@@ -210,19 +214,14 @@ t.test('the streaming-pull receiver against the Pub/Sub fake', async (t) => {
       fake.ackFault = undefined;
     });
     fake.publish(SUB, note('SECRET_VERSION_ADD', 'unacked'));
-    let err: unknown;
-    for (let i = 0; i < 200 && !err; i++) {
-      try {
-        const events = await r.receive(signal);
-        await r.ack(
-          events.map((e) => e.handle),
-          signal,
-        );
-      } catch (e: unknown) {
-        err = e;
-      }
-    }
-    t.match(String((err as Error)?.message), /esw-changes: access denied \(PERMISSION_DENIED\)$/);
+    const err = await firstError(async () => {
+      const events = await r.receive(signal);
+      await r.ack(
+        events.map((e) => e.handle),
+        signal,
+      );
+    });
+    t.match(String(err?.message), /esw-changes: access denied \(PERMISSION_DENIED\)$/);
     t.ok(fake.depth(SUB) >= 1, 'the message stays for the next consumer');
     r.close();
     fake.ackFault = undefined;
@@ -234,14 +233,7 @@ t.test('the streaming-pull receiver against the Pub/Sub fake', async (t) => {
 
   t.test('a subscription that does not exist', async (t) => {
     const r = open(t, 'projects/feeds-project/subscriptions/missing');
-    let err: unknown;
-    for (let i = 0; i < 200 && !err; i++) {
-      try {
-        await r.receive(signal);
-      } catch (e: unknown) {
-        err = e;
-      }
-    }
-    t.match(String((err as Error)?.message), /subscriptions\/missing: not found \(NOT_FOUND\)$/);
+    const err = await firstError(() => r.receive(signal));
+    t.match(String(err?.message), /subscriptions\/missing: not found \(NOT_FOUND\)$/);
   });
 });
