@@ -14,6 +14,7 @@ import { startRuntime } from '../../src/cli/serve.ts';
 import { parseServeConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
+import { restoreEnv } from '../helpers/env.ts';
 import { esw } from '../helpers/esw.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -62,12 +63,8 @@ t.test(
     t.match(empty.out, /allowed: none;/);
 
     // The environment variable, as for serve.
-    const env = process.env.ESW_GENERIC_TARGET_KINDS;
+    restoreEnv(t, ['ESW_GENERIC_TARGET_KINDS']);
     process.env.ESW_GENERIC_TARGET_KINDS = 'ConfigMap';
-    t.teardown(() => {
-      if (env === undefined) delete process.env.ESW_GENERIC_TARGET_KINDS;
-      else process.env.ESW_GENERIC_TARGET_KINDS = env;
-    });
     const fromEnv = await esw(['validate', FIXTURE]);
     t.same(refused(fromEnv.out), ['argocd-app', 'custom-resource-config']);
   },

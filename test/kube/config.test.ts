@@ -6,6 +6,7 @@ import { KubeClient } from '../../src/kube/client.ts';
 import { currentNamespace, loadKubeConfig } from '../../src/kube/config.ts';
 import { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
 import { writeKubeconfig } from '../fakes/kubectl.ts';
+import { restoreEnv } from '../helpers/env.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -29,16 +30,7 @@ t.test('--kubeconfig, then KUBECONFIG, then in-cluster, else standalone', async 
   t.equal(fromEnv?.getCurrentCluster()?.server, api.url, 'KUBECONFIG wins over in-cluster');
 
   // In cluster, client-node reads the service host and port from process.env itself.
-  const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
-  t.teardown(() => {
-    for (const [k, v] of [
-      ['KUBERNETES_SERVICE_HOST', saved.host],
-      ['KUBERNETES_SERVICE_PORT', saved.port],
-    ] as const) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  });
+  restoreEnv(t, ['KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT']);
   process.env.KUBERNETES_SERVICE_HOST = '10.0.0.1';
   process.env.KUBERNETES_SERVICE_PORT = '443';
   const inCluster = loadKubeConfig({ env: { KUBERNETES_SERVICE_HOST: '10.0.0.1' } });

@@ -12,6 +12,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { LeanKubeConfig } from '../../src/kube/kubeconfig.ts';
+import { restoreEnv } from '../helpers/env.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -108,16 +109,7 @@ t.test('in cluster: the service account files, as client-node reads them', async
   await writeFile(join(sa, 'ca.crt'), 'SA CA');
   await writeFile(join(sa, 'token'), 'sa-token');
   await writeFile(join(sa, 'namespace'), 'esw-system');
-  const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
-  t.teardown(() => {
-    for (const [k, v] of [
-      ['KUBERNETES_SERVICE_HOST', saved.host],
-      ['KUBERNETES_SERVICE_PORT', saved.port],
-    ] as const) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  });
+  restoreEnv(t, ['KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT']);
   for (const [host, port] of [
     ['10.0.0.1', '443'],
     ['fd00::1', '6443'],

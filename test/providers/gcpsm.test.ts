@@ -18,6 +18,7 @@ import {
 } from '../../src/providers/gcpsm/options.ts';
 import { type ClientContext, type ProviderClient, ProviderError } from '../../src/providers/types.ts';
 import { GcpSecretManagerFake, GrpcCode } from '../fakes/gcp-secret-manager.ts';
+import { restoreEnv } from '../helpers/env.ts';
 import { ambientIdentity, strictIdentity } from './identity-context.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
@@ -327,12 +328,8 @@ t.test('Application Default Credentials are refused for a SecretStore the admin 
 });
 
 t.test('without projectID: the project of the default credentials', async (t) => {
-  const saved = process.env.GOOGLE_CLOUD_PROJECT;
+  restoreEnv(t, ['GOOGLE_CLOUD_PROJECT']);
   process.env.GOOGLE_CLOUD_PROJECT = 'detected-project';
-  t.teardown(() => {
-    if (saved === undefined) delete process.env.GOOGLE_CLOUD_PROJECT;
-    else process.env.GOOGLE_CLOUD_PROJECT = saved;
-  });
   const { fake, client } = await setup(t, {});
   fake.addSecret({ project: 'detected-project', id: 'db', versions: ['found'] });
   t.equal(text(await client.getSecret({ key: 'db' }, deadline())), 'found');

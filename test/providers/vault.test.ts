@@ -5,6 +5,7 @@
 import t from 'tap';
 import { createCertificates } from '../../src/server/certs.ts';
 import type { VaultFake } from '../fakes/vault.ts';
+import { restoreEnv } from '../helpers/env.ts';
 import { strictIdentity } from './identity-context.ts';
 import { CANARY, deadline, rejectsKind, setupVault, text } from './vault-context.ts';
 
@@ -133,16 +134,10 @@ t.test('namespace: X-Vault-Namespace on every request, logins included', async (
 });
 
 t.test('VAULT_* environment variables never replace the store', async (t) => {
-  const saved = { ...process.env };
+  restoreEnv(t, ['VAULT_TOKEN', 'VAULT_NAMESPACE', 'VAULT_PREFIX']);
   process.env.VAULT_TOKEN = 'env-token';
   process.env.VAULT_NAMESPACE = 'env-namespace';
   process.env.VAULT_PREFIX = '/env-prefix';
-  t.teardown(() => {
-    for (const k of ['VAULT_TOKEN', 'VAULT_NAMESPACE', 'VAULT_PREFIX']) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
-  });
   const { fake, client } = await setupVault(t, appRoleSpec, APPROLE);
   fake.addToken('env-token');
   fake.putKv2('secret', 'x', { v: '1' });

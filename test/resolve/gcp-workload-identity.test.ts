@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { KubeObject, StoreKind } from '../../src/api/types.ts';
 import { createCertificates } from '../../src/server/certs.ts';
+import { restoreEnv } from '../helpers/env.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -451,12 +452,8 @@ t.test(
     metadata.listen(0, '127.0.0.1');
     await once(metadata, 'listening');
     t.teardown(() => metadata.close());
-    const saved = process.env.GCE_METADATA_HOST;
+    restoreEnv(t, ['GCE_METADATA_HOST']);
     process.env.GCE_METADATA_HOST = `127.0.0.1:${(metadata.address() as AddressInfo).port}`;
-    t.teardown(() => {
-      if (saved === undefined) delete process.env.GCE_METADATA_HOST;
-      else process.env.GCE_METADATA_HOST = saved;
-    });
     const pool = 'meta-project.svc.id.goog';
     sts.providers.set(
       `identitynamespace:${pool}:https://container.googleapis.com/v1/projects/meta-project/locations/us-central1/clusters/autopilot`,
