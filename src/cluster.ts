@@ -22,6 +22,7 @@ import { ServiceAccountTokens } from './kube/service-accounts.ts';
 import { ShardCoordinator } from './kube/shards.ts';
 import { ApiCesWriter, ClusterExternalSecrets } from './refresher/cluster-external-secret.ts';
 import { withConfigMapDigest, withContentDigest } from './refresher/generic-target.ts';
+import { KnownTargets } from './refresher/known-targets.ts';
 import { ApiKubeWriter } from './refresher/kube-writer.ts';
 import { PlaceholderRefresh } from './refresher/placeholder.ts';
 import { Refresher } from './refresher/refresher.ts';
@@ -62,6 +63,9 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
   const http = new KubeHttp(kc);
   const client = new KubeClient(kc, http);
   const registry = new MemoryRegistry();
+  // The refresher's memory of its target Secrets, kept in the managed-Secret cache: a target at
+  // the version the last sync left is not read again (src/refresher/known-targets.ts).
+  const targets = config.refresher ? new KnownTargets() : undefined;
   const informers = startInformers(http, {
     registry,
     metrics,
@@ -69,6 +73,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
     // Secrets are cached without their data, but with its hash: an echo of our own write is
     // recognised as intact, an edit by hand is not (src/refresher/refresher.ts).
     secretProjection: (obj) => withDataDigest(slim(obj) as Secret),
+    ...(targets ? { managedSecretKeep: targets.keep } : {}),
     // Generic ConfigMap targets: watched for drift like Secret targets, values dropped.
     ...(config.refresher && config.genericTargetKinds.includes('ConfigMap')
       ? { configMapProjection: (obj: KubeObject) => withConfigMapDigest(slim(obj) as ConfigMap) }
@@ -84,6 +89,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
         }
       : {}),
   });
+  targets?.attach(informers.managedSecrets);
   const secrets = new ApiSecretReader(client);
   // Stores that authenticate as a named ServiceAccount: tokens through TokenRequest, cached
   // until near expiry and shared by every store naming the same account and audiences.
@@ -163,7 +169,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
   if (config.refresher) {
     const r = new Refresher({
       resolver: runtime.resolver,
-      kube: new ApiKubeWriter(client),
+      kube: new ApiKubeWriter(client, Date.now, targets),
       logger: logger.child({ component: 'refresher' }),
       metrics,
       placeholders: new PlaceholderRefresh(runtime.resolver, logger),

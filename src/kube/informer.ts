@@ -408,7 +408,8 @@ export interface InformerSet {
   placeholderSecrets: Informer<Secret>;
   /**
    * Secrets labelled `reconcile.external-secrets.io/managed=true`. Its handlers get each Secret
-   * (projected, without data); its cache keeps identity and resourceVersion only (`keep`).
+   * (projected, without data); its cache keeps identity and resourceVersion (`keep`), and with
+   * `managedSecretKeep` what the refresher remembers of the version.
    */
   managedSecrets: Informer<Secret>;
   /** With `configMapProjection`: ConfigMaps with the managed label (generic targets). */
@@ -452,6 +453,12 @@ export interface StartInformersOptions {
    * hash of the data too (src/refresher/secret-data.ts), never the data.
    */
   secretProjection?: (obj: KubeObject) => KubeObject;
+  /**
+   * What the managed-Secret cache keeps; default `identityOnly`. The refresher's replicas keep
+   * with it the fingerprint of the sync that wrote or compared that version
+   * (src/refresher/known-targets.ts), so an unchanged target costs no GET.
+   */
+  managedSecretKeep?: (obj: KubeObject) => KubeObject;
   /**
    * Watch ConfigMaps and Secrets for templateFrom (the refresher's replicas only), from the
    * first `watchTemplateSources(kind)` on; `started` receives each informer as it starts.
@@ -609,8 +616,9 @@ export function startInformers(source: KubeSource | KubeHttp, opts: StartInforme
       opts.secretProjection ?? withoutData,
       false,
       false,
-      // Only handlers read these Secrets (the refresher's restore check): nothing reads the cache.
-      identityOnly,
+      // Handlers read these Secrets (the refresher's restore check); the cache is read for the
+      // version of a target only (managedSecretKeep).
+      opts.managedSecretKeep ?? identityOnly,
     ),
   };
   for (const inf of [set.secretStores, set.clusterSecretStores, set.namespaces] as Informer[]) {

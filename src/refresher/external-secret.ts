@@ -453,6 +453,17 @@ async function writeTarget(
 ): Promise<SyncResult> {
   const ns = es.metadata?.namespace ?? 'default';
   const creation = es.spec?.target?.creationPolicy ?? 'Owner';
+  // The informer's cache holds the target at the version the last sync wrote or compared, and
+  // this sync wants what that one wanted: nothing to write, and no GET to find that out.
+  const memo = deps.kube.targets;
+  const fingerprint = memo ? targetFingerprint(es, desired) : undefined;
+  if (fingerprint !== undefined && memo?.recall(ns, name) === fingerprint) return 'unchanged';
+  const remember = (secret: Secret) => {
+    const rv = secret.metadata?.resourceVersion;
+    // Only Secrets with the managed label are in the informer's cache.
+    if (memo && fingerprint !== undefined && rv && secret.metadata?.labels?.[MANAGED_LABEL] === 'true')
+      memo.remember(ns, name, rv, fingerprint);
+  };
   for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
     const existing = await deps.kube.getSecret(ns, name);
     if (!existing && creation === 'Merge') {
@@ -470,7 +481,10 @@ async function writeTarget(
       );
     }
     const next = mergeInto(es, existing, desired);
-    if (existing && sameContent(existing, next)) return 'unchanged';
+    if (existing && sameContent(existing, next)) {
+      remember(existing);
+      return 'unchanged';
+    }
     if (existing?.immutable) {
       throw new EswError(
         'ESW_VALIDATION',
@@ -478,18 +492,44 @@ async function writeTarget(
       );
     }
     try {
-      if (existing) {
-        await deps.kube.replaceSecret(ns, next);
-        return 'updated';
-      }
-      await deps.kube.createSecret(ns, next);
-      return 'created';
+      const stored = existing
+        ? await deps.kube.replaceSecret(ns, next)
+        : await deps.kube.createSecret(ns, next);
+      // Stored as sent (no other admission webhook changed it): what this sync leaves as it is.
+      if (sameContent(stored, next)) remember(stored);
+      return existing ? 'updated' : 'created';
     } catch (err: unknown) {
       if (err instanceof ConflictError) continue;
       throw err;
     }
   }
   throw new EswError('ESW_KUBE', `target Secret "${ns}/${name}": too many conflicting writes`);
+}
+
+/**
+ * Everything writeTarget's outcome depends on besides the stored Secret (mergeInto, sameContent):
+ * the policy, the owner this ExternalSecret is, `immutable`, and the desired type, labels,
+ * annotations and data. Equal fingerprints on an unchanged Secret give an unchanged result.
+ */
+export function targetFingerprint(es: ExternalSecret, desired: Desired): string {
+  const h = createHash('sha256').update(
+    JSON.stringify([
+      es.spec?.target?.creationPolicy ?? 'Owner',
+      es.metadata?.uid ?? '',
+      es.metadata?.name ?? '',
+      es.apiVersion ?? '',
+      es.spec?.target?.immutable === true,
+      desired.type ?? null,
+      sorted(desired.labels),
+      sorted(desired.annotations),
+    ]),
+  );
+  // Lengths first: no two data maps hash the same text.
+  for (const key of [...desired.data.keys()].sort()) {
+    const value = desired.data.get(key) as Buffer;
+    h.update(`\0${Buffer.byteLength(key)}:${key}${value.length}:`).update(value);
+  }
+  return h.digest('base64');
 }
 
 function mergeInto(es: ExternalSecret, existing: Secret | undefined, desired: Desired): Secret {

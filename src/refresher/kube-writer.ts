@@ -8,16 +8,19 @@ import type {
   SecretStore,
 } from '../api/types.ts';
 import { isConflict, isNotFound, type KubeClient } from '../kube/client.ts';
-import { ConflictError, type KubeEvent, type KubeWriter } from './ports.ts';
+import { ConflictError, type KubeEvent, type KubeWriter, type TargetMemo } from './ports.ts';
 import type { StoreStatusBody, StoreStatusWriter } from './store-status.ts';
 
 export class ApiKubeWriter implements KubeWriter, StoreStatusWriter {
   readonly #client: KubeClient;
   readonly #now: () => number;
+  readonly targets?: TargetMemo;
 
-  constructor(client: KubeClient, now: () => number = Date.now) {
+  /** `targets`: the managed-Secret informer's memory of each target (src/refresher/known-targets.ts). */
+  constructor(client: KubeClient, now: () => number = Date.now, targets?: TargetMemo) {
     this.#client = client;
     this.#now = now;
+    if (targets) this.targets = targets;
   }
 
   async getSecret(namespace: string, name: string): Promise<Secret | undefined> {

@@ -52,4 +52,24 @@ export interface KubeWriter {
   deleteObject?(apiVersion: string, kind: string, namespace: string, name: string): Promise<void>;
   updateExternalSecretStatus(es: ExternalSecret, status: ExternalSecretStatus): Promise<void>;
   createEvent(event: KubeEvent): Promise<void>;
+  /**
+   * What the managed-Secret informer's cache knows of each target Secret
+   * (src/refresher/known-targets.ts). Optional: without it every sync reads its target (GET).
+   */
+  readonly targets?: TargetMemo;
+}
+
+/**
+ * A sync's memory of its target Secrets, held by the informer cache that sees every change of
+ * them: a target whose cached version is the one a sync wrote or compared, asked for the same
+ * thing again, needs no GET to know that nothing is to be written.
+ */
+export interface TargetMemo {
+  /**
+   * The fingerprint (`remember`) of the Secret `namespace/name` as the cache holds it now;
+   * undefined when none was remembered for this version, or the cache cannot vouch for it.
+   */
+  recall(namespace: string, name: string): string | undefined;
+  /** The Secret at `resourceVersion` is what a sync with this fingerprint leaves as it is. */
+  remember(namespace: string, name: string, resourceVersion: string, fingerprint: string): void;
 }

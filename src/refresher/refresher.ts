@@ -1130,5 +1130,6 @@ function guardWrites(kube: KubeWriter, owns: (namespace: string) => boolean): Ku
       check(e.involved.metadata?.namespace);
       return kube.createEvent(e);
     },
+    ...(kube.targets ? { targets: kube.targets } : {}),
   };
 }
