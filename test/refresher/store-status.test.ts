@@ -13,6 +13,7 @@ import { ProviderError } from '../../src/providers/types.ts';
 import type { KubeEvent } from '../../src/refresher/ports.ts';
 import {
   DEFAULT_STORE_INTERVAL_MS,
+  nextCheck,
   type StoreCheck,
   StoreStatus,
   type StoreStatusBody,
@@ -74,9 +75,13 @@ t.test('one check per version, periodic re-checks, no write when unchanged', asy
   // The echo of our own write (same generation): nothing.
   ss.upsert({ ...s });
   t.equal(await ss.tick(), 0);
-  t.equal(ss.dueOf(s), clock.now + DEFAULT_STORE_INTERVAL_MS);
+  const due = ss.dueOf(s) ?? 0;
+  t.equal(due, nextCheck('SecretStore/default/a', clock.now, DEFAULT_STORE_INTERVAL_MS), 'on its slot');
+  t.ok(due - clock.now >= DEFAULT_STORE_INTERVAL_MS / 2 && due - clock.now < 1.5 * DEFAULT_STORE_INTERVAL_MS);
 
-  clock.now += DEFAULT_STORE_INTERVAL_MS;
+  clock.now = due - 1;
+  t.equal(await ss.tick(), 0, 'not before its slot');
+  clock.now = due;
   t.equal(await ss.tick(), 1, 'checked again after the interval');
   t.equal(patches.length, 1, 'same verdict: no write');
   t.equal(events.length, 1, 'and no Event');
@@ -85,7 +90,45 @@ t.test('one check per version, periodic re-checks, no write when unchanged', asy
   const fast = store('fast', { refreshInterval: '30' as unknown as number });
   ss.upsert(fast);
   await ss.tick();
-  t.equal(ss.dueOf(fast), clock.now + 30_000);
+  t.equal(ss.dueOf(fast), nextCheck('SecretStore/default/fast', clock.now, 30_000));
+});
+
+t.test('1,000 stores checked together at a start are checked again spread over the interval', async (t) => {
+  const checked = new Map<string, number[]>();
+  const { ss, clock } = setup(async (st) => {
+    const name = st.metadata?.name ?? '';
+    checked.set(name, [...(checked.get(name) ?? []), clock.now]);
+    return undefined;
+  });
+  for (let i = 0; i < 1000; i++) ss.upsert(store(`s-${i}`));
+  ss.start();
+  const start = clock.now;
+  t.equal(await ss.tick(), 1000, 'a new leader checks every store at once');
+  // The next checks, by tenth of the interval after the first half: before, every store was
+  // due again in the same millisecond.
+  const bins = new Array<number>(10).fill(0);
+  let outside = 0;
+  for (let i = 0; i < 1000; i++) {
+    const after = (ss.dueOf(store(`s-${i}`)) ?? 0) - start - DEFAULT_STORE_INTERVAL_MS / 2;
+    const bin = Math.floor(after / (DEFAULT_STORE_INTERVAL_MS / 10));
+    if (bin < 0 || bin > 9) outside++;
+    else bins[bin] = (bins[bin] ?? 0) + 1;
+  }
+  t.equal(outside, 0, 'every next check between half and one and a half intervals away');
+  t.ok(Math.max(...bins) <= 200, `at most twice the mean in a tenth of the interval: ${bins.join(' ')}`);
+  // Then 25 minutes in 10 s steps: one check per store per interval, never two within half of one.
+  for (let step = 0; step < 150; step++) {
+    clock.now += 10_000;
+    await ss.tick();
+  }
+  let most = 0;
+  for (const times of checked.values()) {
+    most = Math.max(most, times.length);
+    for (let j = 1; j < times.length; j++)
+      if ((times[j] ?? 0) - (times[j - 1] ?? 0) < DEFAULT_STORE_INTERVAL_MS / 2)
+        t.fail('two checks too close');
+  }
+  t.ok(most <= 6, `25 minutes: at most 6 checks of a store (5 a 5-minute interval + the start), saw ${most}`);
 });
 
 t.test('reasons per stage; lastTransitionTime moves with the status only', async (t) => {
