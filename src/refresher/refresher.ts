@@ -652,21 +652,30 @@ export class Refresher {
 
   /**
    * What is due now, up to a round. Urgent objects come by store, and a store's urgent objects
-   * are not cut in two (up to 4 rounds' worth), so its keys are fetched in full batches.
+   * are not cut in two (up to 4 rounds' worth), so its keys are fetched in full batches; nor are
+   * the objects of a routine slot (all due in the same millisecond) when rounds run behind: a
+   * slot cut in two fetched its keys in two batches, and a part holding one key alone with one
+   * GetSecretValue.
    */
   #takeRound(): { key: string; due: number }[] {
     const max = this.#opts.roundSize ?? 200;
     const round: { key: string; due: number }[] = [];
     let lastGroup: string | undefined;
+    let lastSlot: number | undefined;
     for (;;) {
       if (round.length >= max) {
         const sameStore = lastGroup !== undefined && this.#queue.nextUrgentGroup() === lastGroup;
-        if (!sameStore || round.length >= max * 4) break;
+        const sameSlot =
+          lastSlot !== undefined &&
+          this.#queue.nextUrgentGroup() === undefined &&
+          this.#queue.nextDue(this.#now()) === lastSlot;
+        if ((!sameStore && !sameSlot) || round.length >= max * 4) break;
       }
       const item = this.#queue.popDue(this.#now());
       if (!item) break;
       if (item.priority === Priority.Routine && this.#heldByWindow(item.key)) continue;
       lastGroup = item.priority === Priority.Urgent ? item.group : undefined;
+      lastSlot = item.priority === Priority.Routine ? item.due : undefined;
       // A push refresh asks for values fetched after the request, not after this round: the
       // rounds a big store-wide trigger takes share one read per key.
       const trigger = item.priority === Priority.Urgent ? this.#triggers.get(item.key) : undefined;

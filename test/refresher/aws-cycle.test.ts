@@ -107,3 +107,60 @@ t.test(
     );
   },
 );
+
+t.test('a cycle taken behind schedule keeps each slot whole: no key fetched alone', async (t) => {
+  // 100 ExternalSecrets over 100 keys: 5 slots of 20 keys an interval. Rounds of 21 with the
+  // whole interval due at once (the refresher ran behind): cut at 21, each round read 20 keys in a
+  // batch and the 21st alone (a GetSecretValue); the slot it came from was read in two.
+  const aws = await AwsSecretsManagerFake.start();
+  t.teardown(() => aws.close());
+  let now = Date.parse('2026-12-02T10:00:00Z');
+  const clock = () => now;
+  const registry = new MemoryRegistry();
+  registry.upsert(secret('ops', 'aws-creds', { id: 'AKIDEXAMPLE', key: 'secret-key-example' }));
+  registry.upsert(
+    store('ClusterSecretStore', 'aws', undefined, {
+      aws: {
+        service: 'SecretsManager',
+        region: 'us-east-1',
+        auth: {
+          secretRef: {
+            accessKeyIDSecretRef: { name: 'aws-creds', key: 'id', namespace: 'ops' },
+            secretAccessKeySecretRef: { name: 'aws-creds', key: 'key', namespace: 'ops' },
+          },
+        },
+      },
+    }),
+  );
+  const logger = createLogger({ level: 'warn', destination: { write: () => undefined } });
+  const resolver = new StoreResolver({
+    registry,
+    secrets: registry,
+    providers: createProviders(),
+    logger,
+    endpoints: { aws: aws.endpoint },
+    maxAttempts: 1,
+    now: clock,
+  });
+  t.teardown(() => resolver.close());
+  const kube = new MemoryKube();
+  const refresher = new Refresher({ resolver, kube, logger, now: clock, roundSize: 21 });
+  t.teardown(() => refresher.stop());
+  for (let k = 0; k < 100; k++) aws.put(`app/key-${k}`, JSON.stringify({ password: `v1-${k}` }));
+  for (let i = 0; i < 100; i++)
+    refresher.upsertExternalSecret({
+      ...es(i),
+      spec: {
+        ...es(i).spec,
+        data: [{ secretKey: 'password', remoteRef: { key: `app/key-${i}`, property: 'password' } }],
+      },
+    });
+  refresher.start();
+  await refresher.tick();
+  t.equal(kube.secrets.size, 100, 'first pass: every target written');
+  const before = { batch: aws.count('BatchGetSecretValue'), single: aws.count('GetSecretValue') };
+  now += 2 * HOUR;
+  t.equal(await refresher.tick(), 100, 'the whole interval at once: every ExternalSecret refreshed');
+  t.equal(aws.count('GetSecretValue') - before.single, 0, 'no key fetched alone');
+  t.equal(aws.count('BatchGetSecretValue') - before.batch, 5, 'one batch per slot of 20 keys');
+});
