@@ -1,7 +1,9 @@
 /**
  * A target Secret edited or deleted by hand is put back at once, long before its refresh: the
  * managed-Secret informer hands each change to the refresher (whose restore check reads the
- * event's Secret), while its cache keeps only identity and resourceVersion.
+ * event's Secret), while its cache keeps identity, resourceVersion and the fingerprint of the
+ * sync that left that version (src/refresher/known-targets.ts: a routine sync of a target at
+ * that version reads nothing; test/refresher/known-targets.test.ts).
  */
 import t from 'tap';
 import {
