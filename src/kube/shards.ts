@@ -1,5 +1,6 @@
 /**
- * Refresh shared by every replica, with Kubernetes as the coordinator (`--shards N`, N > 1).
+ * Refresh shared by every replica, with Kubernetes as the coordinator (`--shards N`, N > 1), and
+ * leader election as its one-shard case (leader.ts).
  *
  * The keyspace is cut into N shards (objects by namespace: src/refresher/queue.ts `shardOf`), each
  * owned through its own coordination.k8s.io/v1 Lease `<lease-name>-shard-<i>`. Every replica
@@ -12,10 +13,15 @@
  * - drops a shard at once when a read shows it held by another replica (this one stalled past
  *   the lease duration), or when it could not renew it within the renew deadline, before the
  *   Lease can expire for anyone else.
- * Expiry is judged as in leader.ts: a Lease held by another replica counts as expired only when
- * its record (holder + renewTime) has not changed for its lease duration on this replica's clock.
- * A killed replica's shards are thus taken within the lease duration plus a retry period; a
- * replica that stops cleanly releases them, and they are taken at the next retry period.
+ * Expiry is judged as client-go does: a Lease held by another replica counts as expired only when
+ * its record (holder + renewTime) has not changed for its lease duration on this replica's clock,
+ * from when this replica observed the change — never by reading the remote renewTime against the
+ * local clock. The group's Leases are also watched (an informer on the keep-alive HTTP path), so a
+ * renewal is observed when it is written rather than at the next poll, and a round is run at the
+ * moment a Lease would expire: a killed replica's shards are taken within the lease duration of
+ * its last renewal. The poll stays: when the watch is down, takeovers wait for the next retry
+ * period, as before (a lease duration plus up to two retry periods).
+ * A replica that stops cleanly releases its Leases: they are taken at the next retry period.
  * Writes are conditional on resourceVersion: of two replicas taking one shard, one gets a 409.
  */
 import { createHash } from 'node:crypto';
@@ -23,8 +29,20 @@ import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { isConflict, type KubeClient, type Lease } from './client.ts';
-import { realSleep, type Sleep } from './informer.ts';
-import { LEASE_DEFAULTS, microTime } from './leader.ts';
+import { Informer, realSleep, type Sleep } from './informer.ts';
+
+export const LEASE_DEFAULTS = {
+  leaseDurationMs: 15_000,
+  renewDeadlineMs: 10_000,
+  retryPeriodMs: 2_000,
+} as const;
+
+/**
+ * A round is run this long after a Lease would expire: the timer and the clock read of the round
+ * agree to the millisecond only, and nodes' clocks run at slightly different rates (a holder's
+ * 15 s may be a few ms longer on this clock). Small against the renew deadline's slack.
+ */
+export const TAKEOVER_MARGIN_MS = 100;
 
 export const LEASE_GROUP_LABEL = 'esw.io/lease-group';
 export const LEASE_ROLE_LABEL = 'esw.io/lease-role';
@@ -47,14 +65,26 @@ export interface ShardCoordinatorOptions {
    * promise resolves when the work on them has settled (the Lease is released only then).
    */
   onShards: (owned: number[]) => Promise<void> | void;
-  metrics?: Pick<Metrics, 'leader'>;
+  /**
+   * Leader election (leader.ts): one shard whose Lease is named `name` itself (as before shards
+   * existed, so a rolling upgrade keeps one leader), read by name (a Lease written by an older
+   * release has no group labels), taken at the first round; no membership Lease (one shard is
+   * never shared).
+   */
+  single?: boolean;
+  metrics?: Pick<Metrics, 'leader'> & Partial<Pick<Metrics, 'informerHealthy'>>;
   logger?: Logger;
 }
 
+/** A Lease's record (holder + renewTime) and when this replica first observed it, on its clock. */
 interface Seen {
   record: string;
+  holder: string;
   at: number;
+  durationMs: number;
 }
+
+type Written = 'written' | 'conflict' | 'failed';
 
 export class ShardCoordinator {
   readonly identity: string;
@@ -69,7 +99,7 @@ export class ShardCoordinator {
   readonly #retryMs: number;
   /** shard -> when this replica last renewed (or took) its Lease, on this clock. */
   readonly #owned = new Map<number, number>();
-  /** Lease name -> its record (holder + renewTime) and when this replica first saw it. */
+  /** Lease name -> its record and when this replica first saw it (poll or watch). */
   readonly #seen = new Map<string, Seen>();
   /** Shards in this replica's order of preference: replicas prefer different shards. */
   readonly #preference: number[];
@@ -79,6 +109,13 @@ export class ShardCoordinator {
   #stopped = false;
   #running: Promise<void> | undefined;
   #wake: () => void = () => {};
+  /** Run the next round at once: a Lease expired, or a take lost a race (see #run). */
+  #again = false;
+  /** The clock of the last round: expiries up to it have been judged. */
+  #judgedAt = Number.NEGATIVE_INFINITY;
+  #takeoverAt: number | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #watch: Informer<Lease> | undefined;
 
   constructor(opts: ShardCoordinatorOptions) {
     this.#o = opts;
@@ -109,16 +146,65 @@ export class ShardCoordinator {
   }
 
   shardLease(shard: number): string {
-    return `${this.name}-shard-${shard}`;
+    return this.#o.single ? this.name : `${this.name}-shard-${shard}`;
   }
 
   memberLease(identity = this.identity): string {
     return leaseName(`${this.name}-member-`, identity);
   }
 
+  /**
+   * When this replica next runs a round because a Lease held by another replica expires (the
+   * earliest such expiry on this clock, plus TAKEOVER_MARGIN_MS); undefined when none is due.
+   */
+  get takeoverAt(): number | undefined {
+    return this.#takeoverAt;
+  }
+
+  /** Starts the watch of the group's Leases, then the rounds. */
   start(): void {
     if (this.#running) return;
+    void this.watchLeases();
     this.#running = this.#run();
+  }
+
+  /**
+   * Starts the watch of the group's Leases (done by start(); for tests that step the clock by
+   * hand): resolves once it has listed. Observations only: the rounds still read the Leases.
+   */
+  watchLeases(): Promise<void> {
+    if (this.#watch || this.#stopped) return this.#watch?.synced ?? Promise.resolve();
+    const gauge = this.#o.metrics?.informerHealthy;
+    gauge?.set({ resource: 'leases' }, 0);
+    const watch = new Informer<Lease>(this.#o.client.http, {
+      name: 'leases',
+      path: `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.namespace)}/leases`,
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      labelSelector: `${LEASE_GROUP_LABEL}=${this.name}`,
+      ...(this.#o.logger ? { logger: this.#o.logger } : {}),
+      onHealth: (ok) => {
+        gauge?.set({ resource: 'leases' }, ok ? 1 : 0);
+        // Coordination goes on by the poll: only takeovers are slower (a retry period or two).
+        if (!ok && !this.#stopped)
+          this.#o.logger?.warn(
+            { lease: this.name },
+            'lease watch down: expiries are judged at the poll every retry period until it is back',
+          );
+      },
+    });
+    const seen = (lease: Lease) => {
+      this.#observe(lease, this.#now());
+      this.#schedule();
+    };
+    watch.on('add', seen).on('update', seen);
+    watch.on('delete', (lease) => {
+      this.#seen.delete(lease.metadata?.name ?? '');
+      this.#schedule();
+    });
+    this.#watch = watch;
+    watch.start();
+    return watch.synced;
   }
 
   /**
@@ -128,14 +214,14 @@ export class ShardCoordinator {
   async halt(): Promise<void> {
     this.#stopped = true;
     this.#wake();
-    await this.#running;
+    await this.#quiet();
   }
 
   /** Stops: drops every shard, waits for its work to settle, releases the Leases. */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#wake();
-    await this.#running;
+    await this.#quiet();
     const held = this.owned;
     this.#owned.clear();
     await this.#publish();
@@ -150,6 +236,7 @@ export class ShardCoordinator {
         }
       }),
     );
+    if (this.#o.single) return;
     try {
       const member = await client.getLease(this.namespace, this.memberLease());
       if (member)
@@ -159,10 +246,24 @@ export class ShardCoordinator {
     }
   }
 
+  /** Ends the rounds, the takeover timer and the watch. */
+  async #quiet(): Promise<void> {
+    await this.#running;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#watch?.stop();
+  }
+
   async #run(): Promise<void> {
+    let raced = false;
     while (!this.#stopped) {
-      await this.tick();
+      this.#again = false;
+      const lost = await this.tick();
       if (this.#stopped) break;
+      // A take that lost a race is retried at once, once: the winner's Lease is then read as
+      // held, and the shards still free are taken now instead of a retry period later.
+      raced = lost && !raced;
+      if (this.#again || raced) continue;
       await Promise.race([
         this.#sleep(this.#retryMs),
         new Promise<void>((resolve) => {
@@ -172,39 +273,45 @@ export class ShardCoordinator {
     }
   }
 
-  /** One round; exposed for tests that step the clock by hand. */
-  async tick(): Promise<void> {
+  /**
+   * One round; exposed for tests that step the clock by hand. True when a take lost a race to
+   * another replica (a 409) while this one was below its share.
+   */
+  async tick(): Promise<boolean> {
     const now = this.#now();
     const first = this.#ticks++ === 0;
     const client = this.#o.client;
+    this.#judgedAt = now;
     let leases: Lease[];
     try {
-      leases = await client.listLeases(this.namespace, `${LEASE_GROUP_LABEL}=${this.name}`);
+      if (this.#o.single) {
+        const lease = await client.getLease(this.namespace, this.name);
+        leases = lease ? [lease] : [];
+      } else leases = await client.listLeases(this.namespace, `${LEASE_GROUP_LABEL}=${this.name}`);
     } catch (err) {
       this.#warn(this.name, 'list', err);
       await this.#dropOverdue(now);
-      return;
+      return false;
     }
+    try {
+      return await this.#round(leases, now, first);
+    } finally {
+      this.#schedule();
+    }
+  }
+
+  async #round(leases: Lease[], now: number, first: boolean): Promise<boolean> {
     const byName = new Map(leases.map((l) => [l.metadata?.name ?? '', l]));
     const valid = (l: Lease | undefined): string => {
-      const holder = l?.spec?.holderIdentity ?? '';
-      if (!l || holder === '') return '';
-      const name = l.metadata?.name ?? '';
-      const record = `${holder}|${String(l.spec?.renewTime ?? '')}`;
-      let seen = this.#seen.get(name);
-      if (seen?.record !== record) {
-        seen = { record, at: now };
-        this.#seen.set(name, seen);
-      }
-      const durationMs = (l.spec?.leaseDurationSeconds ?? Math.ceil(this.#leaseMs / 1000)) * 1000;
-      return seen.at + durationMs > now ? holder : '';
+      const seen = l && this.#observe(l, now);
+      return seen && seen.at + seen.durationMs > now ? seen.holder : '';
     };
 
     // Membership: this replica, and every member Lease still renewed. Long-dead ones are removed.
-    await this.#renewMember(byName.get(this.memberLease()), now);
+    if (!this.#o.single) await this.#renewMember(byName.get(this.memberLease()), now);
     const live = new Set([this.identity]);
     for (const l of leases) {
-      if (l.metadata?.labels?.[LEASE_ROLE_LABEL] !== 'member') continue;
+      if (this.#o.single || l.metadata?.labels?.[LEASE_ROLE_LABEL] !== 'member') continue;
       const holder = valid(l);
       if (holder) live.add(holder);
       else if (l.metadata?.name !== this.memberLease()) await this.#collect(l, now);
@@ -246,7 +353,7 @@ export class ShardCoordinator {
     );
     let changed = false;
     keep.forEach(({ shard }, i) => {
-      if (renewed[i] === true) {
+      if (renewed[i] === 'written') {
         if (!this.#owned.has(shard)) changed = true;
         this.#owned.set(shard, now);
       }
@@ -265,20 +372,65 @@ export class ShardCoordinator {
 
     // Take free shards up to the share. Not on the first round: replicas starting together
     // first see each other, instead of the first one taking everything and handing it back.
-    if (first || this.#stopped) return;
+    // One shard is never handed back: it is taken at once.
+    if ((first && !this.#o.single) || this.#stopped) return false;
     const wanted = free.slice(0, Math.max(0, share - this.#owned.size));
-    if (wanted.length === 0) return;
+    if (wanted.length === 0) return false;
     const taken = await Promise.all(
       wanted.map((shard) => this.#write(shard, byName.get(this.shardLease(shard)), now)),
     );
     let gained = false;
     wanted.forEach((shard, i) => {
-      if (taken[i] && !this.#stopped) {
+      if (taken[i] === 'written' && !this.#stopped) {
         this.#owned.set(shard, now);
         gained = true;
       }
     });
     if (gained) await this.#publish();
+    return taken.includes('conflict');
+  }
+
+  /** Records a Lease's record, and when it was first seen here; undefined when it has no holder. */
+  #observe(lease: Lease, now: number): Seen | undefined {
+    const name = lease.metadata?.name ?? '';
+    const holder = lease.spec?.holderIdentity ?? '';
+    if (holder === '') {
+      this.#seen.delete(name);
+      return undefined;
+    }
+    const record = `${holder}|${String(lease.spec?.renewTime ?? '')}`;
+    let seen = this.#seen.get(name);
+    if (seen?.record !== record) {
+      const durationMs = (lease.spec?.leaseDurationSeconds ?? Math.ceil(this.#leaseMs / 1000)) * 1000;
+      seen = { record, holder, at: now, durationMs };
+      this.#seen.set(name, seen);
+    }
+    return seen;
+  }
+
+  /**
+   * Arms the round at the next expiry of a Lease held by another replica, not yet judged by a
+   * round (after #judgedAt): its shards are taken then, not at the next retry period.
+   */
+  #schedule(): void {
+    let at = Number.POSITIVE_INFINITY;
+    for (const s of this.#seen.values()) {
+      if (s.holder === this.identity) continue;
+      const expiry = s.at + s.durationMs + TAKEOVER_MARGIN_MS;
+      if (expiry > this.#judgedAt && expiry < at) at = expiry;
+    }
+    this.#takeoverAt = Number.isFinite(at) ? at : undefined;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#takeoverAt === undefined || !this.#running || this.#stopped) return;
+    this.#timer = setTimeout(
+      () => {
+        this.#again = true;
+        this.#wake();
+      },
+      Math.max(0, at - this.#now()),
+    );
+    this.#timer.unref();
   }
 
   /**
@@ -313,8 +465,8 @@ export class ShardCoordinator {
     }
   }
 
-  /** Takes or renews a shard Lease (create when missing); false when another replica won. */
-  async #write(shard: number, lease: Lease | undefined, now: number): Promise<boolean> {
+  /** Takes or renews a shard Lease (create when missing); 'conflict' when another replica won. */
+  async #write(shard: number, lease: Lease | undefined, now: number): Promise<Written> {
     const client = this.#o.client;
     const name = this.shardLease(shard);
     const spec = {
@@ -334,6 +486,8 @@ export class ShardCoordinator {
         const holder = s.holderIdentity ?? '';
         written = await client.replaceLease(this.namespace, {
           ...lease,
+          // A leader Lease of an older release has no labels: it is watched once it has them.
+          metadata: { ...lease.metadata, labels: { ...lease.metadata?.labels, ...this.#labels('shard') } },
           spec: {
             ...s,
             ...spec,
@@ -346,11 +500,12 @@ export class ShardCoordinator {
           },
         });
       }
-      this.#seen.set(name, { record: `${this.identity}|${String(written.spec?.renewTime ?? '')}`, at: now });
-      return true;
+      this.#observe(written, now);
+      return 'written';
     } catch (err) {
-      if (!isConflict(err)) this.#warn(name, 'update', err);
-      return false;
+      if (isConflict(err)) return 'conflict';
+      this.#warn(name, 'update', err);
+      return 'failed';
     }
   }
 
@@ -426,4 +581,9 @@ function leaseName(prefix: string, identity: string): string {
   if (name.length <= 253 && clean === identity && /[a-z0-9]$/.test(name)) return name;
   const hash = createHash('sha256').update(identity).digest('hex').slice(0, 10);
   return `${name.slice(0, 240).replace(/[^a-z0-9]+$/, '')}-${hash}`;
+}
+
+/** A metav1.MicroTime: RFC 3339 with microseconds. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, '000Z');
 }

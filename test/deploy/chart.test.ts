@@ -381,14 +381,14 @@ t.test('RBAC is exactly the documented table (docs/install.md, "RBAC")', async (
     'external-secrets.io/secretstores: get,list,watch',
   ]);
   t.same(flat(find(objs, 'Role').rules), [
-    'coordination.k8s.io/leases: get,list,create,update,delete',
+    'coordination.k8s.io/leases: get,list,watch,create,update,delete',
     'core/secrets: create',
     'core/secrets[external-secrets-webhook-tls]: get,update',
   ]);
   const docs = await readFile(join(root, 'docs/install.md'), 'utf8');
   for (const verbs of [
     'update, patch |',
-    'get, list, create, update, delete |',
+    'get, list, watch, create, update, delete |',
     '| `events` | create |',
     '| `secretstores/status`, `clustersecretstores/status` | patch |',
     '| `clusterexternalsecrets/status` | patch |',
