@@ -7,7 +7,10 @@
  * one refresh cycle (esw_refresher_syncs_total from each replica's /metrics) against the total,
  * AWS calls of that cycle, then — with 2 or more replicas — the replica holding the most shards
  * is killed (SIGKILL: it releases nothing) and the takeover time is measured: from the kill until
- * every shard Lease is held by a live replica. The load average is recorded with every figure.
+ * every shard Lease is held by a live replica (the latest acquireTime the survivors wrote, on this
+ * machine's one clock), and from the victim's last renewal (the latest renewTime of its Leases,
+ * member included: a Lease is not taken before the lease duration after it — the kill may come
+ * at any point between two renewals, 5 s apart). The load average is recorded with every figure.
  *
  *   npm run bench:replicas   (BENCH_N=2000 BENCH_REPLICAS=1,2,3 BENCH_INTERVAL=1m BENCH_SHARDS=32)
  */
@@ -94,7 +97,7 @@ interface Row {
     get: number;
   };
   economy: number;
-  takeover?: { killed: string; shards: number; ms: number; load: string };
+  takeover?: { killed: string; shards: number; ms: number; sinceRenewalMs: number; load: string };
 }
 
 async function run(count: number, basePort: number): Promise<Row> {
@@ -165,12 +168,19 @@ async function run(count: number, basePort: number): Promise<Row> {
       victim.proc.kill('SIGKILL');
       await gone;
       killed.add(victim);
+      // Its Leases as it left them: it writes nothing more.
+      const left = await cluster.stats();
+      const theirs = Object.keys(left.leases).filter((name) => left.leases[name] === victimName);
+      const lastRenewal = Math.max(...theirs.map((name) => Date.parse(left.leaseTimes[name]?.renew ?? '')));
       const takenAt = await waitUntil(
         'the takeover',
         async () => {
-          const leases = (await cluster.stats()).leases;
-          const ok = shardLeases(leases).every(([, h]) => h !== '' && h !== victimName);
-          return ok ? Date.now() : undefined;
+          const s = await cluster.stats();
+          const taken = theirs.filter((name) => /-shard-\d+$/.test(name));
+          const ok = shardLeases(s.leases).every(([, h]) => h !== '' && h !== victimName);
+          return ok
+            ? Math.max(...taken.map((name) => Date.parse(s.leaseTimes[name]?.acquire ?? '')))
+            : undefined;
         },
         300_000,
       );
@@ -178,9 +188,12 @@ async function run(count: number, basePort: number): Promise<Row> {
         killed: victimName,
         shards: shards[victimName] ?? 0,
         ms: takenAt - killedAt,
+        sinceRenewalMs: takenAt - lastRenewal,
         load: loadAverage(),
       };
-      console.error(`[replicas ${count}] takeover of ${victimName} after ${takenAt - killedAt} ms`);
+      console.error(
+        `[replicas ${count}] takeover of ${victimName} after ${takenAt - killedAt} ms (${takenAt - lastRenewal} ms after its last renewal)`,
+      );
     }
     return row;
   } finally {
@@ -204,12 +217,12 @@ console.log(
   `N = ${N} ExternalSecrets, --shards ${SHARDS}, refreshInterval ${INTERVAL}, lease duration as given (default 15 s)\n`,
 );
 console.log(
-  '| replicas | load | first sync | shards per replica | ExternalSecrets refreshed per replica in one cycle | total (N), window | AWS calls in the cycle (economy) | takeover after SIGKILL |',
+  '| replicas | load | first sync | shards per replica | ExternalSecrets refreshed per replica in one cycle | total (N), window | AWS calls in the cycle (economy) | takeover after SIGKILL (after its last renewal) |',
 );
 console.log('|---:|---|---:|---|---|---:|---|---|');
 for (const r of rows) {
   console.log(
-    `| ${r.replicas} | ${r.load} | ${(r.firstSyncMs / 1000).toFixed(1)} s | ${Object.values(r.shards).join(' / ')} | ${r.cycle.perReplica.join(' / ')} | ${r.cycle.total} (${N}), ${(r.cycle.windowMs / 1000).toFixed(1)} s | ${r.cycle.get} Get + ${r.cycle.batch} Batch (${r.economy}) | ${r.takeover ? `${(r.takeover.ms / 1000).toFixed(1)} s (${r.takeover.shards} shards of ${r.takeover.killed}; load ${r.takeover.load})` : '—'} |`,
+    `| ${r.replicas} | ${r.load} | ${(r.firstSyncMs / 1000).toFixed(1)} s | ${Object.values(r.shards).join(' / ')} | ${r.cycle.perReplica.join(' / ')} | ${r.cycle.total} (${N}), ${(r.cycle.windowMs / 1000).toFixed(1)} s | ${r.cycle.get} Get + ${r.cycle.batch} Batch (${r.economy}) | ${r.takeover ? `${(r.takeover.ms / 1000).toFixed(2)} s (${(r.takeover.sinceRenewalMs / 1000).toFixed(2)} s; ${r.takeover.shards} shards of ${r.takeover.killed}; load ${r.takeover.load})` : '—'} |`,
   );
 }
 console.log(`written to ${await saveResult('replicas', { n: N, shards: SHARDS, interval: INTERVAL, rows })}`);

@@ -29,6 +29,8 @@ export interface ClusterStats {
   forcedPending: number | undefined;
   /** Lease name -> holderIdentity ('' when released), for bench:replicas. */
   leases: Record<string, string>;
+  /** Lease name -> its renewTime and acquireTime (MicroTime), for bench:replicas' takeover. */
+  leaseTimes: Record<string, { renew: string; acquire: string }>;
 }
 
 export type ClusterMessage =
@@ -112,6 +114,12 @@ process.on('message', (raw: { type: string; id?: number; reset?: boolean }) => {
             l.metadata?.name ?? '',
             (l.spec as { holderIdentity?: string })?.holderIdentity ?? '',
           ]),
+      ),
+      leaseTimes: Object.fromEntries(
+        api.list('leases').map((l) => {
+          const spec = (l.spec ?? {}) as { renewTime?: string; acquireTime?: string };
+          return [l.metadata?.name ?? '', { renew: spec.renewTime ?? '', acquire: spec.acquireTime ?? '' }];
+        }),
       ),
     });
     if (raw.reset) aws.resetCounts();
