@@ -23,6 +23,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCertificates } from '../src/server/certs.ts';
 import {
+  distinctMutateReview,
+  mutateReview,
+  unchangedUpdateReview,
+  validateReview,
+} from './admission-reviews.ts';
+import {
   type Child,
   cpuSeconds,
   type LoadResult,
@@ -67,84 +73,6 @@ const rowFilter = process.env.BENCH_ROWS?.split(',').filter(Boolean);
 const profileFlags = process.env.BENCH_CPU_PROF
   ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
   : [];
-
-const validateReview = JSON.stringify({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: 'bench-validate',
-    kind: { group: 'external-secrets.io', version: 'v1', kind: 'ExternalSecret' },
-    resource: { group: 'external-secrets.io', version: 'v1', resource: 'externalsecrets' },
-    operation: 'CREATE',
-    namespace: 'default',
-    object: {
-      apiVersion: 'external-secrets.io/v1',
-      kind: 'ExternalSecret',
-      metadata: { name: 'database-credentials-secret', namespace: 'default' },
-      spec: {
-        refreshInterval: '1h',
-        secretStoreRef: { name: 'bench-store', kind: 'SecretStore' },
-        target: { name: 'database-credentials', creationPolicy: 'Owner' },
-        data: [
-          { secretKey: 'username', remoteRef: { key: 'my-app/database-credentials', property: 'username' } },
-          { secretKey: 'password', remoteRef: { key: 'my-app/database-credentials', property: 'password' } },
-        ],
-      },
-    },
-  },
-});
-
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-const mutateReview = JSON.stringify({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: 'bench-mutate',
-    kind: { group: '', version: 'v1', kind: 'Secret' },
-    resource: { group: '', version: 'v1', resource: 'secrets' },
-    operation: 'CREATE',
-    namespace: 'default',
-    object: {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: {
-        name: 'database-credentials',
-        namespace: 'default',
-        labels: { 'esw.io/inject': 'true' },
-        annotations: { 'esw.io/store': 'bench-store' },
-      },
-      data: {
-        username: b64('${ref:my-app/database-credentials#username}'),
-        password: b64('${ref:my-app/database-credentials#password}'),
-        url: b64('postgres://${ref:my-app/database-credentials#username}@db:5432/app'),
-      },
-    },
-  },
-});
-
-/**
- * The same placeholder Secret with an annotation that differs in every request (as tools such
- * as GitOps controllers add): each is a new manifest, so the render memo never answers, while the
- * values are all in the cache — the first admission of each Secret on a warm webhook.
- */
-const distinctMutateReview = mutateReview.replace(
-  '"esw.io/store":"bench-store"',
-  '"esw.io/store":"bench-store","bench.esw.io/request":"[<id>]"',
-);
-
-/**
- * The same ExternalSecret as an UPDATE that changes nothing (object and oldObject alike), again
- * and again: what a GitOps tool's server-side dry-run of an unchanged object sends, the repeat the
- * validation memo answers. (A CREATE is never repeated in a cluster: the API server sets the
- * object's uid and creationTimestamp before validating webhooks see it.)
- */
-const unchangedUpdateReview = (() => {
-  const review = JSON.parse(validateReview) as { request: Record<string, unknown> };
-  review.request.uid = 'bench-validate-update';
-  review.request.operation = 'UPDATE';
-  review.request.oldObject = review.request.object;
-  return JSON.stringify(review);
-})();
 
 for (const body of [distinctMutateReview]) {
   if (!body.includes('[<id>]')) throw new Error('bench: a review meant to change per request does not');
