@@ -87,10 +87,12 @@ export class MutationMemo {
   remember(slot: string, rendered: Rendered): void {
     const old = this.#entries.get(slot);
     if (old) this.#delete(slot, old);
-    const inputChars = JSON.stringify(rendered.input).length;
-    if (inputChars > MEMO_MAX_INPUT_CHARS) return;
-    const entry: Entry = { ...rendered, input: structuredClone(rendered.input), chars: 0 };
-    entry.chars = sizeOf(slot, inputChars, entry);
+    const json = JSON.stringify(rendered.input);
+    if (json.length > MEMO_MAX_INPUT_CHARS) return;
+    // The input is plain JSON (parsed from the body): its text read back is an exact copy,
+    // written at a third of structuredClone's cost.
+    const entry: Entry = { ...rendered, input: JSON.parse(json) as MutationInput, chars: 0 };
+    entry.chars = sizeOf(slot, json.length, entry);
     if (entry.chars > MEMO_MAX_CHARS) return;
     while (
       this.#entries.size > 0 &&

@@ -311,7 +311,10 @@ function mutationInput(
   const input: MutationInput = { operation, namespace, secret };
   if (isObject(oldObject)) {
     const m = oldObject.metadata;
-    input.old = { data: oldObject.data, annotations: isObject(m) ? m.annotations : undefined };
+    // Only what is there: an input is plain JSON, copied and compared as such (mutate-memo.ts).
+    input.old = {};
+    if (oldObject.data !== undefined) input.old.data = oldObject.data;
+    if (isObject(m) && m.annotations !== undefined) input.old.annotations = m.annotations;
   }
   return input;
 }

@@ -227,6 +227,20 @@ t.test('the key holds everything the result depends on', async (t) => {
   t.equal(memo.hits, 1);
 });
 
+t.test('an UPDATE whose stored Secret has no data or annotations is kept and reused', async (t) => {
+  const { memo, fill } = setup(t);
+  const update = () => {
+    const req = placeholder();
+    req.operation = 'UPDATE';
+    req.oldObject = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'apps' } };
+    return req;
+  };
+  const first = await fill(update());
+  t.same(first.data, { password: 'p1', url: 'postgres://u1@db:5432/app' });
+  t.same(await fill(update()), first);
+  t.equal(memo.hits, 1, 'the kept copy equals the next input');
+});
+
 t.test('sameJson: equal JSON text, without writing it', async (t) => {
   const cases: [unknown, unknown][] = [
     [
