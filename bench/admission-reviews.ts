@@ -1,30 +1,44 @@
-/** The AdmissionReviews of the admission benchmarks (bench/admission.ts, bench/admission-pieces.ts). */
+/**
+ * The AdmissionReviews of the admission benchmarks (bench/admission.ts, bench/admission-pieces.ts,
+ * and the /validate load of bench/scale-lib.ts).
+ */
 
-export const validateReview = JSON.stringify({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: 'bench-validate',
-    kind: { group: 'external-secrets.io', version: 'v1', kind: 'ExternalSecret' },
-    resource: { group: 'external-secrets.io', version: 'v1', resource: 'externalsecrets' },
-    operation: 'CREATE',
-    namespace: 'default',
-    object: {
-      apiVersion: 'external-secrets.io/v1',
-      kind: 'ExternalSecret',
-      metadata: { name: 'database-credentials-secret', namespace: 'default' },
-      spec: {
-        refreshInterval: '1h',
-        secretStoreRef: { name: 'bench-store', kind: 'SecretStore' },
-        target: { name: 'database-credentials', creationPolicy: 'Owner' },
-        data: [
-          { secretKey: 'username', remoteRef: { key: 'my-app/database-credentials', property: 'username' } },
-          { secretKey: 'password', remoteRef: { key: 'my-app/database-credentials', property: 'password' } },
-        ],
+/** A CREATE of an ExternalSecret reading two properties of one key through a SecretStore. */
+export function externalSecretReview(namespace: string, store: string): string {
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'bench-validate',
+      kind: { group: 'external-secrets.io', version: 'v1', kind: 'ExternalSecret' },
+      resource: { group: 'external-secrets.io', version: 'v1', resource: 'externalsecrets' },
+      operation: 'CREATE',
+      namespace,
+      object: {
+        apiVersion: 'external-secrets.io/v1',
+        kind: 'ExternalSecret',
+        metadata: { name: 'database-credentials-secret', namespace },
+        spec: {
+          refreshInterval: '1h',
+          secretStoreRef: { name: store, kind: 'SecretStore' },
+          target: { name: 'database-credentials', creationPolicy: 'Owner' },
+          data: [
+            {
+              secretKey: 'username',
+              remoteRef: { key: 'my-app/database-credentials', property: 'username' },
+            },
+            {
+              secretKey: 'password',
+              remoteRef: { key: 'my-app/database-credentials', property: 'password' },
+            },
+          ],
+        },
       },
     },
-  },
-});
+  });
+}
+
+export const validateReview = externalSecretReview('default', 'bench-store');
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 export const mutateReview = JSON.stringify({

@@ -12,6 +12,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { createCertificates } from '../src/server/certs.ts';
+import { externalSecretReview } from './admission-reviews.ts';
 import { type Child, spawnNode, waitReady } from './lib.ts';
 import type { ClusterMessage, ClusterStats } from './scale-cluster.ts';
 
@@ -274,28 +275,4 @@ export function validateLoad(
   };
 }
 
-export const VALIDATE_REVIEW = JSON.stringify({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: 'bench-validate',
-    kind: { group: 'external-secrets.io', version: 'v1', kind: 'ExternalSecret' },
-    resource: { group: 'external-secrets.io', version: 'v1', resource: 'externalsecrets' },
-    operation: 'CREATE',
-    namespace: 'ns-0',
-    object: {
-      apiVersion: 'external-secrets.io/v1',
-      kind: 'ExternalSecret',
-      metadata: { name: 'database-credentials-secret', namespace: 'ns-0' },
-      spec: {
-        refreshInterval: '1h',
-        secretStoreRef: { name: 'aws', kind: 'SecretStore' },
-        target: { name: 'database-credentials', creationPolicy: 'Owner' },
-        data: [
-          { secretKey: 'username', remoteRef: { key: 'my-app/database-credentials', property: 'username' } },
-          { secretKey: 'password', remoteRef: { key: 'my-app/database-credentials', property: 'password' } },
-        ],
-      },
-    },
-  },
-});
+export const VALIDATE_REVIEW = externalSecretReview('ns-0', 'aws');
