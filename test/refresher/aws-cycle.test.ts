@@ -13,7 +13,7 @@ import { Refresher } from '../../src/refresher/refresher.ts';
 import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
 import { StoreResolver } from '../../src/resolve/resolver.ts';
 import { AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
-import { secret, store } from '../resolve/fixtures.ts';
+import { addAwsClusterStore } from '../resolve/fixtures.ts';
 import { MemoryKube } from './memory-kube.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
@@ -47,21 +47,7 @@ async function awsCycle(
   t.teardown(() => aws.close());
   const clock = { now: Date.parse(start) };
   const registry = new MemoryRegistry();
-  registry.upsert(secret('ops', 'aws-creds', { id: 'AKIDEXAMPLE', key: 'secret-key-example' }));
-  registry.upsert(
-    store('ClusterSecretStore', 'aws', undefined, {
-      aws: {
-        service: 'SecretsManager',
-        region: 'us-east-1',
-        auth: {
-          secretRef: {
-            accessKeyIDSecretRef: { name: 'aws-creds', key: 'id', namespace: 'ops' },
-            secretAccessKeySecretRef: { name: 'aws-creds', key: 'key', namespace: 'ops' },
-          },
-        },
-      },
-    }),
-  );
+  addAwsClusterStore(registry);
   const logger = createLogger({ level: 'warn', destination: { write: () => undefined } });
   const resolver = new StoreResolver({
     registry,

@@ -16,7 +16,7 @@ import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
 import { StoreResolver } from '../../src/resolve/resolver.ts';
 import { type AwsFault, AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
 import { MemoryKube } from '../refresher/memory-kube.ts';
-import { secret, store } from '../resolve/fixtures.ts';
+import { addAwsClusterStore } from '../resolve/fixtures.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -57,21 +57,7 @@ for (const [name, fault] of FAULTS) {
     let now = Date.parse('2026-11-28T10:00:00Z');
     const clock = () => now;
     const registry = new MemoryRegistry();
-    registry.upsert(secret('ops', 'aws-creds', { id: 'AKIDEXAMPLE', key: 'secret-key-example' }));
-    registry.upsert(
-      store('ClusterSecretStore', 'aws', undefined, {
-        aws: {
-          service: 'SecretsManager',
-          region: 'us-east-1',
-          auth: {
-            secretRef: {
-              accessKeyIDSecretRef: { name: 'aws-creds', key: 'id', namespace: 'ops' },
-              secretAccessKeySecretRef: { name: 'aws-creds', key: 'key', namespace: 'ops' },
-            },
-          },
-        },
-      }),
-    );
+    addAwsClusterStore(registry);
     const lines: string[] = [];
     const logger = createLogger({ level: 'debug', destination: { write: (l: string) => lines.push(l) } });
     const metrics = createMetrics();

@@ -10,7 +10,7 @@ import { createProviders } from '../../src/providers/registry.ts';
 import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
 import { StoreResolver } from '../../src/resolve/resolver.ts';
 import { AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
-import { secret, store } from './fixtures.ts';
+import { addAwsClusterStore } from './fixtures.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -21,21 +21,7 @@ async function setup(t: Test) {
   const fake = await AwsSecretsManagerFake.start();
   t.teardown(() => fake.close());
   const registry = new MemoryRegistry();
-  registry.upsert(secret('ops', 'aws-creds', { id: 'AKIDEXAMPLE', key: 'secret-key-example' }));
-  registry.upsert(
-    store('ClusterSecretStore', 'aws', undefined, {
-      aws: {
-        service: 'SecretsManager',
-        region: 'us-east-1',
-        auth: {
-          secretRef: {
-            accessKeyIDSecretRef: { name: 'aws-creds', key: 'id', namespace: 'ops' },
-            secretAccessKeySecretRef: { name: 'aws-creds', key: 'key', namespace: 'ops' },
-          },
-        },
-      },
-    }),
-  );
+  addAwsClusterStore(registry);
   const logs: string[] = [];
   const resolver = new StoreResolver({
     registry,

@@ -193,6 +193,28 @@ export function store(
   };
 }
 
+/**
+ * The AWS Secrets Manager ClusterSecretStore `aws` of the AWS wire-fake tests (us-east-1), with its
+ * static credentials in the Secret `ops/aws-creds`, both put in the registry.
+ */
+export function addAwsClusterStore(registry: MemoryRegistry): void {
+  registry.upsert(secret('ops', 'aws-creds', { id: 'AKIDEXAMPLE', key: 'secret-key-example' }));
+  registry.upsert(
+    store('ClusterSecretStore', 'aws', undefined, {
+      aws: {
+        service: 'SecretsManager',
+        region: 'us-east-1',
+        auth: {
+          secretRef: {
+            accessKeyIDSecretRef: { name: 'aws-creds', key: 'id', namespace: 'ops' },
+            secretAccessKeySecretRef: { name: 'aws-creds', key: 'key', namespace: 'ops' },
+          },
+        },
+      },
+    }),
+  );
+}
+
 export function namespace(name: string, labels: Record<string, string> = {}): KubeObject {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } };
 }
