@@ -26,6 +26,8 @@ ENV NODE_ENV=production
 COPY --from=deps /app/package.json ./package.json
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# bin/node-flags.cjs is the launcher's and the server's too: dist/server/request-bounds.js reads the
+# memory limit with it (../../bin from dist/server).
 COPY bin/esw.cjs bin/node-flags.cjs ./bin/
 USER 65532:65532
 EXPOSE 8443

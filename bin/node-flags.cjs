@@ -15,20 +15,34 @@
  * An explicit `--max-old-space-size` (or `-percentage`) in NODE_OPTIONS wins: none is added, since
  * a flag on the command line would override the user's.
  * (bench/RESULTS.md, Scale; docs/install.md, Memory.)
+ *
+ * The memory limit is read here and nowhere else: the server loads this file to size its budget of
+ * request bytes in flight (src/server/request-bounds.ts), so the heap cap and the budget follow
+ * the same limit. It ships beside dist/ in the image (Dockerfile) and in the package (`files`).
  */
 'use strict';
 const fs = require('node:fs');
+const path = require('node:path');
 
 const MiB = 1024 * 1024;
 /** Outside the old generation, whatever the limit: young generation, binary, code, sockets. */
 const RESERVE_FIXED = 96 * MiB;
 /** And a share of the limit: Buffers and request bodies grow with it (1/16 is the in-flight budget). */
 const RESERVE_SHARE = 1 / 8;
-/** cgroup v2, then v1. */
-const CGROUP_FILES = ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes'];
+/**
+ * The limit files below a cgroup mount: v2's, then v1's. The first one there decides, "max" too.
+ * A kernel binds the memory controller to one hierarchy at a time, and v2 shows `memory.max` only
+ * where that controller is on v2 for this cgroup — so beside it, a v1 memory file is not this
+ * process's limit. A v1-limited container on a hybrid host (systemd's v2 tree at `unified/`, with no
+ * controller) has no `memory.max` here: its v1 file is read. (docs/install.md, Memory.)
+ */
+function cgroupFiles(root) {
+  return [path.join(root, 'memory.max'), path.join(root, 'memory', 'memory.limit_in_bytes')];
+}
+const CGROUP_FILES = cgroupFiles('/sys/fs/cgroup');
 const UNITS = { '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9, Ki: 1024, Mi: MiB, Gi: 1024 * MiB };
 
-/** Bytes from `536870912` or a Kubernetes quantity (`512Mi`); undefined when malformed. */
+/** Bytes from `536870912` or a Kubernetes quantity (`512Mi`); undefined when malformed or 0. */
 function parseBytes(text) {
   const m = /^\s*(\d{1,15})(k|K|M|G|Ki|Mi|Gi)?\s*$/.exec(String(text));
   if (!m) return undefined;
@@ -37,10 +51,10 @@ function parseBytes(text) {
 }
 
 /**
- * The memory limit, as the server reads it (src/server/request-bounds.ts): `ESW_MEMORY_LIMIT`
- * (the chart sets it from `limits.memory`), else the cgroup's; undefined when there is none.
+ * The memory limit: `ESW_MEMORY_LIMIT` (the chart sets it from `limits.memory` through the Downward
+ * API), else the cgroup's; undefined when there is none.
  */
-function memoryLimit(env, files) {
+function memoryLimit(env = process.env, files = CGROUP_FILES) {
   const fromEnv = env.ESW_MEMORY_LIMIT ? parseBytes(env.ESW_MEMORY_LIMIT) : undefined;
   if (fromEnv) return fromEnv;
   for (const file of files) {
@@ -50,7 +64,7 @@ function memoryLimit(env, files) {
     } catch {
       continue;
     }
-    // The first file there decides: "max" (v2) and v1's huge page-rounded number mean no limit.
+    // "max" (v2) and v1's huge page-rounded number mean no limit.
     const n = Number(text);
     return Number.isSafeInteger(n) && n > 0 && n < 2 ** 50 ? n : undefined;
   }
@@ -72,4 +86,4 @@ function nodeFlags(env = process.env, files = CGROUP_FILES) {
   return flags;
 }
 
-module.exports = { nodeFlags, oldSpaceMiB, memoryLimit };
+module.exports = { nodeFlags, oldSpaceMiB, memoryLimit, parseBytes, cgroupFiles };

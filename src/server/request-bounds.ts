@@ -3,7 +3,7 @@
  * held by all requests in flight together (answered 429 with Retry-After before the body is
  * read), and the words a framework error is answered with.
  */
-import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Transform } from 'node:stream';
 import type { FastifyReply, FastifyRequest, preParsingHookHandler } from 'fastify';
 import { EswError, isEswError } from '../errors.ts';
@@ -62,49 +62,24 @@ export function defaultInflightBytes(memoryLimitBytes: number | undefined, bodyL
   return Math.max(share, bodyLimit);
 }
 
-/**
- * The container's memory limit: `ESW_MEMORY_LIMIT` (the chart sets it from `limits.memory`
- * through the Downward API), else the cgroup's (v2 `memory.max`, v1 `memory.limit_in_bytes`),
- * else undefined.
+/*
+ * The container's memory limit and the sizes flags are written in are read by the launcher's
+ * module (bin/node-flags.cjs), which caps the heap from the same limit: one reader, so the heap cap
+ * and the budget cannot disagree. `../../bin` from src/server and from dist/server alike.
  */
-export function memoryLimit(
-  env: NodeJS.ProcessEnv = process.env,
-  files = ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes'],
-): number | undefined {
-  const fromEnv = env.ESW_MEMORY_LIMIT ? parseBytes(env.ESW_MEMORY_LIMIT) : undefined;
-  if (fromEnv) return fromEnv;
-  for (const file of files) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8').trim();
-    } catch {
-      continue;
-    }
-    const n = Number(text);
-    // "max" (v2) or a huge page-rounded number (v1) mean no limit.
-    if (Number.isSafeInteger(n) && n > 0 && n < 2 ** 50) return n;
-  }
-  return undefined;
-}
-
-const UNITS: Record<string, number> = {
-  '': 1,
-  k: 1e3,
-  K: 1e3,
-  M: 1e6,
-  G: 1e9,
-  Ki: KiB,
-  Mi: MiB,
-  Gi: 1024 * MiB,
+const launcher = createRequire(import.meta.url)('../../bin/node-flags.cjs') as {
+  memoryLimit: (env?: NodeJS.ProcessEnv, files?: readonly string[]) => number | undefined;
+  parseBytes: (text: string) => number | undefined;
 };
 
-/** Bytes from `33554432`, `32Mi`, `64M` (Kubernetes quantity suffixes); undefined when malformed. */
-export function parseBytes(text: string): number | undefined {
-  const m = /^\s*(\d{1,15})(k|K|M|G|Ki|Mi|Gi)?\s*$/.exec(text);
-  if (!m) return undefined;
-  const n = Number(m[1]) * (UNITS[m[2] ?? ''] ?? 1);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
+/**
+ * `ESW_MEMORY_LIMIT` (the chart sets it from `limits.memory` through the Downward API), else the
+ * cgroup's (v2 `memory.max`, else v1 `memory.limit_in_bytes`), else undefined.
+ */
+export const memoryLimit = launcher.memoryLimit;
+
+/** Bytes from `33554432`, `32Mi`, `64M` (Kubernetes quantity suffixes); undefined when malformed or 0. */
+export const parseBytes = launcher.parseBytes;
 
 /**
  * Body bytes held by requests in flight. A request reserves its declared Content-Length before its

@@ -88,7 +88,7 @@ t.test('multi-stage: compiled JS and production dependencies on a non-root runti
   );
   t.ok(
     final.some((i) => i.op === 'COPY' && i.args === 'bin/esw.cjs bin/node-flags.cjs ./bin/'),
-    'the launcher and its flags, nothing else of bin/',
+    'the launcher and its flags (the server reads the memory limit with them), nothing else of bin/',
   );
   // The launcher gives node its V8 flags (bin/node-flags.cjs: test/cli/launcher.test.ts), the
   // old-generation cap from the pod's memory limit among them, and runs dist/main.js (no src/ here).
