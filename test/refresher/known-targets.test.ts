@@ -11,19 +11,12 @@
  */
 import t, { type Test } from 'tap';
 import type { ExternalSecret, KubeObject, Secret, SecretStore } from '../../src/api/types.ts';
-import { KubeClient } from '../../src/kube/client.ts';
 import { Informer, MANAGED_LABEL, slim } from '../../src/kube/informer.ts';
-import { createLogger } from '../../src/observability/logger.ts';
-import { fakeProvider } from '../../src/providers/fake/index.ts';
 import { type Desired, targetFingerprint } from '../../src/refresher/external-secret.ts';
 import { KnownTargets } from '../../src/refresher/known-targets.ts';
-import { ApiKubeWriter } from '../../src/refresher/kube-writer.ts';
-import { Refresher } from '../../src/refresher/refresher.ts';
 import { ES_HASH_ANNOTATION, esoDataHash, withDataDigest } from '../../src/refresher/secret-data.ts';
-import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
-import { StoreResolver } from '../../src/resolve/resolver.ts';
-import { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
 import { until } from '../kube/helpers.ts';
+import { apiRefresher } from './api-refresher.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -53,24 +46,13 @@ const externalSecret: ExternalSecret = {
 };
 
 async function setup(t: Test) {
-  let now = Date.parse('2026-12-02T10:00:00Z');
-  const clock = { now: () => now, advance: (ms: number) => (now += ms) };
-  const api = await KubeApiServer.start();
-  t.teardown(() => api.close());
-  const lines: string[] = [];
-  const logger = createLogger({ level: 'debug', destination: { write: (l: string) => lines.push(l) } });
-  const registry = new MemoryRegistry();
-  registry.upsert(store(CANARY, '1'));
-  const resolver = new StoreResolver({
-    registry,
-    secrets: registry,
-    providers: new Map([['fake', fakeProvider]]),
-    logger,
-    now: clock.now,
-  });
-  t.teardown(() => resolver.close());
   // The managed-Secret informer as cluster mode builds it (src/cluster.ts, src/kube/informer.ts).
   const known = new KnownTargets();
+  const { api, clock, registry, refresher, lines } = await apiRefresher(t, {
+    start: '2026-12-02T10:00:00Z',
+    store: store(CANARY, '1'),
+    known,
+  });
   const informer = new Informer<Secret>(api.kubeConfig(), {
     path: '/api/v1/secrets',
     apiVersion: 'v1',
@@ -81,9 +63,6 @@ async function setup(t: Test) {
   });
   known.attach(informer);
   t.teardown(() => informer.stop());
-  const kube = new ApiKubeWriter(new KubeClient(api.kubeConfig()), clock.now, known);
-  const refresher = new Refresher({ resolver, kube, logger, now: clock.now });
-  t.teardown(() => refresher.stop());
   informer.on('update', (s) => refresher.targetSecretChanged(s, false));
   informer.on('delete', (s) => refresher.targetSecretChanged(s, true));
   informer.start();

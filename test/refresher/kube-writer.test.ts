@@ -5,15 +5,8 @@
  */
 import t, { type Test } from 'tap';
 import type { ExternalSecret, SecretStore } from '../../src/api/types.ts';
-import { KubeClient } from '../../src/kube/client.ts';
-import { createLogger } from '../../src/observability/logger.ts';
-import { fakeProvider } from '../../src/providers/fake/index.ts';
-import { ApiKubeWriter } from '../../src/refresher/kube-writer.ts';
 import type { KubeWriter } from '../../src/refresher/ports.ts';
-import { Refresher } from '../../src/refresher/refresher.ts';
-import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
-import { StoreResolver } from '../../src/resolve/resolver.ts';
-import { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
+import { type ApiRefresherOptions, apiRefresher } from './api-refresher.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -68,30 +61,12 @@ function intro(target: Record<string, unknown> = {}): ExternalSecret {
   };
 }
 
-async function setup(
-  t: Test,
-  target: Record<string, unknown> = {},
-  wrap: (w: KubeWriter, api: KubeApiServer) => KubeWriter = (w) => w,
-) {
-  let now = Date.parse('2026-11-28T10:00:00Z');
-  const clock = { now: () => now, advance: (ms: number) => (now += ms) };
-  const api = await KubeApiServer.start();
-  t.teardown(() => api.close());
-  const lines: string[] = [];
-  const logger = createLogger({ level: 'debug', destination: { write: (l: string) => lines.push(l) } });
-  const registry = new MemoryRegistry();
-  registry.upsert(store(CANARY, '1'));
-  const resolver = new StoreResolver({
-    registry,
-    secrets: registry,
-    providers: new Map([['fake', fakeProvider]]),
-    logger,
-    now: clock.now,
+async function setup(t: Test, target: Record<string, unknown> = {}, wrap?: ApiRefresherOptions['wrap']) {
+  const { api, clock, registry, refresher, lines } = await apiRefresher(t, {
+    start: '2026-11-28T10:00:00Z',
+    store: store(CANARY, '1'),
+    wrap,
   });
-  t.teardown(() => resolver.close());
-  const writer = wrap(new ApiKubeWriter(new KubeClient(api.kubeConfig()), clock.now), api);
-  const refresher = new Refresher({ resolver, kube: writer, logger, now: clock.now });
-  t.teardown(() => refresher.stop());
   const es = api.put(intro(target)) as ExternalSecret;
   refresher.upsertExternalSecret(es);
   refresher.start();
