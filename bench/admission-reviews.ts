@@ -91,3 +91,17 @@ export const unchangedUpdateReview = (() => {
   review.request.oldObject = review.request.object;
   return JSON.stringify(review);
 })();
+
+/**
+ * The ExternalSecret of `validateReview` under a kind /validate does not check (an
+ * `external-secrets.io` PushSecret: allowed as soon as its kind is read), for the row that
+ * measures everything around validation — routing, the body budget, parsing, the object bounds,
+ * metrics and the answer — with the same bytes on the wire give or take three.
+ */
+export const uncheckedKindReview = (() => {
+  const review = JSON.parse(validateReview) as { request: Record<string, unknown> };
+  review.request.uid = 'bench-unchecked';
+  review.request.kind = { group: 'external-secrets.io', version: 'v1alpha1', kind: 'PushSecret' };
+  review.request.resource = { group: 'external-secrets.io', version: 'v1alpha1', resource: 'pushsecrets' };
+  return JSON.stringify(review);
+})();
