@@ -124,7 +124,6 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
   let ces: ClusterExternalSecrets | undefined;
   let feeds: ChangeFeeds | undefined;
   let closed = false;
-  let recheck: NodeJS.Timeout | undefined;
   const runtime = createRuntime(
     registry,
     secrets,
@@ -136,12 +135,14 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       serviceAccounts: opts.serviceAccounts ?? serviceAccounts.serviceAccount,
       // The class from the command line unless the caller chose one.
       controllerClass: opts.controllerClass ?? config.controllerClass,
+      // Credential Secrets are read on demand, not watched (the informers hold only the Secrets
+      // this project manages): a client's are re-read when it is used this long after.
+      credentialsRecheckMs: config.credentialsRecheckMs,
     },
     {
       notReady: () => [...informers.healthy(), ...(certs?.notReady() ?? [])],
       close: async () => {
         closed = true;
-        clearInterval(recheck);
         // Stop refreshing first (no write is started after this), then release the lease so a
         // follower takes over at once; in-flight syncs drain meanwhile.
         const stopping = Promise.all([refresher?.stop(), storeStatus?.stop(), ces?.stop(), feeds?.stop()]);
@@ -155,15 +156,13 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
     },
   );
 
-  // Credential Secrets are read on demand, not watched (the informers hold only the Secrets this
-  // project manages): re-read them on a timer so a rotated key reaches its provider client.
-  if (config.credentialsRecheckMs > 0) {
-    recheck = setInterval(() => {
-      runtime.resolver.recheckCredentials().catch((err: unknown) => {
-        logger.warn({ err: errorMessage(err) }, 'credential re-check failed');
-      });
-    }, config.credentialsRecheckMs);
-    recheck.unref();
+  // A store annotated without a spec change (POST /refresh's request, force-sync, an annotation
+  // after a rotation): its client's credential Secrets are re-read before its next lookups. Wired
+  // before the refresher, whose refresh of the store must find the re-read under way.
+  for (const inf of [informers.secretStores, informers.clusterSecretStores]) {
+    inf.on('update', (s, old) => {
+      if (!sameAnnotations(s, old)) runtime.resolver.storeTouched(s);
+    });
   }
 
   if (config.refresher) {
@@ -472,4 +471,10 @@ function wireClusterExternalSecrets(
   informers.namespaces.on('delete', () => c.namespaceChanged());
   informers.externalSecrets.on('update', (es) => c.externalSecretChanged(es));
   informers.externalSecrets.on('delete', (es) => c.externalSecretChanged(es));
+}
+
+function sameAnnotations(a: KubeObject, b: KubeObject): boolean {
+  const [x, y] = [a.metadata?.annotations ?? {}, b.metadata?.annotations ?? {}];
+  const keys = Object.keys(x);
+  return keys.length === Object.keys(y).length && keys.every((k) => x[k] === y[k]);
 }

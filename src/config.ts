@@ -348,9 +348,9 @@ export const FLAGS: readonly FlagSpec[] = [
     commands: SERVE,
     kind: 'duration',
     env: 'ESW_CREDENTIALS_RECHECK',
-    default: '60s',
+    default: '10m',
     value: 'DURATION',
-    help: 'cluster mode: how often credential Secrets of live clients are re-read (0: never)',
+    help: 'cluster mode: how long a client trusts its credential Secrets before a lookup re-reads them (0: never)',
   },
   {
     name: 'shutdown-delay',

@@ -60,6 +60,11 @@ export interface RuntimeOptions {
   ownTokenPath?: string;
   /** `--controller-class`: the stores served (src/api/controller-class.ts); undefined: all. */
   controllerClass?: string;
+  /**
+   * Cluster mode: `--credentials-recheck`, how long a client's credential Secrets are trusted
+   * before a lookup re-reads them. Undefined (standalone: `--stores` reloads say it): never.
+   */
+  credentialsRecheckMs?: number;
 }
 
 const STORE_KINDS = new Set(['SecretStore', 'ClusterSecretStore']);
@@ -112,6 +117,7 @@ export function createRuntime(
     ...(opts.serviceAccounts ? { serviceAccounts: opts.serviceAccounts } : {}),
     ...(opts.ownTokenPath ? { ownTokenPath: opts.ownTokenPath } : {}),
     ...(opts.controllerClass !== undefined ? { controllerClass: opts.controllerClass } : {}),
+    ...(opts.credentialsRecheckMs ? { credentialsRecheckMs: opts.credentialsRecheckMs } : {}),
   });
   const mutateDeps = {
     resolver,

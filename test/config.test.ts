@@ -21,7 +21,7 @@ t.test('defaults: the embedded standalone server on 8443 with dev certificates',
   t.equal(c.renewDeadlineMs, 10_000);
   t.equal(c.retryPeriodMs, 2_000);
   t.equal(c.admissionDeadlineMs, 8_000);
-  t.equal(c.credentialsRecheckMs, 60_000);
+  t.equal(c.credentialsRecheckMs, 600_000);
   t.same(c.stores, []);
 });
 

@@ -2,7 +2,9 @@
  * The one resolver behind admission and refresh. A remote key costs one provider call however
  * many Secrets use it:
  * - one client per store version (kind/namespace/name + uid + generation + a hash of the spec),
- *   closed when the store changes or a credential Secret it read changes;
+ *   closed when the store changes or a credential Secret it read changes (re-read when the client
+ *   is used `credentialsRecheckMs` after the last read, at once when the provider refuses it or
+ *   the store is touched — docs/resolver.md, "Rotation");
  * - a value cache (lru-cache, TTL) of raw bytes per client, key and version; `property`,
  *   decoding and conversion are applied after it, so one call serves every property of a key;
  * - concurrent identical lookups share one in-flight call;
@@ -77,6 +79,18 @@ export interface StoreResolverDeps {
   /** This server's own ServiceAccount token file. Default: the in-cluster mount. */
   ownTokenPath?: string;
   /**
+   * How long a client's credential Secrets are trusted: a lookup through a client whose
+   * Secrets were read longer ago re-reads them (without waiting) and retires the client if one
+   * changed. 0 (the default, `--stores` mode): never. Cluster mode: `--credentials-recheck`.
+   */
+  credentialsRecheckMs?: number;
+  /**
+   * The least time between two reads of one client's credential Secrets asked on demand (an
+   * authentication error, a touched store): a tenant's store or a revoked key cannot turn
+   * into a stream of GETs. Default 30 s.
+   */
+  credentialsRereadMinMs?: number;
+  /**
    * `--controller-class`: a store this class does not serve (src/api/controller-class.ts) is
    * refused with ESW_STORE_OTHER_CLASS before any credential is read. Undefined: every store.
    */
@@ -110,6 +124,14 @@ interface ClientEntry {
   closed: boolean;
   /** `namespace/name` of each credential Secret read to build it -> its version as read. */
   secretsRead: Map<string, string>;
+  /** When a re-read asked on demand (a refusal, a touched store) last started, by `now`. */
+  askedAt: number;
+  /** When a lookup re-reads them: a period after a read, `credentialsRereadMinMs` after a failed one. */
+  recheckAt: number;
+  /** A re-read of its credential Secrets in flight; true when one had changed. */
+  rereading: Promise<boolean> | undefined;
+  /** The re-read asked by a touched store: lookups wait for it (a POST /refresh uses its answer). */
+  held: Promise<boolean> | undefined;
   batch: Map<string, BatchItem>;
   batchScheduled: boolean;
 }
@@ -148,6 +170,8 @@ export class StoreResolver implements Resolver {
   readonly #saToken: ServiceAccountTokenSource | undefined;
   readonly #saReader: ServiceAccountReader | undefined;
   readonly #batchWindowMs: number;
+  readonly #recheckMs: number;
+  readonly #rereadMinMs: number;
   readonly #identity: IdentityPolicy;
   readonly #ownTokenPath: string | undefined;
   /** Per store object: the refusal of a borrowed identity, '' when it names its credentials. */
@@ -175,6 +199,8 @@ export class StoreResolver implements Resolver {
     this.#saToken = deps.serviceAccountToken;
     this.#saReader = deps.serviceAccounts;
     this.#batchWindowMs = deps.batchWindowMs ?? 0;
+    this.#recheckMs = deps.credentialsRecheckMs ?? 0;
+    this.#rereadMinMs = deps.credentialsRereadMinMs ?? 30_000;
     this.#identity = deps.identity ?? DEFAULT_IDENTITY_POLICY;
     this.#ownTokenPath = deps.ownTokenPath;
     this.#class = deps.controllerClass;
@@ -202,7 +228,7 @@ export class StoreResolver implements Resolver {
   ): Promise<Buffer> {
     const { resolved } = this.#resolveStore(store, namespace);
     const key = requireKey(ref, resolved);
-    const raw = await this.#getRawFor(resolved, key, ref, opts);
+    const raw = await this.#lookup(resolved, () => this.#getRawFor(resolved, key, ref, opts));
     return selectValue(raw, key, ref, resolved);
   }
 
@@ -214,7 +240,7 @@ export class StoreResolver implements Resolver {
   ): Promise<Map<string, Buffer>> {
     const { resolved } = this.#resolveStore(store, namespace);
     const key = requireKey(ref, resolved);
-    const raw = await this.#getRawFor(resolved, key, ref, opts);
+    const raw = await this.#lookup(resolved, () => this.#getRawFor(resolved, key, ref, opts));
     return selectMap(raw, key, ref, resolved, opts);
   }
 
@@ -259,9 +285,17 @@ export class StoreResolver implements Resolver {
     const what = `dataFrom.find of ${resolved.label}`;
     // The strategies apply after the cache: they are not part of the query.
     const query = stableJson({ name: find.name, path: find.path, tags: find.tags });
+    const cached = await this.#lookup(resolved, () => this.#findRaw(resolved, find, query, opts));
+    let map = 'map' in cached ? cached.map : new Map<string, Uint8Array>();
+    if (!opts.skipKeyConversion) map = convertKeys(find.conversionStrategy, map, what);
+    return toBuffers(decodeMap(find.decodingStrategy, map, what));
+  }
+
+  #findRaw(resolved: ResolvedStore, find: FindRef, query: string, opts: LookupOptions): Promise<Cached> {
+    const what = `dataFrom.find of ${resolved.label}`;
     const entry = this.#client(resolved);
     const cacheKey = `${entry.cacheId}\u0000find\u0000${query}`;
-    const cached = await this.#cached(cacheKey, opts, (signal) =>
+    return this.#cached(cacheKey, opts, (signal) =>
       this.#withClient(entry, async (client) => {
         if (!client.findSecrets) {
           throw new EswError(
@@ -283,9 +317,6 @@ export class StoreResolver implements Resolver {
         }
       }).then((map): Cached => ({ fetchedAt: 0, map })),
     );
-    let map = 'map' in cached ? cached.map : new Map<string, Uint8Array>();
-    if (!opts.skipKeyConversion) map = convertKeys(find.conversionStrategy, map, what);
-    return toBuffers(decodeMap(find.decodingStrategy, map, what));
   }
 
   /**
@@ -308,6 +339,8 @@ export class StoreResolver implements Resolver {
     try {
       resolved = this.#resolveStore({ kind, name }, store.metadata?.namespace ?? 'default', false).resolved;
       entry = this.#client(resolved);
+      // The store check comes every few minutes: a store nothing reads often is re-read on time.
+      this.#recheckIfDue(entry);
       client = await entry.ready;
     } catch (err: unknown) {
       return { stage: 'client', error: isEswError(err) ? err : mapProviderError(err, 'store') };
@@ -366,15 +399,106 @@ export class StoreResolver implements Resolver {
   }
 
   /**
-   * Reads every credential Secret a live client was built from again and retires the clients
-   * whose Secret changed (or was deleted) since, so a rotated access key, token or AppRole
-   * secret is used from the next lookup on. The informers watch only the Secrets this project
-   * manages, so cluster mode calls this on a timer. A Secret that cannot be read now keeps its
-   * clients (a flaky API must not tear down working clients). Returns the clients retired.
+   * A store's metadata changed while its spec did not (an annotation: `POST /refresh`'s request,
+   * `force-sync`, a `kubectl annotate` after a rotation): its live client's credential Secrets
+   * are read again, at most once per `credentialsRereadMinMs`, and its lookups wait for the
+   * answer, so the refresh that follows uses rotated credentials.
    */
-  async recheckCredentials(): Promise<number> {
-    const ids = new Set<string>();
-    for (const entry of this.#clients.values()) for (const id of entry.secretsRead.keys()) ids.add(id);
+  storeTouched(store: SecretStore): void {
+    const kind = store.kind === 'ClusterSecretStore' ? 'ClusterSecretStore' : 'SecretStore';
+    const ns = kind === 'SecretStore' ? (store.metadata?.namespace ?? 'default') : '';
+    const entry = this.#clients.get(`${kind}/${ns}/${store.metadata?.name ?? ''}`);
+    if (!entry || !this.#mayAsk(entry)) return;
+    const held = this.#reread(entry, 'store touched');
+    entry.held = held;
+    void held.then(() => {
+      if (entry.held === held) entry.held = undefined;
+    });
+  }
+
+  /**
+   * One lookup through the store's client: waits for a re-read a touched store asked for;
+   * re-reads the client's credential Secrets (without waiting) once `credentialsRecheckMs`
+   * has passed since they were read; and after an authentication error, re-reads them at once
+   * (bounded) and, if one changed, runs the lookup again once with the new client.
+   */
+  async #lookup<T>(rs: ResolvedStore, fn: () => Promise<T>): Promise<T> {
+    let entry = this.#client(rs);
+    if (entry.held) {
+      await entry.held;
+      entry = this.#client(rs);
+    }
+    this.#recheckIfDue(entry);
+    try {
+      return await fn();
+    } catch (err: unknown) {
+      if (!isAuthError(err) || !(await this.#rereadAfterAuthError(entry))) throw err;
+      return fn();
+    }
+  }
+
+  /**
+   * Starts the periodic re-read of a client's credential Secrets when it is due. The lookup at
+   * hand goes on with the client as it is (an API server slow to answer must not hold lookups);
+   * if the provider refuses it, the refusal joins the re-read.
+   */
+  #recheckIfDue(entry: ClientEntry): void {
+    if (this.#recheckMs > 0 && entry.secretsRead.size > 0 && this.#now() >= entry.recheckAt) {
+      void this.#reread(entry, 'period');
+    }
+  }
+
+  /** Did the credentials of `entry` change, as far as a bounded re-read can tell? */
+  async #rereadAfterAuthError(entry: ClientEntry): Promise<boolean> {
+    if (entry.retired) return true; // already replaced: another lookup's re-read, an event
+    if (entry.rereading) return entry.rereading;
+    if (!this.#mayAsk(entry)) return false;
+    return this.#reread(entry, 'refused by the provider');
+  }
+
+  /** May a re-read be asked for now? Once per `credentialsRereadMinMs` (the period's own do not count). */
+  #mayAsk(entry: ClientEntry): boolean {
+    if (entry.retired || entry.secretsRead.size === 0) return false;
+    const now = this.#now();
+    if (now - entry.askedAt < this.#rereadMinMs) return false;
+    entry.askedAt = now;
+    return true;
+  }
+
+  /**
+   * Reads the credential Secrets of `entry` again, bypassing the reader's cache, and retires
+   * every client built from one that changed (or was deleted). A Secret that cannot be read now
+   * keeps its clients: a flaky API server must not tear down working ones; the next trigger
+   * reads it again. Resolves to true when one of `entry`'s had changed; never rejects.
+   */
+  #reread(entry: ClientEntry, why: string): Promise<boolean> {
+    if (entry.rereading) return entry.rereading;
+    const at = this.#now();
+    entry.recheckAt = at + this.#recheckMs;
+    this.#log.debug({ store: entry.label, why }, 're-reading credential Secrets');
+    const run = this.#readVersions(entry.secretsRead.keys()).then((current) => {
+      // Not read (an API failure): tried again soon, not a period later.
+      if (current.size < entry.secretsRead.size) entry.recheckAt = at + this.#rereadMinMs;
+      const stale = (e: ClientEntry) => {
+        for (const [id, seen] of e.secretsRead) {
+          const now = current.get(id);
+          if (now !== undefined && now !== seen) return id;
+        }
+        return undefined;
+      };
+      const changed = stale(entry) !== undefined;
+      if (changed) this.#retireClients(stale);
+      return changed;
+    });
+    entry.rereading = run;
+    void run.then(() => {
+      if (entry.rereading === run) entry.rereading = undefined;
+    });
+    return run;
+  }
+
+  /** The current version of each credential object (Secret, CA ConfigMap, ServiceAccount) that could be read. */
+  async #readVersions(ids: Iterable<string>): Promise<Map<string, string>> {
     const current = new Map<string, string>();
     await Promise.all(
       [...ids].map(async (id) => {
@@ -411,13 +535,7 @@ export class StoreResolver implements Resolver {
         }
       }),
     );
-    return this.#retireClients((entry) => {
-      for (const [id, seen] of entry.secretsRead) {
-        const now = current.get(id);
-        if (now !== undefined && now !== seen) return id;
-      }
-      return undefined;
-    });
+    return current;
   }
 
   /**
@@ -617,6 +735,10 @@ export class StoreResolver implements Resolver {
       retired: false,
       closed: false,
       secretsRead,
+      askedAt: Number.NEGATIVE_INFINITY,
+      recheckAt: this.#now() + this.#recheckMs,
+      rereading: undefined,
+      held: undefined,
       batch: new Map(),
       batchScheduled: false,
     };
@@ -1004,6 +1126,11 @@ export class StoreResolver implements Resolver {
       this.#metrics?.providerDuration.observe(labels, (performance.now() - started) / 1000);
     }
   }
+}
+
+/** The provider refused the client's identity or its rights (ProviderError kind Forbidden). */
+function isAuthError(err: unknown): boolean {
+  return isEswError(err) && err.code === 'ESW_PROVIDER_FORBIDDEN';
 }
 
 function settle(item: BatchItem, result: Uint8Array | EswError): void {

@@ -39,6 +39,8 @@ export class AwsSecretsManagerFake {
   readonly asked: { op: string; ids: string[] }[] = [];
   /** Access key id that signed each Secrets Manager call (ids are not secret). */
   readonly accessKeys: string[] = [];
+  /** Access key ids AWS no longer accepts (deactivated or deleted): their calls are refused. */
+  readonly revoked = new Set<string>();
   /** AssumeRole calls seen by the STS side: role, session, external id, signing access key. */
   readonly assumed: {
     roleArn: string;
@@ -162,6 +164,14 @@ export class AwsSecretsManagerFake {
     this.asked.push({ op, ids });
     if (!req.headers.authorization?.startsWith('AWS4-HMAC-SHA256')) {
       return this.#error(res, 400, 'IncompleteSignature', 'request is not signed');
+    }
+    if (this.revoked.has(accessKey)) {
+      return this.#error(
+        res,
+        400,
+        'UnrecognizedClientException',
+        'The security token included in the request is invalid.',
+      );
     }
     const fault = this.#takeFault(op, ids);
     if (fault) {

@@ -45,3 +45,40 @@ t.test('a rotated AWS access key is used from the next refresh on, and never log
   t.match(logs, /credential Secret changed: rebuilding the client/);
   t.notOk(logs.includes(NEW_SECRET_KEY) || logs.includes(OLD_SECRET_KEY), 'no credential in the logs');
 });
+
+t.test(
+  'with no period, annotating the store after a rotation (as POST /refresh does) switches keys',
+  async (t) => {
+    const { api, aws, startReplica } = await startCluster(t);
+    aws.put('app/db', JSON.stringify({ username: 'u', password: 'p1' }));
+    const replica = await startReplica('esw-0', ['--credentials-recheck', '0s', ...LEASE_ARGS]);
+    await waitFor('ready', () => replica.server.readiness().ready);
+    api.put(externalSecret('es', 'app/db', '1s'));
+    await waitFor('the target', () => targetData(api, 'es')?.password === 'p1');
+
+    api.put({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'aws-credentials', namespace: 'default' },
+      data: { 'access-key': b64('AKIDROTATED'), 'secret-access-key': b64(NEW_SECRET_KEY) },
+    });
+    const store = api.get('secretstores', 'default', 'aws-store');
+    if (!store) throw new Error('no store');
+    // Metadata only: the spec and generation stay, so only the annotation can switch the client.
+    api.put({
+      ...store,
+      metadata: {
+        ...store.metadata,
+        annotations: { ...store.metadata?.annotations, 'ops.example/rotated': '1' },
+      },
+    });
+    await waitFor(
+      'a request signed with the rotated key',
+      () => aws.accessKeys.at(-1) === 'AKIDROTATED',
+      20_000,
+    );
+    const logs = replica.lines.join('\n');
+    t.match(logs, /credential Secret changed: rebuilding the client/);
+    t.notOk(logs.includes(NEW_SECRET_KEY) || logs.includes(OLD_SECRET_KEY), 'no credential in the logs');
+  },
+);

@@ -163,14 +163,24 @@ t.test('credentialsChanged retires the clients built from that Secret', async (t
   t.same(h.provider.calls.credentials, ['first', 'second']);
 });
 
+const PERIOD = 600_000;
+/** Lets a re-read started in the background by a lookup finish (the registry answers at once). */
+const settle = () => new Promise((r) => setImmediate(r));
+
 t.test(
-  'recheckCredentials rebuilds the clients whose credential Secret changed since they read it',
+  'a client used credentialsRecheckMs after it read its credential Secrets re-reads them; one changed rebuilds it',
   async (t) => {
     let failing = false;
+    let reads = 0;
     const h: ReturnType<typeof harness> = harness(t, {
+      credentialsRecheckMs: PERIOD,
       secrets: {
-        readSecret: (ns: string, name: string) =>
-          failing ? Promise.reject(new Error('API server unavailable')) : h.registry.readSecret(ns, name),
+        readSecret: (ns: string, name: string) => {
+          reads++;
+          return failing
+            ? Promise.reject(new Error('API server unavailable'))
+            : h.registry.readSecret(ns, name);
+        },
       },
     });
     h.provider.set('k', 'v');
@@ -179,34 +189,61 @@ t.test(
       s.metadata = { ...s.metadata, resourceVersion };
       return s;
     };
+    const lookup = async () => {
+      await h.resolver.getValue(ref, 'a', { key: 'k' });
+      await settle();
+    };
     h.registry.upsert(withVersion('first', '10'));
     h.registry.upsert(
       store('SecretStore', 's', 'a', { counting: { secretRef: { name: 'creds', key: 'token' } } }),
     );
     h.registry.upsert(store('SecretStore', 'unrelated', 'a', { counting: {} }));
-    await h.resolver.getValue(ref, 'a', { key: 'k' });
+    await lookup();
     await h.resolver.getValue({ kind: 'SecretStore', name: 'unrelated' }, 'a', { key: 'k' });
+    t.equal(reads, 1, 'read once to build the client');
 
-    t.equal(await h.resolver.recheckCredentials(), 0, 'nothing changed: every client kept');
-    t.equal(h.provider.calls.close, 0);
+    h.clock.now += PERIOD - 1;
+    await lookup();
+    t.equal(reads, 1, 'within the period: not read again');
+    h.clock.now += 1;
+    await lookup();
+    t.equal(reads, 2, 'the period is over: re-read by the next lookup');
+    await lookup();
+    t.equal(reads, 2, 'once a period');
+    t.equal(h.provider.calls.close, 0, 'nothing changed: every client kept');
 
     h.registry.upsert(withVersion('rotated-CANARY-7f3', '11'));
     failing = true;
-    t.equal(await h.resolver.recheckCredentials(), 0, 'an unreadable Secret keeps its clients');
+    h.clock.now += PERIOD;
+    await lookup();
+    t.equal(reads, 3);
+    t.equal(h.provider.calls.close, 0, 'an unreadable Secret keeps its clients');
     failing = false;
-    t.equal(await h.resolver.recheckCredentials(), 1, 'a new resourceVersion: that client is rebuilt');
-    await new Promise((r) => setImmediate(r));
-    t.equal(h.provider.calls.close, 1, 'only the client that read the Secret is closed');
-    await h.resolver.getValue(ref, 'a', { key: 'k' });
+    h.clock.now += 29_999;
+    await lookup();
+    t.equal(reads, 3, 'a failed re-read is not retried at once');
+    h.clock.now += 1;
+    await lookup();
+    t.equal(reads, 4, 'a failed re-read is retried 30 s later, not a period');
+    await settle();
+    t.equal(
+      h.provider.calls.close,
+      1,
+      'a new resourceVersion: only the client that read the Secret is closed',
+    );
+    await lookup();
     t.same(
       h.provider.calls.credentials,
       ['first', 'rotated-CANARY-7f3'],
       'the next lookup uses the rotated key',
     );
-    t.equal(await h.resolver.recheckCredentials(), 0, 'the new client read the current version');
+    t.equal(reads, 5, 'the new client read it once');
 
     h.registry.remove(secret('a', 'creds', {}));
-    t.equal(await h.resolver.recheckCredentials(), 1, 'a deleted credential Secret retires its client');
+    h.clock.now += PERIOD;
+    await lookup();
+    await settle();
+    t.equal(h.provider.calls.close, 2, 'a deleted credential Secret retires its client');
     await t.rejects(h.resolver.getValue(ref, 'a', { key: 'k2' }), { code: 'ESW_CREDENTIALS' });
     t.notOk(h.logs.join('\n').includes('CANARY-7f3'), 'no credential in the logs');
     t.match(h.logs.join('\n'), /credential Secret changed: rebuilding the client/);
@@ -214,9 +251,9 @@ t.test(
 );
 
 t.test(
-  'recheckCredentials compares the data of --stores Secrets, which have no resourceVersion',
+  'credentials are compared by the data of --stores Secrets, which have no resourceVersion',
   async (t) => {
-    const h = harness(t);
+    const h = harness(t, { credentialsRecheckMs: PERIOD });
     h.provider.set('k', 'v');
     h.registry.upsert(secret('a', 'creds', { token: 'first' }));
     h.registry.upsert(
@@ -224,9 +261,15 @@ t.test(
     );
     await h.resolver.getValue(ref, 'a', { key: 'k' });
     h.registry.upsert(secret('a', 'creds', { token: 'first' }));
-    t.equal(await h.resolver.recheckCredentials(), 0, 'the same data re-delivered');
+    h.clock.now += PERIOD;
+    await h.resolver.getValue(ref, 'a', { key: 'k' });
+    await settle();
+    t.equal(h.provider.calls.close, 0, 'the same data re-delivered: kept');
     h.registry.upsert(secret('a', 'creds', { token: 'second' }));
-    t.equal(await h.resolver.recheckCredentials(), 1);
+    h.clock.now += PERIOD;
+    await h.resolver.getValue(ref, 'a', { key: 'k' });
+    await settle();
+    t.equal(h.provider.calls.close, 1);
     await h.resolver.getValue(ref, 'a', { key: 'k' });
     t.same(h.provider.calls.credentials, ['first', 'second']);
   },
@@ -263,8 +306,8 @@ t.test('a provider failing to build its client', async (t) => {
   t.ok(isTransient(err));
 });
 
-t.test('recheckCredentials rebuilds the clients whose CA ConfigMap changed, as for Secrets', async (t) => {
-  const h = harness(t);
+t.test('a re-read rebuilds the clients whose CA ConfigMap changed, as for Secrets', async (t) => {
+  const h = harness(t, { credentialsRecheckMs: PERIOD });
   h.provider.set('k', 'v');
   const cm = (pem: string, resourceVersion: string) => ({
     apiVersion: 'v1',
@@ -277,9 +320,15 @@ t.test('recheckCredentials rebuilds the clients whose CA ConfigMap changed, as f
     store('SecretStore', 's', 'a', { counting: { configMapRef: { name: 'ca', key: 'ca.crt' } } }),
   );
   await h.resolver.getValue(ref, 'a', { key: 'k' });
-  t.equal(await h.resolver.recheckCredentials(), 0, 'unchanged: kept');
+  h.clock.now += PERIOD;
+  await h.resolver.getValue(ref, 'a', { key: 'k' });
+  await settle();
+  t.equal(h.provider.calls.close, 0, 'unchanged: kept');
   h.registry.upsert(cm('second-ca', '2'));
-  t.equal(await h.resolver.recheckCredentials(), 1, 'a new resourceVersion: rebuilt');
+  h.clock.now += PERIOD;
+  await h.resolver.getValue(ref, 'a', { key: 'k' });
+  await settle();
+  t.equal(h.provider.calls.close, 1, 'a new resourceVersion: rebuilt');
   await h.resolver.getValue(ref, 'a', { key: 'k' });
   t.same(h.provider.calls.credentials, ['first-ca', 'second-ca']);
   h.registry.upsert(

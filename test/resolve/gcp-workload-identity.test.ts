@@ -100,6 +100,8 @@ async function setup(t: Test, opts: { tokenError?: Error } = {}) {
     providers: createProviders(),
     logger: createLogger({ level: 'debug', destination: { write: (l: string) => lines.push(l) } }),
     maxAttempts: 1,
+    // On this wall clock, a touched store's credentials are re-read however recently read.
+    credentialsRereadMinMs: 0,
     serviceAccounts: async (ns, name) => {
       const sa = accounts.get(`${ns}/${name}`);
       return sa ? { annotations: sa.metadata?.annotations ?? {} } : undefined;
@@ -497,7 +499,7 @@ t.test(
 );
 
 t.test(
-  'a changed iam.gke.io/gcp-service-account annotation rebuilds the client at the credential re-check',
+  'a changed iam.gke.io/gcp-service-account annotation rebuilds the client when its credentials are re-read',
   async (t) => {
     const { sts, readers, registry, resolver } = await setup(t);
     const other = 'other@secrets-project.iam.gserviceaccount.com';
@@ -507,26 +509,29 @@ t.test(
     readers.add(`gsa:${GSA}`);
     readers.add(`gsa:${other}`);
     registry.upsert(serviceAccount('team-a', 'app', { 'iam.gke.io/gcp-service-account': GSA }));
-    registry.upsert(
-      gcpStore('SecretStore', 'gcp', 'team-a', {
-        auth: { workloadIdentity: { serviceAccountRef: { name: 'app' }, ...CLUSTER } },
-      }),
-    );
+    const store = gcpStore('SecretStore', 'gcp', 'team-a', {
+      auth: { workloadIdentity: { serviceAccountRef: { name: 'app' }, ...CLUSTER } },
+    });
+    registry.upsert(store);
+    // A touched store's next lookup waits for its client's credentials to be re-read.
+    const touch = () => resolver.storeTouched(store);
     await read(resolver, 'SecretStore', 'gcp', 'team-a', 'db-0');
-    t.equal(await resolver.recheckCredentials(), 0, 'unchanged: the client is kept');
-    registry.upsert(serviceAccount('team-a', 'app', { 'iam.gke.io/gcp-service-account': other }));
-    t.equal(await resolver.recheckCredentials(), 1, 'the annotation changed: the client is retired');
+    touch();
     await read(resolver, 'SecretStore', 'gcp', 'team-a', 'db-1');
+    t.equal(sts.impersonations.length, 1, 'unchanged: the client is kept');
+    registry.upsert(serviceAccount('team-a', 'app', { 'iam.gke.io/gcp-service-account': other }));
+    touch();
+    await read(resolver, 'SecretStore', 'gcp', 'team-a', 'db-2');
     t.same(
       sts.impersonations.map((i) => i.email),
       [GSA, other],
-      'the next read impersonates the new account',
+      'the annotation changed: the next read impersonates the new account',
     );
     // The annotation removed: the federated token itself, from the next client on.
     registry.upsert(serviceAccount('team-a', 'app'));
-    t.equal(await resolver.recheckCredentials(), 1);
     readers.add('system:serviceaccount:team-a:app');
-    await read(resolver, 'SecretStore', 'gcp', 'team-a', 'db-2');
+    touch();
+    await read(resolver, 'SecretStore', 'gcp', 'team-a', 'db-3');
     t.equal(sts.impersonations.length, 2, 'no impersonation any more');
   },
 );

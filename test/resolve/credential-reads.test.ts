@@ -1,0 +1,214 @@
+/**
+ * How often a store's credential Secret is read from the API server (issue #12): once to build
+ * the client, then once a `credentialsRecheckMs` period while the client is used — and at once,
+ * bounded, when the provider refuses the credentials or the store is touched. Real AWS SDK on its
+ * wire fake (which records the access key each call was signed with), the refresher on a clock
+ * the test moves, and the cluster's Secret reader over an API double that counts the GETs.
+ */
+import t, { type Test } from 'tap';
+import type { ExternalSecret, Secret, SecretStore } from '../../src/api/types.ts';
+import { ApiSecretReader } from '../../src/kube/secret-reader.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { createProviders } from '../../src/providers/registry.ts';
+import { Refresher } from '../../src/refresher/refresher.ts';
+import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
+import { StoreResolver } from '../../src/resolve/resolver.ts';
+import { AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
+import { MemoryKube } from '../refresher/memory-kube.ts';
+import { addAwsClusterStore, secret } from './fixtures.ts';
+
+process.env.NO_PROXY = '127.0.0.1,localhost';
+
+const MINUTE = 60_000;
+const PERIOD = 10 * MINUTE;
+const OLD_KEY = 'secret-key-example';
+const NEW_KEY = `CANARY-rotated-${Math.random().toString(36).slice(2)}`;
+
+function es(i: number): ExternalSecret {
+  return {
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'ExternalSecret',
+    metadata: { name: `es-${i}`, namespace: 'team-a', uid: `uid-${i}`, generation: 1 },
+    spec: {
+      refreshInterval: '1m',
+      secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' },
+      target: { name: `target-${i}` },
+      data: [{ secretKey: 'password', remoteRef: { key: `app/key-${i}`, property: 'password' } }],
+    },
+  };
+}
+
+/**
+ * The AWS ClusterSecretStore `aws` (credentials in `ops/aws-creds`), 20 ExternalSecrets on it,
+ * the resolver with the cluster's default period, and the refresher; every GET of the credential
+ * Secret counted, failing while `api.down`. Logs and errors are kept for the canary scan.
+ */
+async function credentialCycle(t: Test) {
+  const aws = await AwsSecretsManagerFake.start();
+  t.teardown(() => aws.close());
+  const clock = { now: Date.parse('2026-12-03T01:00:00Z') };
+  const registry = new MemoryRegistry();
+  addAwsClusterStore(registry);
+  const api = { gets: 0, down: false };
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'debug', destination: { write: (l: string) => lines.push(l) } });
+  const resolver = new StoreResolver({
+    registry,
+    // As in cluster mode: the API reader, its short cache, and GETs the double counts.
+    secrets: new ApiSecretReader(
+      {
+        getSecret: async (ns, name) => {
+          api.gets++;
+          if (api.down) throw new Error('API server unavailable');
+          return (await registry.readSecret(ns, name)) ?? null;
+        },
+      },
+      { now: () => clock.now },
+    ),
+    providers: createProviders(),
+    logger,
+    endpoints: { aws: aws.endpoint },
+    maxAttempts: 1,
+    now: () => clock.now,
+    credentialsRecheckMs: PERIOD,
+  });
+  t.teardown(() => resolver.close());
+  const kube = new MemoryKube();
+  const refresher = new Refresher({ resolver, kube, logger, now: () => clock.now });
+  t.teardown(() => refresher.stop());
+  for (let i = 0; i < 20; i++) aws.put(`app/key-${i}`, JSON.stringify({ password: `v1-${i}` }));
+  for (let i = 0; i < 20; i++) refresher.upsertExternalSecret(es(i));
+  const rotate = () =>
+    registry.upsert(secret('ops', 'aws-creds', { id: 'AKIDROTATED', key: NEW_KEY }) as Secret);
+  const store = registry.getStore('ClusterSecretStore', 'aws', undefined) as SecretStore;
+  const password = (i: number) =>
+    Buffer.from(kube.secrets.get(`team-a/target-${i}`)?.data?.password ?? '', 'base64').toString();
+  const leaked = () => {
+    const text = [...lines, ...kube.events.map((e) => JSON.stringify(e))].join('\n');
+    return text.includes(NEW_KEY) || text.includes(OLD_KEY);
+  };
+  return { aws, api, clock, resolver, refresher, kube, rotate, store, password, leaked };
+}
+
+t.test('an hour of idle cycles reads the credential Secret once a period, not once a minute', async (t) => {
+  const { aws, api, clock, refresher } = await credentialCycle(t);
+  refresher.start();
+  await refresher.tick();
+  t.equal(api.gets, 1, 'read once to build the client');
+  const calls = aws.count('BatchGetSecretValue');
+  for (let step = 0; step < 60; step++) {
+    clock.now += MINUTE;
+    await refresher.tick();
+  }
+  t.equal(aws.count('BatchGetSecretValue') - calls, 60, 'a cycle a minute, the store used in each');
+  // The client read its Secret at 01:00; lookups at 01:10, 01:20 … 02:00 re-read it.
+  t.equal(api.gets - 1, 6, 'six re-reads in the hour (the 60 s timer before: 60)');
+});
+
+t.test('a rotated credential Secret is used from the first lookup after the period', async (t) => {
+  const { aws, clock, refresher, rotate, leaked } = await credentialCycle(t);
+  refresher.start();
+  await refresher.tick();
+  clock.now += 3 * MINUTE;
+  await refresher.tick();
+  rotate();
+  // The old key still works: the client keeps it until the period is over.
+  for (let step = 0; step < 6; step++) {
+    clock.now += MINUTE;
+    await refresher.tick();
+  }
+  t.notOk(aws.accessKeys.includes('AKIDROTATED'), 'minutes 4 to 9: the old key, as read');
+  clock.now += MINUTE;
+  await refresher.tick(); // 01:10: this lookup re-reads the Secret (and still signs with the old key)
+  const switched = aws.accessKeys.length;
+  clock.now += MINUTE;
+  await refresher.tick();
+  t.ok(aws.accessKeys.length > switched);
+  t.same(
+    aws.accessKeys.slice(switched).filter((k) => k !== 'AKIDROTATED'),
+    [],
+    'from the next cycle on, every call is signed with the rotated key',
+  );
+  t.notOk(leaked(), 'neither key in a log or event');
+});
+
+t.test(
+  'a revoked key: the Secret is re-read at once and the lookup retried with the rotated key',
+  async (t) => {
+    const { aws, api, clock, refresher, rotate, password, leaked } = await credentialCycle(t);
+    refresher.start();
+    await refresher.tick();
+    clock.now += 3 * MINUTE;
+    await refresher.tick();
+    const gets = api.gets;
+    rotate();
+    aws.revoked.add('AKIDEXAMPLE');
+    for (let i = 0; i < 20; i++) aws.put(`app/key-${i}`, JSON.stringify({ password: `v2-${i}` }));
+    clock.now += MINUTE;
+    await refresher.tick();
+    t.equal(api.gets - gets, 1, 'one GET: the re-read after the refusal, which the new client is built from');
+    t.equal(password(7), 'v2-7', 'the same cycle synced with the rotated key');
+    t.ok(aws.accessKeys.includes('AKIDEXAMPLE'), 'the refused call was signed with the old key');
+    t.equal(aws.accessKeys.at(-1), 'AKIDROTATED');
+    t.notOk(leaked(), 'neither key in a log or event');
+  },
+);
+
+t.test('refusals re-read the Secret at most once per 30 s; a failed read is retried', async (t) => {
+  const { aws, api, clock, resolver, rotate } = await credentialCycle(t);
+  const ref = { kind: 'ClusterSecretStore' as const, name: 'aws' };
+  const lookup = (i: number) => resolver.getValue(ref, 'team-a', { key: `app/key-${i}` });
+  await lookup(0);
+  t.equal(api.gets, 1);
+  aws.revoked.add('AKIDEXAMPLE'); // revoked, and the Secret not rotated yet
+  clock.now += MINUTE;
+  for (let i = 1; i < 6; i++) await t.rejects(lookup(i), { code: 'ESW_PROVIDER_FORBIDDEN' });
+  t.equal(api.gets, 2, 'five refusals in a row: one re-read');
+  clock.now += 29_999;
+  await t.rejects(lookup(6), { code: 'ESW_PROVIDER_FORBIDDEN' });
+  t.equal(api.gets, 2, 'none within 30 s of the last');
+
+  api.down = true;
+  clock.now += 1;
+  await t.rejects(lookup(7), { code: 'ESW_PROVIDER_FORBIDDEN' });
+  t.equal(api.gets, 3, '30 s on: re-read (and the read fails)');
+
+  api.down = false;
+  rotate();
+  clock.now += 30_000;
+  t.equal(String(await lookup(8)), JSON.stringify({ password: 'v1-8' }), 'rotated: the lookup succeeds');
+  t.equal(api.gets, 4, 'the failed read was not kept: read again (the new client is built from it)');
+});
+
+t.test(
+  'a touched store re-reads its credentials before its next lookups, at most once per 30 s',
+  async (t) => {
+    const { aws, api, clock, resolver, rotate, store } = await credentialCycle(t);
+    const ref = { kind: 'ClusterSecretStore' as const, name: 'aws' };
+    const lookup = (i: number) => resolver.getValue(ref, 'team-a', { key: `app/key-${i}` });
+    await lookup(0);
+    t.equal(api.gets, 1);
+    clock.now += 1_000;
+    rotate(); // a rotation job: the Secret, then POST /refresh (the store annotated) a second later
+    resolver.storeTouched(store);
+    await lookup(1);
+    t.equal(api.gets, 2, 'one GET: the re-read, which the new client is built from');
+    t.equal(aws.accessKeys.at(-1), 'AKIDROTATED', 'the lookup after the touch used the rotated key');
+    await lookup(2);
+    resolver.storeTouched(store);
+    await lookup(3);
+    clock.now += 29_999;
+    resolver.storeTouched(store);
+    await lookup(4);
+    t.equal(api.gets, 3, "the new client's first touch re-reads; the next within 30 s does not");
+    clock.now += 1;
+    resolver.storeTouched(store);
+    await lookup(5);
+    t.equal(api.gets, 4, '30 s on: re-read');
+    t.equal(
+      aws.accessKeys.filter((k) => k !== 'AKIDROTATED').length,
+      1,
+      'only the first lookup used the old key',
+    );
+  },
+);
