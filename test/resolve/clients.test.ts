@@ -275,6 +275,24 @@ t.test(
   },
 );
 
+t.test('a store status check past the period starts the re-read too', async (t) => {
+  const h = harness(t, { credentialsRecheckMs: PERIOD });
+  h.provider.set('k', 'v');
+  h.registry.upsert(secret('a', 'creds', { token: 'first' }));
+  const checked = store('SecretStore', 's', 'a', {
+    counting: { secretRef: { name: 'creds', key: 'token' } },
+  });
+  h.registry.upsert(checked);
+  await h.resolver.getValue(ref, 'a', { key: 'k' });
+  h.registry.upsert(secret('a', 'creds', { token: 'second' }));
+  h.clock.now += PERIOD;
+  t.equal(await h.resolver.validateStore(checked), undefined, 'valid');
+  await settle();
+  t.equal(h.provider.calls.close, 1, 'the rotated Secret retired the client, with no lookup');
+  await h.resolver.getValue(ref, 'a', { key: 'k' });
+  t.same(h.provider.calls.credentials, ['first', 'second']);
+});
+
 t.test('stringData in --stores manifests is read too', async (t) => {
   const h = harness(t);
   h.provider.set('k', 'v');
