@@ -471,11 +471,11 @@ export class StoreResolver implements Resolver {
    * keeps its clients: a flaky API server must not tear down working ones; the next trigger
    * reads it again. Resolves to true when one of `entry`'s had changed; never rejects.
    */
-  #reread(entry: ClientEntry, why: string): Promise<boolean> {
+  #reread(entry: ClientEntry, trigger: string): Promise<boolean> {
     if (entry.rereading) return entry.rereading;
     const at = this.#now();
     entry.recheckAt = at + this.#recheckMs;
-    this.#log.debug({ store: entry.label, why }, 're-reading credential Secrets');
+    this.#log.debug({ store: entry.label, trigger }, 're-reading credential Secrets');
     const run = this.#readVersions(entry.secretsRead.keys()).then((current) => {
       // Not read (an API failure): tried again soon, not a period later.
       if (current.size < entry.secretsRead.size) entry.recheckAt = at + this.#rereadMinMs;
