@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { parseDuration } from './api/duration.ts';
 import { type IdentityPolicy, parseNamespacePatterns } from './api/identity.ts';
+import { HANDOVER_MARGIN, renewDeadlineLimitMs } from './kube/shards.ts';
 import { ownWords } from './observability/sanitize.ts';
 import { parseGenericTargetKinds } from './refresher/generic-target.ts';
 import { BODY_LIMIT, defaultInflightBytes, memoryLimit, parseBytes } from './server/request-bounds.ts';
@@ -313,7 +314,7 @@ export const FLAGS: readonly FlagSpec[] = [
     env: 'ESW_RENEW_DEADLINE',
     default: '10s',
     value: 'DURATION',
-    help: 'the leader gives up when it cannot renew within this',
+    help: 'a replica stops writing, then gives up a Lease it cannot renew within this (below 90 % of --lease-duration)',
   },
   {
     name: 'retry-period',
@@ -794,6 +795,18 @@ export function serveConfig(cl: CommandLine, env: NodeJS.ProcessEnv = process.en
     throw new ConfigError('--kubeconfig (cluster mode) and --stores (standalone mode) exclude each other');
   }
   const genericTargetKinds = genericTargetKindsOf(cl) ?? [];
+  const leaseDurationMs = cl.number('lease-duration');
+  const renewDeadlineMs = cl.number('renew-deadline');
+  // A replica stops writing a shard at its renew deadline; another may take it at the lease
+  // duration: the gap covers clocks running at different rates and a write on its way.
+  const deadlineLimitMs = renewDeadlineLimitMs(leaseDurationMs);
+  if (renewDeadlineMs >= deadlineLimitMs) {
+    throw new ConfigError(
+      `--renew-deadline (${renewDeadlineMs} ms) must be shorter than --lease-duration (${leaseDurationMs} ms) ` +
+        `less ${HANDOVER_MARGIN * 100} % (${deadlineLimitMs} ms): a replica must have stopped writing a shard ` +
+        'before another may take it',
+    );
+  }
   const inPod = Boolean(env.KUBERNETES_SERVICE_HOST);
   const mode = stores.length === 0 && (kubeconfig || inPod) ? 'cluster' : 'standalone';
   return {
@@ -824,8 +837,8 @@ export function serveConfig(cl: CommandLine, env: NodeJS.ProcessEnv = process.en
     podName: cl.string('pod-name') ?? env.HOSTNAME ?? `esw-${process.pid}`,
     leaseName: cl.string('lease-name') as string,
     shards: cl.number('shards'),
-    leaseDurationMs: cl.number('lease-duration'),
-    renewDeadlineMs: cl.number('renew-deadline'),
+    leaseDurationMs,
+    renewDeadlineMs,
     retryPeriodMs: cl.number('retry-period'),
     admissionDeadlineMs: cl.number('admission-deadline'),
     cacheTtlMs: cl.number('cache-ttl'),

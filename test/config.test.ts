@@ -72,6 +72,27 @@ t.test('bad values are refused with the flag named', async (t) => {
 });
 
 t.test(
+  '--renew-deadline must end before the lease duration less 10 %: a replica stops writing a shard before another may take it',
+  async (t) => {
+    t.throws(
+      () => parseServeConfig(['--lease-duration', '15s', '--renew-deadline', '14s'], {}),
+      /--renew-deadline \(14000 ms\) must be shorter than --lease-duration \(15000 ms\) less 10 % \(13500 ms\)/,
+    );
+    t.throws(
+      () => parseServeConfig(['--lease-duration', '15s', '--renew-deadline', '13500ms'], {}),
+      /--renew-deadline/,
+      'the limit itself is refused',
+    );
+    t.equal(
+      parseServeConfig(['--lease-duration', '15s', '--renew-deadline', '13499ms'], {}).renewDeadlineMs,
+      13_499,
+      'just under it is taken',
+    );
+    t.equal(parseServeConfig([], {}).renewDeadlineMs, 10_000, 'the defaults hold (10 s of 15 s)');
+  },
+);
+
+t.test(
   '--credentials-recheck: a duration, from the flag or ESW_CREDENTIALS_RECHECK; 0 turns it off',
   async (t) => {
     t.equal(parseServeConfig(['--credentials-recheck', '5m'], {}).credentialsRecheckMs, 300_000);

@@ -44,6 +44,19 @@ export const LEASE_DEFAULTS = {
  */
 export const TAKEOVER_MARGIN_MS = 100;
 
+/**
+ * The share of the lease duration between a holder's last write and the earliest takeover: the
+ * renew deadline must end before it (10 %: 1.5 s of the defaults' 15 s; they leave 5 s). It
+ * covers clocks running at different rates (1 % apart costs 0.25 s of the defaults' 10 + 15 s)
+ * and the trip of a write sent at the deadline to the API server.
+ */
+export const HANDOVER_MARGIN = 0.1;
+
+/** The renew deadline must be shorter than this (`--renew-deadline`, checked at start-up too). */
+export function renewDeadlineLimitMs(leaseDurationMs: number): number {
+  return leaseDurationMs * (1 - HANDOVER_MARGIN);
+}
+
 export const LEASE_GROUP_LABEL = 'esw.io/lease-group';
 export const LEASE_ROLE_LABEL = 'esw.io/lease-role';
 
@@ -128,8 +141,8 @@ export class ShardCoordinator {
     this.#leaseMs = opts.leaseDurationMs ?? LEASE_DEFAULTS.leaseDurationMs;
     this.#deadlineMs = opts.renewDeadlineMs ?? LEASE_DEFAULTS.renewDeadlineMs;
     this.#retryMs = opts.retryPeriodMs ?? LEASE_DEFAULTS.retryPeriodMs;
-    if (this.#deadlineMs >= this.#leaseMs)
-      throw new Error('renewDeadline must be shorter than leaseDuration');
+    if (this.#deadlineMs >= renewDeadlineLimitMs(this.#leaseMs))
+      throw new Error('renewDeadline must be shorter than leaseDuration less HANDOVER_MARGIN');
     this.#preference = Array.from({ length: this.shards }, (_, i) => i).sort(
       (a, b) => rank(this.identity, a) - rank(this.identity, b) || a - b,
     );
