@@ -175,6 +175,9 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       setTimer: timer,
       shards: config.shards,
       genericTargetKinds: config.genericTargetKinds,
+      // A write is refused from the renew deadline on, even while a round of the Lease
+      // coordination waits on a hung request (docs/refresher.md).
+      mayWrite: (shard) => (shards ? shards.mayWrite(shard) : (elector?.mayWrite() ?? false)),
     });
     refresher = r;
     wireRefresher(r, informers);

@@ -59,6 +59,11 @@ export class LeaderElector {
     return this.#leader;
   }
 
+  /** True while the leader may write: within the renew deadline of its last renewal's start. */
+  mayWrite(): boolean {
+    return this.#lease.mayWrite(0);
+  }
+
   start(): void {
     this.#lease.start();
   }

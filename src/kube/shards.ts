@@ -13,6 +13,11 @@
  * - drops a shard at once when a read shows it held by another replica (this one stalled past
  *   the lease duration), or when it could not renew it within the renew deadline, before the
  *   Lease can expire for anyone else.
+ * A shard may be written until its renew deadline, counted from the *start* of the last renewal
+ * answered in time (`mayWrite`, asked by the refresher right before every write): on the clock,
+ * not at the next round, which a hung request can hold up for its whole timeout. The renew
+ * deadline is at most the lease duration less HANDOVER_MARGIN, so the holder stops writing
+ * before another replica can take the shard (docs/refresher.md).
  * Expiry is judged as client-go does: a Lease held by another replica counts as expired only when
  * its record (holder + renewTime) has not changed for its lease duration on this replica's clock,
  * from when this replica observed the change — never by reading the remote renewTime against the
@@ -110,7 +115,10 @@ export class ShardCoordinator {
   readonly #leaseMs: number;
   readonly #deadlineMs: number;
   readonly #retryMs: number;
-  /** shard -> when this replica last renewed (or took) its Lease, on this clock. */
+  /**
+   * shard -> when the last renewal (or take) of its Lease answered in time *started*, on this
+   * clock: the shard may be written until this + the renew deadline.
+   */
   readonly #owned = new Map<number, number>();
   /** Lease name -> its record and when this replica first saw it (poll or watch). */
   readonly #seen = new Map<string, Seen>();
@@ -156,6 +164,16 @@ export class ShardCoordinator {
 
   owns(shard: number): boolean {
     return this.#owned.has(shard);
+  }
+
+  /**
+   * True while this replica may write the shard's objects: owned, and within the renew deadline
+   * of its last renewal's start. Asked right before every write, so a round held up by a hung
+   * request (up to its timeout) does not extend it.
+   */
+  mayWrite(shard: number): boolean {
+    const at = this.#owned.get(shard);
+    return at !== undefined && this.#now() - at <= this.#deadlineMs;
   }
 
   shardLease(shard: number): string {
@@ -303,7 +321,7 @@ export class ShardCoordinator {
       } else leases = await client.listLeases(this.namespace, `${LEASE_GROUP_LABEL}=${this.name}`);
     } catch (err) {
       this.#warn(this.name, 'list', err);
-      await this.#dropOverdue(now);
+      await this.#dropOverdue();
       return false;
     }
     try {
@@ -366,10 +384,13 @@ export class ShardCoordinator {
     );
     let changed = false;
     keep.forEach(({ shard }, i) => {
-      if (renewed[i] === 'written') {
-        if (!this.#owned.has(shard)) changed = true;
-        this.#owned.set(shard, now);
-      }
+      if (renewed[i] !== 'written') return;
+      // A renewal counts from its start, and only when answered while the shard could still be
+      // written: one answered later would make it writable again with no gap the refresher sees.
+      // Not counted, the shard is dropped below and renewed from scratch at the next round.
+      if (this.#owned.has(shard) ? !this.mayWrite(shard) : !this.#inTime(now)) return;
+      if (!this.#owned.has(shard)) changed = true;
+      this.#owned.set(shard, now);
     });
     if (excess.length > 0) {
       for (const { shard } of excess) this.#owned.delete(shard);
@@ -381,7 +402,7 @@ export class ShardCoordinator {
         'gave shards back to other replicas',
       );
     }
-    await this.#dropOverdue(now, changed);
+    await this.#dropOverdue(changed);
 
     // Take free shards up to the share. Not on the first round: replicas starting together
     // first see each other, instead of the first one taking everything and handing it back.
@@ -394,7 +415,7 @@ export class ShardCoordinator {
     );
     let gained = false;
     wanted.forEach((shard, i) => {
-      if (taken[i] === 'written' && !this.#stopped) {
+      if (taken[i] === 'written' && !this.#stopped && this.#inTime(now)) {
         this.#owned.set(shard, now);
         gained = true;
       }
@@ -455,11 +476,19 @@ export class ShardCoordinator {
     return lastRenew === undefined || now - lastRenew >= Math.max(this.#retryMs, this.#deadlineMs / 2);
   }
 
-  /** Drops shards not renewed within the renew deadline (they may expire for others soon). */
-  async #dropOverdue(now: number, changed = false): Promise<void> {
+  /** True when a write of a Lease started at `start` was answered within the renew deadline. */
+  #inTime(start: number): boolean {
+    return this.#now() - start <= this.#deadlineMs;
+  }
+
+  /**
+   * Drops shards not renewed within the renew deadline (they may expire for others soon), by the
+   * clock now: a round's requests may have taken longer than the deadline.
+   */
+  async #dropOverdue(changed = false): Promise<void> {
     let dropped = false;
-    for (const [shard, at] of this.#owned) {
-      if (now - at > this.#deadlineMs) {
+    for (const shard of this.#owned.keys()) {
+      if (!this.mayWrite(shard)) {
         this.#owned.delete(shard);
         dropped = true;
         this.#o.logger?.warn({ lease: this.shardLease(shard) }, 'lost a shard: renew deadline exceeded');

@@ -103,6 +103,12 @@ export interface RefresherOptions {
   firstPassWindowMs?: number;
   /** Shards of the keyspace (objects are sharded by namespace). Default 1. */
   shards?: number;
+  /**
+   * Whether the Lease of an owned shard still lets this replica write (ShardCoordinator.mayWrite):
+   * false from its renew deadline on, before the coordinator's next round drops the shard. Its
+   * objects are then treated as not owned: writes refused, syncs abandoned. Default: always.
+   */
+  mayWrite?: (shard: number) => boolean;
   /** Kinds generic targets may be (`--generic-target-kinds`); none by default. */
   genericTargetKinds?: readonly string[];
 }
@@ -589,8 +595,13 @@ export class Refresher {
   }
 
   #owns(namespace: string): boolean {
+    if (this.#owned !== ALL && this.#owned.size === 0) return false;
+    return this.#ownsShard(shardOf(namespace, this.#shards));
+  }
+
+  #ownsShard(shard: number): boolean {
     const owned = this.#owned;
-    return owned === ALL || (owned.size > 0 && owned.has(shardOf(namespace, this.#shards)));
+    return (owned === ALL || owned.has(shard)) && (this.#opts.mayWrite?.(shard) ?? true);
   }
 
   #shardOfKey(key: string): number {
@@ -647,7 +658,8 @@ export class Refresher {
   }
 
   #ownsKey(key: string): boolean {
-    return this.#owned === ALL || (this.#owned.size > 0 && this.#owned.has(this.#shardOfKey(key)));
+    if (this.#owned !== ALL && this.#owned.size === 0) return false;
+    return this.#ownsShard(this.#shardOfKey(key));
   }
 
   /**
