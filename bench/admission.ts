@@ -19,7 +19,8 @@
  *                                BENCH_COMPARE=other/dist/main.js for a second build side by side,
  *                                BENCH_PIN=0:1 for the servers on CPU 0 and autocannon on CPU 1,
  *                                BENCH_CPU_PROF=DIR for a V8 CPU profile of each server in DIR,
- *                                BENCH_ROWS=mutate,UPDATE for the bare row and the rows named so)
+ *                                BENCH_ROWS=mutate,UPDATE for the bare row and the rows named so,
+ *                                BENCH_RATE=6000 for that many requests a second to every row)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -54,6 +55,13 @@ const durationS = Number(process.env.BENCH_DURATION ?? 10);
 const warmupS = Number(process.env.BENCH_WARMUP ?? 2);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const runs = Number(process.env.BENCH_RUNS ?? 5);
+/**
+ * BENCH_RATE=R: every row is sent R requests a second (autocannon's overallRate) instead of as
+ * many as the server answers. Set below the slowest row's capacity, every server answers the same
+ * load to a client just as busy, so server CPU per request compares the servers' own costs apart
+ * from what a slower server's lower rate changes around it (batching, the client's idle time).
+ */
+const fixedRate = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined;
 /** BENCH_COMPARE=path/to/dist/main.js: a second build measured in the same runs. */
 const compareServer = process.env.BENCH_COMPARE;
 const root = join(import.meta.dirname, '..');
@@ -111,7 +119,13 @@ interface Row extends LoadResult {
 }
 
 async function measure(target: Target, run: number, ca: string): Promise<Row> {
-  const opts = { ca, connections, durationS, idReplacement: target.idReplacement === true };
+  const opts = {
+    ca,
+    connections,
+    durationS,
+    idReplacement: target.idReplacement === true,
+    rate: fixedRate,
+  };
   await load('warm-up', target.url, target.body, { ...opts, durationS: warmupS });
   const loadAvg = loadAverage();
   const serverBefore = cpuSeconds(target.server.proc.pid);
@@ -323,7 +337,7 @@ async function main() {
   });
   const loads = rows.map((r) => r.loadAverage);
   console.log(
-    `\n${machine()}; ${connections} connections, keep-alive, no pipelining; ${runs} runs of ${durationS} s (+${warmupS} s warm-up) per row; ${PIN ? `servers on CPU ${PIN.servers}, autocannon on CPU ${PIN.load}` : 'unpinned'}; 1-min load average ${range(loads)}\n`,
+    `\n${machine()}; ${connections} connections, keep-alive, no pipelining; ${runs} runs of ${durationS} s (+${warmupS} s warm-up) per row; ${PIN ? `servers on CPU ${PIN.servers}, autocannon on CPU ${PIN.load}` : 'unpinned'}${fixedRate ? `; ${fixedRate} req/s sent to every row (BENCH_RATE: compare CPU per request, not req/s)` : ''}; 1-min load average ${range(loads)}\n`,
   );
   console.log(
     '| server | req/s (median, range) | ratio to bare (median, range) | to bare sent the same body | p50 ms | p99 ms (median, max) | server CPU µs/req | non-2xx | errors |',

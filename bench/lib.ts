@@ -76,7 +76,14 @@ export async function load(
   name: string,
   url: string,
   body: string,
-  opts: { ca: string; connections: number; durationS: number; idReplacement?: boolean },
+  opts: {
+    ca: string;
+    connections: number;
+    durationS: number;
+    idReplacement?: boolean;
+    /** Requests per second over all connections (open loop); unset: as fast as answered. */
+    rate?: number;
+  },
 ): Promise<LoadResult> {
   const r = await autocannon({
     url,
@@ -89,6 +96,7 @@ export async function load(
     tlsOptions: { ca: opts.ca, servername: 'localhost' },
     // Every `[<id>]` in the body becomes a fresh random id, request by request.
     ...(opts.idReplacement ? { idReplacement: true } : {}),
+    ...(opts.rate ? { overallRate: opts.rate } : {}),
   });
   return {
     name,
