@@ -10,6 +10,8 @@ COPY package.json package-lock.json ./
 # binary; nothing the build needs has an install script.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+# The server imports the launcher's memory-limit reader; tsc needs it and its declarations.
+COPY bin/node-flags.cjs bin/node-flags.d.cts ./bin/
 COPY src ./src
 RUN npm run build
 

@@ -7,10 +7,10 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { nodeFlags } from '../bin/node-flags.cjs';
 import { createCertificates } from '../src/server/certs.ts';
 import { externalSecretReview } from './admission-reviews.ts';
 import { type Child, spawnNode, waitReady } from './lib.ts';
@@ -18,10 +18,6 @@ import type { ClusterMessage, ClusterStats } from './scale-cluster.ts';
 
 /** The compiled server, as the container image runs it (npm run build first). */
 export const SERVER = join(import.meta.dirname, '..', 'dist', 'main.js');
-
-const { nodeFlags } = createRequire(import.meta.url)('../bin/node-flags.cjs') as {
-  nodeFlags: (env: NodeJS.ProcessEnv, files: string[]) => string[];
-};
 
 /**
  * The node flags the container image's launcher gives the server (bin/node-flags.cjs), for the

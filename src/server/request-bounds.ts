@@ -3,7 +3,6 @@
  * held by all requests in flight together (answered 429 with Retry-After before the body is
  * read), and the words a framework error is answered with.
  */
-import { createRequire } from 'node:module';
 import { Transform } from 'node:stream';
 import type { FastifyReply, FastifyRequest, preParsingHookHandler } from 'fastify';
 import { EswError, isEswError } from '../errors.ts';
@@ -66,20 +65,11 @@ export function defaultInflightBytes(memoryLimitBytes: number | undefined, bodyL
  * The container's memory limit and the sizes flags are written in are read by the launcher's
  * module (bin/node-flags.cjs), which caps the heap from the same limit: one reader, so the heap cap
  * and the budget cannot disagree. `../../bin` from src/server and from dist/server alike.
+ * memoryLimit: `ESW_MEMORY_LIMIT` (the chart sets it from `limits.memory` through the Downward
+ * API), else the cgroup's (v2 `memory.max`, else v1 `memory.limit_in_bytes`), else undefined.
+ * parseBytes: `33554432`, `32Mi`, `64M` (Kubernetes quantity suffixes); undefined when malformed or 0.
  */
-const launcher = createRequire(import.meta.url)('../../bin/node-flags.cjs') as {
-  memoryLimit: (env?: NodeJS.ProcessEnv, files?: readonly string[]) => number | undefined;
-  parseBytes: (text: string) => number | undefined;
-};
-
-/**
- * `ESW_MEMORY_LIMIT` (the chart sets it from `limits.memory` through the Downward API), else the
- * cgroup's (v2 `memory.max`, else v1 `memory.limit_in_bytes`), else undefined.
- */
-export const memoryLimit = launcher.memoryLimit;
-
-/** Bytes from `33554432`, `32Mi`, `64M` (Kubernetes quantity suffixes); undefined when malformed or 0. */
-export const parseBytes = launcher.parseBytes;
+export { memoryLimit, parseBytes } from '../../bin/node-flags.cjs';
 
 /**
  * Body bytes held by requests in flight. A request reserves its declared Content-Length before its

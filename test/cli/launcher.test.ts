@@ -6,16 +6,11 @@
  */
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { nodeFlags, oldSpaceMiB } from '../../bin/node-flags.cjs';
 
-const require = createRequire(import.meta.url);
 const root = join(import.meta.dirname, '..', '..');
-const { nodeFlags, oldSpaceMiB } = require('../../bin/node-flags.cjs') as {
-  nodeFlags: (env: NodeJS.ProcessEnv, files: string[]) => string[];
-  oldSpaceMiB: (limit: number) => number;
-};
 const MiB = 1024 * 1024;
 const SEMI = '--max-semi-space-size=8';
 

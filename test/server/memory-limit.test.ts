@@ -4,17 +4,10 @@
  * limit, read from fake cgroup mounts laid out as a container sees /sys/fs/cgroup: v2, v1, a
  * hybrid host, none, and ESW_MEMORY_LIMIT before any of them.
  */
-import { createRequire } from 'node:module';
 import t, { type Test } from 'tap';
+import * as launcher from '../../bin/node-flags.cjs';
 import { defaultInflightBytes, memoryLimit, parseBytes } from '../../src/server/request-bounds.ts';
 
-const require = createRequire(import.meta.url);
-const launcher = require('../../bin/node-flags.cjs') as {
-  nodeFlags: (env: NodeJS.ProcessEnv, files: string[]) => string[];
-  memoryLimit: unknown;
-  parseBytes: unknown;
-  cgroupFiles: (root: string) => string[];
-};
 const MiB = 1024 * 1024;
 const SEMI = '--max-semi-space-size=8';
 
