@@ -307,12 +307,17 @@ async function main() {
 
   const rpsOf = (name: string) => new Map(rows.filter((r) => r.name === name).map((r) => [r.run, r.rps]));
   const bareRps = rpsOf(BARE);
+  const bareUs = new Map(rows.filter((r) => r.name === BARE).map((r) => [r.run, r.serverUsPerReq]));
   const sameBody = new Map(sameBodyBares.map(([name, bareName]) => [name, rpsOf(bareName)]));
   const withRatio = rows.map((r) => {
     const same = sameBody.get(r.name)?.get(r.run);
+    const bareCpu = bareUs.get(r.run);
     return {
       ...r,
       ratio: Number((r.rps / (bareRps.get(r.run) ?? 1)).toFixed(2)),
+      // The bare server's CPU per request over this row's, in the same run: the cost ratio, which
+      // moves less than req/s when something else takes a share of the core.
+      ...(bareCpu && r.serverUsPerReq ? { cpuRatio: Number((bareCpu / r.serverUsPerReq).toFixed(2)) } : {}),
       ...(same ? { sameBodyRatio: Number((r.rps / same).toFixed(2)) } : {}),
     };
   });
@@ -330,6 +335,7 @@ async function main() {
       p99: median(mine.map((r) => r.p99)),
       p99Max: Math.max(...mine.map((r) => r.p99)),
       serverUsPerReq: server.length > 0 ? Math.round(median(server)) : undefined,
+      cpuRatio: ratioSummary(mine.map((r) => r.cpuRatio)),
       clientUsPerReq: Math.round(median(mine.map((r) => r.clientUsPerReq))),
       non2xx: mine.reduce((n, r) => n + r.non2xx, 0),
       errors: mine.reduce((n, r) => n + r.errors, 0),
@@ -340,12 +346,12 @@ async function main() {
     `\n${machine()}; ${connections} connections, keep-alive, no pipelining; ${runs} runs of ${durationS} s (+${warmupS} s warm-up) per row; ${PIN ? `servers on CPU ${PIN.servers}, autocannon on CPU ${PIN.load}` : 'unpinned'}${fixedRate ? `; ${fixedRate} req/s sent to every row (BENCH_RATE: compare CPU per request, not req/s)` : ''}; 1-min load average ${range(loads)}\n`,
   );
   console.log(
-    '| server | req/s (median, range) | ratio to bare (median, range) | to bare sent the same body | p50 ms | p99 ms (median, max) | server CPU µs/req | non-2xx | errors |',
+    '| server | req/s (median, range) | ratio to bare (median, range) | to bare sent the same body | p50 ms | p99 ms (median, max) | server CPU µs/req | CPU ratio (bare µs ÷ row µs) | non-2xx | errors |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of summary) {
     console.log(
-      `| ${s.name} | ${s.rps} (${s.rpsRange}) | ${s.ratio} (${s.ratioRange}) | ${s.sameBodyRatio} | ${s.p50} | ${s.p99} (${s.p99Max}) | ${s.serverUsPerReq ?? '—'} | ${s.non2xx} | ${s.errors} |`,
+      `| ${s.name} | ${s.rps} (${s.rpsRange}) | ${s.ratio} (${s.ratioRange}) | ${s.sameBodyRatio} | ${s.p50} | ${s.p99} (${s.p99Max}) | ${s.serverUsPerReq ?? '—'} | ${s.cpuRatio} | ${s.non2xx} | ${s.errors} |`,
     );
   }
   const file = await saveResult('admission', {
