@@ -29,7 +29,7 @@ import {
   servedValues,
 } from './field-support.ts';
 import { typeError } from './schema.ts';
-import type { SchemaNode, SchemaVersion } from './schema-table.ts';
+import type { FieldSchema, SchemaNode, SchemaVersion } from './schema-table.ts';
 import { schemaTree } from './schema-table.ts';
 import { suggestion } from './suggest.ts';
 import type { StrictFinding } from './validate-external-secret.ts';
@@ -57,10 +57,100 @@ const UNCLASSIFIED: SupportEntry = {
 
 interface Walk {
   table: SupportTable;
-  classes: Map<SchemaNode, SupportEntry>;
   handErrors: readonly FieldError[];
   result: SchemaCheckResult;
   found: { path: string; hint: string }[];
+  /**
+   * Where the walk is, as steps (a name, an index, a map key) with their kinds: the path string
+   * is built only when a message or a hand-written error needs it, never for a valid value.
+   */
+  steps: (string | number)[];
+  stepKinds: StepKind[];
+}
+
+/** A step's kind: `.name`, `[index]`, `["map key"]`. */
+const NAME = 0;
+const INDEX = 1;
+const MAP_KEY = 2;
+type StepKind = typeof NAME | typeof INDEX | typeof MAP_KEY;
+
+/**
+ * A schema node with what the walk asks of it per value worked out once per kind and version:
+ * the rules in one object shape (the generated schemas have many shapes, and reading them was
+ * most of the walk's time), the default's JSON, the support class (on first use).
+ */
+class CheckNode {
+  readonly node: SchemaNode;
+  readonly rules: Rules;
+  /** `x-kubernetes-int-or-string` or the type; undefined: any. */
+  readonly expected: string | undefined;
+  readonly hasDefault: boolean;
+  /** The default of an object or array field as JSON, compared with the value's JSON. */
+  readonly defaultJson: string | undefined;
+  readonly children = new Map<string, CheckNode>();
+  items: CheckNode | undefined = undefined;
+  values: CheckNode | undefined = undefined;
+  cls: SupportEntry | undefined = undefined;
+
+  constructor(node: SchemaNode) {
+    const s = node.schema;
+    this.node = node;
+    this.rules = rulesOf(s);
+    this.expected = s.intOrString ? 'integer or string' : s.type;
+    const d = s.default;
+    this.hasDefault = d !== undefined;
+    this.defaultJson = typeof d === 'object' && d !== null ? JSON.stringify(d) : undefined;
+    for (const [key, child] of node.children) this.children.set(key, new CheckNode(child));
+    if (node.items) this.items = new CheckNode(node.items);
+    if (node.values) this.values = new CheckNode(node.values);
+  }
+}
+
+/** The schema's rules the walk checks, every field present (one shape for every node). */
+type Rules = { readonly [K in keyof Required<FieldSchema>]: FieldSchema[K] | undefined };
+
+function rulesOf(s: FieldSchema): Rules {
+  return {
+    type: s.type,
+    intOrString: s.intOrString,
+    preserveUnknown: s.preserveUnknown,
+    nullable: s.nullable,
+    required: s.required,
+    enum: s.enum,
+    default: s.default,
+    pattern: s.pattern,
+    format: s.format,
+    minimum: s.minimum,
+    maximum: s.maximum,
+    exclusiveMinimum: s.exclusiveMinimum,
+    exclusiveMaximum: s.exclusiveMaximum,
+    minLength: s.minLength,
+    maxLength: s.maxLength,
+    minItems: s.minItems,
+    maxItems: s.maxItems,
+    minProperties: s.minProperties,
+    maxProperties: s.maxProperties,
+    celRules: s.celRules,
+  };
+}
+
+/**
+ * The check tree of each kind and version, built on first use (the tables are fixed); per kind,
+ * as the support class cached on a node is that kind's.
+ */
+const checkTrees = new Map<SupportKind, Map<SchemaVersion, CheckNode>>();
+function checkTree(kind: SupportKind, version: SchemaVersion): CheckNode {
+  let versions = checkTrees.get(kind);
+  if (!versions) {
+    versions = new Map();
+    checkTrees.set(kind, versions);
+  }
+  let tree = versions.get(version);
+  if (!tree) {
+    tree = new CheckNode(schemaTree(kind, version));
+    versions.set(version, tree);
+  }
+  return tree;
 }
 
 export function checkSchema(
@@ -70,14 +160,13 @@ export function checkSchema(
   handErrors: readonly FieldError[] = [],
 ): SchemaCheckResult {
   const result: SchemaCheckResult = { errors: [], unknownFields: [], unknown: [], warnings: [] };
-  const table = FIELD_SUPPORT[kind];
-  const w: Walk = { table, classes: classCache(table), handErrors, result, found: [] };
-  const root = schemaTree(kind, version);
-  for (const [key, value] of Object.entries(obj)) {
-    if (ROOT_SKIP.has(key)) continue;
+  const w: Walk = { table: FIELD_SUPPORT[kind], handErrors, result, found: [], steps: [], stepKinds: [] };
+  const root = checkTree(kind, version);
+  for (const key in obj) {
+    if (!Object.hasOwn(obj, key) || ROOT_SKIP.has(key)) continue;
     const child = root.children.get(key);
-    if (child) visit(w, value, child, key, false);
-    else unknownField(w, root, '', key);
+    if (child) descend(w, obj[key], child, NAME, key, false);
+    else unknownField(w, root, key);
   }
   for (const { path, hint } of w.found.slice(0, MAX_UNKNOWN)) {
     const warning = `unknown field "${path}"${hint}`;
@@ -96,36 +185,34 @@ export function checkSchema(
   return result;
 }
 
-function unknownField(w: Walk, node: SchemaNode, path: string, key: string): void {
+/** The concrete path of where the walk is: `spec.data[1].remoteRef`, `…data["tls.crt"]`. */
+function pathOf(w: Walk): string {
+  let path = '';
+  for (let i = 0; i < w.steps.length; i++) {
+    const step = w.steps[i] as string | number;
+    const kind = w.stepKinds[i];
+    if (kind === INDEX) path += `[${step}]`;
+    else if (kind === MAP_KEY) path += `[${JSON.stringify(shortKey(step as string))}]`;
+    else path += i === 0 ? step : `.${step}`;
+  }
+  return path;
+}
+
+function unknownField(w: Walk, node: CheckNode, key: string): void {
   // Suggestions are bounded: only for the first MAX_UNKNOWN, among one object's fields.
-  const hint = w.found.length < MAX_UNKNOWN ? suggestion(key, node.children.keys()) : '';
-  w.found.push({ path: path ? `${path}.${shortKey(key)}` : shortKey(key), hint });
+  const hint = w.found.length < MAX_UNKNOWN ? suggestion(key, node.node.children.keys()) : '';
+  w.found.push({ path: w.steps.length > 0 ? `${pathOf(w)}.${shortKey(key)}` : shortKey(key), hint });
 }
 
-const caches = new Map<SupportTable, Map<SchemaNode, SupportEntry>>();
-function classCache(table: SupportTable): Map<SchemaNode, SupportEntry> {
-  let c = caches.get(table);
-  if (!c) {
-    c = new Map();
-    caches.set(table, c);
-  }
-  return c;
+function classOf(w: Walk, node: CheckNode): SupportEntry {
+  if (!node.cls) node.cls = classifyIn(w.table, node.node.path)?.entry ?? UNCLASSIFIED;
+  return node.cls;
 }
 
-function classOf(w: Walk, node: SchemaNode): SupportEntry {
-  let c = w.classes.get(node);
-  if (!c) {
-    c = classifyIn(w.table, node.path)?.entry ?? UNCLASSIFIED;
-    w.classes.set(node, c);
-  }
-  return c;
-}
-
-function isDefault(value: unknown, node: SchemaNode): boolean {
-  const d = node.schema.default;
-  if (d === undefined) return false;
-  if (typeof d !== 'object' || d === null) return value === d;
-  return JSON.stringify(value) === JSON.stringify(d);
+function isDefault(value: unknown, node: CheckNode): boolean {
+  if (!node.hasDefault) return false;
+  if (node.defaultJson === undefined) return value === node.rules.default;
+  return JSON.stringify(value) === node.defaultJson;
 }
 
 function shortKey(key: string): string {
@@ -134,7 +221,6 @@ function shortKey(key: string): string {
 
 /** A hand-written rule already reported this field or one above it. */
 function reported(w: Walk, path: string): boolean {
-  if (w.handErrors.length === 0) return false;
   for (const e of w.handErrors) {
     if (e.field === path) return true;
     if (path.startsWith(e.field) && (path[e.field.length] === '.' || path[e.field.length] === '['))
@@ -143,7 +229,23 @@ function reported(w: Walk, path: string): boolean {
   return false;
 }
 
-function visit(w: Walk, value: unknown, node: SchemaNode, path: string, warnedAbove: boolean): void {
+/** Visits `value` one step below where the walk is. */
+function descend(
+  w: Walk,
+  value: unknown,
+  node: CheckNode,
+  kind: StepKind,
+  step: string | number,
+  warnedAbove: boolean,
+): void {
+  w.steps.push(step);
+  w.stepKinds.push(kind);
+  visit(w, value, node, warnedAbove);
+  w.steps.pop();
+  w.stepKinds.pop();
+}
+
+function visit(w: Walk, value: unknown, node: CheckNode, warnedAbove: boolean): void {
   // null is absent, as the API server prunes it from a field that is not nullable.
   if (value === undefined || value === null) return;
   // The API server writes a field's default into every object: the default means "absent" and
@@ -151,28 +253,28 @@ function visit(w: Walk, value: unknown, node: SchemaNode, path: string, warnedAb
   const cls = isDefault(value, node) ? SERVED : classOf(w, node);
   if (cls.status === 'refused') {
     // Told even when a hand-written rule found a problem here too: fixing that would not help.
-    w.result.errors.push(fieldErrors.forbidden(path, `${NOT_SUPPORTED}; ${cls.why}`));
+    w.result.errors.push(fieldErrors.forbidden(pathOf(w), `${NOT_SUPPORTED}; ${cls.why}`));
     return;
   }
   let warned = warnedAbove;
   if (cls.status === 'warned' && !warnedAbove) {
-    w.result.warnings.push(`${path} is ignored by external-secrets-webhook: ${cls.why}`);
+    w.result.warnings.push(`${pathOf(w)} is ignored by external-secrets-webhook: ${cls.why}`);
     warned = true;
   }
-  const quiet = reported(w, path);
-  if (!checkValue(w, value, node, path, quiet)) return;
+  const quiet = w.handErrors.length > 0 && reported(w, pathOf(w));
+  if (!checkValue(w, value, node, quiet)) return;
   if (cls.status === 'byValue' && !quiet) {
     const s = classifyValue(cls, value);
     if (s?.status === 'refused') {
       const served = servedValues(cls).map((v) => `"${v}"`);
       w.result.errors.push({
-        field: path,
+        field: pathOf(w),
         message: `Unsupported value: ${JSON.stringify(value)}: ${NOT_SUPPORTED}; ${s.why}${served.length ? ` (supported values: ${served.join(', ')})` : ''}`,
         reason: CauseType.notSupported,
       });
     } else if (s?.status === 'warned') {
       w.result.warnings.push(
-        `${path}: ${JSON.stringify(value)} is ignored by external-secrets-webhook: ${s.why}`,
+        `${pathOf(w)}: ${JSON.stringify(value)} is ignored by external-secrets-webhook: ${s.why}`,
       );
     }
   }
@@ -180,9 +282,8 @@ function visit(w: Walk, value: unknown, node: SchemaNode, path: string, warnedAb
   if (Array.isArray(value)) {
     const items = node.items;
     if (!items) return;
-    value.forEach((item, i) => {
-      visit(w, item, items, `${path}[${i}]`, warned);
-    });
+    // A hole is absent, as for any value (visit returns on undefined).
+    for (let i = 0; i < value.length; i++) descend(w, value[i], items, INDEX, i, warned);
     return;
   }
   if (typeof value !== 'object') return;
@@ -191,9 +292,9 @@ function visit(w: Walk, value: unknown, node: SchemaNode, path: string, warnedAb
     if (!Object.hasOwn(o, key)) continue;
     const child = o[key];
     const named = node.children.get(key);
-    if (named) visit(w, child, named, `${path}.${key}`, warned);
-    else if (node.values) visit(w, child, node.values, `${path}[${JSON.stringify(shortKey(key))}]`, warned);
-    else if (!node.schema.preserveUnknown) unknownField(w, node, path, key);
+    if (named) descend(w, child, named, NAME, key, warned);
+    else if (node.values) descend(w, child, node.values, MAP_KEY, key, warned);
+    else if (!node.rules.preserveUnknown) unknownField(w, node, key);
   }
 }
 
@@ -201,29 +302,31 @@ function visit(w: Walk, value: unknown, node: SchemaNode, path: string, warnedAb
  * The schema's rules for one value. False when the value is of the wrong type (nothing below it
  * is checked). `quiet`: a hand-written rule reported this field already; only the type matters.
  */
-function checkValue(w: Walk, value: unknown, node: SchemaNode, path: string, quiet: boolean): boolean {
-  const s = node.schema;
+function checkValue(w: Walk, value: unknown, node: CheckNode, quiet: boolean): boolean {
+  const s = node.rules;
   const errors = w.result.errors;
-  const expected = s.intOrString ? 'integer or string' : s.type;
+  const expected = node.expected;
   if (expected && !hasType(value, expected)) {
-    if (!quiet) errors.push(typeError(path, value, expected));
+    if (!quiet) errors.push(typeError(pathOf(w), value, expected));
     return false;
   }
   if (quiet) return true;
   if (s.enum && !s.enum.includes(value as string)) {
-    errors.push(fieldErrors.unsupported(path, value, s.enum.map(String)));
+    errors.push(fieldErrors.unsupported(pathOf(w), value, s.enum.map(String)));
     return true;
   }
-  if (typeof value === 'string') checkString(errors, value, s, path);
-  else if (typeof value === 'number') checkNumber(errors, value, s, path);
+  if (typeof value === 'string') checkString(w, value, s);
+  else if (typeof value === 'number') checkNumber(w, value, s);
   else if (Array.isArray(value)) {
-    if (s.minItems !== undefined && value.length < s.minItems)
+    if (s.minItems !== undefined && value.length < s.minItems) {
+      const path = pathOf(w);
       errors.push(
         fieldErrors.invalid(path, value.length, `${path} in body should have at least ${s.minItems} items`),
       );
+    }
     if (s.maxItems !== undefined && value.length > s.maxItems)
       errors.push({
-        field: path,
+        field: pathOf(w),
         message: `Too many: ${value.length}: must have at most ${s.maxItems} items`,
         reason: CauseType.tooMany,
       });
@@ -233,7 +336,8 @@ function checkValue(w: Walk, value: unknown, node: SchemaNode, path: string, qui
       s.minProperties !== undefined || s.maxProperties !== undefined
         ? Object.keys(o).filter((k) => o[k] !== undefined && o[k] !== null).length
         : 0;
-    if (s.minProperties !== undefined && present < s.minProperties)
+    if (s.minProperties !== undefined && present < s.minProperties) {
+      const path = pathOf(w);
       errors.push(
         fieldErrors.invalid(
           path,
@@ -241,17 +345,18 @@ function checkValue(w: Walk, value: unknown, node: SchemaNode, path: string, qui
           `${path} in body should have at least ${s.minProperties} properties`,
         ),
       );
+    }
     if (s.maxProperties !== undefined && present > s.maxProperties)
       errors.push({
-        field: path,
+        field: pathOf(w),
         message: `Too many: ${present}: must have at most ${s.maxProperties} items`,
         reason: CauseType.tooMany,
       });
     for (const r of s.required ?? []) {
       if (o[r] !== undefined && o[r] !== null) continue;
       // The API server applies defaults before it validates.
-      if (node.children.get(r)?.schema.default !== undefined) continue;
-      const p = `${path}.${r}`;
+      if (node.children.get(r)?.hasDefault) continue;
+      const p = `${pathOf(w)}.${r}`;
       if (!reported(w, p)) errors.push(fieldErrors.required(p));
     }
   }
@@ -302,7 +407,8 @@ function patternOf(source: string): Pick<GoRegexp, 'test'> | undefined {
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-function checkString(errors: FieldError[], value: string, s: SchemaNode['schema'], path: string): void {
+function checkString(w: Walk, value: string, s: Rules): void {
+  const errors = w.result.errors;
   // OpenAPI lengths count characters (code points), not UTF-16 units; a string has at most as
   // many code points as units, so they are counted only when the units alone cannot tell.
   const length =
@@ -312,10 +418,11 @@ function checkString(errors: FieldError[], value: string, s: SchemaNode['schema'
       : value.length;
   if (s.maxLength !== undefined && length > s.maxLength) {
     // Too long: the pattern is not tried (it would only repeat the problem, slowly).
-    errors.push(fieldErrors.tooLong(path, s.maxLength));
+    errors.push(fieldErrors.tooLong(pathOf(w), s.maxLength));
     return;
   }
   if (s.minLength !== undefined && length < s.minLength) {
+    const path = pathOf(w);
     errors.push(
       value === ''
         ? fieldErrors.required(path)
@@ -325,10 +432,13 @@ function checkString(errors: FieldError[], value: string, s: SchemaNode['schema'
   }
   if (s.pattern !== undefined) {
     const re = patternOf(s.pattern);
-    if (re && !re.test(value))
+    if (re && !re.test(value)) {
+      const path = pathOf(w);
       errors.push(fieldErrors.invalid(path, value, `${path} in body should match '${s.pattern}'`));
+    }
   }
   if (s.format === 'byte' && !BASE64.test(value.replace(/\s+/g, ''))) {
+    const path = pathOf(w);
     errors.push(fieldErrors.invalid(path, '<bytes>', `${path} in body must be of type byte (base64)`));
   }
 }
@@ -341,12 +451,15 @@ function codePoints(value: string): number {
 
 const INT32 = 2 ** 31;
 
-function checkNumber(errors: FieldError[], value: number, s: SchemaNode['schema'], path: string): void {
+function checkNumber(w: Walk, value: number, s: Rules): void {
+  const errors = w.result.errors;
   if (s.format === 'int32' && (value < -INT32 || value >= INT32)) {
+    const path = pathOf(w);
     errors.push(fieldErrors.invalid(path, value, `${path} in body must be of type int32`));
     return;
   }
   if (s.minimum !== undefined && (s.exclusiveMinimum ? value <= s.minimum : value < s.minimum)) {
+    const path = pathOf(w);
     errors.push(
       fieldErrors.invalid(
         path,
@@ -356,6 +469,7 @@ function checkNumber(errors: FieldError[], value: number, s: SchemaNode['schema'
     );
   }
   if (s.maximum !== undefined && (s.exclusiveMaximum ? value >= s.maximum : value > s.maximum)) {
+    const path = pathOf(w);
     errors.push(
       fieldErrors.invalid(
         path,
