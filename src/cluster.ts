@@ -97,6 +97,10 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
 
   let elector: LeaderElector | undefined;
   let shards: ShardCoordinator | undefined;
+  // The writers of one replica (store status, ClusterExternalSecrets, certificate renewal) ask this right before each write: the leader's, or shard 0's holder's, renew
+  // deadline on the clock — not the published leadership, which a round waiting on a hung Lease
+  // request holds for its whole timeout (docs/refresher.md).
+  const leadWritable = () => (shards ? shards.mayWrite(0) : (elector?.mayWrite() ?? false));
   let certs: CertBootstrap | undefined;
   if (config.certMode === 'builtin') {
     certs = new CertBootstrap({
@@ -112,8 +116,8 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       logger,
       // Before an election has run (or with the refresher off) every replica may renew: the
       // Secret's resourceVersion preconditions keep them from stepping on each other.
-      // With shards, the holder of shard 0 renews.
-      isLeader: () => (elector ? elector.isLeader() : shards ? shards.owns(0) : true),
+      // With shards, the holder of shard 0 renews; either stops at its Lease's renew deadline.
+      mayWrite: () => (elector || shards ? leadWritable() : true),
     });
     // The server cannot start without its certificate files.
     await certs.start();
@@ -216,6 +220,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       controllerClass: opts.controllerClass ?? config.controllerClass,
       setTimer: timer,
       feedCondition: (store) => feeds?.condition(store),
+      mayWrite: leadWritable,
     });
     wireStoreStatus(storeStatus, informers);
     const controllerClass = opts.controllerClass ?? config.controllerClass;
@@ -229,6 +234,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       serves: (store) => servesStore(store, controllerClass),
       logger: logger.child({ component: 'clusterexternalsecret' }),
       setTimer: timer,
+      mayWrite: leadWritable,
     });
     wireClusterExternalSecrets(ces, informers);
     // Provider change feeds: consumed by the refresher's owner only (docs/push-refresh.md). With

@@ -72,8 +72,11 @@ export interface CertBootstrapOptions {
   certFile: string;
   keyFile: string;
   logger: Logger;
-  /** Only the leader renews and patches; anyone creates a missing Secret. Default: everyone. */
-  isLeader?: () => boolean;
+  /**
+   * Whether this replica may renew and patch now (the leader, within the renew deadline of its
+   * Lease: asked right before each such write); anyone creates a missing Secret. Default: always.
+   */
+  mayWrite?: () => boolean;
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
   /** Serving certificate lifetime; default 90 days. */
@@ -122,7 +125,7 @@ export class CertBootstrap {
 
   constructor(opts: CertBootstrapOptions) {
     this.#o = {
-      isLeader: () => true,
+      mayWrite: () => true,
       now: () => new Date(),
       sleep: (ms) =>
         new Promise<void>((resolve) => {
@@ -210,7 +213,7 @@ export class CertBootstrap {
     }
     if (!state)
       throw new Error(`Secret ${this.#o.namespace}/${this.#o.secretName}: too many write conflicts`);
-    if (this.#o.isLeader()) {
+    if (this.#o.mayWrite()) {
       await this.#syncCaBundle(caBundle(state), result);
     }
     result.filesWritten = await this.#writeFiles(state);
@@ -248,8 +251,18 @@ export class CertBootstrap {
       // Missing or unparsable keys (someone edited the Secret): start over with a new CA.
       state = await this.#fresh();
       actions.push('recreated');
-    } else if (this.#o.isLeader()) {
+    } else if (this.#o.mayWrite()) {
+      const stored = { ...state };
       actions.push(...(await this.#advance(state)));
+      // #advance reads the webhook configurations and signs: the deadline is asked again right
+      // before the write. Refused, the Secret stays as stored, for the next leader to advance.
+      if (actions.length > 0 && !this.#o.mayWrite()) {
+        this.#o.logger.info(
+          { actions },
+          'certificate renewal left for the next leader: past the renew deadline',
+        );
+        return stored;
+      }
     }
     if (actions.length === 0) return state;
     try {
@@ -437,6 +450,8 @@ export class CertBootstrap {
           const webhooks = cfg.webhooks ?? [];
           if (webhooks.every((w) => w.clientConfig.caBundle === want)) break;
           for (const w of webhooks) w.clientConfig.caBundle = want;
+          // Past the renew deadline: the next leader's pass writes it.
+          if (!this.#o.mayWrite()) return;
           try {
             await k.replace(name, cfg as never);
             changed.push(`${k.kind}/${name}`);

@@ -40,7 +40,8 @@ import { isConflict, type KubeClient } from '../kube/client.ts';
 import type { Logger } from '../observability/logger.ts';
 import { ConditionError, matchesLabelSelector } from '../resolve/conditions.ts';
 import { stableJson } from '../resolve/resolver.ts';
-import { FORCE_SYNC } from './refresher.ts';
+import { FORCE_SYNC, NotLeaderError } from './refresher.ts';
+import { refuseLateWrites } from './write-deadline.ts';
 
 export const CES_KIND = 'ClusterExternalSecret';
 export const CES_GROUP = 'external-secrets.io';
@@ -96,6 +97,13 @@ export interface CesControllerOptions {
   serves: (store: SecretStore) => boolean;
   now?: () => number;
   setTimer?: (fn: () => void, ms: number) => { cancel(): void };
+  /**
+   * Asked right before every write (create, replace, delete, status): false from the renew
+   * deadline of the Lease that makes this replica the writer on (src/refresher/write-deadline.ts).
+   * A refused pass writes nothing more and is left for the next holder, whose start() reconciles
+   * every ClusterExternalSecret. Default: always.
+   */
+  mayWrite?: () => boolean;
 }
 
 interface State {
@@ -106,6 +114,7 @@ interface State {
 export class ClusterExternalSecrets {
   readonly #opts: CesControllerOptions;
   readonly #now: () => number;
+  readonly #kube: CesWriter;
   readonly #all = new Map<string, State>();
   #running = false;
   #timer: { cancel(): void; at: number } | undefined;
@@ -114,6 +123,7 @@ export class ClusterExternalSecrets {
   constructor(opts: CesControllerOptions) {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
+    this.#kube = opts.mayWrite ? refuseLateWrites(opts.kube, opts.mayWrite) : opts.kube;
   }
 
   get running(): boolean {
@@ -190,10 +200,16 @@ export class ClusterExternalSecrets {
           retry = await this.#reconcile(state.ces);
         } catch (err: unknown) {
           retry = true;
-          this.#opts.logger.warn(
-            { clusterExternalSecret: state.ces.metadata?.name, err: errorMessage(err) },
-            'ClusterExternalSecret not reconciled; retrying',
-          );
+          if (err instanceof NotLeaderError)
+            this.#opts.logger.debug(
+              { clusterExternalSecret: state.ces.metadata?.name },
+              'ClusterExternalSecret not reconciled: past the renew deadline; left for the next holder',
+            );
+          else
+            this.#opts.logger.warn(
+              { clusterExternalSecret: state.ces.metadata?.name, err: errorMessage(err) },
+              'ClusterExternalSecret not reconciled; retrying',
+            );
         }
         // Changed meanwhile: already due again.
         if (state.due !== Number.POSITIVE_INFINITY) continue;
@@ -221,6 +237,7 @@ export class ClusterExternalSecrets {
         try {
           await this.#deleteOwned(ces, ns, prevName);
         } catch (err: unknown) {
+          if (err instanceof NotLeaderError) throw err;
           failed.set(ns, errorMessage(err));
         }
       }
@@ -250,6 +267,8 @@ export class ClusterExternalSecrets {
       try {
         await this.#deleteOwned(ces, ns, esName);
       } catch (err: unknown) {
+        // A refused write ends the pass: the namespace did not fail.
+        if (err instanceof NotLeaderError) throw err;
         failed.set(
           ns,
           `external secret in non matching namespace could not be deleted: ${errorMessage(err)}`,
@@ -270,6 +289,7 @@ export class ClusterExternalSecrets {
         await this.#apply(ces, namespace, esName, existing);
         provisioned.push(namespace);
       } catch (err: unknown) {
+        if (err instanceof NotLeaderError) throw err;
         // A lost race (our cache behind our own write, or a concurrent edit): look again soon,
         // without reporting the namespace as failed meanwhile.
         if (isConflict(err)) retry = true;
@@ -329,7 +349,7 @@ export class ClusterExternalSecrets {
   async #deleteOwned(ces: ClusterExternalSecret, namespace: string, name: string): Promise<void> {
     const existing = this.#opts.sources.externalSecret(namespace, name);
     if (!existing || !ownedBy(existing, ces)) return;
-    await this.#opts.kube.deleteExternalSecret(namespace, name, existing.metadata?.uid);
+    await this.#kube.deleteExternalSecret(namespace, name, existing.metadata?.uid);
     this.#opts.logger.info(
       { clusterExternalSecret: ces.metadata?.name, externalSecret: `${namespace}/${name}` },
       'ExternalSecret removed: its namespace no longer matches',
@@ -372,7 +392,7 @@ export class ClusterExternalSecrets {
       spec,
     };
     if (!existing) {
-      await this.#opts.kube.createExternalSecret(namespace, desired);
+      await this.#kube.createExternalSecret(namespace, desired);
       this.#opts.logger.info(
         { clusterExternalSecret: owner.name, externalSecret: `${namespace}/${name}` },
         'ExternalSecret created',
@@ -402,7 +422,7 @@ export class ClusterExternalSecrets {
       return; // in place: no write
     }
     const { status: _status, ...body } = { ...next, status: undefined };
-    await this.#opts.kube.replaceExternalSecret(namespace, body);
+    await this.#kube.replaceExternalSecret(namespace, body);
   }
 
   async #writeStatus(
@@ -432,7 +452,7 @@ export class ClusterExternalSecrets {
     if (equalJson(comparable(old), comparable(status))) return;
     if (!this.#running) return;
     // Lists are replaced whole by a merge patch: an empty one is written as [] (not dropped).
-    await this.#opts.kube.patchStatus(ces, status);
+    await this.#kube.patchStatus(ces, status);
   }
 
   #wake(): void {

@@ -23,6 +23,8 @@ import type { Logger } from '../observability/logger.ts';
 import { isTransient } from '../resolve/provider-errors.ts';
 import type { KubeEvent } from './ports.ts';
 import { nextSlot, phaseOf } from './queue.ts';
+import { NotLeaderError } from './refresher.ts';
+import { refuseLateWrites } from './write-deadline.ts';
 
 /** ESO's reasons and message (apis/externalsecrets/v1, pkg/controllers/secretstore/common.go). */
 export const REASON_VALID = 'Valid';
@@ -68,6 +70,12 @@ export interface StoreStatusOptions {
    * condition to write, `null` to remove it, undefined to leave it as it is.
    */
   feedCondition?: (store: SecretStore) => Condition | null | undefined;
+  /**
+   * Asked right before every write (status, Event): false from the renew deadline of the Lease
+   * that makes this replica the writer on (src/refresher/write-deadline.ts). A refused write is
+   * left for the next holder, whose start() checks every store again. Default: always.
+   */
+  mayWrite?: () => boolean;
 }
 
 /** The condition type a store's change feed health is written under. */
@@ -83,6 +91,7 @@ interface State {
 export class StoreStatus {
   readonly #opts: StoreStatusOptions;
   readonly #now: () => number;
+  readonly #kube: StoreStatusWriter;
   readonly #stores = new Map<string, State>();
   #running = false;
   #timer: { cancel(): void; at: number } | undefined;
@@ -91,6 +100,7 @@ export class StoreStatus {
   constructor(opts: StoreStatusOptions) {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
+    this.#kube = opts.mayWrite ? refuseLateWrites(opts.kube, opts.mayWrite) : opts.kube;
   }
 
   get running(): boolean {
@@ -213,10 +223,16 @@ export class StoreStatus {
       await this.#write(store, condition, !failure);
       if (current) current.checked = version;
     } catch (err: unknown) {
-      this.#opts.logger.warn(
-        { store: key, err: errorMessage(err) },
-        'store status not written; retrying at the next check',
-      );
+      if (err instanceof NotLeaderError)
+        this.#opts.logger.debug(
+          { store: key },
+          'store status not written: past the renew deadline; left for the next holder',
+        );
+      else
+        this.#opts.logger.warn(
+          { store: key, err: errorMessage(err) },
+          'store status not written; retrying at the next check',
+        );
     }
     if (!current || this.#stores.get(key) !== state) return;
     // A newer version arrived meanwhile: validate it at once.
@@ -269,14 +285,14 @@ export class StoreStatus {
       conditions: [...others, next, ...(feed ? [stamp(feed, prevFeed)] : [])],
       ...(capabilities !== undefined ? { capabilities } : {}),
     };
-    await this.#opts.kube.patchStoreStatus(store, body);
+    await this.#kube.patchStoreStatus(store, body);
     this.#opts.logger.info(
       { store: storeKey(store), ready: condition.status, reason: condition.reason },
       'store status written',
     );
     // An Event when the verdict changes (ESO records one every reconcile).
     if (prev?.status !== condition.status || prev?.reason !== condition.reason) {
-      await this.#opts.kube
+      await this.#kube
         .createEvent({
           involved: store,
           type: valid ? 'Normal' : 'Warning',

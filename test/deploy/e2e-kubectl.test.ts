@@ -162,7 +162,7 @@ async function startReplica(name: string, leader: boolean): Promise<Replica> {
     certFile,
     keyFile,
     logger: silentLogger(),
-    isLeader: () => leader,
+    mayWrite: () => leader,
     now: clock,
     // Short lifetimes on the real clock (TLS checks validity): both certificates fall due
     // 13 s after they are made, which the test reaches by moving `offsetMs`, never by waiting.

@@ -168,7 +168,7 @@ t.test('renews the serving certificate at 2/3 of its lifetime, same CA, caBundle
   const { api, clock, replica } = await setup(t);
   const leader = await replica('leader');
   const leading = false;
-  const follower = await replica('follower', { isLeader: () => leading });
+  const follower = await replica('follower', { mayWrite: () => leading });
   await leader.boot.reconcile();
   await follower.boot.reconcile();
   const first = await readFile(leader.certFile, 'utf8');
@@ -196,7 +196,7 @@ t.test('renews the serving certificate at 2/3 of its lifetime, same CA, caBundle
 t.test('rotates the CA in three steps; no replica ever serves an untrusted certificate', async (t) => {
   const { api, clock, replica } = await setup(t);
   const leader = await replica('leader');
-  const follower = await replica('follower', { isLeader: () => false });
+  const follower = await replica('follower', { mayWrite: () => false });
   const all = [leader, follower];
   await leader.boot.reconcile();
   await follower.boot.reconcile();

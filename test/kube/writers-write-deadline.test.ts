@@ -1,0 +1,258 @@
+/**
+ * The writers of shard 0's holder outside the refresher — store status, ClusterExternalSecrets,
+ * the built-in certificate renewal — stop at the renew deadline of its last renewal, whatever its
+ * round of Lease coordination is waiting on: on the API-server double, the clock stepped by hand,
+ * a list of Leases held by the test (a replica cut off from the API server). Each writer asks
+ * ShardCoordinator.mayWrite(0), as src/cluster.ts wires it.
+ */
+import '../../src/server/certs.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import type { ExternalSecret, Namespace, SecretStore } from '../../src/api/types.ts';
+import { CertBootstrap } from '../../src/kube/cert-bootstrap.ts';
+import { KubeClient, type Lease } from '../../src/kube/client.ts';
+import { ShardCoordinator } from '../../src/kube/shards.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import {
+  ApiCesWriter,
+  type ClusterExternalSecret,
+  ClusterExternalSecrets,
+} from '../../src/refresher/cluster-external-secret.ts';
+import { ApiKubeWriter } from '../../src/refresher/kube-writer.ts';
+import { StoreStatus } from '../../src/refresher/store-status.ts';
+import { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
+
+process.env.NO_PROXY = '127.0.0.1,localhost';
+
+const DAY = 86_400_000;
+
+/** A client whose list of Leases waits, when `cut` is set, for it before it is sent. */
+class CutClient extends KubeClient {
+  cut: Promise<void> | undefined;
+
+  override async listLeases(namespace: string, labelSelector: string): Promise<Lease[]> {
+    if (this.cut) await this.cut;
+    return super.listLeases(namespace, labelSelector);
+  }
+}
+
+/**
+ * pod-a holding both shards of the API-server double, its last renewal at `clock`; `onShards`
+ * as src/cluster.ts wires shard 0's writers.
+ */
+async function holder(t: Test, onShards: (owned: number[]) => unknown = () => undefined) {
+  const api = await KubeApiServer.start();
+  t.teardown(() => api.close());
+  const clock = { now: Date.parse('2026-12-03T01:00:00Z') };
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'debug', destination: { write: (l: string) => lines.push(l) } });
+  const client = new CutClient(api.kubeConfig());
+  const coordinator = new ShardCoordinator({
+    client,
+    namespace: 'esw',
+    identity: 'pod-a',
+    shards: 2,
+    now: () => clock.now,
+    logger,
+    onShards: async (owned) => {
+      await onShards(owned);
+    },
+  });
+  const own = async () => {
+    await coordinator.tick();
+    await coordinator.tick();
+    t.same(coordinator.owned, [0, 1], 'pod-a holds every shard, its last renewal now');
+  };
+  /**
+   * Contact lost: the next round waits on a list that does not get through, and the clock moves
+   * `ms` past the last renewal. Returns the end of it: the list fails and the round ends.
+   */
+  const cutOff = (ms: number) => {
+    let fail: (err: Error) => void = () => {};
+    client.cut = new Promise<void>((_, reject) => {
+      fail = reject;
+    });
+    const round = coordinator.tick();
+    clock.now += ms;
+    return async () => {
+      fail(new Error('test: API server unreachable'));
+      await round;
+      client.cut = undefined;
+    };
+  };
+  return { api, clock, lines, logger, coordinator, own, cutOff, kube: new KubeClient(api.kubeConfig()) };
+}
+
+const STORE: SecretStore = {
+  apiVersion: 'external-secrets.io/v1',
+  kind: 'SecretStore',
+  metadata: { name: 'vault', namespace: 'default' },
+  spec: { provider: { fake: { data: [] } } },
+};
+
+async function storeStatusSetup(t: Test) {
+  let ss: StoreStatus | undefined;
+  const h = await holder(t, (owned) => (owned.includes(0) ? ss?.start() : ss?.stop()));
+  const store = h.api.put(STORE) as SecretStore;
+  ss = new StoreStatus({
+    validate: async () => undefined,
+    kube: new ApiKubeWriter(h.kube),
+    logger: h.logger,
+    controllerClass: 'default',
+    now: () => h.clock.now,
+    mayWrite: () => h.coordinator.mayWrite(0),
+  });
+  ss.upsert(store);
+  t.teardown(() => ss?.stop());
+  await h.own();
+  return { ...h, ss, patches: () => h.api.writes('secretstores/status', 'patch') };
+}
+
+t.test(
+  'store status: past the renew deadline no write reaches the API server; regained, it is written',
+  async (t) => {
+    const { api, ss, cutOff, coordinator, patches } = await storeStatusSetup(t);
+    const reconnect = cutOff(10_001);
+    t.same(coordinator.owned, [0, 1], 'still owned by its count: the round has not judged');
+    await ss.tick();
+    t.equal(patches(), 0, 'the status write was refused');
+    t.equal(api.get('secretstores', 'default', 'vault')?.status, undefined);
+
+    // The round ends: the shard is dropped (the writer stopped), then taken again (started).
+    await reconnect();
+    t.same(coordinator.owned, [], 'dropped');
+    await coordinator.tick();
+    t.same(coordinator.owned, [0, 1], 'regained');
+    await ss.tick();
+    t.equal(patches(), 1, 'the check left undone is made and written');
+    const status = api.get('secretstores', 'default', 'vault')?.status as {
+      conditions?: { reason?: string }[];
+    };
+    t.equal(status.conditions?.[0]?.reason, 'Valid');
+  },
+);
+
+t.test('store status: up to the renew deadline it is written', async (t) => {
+  const { ss, cutOff, patches } = await storeStatusSetup(t);
+  const reconnect = cutOff(10_000);
+  await ss.tick();
+  t.equal(patches(), 1, 'written at the deadline');
+  await reconnect();
+});
+
+async function cesSetup(t: Test) {
+  let ces: ClusterExternalSecrets | undefined;
+  const h = await holder(t, (owned) => (owned.includes(0) ? ces?.start() : ces?.stop()));
+  h.api.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a' } });
+  const obj = h.api.put({
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'ClusterExternalSecret',
+    metadata: { name: 'shared' },
+    spec: {
+      namespaces: ['team-a'],
+      externalSecretSpec: {
+        secretStoreRef: { name: 'vault', kind: 'SecretStore' },
+        target: { name: 'shared' },
+        data: [{ secretKey: 'k', remoteRef: { key: 'k' } }],
+      },
+    },
+  }) as ClusterExternalSecret;
+  ces = new ClusterExternalSecrets({
+    kube: new ApiCesWriter(h.kube),
+    sources: {
+      namespaces: () => h.api.list('namespaces') as Namespace[],
+      externalSecret: (ns, name) => h.api.get('externalsecrets', ns, name) as ExternalSecret | undefined,
+      clusterStore: () => undefined,
+    },
+    serves: () => true,
+    logger: h.logger,
+    now: () => h.clock.now,
+    mayWrite: () => h.coordinator.mayWrite(0),
+  });
+  ces.upsert(obj);
+  t.teardown(() => ces?.stop());
+  await h.own();
+  const writes = () =>
+    h.api.writes('externalsecrets', 'create') +
+    h.api.writes('externalsecrets', 'update') +
+    h.api.writes('clusterexternalsecrets/status', 'patch');
+  return { ...h, ces, writes };
+}
+
+t.test('ClusterExternalSecret: past the renew deadline nothing is written; regained, it is', async (t) => {
+  const { api, ces, cutOff, coordinator, writes, lines } = await cesSetup(t);
+  const reconnect = cutOff(10_001);
+  await ces.tick();
+  t.equal(writes(), 0, 'neither the ExternalSecret nor the status was written');
+  t.equal(api.get('externalsecrets', 'team-a', 'shared'), undefined);
+  t.ok(
+    lines.some((l) => l.includes('past the renew deadline; left for the next holder')),
+    'said at debug level',
+  );
+  t.notOk(
+    lines.some((l) => l.includes('"level":40')),
+    'a refusal is no failure: no warning',
+  );
+
+  await reconnect();
+  await coordinator.tick();
+  t.same(coordinator.owned, [0, 1], 'regained');
+  await ces.tick();
+  t.ok(api.get('externalsecrets', 'team-a', 'shared'), 'the ExternalSecret is created');
+  t.equal(api.writes('clusterexternalsecrets/status', 'patch'), 1, 'and the status written');
+});
+
+t.test('ClusterExternalSecret: up to the renew deadline it is written', async (t) => {
+  const { api, ces, cutOff, writes } = await cesSetup(t);
+  const reconnect = cutOff(10_000);
+  await ces.tick();
+  t.ok(api.get('externalsecrets', 'team-a', 'shared'), 'created at the deadline');
+  t.equal(writes(), 2, 'the ExternalSecret and the status');
+  await reconnect();
+});
+
+async function certSetup(t: Test) {
+  const h = await holder(t);
+  const dir = await mkdtemp(join(tmpdir(), 'esw-cert-deadline-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const boot = new CertBootstrap({
+    kubeConfig: h.api.kubeConfig({ namespace: 'esw' }),
+    namespace: 'esw',
+    secretName: 'esw-tls',
+    service: 'esw',
+    mutatingWebhooks: [],
+    validatingWebhooks: [],
+    certFile: join(dir, 'tls.crt'),
+    keyFile: join(dir, 'tls.key'),
+    logger: h.logger,
+    now: () => new Date(h.clock.now),
+    sleep: async () => undefined,
+    servingValidityMs: 90 * DAY,
+    caValidityMs: 900 * DAY,
+    mayWrite: () => h.coordinator.mayWrite(0),
+  });
+  // Anyone creates the missing Secret; 61 days on, its serving certificate is due (2/3 of 90).
+  t.same((await boot.reconcile()).actions, ['created']);
+  h.clock.now += 61 * DAY;
+  await h.own();
+  return { ...h, boot, updates: () => h.api.writes('secrets', 'update') };
+}
+
+t.test('certificate renewal: past the renew deadline the Secret is not written', async (t) => {
+  const { boot, cutOff, updates } = await certSetup(t);
+  const reconnect = cutOff(10_001);
+  const pass = await boot.reconcile();
+  t.same(pass.actions, [], 'not renewed');
+  t.equal(updates(), 0, 'no write of the Secret');
+  await reconnect();
+});
+
+t.test('certificate renewal: up to the renew deadline it renews', async (t) => {
+  const { boot, cutOff, updates } = await certSetup(t);
+  const reconnect = cutOff(10_000);
+  t.same((await boot.reconcile()).actions, ['renewed']);
+  t.equal(updates(), 1);
+  await reconnect();
+});
