@@ -52,8 +52,19 @@ export interface StrictFinding {
 
 export type EsoVersion = 'v1' | 'v1beta1';
 
-/** The enum of an ExternalSecret field in the ESO schema of `version`. */
-const enumOf = (version: EsoVersion, path: string) => enumAt('ExternalSecret', version, path);
+/**
+ * The enum of an ExternalSecret field in the ESO schema of `version`, looked up in the table once
+ * per field (finding a path's node parses it): the paths are this file's literals, a fixed set.
+ */
+const enums: Record<EsoVersion, Map<string, readonly string[]>> = { v1: new Map(), v1beta1: new Map() };
+function enumOf(version: EsoVersion, path: string): readonly string[] {
+  let values = enums[version].get(path);
+  if (!values) {
+    values = enumAt('ExternalSecret', version, path);
+    enums[version].set(path, values);
+  }
+  return values;
+}
 const STORE_KINDS = enumAt('ExternalSecret', 'v1', 'spec.secretStoreRef.kind');
 /** ESO: for a Secret target, templateFrom[].target is empty, Data, Annotations or Labels. */
 const TEMPLATE_TARGETS = ['Data', 'Annotations', 'Labels'] as const;
@@ -346,7 +357,7 @@ function validateRemoteRef(ref: Obj, path: string, errors: FieldError[]): void {
   // The same enums in both versions.
   for (const f of ['metadataPolicy', 'conversionStrategy', 'decodingStrategy'] as const) {
     if (ref[f] !== undefined)
-      checkEnum(ref[f], `${path}.${f}`, enumAt('ExternalSecret', 'v1', `spec.data[].remoteRef.${f}`), errors);
+      checkEnum(ref[f], `${path}.${f}`, enumOf('v1', `spec.data[].remoteRef.${f}`), errors);
   }
 }
 
@@ -365,7 +376,7 @@ function validateFind(find: Obj, path: string, errors: FieldError[]): void {
   optStringMap(find.tags, `${path}.tags`, errors);
   for (const f of ['conversionStrategy', 'decodingStrategy'] as const) {
     if (find[f] !== undefined)
-      checkEnum(find[f], `${path}.${f}`, enumAt('ExternalSecret', 'v1', `spec.dataFrom[].find.${f}`), errors);
+      checkEnum(find[f], `${path}.${f}`, enumOf('v1', `spec.dataFrom[].find.${f}`), errors);
   }
 }
 
@@ -437,7 +448,7 @@ function validateDataFrom(
         checkEnum(
           merge.conflictPolicy,
           `${p}.merge.conflictPolicy`,
-          enumAt('ExternalSecret', 'v1', 'spec.dataFrom[].rewrite[].merge.conflictPolicy'),
+          enumOf('v1', 'spec.dataFrom[].rewrite[].merge.conflictPolicy'),
           errors,
         );
       const strategy =
@@ -446,7 +457,7 @@ function validateDataFrom(
           : checkEnum(
               merge.strategy,
               `${p}.merge.strategy`,
-              enumAt('ExternalSecret', 'v1', 'spec.dataFrom[].rewrite[].merge.strategy'),
+              enumOf('v1', 'spec.dataFrom[].rewrite[].merge.strategy'),
               errors,
             );
       if (strategy === 'JSON' && !into)
