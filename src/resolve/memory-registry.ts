@@ -6,13 +6,19 @@ import type { SecretReader, StoreRegistry } from './types.ts';
  * (standalone mode) both feed it through `upsert` / `remove`.
  */
 export class MemoryRegistry implements StoreRegistry, SecretReader {
-  readonly #stores = new Map<string, SecretStore>();
+  /**
+   * SecretStores by namespace, then name; ClusterSecretStores by name. Nested maps: a lookup
+   * builds no key string (admission looks stores up several times per request).
+   */
+  readonly #stores = new Map<string, Map<string, SecretStore>>();
+  readonly #clusterStores = new Map<string, SecretStore>();
   readonly #namespaces = new Map<string, Namespace>();
   readonly #secrets = new Map<string, Secret>();
   readonly #configMaps = new Map<string, ConfigMap>();
 
   getStore(kind: StoreKind, name: string, namespace: string | undefined): SecretStore | undefined {
-    return this.#stores.get(storeKey(kind, name, kind === 'ClusterSecretStore' ? undefined : namespace));
+    if (kind === 'ClusterSecretStore') return this.#clusterStores.get(name);
+    return kind === 'SecretStore' ? this.#stores.get(namespace ?? '')?.get(name) : undefined;
   }
 
   getNamespace(name: string): Namespace | undefined {
@@ -36,13 +42,10 @@ export class MemoryRegistry implements StoreRegistry, SecretReader {
     if (!name) return;
     switch (obj.kind) {
       case 'SecretStore':
-        this.#stores.set(
-          storeKey('SecretStore', name, obj.metadata?.namespace ?? 'default'),
-          obj as SecretStore,
-        );
+        this.#namespaceStores(obj.metadata?.namespace ?? 'default').set(name, obj as SecretStore);
         break;
       case 'ClusterSecretStore':
-        this.#stores.set(storeKey('ClusterSecretStore', name, undefined), obj as SecretStore);
+        this.#clusterStores.set(name, obj as SecretStore);
         break;
       case 'Namespace':
         this.#namespaces.set(name, obj as Namespace);
@@ -60,11 +63,16 @@ export class MemoryRegistry implements StoreRegistry, SecretReader {
     const name = obj.metadata?.name;
     if (!name) return;
     switch (obj.kind) {
-      case 'SecretStore':
-        this.#stores.delete(storeKey('SecretStore', name, obj.metadata?.namespace ?? 'default'));
+      case 'SecretStore': {
+        const namespace = obj.metadata?.namespace ?? 'default';
+        const stores = this.#stores.get(namespace);
+        stores?.delete(name);
+        // A namespace's map goes with its last store: namespaces come and go.
+        if (stores?.size === 0) this.#stores.delete(namespace);
         break;
+      }
       case 'ClusterSecretStore':
-        this.#stores.delete(storeKey('ClusterSecretStore', name, undefined));
+        this.#clusterStores.delete(name);
         break;
       case 'Namespace':
         this.#namespaces.delete(name);
@@ -79,10 +87,15 @@ export class MemoryRegistry implements StoreRegistry, SecretReader {
   }
 
   stores(): SecretStore[] {
-    return [...this.#stores.values()];
+    return [...this.#clusterStores.values(), ...[...this.#stores.values()].flatMap((m) => [...m.values()])];
   }
-}
 
-function storeKey(kind: StoreKind, name: string, namespace: string | undefined): string {
-  return `${kind}/${namespace ?? ''}/${name}`;
+  #namespaceStores(namespace: string): Map<string, SecretStore> {
+    let stores = this.#stores.get(namespace);
+    if (!stores) {
+      stores = new Map();
+      this.#stores.set(namespace, stores);
+    }
+    return stores;
+  }
 }
