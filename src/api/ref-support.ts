@@ -187,24 +187,40 @@ export function refSupportErrors(es: ExternalSecret, lookup: StoreLookup): Field
   if (!spec) return [];
   const errors: FieldError[] = [];
   const defaultRef = obj(spec.secretStoreRef);
-  const storeFor = (entry: Obj): { name: string; spec: Obj } | undefined => {
-    const source = obj(entry.sourceRef);
-    if (source && present(source.generatorRef)) return undefined;
-    const ref = obj(source?.storeRef) ?? defaultRef;
+  const providerAt = (ref: Obj | undefined): { name: string; spec: Obj } | undefined => {
     if (!ref || typeof ref.name !== 'string' || ref.name === '') return undefined;
     const kind = ref.kind === 'ClusterSecretStore' ? 'ClusterSecretStore' : 'SecretStore';
     return providerOf(lookup(kind, ref.name));
   };
+  // Most entries read from the default store: it is looked up once.
+  let defaultProvider: { name: string; spec: Obj } | undefined;
+  let defaultLooked = false;
+  const storeFor = (entry: Obj): { name: string; spec: Obj } | undefined => {
+    const source = obj(entry.sourceRef);
+    if (source && present(source.generatorRef)) return undefined;
+    const own = obj(source?.storeRef);
+    if (own) return providerAt(own);
+    if (!defaultLooked) {
+      defaultProvider = providerAt(defaultRef);
+      defaultLooked = true;
+    }
+    return defaultProvider;
+  };
+  // The path of a finding is built only when a rule applies: `spec.<list>[i].<part>[.<leaf>]`.
   const check = (
     provider: { name: string; spec: Obj },
     field: RefRule['field'],
     value: unknown,
-    path: string,
+    list: 'data' | 'dataFrom',
+    i: number,
+    part: 'remoteRef' | 'extract' | 'find',
+    leaf?: string,
   ) => {
     if (!present(value)) return;
     for (const rule of REF_RULES) {
       if (rule.provider !== provider.name || rule.field !== field || !rule.applies(value, provider.spec))
         continue;
+      const path = `spec.${list}[${i}].${part}${leaf === undefined ? '' : `.${leaf}`}`;
       const why = `${NOT_SUPPORTED}; ${rule.why}`;
       errors.push(
         field === 'key' || field === 'metadataPolicy'
@@ -217,27 +233,33 @@ export function refSupportErrors(es: ExternalSecret, lookup: StoreLookup): Field
       );
     }
   };
-  const checkRef = (provider: { name: string; spec: Obj }, ref: Obj | undefined, path: string) => {
-    for (const f of REF_FIELDS) check(provider, f, ref?.[f], `${path}.${f}`);
+  const checkRef = (
+    provider: { name: string; spec: Obj },
+    ref: Obj | undefined,
+    list: 'data' | 'dataFrom',
+    i: number,
+    part: 'remoteRef' | 'extract',
+  ) => {
+    for (const f of REF_FIELDS) check(provider, f, ref?.[f], list, i, part, f);
   };
   (Array.isArray(spec.data) ? spec.data : []).forEach((raw, i) => {
     const entry = obj(raw);
     const provider = entry && storeFor(entry);
     if (!entry || !provider) return;
-    checkRef(provider, obj(entry.remoteRef), `spec.data[${i}].remoteRef`);
+    checkRef(provider, obj(entry.remoteRef), 'data', i, 'remoteRef');
   });
   (Array.isArray(spec.dataFrom) ? spec.dataFrom : []).forEach((raw, i) => {
     const entry = obj(raw);
     const provider = entry && storeFor(entry);
     if (!entry || !provider) return;
     const extract = obj(entry.extract);
-    check(provider, 'extract', extract, `spec.dataFrom[${i}].extract`);
-    checkRef(provider, extract, `spec.dataFrom[${i}].extract`);
+    check(provider, 'extract', extract, 'dataFrom', i, 'extract');
+    checkRef(provider, extract, 'dataFrom', i, 'extract');
     const find = obj(entry.find);
     if (!find) return;
-    check(provider, 'find', find, `spec.dataFrom[${i}].find`);
-    check(provider, 'find.path', find.path, `spec.dataFrom[${i}].find.path`);
-    check(provider, 'find.tags', find.tags, `spec.dataFrom[${i}].find.tags`);
+    check(provider, 'find', find, 'dataFrom', i, 'find');
+    check(provider, 'find.path', find.path, 'dataFrom', i, 'find', 'path');
+    check(provider, 'find.tags', find.tags, 'dataFrom', i, 'find', 'tags');
   });
   return errors;
 }
