@@ -97,7 +97,8 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
 
   let elector: LeaderElector | undefined;
   let shards: ShardCoordinator | undefined;
-  // The writers of one replica (store status, ClusterExternalSecrets, certificate renewal) ask this right before each write: the leader's, or shard 0's holder's, renew
+  // The writers of one replica (store status, ClusterExternalSecrets, change feeds, certificate
+  // renewal) ask this right before each write: the leader's, or shard 0's holder's, renew
   // deadline on the clock — not the published leadership, which a round waiting on a hung Lease
   // request holds for its whole timeout (docs/refresher.md).
   const leadWritable = () => (shards ? shards.mayWrite(0) : (elector?.mayWrite() ?? false));
@@ -278,6 +279,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       metrics,
       onHealth: (store) => storeStatus?.recheck(store),
       eventGrid: config.eventGridEndpoint,
+      mayWrite: leadWritable,
     });
     feeds = changeFeeds;
     for (const inf of [informers.secretStores, informers.clusterSecretStores]) {
@@ -353,23 +355,40 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
     eventGrid = new EventGridEndpoint({
       store: (id) => registry.getStore(id.kind, id.name, id.namespace),
       secrets,
-      accept: async (store, keys) => {
-        if (refresher?.running && elector?.isLeader()) {
-          refresher.refreshStore(store, keys, 'feed');
-          feeds?.delivered(store);
-          return;
-        }
-        const chunks = keys ? chunk(keys, MAX_REQUEST_KEYS) : [undefined];
-        for (const part of chunks) {
-          const request = { id: randomUUID(), at: Date.now(), keys: part, source: 'feed' as const };
-          await requests.recordRequest(store, formatRefreshRequest(request));
-        }
-      },
+      accept: eventGridAccept({ refresher, elector, feeds, requests }),
       logger: logger.child({ component: 'event-grid' }),
       metrics,
     });
   }
   return { ...runtime, refresher, elector, shards, certs, refresh, feeds, eventGrid };
+}
+
+/**
+ * Event Grid's hand-over of a delivery's keys: to this replica's refresher when it leads alone,
+ * else recorded on the store for the refresher's owners. Past the leader's renew deadline its
+ * refresher schedules nothing: an error, answered 503, so Event Grid delivers it again — to the
+ * next leader, or to a follower that records it on the store.
+ */
+export function eventGridAccept(o: {
+  refresher: Refresher | undefined;
+  elector: LeaderElector | undefined;
+  feeds: ChangeFeeds | undefined;
+  requests: Pick<ApiRefreshKube, 'recordRequest'>;
+}): (store: StoreId, keys: string[] | undefined) => Promise<void> {
+  return async (store, keys) => {
+    const { refresher, elector } = o;
+    if (refresher?.running && elector?.isLeader()) {
+      if (!elector.mayWrite()) throw new Error('past the renew deadline of the leader Lease');
+      refresher.refreshStore(store, keys, 'feed');
+      o.feeds?.delivered(store);
+      return;
+    }
+    const chunks = keys ? chunk(keys, MAX_REQUEST_KEYS) : [undefined];
+    for (const part of chunks) {
+      const request = { id: randomUUID(), at: Date.now(), keys: part, source: 'feed' as const };
+      await o.requests.recordRequest(store, formatRefreshRequest(request));
+    }
+  };
 }
 
 function chunk<T>(items: T[], size: number): T[][] {

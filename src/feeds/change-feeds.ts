@@ -49,6 +49,13 @@ export interface ChangeFeedsOptions {
   onHealth?: (store: SecretStore) => void;
   /** This webhook serves Event Grid deliveries (`--event-grid-endpoint`): push feeds can work. */
   eventGrid?: boolean;
+  /**
+   * Asked before each receive and again before its events are handed on and acknowledged: false
+   * from the renew deadline of the Lease that makes this replica the consumer (the leader's, or
+   * shard 0's). Refused events are not acknowledged: the provider delivers them again, to the
+   * next holder. Default: always.
+   */
+  mayWrite?: () => boolean;
 }
 
 type Health = 'starting' | 'healthy' | 'failing';
@@ -227,6 +234,11 @@ export class ChangeFeeds {
     feed.done = this.#consume(feed);
   }
 
+  /** Past the renew deadline of the consumer's Lease (mayWrite). */
+  #late(): boolean {
+    return this.#opts.mayWrite?.() === false;
+  }
+
   #close(key: string): Promise<void> {
     const feed = this.#feeds.get(key);
     if (!feed) return Promise.resolve();
@@ -243,6 +255,15 @@ export class ChangeFeeds {
     let receiver: ChangeFeedReceiver | undefined;
     while (!signal.aborted) {
       try {
+        if (this.#late()) {
+          // The stop this deadline brings is on its way: nothing is received meanwhile, and a
+          // closed receiver gives back what it holds (Pub/Sub nacks it; SQS, whose messages come
+          // back after the visibility timeout, holds nothing between receives).
+          receiver?.close();
+          receiver = undefined;
+          await (this.#opts.sleep ?? sleep)(this.#opts.minBackoffMs ?? MIN_BACKOFF_MS, signal);
+          continue;
+        }
         if (feed.address.length > MAX_FEED_ADDRESS_LENGTH) throw new Error('the address is too long');
         receiver ??= await this.#opts.open(feed.store, feed.address);
         if (!feed.kind) {
@@ -258,6 +279,15 @@ export class ChangeFeeds {
         }
         const events = await receiver.receive(signal);
         if (signal.aborted) break;
+        if (events.length > 0 && this.#late()) {
+          // The long poll ended past the renew deadline: neither refreshed (the refresher would
+          // schedule nothing) nor acknowledged, so the next holder receives them again.
+          log.info(
+            { store: feed.label, events: events.length },
+            'change feed: past the renew deadline; events left unacknowledged for the next holder',
+          );
+          continue;
+        }
         const keys = new Set<string>();
         for (const e of events) {
           const result = e.unreadable ? 'unreadable' : e.keys.length ? 'refresh' : 'ignored';

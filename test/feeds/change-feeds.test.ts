@@ -63,8 +63,9 @@ class Receiver implements ChangeFeedReceiver {
   }
 }
 
-function harness(openError?: () => Error | undefined) {
+function harness(openError?: () => Error | undefined, mayWrite?: () => boolean) {
   const opened: Receiver[] = [];
+  let sleeps = 0;
   const refreshed: { store: StoreId; keys: string[] }[] = [];
   const health: string[] = [];
   const metrics = createMetrics();
@@ -80,10 +81,14 @@ function harness(openError?: () => Error | undefined) {
     refresh: (s, keys) => refreshed.push({ store: s, keys }),
     logger: silentLogger(),
     metrics,
-    sleep: (_ms, signal) => new Promise((r) => (signal.aborted ? r() : setTimeout(r, 1))),
+    sleep: (_ms, signal) => {
+      sleeps++;
+      return new Promise((r) => (signal.aborted ? r() : setTimeout(r, 1)));
+    },
     onHealth: (s) => health.push(`${s.metadata?.name}:${feeds.health()['SecretStore/team-a/aws']}`),
+    ...(mayWrite ? { mayWrite } : {}),
   });
-  return { feeds, opened, refreshed, health, metrics };
+  return { feeds, opened, refreshed, health, metrics, sleeps: () => sleeps };
 }
 
 const ev = (handle: string, keys: string[], unreadable = false): FeedEvent => ({ handle, keys, unreadable });
@@ -100,6 +105,36 @@ t.test('only while owning: nothing is opened before start, everything is closed 
   t.ok(opened[0]?.closed);
   t.same(feeds.health(), {});
 });
+
+t.test(
+  'past the renew deadline: events neither refreshed nor acknowledged, nothing received; consumed again once writable',
+  async (t) => {
+    let writable = true;
+    const { feeds, opened, refreshed, health, sleeps } = harness(undefined, () => writable);
+    feeds.upsert(store());
+    feeds.start();
+    await waitFor('waiting', () => opened[0]?.waiting);
+    const r = opened[0] as Receiver;
+    // The long poll ends after the renew deadline of the consumer's Lease.
+    writable = false;
+    r.push([ev('a', ['db'])]);
+    await waitFor('closed', () => r.closed);
+    t.same(refreshed, [], 'not refreshed: the refresher would schedule nothing');
+    t.same(r.acked, [], 'not acknowledged: the provider delivers it again, to the next holder');
+    const waited = sleeps();
+    await waitFor('two more waits', () => sleeps() >= waited + 2);
+    t.equal(opened.length, 1, 'nothing opened, so nothing received, while past the deadline');
+    t.same(health, [], 'not a failure: health unchanged');
+
+    writable = true;
+    await waitFor('reopened', () => opened[1]?.waiting);
+    const again = opened[1] as Receiver;
+    again.push([ev('a', ['db'])]);
+    await waitFor('acked', () => again.acked.length === 1);
+    t.same(refreshed, [{ store: { kind: 'SecretStore', namespace: 'team-a', name: 'aws' }, keys: ['db'] }]);
+    await feeds.stop();
+  },
+);
 
 t.test('the keys of one receive are refreshed once; every event is acknowledged', async (t) => {
   const { feeds, opened, refreshed, metrics } = harness();

@@ -11,8 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { ExternalSecret, Namespace, SecretStore } from '../../src/api/types.ts';
+import { eventGridAccept } from '../../src/cluster.ts';
 import { CertBootstrap } from '../../src/kube/cert-bootstrap.ts';
 import { KubeClient, type Lease } from '../../src/kube/client.ts';
+import { LeaderElector } from '../../src/kube/leader.ts';
 import { ShardCoordinator } from '../../src/kube/shards.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import {
@@ -21,8 +23,12 @@ import {
   ClusterExternalSecrets,
 } from '../../src/refresher/cluster-external-secret.ts';
 import { ApiKubeWriter } from '../../src/refresher/kube-writer.ts';
+import { Refresher } from '../../src/refresher/refresher.ts';
 import { StoreStatus } from '../../src/refresher/store-status.ts';
+import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
+import { StoreResolver } from '../../src/resolve/resolver.ts';
 import { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
+import { STORE as FAKE_STORE, Remote, remoteProvider } from '../refresher/harness.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -35,6 +41,12 @@ class CutClient extends KubeClient {
   override async listLeases(namespace: string, labelSelector: string): Promise<Lease[]> {
     if (this.cut) await this.cut;
     return super.listLeases(namespace, labelSelector);
+  }
+
+  /** The leader's read of its one Lease. */
+  override async getLease(namespace: string, name: string): Promise<Lease | null> {
+    if (this.cut) await this.cut;
+    return super.getLease(namespace, name);
   }
 }
 
@@ -256,3 +268,71 @@ t.test('certificate renewal: up to the renew deadline it renews', async (t) => {
   t.equal(updates(), 1);
   await reconnect();
 });
+
+t.test(
+  'Event Grid: a delivery to the leader past its renew deadline is refused, so Event Grid delivers it again',
+  async (t) => {
+    const api = await KubeApiServer.start();
+    t.teardown(() => api.close());
+    const clock = { now: Date.parse('2026-12-03T01:00:00Z') };
+    const now = () => clock.now;
+    const logger = createLogger({ level: 'silent' });
+    const registry = new MemoryRegistry();
+    registry.upsert(FAKE_STORE);
+    const resolver = new StoreResolver({
+      registry,
+      secrets: registry,
+      providers: new Map([['fake', remoteProvider(new Remote())]]),
+      logger,
+      now,
+    });
+    const client = new CutClient(api.kubeConfig());
+    const elector: LeaderElector = new LeaderElector({
+      client,
+      namespace: 'esw',
+      identity: 'pod-a',
+      now,
+      logger,
+      onStartedLeading: () => refresher.start(),
+      onStoppedLeading: () => void refresher.stop(),
+    });
+    const refresher = new Refresher({
+      resolver,
+      kube: new ApiKubeWriter(new KubeClient(api.kubeConfig()), now),
+      logger,
+      now,
+      mayWrite: () => elector.mayWrite(),
+    });
+    t.teardown(() => refresher.stop());
+    const recorded: string[] = [];
+    const accept = eventGridAccept({
+      refresher,
+      elector,
+      feeds: undefined,
+      requests: { recordRequest: async (_store, annotation) => void recorded.push(annotation) },
+    });
+    const store = {
+      kind: 'SecretStore' as const,
+      namespace: 'default',
+      name: FAKE_STORE.metadata?.name ?? '',
+    };
+    await elector.tick();
+    t.ok(elector.isLeader() && refresher.running, 'pod-a leads and refreshes');
+
+    // Contact lost: its next round waits on a read of the Lease that does not get through.
+    let fail: (err: Error) => void = () => {};
+    client.cut = new Promise<void>((_, reject) => {
+      fail = reject;
+    });
+    const round = elector.tick();
+    clock.now += 10_000;
+    await t.resolves(accept(store, ['db']), 'at the renew deadline: taken by the refresher here');
+    clock.now += 1;
+    t.ok(elector.isLeader(), 'still the leader by its count: the round has not judged');
+    await t.rejects(accept(store, ['db']), /renew deadline/, 'past it: refused (answered 503)');
+    t.same(recorded, [], 'neither recorded on the store');
+    fail(new Error('test: API server unreachable'));
+    await round;
+    t.notOk(elector.isLeader(), 'the round, once it ends, gives up leadership');
+  },
+);
