@@ -91,6 +91,14 @@ export interface StoreResolverDeps {
    */
   credentialsRereadMinMs?: number;
   /**
+   * How long a lookup waits for a re-read of its store's credential Secrets (a touched store, a
+   * refusal) before it goes on without it: with the client it has after a touch, failing with a
+   * retryable ESW_KUBE after a refusal. The lookup's deadline (its signal) cuts the wait shorter.
+   * The re-read goes on and later lookups use it. Default 2 s: a GET answers in milliseconds, and
+   * an admission (8 s deadline) keeps the rest for its provider call.
+   */
+  credentialsWaitMs?: number;
+  /**
    * `--controller-class`: a store this class does not serve (src/api/controller-class.ts) is
    * refused with ESW_STORE_OTHER_CLASS before any credential is read. Undefined: every store.
    */
@@ -172,6 +180,7 @@ export class StoreResolver implements Resolver {
   readonly #batchWindowMs: number;
   readonly #recheckMs: number;
   readonly #rereadMinMs: number;
+  readonly #waitMs: number;
   readonly #identity: IdentityPolicy;
   readonly #ownTokenPath: string | undefined;
   /** Per store object: the refusal of a borrowed identity, '' when it names its credentials. */
@@ -201,6 +210,7 @@ export class StoreResolver implements Resolver {
     this.#batchWindowMs = deps.batchWindowMs ?? 0;
     this.#recheckMs = deps.credentialsRecheckMs ?? 0;
     this.#rereadMinMs = deps.credentialsRereadMinMs ?? 30_000;
+    this.#waitMs = deps.credentialsWaitMs ?? 2_000;
     this.#identity = deps.identity ?? DEFAULT_IDENTITY_POLICY;
     this.#ownTokenPath = deps.ownTokenPath;
     this.#class = deps.controllerClass;
@@ -228,7 +238,7 @@ export class StoreResolver implements Resolver {
   ): Promise<Buffer> {
     const { resolved } = this.#resolveStore(store, namespace);
     const key = requireKey(ref, resolved);
-    const raw = await this.#lookup(resolved, () => this.#getRawFor(resolved, key, ref, opts));
+    const raw = await this.#lookup(resolved, opts.signal, () => this.#getRawFor(resolved, key, ref, opts));
     return selectValue(raw, key, ref, resolved);
   }
 
@@ -240,7 +250,7 @@ export class StoreResolver implements Resolver {
   ): Promise<Map<string, Buffer>> {
     const { resolved } = this.#resolveStore(store, namespace);
     const key = requireKey(ref, resolved);
-    const raw = await this.#lookup(resolved, () => this.#getRawFor(resolved, key, ref, opts));
+    const raw = await this.#lookup(resolved, opts.signal, () => this.#getRawFor(resolved, key, ref, opts));
     return selectMap(raw, key, ref, resolved, opts);
   }
 
@@ -285,7 +295,9 @@ export class StoreResolver implements Resolver {
     const what = `dataFrom.find of ${resolved.label}`;
     // The strategies apply after the cache: they are not part of the query.
     const query = stableJson({ name: find.name, path: find.path, tags: find.tags });
-    const cached = await this.#lookup(resolved, () => this.#findRaw(resolved, find, query, opts));
+    const cached = await this.#lookup(resolved, opts.signal, () =>
+      this.#findRaw(resolved, find, query, opts),
+    );
     let map = 'map' in cached ? cached.map : new Map<string, Uint8Array>();
     if (!opts.skipKeyConversion) map = convertKeys(find.conversionStrategy, map, what);
     return toBuffers(decodeMap(find.decodingStrategy, map, what));
@@ -420,21 +432,62 @@ export class StoreResolver implements Resolver {
    * One lookup through the store's client: waits for a re-read a touched store asked for;
    * re-reads the client's credential Secrets (without waiting) once `credentialsRecheckMs`
    * has passed since they were read; and after an authentication error, re-reads them at once
-   * (bounded) and, if one changed, runs the lookup again once with the new client.
+   * (bounded) and, if one changed, runs the lookup again once with the new client. Neither wait
+   * outlasts `credentialsWaitMs` or the lookup's `signal` (#waitForReread).
    */
-  async #lookup<T>(rs: ResolvedStore, fn: () => Promise<T>): Promise<T> {
+  async #lookup<T>(rs: ResolvedStore, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
     let entry = this.#client(rs);
     if (entry.held) {
-      await entry.held;
+      // Not back in time: the client as it is still works unless the provider says otherwise.
+      await this.#waitForReread(entry.held, rs.label, 'store touched', signal);
       entry = this.#client(rs);
     }
     this.#recheckIfDue(entry);
     try {
       return await fn();
     } catch (err: unknown) {
-      if (!isAuthError(err) || !(await this.#rereadAfterAuthError(entry))) throw err;
+      if (!isAuthError(err)) throw err;
+      const changed = await this.#rereadAfterAuthError(entry, signal);
+      // The refused client is not worth another call; the caller may retry once the API answers.
+      if (changed === undefined) throw rereadTooSlow(rs.label, 'refused by the provider');
+      if (!changed) throw err;
       return fn();
     }
+  }
+
+  /**
+   * Waits for a re-read of credential Secrets at most `credentialsWaitMs`: resolves to its answer,
+   * or to undefined when it is not back by then (it goes on; later lookups use it). Rejects with
+   * a retryable ESW_KUBE naming the store when `signal` (the lookup's deadline) fires first: an
+   * API server that does not answer holds no lookup for the kube client's 30 s.
+   */
+  #waitForReread(
+    run: Promise<boolean>,
+    label: string,
+    trigger: string,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean | undefined> {
+    if (signal?.aborted) return Promise.reject(rereadTooSlow(label, trigger));
+    return new Promise<boolean | undefined>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        done();
+        reject(rereadTooSlow(label, trigger));
+      };
+      const timer = setTimeout(() => {
+        done();
+        resolve(undefined);
+      }, this.#waitMs);
+      timer.unref();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      void run.then((changed) => {
+        done();
+        resolve(changed);
+      });
+    });
   }
 
   /**
@@ -448,12 +501,19 @@ export class StoreResolver implements Resolver {
     }
   }
 
-  /** Did the credentials of `entry` change, as far as a bounded re-read can tell? */
-  async #rereadAfterAuthError(entry: ClientEntry): Promise<boolean> {
+  /**
+   * Did the credentials of `entry` change, as far as a bounded re-read can tell? undefined: the
+   * re-read is not back within the wait (#waitForReread).
+   */
+  async #rereadAfterAuthError(
+    entry: ClientEntry,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean | undefined> {
     if (entry.retired) return true; // already replaced: another lookup's re-read, an event
-    if (entry.rereading) return entry.rereading;
-    if (!this.#mayAsk(entry)) return false;
-    return this.#reread(entry, 'refused by the provider');
+    const run =
+      entry.rereading ?? (this.#mayAsk(entry) ? this.#reread(entry, 'refused by the provider') : undefined);
+    if (!run) return false;
+    return this.#waitForReread(run, entry.label, 'refused by the provider', signal);
   }
 
   /** May a re-read be asked for now? Once per `credentialsRereadMinMs` (the period's own do not count). */
@@ -1131,6 +1191,14 @@ export class StoreResolver implements Resolver {
 /** The provider refused the client's identity or its rights (ProviderError kind Forbidden). */
 function isAuthError(err: unknown): boolean {
   return isEswError(err) && err.code === 'ESW_PROVIDER_FORBIDDEN';
+}
+
+/** A lookup that could not wait longer for its store's credential Secrets: retryable, names no value. */
+function rereadTooSlow(label: string, trigger: string): EswError {
+  return new EswError(
+    'ESW_KUBE',
+    `${label}: its credential Secrets are being read again (${trigger}) and the Kubernetes API has not answered in time; retry`,
+  );
 }
 
 function settle(item: BatchItem, result: Uint8Array | EswError): void {

@@ -12,7 +12,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { createProviders } from '../../src/providers/registry.ts';
 import { Refresher } from '../../src/refresher/refresher.ts';
 import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
-import { StoreResolver } from '../../src/resolve/resolver.ts';
+import { isTransient, StoreResolver } from '../../src/resolve/resolver.ts';
 import { AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
 import { MemoryKube } from '../refresher/memory-kube.ts';
 import { addAwsClusterStore, secret } from './fixtures.ts';
@@ -41,15 +41,16 @@ function es(i: number): ExternalSecret {
 /**
  * The AWS ClusterSecretStore `aws` (credentials in `ops/aws-creds`), 20 ExternalSecrets on it,
  * the resolver with the cluster's default period, and the refresher; every GET of the credential
- * Secret counted, failing while `api.down`. Logs and errors are kept for the canary scan.
+ * Secret counted, failing while `api.down`, unanswered from `stall()` until its release. Logs and
+ * errors are kept for the canary scan.
  */
-async function credentialCycle(t: Test) {
+async function credentialCycle(t: Test, opts: { credentialsWaitMs?: number } = {}) {
   const aws = await AwsSecretsManagerFake.start();
   t.teardown(() => aws.close());
   const clock = { now: Date.parse('2026-12-03T01:00:00Z') };
   const registry = new MemoryRegistry();
   addAwsClusterStore(registry);
-  const api = { gets: 0, down: false };
+  const api = { gets: 0, down: false, stalled: undefined as Promise<void> | undefined };
   const lines: string[] = [];
   const logger = createLogger({ level: 'debug', destination: { write: (l: string) => lines.push(l) } });
   const resolver = new StoreResolver({
@@ -59,6 +60,7 @@ async function credentialCycle(t: Test) {
       {
         getSecret: async (ns, name) => {
           api.gets++;
+          await api.stalled;
           if (api.down) throw new Error('API server unavailable');
           return (await registry.readSecret(ns, name)) ?? null;
         },
@@ -71,6 +73,7 @@ async function credentialCycle(t: Test) {
     maxAttempts: 1,
     now: () => clock.now,
     credentialsRecheckMs: PERIOD,
+    ...opts,
   });
   t.teardown(() => resolver.close());
   const kube = new MemoryKube();
@@ -83,11 +86,24 @@ async function credentialCycle(t: Test) {
   const store = registry.getStore('ClusterSecretStore', 'aws', undefined) as SecretStore;
   const password = (i: number) =>
     Buffer.from(kube.secrets.get(`team-a/target-${i}`)?.data?.password ?? '', 'base64').toString();
-  const leaked = () => {
-    const text = [...lines, ...kube.events.map((e) => JSON.stringify(e))].join('\n');
+  const leaked = (...errors: unknown[]) => {
+    const text = [
+      ...lines,
+      ...kube.events.map((e) => JSON.stringify(e)),
+      ...errors.map((e) => `${String(e)} ${JSON.stringify(e)}`),
+    ].join('\n');
     return text.includes(NEW_KEY) || text.includes(OLD_KEY);
   };
-  return { aws, api, clock, resolver, refresher, kube, rotate, store, password, leaked };
+  /** The API server stops answering Secret GETs until the returned function is called. */
+  const stall = () => {
+    let release = () => {};
+    api.stalled = new Promise<void>((r) => (release = r));
+    return () => {
+      api.stalled = undefined;
+      release();
+    };
+  };
+  return { aws, api, clock, resolver, refresher, kube, rotate, store, password, leaked, stall };
 }
 
 t.test('an hour of idle cycles reads the credential Secret once a period, not once a minute', async (t) => {
@@ -210,5 +226,101 @@ t.test(
       1,
       'only the first lookup used the old key',
     );
+  },
+);
+
+const ref = { kind: 'ClusterSecretStore' as const, name: 'aws' };
+/** Lets a re-read whose GET was just answered finish (the double answers in a microtask). */
+const settle = () => new Promise((r) => setImmediate(r));
+
+t.test(
+  'a touched store whose re-read hangs: a lookup with a deadline goes on with the client it has',
+  async (t) => {
+    // The wait's bound fires long before the test's deadline: the GET is not answered until the
+    // lookup is back, whatever the machine's speed.
+    const { aws, api, resolver, rotate, store, leaked, stall } = await credentialCycle(t, {
+      credentialsWaitMs: 1,
+    });
+    await resolver.getValue(ref, 'team-a', { key: 'app/key-0' });
+    rotate();
+    const release = stall();
+    resolver.storeTouched(store);
+    const deadline = new AbortController();
+    const value = await resolver.getValue(ref, 'team-a', { key: 'app/key-1' }, { signal: deadline.signal });
+    t.equal(String(value), JSON.stringify({ password: 'v1-1' }), "the existing client's value");
+    t.notOk(deadline.signal.aborted, 'before its deadline');
+    t.equal(api.gets, 2, 'the re-read was sent and is still unanswered');
+    t.equal(aws.accessKeys.at(-1), 'AKIDEXAMPLE', 'signed with the key the client has');
+
+    release();
+    await settle();
+    await resolver.getValue(ref, 'team-a', { key: 'app/key-2' });
+    t.equal(aws.accessKeys.at(-1), 'AKIDROTATED', 'the answer, once back, is used by the next lookup');
+    t.equal(api.gets, 2, 'the new client is built from that answer');
+    t.notOk(leaked(), 'neither key in a log');
+  },
+);
+
+t.test(
+  "a touched store whose re-read hangs: the lookup's deadline ends its wait with a retryable error",
+  async (t) => {
+    const { aws, resolver, rotate, store, leaked, stall } = await credentialCycle(t, {
+      credentialsWaitMs: 10 * MINUTE,
+    });
+    await resolver.getValue(ref, 'team-a', { key: 'app/key-0' });
+    rotate();
+    const release = stall();
+    resolver.storeTouched(store);
+    const deadline = new AbortController();
+    const outcome = resolver
+      .getValue(ref, 'team-a', { key: 'app/key-1' }, { signal: deadline.signal })
+      .then(String, (err: unknown) => err);
+    await settle();
+    deadline.abort(); // the admission's deadline
+    release(); // after it: a lookup still waiting would get the rotated key's value
+    const err = await outcome;
+    t.match(err, {
+      code: 'ESW_KUBE',
+      message: /^ClusterSecretStore "aws": its credential Secrets are being read again \(store touched\)/,
+    });
+    t.ok(isTransient(err), 'retryable');
+    await settle();
+    await resolver.getValue(ref, 'team-a', { key: 'app/key-2' });
+    t.equal(aws.accessKeys.at(-1), 'AKIDROTATED', 'the re-read went on; the next lookup uses it');
+    t.notOk(leaked(err), 'neither key in a log or the error');
+  },
+);
+
+t.test(
+  'a refused lookup whose re-read hangs fails with a retryable error; the rotation is used once it answers',
+  async (t) => {
+    const { aws, api, clock, resolver, rotate, leaked, stall } = await credentialCycle(t, {
+      credentialsWaitMs: 1,
+    });
+    await resolver.getValue(ref, 'team-a', { key: 'app/key-0' });
+    rotate();
+    aws.revoked.add('AKIDEXAMPLE');
+    clock.now += MINUTE;
+    const release = stall();
+    const deadline = new AbortController();
+    const err = await resolver
+      .getValue(ref, 'team-a', { key: 'app/key-1' }, { signal: deadline.signal })
+      .then(String, (e: unknown) => e);
+    t.match(err, {
+      code: 'ESW_KUBE',
+      message: /^ClusterSecretStore "aws": .*\(refused by the provider\).*; retry$/,
+    });
+    t.ok(isTransient(err), 'retryable, where the refusal was not');
+    t.notOk(deadline.signal.aborted, 'before its deadline');
+    t.equal(api.gets, 2, 'the re-read was sent and is still unanswered');
+
+    release();
+    await settle();
+    t.equal(
+      String(await resolver.getValue(ref, 'team-a', { key: 'app/key-1' })),
+      JSON.stringify({ password: 'v1-1' }),
+    );
+    t.equal(aws.accessKeys.at(-1), 'AKIDROTATED');
+    t.notOk(leaked(err), 'neither key in a log or the error');
   },
 );
