@@ -365,7 +365,14 @@ export class StoreResolver implements Resolver {
       );
       return undefined;
     } catch (err: unknown) {
-      return { stage: 'probe', error: mapProviderError(err, resolved.label) };
+      const error = mapProviderError(err, resolved.label);
+      // A refusal may be a revoked key: its Secrets are re-read at once, as after a refused
+      // lookup (bounded alike), so a store nothing reads still picks up a rotation. Not waited
+      // for: the next check and every lookup meanwhile use what it finds.
+      if (isAuthError(error) && !entry.rereading && this.#mayAsk(entry)) {
+        void this.#reread(entry, 'refused by the provider');
+      }
+      return { stage: 'probe', error };
     }
   }
 

@@ -324,3 +324,32 @@ t.test(
     t.notOk(leaked(err), 'neither key in a log or the error');
   },
 );
+
+t.test('a refused store status check re-reads the Secret at once, at most once per 30 s', async (t) => {
+  const { aws, api, clock, resolver, rotate, store, leaked } = await credentialCycle(t);
+  await resolver.getValue(ref, 'team-a', { key: 'app/key-0' });
+  t.equal(api.gets, 1);
+  aws.revoked.add('AKIDEXAMPLE'); // revoked, the Secret not rotated yet
+  clock.now += MINUTE;
+  const first = await resolver.validateStore(store);
+  t.match(first, { stage: 'probe', error: { code: 'ESW_PROVIDER_FORBIDDEN' } });
+  await settle();
+  t.equal(api.gets, 2, 'the refused probe re-read the Secret, with no lookup');
+  clock.now += 29_999;
+  t.match(await resolver.validateStore(store), { stage: 'probe' });
+  await settle();
+  t.equal(api.gets, 2, 'none within 30 s of the last');
+
+  rotate();
+  clock.now += 1;
+  t.match(
+    await resolver.validateStore(store),
+    { stage: 'probe' },
+    'this check is not held up by its re-read',
+  );
+  await settle();
+  t.equal(api.gets, 3, '30 s on: re-read, and the rotation found');
+  t.equal(await resolver.validateStore(store), undefined, 'the next check: valid, with the rotated key');
+  t.equal(aws.accessKeys.at(-1), 'AKIDROTATED');
+  t.notOk(leaked(first?.error), 'neither key in a log or the status error');
+});
