@@ -41,7 +41,19 @@ const ODD_STRINGS = [
   '0',
   '1h',
 ];
-const ODD_KEYS = ['unknwn', 'nmae', 'kind ', 'x'.repeat(80), 'tls.crt', 'a"b]c', '', '__proto__x', '0'];
+const ODD_KEYS = [
+  'unknwn',
+  'nmae',
+  'kind ',
+  'x'.repeat(80),
+  'tls.crt',
+  'a"b]c',
+  '',
+  '__proto__x',
+  '0',
+  'constructor',
+  'toString',
+];
 
 function generator(seed: number) {
   const r = rng(seed);
