@@ -87,6 +87,8 @@ class CheckNode {
   readonly hasDefault: boolean;
   /** The default of an object or array field as JSON, compared with the value's JSON. */
   readonly defaultJson: string | undefined;
+  /** The first key of an object default: a value whose JSON starts with another is not it. */
+  readonly defaultFirstKey: string | undefined;
   /**
    * Named properties. An object without a prototype rather than a Map: the walk's hottest lookup
    * (keyed by the value's own property names) is cheaper, and a tenant's `constructor` or
@@ -105,6 +107,7 @@ class CheckNode {
     const d = s.default;
     this.hasDefault = d !== undefined;
     this.defaultJson = typeof d === 'object' && d !== null ? JSON.stringify(d) : undefined;
+    this.defaultFirstKey = this.defaultJson?.startsWith('{') ? firstJsonKey(d as object) : undefined;
     for (const [key, child] of node.children) this.children[key] = new CheckNode(child);
     if (node.items) this.items = new CheckNode(node.items);
     if (node.values) this.values = new CheckNode(node.values);
@@ -217,7 +220,30 @@ function classOf(w: Walk, node: CheckNode): SupportEntry {
 function isDefault(value: unknown, node: CheckNode): boolean {
   if (!node.hasDefault) return false;
   if (node.defaultJson === undefined) return value === node.rules.default;
+  // Most objects are not their default (spec.target's is {creationPolicy, deletionPolicy}): told
+  // by their first key without writing their JSON, for the plain objects a parser makes.
+  const first = node.defaultFirstKey;
+  if (first !== undefined && isPlainObject(value) && firstJsonKey(value) !== first) return false;
   return JSON.stringify(value) === node.defaultJson;
+}
+
+function isPlainObject(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return (
+    (proto === Object.prototype || proto === null) &&
+    typeof (value as { toJSON?: unknown }).toJSON !== 'function'
+  );
+}
+
+/** The key JSON.stringify writes first: own, enumerable, with a value it writes. */
+function firstJsonKey(o: object): string | undefined {
+  for (const key in o) {
+    if (!Object.hasOwn(o, key)) continue;
+    const v = (o as Record<string, unknown>)[key];
+    if (v !== undefined && typeof v !== 'function' && typeof v !== 'symbol') return key;
+  }
+  return undefined;
 }
 
 function shortKey(key: string): string {
