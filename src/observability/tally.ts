@@ -32,15 +32,27 @@ export function checkLabelNames(labelNames: readonly string[], labels: object): 
   }
 }
 
+/** A series' label set (as first seen, checked) and its state. */
+interface Series<Entry> {
+  labels: Record<string, string | number>;
+  entry: Entry;
+}
+
+/** One level of the series index per label name; the last level holds the series. */
+type Level<Entry> = Map<string, Level<Entry> | Series<Entry>>;
+
 /**
- * Series keyed by their label values (in `labelNames` order), each checked and copied once when
- * first seen.
+ * Series found by their label values (in `labelNames` order), each checked and copied once when
+ * first seen. The index has one map level per label: a lookup builds no key string (the label
+ * values are mostly literals, whose hashes V8 keeps).
  */
 export abstract class Tally<L extends string, Entry> {
   readonly name: string;
   readonly help: string;
   readonly labelNames: readonly L[];
-  protected readonly entries = new Map<string, { labels: Record<string, string | number>; entry: Entry }>();
+  /** In the order first seen, as prom-client writes them. */
+  protected readonly series: Series<Entry>[] = [];
+  #index: Level<Entry> = new Map();
 
   constructor(opts: TallyOptions<L>) {
     this.name = opts.name;
@@ -50,24 +62,50 @@ export abstract class Tally<L extends string, Entry> {
   }
 
   protected entry(labels: Labels<L>): Entry {
-    let key = '';
-    for (const n of this.labelNames) key += `${labels[n] ?? ''}\u0000`;
-    const found = this.entries.get(key);
-    if (found) return found.entry;
+    const names = this.labelNames;
+    let level = this.#index;
+    for (let i = 0; i < names.length - 1; i++) {
+      const next = level.get(valueKey(labels[names[i] as L]));
+      if (next === undefined) return this.#add(labels);
+      level = next as Level<Entry>;
+    }
+    const found = level.get(names.length === 0 ? '' : valueKey(labels[names[names.length - 1] as L]));
+    return found === undefined ? this.#add(labels) : (found as Series<Entry>).entry;
+  }
+
+  #add(labels: Labels<L>): Entry {
     checkLabelNames(this.labelNames, labels);
     const kept: Record<string, string | number> = {};
     for (const n of this.labelNames) if (labels[n] !== undefined) kept[n] = labels[n];
-    const entry = this.create();
-    this.entries.set(key, { labels: kept, entry });
-    return entry;
+    const series = { labels: kept, entry: this.create() };
+    const names = this.labelNames;
+    let level = this.#index;
+    for (let i = 0; i < names.length - 1; i++) {
+      const key = valueKey(labels[names[i] as L]);
+      let next = level.get(key) as Level<Entry> | undefined;
+      if (!next) {
+        next = new Map();
+        level.set(key, next);
+      }
+      level = next;
+    }
+    level.set(names.length === 0 ? '' : valueKey(labels[names[names.length - 1] as L]), series);
+    this.series.push(series);
+    return series.entry;
   }
 
   /** A new series' state. */
   protected abstract create(): Entry;
 
   reset(): void {
-    this.entries.clear();
+    this.series.length = 0;
+    this.#index = new Map();
   }
+}
+
+/** A label value as the series' key: absent is '', a number its decimal text. */
+function valueKey(value: string | number | undefined): string {
+  return typeof value === 'string' ? value : `${value ?? ''}`;
 }
 
 export class TallyCounter<L extends string> extends Tally<L, { value: number }> {
@@ -83,7 +121,7 @@ export class TallyCounter<L extends string> extends Tally<L, { value: number }> 
   }
 
   async get() {
-    const values: Value[] = [...this.entries.values()].map(({ labels, entry }) => ({
+    const values: Value[] = this.series.map(({ labels, entry }) => ({
       labels: { ...labels },
       value: entry.value,
     }));
@@ -124,7 +162,7 @@ export class TallyHistogram<L extends string> extends Tally<L, Buckets> {
   async get() {
     const values: Value[] = [];
     // `le` first, as prom-client writes it.
-    for (const { labels, entry } of this.entries.values()) {
+    for (const { labels, entry } of this.series) {
       let cumulative = 0;
       for (const [i, le] of this.upperBounds.entries()) {
         cumulative += entry.counts[i] as number;
