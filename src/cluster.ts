@@ -85,6 +85,8 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
           templateSources: (kind: TemplateSourceKind, inf: Informer<KubeObject>) => {
             const changed = (o: KubeObject) => refresher?.templateSourceChanged(kind, o);
             inf.on('add', changed).on('update', changed).on('delete', changed);
+            // Started from the refresher's handlers, so after the resolver exists.
+            if (kind === 'Secret') credentialSecretsIn(inf);
           },
         }
       : {}),
@@ -141,7 +143,8 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       // The class from the command line unless the caller chose one.
       controllerClass: opts.controllerClass ?? config.controllerClass,
       // Credential Secrets are read on demand, not watched (the informers hold only the Secrets
-      // this project manages): a client's are re-read when it is used this long after.
+      // this project manages, and every Secret once templateFrom names one — credentialSecretsIn):
+      // a client's are re-read when it is used this long after.
       credentialsRecheckMs: config.credentialsRecheckMs,
     },
     {
@@ -160,6 +163,24 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       },
     },
   );
+
+  // A credential Secret one of the informers holds anyway — an ESO-managed target or a
+  // placeholder Secret (one store's credentials synced through another) — switches its clients
+  // when it changes, not a period later.
+  function credentialSecretsIn(inf: Informer<KubeObject>): void {
+    const seen = (s: KubeObject, deleted: boolean) =>
+      runtime.resolver.credentialsChanged(
+        s.metadata?.namespace ?? '',
+        s.metadata?.name ?? '',
+        deleted ? undefined : (s as Secret),
+      );
+    inf
+      .on('add', (s) => seen(s, false))
+      .on('update', (s) => seen(s, false))
+      .on('delete', (s) => seen(s, true));
+  }
+  credentialSecretsIn(informers.managedSecrets);
+  credentialSecretsIn(informers.placeholderSecrets);
 
   // A store annotated without a spec change (POST /refresh's request, force-sync, an annotation
   // after a rotation): its client's credential Secrets are re-read before its next lookups. Wired

@@ -29,6 +29,10 @@ export class ApiSecretReader implements SecretReader {
     ) as Promise<Secret | undefined>;
   }
 
+  forget(namespace: string, name: string): void {
+    this.#cache.delete(`Secret/${namespace}/${name}`);
+  }
+
   readConfigMap(
     namespace: string,
     name: string,

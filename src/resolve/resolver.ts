@@ -409,12 +409,20 @@ export class StoreResolver implements Resolver {
   }
 
   /**
-   * A credential Secret changed (Secret informer, `--stores` reload): clients built from it
-   * are retired, so the next lookup reads the new credentials.
+   * A Secret one of cluster mode's informers holds anyway was added, changed or deleted
+   * (undefined: src/cluster.ts): clients built from another version of it — a credential
+   * Secret another store syncs — are retired and the reader forgets it, so the next lookup
+   * builds a client from the Secret as it is now, not a period later. The same version
+   * (a relist, the echo of the read) keeps them.
    */
-  credentialsChanged(namespace: string, name: string): void {
+  credentialsChanged(namespace: string, name: string, secret: Secret | undefined): void {
     const id = `${namespace}/${name}`;
-    this.#retireClients((entry) => (entry.secretsRead.has(id) ? id : undefined));
+    const version = secretVersion(secret);
+    const retired = this.#retireClients((entry) => {
+      const seen = entry.secretsRead.get(id);
+      return seen !== undefined && seen !== version ? id : undefined;
+    });
+    if (retired > 0) this.#secrets.forget?.(namespace, name);
   }
 
   /**

@@ -36,6 +36,8 @@ export interface StoreRegistry {
 export interface SecretReader {
   /** `fresh`: bypass any cache (the credential re-check must see the current version). */
   readSecret(namespace: string, name: string, opts?: { fresh?: boolean }): Promise<Secret | undefined>;
+  /** A Secret known to have changed: the next read asks for it again, whatever is cached. */
+  forget?(namespace: string, name: string): void;
   /** A CA ConfigMap (Vault `caProvider` of type ConfigMap), read and cached like a Secret. */
   readConfigMap?(namespace: string, name: string, opts?: { fresh?: boolean }): Promise<ConfigMap | undefined>;
 }

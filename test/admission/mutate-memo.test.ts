@@ -188,8 +188,9 @@ t.test('a changed credential Secret is never served from the memo', async (t) =>
 
   // What the rotated credentials can read differs: the new answer must come through them.
   h.provider.set('db', JSON.stringify({ user: 'u1', password: 'p-rotated' }));
-  h.registry.upsert(secret('apps', 'creds', { token: 'tok-2' }));
-  h.resolver.credentialsChanged('apps', 'creds');
+  const rotated = secret('apps', 'creds', { token: 'tok-2' }) as Secret;
+  h.registry.upsert(rotated);
+  h.resolver.credentialsChanged('apps', 'creds', rotated);
   t.same((await fill()).password, 'p-rotated');
   t.same(h.provider.calls.credentials, ['tok-1', 'tok-2'], 'a new client with the new credentials');
   t.equal(memo.hits, 1, 'not from the memo');

@@ -82,3 +82,37 @@ t.test(
     t.notOk(logs.includes(NEW_SECRET_KEY) || logs.includes(OLD_SECRET_KEY), 'no credential in the logs');
   },
 );
+
+t.test(
+  'with no period, a credential Secret the informers hold (another store syncs it) switches keys when it changes',
+  async (t) => {
+    const { api, aws, startReplica } = await startCluster(t);
+    const credentials = (accessKey: string, secretKey: string) => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      // The label of an ExternalSecret's target: what the managed-Secret informer lists.
+      metadata: {
+        name: 'aws-credentials',
+        namespace: 'default',
+        labels: { 'reconcile.external-secrets.io/managed': 'true' },
+      },
+      data: { 'access-key': b64(accessKey), 'secret-access-key': b64(secretKey) },
+    });
+    api.put(credentials('AKIDEXAMPLE', OLD_SECRET_KEY));
+    aws.put('app/db', JSON.stringify({ username: 'u', password: 'p1' }));
+    const replica = await startReplica('esw-0', ['--credentials-recheck', '0s', ...LEASE_ARGS]);
+    await waitFor('ready', () => replica.server.readiness().ready);
+    api.put(externalSecret('es', 'app/db', '1s'));
+    await waitFor('the target', () => targetData(api, 'es')?.password === 'p1');
+
+    api.put(credentials('AKIDROTATED', NEW_SECRET_KEY)); // no annotation, no refusal, no period
+    await waitFor(
+      'a request signed with the rotated key',
+      () => aws.accessKeys.at(-1) === 'AKIDROTATED',
+      20_000,
+    );
+    const logs = replica.lines.join('\n');
+    t.match(logs, /credential Secret changed: rebuilding the client/);
+    t.notOk(logs.includes(NEW_SECRET_KEY) || logs.includes(OLD_SECRET_KEY), 'no credential in the logs');
+  },
+);

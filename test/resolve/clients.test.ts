@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { Secret } from '../../src/api/types.ts';
 import { ProviderError } from '../../src/providers/types.ts';
 import { harness, secret, store } from './fixtures.ts';
 
@@ -145,27 +146,46 @@ t.test(
   },
 );
 
-t.test('credentialsChanged retires the clients built from that Secret', async (t) => {
+/** Lets a re-read started in the background by a lookup finish (the registry answers at once). */
+const settle = () => new Promise((r) => setImmediate(r));
+
+t.test('credentialsChanged retires the clients built from another version of that Secret', async (t) => {
   const h = harness(t);
   h.provider.set('k', 'v');
-  h.registry.upsert(secret('a', 'creds', { token: 'first' }));
+  // As an informer delivers it: the resourceVersion, no data.
+  const seen = (resourceVersion: string) =>
+    ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'creds', namespace: 'a', resourceVersion },
+    }) as Secret;
+  const versioned = (resourceVersion: string, token: string) => {
+    const s = secret('a', 'creds', { token }) as Secret;
+    s.metadata = { ...s.metadata, resourceVersion };
+    return s;
+  };
+  h.registry.upsert(versioned('1', 'first'));
   h.registry.upsert(
     store('SecretStore', 's', 'a', { counting: { secretRef: { name: 'creds', key: 'token' } } }),
   );
   h.registry.upsert(store('SecretStore', 'unrelated', 'a', { counting: {} }));
   await h.resolver.getValue(ref, 'a', { key: 'k' });
   await h.resolver.getValue({ kind: 'SecretStore', name: 'unrelated' }, 'a', { key: 'k' });
-  h.registry.upsert(secret('a', 'creds', { token: 'second' }));
-  h.resolver.credentialsChanged('a', 'creds');
-  await new Promise((r) => setImmediate(r));
+  h.resolver.credentialsChanged('a', 'creds', seen('1'));
+  await settle();
+  t.equal(h.provider.calls.close, 0, 'the version it read (a relist): kept');
+  h.registry.upsert(versioned('2', 'second'));
+  h.resolver.credentialsChanged('a', 'creds', seen('2'));
+  await settle();
   t.equal(h.provider.calls.close, 1, 'only the client that read it');
   await h.resolver.getValue(ref, 'a', { key: 'k' });
   t.same(h.provider.calls.credentials, ['first', 'second']);
+  h.resolver.credentialsChanged('a', 'creds', undefined);
+  await settle();
+  t.equal(h.provider.calls.close, 2, 'deleted: retired too');
 });
 
 const PERIOD = 600_000;
-/** Lets a re-read started in the background by a lookup finish (the registry answers at once). */
-const settle = () => new Promise((r) => setImmediate(r));
 
 t.test(
   'a client used credentialsRecheckMs after it read its credential Secrets re-reads them; one changed rebuilds it',

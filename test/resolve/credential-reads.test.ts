@@ -103,7 +103,7 @@ async function credentialCycle(t: Test, opts: { credentialsWaitMs?: number } = {
       release();
     };
   };
-  return { aws, api, clock, resolver, refresher, kube, rotate, store, password, leaked, stall };
+  return { aws, api, clock, registry, resolver, refresher, kube, rotate, store, password, leaked, stall };
 }
 
 t.test('an hour of idle cycles reads the credential Secret once a period, not once a minute', async (t) => {
@@ -353,3 +353,29 @@ t.test('a refused store status check re-reads the Secret at once, at most once p
   t.equal(aws.accessKeys.at(-1), 'AKIDROTATED');
   t.notOk(leaked(first?.error), 'neither key in a log or the status error');
 });
+
+t.test(
+  'a credential Secret an informer sees change switches the client at once, past the reader cache',
+  async (t) => {
+    const { aws, api, registry, resolver, rotate, leaked } = await credentialCycle(t);
+    await resolver.getValue(ref, 'team-a', { key: 'app/key-0' });
+    t.equal(api.gets, 1);
+    const asRead = (await registry.readSecret('ops', 'aws-creds')) as Secret;
+    resolver.credentialsChanged('ops', 'aws-creds', asRead); // a relist: the version read
+    await resolver.getValue(ref, 'team-a', { key: 'app/key-1' });
+    t.equal(aws.accessKeys.at(-1), 'AKIDEXAMPLE', 'the same version keeps the client');
+    t.equal(api.gets, 1);
+
+    rotate();
+    // The reader's 10 s cache still holds the old Secret: the clock has not moved.
+    resolver.credentialsChanged(
+      'ops',
+      'aws-creds',
+      (await registry.readSecret('ops', 'aws-creds')) as Secret,
+    );
+    await resolver.getValue(ref, 'team-a', { key: 'app/key-2' });
+    t.equal(aws.accessKeys.at(-1), 'AKIDROTATED', 'the next lookup: a new client with the rotated key');
+    t.equal(api.gets, 2, 'built from a new GET, not the cached read');
+    t.notOk(leaked(), 'neither key in a log');
+  },
+);
