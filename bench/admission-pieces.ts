@@ -11,6 +11,10 @@
  * build>/dist/main.js, that build's handlers are measured too, batch for batch alternating.
  *
  *   npm run build && nice -n -15 taskset -c 0 node bench/admission-pieces.ts
+ *
+ * BENCH_ONLY=<text>: only the pieces whose name contains it — e.g. for a CPU profile of one
+ * handler, `BENCH_ONLY='ExternalSecret CREATE' node --cpu-prof bench/admission-pieces.ts` (self
+ * time per call: the profile's ÷ BENCH_BATCHES × 2,000).
  */
 import { dirname, join } from 'node:path';
 import secureJson from 'secure-json-parse';
@@ -111,7 +115,8 @@ for (const b of builds) await b.mutate(requestOf(b, mutateReview));
 console.log(`${machine()}; best of ${batches} batches of ${CALLS} calls, µs per call\n`);
 console.log(`| piece | ${builds.map((b) => b.name).join(' | ')} |`);
 console.log(`|---|${builds.map(() => '---:').join('|')}|`);
-for (const piece of pieces) {
+const only = process.env.BENCH_ONLY;
+for (const piece of pieces.filter((p) => only === undefined || p.name.includes(only))) {
   const fns = builds.map((b) => piece.run(b));
   const best = builds.map(() => Infinity);
   for (let batch = 0; batch < batches; batch++) {
