@@ -108,8 +108,12 @@ function leftToOtherClass(
 function storeWarnings(es: ExternalSecret, namespace: string | undefined, registry: StoreRegistry): string[] {
   const refs: { name?: string; kind?: StoreKind }[] = [];
   if (es.spec?.secretStoreRef) refs.push(es.spec.secretStoreRef);
-  for (const d of [...(es.spec?.data ?? []), ...(es.spec?.dataFrom ?? [])]) {
-    if (d.sourceRef?.storeRef) refs.push(d.sourceRef.storeRef);
+  // Before the schema's errors are returned: `data: [null]` or `dataFrom: 3` must reach the
+  // tenant as field errors, not throw here.
+  const entries = [es.spec?.data, es.spec?.dataFrom].flatMap((list) => (Array.isArray(list) ? list : []));
+  for (const d of entries as unknown[]) {
+    const storeRef = (d as { sourceRef?: { storeRef?: unknown } } | null)?.sourceRef?.storeRef;
+    if (storeRef && typeof storeRef === 'object') refs.push(storeRef as { name?: string; kind?: StoreKind });
   }
   const seen = new Set<string>();
   const warnings: string[] = [];

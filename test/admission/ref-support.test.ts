@@ -272,3 +272,34 @@ t.test('what the provider serves, and stores not known yet, are accepted', async
   // Without a registry (esw validate), nothing is known about stores: nothing to refuse.
   t.equal(validateAdmission(review(data('azure', 'cert/tls'))).allowed, true);
 });
+
+t.test('malformed data and dataFrom entries are field errors, not an internal error', async (t) => {
+  // The store lookups run beside the schema's checks: an entry that is not an object (or a list
+  // that is not a list) must not make them throw, or the tenant gets ESW_INTERNAL instead of
+  // the field at fault.
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    [
+      'data: [null]',
+      { secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' }, data: [null] },
+      /spec\.data\[0\]/,
+    ],
+    ['data: 3', { secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' }, data: 3 }, /spec\.data/],
+    [
+      'dataFrom: {}',
+      { secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' }, dataFrom: {} },
+      /spec\.dataFrom/,
+    ],
+    [
+      'dataFrom: ["x"]',
+      { secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' }, dataFrom: ['x'] },
+      /spec\.dataFrom\[0\]/,
+    ],
+  ];
+  for (const [name, spec, field] of cases) {
+    const r = validateAdmission(review(spec), { registry });
+    t.equal(r.allowed, false, name);
+    t.equal(r.status?.code, 422, `${name}: refused as invalid`, { status: r.status });
+    t.match(r.status?.message ?? '', field, `${name}: the field is named`);
+    t.notMatch(r.status?.message ?? '', /ESW_INTERNAL/, `${name}: not an internal error`);
+  }
+});
