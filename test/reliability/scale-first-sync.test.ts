@@ -31,7 +31,12 @@ t.test(`first sync of ${N} ExternalSecrets: each target once, inside the call ec
   // A round's syncs read the values its prefetch fetched, from the value cache. In production a
   // round of 200 finishes well inside the 30 s TTL; on a machine shared by many test suites it
   // may not, and a sync would fetch its key again (a one-key batch). Not what this test is about.
-  const replica = await startReplica('esw-0', undefined, { cacheTtlMs: 600_000 });
+  // A lease far longer than any stall: the replica runs in this process beside the API-server
+  // double and 2,000 syncs, and on a loaded machine a 2 s renew deadline was missed once — the
+  // Lease lost and retaken, the syncs in flight run again, targets counted twice. Takeover is
+  // tested elsewhere (shard-replicas, leader-handover); here one replica must keep its Lease.
+  const lease = ['--lease-duration', '60s', '--renew-deadline', '40s', '--retry-period', '500ms'];
+  const replica = await startReplica('esw-0', lease, { cacheTtlMs: 600_000 });
   await waitFor('every target written and every status Ready', () => observer.completeAt, 300_000);
   await waitFor('every sync counted', async () => (await syncs(replica.metrics)) >= N, 60_000);
   // The last status writes come back as MODIFIED events: give them time to arrive (a re-sync
