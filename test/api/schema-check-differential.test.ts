@@ -11,22 +11,11 @@ import { CauseType, type FieldError } from '../../src/api/field-errors.ts';
 import { checkSchema } from '../../src/api/schema-check.ts';
 import { SCHEMA_VERSIONS, type SchemaNode, schemaTree } from '../../src/api/schema-table.ts';
 import { VALIDATED_KINDS } from '../../src/api/validate.ts';
+import { rng } from '../rng.ts';
 import { referenceCheckSchema } from './schema-check-reference.ts';
 
 const OBJECTS_PER_TABLE = Number(process.env.DIFF_OBJECTS ?? 250);
 const MAX_DEPTH = 9;
-
-/** mulberry32: a fixed seed, the same objects on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ODD_VALUES: unknown[] = [null, 'text', '', 7, -1, 1.5, 2 ** 31, true, false, [], {}, ['x'], { a: 1 }];
 const ODD_STRINGS = [

@@ -18,19 +18,8 @@ import {
   type SecretData,
 } from '../../src/refresher/secret-data.ts';
 import { loadOracle } from '../oracles/oracle.ts';
+import { rng } from '../rng.ts';
 import { b64, harness, introExternalSecret, unb64 } from './harness.ts';
-
-/** A small deterministic generator (mulberry32): the same cases on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KEY_CHARS = 'abcXYZ019-._';
 
