@@ -102,8 +102,9 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
   // The writers of one replica (store status, ClusterExternalSecrets, change feeds, certificate
   // renewal) ask this right before each write: the leader's, or shard 0's holder's, renew
   // deadline on the clock — not the published leadership, which a round waiting on a hung Lease
-  // request holds for its whole timeout (docs/refresher.md).
-  const leadWritable = () => (shards ? shards.mayWrite(0) : (elector?.mayWrite() ?? false));
+  // request holds for its whole timeout (docs/refresher.md). The refresher asks it per shard.
+  const writable = (shard: number) => (shards ? shards.mayWrite(shard) : (elector?.mayWrite() ?? false));
+  const leadWritable = () => writable(0);
   let certs: CertBootstrap | undefined;
   if (config.certMode === 'builtin') {
     certs = new CertBootstrap({
@@ -203,7 +204,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       genericTargetKinds: config.genericTargetKinds,
       // A write is refused from the renew deadline on, even while a round of the Lease
       // coordination waits on a hung request (docs/refresher.md).
-      mayWrite: (shard) => (shards ? shards.mayWrite(shard) : (elector?.mayWrite() ?? false)),
+      mayWrite: writable,
     });
     refresher = r;
     wireRefresher(r, informers);

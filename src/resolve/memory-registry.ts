@@ -86,10 +86,6 @@ export class MemoryRegistry implements StoreRegistry, SecretReader {
     }
   }
 
-  stores(): SecretStore[] {
-    return [...this.#clusterStores.values(), ...[...this.#stores.values()].flatMap((m) => [...m.values()])];
-  }
-
   #namespaceStores(namespace: string): Map<string, SecretStore> {
     let stores = this.#stores.get(namespace);
     if (!stores) {
