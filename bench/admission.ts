@@ -8,7 +8,10 @@
  * a change in the machine's load does not always favour the same row), each after its own
  * warm-up. Ratios are taken within a run, then the median over runs is reported with the spread.
  * Besides req/s, the server's CPU time per request is read from /proc: the machine may be shared,
- * and CPU per request is much less disturbed by other work than req/s.
+ * and CPU per request is much less disturbed by other work than req/s. The webhook's own
+ * admission-duration histogram, read before and after each window, splits out its handler's share.
+ * The webhook is started as users start it, through bin/esw.cjs (the V8 flags of
+ * bin/node-flags.cjs).
  *
  * Two rows split the cost apart: the bare server sent the UPDATE review (a request 1.6× the size
  * of the CREATE: the repeated-UPDATE row is also compared with it, the same bytes both ways), and
@@ -23,10 +26,11 @@
  *                                BENCH_RATE=6000 for that many requests a second to every row)
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createCertificates } from '../src/server/certs.ts';
 import {
   distinctMutateReview,
@@ -48,7 +52,7 @@ import {
   waitReady,
 } from './lib.ts';
 
-/** The compiled server, as the container image runs it (npm run build first). */
+/** The compiled server (npm run build first), started as the image and `npm start` start it. */
 const SERVER = join(import.meta.dirname, '..', 'dist', 'main.js');
 
 const durationS = Number(process.env.BENCH_DURATION ?? 10);
@@ -88,6 +92,30 @@ const profileFlags = process.env.BENCH_CPU_PROF
   ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
   : [];
 
+/**
+ * The launcher of the tree a dist/main.js was built in, `bin/esw.cjs`: what the container image's
+ * ENTRYPOINT and `npm start` run. It re-executes Node in place (process.execve, the same PID, so
+ * /proc still reads the server's CPU) with the V8 flags users get (bin/node-flags.cjs). Flags for
+ * the server itself (a CPU profile) then go through NODE_OPTIONS, which the re-executed Node reads.
+ */
+function launcherOf(server: string): string {
+  const tree = dirname(dirname(server));
+  const launcher = join(tree, 'bin', 'esw.cjs');
+  if (!existsSync(launcher)) throw new Error(`bench: no launcher ${launcher} beside ${server}`);
+  // The launcher runs src/ through type stripping when dist/ is older: that is not what is measured.
+  if (statSync(server).mtimeMs < newestMtime(join(tree, 'src')))
+    throw new Error(`bench: ${server} is older than ${join(tree, 'src')}: run npm run build there first`);
+  return launcher;
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) newest = Math.max(newest, statSync(join(e.parentPath, e.name)).mtimeMs);
+  }
+  return newest;
+}
+
 for (const body of [distinctMutateReview]) {
   if (!body.includes('[<id>]')) throw new Error('bench: a review meant to change per request does not');
 }
@@ -100,6 +128,8 @@ interface Target {
   url: string;
   body: string;
   server: Child;
+  /** The server's /metrics (esw only): the time its handlers took, from its own histogram. */
+  metricsUrl?: string;
   idReplacement?: boolean;
   /**
    * The bare row sent this row's body, when it differs from the bare row's own: a larger request
@@ -115,6 +145,12 @@ interface Row extends LoadResult {
   serverUsPerReq: number | undefined;
   /** Load generator CPU per request, µs (it shares the machine with the server). */
   clientUsPerReq: number;
+  /**
+   * esw's own `esw_admission_duration_seconds` over the window, µs per review: the handler alone
+   * (the object bounds, the handler, the metrics), as the server runs it between its TLS and HTTP
+   * work — which is slower than the same code in a loop (bench/admission-pieces.ts).
+   */
+  handlerUs: number | undefined;
   loadAverage: number;
 }
 
@@ -128,15 +164,26 @@ async function measure(target: Target, run: number, ca: string): Promise<Row> {
   };
   await load('warm-up', target.url, target.body, { ...opts, durationS: warmupS });
   const loadAvg = loadAverage();
+  const handlerBefore = target.metricsUrl ? await admissionSeconds(target.metricsUrl, ca) : undefined;
   const serverBefore = cpuSeconds(target.server.proc.pid);
   const clientBefore = process.cpuUsage();
   const result = await load(target.name, target.url, target.body, opts);
   const client = process.cpuUsage(clientBefore);
   const serverAfter = cpuSeconds(target.server.proc.pid);
+  const handlerAfter = target.metricsUrl ? await admissionSeconds(target.metricsUrl, ca) : undefined;
   const perReq = (us: number) => Math.round(us / Math.max(1, result.requests));
   return {
     ...result,
     run,
+    handlerUs:
+      handlerBefore && handlerAfter && handlerAfter.count > handlerBefore.count
+        ? Number(
+            (
+              ((handlerAfter.sum - handlerBefore.sum) * 1e6) /
+              (handlerAfter.count - handlerBefore.count)
+            ).toFixed(1),
+          )
+        : undefined,
     serverUsPerReq:
       serverBefore === undefined || serverAfter === undefined
         ? undefined
@@ -144,6 +191,37 @@ async function measure(target: Target, run: number, ca: string): Promise<Row> {
     clientUsPerReq: perReq(client.user + client.system),
     loadAverage: loadAvg,
   };
+}
+
+/**
+ * The sum and count of every `esw_admission_duration_seconds` series: only one row loads a server
+ * at a time, so the difference over a window is that row's.
+ */
+async function admissionSeconds(url: string, ca: string): Promise<{ sum: number; count: number }> {
+  const text = await get(url, ca);
+  let sum = 0;
+  let count = 0;
+  for (const line of text.split('\n')) {
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('esw_admission_duration_seconds_sum')) sum += value;
+    else if (line.startsWith('esw_admission_duration_seconds_count')) count += value;
+  }
+  if (count === 0 && !text.includes('esw_admission_duration_seconds'))
+    throw new Error(`bench: ${url} has no esw_admission_duration_seconds`);
+  return { sum, count };
+}
+
+function get(url: string, ca: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    https
+      .get(url, { ca, servername: 'localhost' }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
+  });
 }
 
 /** One request first, so a misconfigured bench never measures refusals as if they were work. */
@@ -199,15 +277,14 @@ async function main() {
   );
   // biome-ignore format: one flag per line reads better
   const serve = (server: string, port: number) => spawnNode([
-    ...profileFlags,
-    server, 'serve',
+    launcherOf(server), 'serve',
     '--port', String(port),
     '--host', '127.0.0.1',
     '--tls-cert', cert,
     '--tls-key', key,
     '--stores', join(root, 'bench/fixtures/stores.yaml'),
     '--log-level', 'warn',
-  ], {}, 'ignore', PIN?.servers);
+  ], profileFlags.length > 0 ? { NODE_OPTIONS: profileFlags.join(' ') } : {}, 'ignore', PIN?.servers);
   const esw = serve(SERVER, eswPort);
   // Another build (e.g. a worktree of an older commit, built) served side by side: its rows are
   // measured in the same runs, so a change is compared under the same load.
@@ -220,6 +297,7 @@ async function main() {
     await waitReady(`https://127.0.0.1:${barePort}/readyz`, ca);
     await waitReady(`https://127.0.0.1:${eswPort}/readyz`, ca);
     if (compare) await waitReady(`https://127.0.0.1:${comparePort}/readyz`, ca);
+    const eswMetrics = `https://127.0.0.1:${eswPort}/metrics`;
     const allTargets: Target[] = [
       {
         name: BARE,
@@ -232,12 +310,14 @@ async function main() {
         url: `https://127.0.0.1:${eswPort}/validate`,
         body: validateReview,
         server: esw,
+        metricsUrl: eswMetrics,
       },
       {
         name: 'esw /validate (the same UPDATE again: validation memo)',
         url: `https://127.0.0.1:${eswPort}/validate`,
         body: unchangedUpdateReview,
         server: esw,
+        metricsUrl: eswMetrics,
         sameBodyBare: BARE_UPDATE,
       },
       {
@@ -251,18 +331,21 @@ async function main() {
         url: `https://127.0.0.1:${eswPort}/validate`,
         body: uncheckedKindReview,
         server: esw,
+        metricsUrl: eswMetrics,
       },
       {
         name: 'esw /mutate (warm, 3 refs)',
         url: `https://127.0.0.1:${eswPort}/mutate`,
         body: mutateReview,
         server: esw,
+        metricsUrl: eswMetrics,
       },
       {
         name: 'esw /mutate (warm values, a new manifest each request)',
         url: `https://127.0.0.1:${eswPort}/mutate`,
         body: distinctMutateReview,
         server: esw,
+        metricsUrl: eswMetrics,
         idReplacement: true,
       },
     ];
@@ -287,6 +370,7 @@ async function main() {
           name: `${t.name}, BENCH_COMPARE build`,
           url: t.url.replace(`:${eswPort}/`, `:${comparePort}/`),
           server: compare,
+          metricsUrl: `https://127.0.0.1:${comparePort}/metrics`,
         });
       }
     }
@@ -296,7 +380,7 @@ async function main() {
         const row = await measure(target, run, ca);
         rows.push(row);
         console.error(
-          `run ${run}: ${row.name}: ${row.rps} req/s, p99 ${row.p99} ms, server ${row.serverUsPerReq ?? '?'} µs/req, load ${row.loadAverage}`,
+          `run ${run}: ${row.name}: ${row.rps} req/s, p99 ${row.p99} ms, server ${row.serverUsPerReq ?? '?'} µs/req${row.handlerUs === undefined ? '' : ` (handler ${row.handlerUs})`}, load ${row.loadAverage}`,
         );
       }
     }
@@ -324,6 +408,7 @@ async function main() {
   const summary = [...new Set(rows.map((r) => r.name))].map((name) => {
     const mine = withRatio.filter((r) => r.name === name);
     const server = mine.map((r) => r.serverUsPerReq).filter((v): v is number => v !== undefined);
+    const handler = mine.map((r) => r.handlerUs).filter((v): v is number => v !== undefined);
     return {
       name,
       rps: Math.round(median(mine.map((r) => r.rps))),
@@ -335,6 +420,7 @@ async function main() {
       p99: median(mine.map((r) => r.p99)),
       p99Max: Math.max(...mine.map((r) => r.p99)),
       serverUsPerReq: server.length > 0 ? Math.round(median(server)) : undefined,
+      handlerUs: handler.length > 0 ? Number(median(handler).toFixed(1)) : undefined,
       cpuRatio: ratioSummary(mine.map((r) => r.cpuRatio)),
       clientUsPerReq: Math.round(median(mine.map((r) => r.clientUsPerReq))),
       non2xx: mine.reduce((n, r) => n + r.non2xx, 0),
@@ -346,12 +432,12 @@ async function main() {
     `\n${machine()}; ${connections} connections, keep-alive, no pipelining; ${runs} runs of ${durationS} s (+${warmupS} s warm-up) per row; ${PIN ? `servers on CPU ${PIN.servers}, autocannon on CPU ${PIN.load}` : 'unpinned'}${fixedRate ? `; ${fixedRate} req/s sent to every row (BENCH_RATE: compare CPU per request, not req/s)` : ''}; 1-min load average ${range(loads)}\n`,
   );
   console.log(
-    '| server | req/s (median, range) | ratio to bare (median, range) | to bare sent the same body | p50 ms | p99 ms (median, max) | server CPU µs/req | CPU ratio (bare µs ÷ row µs) | non-2xx | errors |',
+    '| server | req/s (median, range) | ratio to bare (median, range) | to bare sent the same body | p50 ms | p99 ms (median, max) | server CPU µs/req | of which the handler, µs | CPU ratio (bare µs ÷ row µs) | non-2xx | errors |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of summary) {
     console.log(
-      `| ${s.name} | ${s.rps} (${s.rpsRange}) | ${s.ratio} (${s.ratioRange}) | ${s.sameBodyRatio} | ${s.p50} | ${s.p99} (${s.p99Max}) | ${s.serverUsPerReq ?? '—'} | ${s.cpuRatio} | ${s.non2xx} | ${s.errors} |`,
+      `| ${s.name} | ${s.rps} (${s.rpsRange}) | ${s.ratio} (${s.ratioRange}) | ${s.sameBodyRatio} | ${s.p50} | ${s.p99} (${s.p99Max}) | ${s.serverUsPerReq ?? '—'} | ${s.handlerUs ?? '—'} | ${s.cpuRatio} | ${s.non2xx} | ${s.errors} |`,
     );
   }
   const file = await saveResult('admission', {
