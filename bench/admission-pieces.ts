@@ -10,15 +10,28 @@
  * shared machine the best batch is the one least disturbed. With BENCH_COMPARE=<another
  * build>/dist/main.js, that build's handlers are measured too, batch for batch alternating.
  *
- *   npm run build && nice -n -15 taskset -c 0 node bench/admission-pieces.ts
+ * Beside it, the bytes each call allocates (run with `node --expose-gc`, else the column is
+ * left out): a forced collection, 200 calls, the growth of `heapUsed` ÷ 200; a trial during which
+ * a collection ran (a PerformanceObserver's 'gc' entries) is dropped, as its growth is not the
+ * calls'; the median of 10 clean trials, and how many trials it took. Allocation is a cost
+ * inside the server beyond its own time (bench/RESULTS.md, "1. Admission").
+ *
+ *   npm run build && nice -n -15 taskset -c 0 node --expose-gc bench/admission-pieces.ts
  *
  * BENCH_ONLY=<text>: only the pieces whose name contains it — e.g. for a CPU profile of one
  * handler, `BENCH_ONLY='ExternalSecret CREATE' node --cpu-prof bench/admission-pieces.ts` (self
  * time per call: the profile's ÷ BENCH_BATCHES × 2,000).
  */
 import { dirname, join } from 'node:path';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { setImmediate as turn } from 'node:timers/promises';
 import secureJson from 'secure-json-parse';
-import { mutateReview, unchangedUpdateReview, validateReview } from './admission-reviews.ts';
+import {
+  mutateReview,
+  unchangedUpdateReview,
+  uncheckedKindReview,
+  validateReview,
+} from './admission-reviews.ts';
 import { machine } from './lib.ts';
 
 const batches = Number(process.env.BENCH_BATCHES ?? 100);
@@ -30,6 +43,8 @@ interface Build {
   validate: (request: unknown) => unknown;
   mutate: (request: unknown) => unknown;
   parse: (body: unknown) => { ok: boolean; request?: unknown; error?: string };
+  objectBoundsProblem: (object: unknown) => string | undefined;
+  reviewResponseJson: (apiVersion: string, uid: string, result: unknown) => string;
   metrics: {
     admissionRequests: { inc: (labels: object) => void };
     admissionDuration: { observe: (labels: object, value: number) => void };
@@ -41,7 +56,8 @@ async function load(name: string, dist: string): Promise<Build> {
   const { createStandaloneRuntime } = await import(join(dist, 'runtime.js'));
   const { createLogger } = await import(join(dist, 'observability/logger.js'));
   const { createMetrics } = await import(join(dist, 'observability/metrics.js'));
-  const { parseAdmissionReview } = await import(join(dist, 'admission/review.js'));
+  const { parseAdmissionReview, reviewResponseJson } = await import(join(dist, 'admission/review.js'));
+  const { objectBoundsProblem } = await import(join(dist, 'admission/object-bounds.js'));
   const metrics = createMetrics();
   const runtime = await createStandaloneRuntime([join(root, 'bench/fixtures/stores.yaml')], {
     logger: createLogger({ level: 'warn' }),
@@ -49,7 +65,15 @@ async function load(name: string, dist: string): Promise<Build> {
     admissionDeadlineMs: 8000,
     cacheTtlMs: 300_000,
   });
-  return { name, validate: runtime.validate, mutate: runtime.mutate, parse: parseAdmissionReview, metrics };
+  return {
+    name,
+    validate: runtime.validate,
+    mutate: runtime.mutate,
+    parse: parseAdmissionReview,
+    objectBoundsProblem,
+    reviewResponseJson,
+    metrics,
+  };
 }
 
 const builds = [await load('this build', join(root, 'dist'))];
@@ -66,6 +90,9 @@ function requestOf(build: Build, body: string): unknown {
   if (!parsed.ok) throw new Error(`bench: ${parsed.error}`);
   return parsed.request;
 }
+
+const objectOf = (body: string): unknown =>
+  (parseBody(body) as { request: { object: unknown } }).request.object;
 
 interface Piece {
   name: string;
@@ -91,10 +118,38 @@ const pieces: Piece[] = [
     },
   },
   {
+    name: '/validate handler, a kind it does not check',
+    run: (b) => {
+      const r = requestOf(b, uncheckedKindReview);
+      return () => b.validate(r);
+    },
+  },
+  {
     name: '/mutate handler, warm (memo)',
     run: (b) => {
       const r = requestOf(b, mutateReview);
       return () => b.mutate(r);
+    },
+  },
+  {
+    name: 'parseAdmissionReview, the CREATE body',
+    run: (b) => {
+      const body = parseBody(validateReview);
+      return () => b.parse(body);
+    },
+  },
+  {
+    name: 'objectBoundsProblem, the CREATE object',
+    run: (b) => {
+      const object = objectOf(validateReview);
+      return () => b.objectBoundsProblem(object);
+    },
+  },
+  {
+    name: "reviewResponseJson, the CREATE's answer",
+    run: (b) => {
+      const result = b.validate(requestOf(b, validateReview));
+      return () => b.reviewResponseJson('admission.k8s.io/v1', 'bench-validate', result);
     },
   },
   {
@@ -112,9 +167,51 @@ const pieces: Piece[] = [
 // The mutation's values into the cache first (the first one is fetched), as after warm-up.
 for (const b of builds) await b.mutate(requestOf(b, mutateReview));
 
-console.log(`${machine()}; best of ${batches} batches of ${CALLS} calls, µs per call\n`);
-console.log(`| piece | ${builds.map((b) => b.name).join(' | ')} |`);
-console.log(`|---|${builds.map(() => '---:').join('|')}|`);
+const gc = (globalThis as { gc?: () => void }).gc;
+const TRIAL_CALLS = 200;
+const TRIALS = 10;
+/** Start times of the collections the observer has seen (performance.now()'s clock). */
+const collections: number[] = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) collections.push(e.startTime);
+}).observe({ entryTypes: ['gc'] });
+
+/**
+ * Bytes one call of `fn` allocates: the median of TRIALS trials in which no collection ran, and
+ * the trials it took. A turn of the event loop after each lets the observer report.
+ */
+async function bytesPerCall(
+  fn: () => unknown,
+  gc: () => void,
+): Promise<{ bytes: number; clean: number; trials: number }> {
+  const clean: number[] = [];
+  let trials = 0;
+  while (clean.length < TRIALS && trials < 10 * TRIALS) {
+    trials++;
+    gc();
+    await turn();
+    const start = performance.now();
+    const before = process.memoryUsage().heapUsed;
+    for (let c = 0; c < TRIAL_CALLS; c++) fn();
+    const after = process.memoryUsage().heapUsed;
+    await turn();
+    if (collections.some((t) => t >= start)) continue;
+    clean.push((after - before) / TRIAL_CALLS);
+  }
+  collections.length = 0;
+  clean.sort((a, b) => a - b);
+  return { bytes: clean[Math.floor(clean.length / 2)] ?? Number.NaN, clean: clean.length, trials };
+}
+
+console.log(`${machine()}; best of ${batches} batches of ${CALLS} calls, µs per call`);
+console.log(
+  gc
+    ? `bytes per call: median of ${TRIALS} trials of ${TRIAL_CALLS} calls without a collection (clean/tried)\n`
+    : 'bytes per call: run with node --expose-gc for them\n',
+);
+const columns = builds.flatMap((b) => (gc ? [`${b.name} µs`, `${b.name} B`] : [`${b.name} µs`]));
+console.log(`| piece | ${columns.join(' | ')} |`);
+console.log(`|---|${columns.map(() => '---:').join('|')}|`);
 const only = process.env.BENCH_ONLY;
 for (const piece of pieces.filter((p) => only === undefined || p.name.includes(only))) {
   const fns = builds.map((b) => piece.run(b));
@@ -126,5 +223,12 @@ for (const piece of pieces.filter((p) => only === undefined || p.name.includes(o
       best[i] = Math.min(best[i] as number, Number(process.hrtime.bigint() - start) / CALLS / 1000);
     });
   }
-  console.log(`| ${piece.name} | ${best.map((v) => v.toFixed(2)).join(' | ')} |`);
+  const cells: string[] = [];
+  for (const [i, fn] of fns.entries()) {
+    cells.push((best[i] as number).toFixed(2));
+    if (!gc) continue;
+    const { bytes, clean, trials } = await bytesPerCall(fn, gc);
+    cells.push(`${Math.round(bytes).toLocaleString('en')} (${clean}/${trials})`);
+  }
+  console.log(`| ${piece.name} | ${cells.join(' | ')} |`);
 }
