@@ -122,6 +122,8 @@ for (const body of [distinctMutateReview]) {
 
 const BARE = 'bare fastify (constant answer)';
 const BARE_UPDATE = 'bare fastify (constant answer), sent the UPDATE review';
+const WARM_MUTATE = 'esw /mutate (warm, 3 refs)';
+const BARE_PATCH = "bare fastify, answering the warm /mutate's answer (the same bytes)";
 
 interface Target {
   name: string;
@@ -132,8 +134,9 @@ interface Target {
   metricsUrl?: string;
   idReplacement?: boolean;
   /**
-   * The bare row sent this row's body, when it differs from the bare row's own: a larger request
-   * costs the bare server more too (TLS, parsing), so the ratio against the same bytes is
+   * The bare row with this row's bytes, when they differ from the bare row's own: sent this row's
+   * body (a larger request costs the bare server more too: TLS, parsing), or answering this row's
+   * answer (a patch is 9× the bytes of a bare `allowed`). The ratio against the same bytes is
    * reported beside the ratio against the bare row.
    */
   sameBodyBare?: string;
@@ -226,10 +229,10 @@ function get(url: string, ca: string): Promise<string> {
 
 /** One request first, so a misconfigured bench never measures refusals as if they were work. */
 async function expectAnswer(
-  target: Target,
+  target: Pick<Target, 'name' | 'url' | 'body'>,
   ca: string,
   check: (response: Record<string, unknown>) => boolean,
-) {
+): Promise<string> {
   const text = await new Promise<string>((resolve, reject) => {
     const req = https.request(
       target.url,
@@ -246,6 +249,7 @@ async function expectAnswer(
   });
   const response = (JSON.parse(text) as { response?: Record<string, unknown> }).response ?? {};
   if (!check(response)) throw new Error(`${target.name}: unexpected answer ${text.slice(0, 300)}`);
+  return text;
 }
 
 /** The median and range of a per-run ratio, or a dash for rows without one. */
@@ -293,10 +297,28 @@ async function main() {
   const rows: Row[] = [];
   /** Each row's name with the bare row sent its body, where that is another row. */
   let sameBodyBares: [string, string][] = [];
+  /** A second bare server, answering with the warm /mutate's answer (known once esw answers). */
+  let barePatch: Child | undefined;
   try {
     await waitReady(`https://127.0.0.1:${barePort}/readyz`, ca);
     await waitReady(`https://127.0.0.1:${eswPort}/readyz`, ca);
     if (compare) await waitReady(`https://127.0.0.1:${comparePort}/readyz`, ca);
+    const mutateUrl = `https://127.0.0.1:${eswPort}/mutate`;
+    const patchAnswer = await expectAnswer(
+      { name: WARM_MUTATE, url: mutateUrl, body: mutateReview },
+      ca,
+      (r) => typeof r.patch === 'string',
+    );
+    const patchFile = join(dir, 'mutate-answer.json');
+    await writeFile(patchFile, patchAnswer);
+    const barePatchPort = 18446;
+    barePatch = spawnNode(
+      [...profileFlags, join(root, 'bench/bare-server.ts'), String(barePatchPort), cert, key, patchFile],
+      {},
+      'ignore',
+      PIN?.servers,
+    );
+    await waitReady(`https://127.0.0.1:${barePatchPort}/readyz`, ca);
     const eswMetrics = `https://127.0.0.1:${eswPort}/metrics`;
     const allTargets: Target[] = [
       {
@@ -334,11 +356,18 @@ async function main() {
         metricsUrl: eswMetrics,
       },
       {
-        name: 'esw /mutate (warm, 3 refs)',
-        url: `https://127.0.0.1:${eswPort}/mutate`,
+        name: WARM_MUTATE,
+        url: mutateUrl,
         body: mutateReview,
         server: esw,
         metricsUrl: eswMetrics,
+        sameBodyBare: BARE_PATCH,
+      },
+      {
+        name: BARE_PATCH,
+        url: `https://127.0.0.1:${barePatchPort}/mutate`,
+        body: mutateReview,
+        server: barePatch,
       },
       {
         name: 'esw /mutate (warm values, a new manifest each request)',
@@ -385,7 +414,7 @@ async function main() {
       }
     }
   } finally {
-    await Promise.all([bare.stop(), esw.stop(), compare?.stop()]);
+    await Promise.all([bare.stop(), barePatch?.stop(), esw.stop(), compare?.stop()]);
     await rm(dir, { recursive: true, force: true });
   }
 
@@ -432,7 +461,7 @@ async function main() {
     `\n${machine()}; ${connections} connections, keep-alive, no pipelining; ${runs} runs of ${durationS} s (+${warmupS} s warm-up) per row; ${PIN ? `servers on CPU ${PIN.servers}, autocannon on CPU ${PIN.load}` : 'unpinned'}${fixedRate ? `; ${fixedRate} req/s sent to every row (BENCH_RATE: compare CPU per request, not req/s)` : ''}; 1-min load average ${range(loads)}\n`,
   );
   console.log(
-    '| server | req/s (median, range) | ratio to bare (median, range) | to bare sent the same body | p50 ms | p99 ms (median, max) | server CPU µs/req | of which the handler, µs | CPU ratio (bare µs ÷ row µs) | non-2xx | errors |',
+    '| server | req/s (median, range) | ratio to bare (median, range) | to bare with the same bytes (request or answer) | p50 ms | p99 ms (median, max) | server CPU µs/req | of which the handler, µs | CPU ratio (bare µs ÷ row µs) | non-2xx | errors |',
   );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of summary) {
