@@ -49,6 +49,7 @@ import { type TemplateSourceKind, templateSourceRefs } from './template-from.ts'
 import {
   esReadsFrom,
   forceSyncOf,
+  MAX_REQUEST_KEYS,
   REFRESH_REQUEST_ANNOTATION,
   refreshRequestOf,
   type StoreId,
@@ -111,6 +112,12 @@ export interface RefresherOptions {
   mayWrite?: (shard: number) => boolean;
   /** Kinds generic targets may be (`--generic-target-kinds`); none by default. */
   genericTargetKinds?: readonly string[];
+  /**
+   * How long a store's refresh request or force-sync stays one that a shard gained later acts on
+   * (`#replay`). Default 10 min: far longer than a takeover (the lease duration and a retry
+   * period or two) plus the urgent lane's wait for a store of thousands of dependents.
+   */
+  requestReplayMs?: number;
 }
 
 /**
@@ -195,10 +202,33 @@ ownWords(NotLeaderError);
 
 const ALL = 'all';
 
+/** A store's latest push refresh, as a shard gained later acts on it. */
+interface StoreAsk {
+  id: StoreId;
+  /** When it was made: seen changing on this replica's clock, or the request's own time. */
+  at: number;
+  /** Its keys; undefined: every key of the store. */
+  keys: ReadonlySet<string> | undefined;
+  source: TriggerSource;
+  /** The shards this replica acted on it for, and has owned since. */
+  acted: Set<number>;
+}
+
+function newAsk(
+  id: StoreId,
+  at: number,
+  keys: readonly string[] | undefined,
+  source: TriggerSource,
+  acted: Set<number>,
+): StoreAsk {
+  return { id, at, keys: keys && new Set(keys), source, acted };
+}
+
 export class Refresher {
   readonly #opts: RefresherOptions;
   readonly #now: () => number;
   readonly #shards: number;
+  readonly #replayWindow: number;
   readonly #queue = new DueQueue();
   readonly #planner = new RoundPlanner();
   readonly #es = new Map<string, EsState>();
@@ -210,8 +240,14 @@ export class Refresher {
    * re-syncs its readers at once (ESO waits for their next refresh).
    */
   readonly #sources = new Map<string, Set<string>>();
-  /** store group -> the force-sync value and refresh request last seen on it */
-  readonly #storeMarks = new Map<string, { forceSync: string | undefined; request: string | undefined }>();
+  /**
+   * store group -> the force-sync value and refresh request last seen on it, and what its latest
+   * change asked for (kept for a shard gained later: `#replay`).
+   */
+  readonly #storeMarks = new Map<
+    string,
+    { forceSync: string | undefined; request: string | undefined; ask: StoreAsk | undefined }
+  >();
   /**
    * object key -> its pending push refresh: the earliest request (`at`, for the latency
    * histogram) and the latest (`latest`: its values must be fetched after it).
@@ -230,6 +266,7 @@ export class Refresher {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
     this.#shards = Math.max(1, opts.shards ?? 1);
+    this.#replayWindow = opts.requestReplayMs ?? 600_000;
     this.#kube = guardWrites(opts.kube, (ns) => this.#owns(ns));
   }
 
@@ -439,7 +476,8 @@ export class Refresher {
   /**
    * A SecretStore or ClusterSecretStore was listed or changed. A new `force-sync` value, or a
    * new `esw.io/refresh-request` (written by POST /refresh), refreshes its dependents that this
-   * replica owns; the first sight of a store (a list after a start) is not a change.
+   * replica owns; the first sight of a store (a list after a start) is not a change. Either is
+   * also kept as the store's ask, which a shard gained within `requestReplayMs` acts on (`#replay`).
    */
   upsertStore(store: KubeObject): void {
     const id = storeOfObject(store);
@@ -448,21 +486,85 @@ export class Refresher {
     const forceSync = forceSyncOf(store);
     const request = store.metadata?.annotations?.[REFRESH_REQUEST_ANNOTATION];
     const prev = this.#storeMarks.get(group);
-    this.#storeMarks.set(group, { forceSync, request });
-    if (!prev) return;
-    if (forceSync !== undefined && forceSync !== prev.forceSync)
+    const marks = { forceSync, request, ask: prev?.ask };
+    this.#storeMarks.set(group, marks);
+    const now = this.#now();
+    if (!prev) {
+      // First sight (a start, a new store): not acted on here and now, but a request that says it
+      // was made within the window is still replayed by the shards this replica gains — the
+      // owner may have been past its deadline when it was recorded. Its time is the writer's
+      // word: never later than now, so a time in the future buys no longer replay.
+      const req = request === undefined ? undefined : refreshRequestOf(store);
+      if (req && now - req.at < this.#replayWindow)
+        marks.ask = newAsk(id, Math.min(req.at, now), req.keys, req.source ?? 'endpoint', new Set());
+      return;
+    }
+    if (forceSync !== undefined && forceSync !== prev.forceSync) {
       this.refreshStore(id, undefined, 'force-sync');
+      marks.ask = this.#askAgain(marks.ask, id, undefined, 'force-sync');
+    }
     if (request !== undefined && request !== prev.request) {
       const req = refreshRequestOf(store);
-      if (req) this.refreshStore(id, req.keys, req.source ?? 'endpoint');
-      else
+      if (req) {
+        const source = req.source ?? 'endpoint';
+        this.refreshStore(id, req.keys, source);
+        marks.ask = this.#askAgain(marks.ask, id, req.keys, source);
+      } else
         this.#opts.logger.warn({ store: storeLabel(id) }, 'unreadable refresh request on the store; ignored');
     }
+  }
+
+  /**
+   * The store's ask after a change this replica just acted on: acted on in the shards it may
+   * write now. An earlier ask still within the window is merged in (its keys added, acted on only
+   * where both were), so a second request for other keys does not hide the first from a takeover.
+   */
+  #askAgain(
+    prev: StoreAsk | undefined,
+    id: StoreId,
+    keys: readonly string[] | undefined,
+    source: TriggerSource,
+  ): StoreAsk {
+    const now = this.#now();
+    const acted = new Set<number>();
+    for (let s = 0; s < this.#shards; s++) if (this.running && this.#ownsShard(s)) acted.add(s);
+    if (!prev || now - prev.at >= this.#replayWindow) return newAsk(id, now, keys, source, acted);
+    let merged: Set<string> | undefined;
+    if (prev.keys && keys) {
+      merged = new Set([...prev.keys, ...keys]);
+      // Beyond one request's worth, the whole store: an ask stays as small as a request.
+      if (merged.size > MAX_REQUEST_KEYS) merged = undefined;
+    }
+    for (const s of acted) if (!prev.acted.has(s)) acted.delete(s);
+    return { id, at: now, keys: merged, source, acted };
   }
 
   deleteStore(store: KubeObject): void {
     const id = storeOfObject(store);
     if (id) this.#storeMarks.delete(storeGroup(id.kind, id.namespace ?? '', id.name));
+  }
+
+  /**
+   * Shards just gained: each store's ask made within the window and not acted on here in those
+   * shards is acted on now for their dependents. The previous owner may never have acted on it
+   * (recorded past its renew deadline, when it schedules nothing) or acted and lost the shard
+   * before the refresh ran (its queue is dropped with the shard); nothing tells this replica
+   * which, so a takeover refreshes them again: at most once per store and gained shard.
+   */
+  #replay(gained: ReadonlySet<number>): void {
+    const now = this.#now();
+    for (const marks of this.#storeMarks.values()) {
+      const ask = marks.ask;
+      if (!ask) continue;
+      if (now - ask.at >= this.#replayWindow) {
+        marks.ask = undefined;
+        continue;
+      }
+      const shards = new Set([...gained].filter((s) => !ask.acted.has(s)));
+      if (shards.size === 0) continue;
+      for (const s of shards) ask.acted.add(s);
+      this.#refresh(ask.id, ask.keys, ask.source, shards);
+    }
   }
 
   /**
@@ -473,12 +575,23 @@ export class Refresher {
    * Returns how many were scheduled.
    */
   refreshStore(store: StoreId, keys: readonly string[] | undefined, source: TriggerSource): number {
-    const wanted = keys ? new Set(keys) : undefined;
+    return this.#refresh(store, keys ? new Set(keys) : undefined, source, undefined);
+  }
+
+  /** refreshStore, for the objects of the shards `only` (a replay's) or of every shard owned. */
+  #refresh(
+    store: StoreId,
+    wanted: ReadonlySet<string> | undefined,
+    source: TriggerSource,
+    only: ReadonlySet<number> | undefined,
+  ): number {
     const group = storeGroup(store.kind, store.namespace ?? '', store.name);
+    const keys = wanted && [...wanted];
+    const mine = (ns: string) => this.#owns(ns) && (!only || only.has(shardOf(ns, this.#shards)));
     const scheduled: string[] = [];
     for (const [key, state] of this.#es) {
       const ns = state.es.metadata?.namespace ?? 'default';
-      if (!this.#owns(ns) || !esReadsFrom(state.es, store, wanted)) continue;
+      if (!mine(ns) || !esReadsFrom(state.es, store, wanted)) continue;
       state.done = false;
       this.#queue.schedule(key, this.#now(), Priority.Urgent, group);
       scheduled.push(key);
@@ -486,7 +599,7 @@ export class Refresher {
     const syncer = this.#opts.placeholders;
     for (const [key, state] of this.#ph) {
       const ns = state.secret.metadata?.namespace ?? 'default';
-      if (!syncer || !this.#owns(ns) || syncer.interval(state.secret) <= 0) continue;
+      if (!syncer || !mine(ns) || syncer.interval(state.secret) <= 0) continue;
       const reads = syncer.reads?.(state.secret);
       if (!reads || !sameStore(store, reads.store, ns)) continue;
       if (wanted && !reads.refs.some((r) => wanted.has(r.key))) continue;
@@ -495,8 +608,14 @@ export class Refresher {
     }
     if (this.running) this.#triggered(source, store.kind, scheduled);
     this.#opts.logger.info(
-      { store: storeLabel(store), source, keys, objects: scheduled.length },
-      'store refresh requested',
+      {
+        store: storeLabel(store),
+        source,
+        keys,
+        objects: scheduled.length,
+        ...(only ? { shards: [...only].sort((a, b) => a - b) } : {}),
+      },
+      only ? 'store refresh request replayed for the shards gained' : 'store refresh requested',
     );
     this.#wake();
     return scheduled.length;
@@ -587,6 +706,15 @@ export class Refresher {
         if (!this.#queue.has(key)) this.#schedulePlaceholder(key);
       } else if (!has(shard) && had(shard)) this.#queue.remove(key);
     }
+    // A request acted on in a shard given up may still be in the queue just dropped: the shard's
+    // next owner — this replica again, or another — acts on it once more.
+    const gained = new Set<number>();
+    for (let shard = 0; shard < this.#shards; shard++) {
+      if (has(shard) && !had(shard)) gained.add(shard);
+      else if (!has(shard) && had(shard))
+        for (const marks of this.#storeMarks.values()) marks.ask?.acted.delete(shard);
+    }
+    if (gained.size > 0) this.#replay(gained);
     if (!this.running) {
       this.#timer?.cancel();
       this.#timer = undefined;

@@ -1,5 +1,9 @@
-/** Small helpers for the Kubernetes tests: bounded polling and a sleep the test releases. */
+/**
+ * Small helpers for the Kubernetes tests: bounded polling, a sleep the test releases, and Lease
+ * requests the test holds.
+ */
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { KubeClient, type Lease } from '../../src/kube/client.ts';
 
 /**
  * Polls `cond` every 10 ms; throws with `what` when it never holds. The bound only ends a broken
@@ -49,4 +53,34 @@ export function generated(client: { kc: object }): { core: CoreV1Api; custom: Cu
     apis.set(client.kc, a);
   }
   return a;
+}
+
+/** A client whose Lease calls the test can hold: sent and not answered, or answered late. */
+export class HeldClient extends KubeClient {
+  /** When set, a list of Leases waits for it before it is sent (contact lost). */
+  cut: Promise<void> | undefined;
+  /** When set, a Lease update is applied by the API server, and answered only after it. */
+  late: Promise<void> | undefined;
+
+  override async listLeases(namespace: string, labelSelector: string): Promise<Lease[]> {
+    if (this.cut) await this.cut;
+    return super.listLeases(namespace, labelSelector);
+  }
+
+  override async replaceLease(namespace: string, lease: Lease): Promise<Lease> {
+    const written = await super.replaceLease(namespace, lease);
+    if (this.late) await this.late;
+    return written;
+  }
+}
+
+/** A promise the test settles by hand. */
+export function held(): { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } {
+  let resolve = () => {};
+  let reject: (e: Error) => void = () => {};
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
 }

@@ -5,7 +5,7 @@
  * off from the API server, or answered late).
  */
 import t, { type Test } from 'tap';
-import { KubeClient, type Lease } from '../../src/kube/client.ts';
+import { KubeClient } from '../../src/kube/client.ts';
 import { ShardCoordinator } from '../../src/kube/shards.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { ApiKubeWriter } from '../../src/refresher/kube-writer.ts';
@@ -14,40 +14,12 @@ import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
 import { StoreResolver } from '../../src/resolve/resolver.ts';
 import { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
 import { introExternalSecret, Remote, remoteProvider, STORE } from '../refresher/harness.ts';
+import { HeldClient, held } from './helpers.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
 const SHARDS = 2;
 const CANARY = 'canary-5f0d1b7e-takeover';
-
-/** A client whose Lease calls the test can hold: sent and not answered, or answered late. */
-class HeldClient extends KubeClient {
-  /** When set, a list of Leases waits for it before it is sent (contact lost). */
-  cut: Promise<void> | undefined;
-  /** When set, a Lease update is applied by the API server, and answered only after it. */
-  late: Promise<void> | undefined;
-
-  override async listLeases(namespace: string, labelSelector: string): Promise<Lease[]> {
-    if (this.cut) await this.cut;
-    return super.listLeases(namespace, labelSelector);
-  }
-
-  override async replaceLease(namespace: string, lease: Lease): Promise<Lease> {
-    const written = await super.replaceLease(namespace, lease);
-    if (this.late) await this.late;
-    return written;
-  }
-}
-
-function held(): { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } {
-  let resolve = () => {};
-  let reject: (e: Error) => void = () => {};
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 async function setup(t: Test) {
   const api = await KubeApiServer.start();
