@@ -7,7 +7,7 @@
 import { foreignStoreOf, servesStore } from '../api/controller-class.ts';
 import type { IdentityPolicy } from '../api/identity.ts';
 import { refSupportErrors } from '../api/ref-support.ts';
-import type { ExternalSecret, SecretStore, StoreKind } from '../api/types.ts';
+import type { ExternalSecret, KubeObject, SecretStore, StoreKind } from '../api/types.ts';
 import { GROUP } from '../api/types.ts';
 import { validateObject } from '../api/validate.ts';
 import type { StoreRegistry } from '../resolve/types.ts';
@@ -46,17 +46,11 @@ export function validateAdmission(request: AdmissionRequest, deps: ValidateDeps 
 
   const object = request.object;
   if (!object) return deny(400, `${kind} is missing from the request`);
-  // The API server fills apiVersion/kind on the object; a hand-made review may not.
-  const typed = { ...object, apiVersion: object.apiVersion ?? `${group}/${request.kind.version}`, kind };
-  if (typed.metadata && request.namespace && !typed.metadata.namespace) {
-    typed.metadata = { ...typed.metadata, namespace: request.namespace };
-  }
+  const typed = typedObject(object, request);
   if (deps.controllerClass !== undefined && leftToOtherClass(typed, kind, request.namespace, deps))
     return allow();
-  const { errors, warnings } = validateObject(typed, {
-    ...(deps.identity ? { identity: deps.identity } : {}),
-    ...(deps.genericTargetKinds ? { genericTargetKinds: deps.genericTargetKinds } : {}),
-  });
+  // The deps hold the options (identity, generic target kinds) under the same names.
+  const { errors, warnings } = validateObject(typed, deps);
   const registry = deps.registry;
   if (kind === 'ExternalSecret' && registry) {
     warnings.push(...storeWarnings(typed as ExternalSecret, request.namespace, registry));
@@ -67,6 +61,23 @@ export function validateAdmission(request: AdmissionRequest, deps: ValidateDeps 
   if (errors.length === 0) return allow(warnings);
   const name = object.metadata?.name ?? object.metadata?.generateName ?? '';
   return denyInvalid({ kind, group: GROUP, name }, errors, warnings);
+}
+
+/**
+ * The object with the apiVersion, kind and namespace of the request: the API server fills them
+ * on the object, a hand-made review may not. A copy only when one is missing (or the kind
+ * differs), so the common review's object is validated as it came, not copied first.
+ */
+function typedObject(object: KubeObject, request: AdmissionRequest): KubeObject {
+  const { group, kind, version } = request.kind;
+  const metadata = object.metadata;
+  const namespace = request.namespace;
+  const withNamespace = metadata && namespace && !metadata.namespace;
+  if (object.apiVersion !== undefined && object.apiVersion !== null && object.kind === kind && !withNamespace)
+    return object;
+  const typed = { ...object, apiVersion: object.apiVersion ?? `${group}/${version}`, kind };
+  if (withNamespace) typed.metadata = { ...metadata, namespace };
+  return typed;
 }
 
 /** Another controller's object (src/api/controller-class.ts): not ours to judge. */
