@@ -54,6 +54,7 @@ export interface ClusterRuntime extends Runtime {
 export interface ClusterOptions extends RuntimeOptions {
   kubeConfig: KubeSource;
   config: ServeConfig;
+  /** The clock of the resolver, the ServiceAccount tokens and the Lease coordination (tests). */
   now?: () => number;
 }
 
@@ -317,6 +318,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       leaseDurationMs: config.leaseDurationMs,
       renewDeadlineMs: config.renewDeadlineMs,
       retryPeriodMs: config.retryPeriodMs,
+      ...(opts.now ? { now: opts.now } : {}),
       metrics,
       logger,
     };

@@ -2,8 +2,9 @@
  * The writers of shard 0's holder outside the refresher — store status, ClusterExternalSecrets,
  * the built-in certificate renewal — stop at the renew deadline of its last renewal, whatever its
  * round of Lease coordination is waiting on: on the API-server double, the clock stepped by hand,
- * a list of Leases held by the test (a replica cut off from the API server). Each writer asks
- * ShardCoordinator.mayWrite(0), as src/cluster.ts wires it.
+ * a list of Leases held by the test (a replica cut off from the API server). Each writer is built
+ * here asking ShardCoordinator.mayWrite(0), as src/cluster.ts wires it; the wiring itself is tested
+ * through createClusterRuntime in test/kube/cluster-write-deadline.test.ts.
  */
 import '../../src/server/certs.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -225,17 +226,37 @@ t.test('ClusterExternalSecret: up to the renew deadline it is written', async (t
   await reconnect();
 });
 
-async function certSetup(t: Test) {
+/**
+ * `webhooks`: the project's two webhook configurations (named `esw`, no caBundle yet) are in the
+ * double and kept by the renewal. `beforeCheck` runs right before each deadline check: a test
+ * steps the clock there.
+ */
+async function certSetup(t: Test, opts: { webhooks?: boolean; beforeCheck?: () => void } = {}) {
   const h = await holder(t);
   const dir = await mkdtemp(join(tmpdir(), 'esw-cert-deadline-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const names = opts.webhooks ? ['esw'] : [];
+  for (const kind of opts.webhooks ? ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'] : [])
+    h.api.put({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind,
+      metadata: { name: 'esw' },
+      webhooks: [
+        {
+          name: 'esw.esw.io',
+          admissionReviewVersions: ['v1'],
+          sideEffects: 'None',
+          clientConfig: { service: { namespace: 'esw', name: 'esw', path: '/x' } },
+        },
+      ],
+    });
   const boot = new CertBootstrap({
     kubeConfig: h.api.kubeConfig({ namespace: 'esw' }),
     namespace: 'esw',
     secretName: 'esw-tls',
     service: 'esw',
-    mutatingWebhooks: [],
-    validatingWebhooks: [],
+    mutatingWebhooks: names,
+    validatingWebhooks: names,
     certFile: join(dir, 'tls.crt'),
     keyFile: join(dir, 'tls.key'),
     logger: h.logger,
@@ -243,7 +264,10 @@ async function certSetup(t: Test) {
     sleep: async () => undefined,
     servingValidityMs: 90 * DAY,
     caValidityMs: 900 * DAY,
-    mayWrite: () => h.coordinator.mayWrite(0),
+    mayWrite: () => {
+      opts.beforeCheck?.();
+      return h.coordinator.mayWrite(0);
+    },
   });
   // Anyone creates the missing Secret; 61 days on, its serving certificate is due (2/3 of 90).
   t.same((await boot.reconcile()).actions, ['created']);
@@ -268,6 +292,55 @@ t.test('certificate renewal: up to the renew deadline it renews', async (t) => {
   t.equal(updates(), 1);
   await reconnect();
 });
+
+t.test(
+  'certificate renewal: the deadline passing while the renewal is computed refuses the Secret replace (the check right before it)',
+  async (t) => {
+    const step = { armed: false, checks: 0 };
+    const { boot, clock, lines, updates } = await certSetup(t, {
+      beforeCheck: () => {
+        // The first check of the pass says yes; the clock passes the deadline before the next.
+        if (step.armed && ++step.checks === 2) clock.now += 10_001;
+      },
+    });
+    step.armed = true;
+    const pass = await boot.reconcile();
+    t.same(pass.actions, [], 'not renewed');
+    t.equal(updates(), 0, 'no write of the Secret');
+    t.ok(
+      lines.some((l) => l.includes('certificate renewal left for the next leader: past the renew deadline')),
+      'said in the log',
+    );
+  },
+);
+
+t.test(
+  'caBundle: the deadline passing between two configurations refuses the second patch (the check before each)',
+  async (t) => {
+    let set: Awaited<ReturnType<typeof certSetup>> | undefined;
+    let stepped = false;
+    set = await certSetup(t, {
+      webhooks: true,
+      // Once the first configuration is patched, the clock passes the deadline.
+      beforeCheck: () => {
+        if (set && !stepped && set.api.writes('mutatingwebhookconfigurations', 'update') === 1) {
+          stepped = true;
+          set.clock.now += 10_001;
+        }
+      },
+    });
+    const { api, boot, updates } = set;
+    const pass = await boot.reconcile();
+    t.same(pass.actions, ['renewed'], 'renewed within the deadline');
+    t.equal(updates(), 1, 'the Secret written');
+    t.equal(api.writes('mutatingwebhookconfigurations', 'update'), 1, 'the first configuration patched');
+    t.equal(
+      api.writes('validatingwebhookconfigurations', 'update'),
+      0,
+      'the second one, past the deadline, not',
+    );
+  },
+);
 
 t.test(
   'Event Grid: a delivery to the leader past its renew deadline is refused, so Event Grid delivers it again',

@@ -7,7 +7,7 @@
  * bumped on spec changes, owner-reference garbage collection, discovery enough for kubectl, and
  * the admission chain (see ./admission.ts).
  *
- * Test controls: setWebhooks, writes, requests (the request log), get/put/remove, failNext,
+ * Test controls: setWebhooks, writes, requests (the request log), get/put/remove, failNext, hold,
  * dropWatches, compact / expireWatchHistory, restart; an injectable `now` for timestamps.
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -199,6 +199,7 @@ export class KubeApiServer {
   /** Snapshots behind `continue` tokens of paged lists. */
   readonly #pages = new Map<string, { rv: string; items: KObject[] }>();
   #faults: Array<Fault & { count: number }> = [];
+  #holds: Array<{ resource: string; gate: Promise<void> }> = [];
   #forbidden: Forbidden[] = [];
   readonly #tokenRequests: TokenRequestRecord[] = [];
   /** Signs the tokens TokenRequest issues (HS256): only this double can verify them. */
@@ -314,6 +315,23 @@ export class KubeApiServer {
   /** The next `count` (default 1) requests with this verb on this resource fail with `code`. */
   failNext(fault: Fault): void {
     this.#faults.push({ count: 1, ...fault });
+  }
+
+  /**
+   * Holds every request on `resource` but watches (a client cut off from the API server: sent,
+   * not answered) until the returned function is called; those then proceed.
+   */
+  hold(resource: string): () => void {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const entry = { resource, gate };
+    this.#holds.push(entry);
+    return () => {
+      this.#holds = this.#holds.filter((h) => h !== entry);
+      release();
+    };
   }
 
   /** Adds an RBAC refusal (see Forbidden); returns the function that lifts it. */
@@ -475,6 +493,8 @@ export class KubeApiServer {
     const isWatch = q.get('watch') === 'true' || q.get('watch') === '1';
     const verb = verbOf(req.method ?? 'GET', route, isWatch);
     record.verb = verb;
+    const held = verb === 'watch' ? undefined : this.#holds.find((h) => h.resource === route.def.resource);
+    if (held) await held.gate;
     this.#injectFault(verb, route, path);
     const body = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method ?? '') ? await readBody(req) : '';
     const username = this.#username(req);
