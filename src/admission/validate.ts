@@ -53,10 +53,8 @@ export function validateAdmission(request: AdmissionRequest, deps: ValidateDeps 
   const { errors, warnings } = validateObject(typed, deps);
   const registry = deps.registry;
   if (kind === 'ExternalSecret' && registry) {
-    warnings.push(...storeWarnings(typed as ExternalSecret, request.namespace, registry));
-    errors.push(
-      ...refSupportErrors(typed as ExternalSecret, (k, n) => registry.getStore(k, n, request.namespace)),
-    );
+    storeWarnings(typed as ExternalSecret, request.namespace, registry, warnings);
+    refSupportErrors(typed as ExternalSecret, registry, request.namespace, errors);
   }
   if (errors.length === 0) return allow(warnings);
   const name = object.metadata?.name ?? object.metadata?.generateName ?? '';
@@ -116,29 +114,66 @@ function leftToOtherClass(
   return !servesStore(object as SecretStore, ours);
 }
 
-function storeWarnings(es: ExternalSecret, namespace: string | undefined, registry: StoreRegistry): string[] {
-  const refs: { name?: string; kind?: StoreKind }[] = [];
-  if (es.spec?.secretStoreRef) refs.push(es.spec.secretStoreRef);
-  // Before the schema's errors are returned: `data: [null]` or `dataFrom: 3` must reach the
-  // tenant as field errors, not throw here.
-  const entries = [es.spec?.data, es.spec?.dataFrom].flatMap((list) => (Array.isArray(list) ? list : []));
-  for (const d of entries as unknown[]) {
+/**
+ * A warning onto `warnings` for each store the ExternalSecret names that is not known, in the
+ * order named, each store once. Most name one store: the ids of those seen are kept, and written,
+ * only from the second on.
+ */
+function storeWarnings(
+  es: ExternalSecret,
+  namespace: string | undefined,
+  registry: StoreRegistry,
+  warnings: string[],
+): void {
+  const seen: Seen = { namespace, registry, warnings, first: undefined, ids: undefined };
+  const spec = es.spec;
+  if (spec?.secretStoreRef) noteStore(spec.secretStoreRef, seen);
+  noteEntries(spec?.data, seen);
+  noteEntries(spec?.dataFrom, seen);
+}
+
+/**
+ * The stores named by `data` or `dataFrom` entries. Before the schema's errors are returned:
+ * `data: [null]` or `dataFrom: 3` must reach the tenant as field errors, not throw here.
+ */
+function noteEntries(list: unknown, seen: Seen): void {
+  if (!Array.isArray(list)) return;
+  for (const d of list as unknown[]) {
     const storeRef = (d as { sourceRef?: { storeRef?: unknown } } | null)?.sourceRef?.storeRef;
-    if (storeRef && typeof storeRef === 'object') refs.push(storeRef as { name?: string; kind?: StoreKind });
+    if (storeRef && typeof storeRef === 'object') noteStore(storeRef as StoreRefLike, seen);
   }
-  const seen = new Set<string>();
-  const warnings: string[] = [];
-  for (const ref of refs) {
-    if (!ref.name) continue;
-    const kind = ref.kind ?? 'SecretStore';
-    const id = `${kind}/${ref.name}`;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    if (!registry.getStore(kind, ref.name, namespace)) {
-      warnings.push(
-        `${kind} "${ref.name}" was not found${kind === 'SecretStore' ? ` in namespace "${namespace ?? 'default'}"` : ''}; the ExternalSecret will not sync until it exists`,
-      );
-    }
+}
+
+type StoreRefLike = { name?: string; kind?: StoreKind };
+
+interface Seen {
+  namespace: string | undefined;
+  registry: StoreRegistry;
+  warnings: string[];
+  /** The first store reference with a name. */
+  first: StoreRefLike | undefined;
+  /** `kind/name` of those seen, from the second reference with a name on. */
+  ids: Set<string> | undefined;
+}
+
+function noteStore(ref: StoreRefLike, seen: Seen): void {
+  if (!ref.name) return;
+  const kind = ref.kind ?? 'SecretStore';
+  if (seen.first === undefined) seen.first = ref;
+  else {
+    seen.ids ??= new Set([storeId(seen.first)]);
+    const id = storeId(ref);
+    if (seen.ids.has(id)) return;
+    seen.ids.add(id);
   }
-  return warnings;
+  const namespace = seen.namespace;
+  if (!seen.registry.getStore(kind, ref.name, namespace)) {
+    seen.warnings.push(
+      `${kind} "${ref.name}" was not found${kind === 'SecretStore' ? ` in namespace "${namespace ?? 'default'}"` : ''}; the ExternalSecret will not sync until it exists`,
+    );
+  }
+}
+
+function storeId(ref: StoreRefLike): string {
+  return `${ref.kind ?? 'SecretStore'}/${ref.name}`;
 }

@@ -169,60 +169,123 @@ function obj(v: unknown): Obj | undefined {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : undefined;
 }
 
+type Provider = { name: string; spec: Obj };
+
 /** The provider name and spec of a store (its one provider), or undefined. */
-function providerOf(store: SecretStore | undefined): { name: string; spec: Obj } | undefined {
+function providerOf(store: SecretStore | undefined): Provider | undefined {
   const providers = obj(obj(store?.spec)?.provider);
   if (!providers) return undefined;
-  const names = Object.keys(providers).filter((k) => obj(providers[k]));
-  if (names.length !== 1) return undefined;
-  const name = names[0] as string;
-  return { name, spec: providers[name] as Obj };
+  let name: string | undefined;
+  for (const key in providers) {
+    if (!Object.hasOwn(providers, key) || !obj(providers[key])) continue;
+    if (name !== undefined) return undefined;
+    name = key;
+  }
+  return name === undefined ? undefined : { name, spec: providers[name] as Obj };
 }
 
-export type StoreLookup = (kind: StoreKind, name: string) => SecretStore | undefined;
+/** Where the stores an ExternalSecret names are found (the webhook's store registry). */
+export interface StoreSource {
+  getStore(kind: StoreKind, name: string, namespace: string | undefined): SecretStore | undefined;
+}
 
-/** Refusals for the references of `es` whose store `lookup` knows. */
-export function refSupportErrors(es: ExternalSecret, lookup: StoreLookup): FieldError[] {
+/**
+ * Refusals for the references of `es` whose store `stores` knows (a SecretStore in `namespace`),
+ * pushed onto `errors`.
+ */
+export function refSupportErrors(
+  es: ExternalSecret,
+  stores: StoreSource,
+  namespace: string | undefined,
+  errors: FieldError[],
+): void {
   const spec = obj(es.spec);
-  if (!spec) return [];
-  const errors: FieldError[] = [];
-  const defaultRef = obj(spec.secretStoreRef);
-  const providerAt = (ref: Obj | undefined): { name: string; spec: Obj } | undefined => {
-    if (!ref || typeof ref.name !== 'string' || ref.name === '') return undefined;
-    const kind = ref.kind === 'ClusterSecretStore' ? 'ClusterSecretStore' : 'SecretStore';
-    return providerOf(lookup(kind, ref.name));
-  };
-  // Most entries read from the default store: it is looked up once.
-  let defaultProvider: { name: string; spec: Obj } | undefined;
-  let defaultLooked = false;
-  const storeFor = (entry: Obj): { name: string; spec: Obj } | undefined => {
+  if (!spec) return;
+  const refs = new RefCheck(stores, namespace, obj(spec.secretStoreRef), errors);
+  const data = spec.data;
+  if (Array.isArray(data)) {
+    for (let i = 0; i < data.length; i++) {
+      const entry = obj(data[i]);
+      const provider = entry && refs.storeFor(entry);
+      if (!entry || !provider) continue;
+      refs.checkRef(provider, obj(entry.remoteRef), 'data', i, 'remoteRef');
+    }
+  }
+  const dataFrom = spec.dataFrom;
+  if (!Array.isArray(dataFrom)) return;
+  for (let i = 0; i < dataFrom.length; i++) {
+    const entry = obj(dataFrom[i]);
+    const provider = entry && refs.storeFor(entry);
+    if (!entry || !provider) continue;
+    const extract = obj(entry.extract);
+    refs.check(provider, 'extract', extract, 'dataFrom', i, 'extract');
+    refs.checkRef(provider, extract, 'dataFrom', i, 'extract');
+    const find = obj(entry.find);
+    if (!find) continue;
+    refs.check(provider, 'find', find, 'dataFrom', i, 'find');
+    refs.check(provider, 'find.path', find.path, 'dataFrom', i, 'find', 'path');
+    refs.check(provider, 'find.tags', find.tags, 'dataFrom', i, 'find', 'tags');
+  }
+}
+
+/** One ExternalSecret's check: one object, not a closure per step, per admission. */
+class RefCheck {
+  /** Most entries read from the default store: it is looked up once. */
+  #defaultProvider: Provider | undefined = undefined;
+  #defaultLooked = false;
+
+  readonly stores: StoreSource;
+  readonly namespace: string | undefined;
+  readonly defaultRef: Obj | undefined;
+  readonly errors: FieldError[];
+
+  constructor(
+    stores: StoreSource,
+    namespace: string | undefined,
+    defaultRef: Obj | undefined,
+    errors: FieldError[],
+  ) {
+    this.stores = stores;
+    this.namespace = namespace;
+    this.defaultRef = defaultRef;
+    this.errors = errors;
+  }
+
+  storeFor(entry: Obj): Provider | undefined {
     const source = obj(entry.sourceRef);
     if (source && present(source.generatorRef)) return undefined;
     const own = obj(source?.storeRef);
-    if (own) return providerAt(own);
-    if (!defaultLooked) {
-      defaultProvider = providerAt(defaultRef);
-      defaultLooked = true;
+    if (own) return this.#providerAt(own);
+    if (!this.#defaultLooked) {
+      this.#defaultProvider = this.#providerAt(this.defaultRef);
+      this.#defaultLooked = true;
     }
-    return defaultProvider;
-  };
-  // The path of a finding is built only when a rule applies: `spec.<list>[i].<part>[.<leaf>]`.
-  const check = (
-    provider: { name: string; spec: Obj },
+    return this.#defaultProvider;
+  }
+
+  #providerAt(ref: Obj | undefined): Provider | undefined {
+    if (!ref || typeof ref.name !== 'string' || ref.name === '') return undefined;
+    const kind = ref.kind === 'ClusterSecretStore' ? 'ClusterSecretStore' : 'SecretStore';
+    return providerOf(this.stores.getStore(kind, ref.name, this.namespace));
+  }
+
+  /** The path of a finding is built only when a rule applies: `spec.<list>[i].<part>[.<leaf>]`. */
+  check(
+    provider: Provider,
     field: RefRule['field'],
     value: unknown,
     list: 'data' | 'dataFrom',
     i: number,
     part: 'remoteRef' | 'extract' | 'find',
     leaf?: string,
-  ) => {
+  ): void {
     if (!present(value)) return;
     for (const rule of REF_RULES) {
       if (rule.provider !== provider.name || rule.field !== field || !rule.applies(value, provider.spec))
         continue;
       const path = `spec.${list}[${i}].${part}${leaf === undefined ? '' : `.${leaf}`}`;
       const why = `${NOT_SUPPORTED}; ${rule.why}`;
-      errors.push(
+      this.errors.push(
         field === 'key' || field === 'metadataPolicy'
           ? {
               field: path,
@@ -232,34 +295,15 @@ export function refSupportErrors(es: ExternalSecret, lookup: StoreLookup): Field
           : fieldErrors.forbidden(path, why),
       );
     }
-  };
-  const checkRef = (
-    provider: { name: string; spec: Obj },
+  }
+
+  checkRef(
+    provider: Provider,
     ref: Obj | undefined,
     list: 'data' | 'dataFrom',
     i: number,
     part: 'remoteRef' | 'extract',
-  ) => {
-    for (const f of REF_FIELDS) check(provider, f, ref?.[f], list, i, part, f);
-  };
-  (Array.isArray(spec.data) ? spec.data : []).forEach((raw, i) => {
-    const entry = obj(raw);
-    const provider = entry && storeFor(entry);
-    if (!entry || !provider) return;
-    checkRef(provider, obj(entry.remoteRef), 'data', i, 'remoteRef');
-  });
-  (Array.isArray(spec.dataFrom) ? spec.dataFrom : []).forEach((raw, i) => {
-    const entry = obj(raw);
-    const provider = entry && storeFor(entry);
-    if (!entry || !provider) return;
-    const extract = obj(entry.extract);
-    check(provider, 'extract', extract, 'dataFrom', i, 'extract');
-    checkRef(provider, extract, 'dataFrom', i, 'extract');
-    const find = obj(entry.find);
-    if (!find) return;
-    check(provider, 'find', find, 'dataFrom', i, 'find');
-    check(provider, 'find.path', find.path, 'dataFrom', i, 'find', 'path');
-    check(provider, 'find.tags', find.tags, 'dataFrom', i, 'find', 'tags');
-  });
-  return errors;
+  ): void {
+    for (const f of REF_FIELDS) this.check(provider, f, ref?.[f], list, i, part, f);
+  }
 }
