@@ -61,12 +61,22 @@ interface Walk {
   result: SchemaCheckResult;
   found: { path: string; hint: string }[];
   /**
-   * Where the walk is, as steps (a name, an index, a map key) with their kinds: the path string
-   * is built only when a message or a hand-written error needs it, never for a valid value.
+   * Where the walk is, as steps (a name, an index, a map key) with their kinds, the first
+   * `depth` of each: the path string is built only when a message or a hand-written error needs
+   * it, never for a valid value.
    */
   steps: (string | number)[];
   stepKinds: StepKind[];
+  depth: number;
 }
+
+/**
+ * The step stacks of every walk: one walk runs at a time (nothing it calls validates), and
+ * arrays that keep their size are not grown again on every admission (a walk overwrites what the
+ * one before left).
+ */
+const STEPS: (string | number)[] = [];
+const STEP_KINDS: StepKind[] = [];
 
 /** A step's kind: `.name`, `[index]`, `["map key"]`. */
 const NAME = 0;
@@ -168,7 +178,15 @@ export function checkSchema(
   handErrors: readonly FieldError[] = [],
 ): SchemaCheckResult {
   const result: SchemaCheckResult = { errors: [], unknownFields: [], unknown: [], warnings: [] };
-  const w: Walk = { table: FIELD_SUPPORT[kind], handErrors, result, found: [], steps: [], stepKinds: [] };
+  const w: Walk = {
+    table: FIELD_SUPPORT[kind],
+    handErrors,
+    result,
+    found: [],
+    steps: STEPS,
+    stepKinds: STEP_KINDS,
+    depth: 0,
+  };
   const root = checkTree(kind, version);
   for (const key in obj) {
     if (!Object.hasOwn(obj, key) || ROOT_SKIP.has(key)) continue;
@@ -176,7 +194,8 @@ export function checkSchema(
     if (child) descend(w, obj[key], child, NAME, key, false);
     else unknownField(w, root, key);
   }
-  for (const { path, hint } of w.found.slice(0, MAX_UNKNOWN)) {
+  for (let i = 0; i < w.found.length && i < MAX_UNKNOWN; i++) {
+    const { path, hint } = w.found[i] as { path: string; hint: string };
     const warning = `unknown field "${path}"${hint}`;
     result.unknownFields.push(warning);
     result.unknown.push({ warning, error: fieldErrors.unknownField(path, hint) });
@@ -196,7 +215,7 @@ export function checkSchema(
 /** The concrete path of where the walk is: `spec.data[1].remoteRef`, `…data["tls.crt"]`. */
 function pathOf(w: Walk): string {
   let path = '';
-  for (let i = 0; i < w.steps.length; i++) {
+  for (let i = 0; i < w.depth; i++) {
     const step = w.steps[i] as string | number;
     const kind = w.stepKinds[i];
     if (kind === INDEX) path += `[${step}]`;
@@ -209,7 +228,7 @@ function pathOf(w: Walk): string {
 function unknownField(w: Walk, node: CheckNode, key: string): void {
   // Suggestions are bounded: only for the first MAX_UNKNOWN, among one object's fields.
   const hint = w.found.length < MAX_UNKNOWN ? suggestion(key, node.node.children.keys()) : '';
-  w.found.push({ path: w.steps.length > 0 ? `${pathOf(w)}.${shortKey(key)}` : shortKey(key), hint });
+  w.found.push({ path: w.depth > 0 ? `${pathOf(w)}.${shortKey(key)}` : shortKey(key), hint });
 }
 
 function classOf(w: Walk, node: CheckNode): SupportEntry {
@@ -269,11 +288,12 @@ function descend(
   step: string | number,
   warnedAbove: boolean,
 ): void {
-  w.steps.push(step);
-  w.stepKinds.push(kind);
+  const depth = w.depth;
+  w.steps[depth] = step;
+  w.stepKinds[depth] = kind;
+  w.depth = depth + 1;
   visit(w, value, node, warnedAbove);
-  w.steps.pop();
-  w.stepKinds.pop();
+  w.depth = depth;
 }
 
 function visit(w: Walk, value: unknown, node: CheckNode, warnedAbove: boolean): void {
@@ -383,7 +403,9 @@ function checkValue(w: Walk, value: unknown, node: CheckNode, quiet: boolean): b
         message: `Too many: ${present}: must have at most ${s.maxProperties} items`,
         reason: CauseType.tooMany,
       });
-    for (const r of s.required ?? []) {
+    const required = s.required;
+    for (let i = 0; required !== undefined && i < required.length; i++) {
+      const r = required[i] as string;
       if (o[r] !== undefined && o[r] !== null) continue;
       // The API server applies defaults before it validates.
       if (node.children[r]?.hasDefault) continue;
