@@ -6,6 +6,7 @@
 
 import { mutateSecret } from './admission/mutate.ts';
 import { MutationMemo } from './admission/mutate-memo.ts';
+import type { AdmissionRequest } from './admission/types.ts';
 import { type ValidateDeps, validateAdmission } from './admission/validate.ts';
 import { ValidationMemo } from './admission/validate-memo.ts';
 import type { IdentityPolicy } from './api/identity.ts';
@@ -18,7 +19,7 @@ import type { EndpointOverrides } from './providers/types.ts';
 import type { ServiceAccountReader, ServiceAccountTokenSource } from './resolve/credentials.ts';
 import { MemoryRegistry } from './resolve/memory-registry.ts';
 import { StoreResolver } from './resolve/resolver.ts';
-import type { SecretReader } from './resolve/types.ts';
+import type { SecretReader, StoreRegistry } from './resolve/types.ts';
 import type { AdmissionHandler } from './server/app.ts';
 import type { EventGridEndpoint } from './server/event-grid.ts';
 import type { RefreshEndpoint } from './server/refresh.ts';
@@ -132,13 +133,17 @@ export function createRuntime(
     ...(opts.genericTargetKinds ? { genericTargetKinds: opts.genericTargetKinds } : {}),
   };
   const validateMemo = new ValidationMemo();
+  // What a review the memo does not keep (a CREATE) is validated with: built once, not per review.
+  const withRegistry: ValidateDeps = { ...validateDeps, registry };
+  const validate = (recorded: StoreRegistry | undefined, request: AdmissionRequest) =>
+    validateAdmission(
+      request,
+      recorded === registry ? withRegistry : { ...validateDeps, ...(recorded ? { registry: recorded } : {}) },
+    );
   return {
     registry,
     resolver,
-    validate: (request) =>
-      validateMemo.answer(request, registry, (recorded) =>
-        validateAdmission(request, { ...validateDeps, ...(recorded ? { registry: recorded } : {}) }),
-      ),
+    validate: (request) => validateMemo.answer(request, registry, validate),
     mutate: (request) => mutateSecret(request, mutateDeps),
     notReady: extra.notReady ?? (() => []),
     close: async () => {

@@ -65,16 +65,18 @@ export class ValidationMemo {
   misses = 0;
 
   /**
-   * The verdict on `request`: kept, or `validate(registry)` with a registry that records what
-   * the validation looked up. Without a registry, the verdict depends on the request alone.
+   * The verdict on `request`: kept, or `validate(registry, request)` with a registry that records
+   * what the validation looked up (`registry` itself for a request that is not kept). Without a
+   * registry, the verdict depends on the request alone. The request is handed on so that the
+   * caller's `validate` is one function, not a closure per review.
    */
   answer(
     request: AdmissionRequest,
     registry: StoreRegistry | undefined,
-    validate: (registry: StoreRegistry | undefined) => AdmissionResult,
+    validate: (registry: StoreRegistry | undefined, request: AdmissionRequest) => AdmissionResult,
   ): AdmissionResult {
     const slot = slotOf(request);
-    if (slot === undefined) return validate(registry);
+    if (slot === undefined) return validate(registry, request);
     const entry = this.#entries.get(slot);
     if (entry && sameRequest(entry, request)) {
       if (registry === undefined || sameLookups(entry.lookups, registry)) {
@@ -84,7 +86,9 @@ export class ValidationMemo {
     }
     this.misses++;
     const lookups: Lookup[] = [];
-    const result = keepResult(validate(registry === undefined ? undefined : recording(registry, lookups)));
+    const result = keepResult(
+      validate(registry === undefined ? undefined : recording(registry, lookups), request),
+    );
     this.#remember(slot, request, result, lookups);
     return result;
   }

@@ -95,10 +95,10 @@ export function validateObject(obj: unknown, opts: ValidateOptions = {}): Valida
               opts.identity ?? DEFAULT_IDENTITY_POLICY,
             );
     const schema = checkSchema(obj, kind as (typeof VALIDATED_KINDS)[number], version, hand.errors);
-    const kinds = opts.genericTargetKinds ? genericTargetKindErrors(obj, opts.genericTargetKinds) : [];
+    const kinds = opts.genericTargetKinds ? genericTargetKindErrors(obj, opts.genericTargetKinds) : NONE;
     return {
-      errors: [...hand.errors, ...kinds, ...schema.errors],
-      warnings: [...schema.unknownFields, ...hand.warnings, ...schema.warnings],
+      errors: joined(hand.errors, kinds, schema.errors),
+      warnings: joined(schema.unknownFields, hand.warnings, schema.warnings),
       unknown: schema.unknown,
     };
   } catch (err: unknown) {
@@ -109,4 +109,18 @@ export function validateObject(obj: unknown, opts: ValidateOptions = {}): Valida
       warnings: [],
     };
   }
+}
+
+const NONE: readonly FieldError[] = Object.freeze([]);
+
+/**
+ * The lists one after another: the one list that has items itself rather than a copy (`first`
+ * when none has) — most validations find nothing, or only in one layer. Each list is its layer's
+ * own new one, or empty (NONE), so the result is the caller's to extend.
+ */
+function joined<T>(first: T[], second: readonly T[], third: readonly T[]): T[] {
+  if (second.length === 0 && third.length === 0) return first;
+  if (first.length === 0 && third.length === 0) return second as T[];
+  if (first.length === 0 && second.length === 0) return third as T[];
+  return [...first, ...second, ...third];
 }
