@@ -1,0 +1,279 @@
+/**
+ * The admission lane (src/server/app.ts `admissionLane`) answers the requests it takes with the
+ * same bytes fastify answers them with, and hands everything else to fastify. Two apps over real
+ * HTTPS, one with the lane and one without, get the same raw requests; status, headers (but the
+ * date) and body must be equal. A fastify onRequest hook counts what fastify saw, so the test also
+ * shows which requests the lane took: a lane that took nothing would pass the comparison alone.
+ */
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
+import t, { type Test } from 'tap';
+import { validateAdmission } from '../../src/admission/validate.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { createMetrics, metricsText } from '../../src/observability/metrics.ts';
+import { buildApp } from '../../src/server/app.ts';
+import { createCertificates } from '../../src/server/certs.ts';
+
+const BODY_LIMIT = 4096;
+const CANARY = 'canary-lane-7f3a9c';
+const PATCH = Buffer.from(JSON.stringify([{ op: 'add', path: '/data/x', value: 'eA==' }])).toString('base64');
+
+interface Reply {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const bundle = await createCertificates({ hosts: ['localhost', '127.0.0.1'] });
+
+async function startApp(t: Test, admissionLane: boolean) {
+  const metrics = createMetrics();
+  const app = buildApp(
+    {
+      logger: createLogger({ level: 'silent' }),
+      metrics,
+      validate: (request) => {
+        if (request.name === 'throws') throw new Error(`handler bug ${CANARY}`);
+        return validateAdmission(request);
+      },
+      mutate: async (request) =>
+        request.name === 'patched'
+          ? { allowed: true, patchType: 'JSONPatch', patch: PATCH }
+          : { allowed: true },
+      readiness: () => ({ ready: true, reasons: [] }),
+    },
+    {
+      https: { cert: bundle.cert, key: bundle.key },
+      bodyLimit: BODY_LIMIT,
+      maxInflightBytes: BODY_LIMIT,
+      admissionLane,
+    },
+  );
+  let seenByFastify = 0;
+  app.addHook('onRequest', (_req, _reply, done) => {
+    seenByFastify++;
+    done();
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  t.teardown(() => app.close());
+  return {
+    port: (app.server.address() as AddressInfo).port,
+    seen: () => seenByFastify,
+    /** The admission counters (the duration histogram differs from run to run). */
+    counters: async () =>
+      (await metricsText(metrics.registry))
+        .split('\n')
+        .filter((l) => /^esw_admission_(requests|refusals)_total\{/.test(l))
+        .join('\n'),
+    /** The body bytes reserved by requests in flight, from the gauge. */
+    inflight: async () =>
+      Number(/^esw_admission_inflight_bytes (\d+)$/m.exec(await metricsText(metrics.registry))?.[1]),
+  };
+}
+
+function connect(port: number): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: bundle.caCert });
+    socket.once('secureConnect', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** One request on its own connection, exactly these bytes; the answer once the server closes. */
+async function exchange(port: number, raw: string): Promise<Reply> {
+  const socket = await connect(port);
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(raw);
+  await ended;
+  return parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+function parse(text: string): Reply {
+  const split = text.indexOf('\r\n\r\n');
+  const [statusLine, ...lines] = text.slice(0, split).split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    const name = line.slice(0, colon).toLowerCase();
+    if (name !== 'date') headers[name] = line.slice(colon + 1).trim();
+  }
+  let body = text.slice(split + 4);
+  if (headers['transfer-encoding'] === 'chunked') body = unchunk(body);
+  return { status: Number(statusLine?.split(' ')[1]), headers, body };
+}
+
+function unchunk(body: string): string {
+  let out = '';
+  let rest = body;
+  for (;;) {
+    const eol = rest.indexOf('\r\n');
+    const size = Number.parseInt(rest.slice(0, eol), 16);
+    if (!(size > 0)) return out;
+    out += rest.slice(eol + 2, eol + 2 + size);
+    rest = rest.slice(eol + 2 + size + 2);
+  }
+}
+
+function post(path: string, body: string, headers: Record<string, string> = {}): string {
+  const all: Record<string, string> = {
+    host: 'localhost',
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+    connection: 'close',
+    ...headers,
+  };
+  const lines = Object.entries(all)
+    .filter(([, v]) => v !== '')
+    .map(([k, v]) => `${k}: ${v}`);
+  return `POST ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n${body}`;
+}
+
+function review(fields: Record<string, unknown>, object: unknown): string {
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'uid-lane',
+      kind: { group: 'external-secrets.io', version: 'v1', kind: 'ExternalSecret' },
+      resource: { group: 'external-secrets.io', version: 'v1', resource: 'externalsecrets' },
+      operation: 'CREATE',
+      namespace: 'default',
+      ...fields,
+      object,
+    },
+  });
+}
+
+const externalSecret = (spec: unknown) => ({
+  apiVersion: 'external-secrets.io/v1',
+  kind: 'ExternalSecret',
+  metadata: { name: 'db', namespace: 'default' },
+  spec,
+});
+const validSpec = {
+  secretStoreRef: { name: 'store', kind: 'SecretStore' },
+  target: { name: 'db' },
+  data: [{ secretKey: 'password', remoteRef: { key: 'db', property: 'password' } }],
+};
+const secretReview = (name: string) =>
+  JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1beta1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'uid-mutate',
+      kind: { group: '', version: 'v1', kind: 'Secret' },
+      resource: { group: '', version: 'v1', resource: 'secrets' },
+      operation: 'CREATE',
+      namespace: 'default',
+      name,
+      object: { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'default' } },
+    },
+  });
+
+/** [name, raw request, taken by the lane] */
+const cases: [string, string, boolean][] = [
+  ['a valid ExternalSecret', post('/validate', review({}, externalSecret(validSpec))), true],
+  [
+    "an invalid one: a 200 refusal with the field's path",
+    post('/validate', review({}, externalSecret({ ...validSpec, refreshInterval: 'hourly' }))),
+    true,
+  ],
+  ["the API server's query", post('/validate?timeout=10s', review({}, externalSecret(validSpec))), true],
+  ['a handler that throws', post('/validate', review({ name: 'throws' }, externalSecret(validSpec))), true],
+  ['an async /mutate with a patch', post('/mutate', secretReview('patched')), true],
+  ['a /mutate without one', post('/mutate?timeout=5s', secretReview('plain')), true],
+  [
+    'charset=utf-8',
+    post('/mutate', secretReview('patched'), { 'content-type': 'application/json; charset=utf-8' }),
+    true,
+  ],
+  ['not JSON', post('/validate', `{"nope": "${CANARY}`), true],
+  ['prototype poisoning', post('/validate', '{"__proto__": {"x": 1}}'), true],
+  ['constructor poisoning', post('/validate', '{"constructor": {"prototype": {"x": 1}}}'), true],
+  ['JSON that is not an AdmissionReview', post('/mutate', `["${CANARY}"]`), true],
+  ['null', post('/validate', 'null'), true],
+  ['no request', post('/validate', '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}'), true],
+  [
+    'another content type',
+    post('/validate', review({}, externalSecret(validSpec)), { 'content-type': 'text/plain' }),
+    false,
+  ],
+  [
+    'no content type',
+    post('/validate', review({}, externalSecret(validSpec)), { 'content-type': '' }),
+    false,
+  ],
+  ['an empty body', post('/validate', ''), false],
+  ['a body over the limit', post('/validate', `"${'x'.repeat(BODY_LIMIT)}"`), false],
+  [
+    'a chunked body',
+    `POST /validate HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n${chunked(review({}, externalSecret(validSpec)))}`,
+    false,
+  ],
+  ['another route', post('/validate/', review({}, externalSecret(validSpec))), false],
+  ['another method', 'GET /validate HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n', false],
+  ['the health check', 'GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n', false],
+];
+
+function chunked(body: string): string {
+  const half = Math.floor(body.length / 2);
+  return [body.slice(0, half), body.slice(half)]
+    .map((part) => `${Buffer.byteLength(part).toString(16)}\r\n${part}\r\n`)
+    .concat('0\r\n\r\n')
+    .join('');
+}
+
+t.test('the lane answers every request with the bytes fastify answers it with', async (t) => {
+  const withLane = await startApp(t, true);
+  const fastifyOnly = await startApp(t, false);
+  for (const [name, raw, taken] of cases) {
+    const laneSeen = withLane.seen();
+    const fastifySeen = fastifyOnly.seen();
+    const mine = await exchange(withLane.port, raw);
+    const theirs = await exchange(fastifyOnly.port, raw);
+    t.same(mine, theirs, `${name}: the same status, headers and body`);
+    t.ok(mine.status >= 200 && mine.status < 600, `${name}: answered (${mine.status})`);
+    t.notMatch(mine.body, CANARY, `${name}: nothing of the body in the answer`);
+    t.equal(withLane.seen() - laneSeen, taken ? 0 : 1, `${name}: ${taken ? 'the lane' : 'fastify'} answered`);
+    t.equal(fastifyOnly.seen() - fastifySeen, 1, `${name}: the app without the lane went through fastify`);
+  }
+  const counted = await withLane.counters();
+  t.match(counted, /result="bad_request"/, 'refusals of what is not a review are counted');
+  t.equal(counted, await fastifyOnly.counters(), 'the same admissions counted');
+});
+
+t.test('a request the in-flight budget cannot hold gets the same 429, and its bytes come back', async (t) => {
+  for (const admissionLane of [true, false]) {
+    const app = await startApp(t, admissionLane);
+    // A request whose body has not all arrived holds its Content-Length: the whole budget here.
+    const held = await connect(app.port);
+    held.write(post('/validate', `"${'x'.repeat(BODY_LIMIT - 2)}"`).slice(0, -10));
+    held.on('error', () => {});
+    const closed = new Promise<void>((resolve) => held.once('close', () => resolve()));
+    t.ok(
+      await until(async () => (await app.inflight()) === BODY_LIMIT),
+      'the held request reserved its bytes',
+    );
+    const refused = await exchange(app.port, post('/validate', review({}, externalSecret(validSpec))));
+    t.equal(refused.status, 429, `lane ${admissionLane}: refused while the budget is held`);
+    t.equal(refused.headers['retry-after'], '1');
+    t.match(refused.body, /"code":"ESW_BUSY"/);
+    held.destroy();
+    await closed;
+    t.ok(await until(async () => (await app.inflight()) === 0), 'its bytes come back when it is gone');
+    const answered = await exchange(app.port, post('/validate', review({}, externalSecret(validSpec))));
+    t.equal(answered.status, 200, `lane ${admissionLane}: answered once the held request is gone`);
+    t.equal(await app.inflight(), 0, `lane ${admissionLane}: nothing left reserved after an answer`);
+  }
+});
+
+/** Polls `check` until it holds, at most 500 times (events, not time: each poll is a round trip). */
+async function until(check: () => Promise<boolean>): Promise<boolean> {
+  for (let i = 0; i < 500; i++) {
+    if (await check()) return true;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return false;
+}
