@@ -279,6 +279,13 @@ async function main() {
     'ignore',
     PIN?.servers,
   );
+  const bareNodePort = 18447;
+  const bareNode = spawnNode(
+    [...profileFlags, join(root, 'bench/bare-node-server.ts'), String(bareNodePort), cert, key],
+    {},
+    'ignore',
+    PIN?.servers,
+  );
   // biome-ignore format: one flag per line reads better
   const serve = (server: string, port: number) => spawnNode([
     launcherOf(server), 'serve',
@@ -301,6 +308,7 @@ async function main() {
   let barePatch: Child | undefined;
   try {
     await waitReady(`https://127.0.0.1:${barePort}/readyz`, ca);
+    await waitReady(`https://127.0.0.1:${bareNodePort}/readyz`, ca);
     await waitReady(`https://127.0.0.1:${eswPort}/readyz`, ca);
     if (compare) await waitReady(`https://127.0.0.1:${comparePort}/readyz`, ca);
     const mutateUrl = `https://127.0.0.1:${eswPort}/mutate`;
@@ -326,6 +334,13 @@ async function main() {
         url: `https://127.0.0.1:${barePort}/validate`,
         body: validateReview,
         server: bare,
+      },
+      {
+        // The floor under the bare row: no framework (bench/bare-node-server.ts).
+        name: 'bare node:https, no framework (constant answer)',
+        url: `https://127.0.0.1:${bareNodePort}/validate`,
+        body: validateReview,
+        server: bareNode,
       },
       {
         name: 'esw /validate (ExternalSecret, CREATE)',
@@ -414,7 +429,7 @@ async function main() {
       }
     }
   } finally {
-    await Promise.all([bare.stop(), barePatch?.stop(), esw.stop(), compare?.stop()]);
+    await Promise.all([bare.stop(), bareNode.stop(), barePatch?.stop(), esw.stop(), compare?.stop()]);
     await rm(dir, { recursive: true, force: true });
   }
 
