@@ -231,20 +231,27 @@ function admissionLane(
       res.writeHead(status, { 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(json) });
       res.end(json);
     };
-    try {
-      parseJson(req as unknown as FastifyRequest, body, (err, value) => {
-        if (err) {
-          const { status, code, message } = frameworkErrorReply(err, budget.bodyLimit);
-          answer(status, JSON.stringify({ code, message }));
-        } else {
-          const handler = operation === 'mutate' ? deps.mutate : deps.validate;
-          admit(operation, handler, deps, value, answer);
-        }
-      });
-    } catch (err: unknown) {
-      // What fastify's error handler would answer for an error thrown in a route.
+    // What fastify's error handler would answer for an error thrown in a route (and never an
+    // uncaught exception or unhandled rejection here: nothing else would catch it).
+    const failed = (err: unknown) => {
       const { status, code, message } = frameworkErrorReply(err, budget.bodyLimit);
       if (!res.headersSent) answer(status, JSON.stringify({ code, message }));
+    };
+    // The parser calls back inside its own try block: the review is handled after it returns, so
+    // an error in the handling is not taken for a parse error.
+    let parsed: { err: Error | null; value?: unknown } = { err: null };
+    parseJson(req as unknown as FastifyRequest, body, (err, value) => {
+      parsed = { err, value };
+    });
+    if (parsed.err) {
+      failed(parsed.err);
+      return;
+    }
+    try {
+      const handler = operation === 'mutate' ? deps.mutate : deps.validate;
+      admit(operation, handler, deps, parsed.value, answer)?.catch(failed);
+    } catch (err: unknown) {
+      failed(err);
     }
   });
   return true;

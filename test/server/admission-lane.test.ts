@@ -8,6 +8,7 @@
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import t, { type Test } from 'tap';
+import type { AdmissionResult } from '../../src/admission/types.ts';
 import { validateAdmission } from '../../src/admission/validate.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics, metricsText } from '../../src/observability/metrics.ts';
@@ -16,6 +17,8 @@ import { createCertificates } from '../../src/server/certs.ts';
 
 const BODY_LIMIT = 4096;
 const CANARY = 'canary-lane-7f3a9c';
+/** A result whose answer cannot be written (a bug): JSON.stringify throws on a BigInt. */
+const UNSERIALISABLE: AdmissionResult = { allowed: true, warnings: [1n as unknown as string] };
 const PATCH = Buffer.from(JSON.stringify([{ op: 'add', path: '/data/x', value: 'eA==' }])).toString('base64');
 
 interface Reply {
@@ -34,12 +37,15 @@ async function startApp(t: Test, admissionLane: boolean) {
       metrics,
       validate: (request) => {
         if (request.name === 'throws') throw new Error(`handler bug ${CANARY}`);
+        if (request.name === 'unserialisable') return UNSERIALISABLE;
         return validateAdmission(request);
       },
       mutate: async (request) =>
-        request.name === 'patched'
-          ? { allowed: true, patchType: 'JSONPatch', patch: PATCH }
-          : { allowed: true },
+        request.name === 'unserialisable'
+          ? UNSERIALISABLE
+          : request.name === 'patched'
+            ? { allowed: true, patchType: 'JSONPatch', patch: PATCH }
+            : { allowed: true },
       readiness: () => ({ ready: true, reasons: [] }),
     },
     {
@@ -183,6 +189,12 @@ const cases: [string, string, boolean][] = [
   ["the API server's query", post('/validate?timeout=10s', review({}, externalSecret(validSpec))), true],
   ['a handler that throws', post('/validate', review({ name: 'throws' }, externalSecret(validSpec))), true],
   ['an async /mutate with a patch', post('/mutate', secretReview('patched')), true],
+  [
+    'an answer that cannot be written',
+    post('/validate', review({ name: 'unserialisable' }, externalSecret(validSpec))),
+    true,
+  ],
+  ['an async answer that cannot be written', post('/mutate', secretReview('unserialisable')), true],
   ['a /mutate without one', post('/mutate?timeout=5s', secretReview('plain')), true],
   [
     'charset=utf-8',
