@@ -26,7 +26,7 @@ import type { RemoteRef } from '../api/types.ts';
 import type { Resolver, StoreRef } from '../resolve/types.ts';
 import type { MutationInput } from './mutate.ts';
 import { keepResult } from './review.ts';
-import { sameJson } from './same-json.ts';
+import { keepJson, sameJson } from './same-json.ts';
 import type { AdmissionResult } from './types.ts';
 
 /** What a result was rendered from, besides its input. */
@@ -91,7 +91,7 @@ export class MutationMemo {
     if (json.length > MEMO_MAX_INPUT_CHARS) return;
     // The input is plain JSON (parsed from the body): its text read back is an exact copy,
     // written at a third of structuredClone's cost.
-    const entry: Entry = { ...rendered, input: JSON.parse(json) as MutationInput, chars: 0 };
+    const entry: Entry = { ...rendered, input: keepJson(json) as MutationInput, chars: 0 };
     entry.chars = sizeOf(slot, json.length, entry);
     if (entry.chars > MEMO_MAX_CHARS) return;
     while (

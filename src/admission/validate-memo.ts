@@ -24,7 +24,7 @@
 import type { Namespace, SecretStore, StoreKind } from '../api/types.ts';
 import type { StoreRegistry } from '../resolve/types.ts';
 import { keepResult, resultJson } from './review.ts';
-import { sameJson } from './same-json.ts';
+import { keepJson, sameJson } from './same-json.ts';
 import type { AdmissionRequest, AdmissionResult } from './types.ts';
 
 export const VALIDATE_MEMO_MAX_ENTRIES = 1024;
@@ -110,7 +110,7 @@ export class ValidationMemo {
       namespace: request.namespace,
       // Parsed from the body, so plain JSON: its text read back is an exact copy, written at a
       // fraction of structuredClone's cost.
-      object: request.object === undefined ? undefined : JSON.parse(json),
+      object: request.object === undefined ? undefined : keepJson(json),
       result,
       lookups,
       chars: slot.length + json.length + resultJson(result).length,
