@@ -466,15 +466,30 @@ function validateDataFrom(
   });
 }
 
+/** Up to this many entries, keys are compared pairwise: no Set for the few most objects have. */
+const FEW_KEYS = 8;
+
 /** ESO's validateDuplicateKeys: checked when deletionPolicy is Retain (the default). */
 function checkDuplicateKeys(data: unknown[], errors: FieldError[]): void {
-  const seen = new Set<string>();
+  const seen = data.length > FEW_KEYS ? new Set<string>() : undefined;
   data.forEach((raw, i) => {
-    const key = optObjectQuiet(raw)?.secretKey;
-    if (typeof key !== 'string' || key === '') return;
-    if (seen.has(key)) errors.push(fieldErrors.duplicate(`spec.data[${i}].secretKey`, key));
-    seen.add(key);
+    const key = secretKeyOf(raw);
+    if (key === undefined) return;
+    if (seen ? seen.has(key) : keyBefore(data, i, key))
+      errors.push(fieldErrors.duplicate(`spec.data[${i}].secretKey`, key));
+    seen?.add(key);
   });
+}
+
+function secretKeyOf(raw: unknown): string | undefined {
+  const key = optObjectQuiet(raw)?.secretKey;
+  return typeof key === 'string' && key !== '' ? key : undefined;
+}
+
+/** `key` is the secretKey of an entry before `end` (holes skipped, as forEach does). */
+function keyBefore(data: unknown[], end: number, key: string): boolean {
+  for (let j = 0; j < end; j++) if (j in data && secretKeyOf(data[j]) === key) return true;
+  return false;
 }
 
 /** A templateFrom[].target field path of a generic target: dot-separated field names. */
