@@ -613,7 +613,7 @@ export class Refresher {
         source,
         keys,
         objects: scheduled.length,
-        ...(only ? { shards: [...only].sort((a, b) => a - b) } : {}),
+        shards: only && [...only].sort((a, b) => a - b),
       },
       only ? 'store refresh request replayed for the shards gained' : 'store refresh requested',
     );
