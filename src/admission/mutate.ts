@@ -292,7 +292,9 @@ function mutationInput(
   oldObject: unknown,
 ): MutationInput {
   const secret: SecretParts = {};
-  for (const k of Object.keys(object)) {
+  // In the object's key order (the patch follows it), without listing the keys.
+  for (const k in object) {
+    if (!Object.hasOwn(object, k)) continue;
     switch (k) {
       case 'metadata': {
         const m = object.metadata;
