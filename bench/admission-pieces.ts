@@ -161,8 +161,9 @@ const pieces: Piece[] = [
     run: (b) => () => {
       const operation = 'validate';
       const kind = 'ExternalSecret';
-      b.metrics.admissionRequests.inc({ operation, kind, result: 'allowed' });
-      b.metrics.admissionDuration.observe({ operation, kind, result: 'allowed' }, 0.0002);
+      const labels = { operation, kind, result: 'allowed' };
+      b.metrics.admissionRequests.inc(labels);
+      b.metrics.admissionDuration.observe(labels, 0.0002);
     },
   },
 ];

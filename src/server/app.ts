@@ -350,14 +350,13 @@ function admit(
   };
   const respond = (result: AdmissionResult): void => {
     const outcome = result.allowed ? (result.patch ? 'patched' : 'allowed') : 'denied';
-    deps.metrics.admissionRequests.inc({ operation, kind, result: outcome });
+    // One label object for both: the tallies read the values, they keep no reference to it.
+    const labels = { operation, kind, result: outcome };
+    deps.metrics.admissionRequests.inc(labels);
     if (!result.allowed) {
       deps.metrics.admissionRefusals.inc({ operation, kind, code: String(result.status?.code ?? 0) });
     }
-    deps.metrics.admissionDuration.observe(
-      { operation, kind, result: outcome },
-      (performance.now() - started) / 1000,
-    );
+    deps.metrics.admissionDuration.observe(labels, (performance.now() - started) / 1000);
     // Built only when written: most servers log at info, and this runs for every review.
     if (deps.logger.isLevelEnabled('debug')) {
       deps.logger.debug(
