@@ -223,7 +223,23 @@ export function mutateSecret(
     }
     return reused.result;
   }
+  return render(request, deps, input, memoSlot, namespace, name, now, started);
+}
 
+/**
+ * The mutation of an input the memo did not answer. Its own function: the scope its closures
+ * share is then allocated only here, not on every review the memo answers.
+ */
+function render(
+  request: AdmissionRequest,
+  deps: MutateDeps,
+  input: MutationInput,
+  memoSlot: string,
+  namespace: string,
+  name: string,
+  now: () => number,
+  started: number,
+): AdmissionResult | Promise<AdmissionResult> {
   let storeLabel = '';
   const refuse = (err: unknown) => refusal(err, { namespace, name, store: storeLabel, logger: deps.logger });
   try {
