@@ -146,11 +146,14 @@ export function validateExternalSecret(obj: Obj, version: EsoVersion): Validatio
   if (data.length === 0 && dataFrom.length === 0) {
     errors.push(fieldErrors.required('spec.data', 'either data or dataFrom should be specified'));
   }
+  // Loops, not forEach closures: the scope they would share was allocated on every call. Holes
+  // are skipped, as forEach skips them.
   let needsDefaultStore = false;
-  data.forEach((raw, i) => {
+  for (let i = 0; i < data.length; i++) {
+    if (!(i in data)) continue;
     const p = `spec.data[${i}]`;
-    const entry = reqObject(raw, p, errors);
-    if (!entry) return;
+    const entry = reqObject(data[i], p, errors);
+    if (!entry) continue;
     const key = reqString(entry.secretKey, `${p}.secretKey`, errors);
     if (key !== undefined) checkSecretKey(key, `${p}.secretKey`, errors);
     const remote = reqObject(entry.remoteRef, `${p}.remoteRef`, errors);
@@ -158,16 +161,17 @@ export function validateExternalSecret(obj: Obj, version: EsoVersion): Validatio
     const src = optObject(entry.sourceRef, `${p}.sourceRef`, errors);
     if (src) checkSourceRef(src, `${p}.sourceRef`, errors);
     if (!hasSource(src)) needsDefaultStore = true;
-  });
+  }
   if (deletion === 'Retain') checkDuplicateKeys(data, errors);
 
-  dataFrom.forEach((raw, i) => {
+  for (let i = 0; i < dataFrom.length; i++) {
+    if (!(i in dataFrom)) continue;
     const p = `spec.dataFrom[${i}]`;
-    const entry = reqObject(raw, p, errors);
-    if (!entry) return;
+    const entry = reqObject(dataFrom[i], p, errors);
+    if (!entry) continue;
     validateDataFrom(entry, p, v1, errors, warnings);
     if (!hasSource(optObjectQuiet(entry.sourceRef))) needsDefaultStore = true;
-  });
+  }
 
   if (needsDefaultStore && !defaultStore) {
     warnings.push(
@@ -317,10 +321,12 @@ function validateSyncWindows(
     errors.push(fieldErrors.tooMany('spec.syncWindows.windows', windows.length, MAX_SYNC_WINDOWS));
     return;
   }
-  windows.forEach((raw, i) => {
+  // A loop, not a forEach closure: its scope was allocated on every call, windows or not.
+  for (let i = 0; i < windows.length; i++) {
+    if (!(i in windows)) continue;
     const p = `spec.syncWindows.windows[${i}]`;
-    const w = optObject(raw, p, errors);
-    if (!w) return;
+    const w = optObject(windows[i], p, errors);
+    if (!w) continue;
     if (typeof w.schedule === 'string' && w.schedule !== '') {
       try {
         parseSchedule(w.schedule);
@@ -339,7 +345,7 @@ function validateSyncWindows(
         warnings.push(`${p}.duration ${formatDuration(ms)} is not positive: the window never stays open`);
       }
     }
-  });
+  }
   const policy = refreshPolicy ?? 'Periodic';
   if (policy !== 'Periodic' && windows.length > 0) {
     warnings.push(
@@ -472,13 +478,14 @@ const FEW_KEYS = 8;
 /** ESO's validateDuplicateKeys: checked when deletionPolicy is Retain (the default). */
 function checkDuplicateKeys(data: unknown[], errors: FieldError[]): void {
   const seen = data.length > FEW_KEYS ? new Set<string>() : undefined;
-  data.forEach((raw, i) => {
-    const key = secretKeyOf(raw);
-    if (key === undefined) return;
+  for (let i = 0; i < data.length; i++) {
+    if (!(i in data)) continue;
+    const key = secretKeyOf(data[i]);
+    if (key === undefined) continue;
     if (seen ? seen.has(key) : keyBefore(data, i, key))
       errors.push(fieldErrors.duplicate(`spec.data[${i}].secretKey`, key));
     seen?.add(key);
-  });
+  }
 }
 
 function secretKeyOf(raw: unknown): string | undefined {
@@ -486,7 +493,7 @@ function secretKeyOf(raw: unknown): string | undefined {
   return typeof key === 'string' && key !== '' ? key : undefined;
 }
 
-/** `key` is the secretKey of an entry before `end` (holes skipped, as forEach does). */
+/** `key` is the secretKey of an entry before `end` (holes skipped). */
 function keyBefore(data: unknown[], end: number, key: string): boolean {
   for (let j = 0; j < end; j++) if (j in data && secretKeyOf(data[j]) === key) return true;
   return false;

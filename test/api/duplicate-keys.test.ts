@@ -43,3 +43,21 @@ t.test('many entries', async (t) => {
     'spec.data[13].secretKey: Duplicate value: "j"',
   ]);
 });
+
+t.test('holes in data or syncWindows are skipped, as forEach skipped them', async (t) => {
+  const object = es(['a', 'a']);
+  const data: unknown[] = [];
+  data[1] = object.spec.data[0];
+  data[3] = object.spec.data[1];
+  const windows: unknown[] = [];
+  windows[1] = { schedule: '* * * * *', duration: '0s' };
+  Object.assign(object.spec, { data, syncWindows: { kind: 'allow', windows } });
+  const result = validateObject(object);
+  t.same(
+    result.errors.map((e) => `${e.field}: ${e.message}`),
+    ['spec.data[3].secretKey: Duplicate value: "a"'],
+  );
+  t.same(result.warnings, [
+    'spec.syncWindows.windows[1].duration 0s is not positive: the window never stays open',
+  ]);
+});
