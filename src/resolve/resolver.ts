@@ -163,6 +163,8 @@ interface InFlight<T> {
 const DEFAULT_MAX_BATCH = 20;
 /** Properties of one cached value remembered for the all-cached path (a bound, not a tuning). */
 const MAX_SELECTIONS_PER_VALUE = 64;
+/** The labels of a cache hit, one object for every count (the tally keeps no reference to it). */
+const HIT = Object.freeze({ result: 'hit' });
 
 export class StoreResolver implements Resolver {
   readonly #registry: StoreRegistry;
@@ -264,7 +266,7 @@ export class StoreResolver implements Resolver {
         raws.push(raw);
       }
       const values = refs.map((ref, i) => this.#selectCached(raws[i]!, ref.key as string, ref, resolved));
-      this.#metrics?.cacheLookups.inc({ result: 'hit' }, raws.length);
+      this.#metrics?.cacheLookups.inc(HIT, raws.length);
       return values;
     } catch {
       return undefined; // getValue gives the same answer, or the error naming the reference
@@ -686,17 +688,27 @@ export class StoreResolver implements Resolver {
       throw new EswError('ESW_STORE_INVALID', `unknown store kind "${String(kind)}" for store "${name}"`);
     }
 
-    const providers = Object.entries(store.spec?.provider ?? {}).filter(
-      ([, v]) => v !== undefined && v !== null,
-    );
-    if (providers.length !== 1) {
+    // The one provider set, found without listing them (this runs on every cached admission too);
+    // the list is written only for the refusal.
+    const providerSpecs = (store.spec?.provider ?? {}) as Record<string, unknown>;
+    let providerName = '';
+    let spec: unknown;
+    let set = 0;
+    for (const k in providerSpecs) {
+      const v = providerSpecs[k];
+      if (!Object.hasOwn(providerSpecs, k) || v === undefined || v === null) continue;
+      if (set++ > 0) continue;
+      providerName = k;
+      spec = v;
+    }
+    if (set !== 1) {
+      const providers = Object.entries(providerSpecs).filter(([, v]) => v !== undefined && v !== null);
       const detail =
         providers.length === 0
           ? 'has no provider'
           : `has ${providers.length} providers (${providers.map(([k]) => k).join(', ')}); exactly one is allowed`;
       throw new EswError('ESW_STORE_INVALID', `${label} ${detail}`);
     }
-    const [providerName, spec] = providers[0]!;
     const provider = this.#providers.get(providerName);
     if (!provider) {
       throw new EswError(
