@@ -259,14 +259,20 @@ export class StoreResolver implements Resolver {
   cachedValues(store: StoreRef, namespace: string, refs: readonly RemoteRef[]): Buffer[] | undefined {
     try {
       const { resolved } = this.#resolveStore(store, namespace);
-      const raws: Uint8Array[] = [];
+      // Each value selected as its raw value is found (a selection only reads the raw bytes); a
+      // reference to the same cache entry as the one before (another property of the same key)
+      // reuses its raw value instead of writing the cache key again.
+      const values: Buffer[] = [];
+      let before: RemoteRef | undefined;
+      let raw: Uint8Array | undefined;
       for (const ref of refs) {
-        const raw = this.#peekRaw(resolved, requireKey(ref, resolved), ref);
+        const key = requireKey(ref, resolved);
+        if (!before || !sameEntry(before, ref)) raw = this.#peekRaw(resolved, key, ref);
         if (!raw) return undefined;
-        raws.push(raw);
+        before = ref;
+        values.push(this.#selectCached(raw, key, ref, resolved));
       }
-      const values = refs.map((ref, i) => this.#selectCached(raws[i]!, ref.key as string, ref, resolved));
-      this.#metrics?.cacheLookups.inc(HIT, raws.length);
+      this.#metrics?.cacheLookups.inc(HIT, values.length);
       return values;
     } catch {
       return undefined; // getValue gives the same answer, or the error naming the reference
@@ -1288,6 +1294,15 @@ function selectMap(
 function requireKey(ref: RemoteRef, rs: ResolvedStore): string {
   if (!ref.key) throw new EswError('ESW_REF_SYNTAX', `remoteRef.key is required (${rs.label})`);
   return ref.key;
+}
+
+/** Two references read from the same cache entry (#peekRaw's key: key, version, metadata or not). */
+function sameEntry(a: RemoteRef, b: RemoteRef): boolean {
+  return (
+    a.key === b.key &&
+    a.version === b.version &&
+    (a.metadataPolicy === 'Fetch') === (b.metadataPolicy === 'Fetch')
+  );
 }
 
 function remoteKey(key: string, version: string | undefined): RemoteKey {
