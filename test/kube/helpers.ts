@@ -1,9 +1,16 @@
 /**
- * Small helpers for the Kubernetes tests: bounded polling, a sleep the test releases, and Lease
- * requests the test holds.
+ * Small helpers for the Kubernetes tests: bounded polling, a sleep the test releases, Lease
+ * requests the test holds, and a replica of the sharded refresher.
  */
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { KubeClient, type Lease } from '../../src/kube/client.ts';
+import { ShardCoordinator } from '../../src/kube/shards.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { ApiKubeWriter } from '../../src/refresher/kube-writer.ts';
+import { Refresher } from '../../src/refresher/refresher.ts';
+import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
+import { StoreResolver } from '../../src/resolve/resolver.ts';
+import { type Remote, remoteProvider, STORE } from '../refresher/harness.ts';
 
 /**
  * Polls `cond` every 10 ms; throws with `what` when it never holds. The bound only ends a broken
@@ -83,4 +90,54 @@ export function held(): { promise: Promise<void>; resolve: () => void; reject: (
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+/**
+ * One replica of the sharded refresher on the API-server double, wired as cluster.ts wires it: a
+ * Lease client the test can hold, a resolver over `remote` for the harness's STORE, the refresher
+ * writing only the shards its coordinator may write now. Its informers are the test's to feed.
+ */
+export function shardReplica(
+  api: { kubeConfig(): KubeConfig },
+  opts: {
+    identity: string;
+    remote: Remote;
+    now: () => number;
+    lines: string[];
+    shards: number;
+    requestReplayMs?: number;
+  },
+) {
+  const { now, shards } = opts;
+  const client = new HeldClient(api.kubeConfig());
+  const logger = createLogger({ level: 'debug', destination: { write: (l: string) => opts.lines.push(l) } });
+  const registry = new MemoryRegistry();
+  registry.upsert(STORE);
+  const resolver = new StoreResolver({
+    registry,
+    secrets: registry,
+    providers: new Map([['fake', remoteProvider(opts.remote)]]),
+    logger,
+    now,
+    cacheTtlMs: 30_000,
+  });
+  const refresher: Refresher = new Refresher({
+    resolver,
+    kube: new ApiKubeWriter(new KubeClient(api.kubeConfig()), now),
+    logger,
+    now,
+    shards,
+    mayWrite: (shard) => coordinator.mayWrite(shard),
+    ...(opts.requestReplayMs === undefined ? {} : { requestReplayMs: opts.requestReplayMs }),
+  });
+  const coordinator: ShardCoordinator = new ShardCoordinator({
+    client,
+    namespace: 'esw',
+    identity: opts.identity,
+    shards,
+    now,
+    logger,
+    onShards: (owned) => refresher.setShards(owned),
+  });
+  return { client, coordinator, refresher };
 }

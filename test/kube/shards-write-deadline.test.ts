@@ -5,16 +5,9 @@
  * off from the API server, or answered late).
  */
 import t, { type Test } from 'tap';
-import { KubeClient } from '../../src/kube/client.ts';
-import { ShardCoordinator } from '../../src/kube/shards.ts';
-import { createLogger } from '../../src/observability/logger.ts';
-import { ApiKubeWriter } from '../../src/refresher/kube-writer.ts';
-import { Refresher } from '../../src/refresher/refresher.ts';
-import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
-import { StoreResolver } from '../../src/resolve/resolver.ts';
 import { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
-import { introExternalSecret, Remote, remoteProvider, STORE } from '../refresher/harness.ts';
-import { HeldClient, held } from './helpers.ts';
+import { introExternalSecret, Remote } from '../refresher/harness.ts';
+import { held, shardReplica } from './helpers.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -31,38 +24,11 @@ async function setup(t: Test) {
   const lines: string[] = [];
   const es = api.put(introExternalSecret()) as ReturnType<typeof introExternalSecret>;
   const replica = (identity: string) => {
-    const client = new HeldClient(api.kubeConfig());
-    const logger = createLogger({ level: 'debug', destination: { write: (l: string) => lines.push(l) } });
-    const registry = new MemoryRegistry();
-    registry.upsert(STORE);
-    const resolver = new StoreResolver({
-      registry,
-      secrets: registry,
-      providers: new Map([['fake', remoteProvider(remote)]]),
-      logger,
-      now,
-      cacheTtlMs: 30_000,
-    });
-    const refresher: Refresher = new Refresher({
-      resolver,
-      kube: new ApiKubeWriter(new KubeClient(api.kubeConfig()), now),
-      logger,
-      now,
-      shards: SHARDS,
-      mayWrite: (shard) => coordinator.mayWrite(shard),
-    });
-    const coordinator: ShardCoordinator = new ShardCoordinator({
-      client,
-      namespace: 'esw',
-      identity,
-      shards: SHARDS,
-      now,
-      logger,
-      onShards: (owned) => refresher.setShards(owned),
-    });
+    const r = shardReplica(api, { identity, remote, now, lines, shards: SHARDS });
+    const { refresher } = r;
     refresher.upsertExternalSecret(es);
     t.teardown(() => refresher.stop());
-    return { client, coordinator, refresher };
+    return r;
   };
   const secretWrites = () =>
     api.writes('secrets', 'create') + api.writes('secrets', 'update') + api.writes('secrets', 'patch');
