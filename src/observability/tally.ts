@@ -66,32 +66,39 @@ export abstract class Tally<L extends string, Entry> {
     let level = this.#index;
     for (let i = 0; i < names.length - 1; i++) {
       const next = level.get(valueKey(labels[names[i] as L]));
-      if (next === undefined) return this.#add(labels);
+      if (next === undefined) return this.#add(labels, level, i);
       level = next as Level<Entry>;
     }
-    const found = level.get(names.length === 0 ? '' : valueKey(labels[names[names.length - 1] as L]));
-    return found === undefined ? this.#add(labels) : (found as Series<Entry>).entry;
+    const found = level.get(this.#lastKey(labels));
+    return found === undefined
+      ? this.#add(labels, level, Math.max(0, names.length - 1))
+      : (found as Series<Entry>).entry;
   }
 
-  #add(labels: Labels<L>): Entry {
+  /**
+   * A new series, indexed from where `entry`'s lookup stopped: `level`, the level of the label
+   * at `from`, which holds no key for it — so every level below it is new.
+   */
+  #add(labels: Labels<L>, level: Level<Entry>, from: number): Entry {
     checkLabelNames(this.labelNames, labels);
     const kept: Record<string, string | number> = {};
     for (const n of this.labelNames) if (labels[n] !== undefined) kept[n] = labels[n];
     const series = { labels: kept, entry: this.create() };
     const names = this.labelNames;
-    let level = this.#index;
-    for (let i = 0; i < names.length - 1; i++) {
-      const key = valueKey(labels[names[i] as L]);
-      let next = level.get(key) as Level<Entry> | undefined;
-      if (!next) {
-        next = new Map();
-        level.set(key, next);
-      }
+    for (let i = from; i < names.length - 1; i++) {
+      const next: Level<Entry> = new Map();
+      level.set(valueKey(labels[names[i] as L]), next);
       level = next;
     }
-    level.set(names.length === 0 ? '' : valueKey(labels[names[names.length - 1] as L]), series);
+    level.set(this.#lastKey(labels), series);
     this.series.push(series);
     return series.entry;
+  }
+
+  /** The key of the last label's value, at the level that holds the series. */
+  #lastKey(labels: Labels<L>): string {
+    const names = this.labelNames;
+    return names.length === 0 ? '' : valueKey(labels[names[names.length - 1] as L]);
   }
 
   /** A new series' state. */
