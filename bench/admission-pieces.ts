@@ -1,10 +1,11 @@
 /**
  * What the admission handlers cost on their own, in process, without HTTP: the body's secure JSON
  * parse (fastify's parser), `/validate` of the bench's ExternalSecret CREATE (validated every
- * time), of the same UPDATE again (the validation memo) and a warm `/mutate` (the render memo),
- * each through the runtime as `esw serve` builds it with bench/fixtures/stores.yaml, and the
- * metrics the server counts for each review. These are the levers' own figures;
- * bench/admission.ts measures the whole server.
+ * time), of the same UPDATE again (the validation memo), a warm `/mutate` (the render memo) and
+ * a `/mutate` of a new manifest with every value cached (the memo's miss path), each through the
+ * runtime as `esw serve` builds it with bench/fixtures/stores.yaml, and the metrics the server
+ * counts for each review. These are the levers' own figures; bench/admission.ts measures the
+ * whole server.
  *
  * Each figure is the best of BENCH_BATCHES (100) batches of 2,000 calls, µs per call: on a
  * shared machine the best batch is the one least disturbed. With BENCH_COMPARE=<another
@@ -25,11 +26,14 @@
  * handler, `BENCH_ONLY='ExternalSecret CREATE' node --cpu-prof bench/admission-pieces.ts` (self
  * time per call: the profile's ÷ BENCH_BATCHES × 2,000).
  */
+
+import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { setImmediate as turn } from 'node:timers/promises';
 import secureJson from 'secure-json-parse';
 import {
+  distinctMutateReview,
   mutateReview,
   unchangedUpdateReview,
   uncheckedKindReview,
@@ -132,6 +136,20 @@ const pieces: Piece[] = [
     run: (b) => {
       const r = requestOf(b, mutateReview);
       return () => b.mutate(r);
+    },
+  },
+  {
+    // Every first admission of a Secret on a warm webhook: the memo misses, the values are all
+    // cached. A distinct annotation per call, as bench/admission.ts sends it; the bodies parsed
+    // before timing (the parse is the piece above), CALLS of them taken in turn, so no call
+    // follows one with the same manifest.
+    name: '/mutate handler, a new manifest each call (memo miss)',
+    run: (b) => {
+      const requests = Array.from({ length: CALLS }, () =>
+        requestOf(b, distinctMutateReview.replace('[<id>]', randomUUID())),
+      );
+      let i = 0;
+      return () => b.mutate(requests[i++ % CALLS]);
     },
   },
   {
