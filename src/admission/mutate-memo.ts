@@ -18,9 +18,13 @@
  *
  * Entries are found by a slot — operation, namespace and name, which nothing in the result
  * depends on — and one is kept per slot: the slot only says where to look, the comparison of the
- * whole input decides. Comparing costs a walk that stops at the first difference and never goes
- * beyond the kept copy; a key written from the input (its JSON) cost that text, and hashing it,
- * on every request.
+ * whole input decides. A new entry keeps the input's JSON text, which its size is measured by
+ * anyway: most manifests are never seen again (every first admission of a Secret), and a parsed
+ * copy (`keepJson`) cost three times the text. The entry's first reuse compares the request's
+ * JSON text with it — equal text is `sameJson`'s own definition of equal — and makes the copy;
+ * later reuses walk the copy (`sameJson`), a walk that stops at the first difference and never
+ * goes beyond the kept copy, where writing the request's text would cost that text on every one.
+ * A text entry's miss hands the request's text on to `remember`, so no miss writes it twice.
  */
 import type { RemoteRef } from '../api/types.ts';
 import type { Resolver, StoreRef } from '../resolve/types.ts';
@@ -50,7 +54,11 @@ export const MEMO_MAX_ENTRIES = 512;
 export const MEMO_MAX_INPUT_CHARS = 32 * 1024;
 export const MEMO_MAX_CHARS = 8 * 1024 * 1024;
 
-interface Entry extends Rendered {
+interface Entry extends Omit<Rendered, 'input'> {
+  /** The private copy of the input (`keepJson`), made on the entry's first reuse. */
+  input: MutationInput | undefined;
+  /** Until then the input's JSON text. */
+  json: string | undefined;
   /** Characters accounted for it (input JSON, patch, values). */
   chars: number;
 }
@@ -58,6 +66,8 @@ interface Entry extends Rendered {
 export class MutationMemo {
   readonly #entries = new Map<string, Entry>();
   #chars = 0;
+  /** The JSON text the last miss wrote of its input, for `remember` of that same input. */
+  #written: { input: MutationInput; json: string } | undefined;
   /** Reuses and renders, for tests and the benchmark's notes. */
   hits = 0;
   misses = 0;
@@ -68,8 +78,9 @@ export class MutationMemo {
    * (and an entry that no longer renders to its result is dropped).
    */
   reuse(slot: string, input: MutationInput, namespace: string, resolver: Resolver): Rendered | undefined {
+    this.#written = undefined;
     const entry = this.#entries.get(slot);
-    if (!entry || !sameJson(entry.input, input)) {
+    if (!entry || !this.#sameInput(entry, input)) {
       this.misses++;
       return undefined;
     }
@@ -79,19 +90,33 @@ export class MutationMemo {
       return undefined;
     }
     this.hits++;
+    if (entry.input === undefined) {
+      entry.input = keepJson(entry.json as string) as MutationInput;
+      entry.json = undefined;
+    }
     // Its result is kept (frozen, its JSON written once): shared by every request it answers.
-    return entry;
+    return entry as Rendered;
   }
 
-  /** Keeps `rendered` (its input copied) in `slot`, unless its input is too large. */
+  #sameInput(entry: Entry, input: MutationInput): boolean {
+    if (entry.input !== undefined) return sameJson(entry.input, input);
+    const json = JSON.stringify(input);
+    this.#written = { input, json };
+    return json === entry.json;
+  }
+
+  /** Keeps `rendered` (its input as JSON text) in `slot`, unless its input is too large. */
   remember(slot: string, rendered: Rendered): void {
     const old = this.#entries.get(slot);
     if (old) this.#delete(slot, old);
-    const json = JSON.stringify(rendered.input);
+    // The same object, not an equal one: another request's text may have been written since.
+    const json =
+      this.#written?.input === rendered.input ? this.#written.json : JSON.stringify(rendered.input);
+    this.#written = undefined;
     if (json.length > MEMO_MAX_INPUT_CHARS) return;
-    // The input is plain JSON (parsed from the body): its text read back is an exact copy,
-    // written at a third of structuredClone's cost.
-    const entry: Entry = { ...rendered, input: keepJson(json) as MutationInput, chars: 0 };
+    // The input is plain JSON (parsed from the body): its text is an exact copy, and read back
+    // (on the first reuse) a copy at a third of structuredClone's cost.
+    const entry: Entry = { ...rendered, input: undefined, json, chars: 0 };
     entry.chars = sizeOf(slot, json.length, entry);
     if (entry.chars > MEMO_MAX_CHARS) return;
     while (
@@ -114,6 +139,7 @@ export class MutationMemo {
   clear(): void {
     this.#entries.clear();
     this.#chars = 0;
+    this.#written = undefined;
   }
 
   #delete(slot: string, entry: Entry): void {
@@ -122,7 +148,7 @@ export class MutationMemo {
   }
 }
 
-function stillRendersTo(entry: Rendered, namespace: string, resolver: Resolver): boolean {
+function stillRendersTo(entry: Entry, namespace: string, resolver: Resolver): boolean {
   const values = resolver.cachedValues?.(entry.store, namespace, entry.refs);
   if (!values || values.length !== entry.values.length) return false;
   for (let i = 0; i < values.length; i++) if (!values[i]!.equals(entry.values[i]!)) return false;
@@ -145,7 +171,7 @@ function sameMap(a: Map<string, Buffer>, b: Map<string, Buffer>): boolean {
   return true;
 }
 
-function sizeOf(slot: string, inputChars: number, entry: Rendered): number {
+function sizeOf(slot: string, inputChars: number, entry: Entry): number {
   let n = slot.length + inputChars + (entry.result.patch?.length ?? 0);
   for (const v of entry.values) n += v.length;
   if (entry.dataFrom) for (const [k, v] of entry.dataFrom.map) n += k.length + v.length;

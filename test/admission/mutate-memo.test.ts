@@ -228,6 +228,47 @@ t.test('the key holds everything the result depends on', async (t) => {
   t.equal(memo.hits, 1);
 });
 
+t.test(
+  'a new entry is kept as JSON text; its first reuse answers from the text, later ones from a copy',
+  async (t) => {
+    const { memo, fill } = setup(t);
+    const first = await fill();
+    t.same(await fill(), first, 'the text equals the same manifest again');
+    t.same(await fill(), first, 'and the copy made then');
+    t.equal(memo.hits, 2);
+    const other = await fill(placeholder({ value: '${ref:db#user}' }));
+    t.same(other.data?.password, 'u1', 'another manifest in the same slot is rendered');
+    t.same(await fill(placeholder({ value: '${ref:db#user}' })), other);
+    t.equal(memo.hits, 3);
+    t.same((await fill()).data?.password, 'p1', 'and the first one is no longer answered from it');
+    t.equal(memo.hits, 3);
+  },
+);
+
+t.test("a miss's JSON text is kept only for the request it was written of", async (t) => {
+  const { h, memo, deps, fill } = setup(t);
+  h.provider.set('slow', JSON.stringify({ password: 's1' }));
+  await fill();
+  // A's key is not cached: its render waits for the provider while B, in the same slot, misses
+  // the text entry (its text written) and is answered at once without being kept (nothing to fill).
+  const a = placeholder({ value: '${ref:slow#password}' });
+  const pending = mutateSecret(a, deps);
+  t.ok(pending instanceof Promise, 'A waits for the provider');
+  const b = () => {
+    const r = placeholder();
+    r.object.data = { literal: b64('kept') };
+    return r;
+  };
+  const answeredB = mutateSecret(b(), deps);
+  t.notOk(answeredB instanceof Promise, 'B is answered at once');
+  t.equal((answeredB as { patch?: string }).patch, undefined, 'nothing to fill in B');
+  t.same(decodedData(applyPatch(a.object, await pending)).password, 's1');
+  // A's entry must hold A's text, not the text B's miss wrote last.
+  const again = mutateSecret(b(), deps);
+  t.same(again, answeredB, "B's manifest is never given A's result");
+  t.equal(memo.hits, 0);
+});
+
 t.test('an UPDATE whose stored Secret has no data or annotations is kept and reused', async (t) => {
   const { memo, fill } = setup(t);
   const update = () => {
