@@ -29,7 +29,7 @@ function label(s: string, from: number, to: number): boolean {
 }
 
 /** Labels joined by dots: none empty. */
-function subdomain(s: string): boolean {
+export function isDnsSubdomain(s: string): boolean {
   let start = 0;
   for (let i = 0; i <= s.length; i++) {
     if (i < s.length && s.charCodeAt(i) !== DOT) continue;
@@ -39,7 +39,7 @@ function subdomain(s: string): boolean {
   return true;
 }
 
-function secretKey(s: string): boolean {
+export function isSecretKey(s: string): boolean {
   if (s.length === 0) return false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -50,9 +50,14 @@ function secretKey(s: string): boolean {
   return true;
 }
 
+/** `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, the whole string. */
+export function isDnsLabel(s: string): boolean {
+  return label(s, 0, s.length);
+}
+
 /** Pattern source (as the CRDs write it) → a matcher with RE2's answer for it. */
 export const CRD_PATTERN_MATCHERS: ReadonlyMap<string, (s: string) => boolean> = new Map([
-  ['^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$', subdomain],
-  ['^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', (s: string) => label(s, 0, s.length)],
-  ['^[-._a-zA-Z0-9]+$', secretKey],
+  ['^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$', isDnsSubdomain],
+  ['^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', isDnsLabel],
+  ['^[-._a-zA-Z0-9]+$', isSecretKey],
 ]);

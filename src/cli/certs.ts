@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { DNS_SUBDOMAIN } from '../api/schema.ts';
+import { isDnsSubdomain } from '../api/crd-patterns.ts';
 import { ConfigError } from '../config.ts';
 import { writeCertificateFiles } from '../server/dev-certs.ts';
 
@@ -29,7 +29,7 @@ export async function runCerts(
   for (const host of opts.hosts) {
     // A wildcard is allowed in the first label only, as in every TLS client.
     const name = host.startsWith('*.') ? host.slice(2) : host;
-    if (isIP(host) === 0 && (name.length > 253 || !DNS_SUBDOMAIN.test(name))) {
+    if (isIP(host) === 0 && (name.length > 253 || !isDnsSubdomain(name))) {
       throw new ConfigError(
         `--dns "${host}" is neither an IP address nor a lowercase DNS name (e.g. webhook.ns.svc)`,
       );

@@ -6,7 +6,9 @@
  */
 import fc from 'fast-check';
 import t from 'tap';
-import { CRD_PATTERN_MATCHERS } from '../../src/api/crd-patterns.ts';
+import { CRD_PATTERN_MATCHERS, isDnsLabel, isDnsSubdomain, isSecretKey } from '../../src/api/crd-patterns.ts';
+import type { FieldError } from '../../src/api/field-errors.ts';
+import { checkDnsLabel, checkDnsSubdomain, checkSecretKey } from '../../src/api/schema.ts';
 import { checkSchema } from '../../src/api/schema-check.ts';
 import { compileGoRegexp } from '../../src/patterns/re2.ts';
 
@@ -85,3 +87,33 @@ t.test('the schema walk refuses with them what each pattern refuses', async (t) 
     ],
   );
 });
+
+t.test(
+  "the hand-written rules' name checks are the same loops, worded as the API server words them",
+  async (t) => {
+    t.equal(
+      CRD_PATTERN_MATCHERS.get('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'),
+      isDnsSubdomain,
+    );
+    t.equal(CRD_PATTERN_MATCHERS.get('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'), isDnsLabel);
+    t.equal(CRD_PATTERN_MATCHERS.get('^[-._a-zA-Z0-9]+$'), isSecretKey);
+    const cases: [(v: string, p: string, e: FieldError[]) => boolean, string, boolean][] = [
+      [checkDnsSubdomain, 'vault.backend-1', true],
+      [checkDnsSubdomain, 'Vault', false],
+      [checkDnsSubdomain, 'vault.', false],
+      [checkDnsLabel, 'team-a', true],
+      [checkDnsLabel, 'team.a', false],
+      [checkSecretKey, 'tls.crt_A-1', true],
+      [checkSecretKey, 'pass word', false],
+      [checkSecretKey, '', false],
+    ];
+    for (const [check, value, valid] of cases) {
+      const errors: FieldError[] = [];
+      t.equal(check(value, 'spec.x', errors), valid, `${check.name}(${JSON.stringify(value)})`);
+      t.same(
+        errors.map((e) => [e.field, e.message.startsWith(`Invalid value: ${JSON.stringify(value)}: a `)]),
+        valid ? [] : [['spec.x', true]],
+      );
+    }
+  },
+);
