@@ -263,6 +263,10 @@ function range(values: number[]): string {
 }
 
 async function main() {
+  // Both launchers checked before any server starts: a stale build stops the bench here, not
+  // after the bare servers are up (they would be left running).
+  const eswLauncher = launcherOf(SERVER);
+  const compareLauncher = compareServer ? launcherOf(compareServer) : undefined;
   const dir = await mkdtemp(join(tmpdir(), 'esw-bench-'));
   const bundle = await createCertificates({ hosts: ['localhost', '127.0.0.1'] });
   const cert = join(dir, 'tls.crt');
@@ -287,8 +291,8 @@ async function main() {
     PIN?.servers,
   );
   // biome-ignore format: one flag per line reads better
-  const serve = (server: string, port: number) => spawnNode([
-    launcherOf(server), 'serve',
+  const serve = (launcher: string, port: number) => spawnNode([
+    launcher, 'serve',
     '--port', String(port),
     '--host', '127.0.0.1',
     '--tls-cert', cert,
@@ -296,11 +300,11 @@ async function main() {
     '--stores', join(root, 'bench/fixtures/stores.yaml'),
     '--log-level', 'warn',
   ], profileFlags.length > 0 ? { NODE_OPTIONS: profileFlags.join(' ') } : {}, 'ignore', PIN?.servers);
-  const esw = serve(SERVER, eswPort);
+  const esw = serve(eswLauncher, eswPort);
   // Another build (e.g. a worktree of an older commit, built) served side by side: its rows are
   // measured in the same runs, so a change is compared under the same load.
   const comparePort = 18445;
-  const compare = compareServer ? serve(compareServer, comparePort) : undefined;
+  const compare = compareLauncher ? serve(compareLauncher, comparePort) : undefined;
   const rows: Row[] = [];
   /** Each row's name with the bare row sent its body, where that is another row. */
   let sameBodyBares: [string, string][] = [];
