@@ -110,6 +110,16 @@ export function createMetrics() {
       labelNames: ['source'] as const,
       ...reg,
     }),
+    /**
+     * A store's force-sync or refresh request that came inside the spacing after the last one
+     * acted on: merged into one refresh at the spacing's end (src/refresher/refresher.ts).
+     */
+    refreshMarksDeferred: new Counter({
+      name: 'esw_refresh_store_marks_deferred_total',
+      help: "A store's force-sync or refresh request merged into one refresh at the end of the store's spacing, by source and store kind",
+      labelNames: ['source', 'kind'] as const,
+      ...reg,
+    }),
     refreshTriggerLatency: new Histogram({
       name: 'esw_refresh_trigger_latency_seconds',
       help: 'Time from a push refresh seen by the owner to the Secret synced (written, or found up to date), by source',

@@ -118,7 +118,22 @@ export interface RefresherOptions {
    * period or two) plus the urgent lane's wait for a store of thousands of dependents.
    */
   requestReplayMs?: number;
+  /**
+   * The least time between two refreshes a store's own marks (a new `force-sync`, a new
+   * `esw.io/refresh-request`) start: marks inside it are merged into one refresh at its end.
+   * Default 10 s (`STORE_MARK_SPACING_MS`).
+   */
+  storeMarkSpacingMs?: number;
 }
+
+/**
+ * Whoever may patch a store can write a new mark on it as often as it likes, and each one acted
+ * on costs a fresh provider read of every key its dependents read, on the shared economy. Ten
+ * seconds bounds that at 6 store-wide refreshes a minute — 360 times a 1-hour interval at worst,
+ * where it was unbounded — while a rotation's burst of requests (a job rotating keys one by one,
+ * a change feed's events) waits at most 10 s for its last keys, far below any interval.
+ */
+export const STORE_MARK_SPACING_MS = 10_000;
 
 /**
  * What the refresher keeps per ExternalSecret, in one object (100,000 of them in a big cluster,
@@ -202,6 +217,37 @@ ownWords(NotLeaderError);
 
 const ALL = 'all';
 
+/** What a store's marks asked for inside its spacing, acted on at its end (one per store). */
+interface DeferredMark {
+  id: StoreId;
+  /** undefined: every key of the store */
+  keys: ReadonlySet<string> | undefined;
+  /** The latest mark's source: the one the refresh is counted under. */
+  source: TriggerSource;
+}
+
+interface StoreMarks {
+  forceSync: string | undefined;
+  request: string | undefined;
+  ask: StoreAsk | undefined;
+  /** When a mark of this store last started a refresh (undefined: never here). */
+  actedAt: number | undefined;
+  deferred: DeferredMark | undefined;
+}
+
+/**
+ * Two key sets as one ask: the union, or the whole store (undefined) when either is, or when the
+ * union is beyond one request's worth — so a merged ask stays as small as a request.
+ */
+function unionKeys(
+  a: ReadonlySet<string> | undefined,
+  b: Iterable<string> | undefined,
+): Set<string> | undefined {
+  if (!a || !b) return undefined;
+  const merged = new Set([...a, ...b]);
+  return merged.size > MAX_REQUEST_KEYS ? undefined : merged;
+}
+
 /** A store's latest push refresh, as a shard gained later acts on it. */
 interface StoreAsk {
   id: StoreId;
@@ -241,13 +287,15 @@ export class Refresher {
    */
   readonly #sources = new Map<string, Set<string>>();
   /**
-   * store group -> the force-sync value and refresh request last seen on it, and what its latest
-   * change asked for (kept for a shard gained later: `#replay`).
+   * store group -> the force-sync value and refresh request last seen on it, what its latest
+   * change asked for (kept for a shard gained later: `#replay`), and its spacing: when a mark
+   * last started a refresh, and what came since (`#storeMark`).
    */
-  readonly #storeMarks = new Map<
-    string,
-    { forceSync: string | undefined; request: string | undefined; ask: StoreAsk | undefined }
-  >();
+  readonly #storeMarks = new Map<string, StoreMarks>();
+  /** store group -> when its deferred mark is due; `#nextDeferred` the earliest of them. */
+  readonly #deferred = new Map<string, number>();
+  #nextDeferred: number | undefined;
+  readonly #markSpacing: number;
   /**
    * object key -> its pending push refresh: the earliest request (`at`, for the latency
    * histogram) and the latest (`latest`: its values must be fetched after it).
@@ -267,6 +315,7 @@ export class Refresher {
     this.#now = opts.now ?? Date.now;
     this.#shards = Math.max(1, opts.shards ?? 1);
     this.#replayWindow = opts.requestReplayMs ?? 600_000;
+    this.#markSpacing = opts.storeMarkSpacingMs ?? STORE_MARK_SPACING_MS;
     this.#kube = guardWrites(opts.kube, (ns) => this.#owns(ns));
   }
 
@@ -486,7 +535,13 @@ export class Refresher {
     const forceSync = forceSyncOf(store);
     const request = store.metadata?.annotations?.[REFRESH_REQUEST_ANNOTATION];
     const prev = this.#storeMarks.get(group);
-    const marks = { forceSync, request, ask: prev?.ask };
+    const marks: StoreMarks = {
+      forceSync,
+      request,
+      ask: prev?.ask,
+      actedAt: prev?.actedAt,
+      deferred: prev?.deferred,
+    };
     this.#storeMarks.set(group, marks);
     const now = this.#now();
     if (!prev) {
@@ -499,19 +554,73 @@ export class Refresher {
         marks.ask = newAsk(id, Math.min(req.at, now), req.keys, req.source ?? 'endpoint', new Set());
       return;
     }
-    if (forceSync !== undefined && forceSync !== prev.forceSync) {
-      this.refreshStore(id, undefined, 'force-sync');
-      marks.ask = this.#askAgain(marks.ask, id, undefined, 'force-sync');
-    }
+    if (forceSync !== undefined && forceSync !== prev.forceSync)
+      this.#storeMark(group, marks, id, undefined, 'force-sync');
     if (request !== undefined && request !== prev.request) {
       const req = refreshRequestOf(store);
-      if (req) {
-        const source = req.source ?? 'endpoint';
-        this.refreshStore(id, req.keys, source);
-        marks.ask = this.#askAgain(marks.ask, id, req.keys, source);
-      } else
+      if (req) this.#storeMark(group, marks, id, req.keys, req.source ?? 'endpoint');
+      else
         this.#opts.logger.warn({ store: storeLabel(id) }, 'unreadable refresh request on the store; ignored');
     }
+  }
+
+  /**
+   * A new mark on a store: acted on now, unless a mark of this store started a refresh less than
+   * the spacing ago; then it is merged into the store's one deferred mark, acted on at the
+   * spacing's end (`#fireDeferred`) — never dropped: the last request is always honoured. Either
+   * way it is the store's ask at once, so a shard gained meanwhile replays it. A replica that
+   * refreshes nothing acts on nothing and defers nothing: its gains replay the ask.
+   */
+  #storeMark(
+    group: string,
+    marks: StoreMarks,
+    id: StoreId,
+    keys: readonly string[] | undefined,
+    source: TriggerSource,
+  ): void {
+    const now = this.#now();
+    marks.ask = this.#askAgain(marks.ask, id, keys, source);
+    if (!this.running || marks.actedAt === undefined || now - marks.actedAt >= this.#markSpacing) {
+      marks.actedAt = now;
+      this.refreshStore(id, keys, source);
+      return;
+    }
+    const before = marks.deferred;
+    marks.deferred = {
+      id,
+      keys: before ? unionKeys(before.keys, keys) : keys && new Set(keys),
+      source,
+    };
+    const due = marks.actedAt + this.#markSpacing;
+    this.#deferred.set(group, due);
+    if (this.#nextDeferred === undefined || due < this.#nextDeferred) this.#nextDeferred = due;
+    this.#opts.metrics?.refreshMarksDeferred.inc({ source, kind: id.kind });
+    this.#opts.logger.debug(
+      { store: storeLabel(id), source, deferredUntil: new Date(due).toISOString() },
+      'store refresh request deferred to the end of its spacing',
+    );
+    this.#wake();
+  }
+
+  /** Acts on every deferred store mark whose spacing has ended. */
+  #fireDeferred(): void {
+    const now = this.#now();
+    if (this.#nextDeferred === undefined || this.#nextDeferred > now) return;
+    let next: number | undefined;
+    for (const [group, due] of this.#deferred) {
+      if (due > now) {
+        if (next === undefined || due < next) next = due;
+        continue;
+      }
+      this.#deferred.delete(group);
+      const marks = this.#storeMarks.get(group);
+      const mark = marks?.deferred;
+      if (!marks || !mark) continue;
+      marks.deferred = undefined;
+      marks.actedAt = now;
+      this.#refresh(mark.id, mark.keys, mark.source, undefined);
+    }
+    this.#nextDeferred = next;
   }
 
   /**
@@ -529,19 +638,16 @@ export class Refresher {
     const acted = new Set<number>();
     for (let s = 0; s < this.#shards; s++) if (this.running && this.#ownsShard(s)) acted.add(s);
     if (!prev || now - prev.at >= this.#replayWindow) return newAsk(id, now, keys, source, acted);
-    let merged: Set<string> | undefined;
-    if (prev.keys && keys) {
-      merged = new Set([...prev.keys, ...keys]);
-      // Beyond one request's worth, the whole store: an ask stays as small as a request.
-      if (merged.size > MAX_REQUEST_KEYS) merged = undefined;
-    }
     for (const s of acted) if (!prev.acted.has(s)) acted.delete(s);
-    return { id, at: now, keys: merged, source, acted };
+    return { id, at: now, keys: unionKeys(prev.keys, keys), source, acted };
   }
 
   deleteStore(store: KubeObject): void {
     const id = storeOfObject(store);
-    if (id) this.#storeMarks.delete(storeGroup(id.kind, id.namespace ?? '', id.name));
+    if (!id) return;
+    const group = storeGroup(id.kind, id.namespace ?? '', id.name);
+    this.#storeMarks.delete(group);
+    this.#deferred.delete(group);
   }
 
   /**
@@ -718,6 +824,14 @@ export class Refresher {
     if (!this.running) {
       this.#timer?.cancel();
       this.#timer = undefined;
+      // Nothing left to act on them for: whoever owns the shards next replays the asks, this
+      // replica too (the shards it gave up are no longer in any ask's `acted`).
+      for (const group of this.#deferred.keys()) {
+        const marks = this.#storeMarks.get(group);
+        if (marks) marks.deferred = undefined;
+      }
+      this.#deferred.clear();
+      this.#nextDeferred = undefined;
     }
     this.#wake();
   }
@@ -759,6 +873,7 @@ export class Refresher {
     while (this.running) {
       // Each round after the first starts on a fresh turn of the event loop.
       if (rounds++ > 0) await yieldToLoop();
+      this.#fireDeferred();
       const round = this.#takeRound();
       if (round.length === 0) break;
       // Fetch every remote key the round needs at once — the resolver coalesces them and batches
@@ -911,7 +1026,9 @@ export class Refresher {
   /** Arms the one timer for the next due time; a running loop re-arms it when it ends. */
   #wake(): void {
     if (!this.running || !this.#opts.setTimer || this.#ticking) return;
-    const due = this.#queue.nextDue(this.#now());
+    const queued = this.#queue.nextDue(this.#now());
+    const deferred = this.#nextDeferred;
+    const due = queued === undefined || (deferred !== undefined && deferred < queued) ? deferred : queued;
     if (due === undefined) return;
     if (this.#timer && this.#timer.at <= due) return;
     this.#timer?.cancel();
