@@ -305,6 +305,11 @@ export class Refresher {
   readonly #inFlight = new Map<string, Promise<void>>();
   /** The shards this replica refreshes: 'all', or a set (empty: none). */
   #owned: typeof ALL | ReadonlySet<number> = new Set();
+  /**
+   * Set by `stop()`, cleared by any change of ownership: refreshing is paused, nothing given away,
+   * so work it abandons stays queued for the next `start()`.
+   */
+  #stopped = false;
   #startedAt = 0;
   #timer: { cancel(): void; at: number } | undefined;
   #ticking: Promise<number> | undefined;
@@ -759,6 +764,7 @@ export class Refresher {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.#owned = new Set();
+    this.#stopped = true;
     this.#timer?.cancel();
     this.#timer = undefined;
     await Promise.allSettled([...this.#inFlight.values()]);
@@ -788,6 +794,7 @@ export class Refresher {
     const had = (shard: number) => before === ALL || before.has(shard);
     const has = (shard: number) => next === ALL || next.has(shard);
     this.#owned = next;
+    this.#stopped = false;
     if (before !== ALL && before.size === 0 && this.running) {
       this.#startedAt = this.#now();
       this.#opts.logger.info(
@@ -883,7 +890,13 @@ export class Refresher {
       const worker = async (): Promise<void> => {
         while (i < round.length) {
           const item = round[i++] as { key: string; due: number };
-          if (!this.#ownsKey(item.key)) continue;
+          if (!this.#ownsKey(item.key)) {
+            // Stopped: back to the queue for the next start(). Not owned otherwise (its shard
+            // given up, or past its write deadline until the coordinator drops it): the next
+            // owner's, scheduled from its status.
+            if (this.#stopped) this.#queue.schedule(item.key, item.due);
+            continue;
+          }
           started++;
           const p = this.#run(item.key, item.due);
           this.#inFlight.set(item.key, p);
@@ -1112,8 +1125,9 @@ export class Refresher {
     });
     const current = this.#es.get(key) === state;
     if (!this.#owns(ns) && outcome.result === 'error' && outcome.error instanceof NotLeaderError) {
-      // Abandoned, not done: it runs first when this replica owns it again.
-      if (current) this.#queue.schedule(key, due);
+      // Abandoned, not done. Stopped, it runs first at the next start(); its shard given up, it
+      // is the next owner's, who schedules it from its status and the store asks it replays.
+      if (current && this.#stopped) this.#queue.schedule(key, due);
       return;
     }
     this.#opts.metrics?.managedSyncs.inc({ kind: 'ExternalSecret', result: outcome.result });
@@ -1163,7 +1177,7 @@ export class Refresher {
     const ns = state.secret.metadata?.namespace ?? 'default';
     const outcome = await syncer.sync(state.secret, { fetchedAfter: due, kube: this.#kube });
     if (!this.#owns(ns) && outcome.result === 'error' && outcome.error instanceof NotLeaderError) {
-      if (this.#ph.get(key) === state) this.#queue.schedule(key, due);
+      if (this.#ph.get(key) === state && this.#stopped) this.#queue.schedule(key, due);
       return;
     }
     this.#opts.metrics?.managedSyncs.inc({ kind: 'Secret', result: outcome.result });

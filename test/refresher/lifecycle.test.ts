@@ -1,9 +1,11 @@
 /**
  * Lifecycle edges. Leadership lost mid-sync abandons the write — and the object is not
- * forgotten: when this replica leads again, the abandoned sync runs first. An ExternalSecret
- * being deleted is no longer synced.
+ * forgotten: when this replica leads again, the abandoned sync (and the round's items not yet
+ * started) run first. A shard given up mid-sync is the next owner's: nothing of it stays queued
+ * here. An ExternalSecret being deleted is no longer synced.
  */
 import t from 'tap';
+import { shardOf } from '../../src/refresher/queue.ts';
 import { harness, introExternalSecret, unb64 } from './harness.ts';
 
 const DB = 'my-app/database-credentials';
@@ -49,6 +51,39 @@ t.test('a sync abandoned by stop() runs again after the next start()', async (t)
   await h.refresher.stop();
 });
 
+t.test('stop(): the objects of the round not yet started stay queued', async (t) => {
+  const h = harness({ concurrency: 1 });
+  h.remote.values.set(DB, '{"username":"u","password":"p"}');
+  let release: () => void = () => undefined;
+  let gate: Promise<void> | undefined = new Promise<void>((r) => {
+    release = r;
+  });
+  let reads = 0;
+  const read = h.kube.getSecret.bind(h.kube);
+  h.kube.getSecret = async (ns, name) => {
+    reads++;
+    if (gate) await gate;
+    return read(ns, name);
+  };
+  const first = introExternalSecret({}, 'first');
+  const second = introExternalSecret({ target: { name: 'second', creationPolicy: 'Owner' } }, 'second');
+  h.refresher.upsertExternalSecret(first);
+  h.refresher.upsertExternalSecret(second);
+  h.refresher.start();
+  const cycle = h.refresher.tick();
+  for (let i = 0; i < 100 && reads === 0; i++) await new Promise((r) => setImmediate(r));
+  t.equal(reads, 1, 'one sync in flight, the other waiting in the round');
+  const stopped = h.refresher.stop();
+  gate = undefined;
+  release();
+  await cycle;
+  await stopped;
+  t.equal(h.refresher.queueDepth, 2, 'both still queued: the abandoned one and the one not started');
+  h.refresher.start();
+  t.equal(await h.refresher.tick(), 2, 'both synced once started again');
+  await h.refresher.stop();
+});
+
 t.test('an ExternalSecret being deleted is left alone: its collected target is not recreated', async (t) => {
   const h = harness();
   h.remote.values.set(DB, '{"username":"u","password":"p"}');
@@ -75,3 +110,62 @@ t.test('an ExternalSecret being deleted is left alone: its collected target is n
   t.equal(h.kube.writes.create, 1, 'only the first creation');
   await h.refresher.stop();
 });
+
+t.test('a sync abandoned because its shard was given up is not queued again', async (t) => {
+  const h = harness({ shards: 2 });
+  const mine = shardOf('default', 2);
+  h.remote.values.set(DB, '{"username":"u","password":"CANARY-shard"}');
+  let release: () => void = () => undefined;
+  let gate: Promise<void> | undefined = new Promise<void>((r) => {
+    release = r;
+  });
+  let reads = 0;
+  const read = h.kube.getSecret.bind(h.kube);
+  h.kube.getSecret = async (ns, name) => {
+    reads++;
+    if (gate) await gate;
+    return read(ns, name);
+  };
+  const es = introExternalSecret();
+  h.refresher.upsertExternalSecret(es);
+  await h.refresher.setShards([0, 1]);
+  const cycle = h.refresher.tick();
+  for (let i = 0; i < 100 && reads === 0; i++) await new Promise((r) => setImmediate(r));
+  t.equal(reads, 1, 'the sync is in flight');
+  // The shard goes to another replica; this one keeps the other shard, so its loop goes on.
+  const given = h.refresher.setShards([1 - mine]);
+  gate = undefined;
+  release();
+  await given;
+  // Settled, before the loop's next round could pop anything.
+  t.equal(h.refresher.queueDepth, 0, 'the abandoned sync is not in the queue of a shard given up');
+  t.equal(h.refresher.dueOf(es), undefined);
+  await cycle;
+  t.equal(h.kube.writes.status, 0, 'nothing written');
+  t.equal(await gauge(h, 'refresherQueueDepth'), 0, 'the queue depth counts only owned work');
+
+  // Given up entirely (the loop stops): nothing of the shard stays queued either.
+  await h.refresher.setShards([0, 1]);
+  gate = new Promise<void>((r) => {
+    release = r;
+  });
+  reads = 0;
+  const again = h.refresher.tick();
+  for (let i = 0; i < 100 && reads === 0; i++) await new Promise((r) => setImmediate(r));
+  t.equal(reads, 1, 'its new sync is in flight');
+  const none = h.refresher.setShards([]);
+  gate = undefined;
+  release();
+  await none;
+  await again;
+  t.equal(h.refresher.queueDepth, 0, 'nothing queued on a replica that owns nothing');
+
+  // Taken back: scheduled from its status as any object of a gained shard, and synced.
+  await h.refresher.setShards([mine]);
+  t.equal(await h.refresher.tick(), 1, 'synced once owned again');
+  t.equal(unb64(h.kube.secrets.get('default/database-credentials')?.data?.password), 'CANARY-shard');
+});
+
+async function gauge(h: ReturnType<typeof harness>, name: 'refresherQueueDepth'): Promise<number> {
+  return (await h.metrics[name].get()).values.reduce((n, v) => n + v.value, 0);
+}
