@@ -25,6 +25,13 @@
  * later reuses walk the copy (`sameJson`), a walk that stops at the first difference and never
  * goes beyond the kept copy, where writing the request's text would cost that text on every one.
  * A text entry's miss hands the request's text on to `remember`, so no miss writes it twice.
+ *
+ * A slot whose manifests keep changing (a tool that stamps every apply, a Secret edited again and
+ * again) rests: after MEMO_REST_AFTER entries in a row were replaced unused, it keeps a count
+ * instead of an entry — no text written, no result kept, nothing compared — and after
+ * MEMO_PROBE_AFTER renders keeps one entry again, so a manifest that repeats is answered again
+ * within that many renders and the slot keeps as before once an entry is reused. What it keeps
+ * decides only what can be answered: a resting slot answers nothing.
  */
 import type { RemoteRef } from '../api/types.ts';
 import type { Resolver, StoreRef } from '../resolve/types.ts';
@@ -53,18 +60,32 @@ export const MEMO_MAX_ENTRIES = 512;
 /** Larger inputs (as JSON) are not kept: comparing them would cost more than rendering saves. */
 export const MEMO_MAX_INPUT_CHARS = 32 * 1024;
 export const MEMO_MAX_CHARS = 8 * 1024 * 1024;
+/** Entries replaced unused in a row after which a slot rests (keeps nothing). */
+export const MEMO_REST_AFTER = 4;
+/** Renders a resting slot lets go before it keeps an entry again. */
+export const MEMO_PROBE_AFTER = 8;
 
 interface Entry extends Omit<Rendered, 'input'> {
+  resting?: undefined;
   /** The private copy of the input (`keepJson`), made on the entry's first reuse. */
   input: MutationInput | undefined;
   /** Until then the input's JSON text. */
   json: string | undefined;
+  /** Entries this slot kept in a row before this one that were replaced unused. */
+  unused: number;
   /** Characters accounted for it (input JSON, patch, values). */
   chars: number;
 }
 
+/** A slot that keeps nothing for now, and how many renders it has let go. */
+interface Resting {
+  resting: true;
+  renders: number;
+  chars: number;
+}
+
 export class MutationMemo {
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new Map<string, Entry | Resting>();
   #chars = 0;
   /** The JSON text the last miss wrote of its input, for `remember` of that same input. */
   #written: { input: MutationInput; json: string } | undefined;
@@ -80,7 +101,7 @@ export class MutationMemo {
   reuse(slot: string, input: MutationInput, namespace: string, resolver: Resolver): Rendered | undefined {
     this.#written = undefined;
     const entry = this.#entries.get(slot);
-    if (!entry || !this.#sameInput(entry, input)) {
+    if (!entry || entry.resting || !this.#sameInput(entry, input)) {
       this.misses++;
       return undefined;
     }
@@ -105,31 +126,41 @@ export class MutationMemo {
     return json === entry.json;
   }
 
-  /** Keeps `rendered` (its input as JSON text) in `slot`, unless its input is too large. */
+  /**
+   * Keeps `rendered` (its input as JSON text) in `slot`, unless its input is too large or the
+   * slot rests.
+   */
   remember(slot: string, rendered: Rendered): void {
+    const written = this.#written;
+    this.#written = undefined;
     const old = this.#entries.get(slot);
     if (old) this.#delete(slot, old);
+    let unused = 0;
+    if (old?.resting) {
+      if (old.renders < MEMO_PROBE_AFTER) {
+        this.#add(slot, rest(slot, old.renders + 1));
+        return;
+      }
+      // Kept again; unused, it is the last before the slot rests again.
+      unused = MEMO_REST_AFTER - 1;
+    } else if (old && old.input === undefined) {
+      // An entry whose copy was never made was never reused.
+      unused = old.unused + 1;
+      if (unused >= MEMO_REST_AFTER) {
+        this.#add(slot, rest(slot, 1));
+        return;
+      }
+    }
     // The same object, not an equal one: another request's text may have been written since.
-    const json =
-      this.#written?.input === rendered.input ? this.#written.json : JSON.stringify(rendered.input);
-    this.#written = undefined;
+    const json = written?.input === rendered.input ? written.json : JSON.stringify(rendered.input);
     if (json.length > MEMO_MAX_INPUT_CHARS) return;
     // The input is plain JSON (parsed from the body): its text is an exact copy, and read back
     // (on the first reuse) a copy at a third of structuredClone's cost.
-    const entry: Entry = { ...rendered, input: undefined, json, chars: 0 };
+    const entry: Entry = { ...rendered, input: undefined, json, unused, chars: 0 };
     entry.chars = sizeOf(slot, json.length, entry);
     if (entry.chars > MEMO_MAX_CHARS) return;
-    while (
-      this.#entries.size > 0 &&
-      (this.#entries.size >= MEMO_MAX_ENTRIES || this.#chars + entry.chars > MEMO_MAX_CHARS)
-    ) {
-      // The oldest first (by insertion: re-ordering on every reuse would cost more than it saves).
-      const [oldestSlot, oldest] = this.#entries.entries().next().value as [string, Entry];
-      this.#delete(oldestSlot, oldest);
-    }
     keepResult(entry.result);
-    this.#entries.set(slot, entry);
-    this.#chars += entry.chars;
+    this.#add(slot, entry);
   }
 
   get size(): number {
@@ -142,10 +173,27 @@ export class MutationMemo {
     this.#written = undefined;
   }
 
-  #delete(slot: string, entry: Entry): void {
+  #add(slot: string, entry: Entry | Resting): void {
+    while (
+      this.#entries.size > 0 &&
+      (this.#entries.size >= MEMO_MAX_ENTRIES || this.#chars + entry.chars > MEMO_MAX_CHARS)
+    ) {
+      // The oldest first (by insertion: re-ordering on every reuse would cost more than it saves).
+      const [oldestSlot, oldest] = this.#entries.entries().next().value as [string, Entry | Resting];
+      this.#delete(oldestSlot, oldest);
+    }
+    this.#entries.set(slot, entry);
+    this.#chars += entry.chars;
+  }
+
+  #delete(slot: string, entry: Entry | Resting): void {
     this.#entries.delete(slot);
     this.#chars -= entry.chars;
   }
+}
+
+function rest(slot: string, renders: number): Resting {
+  return { resting: true, renders, chars: slot.length };
 }
 
 function stillRendersTo(entry: Entry, namespace: string, resolver: Resolver): boolean {

@@ -7,7 +7,12 @@
  */
 import t, { type Test } from 'tap';
 import { type MutateDeps, mutateSecret } from '../../src/admission/mutate.ts';
-import { MEMO_MAX_ENTRIES, MutationMemo } from '../../src/admission/mutate-memo.ts';
+import {
+  MEMO_MAX_ENTRIES,
+  MEMO_PROBE_AFTER,
+  MEMO_REST_AFTER,
+  MutationMemo,
+} from '../../src/admission/mutate-memo.ts';
 import { sameJson } from '../../src/admission/same-json.ts';
 import type { AdmissionRequest } from '../../src/admission/types.ts';
 import type { Secret } from '../../src/api/types.ts';
@@ -267,6 +272,35 @@ t.test("a miss's JSON text is kept only for the request it was written of", asyn
   const again = mutateSecret(b(), deps);
   t.same(again, answeredB, "B's manifest is never given A's result");
   t.equal(memo.hits, 0);
+});
+
+t.test('a slot whose manifests keep changing rests, and keeps again when one repeats', async (t) => {
+  const { h, memo, fill } = setup(t);
+  // The same Secret, stamped anew on every apply (the slot: CREATE, apps, db).
+  const stamped = (stamp: string) => {
+    const r = placeholder();
+    (r.object.metadata?.annotations as Record<string, string>)['tool.example/applied'] = stamp;
+    return r;
+  };
+  for (let i = 0; i <= MEMO_REST_AFTER; i++) await fill(stamped(`s${i}`));
+  t.equal(memo.hits, 0);
+  // Resting: the same manifest again is rendered, not answered, until the slot keeps again.
+  const repeated = await fill(stamped('again'));
+  t.same(repeated.data, { password: 'p1', url: 'postgres://u1@db:5432/app' });
+  for (let i = 1; i < MEMO_PROBE_AFTER; i++) t.same(await fill(stamped('again')), repeated);
+  t.equal(memo.hits, 0, `nothing answered while resting (${MEMO_PROBE_AFTER} renders)`);
+  t.same(await fill(stamped('again')), repeated);
+  t.equal(memo.hits, 1, 'then the entry kept again answers the manifest that repeats');
+  t.same(await fill(stamped('again')), repeated);
+  t.equal(memo.hits, 2, 'and the slot keeps as before');
+
+  // A stale answer is never served by an entry kept again: rest the slot, let it keep once,
+  // change the value under it.
+  for (let i = 0; i <= MEMO_REST_AFTER + MEMO_PROBE_AFTER; i++) await fill(stamped(`t${i}`));
+  h.provider.set('db', JSON.stringify({ user: 'u1', password: 'p2' }));
+  h.clock.now += TTL_MS + 1;
+  t.same((await fill(stamped(`t${MEMO_REST_AFTER + MEMO_PROBE_AFTER}`))).data?.password, 'p2');
+  t.equal(memo.hits, 2, 'the changed value is rendered, not answered');
 });
 
 t.test('an UPDATE whose stored Secret has no data or annotations is kept and reused', async (t) => {
