@@ -76,6 +76,58 @@ t.test('annotation form: KEY#PROPERTY#VERSION without the wrapper', async (t) =>
   t.same(referenceTemplate(ref('a', 'b')).source, '${ref:a#b}');
 });
 
+t.test('a body is read as the character scan reads it, escapes or not', async (t) => {
+  // The scan every body once went through: "#" ends a field, a backslash takes the next
+  // character ("\\#", "\\}", "\\\\" as it, any other with the backslash), a line break refuses.
+  const scan = (body: string): string[] | 'lines' => {
+    const fields = [''];
+    for (let i = 0; i < body.length; i++) {
+      const c = body[i] as string;
+      if (c === '\\' && i + 1 < body.length) {
+        const next = body[++i] as string;
+        fields[fields.length - 1] += '#}\\'.includes(next) ? next : c + next;
+      } else if (c === '#') fields.push('');
+      else if (c === '\n' || c === '\r') return 'lines';
+      else fields[fields.length - 1] += c;
+    }
+    return fields;
+  };
+  const outcome = (body: string) => {
+    try {
+      return parseReferenceBody(body, 'k');
+    } catch (e: unknown) {
+      return (e as Error).message;
+    }
+  };
+  fc.assert(
+    fc.property(
+      fc.string({ unit: fc.constantFrom('a', '#', '\\', '}', ' ', '\n', '\r'), maxLength: 12 }),
+      (body) => {
+        const fields = scan(body);
+        const got = outcome(body);
+        if (fields === 'lines') return typeof got === 'string' && got.includes('may not span lines');
+        const [key = '', , version = ''] = fields;
+        const valid =
+          fields.length <= 3 &&
+          key !== '' &&
+          key.trim() === key &&
+          version.trim() === version &&
+          !(fields.length === 3 && version === '');
+        if (!valid) return typeof got === 'string';
+        return (
+          typeof got !== 'string' &&
+          got.key === key &&
+          got.property === (fields[1] ?? '') &&
+          got.version === (fields[2] ?? '')
+        );
+      },
+    ),
+    { numRuns: 3000, seed: 7 },
+  );
+  t.same(parseReferenceBody('a\\#b#c'), ref('a#b', 'c'), 'an escaped "#" is part of the field');
+  t.same(parseReferenceBody('a\\x#b'), ref('a\\x', 'b'), 'another escape keeps its backslash');
+});
+
 t.test('formatReference round-trips any reference', async (t) => {
   const field = fc.string({ unit: fc.constantFrom('a', '#', '}', '\\', '.', '/', '{', '$', 'é') });
   fc.assert(
