@@ -22,6 +22,7 @@
  *   keep the Secret's data and never hot-loop.
  */
 
+import { storeRefsOf } from '../api/controller-class.ts';
 import { parseDuration } from '../api/duration.ts';
 import { compileSyncWindows, type SyncWindows } from '../api/sync-windows.ts';
 import type { ConfigMap, ExternalSecret, KubeObject, Secret } from '../api/types.ts';
@@ -287,6 +288,12 @@ export class Refresher {
    */
   readonly #sources = new Map<string, Set<string>>();
   /**
+   * store group -> the keys of the objects naming it (ExternalSecrets by any store reference,
+   * placeholder Secrets by the store they read): a store's refresh, and a shard gain's replay of
+   * a thousand stores' asks, visit the store's dependents, not every object.
+   */
+  readonly #dependents = new Map<string, Set<string>>();
+  /**
    * store group -> the force-sync value and refresh request last seen on it, what its latest
    * change asked for (kept for a shard gained later: `#replay`), and its spacing: when a mark
    * last started a refresh, and what came since (`#storeMark`).
@@ -363,6 +370,7 @@ export class Refresher {
       this.#targets.delete(prev.target);
     state.target = target;
     this.#indexSources(key, prev?.es, es);
+    this.#indexDependents(key, prev && esStoreGroups(prev.es), esStoreGroups(es));
     state.es = es;
     state.shareVersion(es);
     this.#targets.set(target, key);
@@ -396,6 +404,7 @@ export class Refresher {
     this.#forgetSeries(prev.es);
     if (this.#targets.get(prev.target) === key) this.#targets.delete(prev.target);
     this.#indexSources(key, prev.es, undefined);
+    this.#indexDependents(key, esStoreGroups(prev.es), []);
   }
 
   /**
@@ -439,6 +448,29 @@ export class Refresher {
       readers.add(key);
       this.#sources.set(ref, readers);
     }
+  }
+
+  /** Moves `key` from the dependents of the stores it named to those of the stores it names. */
+  #indexDependents(key: string, before: readonly string[] | undefined, after: readonly string[]): void {
+    if (before && before.length === after.length && before.every((g, i) => g === after[i])) return;
+    for (const group of before ?? []) {
+      if (after.includes(group)) continue;
+      const keys = this.#dependents.get(group);
+      keys?.delete(key);
+      if (keys?.size === 0) this.#dependents.delete(group);
+    }
+    for (const group of after) {
+      const keys = this.#dependents.get(group);
+      if (keys) keys.add(key);
+      else this.#dependents.set(group, new Set([key]));
+    }
+  }
+
+  /** The store group a placeholder Secret reads (none when the syncer cannot say). */
+  #placeholderGroups(secret: Secret): string[] {
+    const reads = this.#opts.placeholders?.reads?.(secret);
+    if (!reads) return [];
+    return [storeGroup(reads.store.kind, secret.metadata?.namespace ?? 'default', reads.store.name)];
   }
 
   /** A managed target changed or disappeared: restore it at once if it no longer matches. */
@@ -498,6 +530,7 @@ export class Refresher {
       if (prev) this.#planner.remove(prev.group, prev.seed);
       this.#planner.add(group, seed);
     }
+    this.#indexDependents(key, prev && this.#placeholderGroups(prev.secret), this.#placeholderGroups(secret));
     this.#ph.set(key, {
       secret,
       forceSync: forceSyncOf(secret),
@@ -521,7 +554,10 @@ export class Refresher {
   deletePlaceholder(secret: Secret): void {
     const key = `secret/${objKey(secret)}`;
     const prev = this.#ph.get(key);
-    if (prev) this.#planner.remove(prev.group, prev.seed);
+    if (prev) {
+      this.#planner.remove(prev.group, prev.seed);
+      this.#indexDependents(key, this.#placeholderGroups(prev.secret), []);
+    }
     this.#ph.delete(key);
     this.#queue.remove(key);
     this.#triggers.delete(key);
@@ -700,20 +736,21 @@ export class Refresher {
     const keys = wanted && [...wanted];
     const mine = (ns: string) => this.#owns(ns) && (!only || only.has(shardOf(ns, this.#shards)));
     const scheduled: string[] = [];
-    for (const [key, state] of this.#es) {
-      const ns = state.es.metadata?.namespace ?? 'default';
-      if (!mine(ns) || !esReadsFrom(state.es, store, wanted)) continue;
-      state.done = false;
-      this.#queue.schedule(key, this.#now(), Priority.Urgent, group);
-      scheduled.push(key);
-    }
     const syncer = this.#opts.placeholders;
-    for (const [key, state] of this.#ph) {
-      const ns = state.secret.metadata?.namespace ?? 'default';
-      if (!syncer || !mine(ns) || syncer.interval(state.secret) <= 0) continue;
-      const reads = syncer.reads?.(state.secret);
-      if (!reads || !sameStore(store, reads.store, ns)) continue;
-      if (wanted && !reads.refs.some((r) => wanted.has(r.key))) continue;
+    for (const key of this.#dependents.get(group) ?? []) {
+      const es = this.#es.get(key);
+      if (es) {
+        const ns = es.es.metadata?.namespace ?? 'default';
+        if (!mine(ns) || !esReadsFrom(es.es, store, wanted)) continue;
+        es.done = false;
+      } else {
+        const ph = this.#ph.get(key);
+        const ns = ph?.secret.metadata?.namespace ?? 'default';
+        if (!ph || !syncer || !mine(ns) || syncer.interval(ph.secret) <= 0) continue;
+        const reads = syncer.reads?.(ph.secret);
+        if (!reads || !sameStore(store, reads.store, ns)) continue;
+        if (wanted && !reads.refs.some((r) => wanted.has(r.key))) continue;
+      }
       this.#queue.schedule(key, this.#now(), Priority.Urgent, group);
       scheduled.push(key);
     }
@@ -1325,6 +1362,12 @@ export function storeGroup(kind: string | undefined, namespace: string, name: st
   return (kind ?? 'SecretStore') === 'ClusterSecretStore'
     ? `ClusterSecretStore/${name}`
     : `SecretStore/${namespace}/${name}`;
+}
+
+/** The round groups of every store an ExternalSecret names (`#dependents`). */
+function esStoreGroups(es: ExternalSecret): string[] {
+  const ns = es.metadata?.namespace ?? 'default';
+  return storeRefsOf(es).map((r) => storeGroup(r.kind, ns, r.name));
 }
 
 /** The store an ExternalSecret reads first (its round group) and the first remote key (its seed). */
