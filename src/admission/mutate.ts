@@ -276,17 +276,20 @@ function render(
           references: plan.referenceCount,
         });
       }
-      deps.logger.debug(
-        {
-          secret: objectRef(namespace, name),
-          store: storeLabel,
-          keys,
-          references: plan.referenceCount,
-          dryRun: request.dryRun === true,
-          ms: now() - started,
-        },
-        'placeholder Secret filled',
-      );
+      // Its fields only when it is written: they cost an object and a reference on every render.
+      if (deps.logger.isLevelEnabled('debug')) {
+        deps.logger.debug(
+          {
+            secret: objectRef(namespace, name),
+            store: storeLabel,
+            keys,
+            references: plan.referenceCount,
+            dryRun: request.dryRun === true,
+            ms: now() - started,
+          },
+          'placeholder Secret filled',
+        );
+      }
       return result;
     };
     const cached = cachedLookups(plan, namespace, deps.resolver);
@@ -687,10 +690,10 @@ function fillSecret(plan: Plan, resolved: Resolved): Secret {
   // (a deep copy of the whole Secret was once the largest cost of a /mutate).
   const mutated: Secret = { ...plan.secret, data, metadata: { ...plan.secret.metadata, annotations } };
   delete mutated.stringData;
-  const annotationBytes = Object.entries(annotations).reduce(
-    (n, [k, v]) => n + k.length + Buffer.byteLength(String(v), 'utf8'),
-    0,
-  );
+  let annotationBytes = 0;
+  // A loop, not Object.entries + reduce: a pair per annotation and a closure on every render.
+  for (const k in annotations)
+    annotationBytes += k.length + Buffer.byteLength(String(annotations[k]), 'utf8');
   if (annotationBytes > MAX_ANNOTATIONS_BYTES) {
     throw new EswError(
       'ESW_SECRET_TOO_LARGE',

@@ -82,6 +82,22 @@ t.test('a repeated manifest reuses its result, synchronously and with no provide
   t.equal(mutateSecret(placeholder(), deps), again, 'the kept result itself, shared');
 });
 
+t.test('a render and a reuse are logged at debug, with counts and no value', async (t) => {
+  const { h, memo } = setup(t);
+  const deps: MutateDeps = { resolver: h.resolver, logger: h.logger, memo };
+  await mutateSecret(placeholder(), deps);
+  mutateSecret(placeholder(), deps);
+  const filled = h.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'placeholder Secret filled');
+  t.same(
+    filled.map((l) => [l.keys, l.references, l.reused]),
+    [
+      [2, 2, undefined],
+      [2, 2, true],
+    ],
+  );
+  t.notOk(h.logs.join('').includes('p1'), 'no value');
+});
+
 t.test('without a memo the all-cached path still answers synchronously, identically', async (t) => {
   const { h, fill } = setup(t);
   const first = await fill();
