@@ -43,6 +43,7 @@ import {
   templateReferences,
   toRemoteRef,
 } from '../refs/placeholder.ts';
+import { sortByText } from '../refs/sort.ts';
 import type { Resolver, StoreRef } from '../resolve/types.ts';
 import type { MutationMemo } from './mutate-memo.ts';
 import { type AdmissionRequest, type AdmissionResult, allow, deny } from './types.ts';
@@ -146,11 +147,11 @@ function storeReference(text: string, kind: StoreKind): StoreRef {
 
 /** sha256 (hex) of the canonical data: JSON of the base64 values with keys sorted. */
 export function dataHash(data: Record<string, string>): string {
-  const sorted = Object.keys(data)
-    .sort()
-    .map((k) => [k, data[k]]);
+  const sorted = sortByText(Object.keys(data), itself).map((k) => [k, data[k]]);
   return hash('sha256', JSON.stringify(sorted), 'hex');
 }
+
+const itself = (key: string): string => key;
 
 /**
  * The parts of an admission request that a mutation reads, and the only ones it reads: the

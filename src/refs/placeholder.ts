@@ -16,6 +16,7 @@
  * references name remote keys, never values.
  */
 import { EswError } from '../errors.ts';
+import { sortByText } from './sort.ts';
 
 export const PlaceholderLabel = { inject: 'esw.io/inject' } as const;
 
@@ -254,10 +255,12 @@ export const DATA_FROM_ENTRY = PlaceholderAnnotation.dataFrom;
  * written `\u0024` (still the same JSON string), so the stored object — and the admission patch
  * that writes it — never holds a literal `${ref:` for scanners and the validating guard to trip on.
  */
+const entryKey = (entry: [string, string]): string => entry[0];
+
 export function serializeRefs(record: RefsRecord): string {
   const entries: [string, string][] = [...record.templates].map(([k, t]) => [k, t.source]);
   if (record.dataFrom) entries.push([DATA_FROM_ENTRY, formatReference(record.dataFrom)]);
-  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  sortByText(entries, entryKey);
   return JSON.stringify(Object.fromEntries(entries)).replaceAll('$', '\\u0024');
 }
 
