@@ -41,6 +41,7 @@ import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { setImmediate as turn } from 'node:timers/promises';
 import secureJson from 'secure-json-parse';
 import {
+  appliedValidateReview,
   distinctMutateReview,
   mutateReview,
   unchangedUpdateReview,
@@ -122,6 +123,13 @@ const pieces: Piece[] = [
     name: '/validate handler, ExternalSecret CREATE',
     run: (b) => {
       const r = requestOf(b, validateReview);
+      return () => b.validate(r);
+    },
+  },
+  {
+    name: '/validate handler, ExternalSecret CREATE as `kubectl apply` makes it',
+    run: (b) => {
+      const r = requestOf(b, appliedValidateReview);
       return () => b.validate(r);
     },
   },

@@ -33,6 +33,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createCertificates } from '../src/server/certs.ts';
 import {
+  appliedValidateReview,
   distinctMutateReview,
   mutateReview,
   unchangedUpdateReview,
@@ -122,6 +123,7 @@ for (const body of [distinctMutateReview]) {
 
 const BARE = 'bare fastify (constant answer)';
 const BARE_UPDATE = 'bare fastify (constant answer), sent the UPDATE review';
+const BARE_APPLIED = 'bare fastify (constant answer), sent the applied CREATE';
 const WARM_MUTATE = 'esw /mutate (warm, 3 refs)';
 const BARE_PATCH = "bare fastify, answering the warm /mutate's answer (the same bytes)";
 
@@ -352,6 +354,21 @@ async function main() {
         body: validateReview,
         server: esw,
         metricsUrl: eswMetrics,
+      },
+      {
+        // What a cluster sends: defaults, uid, managedFields, the last-applied annotation.
+        name: 'esw /validate (ExternalSecret CREATE as `kubectl apply` makes it)',
+        url: `https://127.0.0.1:${eswPort}/validate`,
+        body: appliedValidateReview,
+        server: esw,
+        metricsUrl: eswMetrics,
+        sameBodyBare: BARE_APPLIED,
+      },
+      {
+        name: BARE_APPLIED,
+        url: `https://127.0.0.1:${barePort}/validate`,
+        body: appliedValidateReview,
+        server: bare,
       },
       {
         name: 'esw /validate (the same UPDATE again: validation memo)',
