@@ -66,7 +66,7 @@ export const MEMO_REST_AFTER = 4;
 export const MEMO_PROBE_AFTER = 8;
 
 interface Entry extends Omit<Rendered, 'input'> {
-  resting?: undefined;
+  resting: false;
   /** The private copy of the input (`keepJson`), made on the entry's first reuse. */
   input: MutationInput | undefined;
   /** Until then the input's JSON text. */
@@ -156,7 +156,7 @@ export class MutationMemo {
     if (json.length > MEMO_MAX_INPUT_CHARS) return;
     // The input is plain JSON (parsed from the body): its text is an exact copy, and read back
     // (on the first reuse) a copy at a third of structuredClone's cost.
-    const entry: Entry = { ...rendered, input: undefined, json, unused, chars: 0 };
+    const entry: Entry = { ...rendered, resting: false, input: undefined, json, unused, chars: 0 };
     entry.chars = sizeOf(slot, json.length, entry);
     if (entry.chars > MEMO_MAX_CHARS) return;
     keepResult(entry.result);
