@@ -99,9 +99,14 @@ export class MutationMemo {
    * (and an entry that no longer renders to its result is dropped).
    */
   reuse(slot: string, input: MutationInput, namespace: string, resolver: Resolver): Rendered | undefined {
-    this.#written = undefined;
     const entry = this.#entries.get(slot);
-    if (!entry || entry.resting || !this.#sameInput(entry, input)) {
+    if (
+      !entry ||
+      entry.resting ||
+      !(entry.input !== undefined
+        ? sameJson(entry.input, input)
+        : this.#sameText(entry.json as string, input))
+    ) {
       this.misses++;
       return undefined;
     }
@@ -119,11 +124,14 @@ export class MutationMemo {
     return entry as Rendered;
   }
 
-  #sameInput(entry: Entry, input: MutationInput): boolean {
-    if (entry.input !== undefined) return sameJson(entry.input, input);
-    const json = JSON.stringify(input);
-    this.#written = { input, json };
-    return json === entry.json;
+  /**
+   * The text of `input` equals `json`; the text is kept for `remember` of this very input (only
+   * this one: `remember` compares the object), so one request is held until the next is written.
+   */
+  #sameText(json: string, input: MutationInput): boolean {
+    const written = JSON.stringify(input);
+    this.#written = { input, json: written };
+    return written === json;
   }
 
   /**
