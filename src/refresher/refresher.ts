@@ -71,6 +71,13 @@ const BACKOFF_BASE_MS = 2_000;
  */
 export const REFRESH_SLICE = 64;
 
+/**
+ * Dependents a shard gain's replay schedules before the refresher lets the event loop turn: a
+ * gain of every shard replays a thousand stores' asks, 100,000 objects (bench/RESULTS.md,
+ * "refresher: shard-gain replay").
+ */
+export const REPLAY_SLICE = 256;
+
 /** Lets the event loop turn (I/O, admission requests waiting) before more synchronous work. */
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 const BACKOFF_CAP_MS = 300_000;
@@ -318,6 +325,8 @@ export class Refresher {
    */
   #stopped = false;
   #startedAt = 0;
+  /** A shard gain's replay still scheduling, slice by slice (`#drain` waits for it). */
+  #replaying: Promise<void> | undefined;
   #timer: { cancel(): void; at: number } | undefined;
   #ticking: Promise<number> | undefined;
   #kube: KubeWriter;
@@ -700,6 +709,7 @@ export class Refresher {
    */
   #replay(gained: ReadonlySet<number>): void {
     const now = this.#now();
+    const due: { ask: StoreAsk; shards: ReadonlySet<number> }[] = [];
     for (const marks of this.#storeMarks.values()) {
       const ask = marks.ask;
       if (!ask) continue;
@@ -709,9 +719,43 @@ export class Refresher {
       }
       const shards = new Set([...gained].filter((s) => !ask.acted.has(s)));
       if (shards.size === 0) continue;
+      // Marked now, its objects scheduled below in slices: a later change of the store is acted
+      // on by itself, and a shard given up meanwhile is unmarked as always.
       for (const s of shards) ask.acted.add(s);
-      this.#refresh(ask.id, ask.keys, ask.source, shards);
+      due.push({ ask, shards });
     }
+    if (due.length === 0) return;
+    // In slices (a gain of every shard replays every store's ask), after any replay still running.
+    const previous = this.#replaying;
+    const run = (async () => {
+      await previous;
+      let visited = 0;
+      for (const { ask, shards } of due) {
+        const group = storeGroup(ask.id.kind, ask.id.namespace ?? '', ask.id.name);
+        const dependents = [...(this.#dependents.get(group) ?? [])];
+        const scheduled: string[] = [];
+        for (let i = 0; i < dependents.length; i += REPLAY_SLICE) {
+          if (visited >= REPLAY_SLICE) {
+            await yieldToLoop();
+            visited = 0;
+          }
+          const part = dependents.slice(i, i + REPLAY_SLICE);
+          visited += part.length;
+          // Ownership as it is now: a shard given up meanwhile is its next owner's to replay.
+          scheduled.push(...this.#scheduleDependents(ask.id, group, ask.keys, shards, part));
+        }
+        this.#refreshed(ask.id, ask.keys, ask.source, shards, scheduled);
+      }
+    })();
+    this.#replaying = run;
+    void run.then(() => {
+      if (this.#replaying === run) this.#replaying = undefined;
+    });
+  }
+
+  /** Resolves once the replays of the shards gained so far have scheduled everything (tests, benches). */
+  async replayed(): Promise<void> {
+    while (this.#replaying) await this.#replaying;
   }
 
   /**
@@ -733,11 +777,23 @@ export class Refresher {
     only: ReadonlySet<number> | undefined,
   ): number {
     const group = storeGroup(store.kind, store.namespace ?? '', store.name);
-    const keys = wanted && [...wanted];
+    const scheduled = this.#scheduleDependents(store, group, wanted, only, this.#dependents.get(group) ?? []);
+    this.#refreshed(store, wanted, source, only, scheduled);
+    return scheduled.length;
+  }
+
+  /** Of `dependents` (keys of the store's `group`), schedules those `#refresh` acts on. */
+  #scheduleDependents(
+    store: StoreId,
+    group: string,
+    wanted: ReadonlySet<string> | undefined,
+    only: ReadonlySet<number> | undefined,
+    dependents: Iterable<string>,
+  ): string[] {
     const mine = (ns: string) => this.#owns(ns) && (!only || only.has(shardOf(ns, this.#shards)));
     const scheduled: string[] = [];
     const syncer = this.#opts.placeholders;
-    for (const key of this.#dependents.get(group) ?? []) {
+    for (const key of dependents) {
       const es = this.#es.get(key);
       if (es) {
         const ns = es.es.metadata?.namespace ?? 'default';
@@ -754,19 +810,29 @@ export class Refresher {
       this.#queue.schedule(key, this.#now(), Priority.Urgent, group);
       scheduled.push(key);
     }
+    return scheduled;
+  }
+
+  /** A store refresh's objects scheduled: counted, logged, and the loop woken. */
+  #refreshed(
+    store: StoreId,
+    wanted: ReadonlySet<string> | undefined,
+    source: TriggerSource,
+    only: ReadonlySet<number> | undefined,
+    scheduled: string[],
+  ): void {
     if (this.running) this.#triggered(source, store.kind, scheduled);
     this.#opts.logger.info(
       {
         store: storeLabel(store),
         source,
-        keys,
+        keys: wanted && [...wanted],
         objects: scheduled.length,
         shards: only && [...only].sort((a, b) => a - b),
       },
       only ? 'store refresh request replayed for the shards gained' : 'store refresh requested',
     );
     this.#wake();
-    return scheduled.length;
   }
 
   /** Counts a push refresh and starts the latency clock of each object it scheduled. */
@@ -917,6 +983,8 @@ export class Refresher {
     while (this.running) {
       // Each round after the first starts on a fresh turn of the event loop.
       if (rounds++ > 0) await yieldToLoop();
+      // A shard gain's replay still scheduling: its objects join before the round is taken.
+      if (this.#replaying) await this.replayed();
       this.#fireDeferred();
       const round = this.#takeRound();
       if (round.length === 0) break;

@@ -4,16 +4,18 @@
  * ExternalSecret, placeholder Secrets too, the ask's keys honoured — and nothing else: not
  * another store's dependents, not an object moved to another store or deleted since, not the
  * shards kept. Objects are found through the refresher's index of dependents by store, not a
- * walk over every object; these cases hold it to what the walk did. Injected clock, no timing.
+ * walk over every object; these cases hold it to what the walk did. A replay larger than a slice
+ * schedules one slice per turn of the event loop. Injected clock, no timing.
  */
 import fjp from 'fast-json-patch';
 import t from 'tap';
 import { mutateSecret } from '../../src/admission/mutate.ts';
 import type { ExternalSecret, KubeObject, Secret, SecretStore } from '../../src/api/types.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
+import { esoResourceVersion } from '../../src/refresher/external-secret.ts';
 import { PlaceholderRefresh } from '../../src/refresher/placeholder.ts';
 import { shardOf } from '../../src/refresher/queue.ts';
-import { Refresher } from '../../src/refresher/refresher.ts';
+import { REPLAY_SLICE, Refresher } from '../../src/refresher/refresher.ts';
 import { formatRefreshRequest, REFRESH_REQUEST_ANNOTATION } from '../../src/refresher/triggers.ts';
 import { harness, introExternalSecret, STORE } from './harness.ts';
 
@@ -181,4 +183,46 @@ t.test("a shard gain replays each asked store's dependents, and only those", asy
     'objects scheduled: the replayed dependents, placeholder included',
   );
   await r.stop();
+});
+
+t.test('a replay larger than a slice lets the event loop turn between slices', async (t) => {
+  const h = harness({ shards: SHARDS });
+  const n = 3 * REPLAY_SLICE + 1;
+  const asked = store('team-a', 'a');
+  h.registry.upsert(asked);
+  h.refresher.upsertStore(asked);
+  const objects: ExternalSecret[] = [];
+  for (let i = 0; i < n; i++) {
+    const o = es('team-a', `es-${i}`, { name: 'a' }, 'k1');
+    // Synced a minute ago at this version: a gain keeps its round, only the replay makes it urgent.
+    o.status = {
+      refreshTime: new Date(h.clock.now() - 60_000).toISOString(),
+      syncedResourceVersion: esoResourceVersion(o),
+      conditions: [{ type: 'Ready', status: 'True', reason: 'SecretSynced' }],
+    };
+    objects.push(o);
+    h.refresher.upsertExternalSecret(o);
+  }
+  await h.refresher.setShards([1 - MINE]);
+  h.refresher.upsertStore(annotated(asked, { 'force-sync': '1' }));
+  t.equal(h.refresher.queueDepth, 0, 'asked while the shard is elsewhere: nothing scheduled here');
+  // Once gained, every object is queued: in the routine heap (a due time), or urgent (none).
+  const urgent = () => objects.filter((o) => h.refresher.dueOf(o) === undefined).length;
+
+  const gained = h.refresher.setShards([0, 1]);
+  t.equal(h.refresher.queueDepth, n, 'the gain queues every object of the shard');
+  t.equal(urgent(), 0, 'the gain itself schedules no replay in its own stretch');
+  const seen: number[] = [];
+  let done = false;
+  void h.refresher.replayed().then(() => {
+    done = true;
+  });
+  while (!done) {
+    await new Promise((resolve) => setImmediate(resolve));
+    seen.push(urgent());
+  }
+  await gained;
+  t.ok(seen[0] !== undefined && seen[0] > 0 && seen[0] <= REPLAY_SLICE, `one slice a turn (${seen[0]})`);
+  t.ok(seen.length >= 3, `the loop turned between slices (${seen.length} turns)`);
+  t.equal(urgent(), n, 'every dependent replayed in the end');
 });
