@@ -13,27 +13,14 @@ const DB = 'my-app/database-credentials';
 t.test('a sync abandoned by stop() runs again after the next start()', async (t) => {
   const h = harness();
   h.remote.values.set(DB, '{"username":"u","password":"CANARY-lead"}');
-  // Hold the sync itself (past the round's prefetch) at its read of the target Secret.
-  let release: () => void = () => undefined;
-  let gate: Promise<void> | undefined = new Promise<void>((r) => {
-    release = r;
-  });
-  let reads = 0;
-  const read = h.kube.getSecret.bind(h.kube);
-  h.kube.getSecret = async (ns, name) => {
-    reads++;
-    if (gate) await gate;
-    return read(ns, name);
-  };
+  const hold = holdSyncs(h);
   const es = introExternalSecret();
   h.refresher.upsertExternalSecret(es);
   h.refresher.start();
   const cycle = h.refresher.tick();
-  for (let i = 0; i < 100 && reads === 0; i++) await new Promise((r) => setImmediate(r));
-  t.equal(reads, 1, 'the sync is in flight');
+  t.equal(await hold.inFlight(), 1, 'the sync is in flight');
   const stopped = h.refresher.stop();
-  gate = undefined;
-  release();
+  hold.open();
   await cycle;
   await stopped;
   t.equal(h.kube.secretWrites(), 0, 'nothing written while not leading');
@@ -54,28 +41,16 @@ t.test('a sync abandoned by stop() runs again after the next start()', async (t)
 t.test('stop(): the objects of the round not yet started stay queued', async (t) => {
   const h = harness({ concurrency: 1 });
   h.remote.values.set(DB, '{"username":"u","password":"p"}');
-  let release: () => void = () => undefined;
-  let gate: Promise<void> | undefined = new Promise<void>((r) => {
-    release = r;
-  });
-  let reads = 0;
-  const read = h.kube.getSecret.bind(h.kube);
-  h.kube.getSecret = async (ns, name) => {
-    reads++;
-    if (gate) await gate;
-    return read(ns, name);
-  };
+  const hold = holdSyncs(h);
   const first = introExternalSecret({}, 'first');
   const second = introExternalSecret({ target: { name: 'second', creationPolicy: 'Owner' } }, 'second');
   h.refresher.upsertExternalSecret(first);
   h.refresher.upsertExternalSecret(second);
   h.refresher.start();
   const cycle = h.refresher.tick();
-  for (let i = 0; i < 100 && reads === 0; i++) await new Promise((r) => setImmediate(r));
-  t.equal(reads, 1, 'one sync in flight, the other waiting in the round');
+  t.equal(await hold.inFlight(), 1, 'one sync in flight, the other waiting in the round');
   const stopped = h.refresher.stop();
-  gate = undefined;
-  release();
+  hold.open();
   await cycle;
   await stopped;
   t.equal(h.refresher.queueDepth, 2, 'both still queued: the abandoned one and the one not started');
@@ -115,27 +90,15 @@ t.test('a sync abandoned because its shard was given up is not queued again', as
   const h = harness({ shards: 2 });
   const mine = shardOf('default', 2);
   h.remote.values.set(DB, '{"username":"u","password":"CANARY-shard"}');
-  let release: () => void = () => undefined;
-  let gate: Promise<void> | undefined = new Promise<void>((r) => {
-    release = r;
-  });
-  let reads = 0;
-  const read = h.kube.getSecret.bind(h.kube);
-  h.kube.getSecret = async (ns, name) => {
-    reads++;
-    if (gate) await gate;
-    return read(ns, name);
-  };
+  const hold = holdSyncs(h);
   const es = introExternalSecret();
   h.refresher.upsertExternalSecret(es);
   await h.refresher.setShards([0, 1]);
   const cycle = h.refresher.tick();
-  for (let i = 0; i < 100 && reads === 0; i++) await new Promise((r) => setImmediate(r));
-  t.equal(reads, 1, 'the sync is in flight');
+  t.equal(await hold.inFlight(), 1, 'the sync is in flight');
   // The shard goes to another replica; this one keeps the other shard, so its loop goes on.
   const given = h.refresher.setShards([1 - mine]);
-  gate = undefined;
-  release();
+  hold.open();
   await given;
   // Settled, before the loop's next round could pop anything.
   t.equal(h.refresher.queueDepth, 0, 'the abandoned sync is not in the queue of a shard given up');
@@ -146,16 +109,11 @@ t.test('a sync abandoned because its shard was given up is not queued again', as
 
   // Given up entirely (the loop stops): nothing of the shard stays queued either.
   await h.refresher.setShards([0, 1]);
-  gate = new Promise<void>((r) => {
-    release = r;
-  });
-  reads = 0;
+  hold.close();
   const again = h.refresher.tick();
-  for (let i = 0; i < 100 && reads === 0; i++) await new Promise((r) => setImmediate(r));
-  t.equal(reads, 1, 'its new sync is in flight');
+  t.equal(await hold.inFlight(), 1, 'its new sync is in flight');
   const none = h.refresher.setShards([]);
-  gate = undefined;
-  release();
+  hold.open();
   await none;
   await again;
   t.equal(h.refresher.queueDepth, 0, 'nothing queued on a replica that owns nothing');
@@ -165,6 +123,41 @@ t.test('a sync abandoned because its shard was given up is not queued again', as
   t.equal(await h.refresher.tick(), 1, 'synced once owned again');
   t.equal(unb64(h.kube.secrets.get('default/database-credentials')?.data?.password), 'CANARY-shard');
 });
+
+/**
+ * Holds each sync at its read of the target Secret (past the round's prefetch) until opened;
+ * `close()` holds the next ones again, counting reads from 0.
+ */
+function holdSyncs(h: ReturnType<typeof harness>) {
+  let release: () => void = () => undefined;
+  let gate: Promise<void> | undefined;
+  let reads = 0;
+  const read = h.kube.getSecret.bind(h.kube);
+  h.kube.getSecret = async (ns, name) => {
+    reads++;
+    if (gate) await gate;
+    return read(ns, name);
+  };
+  const hold = {
+    close(): void {
+      reads = 0;
+      gate = new Promise<void>((r) => {
+        release = r;
+      });
+    },
+    open(): void {
+      gate = undefined;
+      release();
+    },
+    /** The reads held so far, once the first has arrived (or after 100 turns of the loop). */
+    async inFlight(): Promise<number> {
+      for (let i = 0; i < 100 && reads === 0; i++) await new Promise((r) => setImmediate(r));
+      return reads;
+    },
+  };
+  hold.close();
+  return hold;
+}
 
 async function gauge(h: ReturnType<typeof harness>, name: 'refresherQueueDepth'): Promise<number> {
   return (await h.metrics[name].get()).values.reduce((n, v) => n + v.value, 0);
