@@ -3,11 +3,11 @@
  * manifest arrives again and its references resolve to the same bytes.
  *
  * Why it is safe: a mutation is a pure function of two things — the parts of the request it
- * reads (`MutationInput`) and the values its references resolve to. An entry keeps a copy of the
- * input it was rendered from and is reused only for an input equal to it, value for value and key
- * for key in the same order (`sameJson`), and only after the resolver has answered the same
- * references again from its cache, through the store binding as it is now, with byte-equal
- * values. So:
+ * reads (`MutationInput`) and the values its references resolve to. An entry keeps a private copy
+ * of the input it was rendered from (its JSON text, then a parsed copy: below) and is reused only
+ * for an input equal to it, value for value and key for key in the same order (equal text,
+ * `sameJson`), and only after the resolver has answered the same references again from its
+ * cache, through the store binding as it is now, with byte-equal values. So:
  * - a changed store, or a changed credential Secret, means a new provider client whose cache is
  *   empty: no answer from the cache, no reuse;
  * - a namespace no longer allowed by a store (`spec.conditions`, namespace labels) or a store
@@ -30,7 +30,7 @@
  * again) rests: after MEMO_REST_AFTER entries in a row were replaced unused, it keeps a count
  * instead of an entry — no text written, no result kept, nothing compared — and after
  * MEMO_PROBE_AFTER renders keeps one entry again, so a manifest that repeats is answered again
- * within that many renders and the slot keeps as before once an entry is reused. What it keeps
+ * after at most that many renders and the slot keeps as before once an entry is reused. What it keeps
  * decides only what can be answered: a resting slot answers nothing.
  */
 import type { RemoteRef } from '../api/types.ts';
