@@ -6,7 +6,6 @@
  * shows which requests the lane took: a lane that took nothing would pass the comparison alone.
  */
 import type { AddressInfo } from 'node:net';
-import tls from 'node:tls';
 import t, { type Test } from 'tap';
 import type { AdmissionResult } from '../../src/admission/types.ts';
 import { validateAdmission } from '../../src/admission/validate.ts';
@@ -14,6 +13,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics, metricsText } from '../../src/observability/metrics.ts';
 import { buildApp } from '../../src/server/app.ts';
 import { createCertificates } from '../../src/server/certs.ts';
+import { RawConnection } from '../helpers/raw-http.ts';
 
 const BODY_LIMIT = 4096;
 const CANARY = 'canary-lane-7f3a9c';
@@ -77,49 +77,14 @@ async function startApp(t: Test, admissionLane: boolean) {
   };
 }
 
-function connect(port: number): Promise<tls.TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: bundle.caCert });
-    socket.once('secureConnect', () => resolve(socket));
-    socket.once('error', reject);
-  });
-}
-
-/** One request on its own connection, exactly these bytes; the answer once the server closes. */
+/** One request on its own connection, exactly these bytes; the answer (without its date). */
 async function exchange(port: number, raw: string): Promise<Reply> {
-  const socket = await connect(port);
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  socket.write(raw);
-  await ended;
-  return parse(Buffer.concat(chunks).toString('utf8'));
-}
-
-function parse(text: string): Reply {
-  const split = text.indexOf('\r\n\r\n');
-  const [statusLine, ...lines] = text.slice(0, split).split('\r\n');
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    const name = line.slice(0, colon).toLowerCase();
-    if (name !== 'date') headers[name] = line.slice(colon + 1).trim();
-  }
-  let body = text.slice(split + 4);
-  if (headers['transfer-encoding'] === 'chunked') body = unchunk(body);
-  return { status: Number(statusLine?.split(' ')[1]), headers, body };
-}
-
-function unchunk(body: string): string {
-  let out = '';
-  let rest = body;
-  for (;;) {
-    const eol = rest.indexOf('\r\n');
-    const size = Number.parseInt(rest.slice(0, eol), 16);
-    if (!(size > 0)) return out;
-    out += rest.slice(eol + 2, eol + 2 + size);
-    rest = rest.slice(eol + 2 + size + 2);
-  }
+  const conn = await RawConnection.open(port, bundle.caCert);
+  conn.socket.write(raw);
+  const { status, headers, body } = await conn.response();
+  await conn.closed();
+  delete headers.date;
+  return { status, headers, body };
 }
 
 function post(path: string, body: string, headers: Record<string, string> = {}): string {
@@ -260,10 +225,8 @@ t.test('a request the in-flight budget cannot hold gets the same 429, and its by
   for (const admissionLane of [true, false]) {
     const app = await startApp(t, admissionLane);
     // A request whose body has not all arrived holds its Content-Length: the whole budget here.
-    const held = await connect(app.port);
-    held.write(post('/validate', `"${'x'.repeat(BODY_LIMIT - 2)}"`).slice(0, -10));
-    held.on('error', () => {});
-    const closed = new Promise<void>((resolve) => held.once('close', () => resolve()));
+    const held = await RawConnection.open(app.port, bundle.caCert);
+    held.socket.write(post('/validate', `"${'x'.repeat(BODY_LIMIT - 2)}"`).slice(0, -10));
     t.ok(
       await until(async () => (await app.inflight()) === BODY_LIMIT),
       'the held request reserved its bytes',
@@ -273,7 +236,7 @@ t.test('a request the in-flight budget cannot hold gets the same 429, and its by
     t.equal(refused.headers['retry-after'], '1');
     t.match(refused.body, /"code":"ESW_BUSY"/);
     held.destroy();
-    await closed;
+    await held.closed();
     t.ok(await until(async () => (await app.inflight()) === 0), 'its bytes come back when it is gone');
     const answered = await exchange(app.port, post('/validate', review({}, externalSecret(validSpec))));
     t.equal(answered.status, 200, `lane ${admissionLane}: answered once the held request is gone`);
