@@ -15,7 +15,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { keyVaultEvent } from '../fakes/azure-event-grid.ts';
 import { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
-import { until } from './helpers.ts';
+import { sharedClusterExternalSecret, until } from './helpers.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -107,19 +107,7 @@ t.test(
     t.equal(statusOf('vault-2'), undefined, "the new store's status is not written");
     t.equal(api.writes('secretstores/status', 'patch'), patches, 'no status patch reached the API server');
 
-    api.put({
-      apiVersion: 'external-secrets.io/v1',
-      kind: 'ClusterExternalSecret',
-      metadata: { name: 'shared' },
-      spec: {
-        namespaces: ['team-a'],
-        externalSecretSpec: {
-          secretStoreRef: { name: 'vault', kind: 'SecretStore' },
-          target: { name: 'shared' },
-          data: [{ secretKey: 'k', remoteRef: { key: 'k' } }],
-        },
-      },
-    });
+    api.put(sharedClusterExternalSecret());
     await until(
       () =>
         lines.some((l) => l.includes('ClusterExternalSecret not reconciled: past the renew deadline')) ||

@@ -141,3 +141,20 @@ export function shardReplica(
   });
   return { client, coordinator, refresher };
 }
+
+/** The ClusterExternalSecret of the write-deadline tests: one key of the SecretStore "vault" into team-a. */
+export function sharedClusterExternalSecret() {
+  return {
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'ClusterExternalSecret',
+    metadata: { name: 'shared' },
+    spec: {
+      namespaces: ['team-a'],
+      externalSecretSpec: {
+        secretStoreRef: { name: 'vault', kind: 'SecretStore' },
+        target: { name: 'shared' },
+        data: [{ secretKey: 'k', remoteRef: { key: 'k' } }],
+      },
+    },
+  };
+}

@@ -30,6 +30,7 @@ import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
 import { StoreResolver } from '../../src/resolve/resolver.ts';
 import { KubeApiServer } from '../fakes/kube-apiserver/index.ts';
 import { STORE as FAKE_STORE, Remote, remoteProvider } from '../refresher/harness.ts';
+import { sharedClusterExternalSecret } from './helpers.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -159,19 +160,7 @@ async function cesSetup(t: Test) {
   let ces: ClusterExternalSecrets | undefined;
   const h = await holder(t, (owned) => (owned.includes(0) ? ces?.start() : ces?.stop()));
   h.api.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a' } });
-  const obj = h.api.put({
-    apiVersion: 'external-secrets.io/v1',
-    kind: 'ClusterExternalSecret',
-    metadata: { name: 'shared' },
-    spec: {
-      namespaces: ['team-a'],
-      externalSecretSpec: {
-        secretStoreRef: { name: 'vault', kind: 'SecretStore' },
-        target: { name: 'shared' },
-        data: [{ secretKey: 'k', remoteRef: { key: 'k' } }],
-      },
-    },
-  }) as ClusterExternalSecret;
+  const obj = h.api.put(sharedClusterExternalSecret()) as ClusterExternalSecret;
   ces = new ClusterExternalSecrets({
     kube: new ApiCesWriter(h.kube),
     sources: {
