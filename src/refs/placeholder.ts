@@ -250,13 +250,14 @@ export interface RefsRecord {
 /** The record's entry for `esw.io/data-from` (not a valid Secret key, so it never collides). */
 export const DATA_FROM_ENTRY = PlaceholderAnnotation.dataFrom;
 
+/** A refs record entry's key, what serializeRefs sorts by. */
+const entryKey = (entry: [string, string]): string => entry[0];
+
 /**
  * The `esw.io/refs` annotation: JSON, secretKey -> template text, keys sorted. Every `$` is
  * written `\u0024` (still the same JSON string), so the stored object — and the admission patch
  * that writes it — never holds a literal `${ref:` for scanners and the validating guard to trip on.
  */
-const entryKey = (entry: [string, string]): string => entry[0];
-
 export function serializeRefs(record: RefsRecord): string {
   const entries: [string, string][] = [...record.templates].map(([k, t]) => [k, t.source]);
   if (record.dataFrom) entries.push([DATA_FROM_ENTRY, formatReference(record.dataFrom)]);
