@@ -3,19 +3,10 @@ import { deny } from '../../src/admission/types.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { ADMISSION_BUCKETS, createMetrics } from '../../src/observability/metrics.ts';
 import { buildApp } from '../../src/server/app.ts';
+import { admissionReview } from '../helpers/admission-review.ts';
 
-const review = (uid: string, kind: string, group = 'external-secrets.io') => ({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid,
-    kind: { group, version: 'v1', kind },
-    resource: { group, version: 'v1', resource: `${kind.toLowerCase()}s` },
-    operation: 'CREATE',
-    namespace: 'default',
-    object: { metadata: { name: 'n' } },
-  },
-});
+const review = (uid: string, kind: string, group = 'external-secrets.io') =>
+  admissionReview(kind, { metadata: { name: 'n' } }, { uid, group, namespace: 'default' });
 
 /** The value of one sample line of the Prometheus text format, or undefined. */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {

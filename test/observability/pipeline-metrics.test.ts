@@ -11,6 +11,7 @@ import { Refresher } from '../../src/refresher/refresher.ts';
 import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
 import { createRuntime, loadIntoRegistry } from '../../src/runtime.ts';
 import { buildApp } from '../../src/server/app.ts';
+import { admissionReview } from '../helpers/admission-review.ts';
 import { MemoryKube } from '../refresher/memory-kube.ts';
 
 const CANARY = 'CANARY-metrics-0f1';
@@ -64,26 +65,16 @@ t.test('provider, cache and refresher metrics after known traffic', async (t) =>
     await runtime.close();
   });
 
-  const review = (uid: string) => ({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'Secret' },
-      resource: { group: '', version: 'v1', resource: 'secrets' },
-      operation: 'CREATE',
+  const placeholder = {
+    metadata: {
+      name: 's',
       namespace: 'default',
-      object: {
-        metadata: {
-          name: 's',
-          namespace: 'default',
-          labels: { 'esw.io/inject': 'true' },
-          annotations: { 'esw.io/store': 'demo' },
-        },
-        data: { password: Buffer.from('${ref:app/db#password}').toString('base64') },
-      },
+      labels: { 'esw.io/inject': 'true' },
+      annotations: { 'esw.io/store': 'demo' },
     },
-  });
+    data: { password: Buffer.from('${ref:app/db#password}').toString('base64') },
+  };
+  const review = (uid: string) => admissionReview('Secret', placeholder, { uid, namespace: 'default' });
   for (const uid of ['a', 'b', 'c']) {
     const res = await app.inject({ method: 'POST', url: '/mutate', payload: review(uid) });
     t.equal(res.json().response.allowed, true);

@@ -22,6 +22,7 @@ import { createCertificates } from '../../src/server/certs.ts';
 import { startServer } from '../../src/server/serve.ts';
 import { type AwsFault, AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
 import { type Fault, VaultFake } from '../fakes/vault.ts';
+import { admissionReview } from '../helpers/admission-review.ts';
 import { request } from '../helpers/https.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
@@ -84,21 +85,12 @@ function review(store: string, key: string): Record<string, unknown> {
     type: 'Opaque',
     data: { password: b64(`\${ref:${key}#password}`) },
   };
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: randomUUID(),
-      kind: { group: '', version: 'v1', kind: 'Secret' },
-      resource: { group: '', version: 'v1', resource: 'secrets' },
-      name: 'app-secret',
-      namespace: 'default',
-      operation: 'CREATE',
-      object,
-      oldObject: null,
-      dryRun: false,
-    },
-  };
+  return admissionReview('Secret', object, {
+    name: 'app-secret',
+    namespace: 'default',
+    oldObject: null,
+    dryRun: false,
+  });
 }
 
 async function setup(t: Test, deadlineMs = DEADLINE_MS) {

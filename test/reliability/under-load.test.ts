@@ -11,19 +11,10 @@ import { silentLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { type CertificateBundle, createCertificates } from '../../src/server/certs.ts';
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
+import { admissionReview } from '../helpers/admission-review.ts';
 import { request } from '../helpers/https.ts';
 
-const review = (uid: string) => ({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid,
-    kind: { group: 'external-secrets.io', version: 'v1', kind: 'ExternalSecret' },
-    resource: { group: 'external-secrets.io', version: 'v1', resource: 'externalsecrets' },
-    operation: 'CREATE',
-    object: { metadata: { name: 'x' } },
-  },
-});
+const review = (uid: string) => admissionReview('ExternalSecret', { metadata: { name: 'x' } }, { uid });
 
 async function replica(t: Test, bundle: CertificateBundle, shutdownDelayMs = 0) {
   const dir = await mkdtemp(join(tmpdir(), 'esw-load-'));

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { KubeObject } from '../../src/api/types.ts';
 import { createCertificates } from '../../src/server/certs.ts';
+import { admissionReview } from '../helpers/admission-review.ts';
 import { startListener } from './listener.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
@@ -143,32 +144,24 @@ async function setup(t: Test, allowExternalAccount: boolean) {
   );
   t.teardown(() => server.shutdown('test teardown'));
   const mutate = async (storeName: string) => {
-    const review = {
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      request: {
-        uid: randomUUID(),
-        kind: { group: '', version: 'v1', kind: 'Secret' },
-        resource: { group: '', version: 'v1', resource: 'secrets' },
+    const secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
         name: 'app',
         namespace: 'team-a',
-        operation: 'CREATE',
-        userInfo: { username: 'tenant', groups: ['system:authenticated'] },
-        object: {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: {
-            name: 'app',
-            namespace: 'team-a',
-            labels: { 'esw.io/inject': 'true' },
-            annotations: { 'esw.io/store': storeName },
-          },
-          data: { password: b64('${ref:db#password}') },
-        },
-        oldObject: null,
-        dryRun: false,
+        labels: { 'esw.io/inject': 'true' },
+        annotations: { 'esw.io/store': storeName },
       },
+      data: { password: b64('${ref:db#password}') },
     };
+    const review = admissionReview('Secret', secret, {
+      name: 'app',
+      namespace: 'team-a',
+      userInfo: { username: 'tenant', groups: ['system:authenticated'] },
+      oldObject: null,
+      dryRun: false,
+    });
     const res = await request(`https://127.0.0.1:${server.port}/mutate`, review, { ca: bundle.caCert });
     t.equal(res.status, 200);
     t.notMatch(res.text, FILE_CANARY);

@@ -29,6 +29,7 @@ import { createCertificates } from '../../src/server/certs.ts';
 import { startServer } from '../../src/server/serve.ts';
 import { AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
 import { VaultFake } from '../fakes/vault.ts';
+import { admissionReview } from '../helpers/admission-review.ts';
 import { request } from '../helpers/https.ts';
 import { startListener } from './listener.ts';
 
@@ -61,57 +62,35 @@ function store(
   } as SecretStore;
 }
 
+/** A tenant's CREATE, as the API server sends it. */
+const TENANT = {
+  userInfo: { username: 'tenant', groups: ['system:authenticated'] },
+  oldObject: null,
+  dryRun: false,
+};
+
 function storeReview(obj: SecretStore) {
   const ns = obj.metadata?.namespace;
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: randomUUID(),
-      kind: { group: 'external-secrets.io', version: 'v1', kind: obj.kind },
-      resource: {
-        group: 'external-secrets.io',
-        version: 'v1',
-        resource: `${(obj.kind ?? '').toLowerCase()}s`,
-      },
-      name: obj.metadata?.name,
-      ...(ns ? { namespace: ns } : {}),
-      operation: 'CREATE',
-      userInfo: { username: 'tenant', groups: ['system:authenticated'] },
-      object: obj,
-      oldObject: null,
-      dryRun: false,
-    },
-  };
+  return admissionReview(obj.kind ?? '', obj, {
+    ...TENANT,
+    ...(obj.metadata?.name === undefined ? {} : { name: obj.metadata.name }),
+    ...(ns ? { namespace: ns } : {}),
+  });
 }
 
 function secretReview(ns: string, storeName: string, storeKind: string, key: string) {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: randomUUID(),
-      kind: { group: '', version: 'v1', kind: 'Secret' },
-      resource: { group: '', version: 'v1', resource: 'secrets' },
+  const secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
       name: 'app',
       namespace: ns,
-      operation: 'CREATE',
-      userInfo: { username: 'tenant', groups: ['system:authenticated'] },
-      object: {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: {
-          name: 'app',
-          namespace: ns,
-          labels: { 'esw.io/inject': 'true' },
-          annotations: { 'esw.io/store': storeName, 'esw.io/store-kind': storeKind },
-        },
-        data: { password: b64(`\${ref:${key}#password}`) },
-      },
-      oldObject: null,
-      dryRun: false,
+      labels: { 'esw.io/inject': 'true' },
+      annotations: { 'esw.io/store': storeName, 'esw.io/store-kind': storeKind },
     },
+    data: { password: b64(`\${ref:${key}#password}`) },
   };
+  return admissionReview('Secret', secret, { ...TENANT, name: 'app', namespace: ns });
 }
 
 async function setup(t: Test) {

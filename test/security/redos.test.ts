@@ -17,6 +17,7 @@ import { createStandaloneRuntime } from '../../src/runtime.ts';
 import { createCertificates } from '../../src/server/certs.ts';
 import { startServer } from '../../src/server/serve.ts';
 import { applyPatch, b64, decodedData, fixtureReview } from '../admission/mutate-helpers.ts';
+import { admissionReview } from '../helpers/admission-review.ts';
 import { request } from '../helpers/https.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
@@ -86,25 +87,17 @@ function placeholderReview(data: Record<string, string>): Record<string, unknown
 }
 
 function externalSecretReview(spec: Record<string, unknown>): Record<string, unknown> {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `uid-${Math.random().toString(36).slice(2)}`,
-      kind: { group: 'external-secrets.io', version: 'v1', kind: 'ExternalSecret' },
-      resource: { group: 'external-secrets.io', version: 'v1', resource: 'externalsecrets' },
-      name: 'es',
-      namespace: 'default',
-      operation: 'CREATE',
-      userInfo: { username: 'tenant' },
-      object: {
-        apiVersion: 'external-secrets.io/v1',
-        kind: 'ExternalSecret',
-        metadata: { name: 'es', namespace: 'default' },
-        spec: { secretStoreRef: { name: 'tenant-store', kind: 'SecretStore' }, ...spec },
-      },
-    },
+  const es = {
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'ExternalSecret',
+    metadata: { name: 'es', namespace: 'default' },
+    spec: { secretStoreRef: { name: 'tenant-store', kind: 'SecretStore' }, ...spec },
   };
+  return admissionReview('ExternalSecret', es, {
+    name: 'es',
+    namespace: 'default',
+    userInfo: { username: 'tenant' },
+  });
 }
 
 t.test('/mutate: a property with 34 wildcards is answered, and /healthz is answered meanwhile', async (t) => {

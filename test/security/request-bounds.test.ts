@@ -30,6 +30,7 @@ import {
   parseBytes,
 } from '../../src/server/request-bounds.ts';
 import { startServer } from '../../src/server/serve.ts';
+import { admissionReview } from '../helpers/admission-review.ts';
 import { RawConnection } from '../helpers/raw-http.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
@@ -37,13 +38,9 @@ process.env.NO_PROXY = '127.0.0.1,localhost';
 const MiB = 1024 * 1024;
 
 function review(uid: string, object: object, oldObject: object | null = null, pad = 0): string {
-  const text = JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
+  const text = JSON.stringify(
+    admissionReview('Secret', object, {
       uid,
-      kind: { group: '', version: 'v1', kind: 'Secret' },
-      resource: { group: '', version: 'v1', resource: 'secrets' },
       name: 's',
       namespace: 'default',
       operation: oldObject ? 'UPDATE' : 'CREATE',
@@ -52,11 +49,10 @@ function review(uid: string, object: object, oldObject: object | null = null, pa
         uid: '7d0f1c2e-0000-4000-8000-000000000000',
         groups: Array.from({ length: 40 }, (_, i) => `oidc:group-${i}`),
       },
-      object,
       oldObject,
       dryRun: false,
-    },
-  });
+    }),
+  );
   return text + ' '.repeat(pad);
 }
 

@@ -19,6 +19,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { createCertificates } from '../../src/server/certs.ts';
 import { startServer } from '../../src/server/serve.ts';
+import { admissionReview } from '../helpers/admission-review.ts';
 import { RawConnection } from '../helpers/raw-http.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
@@ -32,17 +33,9 @@ function gate() {
 }
 
 const review = (uid: string) =>
-  JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'ConfigMap' },
-      resource: { group: '', version: 'v1', resource: 'configmaps' },
-      operation: 'CREATE',
-      object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } },
-    },
-  });
+  JSON.stringify(
+    admissionReview('ConfigMap', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } }, { uid }),
+  );
 
 async function serve(t: Test, opts: { held?: Set<string>; delay?: boolean } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'esw-shutdown-'));

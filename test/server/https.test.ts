@@ -8,6 +8,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { createCertificates } from '../../src/server/certs.ts';
 import { startServer } from '../../src/server/serve.ts';
+import { admissionReview } from '../helpers/admission-review.ts';
 import { request } from '../helpers/https.ts';
 
 async function setup(t: Test, handler?: () => Promise<AdmissionResult>) {
@@ -31,18 +32,8 @@ async function setup(t: Test, handler?: () => Promise<AdmissionResult>) {
   return { server, bundle, dir, tls, lines, base: `https://127.0.0.1:${server.port}` };
 }
 
-const review = (uid: string) => ({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid,
-    kind: { group: 'external-secrets.io', version: 'v1', kind: 'ExternalSecret' },
-    resource: { group: 'external-secrets.io', version: 'v1', resource: 'externalsecrets' },
-    operation: 'CREATE',
-    namespace: 'default',
-    object: { metadata: { name: 'x' } },
-  },
-});
+const review = (uid: string) =>
+  admissionReview('ExternalSecret', { metadata: { name: 'x' } }, { uid, namespace: 'default' });
 
 t.test('AdmissionReview round trip over verified HTTPS', async (t) => {
   const { base, bundle } = await setup(t);
