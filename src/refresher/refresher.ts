@@ -290,6 +290,14 @@ export class Refresher {
   /** target Secret ns/name -> ExternalSecret key, to restore tampered targets. */
   readonly #targets = new Map<string, string>();
   /**
+   * The ExternalSecrets whose target was last seen edited or deleted by hand, whoever owns them:
+   * a replica that gains one restores it at once (`#scheduleFirst`) — the owner's restore may
+   * have been abandoned by the handover, and the status alone says the target is up to date.
+   * Empty while targets are as written: an entry goes with the target seen intact, a sync here,
+   * or the ExternalSecret.
+   */
+  readonly #tampered = new Set<string>();
+  /**
    * templateFrom sources, `kind/ns/name` -> the ExternalSecrets reading them: a change to one
    * re-syncs its readers at once (ESO waits for their next refresh).
    */
@@ -375,8 +383,10 @@ export class Refresher {
       state.group = group;
       state.seed = seed;
     }
-    if (prev && prev.target !== target && this.#targets.get(prev.target) === key)
-      this.#targets.delete(prev.target);
+    if (prev && prev.target !== target) {
+      if (this.#targets.get(prev.target) === key) this.#targets.delete(prev.target);
+      this.#tampered.delete(key);
+    }
     state.target = target;
     this.#indexSources(key, prev?.es, es);
     this.#indexDependents(key, prev && esStoreGroups(prev.es), esStoreGroups(es));
@@ -410,6 +420,7 @@ export class Refresher {
     this.#es.delete(key);
     this.#queue.remove(key);
     this.#triggers.delete(key);
+    this.#tampered.delete(key);
     this.#forgetSeries(prev.es);
     if (this.#targets.get(prev.target) === key) this.#targets.delete(prev.target);
     this.#indexSources(key, prev.es, undefined);
@@ -513,13 +524,18 @@ export class Refresher {
   #targetChanged(target: string, deleted: boolean, isIntact: () => boolean): void {
     const key = this.#targets.get(target);
     const state = key ? this.#es.get(key) : undefined;
-    if (!key || !state || !this.#owns(state.es.metadata?.namespace ?? 'default')) return;
+    if (!key || !state) return;
     const policy = state.es.spec?.target?.creationPolicy ?? 'Owner';
     // None writes no target; an Orphan target, once written, is not restored (ESO's isSecretValid).
     if (policy === 'None' || policy === 'Orphan') return;
     // Our own writes come back here too. A Secret whose data still matches its data-hash
     // annotation is as we wrote it (ESO's isSecretValid): the echo costs no provider call.
-    if (!deleted && isIntact()) return;
+    if (!deleted && isIntact()) {
+      this.#tampered.delete(key);
+      return;
+    }
+    this.#tampered.add(key);
+    if (!this.#owns(state.es.metadata?.namespace ?? 'default')) return;
     // An edit that lands while the first sync is still running (its target written, its status
     // not yet) must not be lost until the next refresh: the sync in flight is followed by another.
     if (deleted || state.lastSuccess !== undefined || this.#inFlight.has(key)) {
@@ -1169,7 +1185,9 @@ export class Refresher {
     // by ESO before a migration): the gate of the next sync knows it.
     const basis = syncedOf(es);
     if (basis) state.synced = basis;
-    if (!ready || !basis || basis.resourceVersion !== esoResourceVersion(es)) {
+    // Its target edited or deleted by hand, seen here before it was ours: restored at once,
+    // whatever the status says.
+    if (this.#tampered.has(key) || !ready || !basis || basis.resourceVersion !== esoResourceVersion(es)) {
       this.#queue.schedule(key, this.#now(), Priority.Urgent, state.group);
       return;
     }
@@ -1219,6 +1237,9 @@ export class Refresher {
     const metricsLabels = { name: es.metadata?.name ?? '', namespace: ns };
     const resourceVersion = esoResourceVersion(es);
     state.attempted = resourceVersion;
+    // The sync checks the target and restores it: an edit seen from now on marks it again; one
+    // the sync does not finish keeps its mark (below).
+    const tampered = this.#tampered.delete(key);
     this.#opts.metrics?.syncCalls.inc(metricsLabels);
     const outcome = await syncExternalSecret(es, {
       resolver: this.#opts.resolver,
@@ -1229,6 +1250,7 @@ export class Refresher {
       ...(this.#opts.genericTargetKinds ? { genericTargetKinds: this.#opts.genericTargetKinds } : {}),
     });
     const current = this.#es.get(key) === state;
+    if (tampered && current && outcome.result === 'error') this.#tampered.add(key);
     if (!this.#owns(ns) && outcome.result === 'error' && outcome.error instanceof NotLeaderError) {
       // Abandoned, not done. Stopped, it runs first at the next start(); its shard given up, it
       // is the next owner's, who schedules it from its status and the store asks it replays.

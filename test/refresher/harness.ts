@@ -94,3 +94,38 @@ export function harness(opts: Partial<RefresherOptions> = {}) {
 
 export const b64 = (s: string) => Buffer.from(s).toString('base64');
 export const unb64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8');
+
+/**
+ * Holds each sync at its read of the target Secret (past the round's prefetch) until opened;
+ * `close()` holds the next ones again, counting reads from 0.
+ */
+export function holdSyncs(h: ReturnType<typeof harness>) {
+  let release: () => void = () => undefined;
+  let gate: Promise<void> | undefined;
+  let reads = 0;
+  const read = h.kube.getSecret.bind(h.kube);
+  h.kube.getSecret = async (ns, name) => {
+    reads++;
+    if (gate) await gate;
+    return read(ns, name);
+  };
+  const hold = {
+    close(): void {
+      reads = 0;
+      gate = new Promise<void>((r) => {
+        release = r;
+      });
+    },
+    open(): void {
+      gate = undefined;
+      release();
+    },
+    /** The reads held so far, once the first has arrived (or after 100 turns of the loop). */
+    async inFlight(): Promise<number> {
+      for (let i = 0; i < 100 && reads === 0; i++) await new Promise((r) => setImmediate(r));
+      return reads;
+    },
+  };
+  hold.close();
+  return hold;
+}

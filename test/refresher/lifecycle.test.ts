@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { shardOf } from '../../src/refresher/queue.ts';
-import { harness, introExternalSecret, unb64 } from './harness.ts';
+import { harness, holdSyncs, introExternalSecret, unb64 } from './harness.ts';
 
 const DB = 'my-app/database-credentials';
 
@@ -123,41 +123,6 @@ t.test('a sync abandoned because its shard was given up is not queued again', as
   t.equal(await h.refresher.tick(), 1, 'synced once owned again');
   t.equal(unb64(h.kube.secrets.get('default/database-credentials')?.data?.password), 'CANARY-shard');
 });
-
-/**
- * Holds each sync at its read of the target Secret (past the round's prefetch) until opened;
- * `close()` holds the next ones again, counting reads from 0.
- */
-function holdSyncs(h: ReturnType<typeof harness>) {
-  let release: () => void = () => undefined;
-  let gate: Promise<void> | undefined;
-  let reads = 0;
-  const read = h.kube.getSecret.bind(h.kube);
-  h.kube.getSecret = async (ns, name) => {
-    reads++;
-    if (gate) await gate;
-    return read(ns, name);
-  };
-  const hold = {
-    close(): void {
-      reads = 0;
-      gate = new Promise<void>((r) => {
-        release = r;
-      });
-    },
-    open(): void {
-      gate = undefined;
-      release();
-    },
-    /** The reads held so far, once the first has arrived (or after 100 turns of the loop). */
-    async inFlight(): Promise<number> {
-      for (let i = 0; i < 100 && reads === 0; i++) await new Promise((r) => setImmediate(r));
-      return reads;
-    },
-  };
-  hold.close();
-  return hold;
-}
 
 async function gauge(h: ReturnType<typeof harness>, name: 'refresherQueueDepth'): Promise<number> {
   return (await h.metrics[name].get()).values.reduce((n, v) => n + v.value, 0);
