@@ -120,6 +120,10 @@ const pieces: Piece[] = [
   { name: 'secure JSON parse, the UPDATE body', run: () => () => parseBody(unchangedUpdateReview) },
   { name: 'secure JSON parse, the /mutate body', run: () => () => parseBody(mutateReview) },
   {
+    name: 'secure JSON parse, the CREATE body as `kubectl apply` makes it',
+    run: () => () => parseBody(appliedValidateReview),
+  },
+  {
     name: '/validate handler, ExternalSecret CREATE',
     run: (b) => {
       const r = requestOf(b, validateReview);
@@ -178,9 +182,24 @@ const pieces: Piece[] = [
     },
   },
   {
+    name: 'parseAdmissionReview, the CREATE body as `kubectl apply` makes it',
+    run: (b) => {
+      const body = parseBody(appliedValidateReview);
+      return () => b.parse(body);
+    },
+  },
+  {
     name: 'objectBoundsProblem, the CREATE object',
     run: (b) => {
       const object = objectOf(validateReview);
+      return () => b.objectBoundsProblem(object);
+    },
+  },
+  {
+    // managedFields and the last-applied annotation: what a cluster adds to the object.
+    name: 'objectBoundsProblem, the CREATE object as `kubectl apply` makes it',
+    run: (b) => {
+      const object = objectOf(appliedValidateReview);
       return () => b.objectBoundsProblem(object);
     },
   },
