@@ -86,7 +86,7 @@ async function replayTurns(
   r: Refresher,
 ): Promise<{ wall: number; cpu: number; medianCpu: number; turns: number }> {
   let done = false;
-  void r.replayed().then(() => {
+  void r.scheduled().then(() => {
     done = true;
   });
   let wall = 0;

@@ -78,6 +78,14 @@ export const REFRESH_SLICE = 64;
  */
 export const REPLAY_SLICE = 256;
 
+/**
+ * Objects a gain (`start()`, `setShards()`) looks at before the refresher lets the event loop
+ * turn: each one gained is scheduled from its status, ESO's resource version (a sha3) computed
+ * and compared, and a leader's start() at 100,000 ExternalSecrets held the loop 0.55–0.6 s in one
+ * stretch (bench/RESULTS.md, "refresher: shard gain scheduling").
+ */
+export const SCHEDULE_SLICE = 256;
+
 /** Lets the event loop turn (I/O, admission requests waiting) before more synchronous work. */
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 const BACKOFF_CAP_MS = 300_000;
@@ -333,8 +341,11 @@ export class Refresher {
    */
   #stopped = false;
   #startedAt = 0;
-  /** A shard gain's replay still scheduling, slice by slice (`#drain` waits for it). */
-  #replaying: Promise<void> | undefined;
+  /**
+   * The gains' scheduling still running, slice by slice: the objects of the shards gained, then
+   * the stores' asks replayed for them (`#drain` and `scheduled()` wait for it).
+   */
+  #scheduling: Promise<void> | undefined;
   #timer: { cancel(): void; at: number } | undefined;
   #ticking: Promise<number> | undefined;
   #kube: KubeWriter;
@@ -741,10 +752,8 @@ export class Refresher {
       due.push({ ask, shards });
     }
     if (due.length === 0) return;
-    // In slices (a gain of every shard replays every store's ask), after any replay still running.
-    const previous = this.#replaying;
-    const run = (async () => {
-      await previous;
+    // In slices (a gain of every shard replays every store's ask), once the gain's objects are.
+    this.#afterGains(async () => {
       let visited = 0;
       for (const { ask, shards } of due) {
         const group = storeGroup(ask.id.kind, ask.id.namespace ?? '', ask.id.name);
@@ -762,16 +771,28 @@ export class Refresher {
         }
         this.#refreshed(ask.id, ask.keys, ask.source, shards, scheduled);
       }
-    })();
-    this.#replaying = run;
-    void run.then(() => {
-      if (this.#replaying === run) this.#replaying = undefined;
     });
   }
 
-  /** Resolves once the replays of the shards gained so far have scheduled everything (tests, benches). */
-  async replayed(): Promise<void> {
-    while (this.#replaying) await this.#replaying;
+  /** Runs `work` after the gains' scheduling already running, as part of it. */
+  #afterGains(work: () => Promise<void>): void {
+    const previous = this.#scheduling;
+    const run = (async () => {
+      await previous;
+      await work();
+    })();
+    this.#scheduling = run;
+    void run.then(() => {
+      if (this.#scheduling === run) this.#scheduling = undefined;
+    });
+  }
+
+  /**
+   * Resolves once every gain so far (`start()`, `setShards()`) has scheduled the objects of its
+   * shards and replayed its stores' asks: both return before that, the work done a slice a turn.
+   */
+  async scheduled(): Promise<void> {
+    while (this.#scheduling) await this.#scheduling;
   }
 
   /**
@@ -879,22 +900,26 @@ export class Refresher {
     this.#own(ALL);
   }
 
-  /** Stops at once: queued work stays queued, in-flight syncs write nothing more. */
+  /**
+   * Stops at once: queued work stays queued, in-flight syncs write nothing more, a gain still
+   * scheduling ends at its next slice (what it had not reached is scheduled by the next start()).
+   */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.#owned = new Set();
     this.#stopped = true;
     this.#timer?.cancel();
     this.#timer = undefined;
-    await Promise.allSettled([...this.#inFlight.values()]);
+    await Promise.allSettled([...this.#inFlight.values(), this.scheduled()]);
     this.#opts.logger.info('refresher stopped');
   }
 
   /**
    * The shards this replica owns from now on. Objects of new shards are scheduled (keeping the
-   * rounds of their last sync); objects of shards given up are dropped from the queue, their
-   * in-flight syncs write nothing more, and the promise resolves once those have settled — only
-   * then may the shard's lease be released.
+   * rounds of their last sync) a slice a turn from now on (`scheduled()` resolves when done);
+   * objects of shards given up are dropped from the queue at once, their in-flight syncs write
+   * nothing more, and the promise resolves once those have settled — only then may the shard's
+   * lease be released.
    */
   async setShards(shards: Iterable<number>): Promise<void> {
     const next = new Set([...shards].filter((s) => s >= 0 && s < this.#shards));
@@ -921,32 +946,19 @@ export class Refresher {
         'refresher started',
       );
     }
-    // Scheduled state follows ownership: a gained shard's objects join the queue, a lost one's leave.
-    for (const [key, state] of this.#es) {
-      const shard = shardOf(state.es.metadata?.namespace ?? 'default', this.#shards);
-      if (has(shard) && !had(shard)) {
-        if (!this.#queue.has(key) && !state.done) this.#scheduleFirst(key, state);
-      } else if (!has(shard) && had(shard)) {
-        this.#queue.remove(key);
-        // Its new owner reports it: a stale Ready series here would be counted twice.
-        this.#forgetSeries(state.es);
-      }
-    }
-    for (const [key, state] of this.#ph) {
-      const shard = shardOf(state.secret.metadata?.namespace ?? 'default', this.#shards);
-      if (has(shard) && !had(shard)) {
-        if (!this.#queue.has(key)) this.#schedulePlaceholder(key);
-      } else if (!has(shard) && had(shard)) this.#queue.remove(key);
-    }
-    // A request acted on in a shard given up may still be in the queue just dropped: the shard's
-    // next owner — this replica again, or another — acts on it once more.
     const gained = new Set<number>();
+    const lost = new Set<number>();
     for (let shard = 0; shard < this.#shards; shard++) {
       if (has(shard) && !had(shard)) gained.add(shard);
-      else if (!has(shard) && had(shard))
-        for (const marks of this.#storeMarks.values()) marks.ask?.acted.delete(shard);
+      else if (!has(shard) && had(shard)) lost.add(shard);
     }
-    if (gained.size > 0) this.#replay(gained);
+    // A lost shard's objects leave the queue now (no hashing: a loss of every shard of 100,000
+    // objects takes 50–75 ms); a gained one's join it a slice a turn, then the asks are replayed.
+    if (lost.size > 0) this.#drop(lost);
+    if (gained.size > 0) {
+      this.#scheduleGained(gained);
+      this.#replay(gained);
+    }
     if (!this.running) {
       this.#timer?.cancel();
       this.#timer = undefined;
@@ -960,6 +972,55 @@ export class Refresher {
       this.#nextDeferred = undefined;
     }
     this.#wake();
+  }
+
+  /** The objects of the shards given up leave the queue. */
+  #drop(lost: ReadonlySet<number>): void {
+    for (const [key, state] of this.#es) {
+      if (!lost.has(shardOf(state.es.metadata?.namespace ?? 'default', this.#shards))) continue;
+      this.#queue.remove(key);
+      // Its new owner reports it: a stale Ready series here would be counted twice.
+      this.#forgetSeries(state.es);
+    }
+    for (const [key, state] of this.#ph)
+      if (lost.has(shardOf(state.secret.metadata?.namespace ?? 'default', this.#shards)))
+        this.#queue.remove(key);
+    // A request acted on in a shard given up may still be in the queue just dropped: the shard's
+    // next owner — this replica again, or another — acts on it once more.
+    for (const marks of this.#storeMarks.values()) for (const shard of lost) marks.ask?.acted.delete(shard);
+  }
+
+  /**
+   * Schedules the objects of the shards gained (keeping the rounds of their last sync), after any
+   * gain still scheduling, SCHEDULE_SLICE objects looked at a turn of the event loop. An object is
+   * scheduled only if its shard is still owned when its slice runs: a shard given up meanwhile
+   * was dropped from the queue by its loss and gets nothing more; once every shard of the gain is
+   * given up (or the refresher stopped), the rest is left to the next gain of them.
+   */
+  #scheduleGained(gained: ReadonlySet<number>): void {
+    const ownedNow = (shard: number) => gained.has(shard) && (this.#owned === ALL || this.#owned.has(shard));
+    const anyOwned = () => [...gained].some(ownedNow);
+    this.#afterGains(async () => {
+      if (!anyOwned()) return;
+      let visited = 0;
+      for (const [key, state] of this.#es) {
+        if (++visited % SCHEDULE_SLICE === 0) {
+          await yieldToLoop();
+          if (!anyOwned()) return;
+        }
+        if (!ownedNow(shardOf(state.es.metadata?.namespace ?? 'default', this.#shards))) continue;
+        if (!this.#queue.has(key) && !state.done) this.#scheduleFirst(key, state);
+      }
+      for (const [key, state] of this.#ph) {
+        if (++visited % SCHEDULE_SLICE === 0) {
+          await yieldToLoop();
+          if (!anyOwned()) return;
+        }
+        if (!ownedNow(shardOf(state.secret.metadata?.namespace ?? 'default', this.#shards))) continue;
+        if (!this.#queue.has(key)) this.#schedulePlaceholder(key);
+      }
+      this.#wake();
+    });
   }
 
   #owns(namespace: string): boolean {
@@ -999,8 +1060,8 @@ export class Refresher {
     while (this.running) {
       // Each round after the first starts on a fresh turn of the event loop.
       if (rounds++ > 0) await yieldToLoop();
-      // A shard gain's replay still scheduling: its objects join before the round is taken.
-      if (this.#replaying) await this.replayed();
+      // A gain still scheduling (its objects, its replay): they join before the round is taken.
+      if (this.#scheduling) await this.scheduled();
       this.#fireDeferred();
       const round = this.#takeRound();
       if (round.length === 0) break;
@@ -1185,8 +1246,8 @@ export class Refresher {
     // by ESO before a migration): the gate of the next sync knows it.
     const basis = syncedOf(es);
     if (basis) state.synced = basis;
-    // Its target edited or deleted by hand, seen here before it was ours: restored at once,
-    // whatever the status says.
+    // Its target edited or deleted by hand, seen here before it was ours (or before this gain
+    // reached it): restored at once, whatever the status says.
     if (this.#tampered.has(key) || !ready || !basis || basis.resourceVersion !== esoResourceVersion(es)) {
       this.#queue.schedule(key, this.#now(), Priority.Urgent, state.group);
       return;

@@ -1,0 +1,219 @@
+/**
+ * bench:refresher-gain — how long a gain holds the event loop while it schedules its objects: a
+ * leader's `start()` (`--shards 1`, every object at once) and a gain of every shard
+ * (`setShards`, 32 shards) at N ExternalSecrets in N/100 namespaces, a SecretStore each, every
+ * ExternalSecret synced a minute ago at its current version (each keeps its round: ESO's resource
+ * version, a sha3-224 of its labels and annotations, computed and compared per object). No store
+ * has an ask (bench/refresher-replay.ts times the replay). In process: the Refresher with an
+ * injected clock, no provider, no API server (a gain runs no sync before its loop turns).
+ *
+ * Timed per run: the call's synchronous stretch, then every turn of the event loop (a setImmediate
+ * probe) until `scheduled()` resolves — wall clock and `process.cpuUsage()` — and the loss that
+ * follows (`setShards([])`, `stop()`). `start()` runs on a new Refresher each run: a stopped one
+ * keeps its queue, so a second start() has nothing to schedule. The gains run on one Refresher,
+ * given every shard back after giving them all up (objects already gained once: a memo of
+ * anything per object would show here). Last, ESO's resource version of every object computed
+ * alone: what a memo of it would save a gain.
+ *
+ *   nice -n 19 node bench/refresher-gain.ts      (BENCH_N=100000, BENCH_RUNS=3, BENCH_SHARDS=32)
+ */
+import type { ExternalSecret, SecretStore } from '../src/api/types.ts';
+import { silentLogger } from '../src/observability/logger.ts';
+import { createMetrics } from '../src/observability/metrics.ts';
+import { esoResourceVersion } from '../src/refresher/external-secret.ts';
+import type { KubeWriter } from '../src/refresher/ports.ts';
+import { Refresher } from '../src/refresher/refresher.ts';
+import type { Resolver } from '../src/resolve/types.ts';
+import { machine, saveResult } from './lib.ts';
+
+const N = Number(process.env.BENCH_N ?? 100_000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const SHARDS = Number(process.env.BENCH_SHARDS ?? 32);
+const STORES = Math.ceil(N / 100);
+const T0 = Date.parse('2026-12-03T10:00:00Z');
+
+const store = (s: number): SecretStore => ({
+  apiVersion: 'external-secrets.io/v1',
+  kind: 'SecretStore',
+  metadata: { name: 'aws', namespace: `ns-${s}`, uid: `store-${s}` },
+  spec: { provider: { fake: { data: [] } } },
+});
+
+/** The i-th ExternalSecret, synced a minute ago at its current version (a gain keeps its round). */
+function externalSecret(i: number): ExternalSecret {
+  const es: ExternalSecret = {
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'ExternalSecret',
+    metadata: {
+      name: `es-${i}`,
+      namespace: `ns-${Math.floor(i / 100)}`,
+      uid: `u-${i}`,
+      generation: 1,
+      labels: { app: `app-${i % 50}`, team: `team-${i % 7}` },
+      annotations: { 'reloader.stakater.com/match': 'true' },
+    },
+    spec: {
+      refreshInterval: '1h',
+      secretStoreRef: { name: 'aws', kind: 'SecretStore' },
+      target: { name: `es-${i}` },
+      data: [{ secretKey: 'password', remoteRef: { key: `key-${i % 1_000}`, property: 'password' } }],
+    },
+  };
+  es.status = {
+    refreshTime: new Date(T0 - 60_000).toISOString(),
+    syncedResourceVersion: esoResourceVersion(es),
+    conditions: [{ type: 'Ready', status: 'True', reason: 'SecretSynced' }],
+  };
+  return es;
+}
+
+const objects = Array.from({ length: N }, (_, i) => externalSecret(i));
+
+/** A refresher holding every object, owning nothing yet. */
+function build(shards: number): Refresher {
+  const r = new Refresher({
+    // A gain schedules; no sync runs before the loop turns, so these are never asked.
+    resolver: {} as Resolver,
+    kube: {} as KubeWriter,
+    logger: silentLogger(),
+    metrics: createMetrics(),
+    now: () => T0,
+    shards,
+  });
+  for (let s = 0; s < STORES; s++) r.upsertStore(store(s));
+  for (const es of objects) r.upsertExternalSecret(es);
+  return r;
+}
+
+/** CPU time (user + system) of this process, in ms: what a stretch costs, preemption aside. */
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+interface Stretches {
+  /** The call itself: wall and CPU ms. */
+  call: number;
+  callCpu: number;
+  /** From the call to `scheduled()` resolved: wall ms. */
+  total: number;
+  /** The turns of the loop until `scheduled()` resolved: the longest (wall, CPU), median CPU, count. */
+  maxTurn: number;
+  maxTurnCpu: number;
+  medianTurnCpu: number;
+  turns: number;
+  /** The loss after it: wall ms. */
+  loss: number;
+  /** Objects queued once the gain had scheduled everything. */
+  queued: number;
+}
+
+/** Runs `gain`, then probes every turn of the loop until the refresher has scheduled it all. */
+async function time(r: Refresher, gain: () => void, loss: () => Promise<void>): Promise<Stretches> {
+  const start = performance.now();
+  const startCpu = cpuMs();
+  gain();
+  const call = performance.now() - start;
+  const callCpu = cpuMs() - startCpu;
+  let done = false;
+  void r.scheduled().then(() => {
+    done = true;
+  });
+  let maxTurn = 0;
+  const cpus: number[] = [];
+  let last = performance.now();
+  let lastCpu = cpuMs();
+  // At least one turn: the first is the one a request waiting behind the call is answered in.
+  do {
+    await new Promise((resolve) => setImmediate(resolve));
+    const now = performance.now();
+    const nowCpu = cpuMs();
+    maxTurn = Math.max(maxTurn, now - last);
+    cpus.push(nowCpu - lastCpu);
+    last = now;
+    lastCpu = nowCpu;
+  } while (!done);
+  const total = performance.now() - start;
+  cpus.sort((a, b) => a - b);
+  const queued = r.queueDepth;
+  const lossStart = performance.now();
+  await loss();
+  return {
+    call,
+    callCpu,
+    total,
+    maxTurn,
+    maxTurnCpu: cpus.at(-1) ?? 0,
+    medianTurnCpu: cpus[Math.floor(cpus.length / 2)] ?? 0,
+    turns: cpus.length,
+    loss: performance.now() - lossStart,
+    queued,
+  };
+}
+
+async function starts(): Promise<Stretches[]> {
+  const runs: Stretches[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const r = build(1);
+    runs.push(
+      await time(
+        r,
+        () => r.start(),
+        () => r.stop(),
+      ),
+    );
+  }
+  return runs;
+}
+
+async function gains(): Promise<Stretches[]> {
+  const r = build(SHARDS);
+  const all = Array.from({ length: SHARDS }, (_, i) => i);
+  const runs: Stretches[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    let settled: Promise<void> = Promise.resolve();
+    runs.push(
+      await time(
+        r,
+        () => {
+          settled = r.setShards(all);
+        },
+        async () => {
+          await settled;
+          await r.setShards([]);
+        },
+      ),
+    );
+  }
+  return runs;
+}
+
+/** ESO's resource version of every object, alone: the share of a gain a memo of it would save. */
+function versions(): number[] {
+  const runs: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const start = performance.now();
+    for (const es of objects) esoResourceVersion(es);
+    runs.push(performance.now() - start);
+  }
+  return runs;
+}
+
+const fmt = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(', ');
+console.log(`# ${N} ExternalSecrets, ${STORES} SecretStores (${machine()})`);
+const started = await starts();
+const gained = await gains();
+const hashed = versions();
+console.log(
+  '| gain | the call, ms wall (CPU) | then the longest turn until scheduled, ms wall (CPU) | median turn, CPU ms | turns | call to scheduled, ms wall | objects queued | the loss after, ms wall |',
+);
+console.log('|---|---|---|---|---|---|---|---|');
+for (const [name, runs] of [
+  ['start(), --shards 1', started],
+  [`setShards: all ${SHARDS} shards`, gained],
+] as const)
+  console.log(
+    `| ${name} | ${runs.map((x) => `${x.call.toFixed(1)} (${x.callCpu.toFixed(1)})`).join(', ')} | ${runs.map((x) => `${x.maxTurn.toFixed(1)} (${x.maxTurnCpu.toFixed(1)})`).join(', ')} | ${fmt(runs.map((x) => x.medianTurnCpu))} | ${runs.map((x) => x.turns).join(', ')} | ${fmt(runs.map((x) => x.total))} | ${runs.map((x) => x.queued).join(', ')} | ${fmt(runs.map((x) => x.loss))} |`,
+  );
+console.log(`ESO's resource version of the ${N} objects alone, ms: ${fmt(hashed)}`);
+await saveResult('refresher-gain', { n: N, stores: STORES, shards: SHARDS, started, gained, hashed });
