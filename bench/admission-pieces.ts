@@ -38,6 +38,7 @@
 import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { StringDecoder } from 'node:string_decoder';
 import { setImmediate as turn } from 'node:timers/promises';
 import secureJson from 'secure-json-parse';
 import {
@@ -60,6 +61,8 @@ interface Build {
   mutate: (request: unknown) => unknown;
   parse: (body: unknown) => { ok: boolean; request?: unknown; error?: string };
   objectBoundsProblem: (object: unknown) => string | undefined;
+  /** The admission lane's body read of one chunk (src/server/app.ts). */
+  readBody: (chunk: Buffer) => string;
   reviewResponseJson: (apiVersion: string, uid: string, result: unknown) => string;
   metrics: {
     admissionRequests: { inc: (labels: object) => void };
@@ -74,6 +77,7 @@ async function load(name: string, dist: string): Promise<Build> {
   const { createMetrics } = await import(join(dist, 'observability/metrics.js'));
   const { parseAdmissionReview, reviewResponseJson } = await import(join(dist, 'admission/review.js'));
   const { objectBoundsProblem } = await import(join(dist, 'admission/object-bounds.js'));
+  const { BodyText } = await import(join(dist, 'server/app.js'));
   const metrics = createMetrics();
   const runtime = await createStandaloneRuntime([join(root, 'bench/fixtures/stores.yaml')], {
     logger: createLogger({ level: 'warn' }),
@@ -87,9 +91,28 @@ async function load(name: string, dist: string): Promise<Build> {
     mutate: runtime.mutate,
     parse: parseAdmissionReview,
     objectBoundsProblem,
+    readBody: BodyText
+      ? (chunk) => {
+          const body = new BodyText();
+          body.add(chunk);
+          return body.text();
+        }
+      : setEncodingRead,
     reviewResponseJson,
     metrics,
   };
+}
+
+/**
+ * The body read of a build without `BodyText` (before 2026-12-03 noon): `req.setEncoding('utf8')`
+ * made a StringDecoder per request, each chunk went through it into a string, and the stream
+ * ended it — the same calls, without the stream around them.
+ */
+function setEncodingRead(chunk: Buffer): string {
+  const decoder = new StringDecoder('utf8');
+  let body = '';
+  body += decoder.write(chunk);
+  return body + decoder.end();
 }
 
 const builds = [await load('this build', join(root, 'dist'))];
@@ -172,6 +195,14 @@ const pieces: Piece[] = [
       let i = 0;
       return () =>
         b.reviewResponseJson('admission.k8s.io/v1', 'bench-mutate', b.mutate(requests[i++ % CALLS]));
+    },
+  },
+  {
+    // As the lane reads it: one chunk (the body almost always arrives whole), decoded as UTF-8.
+    name: "the lane's body read, the CREATE body as `kubectl apply` makes it",
+    run: (b) => {
+      const chunk = Buffer.from(appliedValidateReview);
+      return () => b.readBody(chunk);
     },
   },
   {

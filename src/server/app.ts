@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
 import { performance } from 'node:perf_hooks';
+import { StringDecoder } from 'node:string_decoder';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -219,11 +220,8 @@ function admissionLane(
   const bytes = Number(length);
   if (!(bytes > 0 && bytes <= budget.bodyLimit) || !budget.tryReserve(bytes)) return false;
   res.once('close', () => budget.release(bytes));
-  let body = '';
-  req.setEncoding('utf8');
-  req.on('data', (chunk: string) => {
-    body += chunk;
-  });
+  const body = new BodyText();
+  req.on('data', (chunk: Buffer) => body.add(chunk));
   // A client gone mid-body: nothing to answer; the response's close gives the bytes back.
   req.on('error', () => {});
   req.on('end', () => {
@@ -240,7 +238,7 @@ function admissionLane(
     // The parser calls back inside its own try block: the review is handled after it returns, so
     // an error in the handling is not taken for a parse error.
     let parsed: { err: Error | null; value?: unknown } = { err: null };
-    parseJson(req as unknown as FastifyRequest, body, (err, value) => {
+    parseJson(req as unknown as FastifyRequest, body.text(), (err, value) => {
       parsed = { err, value };
     });
     if (parsed.err) {
@@ -255,6 +253,35 @@ function admissionLane(
     }
   });
   return true;
+}
+
+/**
+ * A request body as text, as fastify's `setEncoding('utf8')` and string concatenation read it: a
+ * body almost always arrives as one chunk, and that chunk is decoded once at the end, without the
+ * StringDecoder `setEncoding` makes for every request. From a second chunk on, the chunks go
+ * through a StringDecoder as with `setEncoding`, so a character split between chunks is decoded
+ * whole and the text is the same. (One chunk decoded by `toString` differs from the decoder's only
+ * in a malformed sequence at the very end of the body, which is not JSON either way.)
+ */
+export class BodyText {
+  #first: Buffer | undefined;
+  #decoder: StringDecoder | undefined;
+  #text = '';
+
+  add(chunk: Buffer): void {
+    if (this.#decoder) this.#text += this.#decoder.write(chunk);
+    else if (this.#first === undefined) this.#first = chunk;
+    else {
+      this.#decoder = new StringDecoder('utf8');
+      this.#text = this.#decoder.write(this.#first) + this.#decoder.write(chunk);
+      this.#first = undefined;
+    }
+  }
+
+  text(): string {
+    if (this.#decoder) return this.#text + this.#decoder.end();
+    return this.#first === undefined ? '' : this.#first.toString('utf8');
+  }
 }
 
 /**

@@ -252,3 +252,65 @@ async function until(check: () => Promise<boolean>): Promise<boolean> {
   }
   return false;
 }
+
+/**
+ * The lane decodes a body that arrives in one chunk at once, and one that arrives in several
+ * through a decoder as fastify does (src/server/app.ts `BodyText`). A target name whose
+ * characters take 2, 3 and 4 bytes is echoed in the refusal, so the answer shows the text read.
+ */
+const wideName = 'db-é€😀';
+const wideBody = Buffer.from(
+  review({}, externalSecret({ ...validSpec, target: { name: wideName } })),
+  'utf8',
+);
+const wideHead = (bytes: number) =>
+  Buffer.from(
+    `POST /validate HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: ${bytes}\r\nconnection: close\r\n\r\n`,
+  );
+
+/** The answer to `body` sent as the head with `parts[0]`, then each further part once the server has read the one before. */
+async function sendInParts(app: Awaited<ReturnType<typeof startApp>>, parts: Buffer[]): Promise<Reply> {
+  const bytes = parts.reduce((n, p) => n + p.length, 0);
+  const conn = await RawConnection.open(app.port, bundle.caCert);
+  conn.socket.write(Buffer.concat([wideHead(bytes), parts[0] as Buffer]));
+  // The body's bytes are reserved when its head is read, with the part that came with it: what
+  // is written next arrives as another chunk.
+  if (parts.length > 1 && !(await until(async () => (await app.inflight()) === bytes)))
+    throw new Error('the server did not read the head');
+  for (const part of parts.slice(1)) conn.socket.write(part);
+  const { status, headers, body } = await conn.response();
+  await conn.closed();
+  delete headers.date;
+  return { status, headers, body };
+}
+
+t.test('a character split between two chunks of the body is read whole, as fastify reads it', async (t) => {
+  const withLane = await startApp(t, true);
+  const fastifyOnly = await startApp(t, false);
+  // Two bytes into the four of 😀.
+  const split = wideBody.indexOf(Buffer.from('😀')) + 2;
+  const parts = [wideBody.subarray(0, split), wideBody.subarray(split)];
+  const laneSeen = withLane.seen();
+  const mine = await sendInParts(withLane, parts);
+  t.equal(withLane.seen(), laneSeen, 'the lane answered');
+  t.same(mine, await sendInParts(fastifyOnly, parts), 'the same status, headers and body');
+  t.equal(mine.status, 200);
+  t.match(mine.body, JSON.stringify(wideName).slice(1, -1), 'the name as sent, every character whole');
+  t.same(mine, await sendInParts(withLane, [wideBody]), 'the same answer as the body in one chunk');
+});
+
+t.test('malformed UTF-8 in a body is read as fastify reads it, in one chunk or split', async (t) => {
+  const withLane = await startApp(t, true);
+  const fastifyOnly = await startApp(t, false);
+  // A stray continuation byte, a lead byte without its continuation, an overlong form, a surrogate.
+  const bad = Buffer.from([0x80, 0xc3, 0x28, 0xc0, 0xaf, 0xed, 0xa0, 0x80]);
+  const at = wideBody.indexOf(Buffer.from('€'));
+  const body = Buffer.concat([wideBody.subarray(0, at), bad, wideBody.subarray(at)]);
+  for (const split of [undefined, at + 2, at + 6]) {
+    const parts = split === undefined ? [body] : [body.subarray(0, split), body.subarray(split)];
+    const mine = await sendInParts(withLane, parts);
+    t.same(mine, await sendInParts(fastifyOnly, parts), `split at ${split ?? 'none'}: the same answer`);
+    t.equal(mine.status, 200, `split at ${split ?? 'none'}: answered`);
+    t.match(mine.body, '\ufffd', `split at ${split ?? 'none'}: the malformed bytes read as U+FFFD`);
+  }
+});
