@@ -280,7 +280,8 @@ export class BodyText {
 
   text(): string {
     if (this.#decoder) return this.#text + this.#decoder.end();
-    return this.#first === undefined ? '' : this.#first.toString('utf8');
+    // No argument: UTF-8, and Buffer#toString's shortest path (an encoding is looked up by name).
+    return this.#first === undefined ? '' : this.#first.toString();
   }
 }
 
