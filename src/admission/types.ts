@@ -4,6 +4,7 @@
  */
 import { type FieldError, invalidMessage, type StatusDetails, statusCauses } from '../api/field-errors.ts';
 import type { KubeObject } from '../api/types.ts';
+import { keepResult } from './review.ts';
 
 export interface GroupVersionKind {
   group: string;
@@ -65,8 +66,15 @@ export interface AdmissionReview {
 /** The answer to one request: what the handlers return; the route wraps it in a review. */
 export type AdmissionResult = Omit<AdmissionResponse, 'uid'>;
 
+/**
+ * Every review allowed without a warning gets this one result: kept (deeply frozen, its JSON
+ * written once, review.ts `keepResult`), so its answer is spliced instead of serialised and no
+ * caller can change it for the next review.
+ */
+const ALLOWED: AdmissionResult = keepResult({ allowed: true });
+
 export function allow(warnings?: string[]): AdmissionResult {
-  return warnings && warnings.length > 0 ? { allowed: true, warnings } : { allowed: true };
+  return warnings && warnings.length > 0 ? { allowed: true, warnings } : ALLOWED;
 }
 
 export function deny(code: number, message: string, warnings?: string[]): AdmissionResult {
