@@ -390,8 +390,7 @@ export class Refresher {
     const state = prev ?? new EsState(key, es, group, seed, target);
     if (!prev || prev.group !== group || prev.seed !== seed) {
       if (prev) this.#planner.remove(prev.group, prev.seed);
-      this.#planner.add(group, seed);
-      state.group = group;
+      state.group = this.#planner.add(group, seed);
       state.seed = seed;
     }
     if (prev && prev.target !== target) {
@@ -561,11 +560,12 @@ export class Refresher {
     if (!syncer) return;
     const key = `secret/${objKey(secret)}`;
     const prev = this.#ph.get(key);
-    const { group, seed } = syncer.phaseSeed(secret);
-    if (!prev || prev.group !== group || prev.seed !== seed) {
-      if (prev) this.#planner.remove(prev.group, prev.seed);
-      this.#planner.add(group, seed);
-    }
+    const phase = syncer.phaseSeed(secret);
+    const { seed } = phase;
+    const same = prev !== undefined && prev.group === phase.group && prev.seed === seed;
+    if (prev && !same) this.#planner.remove(prev.group, prev.seed);
+    // The group's one string (the planner's), not this Secret's copy of it.
+    const group = prev && same ? prev.group : this.#planner.add(phase.group, seed);
     this.#indexDependents(key, prev && this.#placeholderGroups(prev.secret), this.#placeholderGroups(secret));
     this.#ph.set(key, {
       secret,

@@ -21,6 +21,8 @@ export const MAX_ROUNDS = 60;
 const GRID_MS = 1_000;
 
 interface Group {
+  /** The group as first added: the one string its objects keep (`add`). */
+  name: string;
   /** seed -> how many objects start from it */
   seeds: Map<string, number>;
   /** seed -> its rank (stable hash order), rebuilt lazily after a change. */
@@ -30,15 +32,21 @@ interface Group {
 export class RoundPlanner {
   readonly #groups = new Map<string, Group>();
 
-  add(group: string, seed: string): void {
+  /**
+   * Registers an object of `group` starting from `seed`; returns the group's own string, which
+   * the caller keeps instead of its equal copy (each object's group is built anew from its store
+   * reference: 100,000 copies of a thousand names otherwise).
+   */
+  add(group: string, seed: string): string {
     let g = this.#groups.get(group);
     if (!g) {
-      g = { seeds: new Map(), rank: undefined };
+      g = { name: group, seeds: new Map(), rank: undefined };
       this.#groups.set(group, g);
     }
     const n = g.seeds.get(seed) ?? 0;
     g.seeds.set(seed, n + 1);
     if (n === 0) g.rank = undefined;
+    return g.name;
   }
 
   remove(group: string, seed: string): void {
