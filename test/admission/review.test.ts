@@ -59,19 +59,22 @@ t.test('a kept result is frozen all the way down, so its written JSON never goes
   t.equal(keepResult(kept), kept, 'keeping twice changes nothing');
 });
 
-t.test('every review allowed without a warning shares one kept result: no caller can change it', async (t) => {
-  const first = allow();
-  t.equal(allow([]), first, 'no warnings: the same result');
-  t.equal(keepResult(first), first, 'already kept: its JSON written once');
-  t.throws(() => {
-    (first as { allowed: boolean }).allowed = false;
-  });
-  t.throws(() => {
-    (first as { warnings?: string[] }).warnings = ['late'];
-  });
-  t.same(allow(), { allowed: true }, 'the next review is answered as before');
-  t.equal(resultJson(allow()), '{"allowed":true}');
-  const warned = allow(['w']);
-  t.not(warned, first, 'warnings: a result of its own');
-  t.same(warned, { allowed: true, warnings: ['w'] });
-});
+t.test(
+  'every review allowed without a warning shares one kept result: no caller can change it',
+  async (t) => {
+    const first = allow();
+    t.equal(allow([]), first, 'no warnings: the same result');
+    t.equal(keepResult(first), first, 'already kept: its JSON written once');
+    t.throws(() => {
+      (first as { allowed: boolean }).allowed = false;
+    });
+    t.throws(() => {
+      (first as { warnings?: string[] }).warnings = ['late'];
+    });
+    t.same(allow(), { allowed: true }, 'the next review is answered as before');
+    t.equal(resultJson(allow()), '{"allowed":true}');
+    const warned = allow(['w']);
+    t.not(warned, first, 'warnings: a result of its own');
+    t.same(warned, { allowed: true, warnings: ['w'] });
+  },
+);
