@@ -407,6 +407,16 @@ export class Refresher {
     if (!this.#owns(ns)) return;
     if (!prev) {
       this.#scheduleFirst(key, state);
+    } else if (
+      !state.done &&
+      state.attempted === undefined &&
+      state.syncedVersion === undefined &&
+      !this.#queue.has(key)
+    ) {
+      // Owned and never scheduled here: a gain still scheduling has not reached it. Its status
+      // decides, as the gain's slice would — an object synced at this version keeps its round.
+      this.#scheduleFirst(key, state);
+      if (forceSyncChanged(prevEs, es)) this.#triggered('force-sync', 'ExternalSecret', [key]);
     } else {
       // Compared with the last sync started — not with the last one finished: the echo of our
       // own status write can arrive before the sync that wrote it has finished. A change of

@@ -127,6 +127,24 @@ t.test(
   },
 );
 
+t.test('an update while a gain is still scheduling: its status decides, as the slice would', async (t) => {
+  const h = harness();
+  const list = objects(h, 'team-a', N);
+  const last = list.at(-1) as ExternalSecret;
+  const changed = list.at(-2) as ExternalSecret;
+  h.refresher.start();
+  // Before the gain has reached them: the echo of a status write (a new resourceVersion, nothing
+  // else), and a new generation.
+  const echo = { ...last, metadata: { ...last.metadata, resourceVersion: '11' } };
+  h.refresher.upsertExternalSecret(echo);
+  h.refresher.upsertExternalSecret({ ...changed, metadata: { ...changed.metadata, generation: 2 } });
+  await h.refresher.scheduled();
+  t.ok((h.refresher.dueOf(echo) ?? 0) > now(h), 'synced at this version: at its round, not urgent');
+  t.equal(h.refresher.dueOf(changed), undefined, 'a new generation: urgent');
+  t.equal(h.refresher.queueDepth, N, 'each once');
+  await h.refresher.stop();
+});
+
 t.test('a target edited while a gain is still scheduling is restored at once', async (t) => {
   const h = harness();
   h.registry.upsert({ ...STORE, metadata: { ...STORE.metadata, namespace: 'team-a' } });
