@@ -963,7 +963,8 @@ export class Refresher {
       else if (!has(shard) && had(shard)) lost.add(shard);
     }
     // A lost shard's objects leave the queue now (no hashing: a loss of every shard of 100,000
-    // objects takes 50–75 ms); a gained one's join it a slice a turn, then the asks are replayed.
+    // objects took 44–89 ms, bench/RESULTS.md); a gained one's join it a slice a turn, then the
+    // asks are replayed.
     if (lost.size > 0) this.#drop(lost);
     if (gained.size > 0) {
       this.#scheduleGained(gained);
