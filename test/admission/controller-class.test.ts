@@ -14,6 +14,7 @@ import { silentLogger } from '../../src/observability/logger.ts';
 import { createProviders } from '../../src/providers/registry.ts';
 import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
 import { StoreResolver } from '../../src/resolve/resolver.ts';
+import { admissionRequest } from '../helpers/admission-review.ts';
 
 const NS = 'team-a';
 
@@ -30,14 +31,7 @@ const FAKE = { fake: { data: [{ key: 'k', value: 'v' }] } };
 const ONEPASSWORD = { onepassword: { connectHost: 'https://op', vaults: { v: 1 } } };
 
 function review(object: KubeObject, kind: string): AdmissionRequest {
-  return {
-    uid: 'u',
-    kind: { group: 'external-secrets.io', version: 'v1', kind },
-    resource: { group: 'external-secrets.io', version: 'v1', resource: `${kind.toLowerCase()}s` },
-    namespace: NS,
-    operation: 'CREATE',
-    object,
-  };
+  return admissionRequest(kind, object, { uid: 'u', namespace: NS });
 }
 
 /** An ExternalSecret that our rules refuse: a generator, which ESO serves. */

@@ -25,6 +25,7 @@ import { StoreResolver } from '../../src/resolve/resolver.ts';
 import { loadIntoRegistry } from '../../src/runtime.ts';
 import { createCertificates } from '../../src/server/certs.ts';
 import { startServer } from '../../src/server/serve.ts';
+import { admissionReview } from '../helpers/admission-review.ts';
 import { request } from '../helpers/https.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
@@ -88,39 +89,32 @@ function review(
   opts: { store?: string; storeKind?: string; namespace?: string; dryRun?: boolean } = {},
 ) {
   const namespace = opts.namespace ?? 'default';
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'Secret' },
-      resource: { group: '', version: 'v1', resource: 'secrets' },
-      requestKind: { group: '', version: 'v1', kind: 'Secret' },
+  const secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
       name: 'database-credentials',
       namespace,
-      operation: 'CREATE',
-      userInfo: { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] },
-      object: {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: {
-          name: 'database-credentials',
-          namespace,
-          labels: { 'esw.io/inject': 'true' },
-          annotations: {
-            'esw.io/store': opts.store ?? 'demo-store',
-            'esw.io/store-kind': opts.storeKind ?? 'SecretStore',
-            'esw.io/refresh-interval': '1h',
-          },
-        },
-        type: 'Opaque',
-        // the API server merged stringData into data before calling the webhook
-        data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+      labels: { 'esw.io/inject': 'true' },
+      annotations: {
+        'esw.io/store': opts.store ?? 'demo-store',
+        'esw.io/store-kind': opts.storeKind ?? 'SecretStore',
+        'esw.io/refresh-interval': '1h',
       },
-      oldObject: null,
-      dryRun: opts.dryRun ?? false,
     },
+    type: 'Opaque',
+    // the API server merged stringData into data before calling the webhook
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
   };
+  return admissionReview('Secret', secret, {
+    uid,
+    requestKind: { group: '', version: 'v1', kind: 'Secret' },
+    name: 'database-credentials',
+    namespace,
+    userInfo: { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] },
+    oldObject: null,
+    dryRun: opts.dryRun ?? false,
+  });
 }
 
 async function setup(t: Test) {

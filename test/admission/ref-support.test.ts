@@ -10,6 +10,7 @@ import { validateAdmission } from '../../src/admission/validate.ts';
 import { REF_RULES } from '../../src/api/ref-support.ts';
 import type { KubeObject } from '../../src/api/types.ts';
 import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
+import { admissionRequest } from '../helpers/admission-review.ts';
 
 const NS = 'team-a';
 
@@ -43,19 +44,13 @@ const ref = (store: string, remoteRef: Record<string, unknown>) => ({
 });
 
 function review(spec: Record<string, unknown>): AdmissionRequest {
-  return {
-    uid: 'u',
-    kind: { group: 'external-secrets.io', version: 'v1', kind: 'ExternalSecret' },
-    resource: { group: 'external-secrets.io', version: 'v1', resource: 'externalsecrets' },
-    namespace: NS,
-    operation: 'CREATE',
-    object: {
-      apiVersion: 'external-secrets.io/v1',
-      kind: 'ExternalSecret',
-      metadata: { name: 'es', namespace: NS },
-      spec,
-    } as KubeObject,
+  const es = {
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'ExternalSecret',
+    metadata: { name: 'es', namespace: NS },
+    spec,
   };
+  return admissionRequest('ExternalSecret', es, { uid: 'u', namespace: NS });
 }
 
 const data = (store: string, key: string, kind = 'SecretStore') => ({

@@ -14,6 +14,7 @@ import {
 } from '../../src/admission/validate-memo.ts';
 import type { KubeObject } from '../../src/api/types.ts';
 import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
+import { admissionRequest } from '../helpers/admission-review.ts';
 
 const NS = 'team-a';
 
@@ -31,22 +32,19 @@ const fake = { fake: { data: [] } };
 /** An ExternalSecret reading by path from store `s`: the fake provider cannot, Vault can. */
 function review(opts: { namespace?: string; name?: string; operation?: string; key?: string } = {}) {
   const ns = opts.namespace ?? NS;
-  return {
-    uid: `uid-${Math.random()}`,
-    kind: { group: 'external-secrets.io', version: 'v1', kind: 'ExternalSecret' },
-    resource: { group: 'external-secrets.io', version: 'v1', resource: 'externalsecrets' },
-    namespace: ns,
-    operation: opts.operation ?? 'UPDATE',
-    object: {
-      apiVersion: 'external-secrets.io/v1',
-      kind: 'ExternalSecret',
-      metadata: { name: opts.name ?? 'es', namespace: ns },
-      spec: {
-        secretStoreRef: { name: 's' },
-        dataFrom: [{ find: { path: opts.key ?? 'app/' } }],
-      },
+  const es = {
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'ExternalSecret',
+    metadata: { name: opts.name ?? 'es', namespace: ns },
+    spec: {
+      secretStoreRef: { name: 's' },
+      dataFrom: [{ find: { path: opts.key ?? 'app/' } }],
     },
-  } as AdmissionRequest;
+  };
+  return admissionRequest('ExternalSecret', es, {
+    namespace: ns,
+    operation: (opts.operation ?? 'UPDATE') as AdmissionRequest['operation'],
+  });
 }
 
 function setup(deps: Omit<ValidateDeps, 'registry'> = {}) {

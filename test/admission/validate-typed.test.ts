@@ -9,6 +9,7 @@ import type { AdmissionRequest } from '../../src/admission/types.ts';
 import { validateAdmission } from '../../src/admission/validate.ts';
 import type { KubeObject } from '../../src/api/types.ts';
 import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
+import { admissionRequest } from '../helpers/admission-review.ts';
 
 const registry = new MemoryRegistry();
 registry.upsert({
@@ -19,14 +20,7 @@ registry.upsert({
 } as KubeObject);
 
 function review(version: string, namespace: string, object: Record<string, unknown>): AdmissionRequest {
-  return {
-    uid: 'u',
-    kind: { group: 'external-secrets.io', version, kind: 'ExternalSecret' },
-    resource: { group: 'external-secrets.io', version, resource: 'externalsecrets' },
-    namespace,
-    operation: 'CREATE',
-    object: object as KubeObject,
-  };
+  return admissionRequest('ExternalSecret', object, { uid: 'u', version, namespace });
 }
 
 const DNS_LABEL =

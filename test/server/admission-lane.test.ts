@@ -13,6 +13,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics, metricsText } from '../../src/observability/metrics.ts';
 import { buildApp } from '../../src/server/app.ts';
 import { createCertificates } from '../../src/server/certs.ts';
+import { admissionReview, type RequestFields } from '../helpers/admission-review.ts';
 import { RawConnection } from '../helpers/raw-http.ts';
 
 const BODY_LIMIT = 4096;
@@ -101,20 +102,10 @@ function post(path: string, body: string, headers: Record<string, string> = {}):
   return `POST ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n${body}`;
 }
 
-function review(fields: Record<string, unknown>, object: unknown): string {
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: 'uid-lane',
-      kind: { group: 'external-secrets.io', version: 'v1', kind: 'ExternalSecret' },
-      resource: { group: 'external-secrets.io', version: 'v1', resource: 'externalsecrets' },
-      operation: 'CREATE',
-      namespace: 'default',
-      ...fields,
-      object,
-    },
-  });
+function review(fields: RequestFields, object: unknown): string {
+  return JSON.stringify(
+    admissionReview('ExternalSecret', object, { uid: 'uid-lane', namespace: 'default', ...fields }),
+  );
 }
 
 const externalSecret = (spec: unknown) => ({
