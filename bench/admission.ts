@@ -23,6 +23,7 @@
  *
  *   npm run bench:admission     (BENCH_RUNS=5 BENCH_DURATION=10 BENCH_WARMUP=2 BENCH_CONNECTIONS=32,
  *                                BENCH_COMPARE=other/dist/main.js for a second build side by side,
+ *                                paired with this one run by run,
  *                                BENCH_PIN=0:1 for the servers on CPU 0 and autocannon on CPU 1,
  *                                BENCH_CPU_PROF=DIR for a V8 CPU profile of each server in DIR,
  *                                BENCH_ROWS=mutate,UPDATE for the bare row and the rows named so,
@@ -125,6 +126,8 @@ for (const body of [distinctMutateReview]) {
   if (!body.includes('[<id>]')) throw new Error('bench: a review meant to change per request does not');
 }
 
+/** The suffix of a BENCH_COMPARE build's rows. */
+const COMPARED = ', BENCH_COMPARE build';
 const BARE = 'bare fastify (constant answer)';
 const BARE_UPDATE = 'bare fastify (constant answer), sent the UPDATE review';
 const BARE_APPLIED = 'bare fastify (constant answer), sent the applied CREATE';
@@ -272,6 +275,35 @@ function interval(values: (number | undefined)[]): string {
   const known = values.filter((v): v is number => v !== undefined);
   const ci = medianInterval(known);
   return ci ? `${ci.low}–${ci.high}` : `— (${known.length} runs: 6 or more give one)`;
+}
+
+/**
+ * Each row measured on both builds, paired run by run: the ratio of req/s and the difference of
+ * server CPU per request within each run, their medians and 95 % intervals. Pairing takes out
+ * what moves whole runs (the host's phases); what it cannot take out is a process's own speed.
+ */
+function pairedWithCompare(rows: Row[]) {
+  return [...new Set(rows.map((r) => r.name))]
+    .filter((name) => name.endsWith(COMPARED))
+    .map((name) => {
+      const base = name.slice(0, -COMPARED.length);
+      const ratios: number[] = [];
+      const saved: number[] = [];
+      for (const other of rows.filter((r) => r.name === name)) {
+        const mine = rows.find((r) => r.name === base && r.run === other.run);
+        if (!mine) continue;
+        ratios.push(Number((mine.rps / other.rps).toFixed(3)));
+        if (mine.serverUsPerReq !== undefined && other.serverUsPerReq !== undefined)
+          saved.push(other.serverUsPerReq - mine.serverUsPerReq);
+      }
+      return {
+        name: base,
+        rpsRatio: Number(median(ratios).toFixed(3)),
+        rpsRatioInterval: interval(ratios),
+        cpuSaved: saved.length > 0 ? median(saved) : undefined,
+        cpuSavedInterval: interval(saved),
+      };
+    });
 }
 
 function range(values: number[]): string {
@@ -446,7 +478,7 @@ async function main() {
       for (const t of targets.filter((t) => t.server === esw)) {
         targets.push({
           ...t,
-          name: `${t.name}, BENCH_COMPARE build`,
+          name: `${t.name}${COMPARED}`,
           url: t.url.replace(`:${eswPort}/`, `:${comparePort}/`),
           server: compare,
           metricsUrl: `https://127.0.0.1:${comparePort}/metrics`,
@@ -521,6 +553,20 @@ async function main() {
       `| ${s.name} | ${s.rps} (${s.rpsRange}) | ${s.ratio} (${s.ratioRange}) | ${s.ratioInterval} | ${s.sameBodyRatio} | ${s.p50} | ${s.p99} (${s.p99Max}) | ${s.serverUsPerReq ?? '—'} | ${s.handlerUs ?? '—'} | ${s.cpuRatio} | ${s.cpuRatioInterval} | ${s.non2xx} | ${s.errors} |`,
     );
   }
+  const paired = pairedWithCompare(rows);
+  if (paired.length > 0) {
+    console.log(
+      '\nThis build against the BENCH_COMPARE build, run by run (each run measures both; an A/A run, the same build twice, is the yardstick: two processes of one build differed by 9 % in a 20-run median here, bench/RESULTS.md):\n',
+    );
+    console.log(
+      '| row | req/s, this build ÷ the other (median) | its 95 % interval | server CPU µs, the other − this build (median) | its 95 % interval |',
+    );
+    console.log('|---|---:|---:|---:|---:|');
+    for (const p of paired)
+      console.log(
+        `| ${p.name} | ${p.rpsRatio} | ${p.rpsRatioInterval} | ${p.cpuSaved} | ${p.cpuSavedInterval} |`,
+      );
+  }
   const file = await saveResult('admission', {
     connections,
     durationS,
@@ -528,6 +574,7 @@ async function main() {
     runs,
     pin: PIN,
     summary,
+    paired,
     rows: withRatio,
   });
   console.log(`\nwritten to ${file}`);
