@@ -206,6 +206,9 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       // A write is refused from the renew deadline on, even while a round of the Lease
       // coordination waits on a hung request (docs/refresher.md).
       mayWrite: writable,
+      // A target edited or deleted while no replica watched it is restored when its object is
+      // scheduled (a start, a gain): both come after the informers' first list.
+      ...(targets ? { targetState: (ns: string, name: string) => targets.state(ns, name) } : {}),
     });
     refresher = r;
     wireRefresher(r, informers);

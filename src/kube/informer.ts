@@ -142,6 +142,11 @@ export class Informer<T extends KubeObject = KubeObject> {
     return [...this.cache.values()];
   }
 
+  /** Listed at least once: the cache holds every object as of a list, or later. */
+  get listed(): boolean {
+    return this.#listed;
+  }
+
   /** Listed and watching (or an optional resource the API server does not serve). */
   healthy(): boolean {
     return (this.#listed && this.#watching) || this.#absent;

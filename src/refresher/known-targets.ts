@@ -10,16 +10,20 @@
  * one without a fingerprint, so the next sync reads the Secret and restores it. While the
  * informer is not listed and watching, nothing is vouched for.
  */
-import type { KubeObject } from '../api/types.ts';
+import type { KubeObject, Secret } from '../api/types.ts';
 import { identityOnly } from '../kube/informer.ts';
-import type { TargetMemo } from './ports.ts';
+import type { TargetMemo, TargetState } from './ports.ts';
+import { intact } from './secret-data.ts';
 
 const FINGERPRINT = Symbol('sync fingerprint');
+/** On a cached version whose data no longer matches its data-hash (edited by hand). */
+const EDITED = Symbol('edited');
 /** Writes awaiting their watch event (a first sync of 10,000 has a few hundred at most). */
 const MAX_PENDING = 10_000;
 
 interface Kept extends KubeObject {
   [FINGERPRINT]?: string;
+  [EDITED]?: true;
 }
 
 /** The managed-Secret informer, as far as this reads it. */
@@ -27,6 +31,8 @@ export interface TargetCache {
   get(namespace: string | undefined, name: string): KubeObject | undefined;
   /** Listed and watching: the cache follows every change. */
   healthy(): boolean;
+  /** Listed at least once: the cache holds every target as of a list, or later. */
+  readonly listed: boolean;
 }
 
 export class KnownTargets implements TargetMemo {
@@ -45,12 +51,14 @@ export class KnownTargets implements TargetMemo {
   }
 
   /**
-   * The managed-Secret informer's `keep`: identity and resourceVersion, and the fingerprint a sync
-   * remembered for this version — pending from a write, or already on the cache entry this one
-   * replaces (a relist hands back unchanged Secrets at the same version).
+   * The managed-Secret informer's `keep`: identity and resourceVersion, whether the version was
+   * edited by hand (`state`: the data digest the projection kept, one WeakMap read), and the
+   * fingerprint a sync remembered for this version — pending from a write, or already on the
+   * cache entry this one replaces (a relist hands back unchanged Secrets at the same version).
    */
   readonly keep = (obj: KubeObject): KubeObject => {
     const kept = identityOnly(obj) as Kept;
+    if (!intact(obj as Secret)) kept[EDITED] = true;
     const ns = obj.metadata?.namespace;
     const name = obj.metadata?.name ?? '';
     const rv = obj.metadata?.resourceVersion;
@@ -68,6 +76,21 @@ export class KnownTargets implements TargetMemo {
     if (fingerprint !== undefined) kept[FINGERPRINT] = fingerprint;
     return kept;
   };
+
+  /**
+   * The target Secret `namespace/name` as the cache holds it: as written, edited by hand, or not
+   * there (deleted — or never labelled: a Merge target). Unknown until the informer has listed:
+   * an empty cache proves nothing. Listed but not watching, the cache may lag the cluster; what
+   * it says was true at its list or later, and any change since reaches the refresher as an
+   * event once the watch resumes.
+   */
+  state(namespace: string, name: string): TargetState {
+    const cache = this.#cache;
+    if (!cache?.listed) return 'unknown';
+    const kept = cache.get(namespace, name) as Kept | undefined;
+    if (!kept) return 'absent';
+    return kept[EDITED] ? 'edited' : 'intact';
+  }
 
   recall(namespace: string, name: string): string | undefined {
     const cache = this.#cache;

@@ -73,3 +73,9 @@ export interface TargetMemo {
   /** The Secret at `resourceVersion` is what a sync with this fingerprint leaves as it is. */
   remember(namespace: string, name: string, resourceVersion: string, fingerprint: string): void;
 }
+
+/**
+ * A target Secret as the replica's managed-Secret cache holds it: as written (its data matches its
+ * data-hash), edited by hand, absent, or unknown (the cache not listed yet).
+ */
+export type TargetState = 'intact' | 'edited' | 'absent' | 'unknown';

@@ -42,10 +42,10 @@ import {
   syncedOf,
 } from './external-secret.ts';
 import { configMapDigest, kindId, manifestOf, objectDigest } from './generic-target.ts';
-import type { KubeWriter } from './ports.ts';
+import type { KubeWriter, TargetState } from './ports.ts';
 import { DueQueue, nextSlot, Priority, shardOf } from './queue.ts';
 import { RoundPlanner } from './rounds.ts';
-import { dataDigest } from './secret-data.ts';
+import { intact } from './secret-data.ts';
 import { type TemplateSourceKind, templateSourceRefs } from './template-from.ts';
 import {
   esReadsFrom,
@@ -140,6 +140,12 @@ export interface RefresherOptions {
    * Default 10 s (`STORE_MARK_SPACING_MS`).
    */
   storeMarkSpacingMs?: number;
+  /**
+   * A target Secret as this replica's managed-Secret cache holds it (KnownTargets.state): read
+   * once per object scheduled from its status, so a target edited or deleted while no replica
+   * watched it is restored at the start or gain, not an interval later. Default: unknown.
+   */
+  targetState?: (namespace: string, name: string) => TargetState;
 }
 
 /**
@@ -1258,8 +1264,15 @@ export class Refresher {
     const basis = syncedOf(es);
     if (basis) state.synced = basis;
     // Its target edited or deleted by hand, seen here before it was ours (or before this gain
-    // reached it): restored at once, whatever the status says.
-    if (this.#tampered.has(key) || !ready || !basis || basis.resourceVersion !== esoResourceVersion(es)) {
+    // reached it), or found so in the cache (edited while no replica watched): restored at once,
+    // whatever the status says.
+    if (
+      this.#tampered.has(key) ||
+      !ready ||
+      !basis ||
+      basis.resourceVersion !== esoResourceVersion(es) ||
+      this.#targetStale(state)
+    ) {
       this.#queue.schedule(key, this.#now(), Priority.Urgent, state.group);
       return;
     }
@@ -1271,6 +1284,23 @@ export class Refresher {
       return;
     }
     this.#queue.schedule(key, this.#resumeSlot(refreshed, interval, state.group, state.seed));
+  }
+
+  /**
+   * The object's target Secret, as the managed-Secret cache holds it, is not as the last sync
+   * left it: edited, or deleted (ESO's startup reconcile finds the same through isSecretValid).
+   * None and Orphan targets are never restored (as `#targetChanged`). Only an Owner target is
+   * known to carry the managed label, so only its absence means deleted: a Merge or
+   * CreateOrMerge target may never have had it. Generic targets are left to their round.
+   */
+  #targetStale(state: EsState): boolean {
+    const lookup = this.#opts.targetState;
+    if (!lookup || state.target.includes('|')) return false;
+    const policy = state.es.spec?.target?.creationPolicy ?? 'Owner';
+    if (policy === 'None' || policy === 'Orphan') return false;
+    const cut = state.target.indexOf('/');
+    const found = lookup(state.target.slice(0, cut), state.target.slice(cut + 1));
+    return found === 'edited' || (found === 'absent' && policy === 'Owner');
   }
 
   /**
@@ -1462,12 +1492,6 @@ export class Refresher {
   get startedAt(): number {
     return this.#startedAt;
   }
-}
-
-/** The Secret's data matches the hash written with it: nobody edited it since. */
-function intact(secret: Secret): boolean {
-  const written = secret.metadata?.annotations?.[ES_HASH_ANNOTATION];
-  return written !== undefined && written === dataDigest(secret);
 }
 
 /** The object's force-sync value changed to a new one (set or changed; removing it is no request). */

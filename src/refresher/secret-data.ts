@@ -131,3 +131,9 @@ function writtenHash(secret: object): string | undefined {
 export function dataDigest(secret: { data?: Record<string, string> | undefined }): string {
   return digests.get(secret) ?? targetDataHash(decodeData(secret.data), writtenHash(secret));
 }
+
+/** The Secret's data matches the hash written with it: nobody edited it since. */
+export function intact(secret: { data?: Record<string, string> | undefined }): boolean {
+  const written = writtenHash(secret);
+  return written !== undefined && written === dataDigest(secret);
+}
