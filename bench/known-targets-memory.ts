@@ -77,7 +77,12 @@ for (let run = 0; run < RUNS; run++) {
   const identity = measure(identityOnly);
   const known = new KnownTargets();
   const fingerprint = measure(known.keep, (cache) => {
-    known.attach({ get: (ns, name) => cache.get(`${ns ?? ''}/${name}`), healthy: () => true, listed: true });
+    known.attach({
+      get: (ns, name) => cache.get(`${ns ?? ''}/${name}`),
+      healthy: () => true,
+      listed: true,
+      cache,
+    });
     for (let i = 0; i < N; i++) {
       const desired = {
         type: undefined,

@@ -4,8 +4,11 @@
  * (`setShards`, 32 shards) at N ExternalSecrets in N/100 namespaces, a SecretStore each, every
  * ExternalSecret synced a minute ago at its current version (each keeps its round: ESO's resource
  * version, a sha3-224 of its labels and annotations, computed and compared per object). No store
- * has an ask (bench/refresher-replay.ts times the replay). In process: the Refresher with an
- * injected clock, no provider, no API server (a gain runs no sync before its loop turns).
+ * has an ask (bench/refresher-replay.ts times the replay). Each object's target Secret is in the
+ * managed-Secret cache as written (KnownTargets over a Map, filled through its `keep` as the
+ * informer fills it), and the Refresher looks it up per object scheduled (`targetState`, as
+ * cluster.ts wires it): each keeps its round. In process: the Refresher with an injected clock,
+ * no provider, no API server (a gain runs no sync before its loop turns).
  *
  * Timed per run: the call's synchronous stretch, then every turn of the event loop (a setImmediate
  * probe) until `scheduled()` resolves — wall clock and `process.cpuUsage()` — and the loss that
@@ -13,16 +16,18 @@
  * keeps its queue, so a second start() has nothing to schedule. The gains run on one Refresher,
  * given every shard back after giving them all up (objects already gained once: a memo of
  * anything per object would show here). Last, ESO's resource version of every object computed
- * alone: what a memo of it would save a gain.
+ * alone: what a memo of it would save a gain; and the target lookup of every object alone.
  *
  *   nice -n 19 node bench/refresher-gain.ts      (BENCH_N=100000, BENCH_RUNS=3, BENCH_SHARDS=32)
  */
-import type { ExternalSecret, SecretStore } from '../src/api/types.ts';
+import type { ExternalSecret, KubeObject, Secret, SecretStore } from '../src/api/types.ts';
 import { silentLogger } from '../src/observability/logger.ts';
 import { createMetrics } from '../src/observability/metrics.ts';
-import { esoResourceVersion } from '../src/refresher/external-secret.ts';
+import { ES_HASH_ANNOTATION, esoResourceVersion, MANAGED_LABEL } from '../src/refresher/external-secret.ts';
+import { KnownTargets } from '../src/refresher/known-targets.ts';
 import type { KubeWriter } from '../src/refresher/ports.ts';
 import { Refresher } from '../src/refresher/refresher.ts';
+import { decodeData, withDataDigest, writeDataHash } from '../src/refresher/secret-data.ts';
 import type { Resolver } from '../src/resolve/types.ts';
 import { machine, saveResult } from './lib.ts';
 
@@ -69,6 +74,38 @@ function externalSecret(i: number): ExternalSecret {
 
 const objects = Array.from({ length: N }, (_, i) => externalSecret(i));
 
+/** The i-th object's target Secret as its last sync wrote it (data-hash matching its data). */
+function target(i: number): Secret {
+  const data = { password: Buffer.from(`value-${i}`).toString('base64') };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: `es-${i}`,
+      namespace: `ns-${Math.floor(i / 100)}`,
+      resourceVersion: String(i + 1),
+      labels: { [MANAGED_LABEL]: 'true' },
+      annotations: { [ES_HASH_ANNOTATION]: writeDataHash(decodeData(data), undefined) },
+    },
+    data,
+  };
+}
+
+const known = new KnownTargets();
+const cache = new Map<string, KubeObject>();
+known.attach({
+  get: (ns, name) => cache.get(`${ns ?? ''}/${name}`),
+  healthy: () => true,
+  listed: true,
+  cache,
+});
+for (let i = 0; i < N; i++) {
+  const kept = known.keep(withDataDigest(target(i)) as KubeObject);
+  cache.set(`${kept.metadata?.namespace}/${kept.metadata?.name}`, kept);
+}
+// Every lookup must find its target as written, or the gain would queue them all urgent.
+if (N > 0 && known.state('ns-0/es-0') !== 'intact') throw new Error('targets not intact in the cache');
+
 /** A refresher holding every object, owning nothing yet. */
 function build(shards: number): Refresher {
   const r = new Refresher({
@@ -79,6 +116,7 @@ function build(shards: number): Refresher {
     metrics: createMetrics(),
     now: () => T0,
     shards,
+    targetState: (target) => known.state(target),
   });
   for (let s = 0; s < STORES; s++) r.upsertStore(store(s));
   for (const es of objects) r.upsertExternalSecret(es);
@@ -199,11 +237,27 @@ function versions(): number[] {
   return runs;
 }
 
+/**
+ * The target lookup of every object alone, as a gain makes it (each object's `ns/name` key built
+ * once, as the Refresher holds it): the share of a gain it costs.
+ */
+function lookups(): number[] {
+  const targets = objects.map((es) => `${es.metadata?.namespace}/${es.spec?.target?.name}`);
+  const runs: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const start = performance.now();
+    for (const target of targets) if (known.state(target) !== 'intact') throw new Error('not intact');
+    runs.push(performance.now() - start);
+  }
+  return runs;
+}
+
 const fmt = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(', ');
 console.log(`# ${N} ExternalSecrets, ${STORES} SecretStores (${machine()})`);
 const started = await starts();
 const gained = await gains();
 const hashed = versions();
+const looked = lookups();
 console.log(
   '| gain | the call, ms wall (CPU) | then the longest turn until scheduled, ms wall (CPU) | median turn, CPU ms | turns | call to scheduled, ms wall | objects queued | the loss after, ms wall |',
 );
@@ -216,4 +270,5 @@ for (const [name, runs] of [
     `| ${name} | ${runs.map((x) => `${x.call.toFixed(1)} (${x.callCpu.toFixed(1)})`).join(', ')} | ${runs.map((x) => `${x.maxTurn.toFixed(1)} (${x.maxTurnCpu.toFixed(1)})`).join(', ')} | ${fmt(runs.map((x) => x.medianTurnCpu))} | ${runs.map((x) => x.turns).join(', ')} | ${fmt(runs.map((x) => x.total))} | ${runs.map((x) => x.queued).join(', ')} | ${fmt(runs.map((x) => x.loss))} |`,
   );
 console.log(`ESO's resource version of the ${N} objects alone, ms: ${fmt(hashed)}`);
-await saveResult('refresher-gain', { n: N, stores: STORES, shards: SHARDS, started, gained, hashed });
+console.log(`The target lookup of the ${N} objects alone, ms: ${fmt(looked)}`);
+await saveResult('refresher-gain', { n: N, stores: STORES, shards: SHARDS, started, gained, hashed, looked });

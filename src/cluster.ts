@@ -208,7 +208,7 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       mayWrite: writable,
       // A target edited or deleted while no replica watched it is restored when its object is
       // scheduled (a start, a gain): both come after the informers' first list.
-      ...(targets ? { targetState: (ns: string, name: string) => targets.state(ns, name) } : {}),
+      ...(targets ? { targetState: (target: string) => targets.state(target) } : {}),
     });
     refresher = r;
     wireRefresher(r, informers);

@@ -33,6 +33,8 @@ export interface TargetCache {
   healthy(): boolean;
   /** Listed at least once: the cache holds every target as of a list, or later. */
   readonly listed: boolean;
+  /** The entries by `namespace/name`: a key the caller holds is not built again. */
+  readonly cache: ReadonlyMap<string, KubeObject>;
 }
 
 export class KnownTargets implements TargetMemo {
@@ -78,16 +80,16 @@ export class KnownTargets implements TargetMemo {
   };
 
   /**
-   * The target Secret `namespace/name` as the cache holds it: as written, edited by hand, or not
+   * The target Secret `target` (`namespace/name`) as the cache holds it: as written, edited by hand, or not
    * there (deleted — or never labelled: a Merge target). Unknown until the informer has listed:
    * an empty cache proves nothing. Listed but not watching, the cache may lag the cluster; what
    * it says was true at its list or later, and any change since reaches the refresher as an
    * event once the watch resumes.
    */
-  state(namespace: string, name: string): TargetState {
+  state(target: string): TargetState {
     const cache = this.#cache;
     if (!cache?.listed) return 'unknown';
-    const kept = cache.get(namespace, name) as Kept | undefined;
+    const kept = cache.cache.get(target) as Kept | undefined;
     if (!kept) return 'absent';
     return kept[EDITED] ? 'edited' : 'intact';
   }

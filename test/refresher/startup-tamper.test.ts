@@ -31,7 +31,7 @@ type Harness = ReturnType<typeof harness>;
 function replica(h: Harness, listed = true): Refresher {
   const known = new KnownTargets();
   const cache = new Map<string, KubeObject>();
-  known.attach({ get: (ns, name) => cache.get(`${ns ?? ''}/${name}`), healthy: () => false, listed });
+  known.attach({ get: (ns, name) => cache.get(`${ns ?? ''}/${name}`), healthy: () => false, listed, cache });
   if (listed) {
     for (const [key, s] of h.kube.secrets) {
       if (s.metadata?.labels?.[MANAGED_LABEL] !== 'true') continue;
@@ -43,7 +43,7 @@ function replica(h: Harness, listed = true): Refresher {
     kube: h.kube,
     logger: silentLogger(),
     now: h.clock.now,
-    targetState: (ns, name) => known.state(ns, name),
+    targetState: (target) => known.state(target),
   });
 }
 
