@@ -87,8 +87,26 @@ async function setup(t: Test) {
     clock.advance(HOUR);
     await refresher.tick();
   };
-  return { api, clock, registry, informer, refresher, secret, password, gets, caughtUp, cycle, lines };
+  return { api, clock, registry, informer, known, refresher, secret, password, gets, caughtUp, cycle, lines };
 }
+
+t.test(
+  'the cache tells a target as written from one edited or deleted (what a start or gain reads)',
+  async (t) => {
+    const h = await setup(t);
+    const key = `default/${TARGET}`;
+    await h.refresher.tick();
+    await h.caughtUp();
+    t.equal(h.known.state(key), 'intact', 'as the sync wrote it');
+    h.api.put({ ...(h.secret() as Secret), data: { password: Buffer.from('tampered').toString('base64') } });
+    await h.caughtUp();
+    t.equal(h.known.state(key), 'edited', 'its data no longer matches its data-hash');
+    h.api.remove('secrets', 'default', TARGET);
+    await until(() => h.informer.get('default', TARGET) === undefined, 'informer saw the deletion');
+    t.equal(h.known.state(key), 'absent');
+    t.equal(new KnownTargets().state(key), 'unknown', 'no cache listed: unknown');
+  },
+);
 
 t.test('an unchanged target costs no GET a cycle; a changed value is still written', async (t) => {
   const h = await setup(t);
