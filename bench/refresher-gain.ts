@@ -20,59 +20,20 @@
  *
  *   nice -n 19 node bench/refresher-gain.ts      (BENCH_N=100000, BENCH_RUNS=3, BENCH_SHARDS=32)
  */
-import type { ExternalSecret, KubeObject, Secret, SecretStore } from '../src/api/types.ts';
-import { silentLogger } from '../src/observability/logger.ts';
+import type { KubeObject, Secret } from '../src/api/types.ts';
 import { createMetrics } from '../src/observability/metrics.ts';
 import { ES_HASH_ANNOTATION, esoResourceVersion, MANAGED_LABEL } from '../src/refresher/external-secret.ts';
 import { KnownTargets } from '../src/refresher/known-targets.ts';
-import type { KubeWriter } from '../src/refresher/ports.ts';
-import { Refresher } from '../src/refresher/refresher.ts';
+import type { Refresher } from '../src/refresher/refresher.ts';
 import { decodeData, withDataDigest, writeDataHash } from '../src/refresher/secret-data.ts';
-import type { Resolver } from '../src/resolve/types.ts';
 import { machine, saveResult } from './lib.ts';
+import { benchRefresher, externalSecret, store } from './refresher-fixtures.ts';
 
 const N = Number(process.env.BENCH_N ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SHARDS = Number(process.env.BENCH_SHARDS ?? 32);
 const STORES = Math.ceil(N / 100);
-const T0 = Date.parse('2026-12-03T10:00:00Z');
-
-const store = (s: number): SecretStore => ({
-  apiVersion: 'external-secrets.io/v1',
-  kind: 'SecretStore',
-  metadata: { name: 'aws', namespace: `ns-${s}`, uid: `store-${s}` },
-  spec: { provider: { fake: { data: [] } } },
-});
-
-/** The i-th ExternalSecret, synced a minute ago at its current version (a gain keeps its round). */
-function externalSecret(i: number): ExternalSecret {
-  const es: ExternalSecret = {
-    apiVersion: 'external-secrets.io/v1',
-    kind: 'ExternalSecret',
-    metadata: {
-      name: `es-${i}`,
-      namespace: `ns-${Math.floor(i / 100)}`,
-      uid: `u-${i}`,
-      generation: 1,
-      labels: { app: `app-${i % 50}`, team: `team-${i % 7}` },
-      annotations: { 'reloader.stakater.com/match': 'true' },
-    },
-    spec: {
-      refreshInterval: '1h',
-      secretStoreRef: { name: 'aws', kind: 'SecretStore' },
-      target: { name: `es-${i}` },
-      data: [{ secretKey: 'password', remoteRef: { key: `key-${i % 1_000}`, property: 'password' } }],
-    },
-  };
-  es.status = {
-    refreshTime: new Date(T0 - 60_000).toISOString(),
-    syncedResourceVersion: esoResourceVersion(es),
-    conditions: [{ type: 'Ready', status: 'True', reason: 'SecretSynced' }],
-  };
-  return es;
-}
-
-const objects = Array.from({ length: N }, (_, i) => externalSecret(i));
+const objects = Array.from({ length: N }, (_, i) => externalSecret(i, { synced: true, labelled: true }));
 
 /** The i-th object's target Secret as its last sync wrote it (data-hash matching its data). */
 function target(i: number): Secret {
@@ -108,13 +69,9 @@ if (N > 0 && known.state('ns-0/es-0') !== 'intact') throw new Error('targets not
 
 /** A refresher holding every object, owning nothing yet. */
 function build(shards: number): Refresher {
-  const r = new Refresher({
-    // A gain schedules; no sync runs before the loop turns, so these are never asked.
-    resolver: {} as Resolver,
-    kube: {} as KubeWriter,
-    logger: silentLogger(),
+  // A gain schedules; no sync runs before the loop turns.
+  const r = benchRefresher({
     metrics: createMetrics(),
-    now: () => T0,
     shards,
     targetState: (target) => known.state(target),
   });

@@ -12,32 +12,15 @@
  *
  *   nice -n 19 node --expose-gc bench/refresher-index-memory.ts   (BENCH_N=100000, BENCH_RUNS=3)
  */
-import type { ExternalSecret } from '../src/api/types.ts';
-import { silentLogger } from '../src/observability/logger.ts';
-import type { KubeWriter } from '../src/refresher/ports.ts';
-import { Refresher } from '../src/refresher/refresher.ts';
-import type { Resolver } from '../src/resolve/types.ts';
+import type { Refresher } from '../src/refresher/refresher.ts';
 import { machine, saveResult } from './lib.ts';
+import { benchRefresher, externalSecret } from './refresher-fixtures.ts';
 
 const N = Number(process.env.BENCH_N ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const STORES = Math.ceil(N / 100);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc');
-
-function externalSecret(i: number): ExternalSecret {
-  return {
-    apiVersion: 'external-secrets.io/v1',
-    kind: 'ExternalSecret',
-    metadata: { name: `es-${i}`, namespace: `ns-${Math.floor(i / 100)}`, uid: `u-${i}`, generation: 1 },
-    spec: {
-      refreshInterval: '1h',
-      secretStoreRef: { name: 'aws', kind: 'SecretStore' },
-      target: { name: `es-${i}` },
-      data: [{ secretKey: 'password', remoteRef: { key: `key-${i % 1_000}`, property: 'password' } }],
-    },
-  };
-}
 
 function heap(): number {
   gc?.();
@@ -63,12 +46,7 @@ function index(): Map<string, Set<string>> {
 }
 
 function refresher(): Refresher {
-  const r = new Refresher({
-    resolver: {} as Resolver,
-    kube: {} as KubeWriter,
-    logger: silentLogger(),
-    now: () => Date.parse('2026-12-03T12:00:00Z'),
-  });
+  const r = benchRefresher();
   for (const es of objects) r.upsertExternalSecret(es);
   return r;
 }

@@ -11,62 +11,21 @@
  *
  *   nice -n 19 node bench/refresher-replay.ts      (BENCH_N=100000, BENCH_RUNS=5, BENCH_SHARDS=32)
  */
-import type { ExternalSecret, SecretStore } from '../src/api/types.ts';
-import { silentLogger } from '../src/observability/logger.ts';
 import { createMetrics } from '../src/observability/metrics.ts';
-import { esoResourceVersion } from '../src/refresher/external-secret.ts';
-import type { KubeWriter } from '../src/refresher/ports.ts';
-import { Refresher } from '../src/refresher/refresher.ts';
-import type { Resolver } from '../src/resolve/types.ts';
+import type { Refresher } from '../src/refresher/refresher.ts';
 import { machine, saveResult } from './lib.ts';
+import { benchRefresher, externalSecret, store } from './refresher-fixtures.ts';
 
 const N = Number(process.env.BENCH_N ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SHARDS = Number(process.env.BENCH_SHARDS ?? 32);
 const STORES = Math.ceil(N / 100);
-const T0 = Date.parse('2026-12-03T10:00:00Z');
-
-const store = (s: number, annotations?: Record<string, string>): SecretStore => ({
-  apiVersion: 'external-secrets.io/v1',
-  kind: 'SecretStore',
-  metadata: { name: 'aws', namespace: `ns-${s}`, uid: `store-${s}`, ...(annotations ? { annotations } : {}) },
-  spec: { provider: { fake: { data: [] } } },
-});
-
-/** The i-th ExternalSecret, synced a minute ago at its current version (a takeover keeps its round). */
-function externalSecret(i: number): ExternalSecret {
-  const es: ExternalSecret = {
-    apiVersion: 'external-secrets.io/v1',
-    kind: 'ExternalSecret',
-    metadata: { name: `es-${i}`, namespace: `ns-${Math.floor(i / 100)}`, uid: `u-${i}`, generation: 1 },
-    spec: {
-      refreshInterval: '1h',
-      secretStoreRef: { name: 'aws', kind: 'SecretStore' },
-      target: { name: `es-${i}` },
-      data: [{ secretKey: 'password', remoteRef: { key: `key-${i % 1_000}`, property: 'password' } }],
-    },
-  };
-  es.status = {
-    refreshTime: new Date(T0 - 60_000).toISOString(),
-    syncedResourceVersion: esoResourceVersion(es),
-    conditions: [{ type: 'Ready', status: 'True', reason: 'SecretSynced' }],
-  };
-  return es;
-}
-
 /** One refresher holding every object, stores marked (an ask each) or not, owning nothing yet. */
 function build(asks: boolean): Refresher {
-  const r = new Refresher({
-    // A gain schedules and replays; no sync runs before the loop turns, so these are never asked.
-    resolver: {} as Resolver,
-    kube: {} as KubeWriter,
-    logger: silentLogger(),
-    metrics: createMetrics(),
-    now: () => T0,
-    shards: SHARDS,
-  });
+  // A gain schedules and replays; no sync runs before the loop turns.
+  const r = benchRefresher({ metrics: createMetrics(), shards: SHARDS });
   for (let s = 0; s < STORES; s++) r.upsertStore(store(s));
-  for (let i = 0; i < N; i++) r.upsertExternalSecret(externalSecret(i));
+  for (let i = 0; i < N; i++) r.upsertExternalSecret(externalSecret(i, { synced: true }));
   if (asks) for (let s = 0; s < STORES; s++) r.upsertStore(store(s, { 'force-sync': '1' }));
   return r;
 }

@@ -1,0 +1,85 @@
+/**
+ * The scale scenario's objects for the in-process refresher benches (bench/refresher-gain.ts,
+ * bench/refresher-replay.ts, bench/refresher-index-memory.ts): N ExternalSecrets in N/100
+ * namespaces, one SecretStore `aws` each, the i-th reading key `key-(i mod 1,000)`, and a
+ * Refresher with no provider and no API server behind it (nothing syncs before its loop turns).
+ */
+import type { ExternalSecret, SecretStore } from '../src/api/types.ts';
+import { silentLogger } from '../src/observability/logger.ts';
+import { esoResourceVersion } from '../src/refresher/external-secret.ts';
+import type { KubeWriter } from '../src/refresher/ports.ts';
+import { Refresher, type RefresherOptions } from '../src/refresher/refresher.ts';
+import type { Resolver } from '../src/resolve/types.ts';
+
+/** The benches' clock: every object's last sync a minute before it. */
+export const T0 = Date.parse('2026-12-03T10:00:00Z');
+
+/** The store of namespace ns-`s`, with `annotations` (a `force-sync` ask) if given. */
+export function store(s: number, annotations?: Record<string, string>): SecretStore {
+  return {
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'SecretStore',
+    metadata: {
+      name: 'aws',
+      namespace: `ns-${s}`,
+      uid: `store-${s}`,
+      ...(annotations ? { annotations } : {}),
+    },
+    spec: { provider: { fake: { data: [] } } },
+  };
+}
+
+/**
+ * The i-th ExternalSecret. `synced`: a Ready status of a minute ago at its current version (a
+ * gain keeps its round). `labelled`: two labels and an annotation, which ESO's resource version
+ * (a sha3 of labels and annotations) then hashes, as it does for most real objects.
+ */
+export function externalSecret(
+  i: number,
+  opts: { synced?: boolean; labelled?: boolean } = {},
+): ExternalSecret {
+  const es: ExternalSecret = {
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'ExternalSecret',
+    metadata: {
+      name: `es-${i}`,
+      namespace: `ns-${Math.floor(i / 100)}`,
+      uid: `u-${i}`,
+      generation: 1,
+      ...(opts.labelled
+        ? {
+            labels: { app: `app-${i % 50}`, team: `team-${i % 7}` },
+            annotations: { 'reloader.stakater.com/match': 'true' },
+          }
+        : {}),
+    },
+    spec: {
+      refreshInterval: '1h',
+      secretStoreRef: { name: 'aws', kind: 'SecretStore' },
+      target: { name: `es-${i}` },
+      data: [{ secretKey: 'password', remoteRef: { key: `key-${i % 1_000}`, property: 'password' } }],
+    },
+  };
+  if (opts.synced) {
+    es.status = {
+      refreshTime: new Date(T0 - 60_000).toISOString(),
+      syncedResourceVersion: esoResourceVersion(es),
+      conditions: [{ type: 'Ready', status: 'True', reason: 'SecretSynced' }],
+    };
+  }
+  return es;
+}
+
+/**
+ * A Refresher on the benches' clock, owning nothing yet, with `opts` (metrics, shards, …); its
+ * resolver and writer are never asked.
+ */
+export function benchRefresher(opts: Partial<RefresherOptions> = {}): Refresher {
+  return new Refresher({
+    resolver: {} as Resolver,
+    kube: {} as KubeWriter,
+    logger: silentLogger(),
+    now: () => T0,
+    ...opts,
+  });
+}
