@@ -27,7 +27,8 @@
  *                                BENCH_PIN=0:1 for the servers on CPU 0 and autocannon on CPU 1,
  *                                BENCH_CPU_PROF=DIR for a V8 CPU profile of each server in DIR,
  *                                BENCH_ROWS=mutate,UPDATE for the bare row and the rows named so,
- *                                BENCH_RATE=6000 for that many requests a second to every row)
+ *                                BENCH_RATE=6000 for that many requests a second to every row,
+ *                                BENCH_RESTART=1 for fresh server processes every run)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -73,6 +74,14 @@ const runs = Number(process.env.BENCH_RUNS ?? 5);
  */
 const fixedRate = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined;
 /** BENCH_COMPARE=path/to/dist/main.js: a second build measured in the same runs. */
+/**
+ * BENCH_RESTART=1: every server is stopped and started again before each run after the first.
+ * Two processes of one build differ by up to ~9 % in a 20-run median (bench/RESULTS.md, the A/A
+ * run): where a process's code and heap landed and what its JIT decided last for its whole life.
+ * Fresh processes each run turn that into run-to-run spread, which the median and its interval
+ * then account for, instead of a bias that pairing runs cannot take out.
+ */
+const restartEachRun = process.env.BENCH_RESTART === '1';
 const compareServer = process.env.BENCH_COMPARE;
 const root = join(import.meta.dirname, '..');
 /**
@@ -325,19 +334,30 @@ async function main() {
 
   const barePort = 18443;
   const eswPort = 18444;
-  const bare = spawnNode(
-    [...profileFlags, join(root, 'bench/bare-server.ts'), String(barePort), cert, key],
-    {},
-    'ignore',
-    PIN?.servers,
-  );
+  const startBare = (port: number, answer?: string) =>
+    spawnNode(
+      [
+        ...profileFlags,
+        join(root, 'bench/bare-server.ts'),
+        String(port),
+        cert,
+        key,
+        ...(answer ? [answer] : []),
+      ],
+      {},
+      'ignore',
+      PIN?.servers,
+    );
+  let bare = startBare(barePort);
   const bareNodePort = 18447;
-  const bareNode = spawnNode(
-    [...profileFlags, join(root, 'bench/bare-node-server.ts'), String(bareNodePort), cert, key],
-    {},
-    'ignore',
-    PIN?.servers,
-  );
+  const startBareNode = () =>
+    spawnNode(
+      [...profileFlags, join(root, 'bench/bare-node-server.ts'), String(bareNodePort), cert, key],
+      {},
+      'ignore',
+      PIN?.servers,
+    );
+  let bareNode = startBareNode();
   // biome-ignore format: one flag per line reads better
   const serve = (launcher: string, port: number) => spawnNode([
     launcher, 'serve',
@@ -348,11 +368,11 @@ async function main() {
     '--stores', join(root, 'bench/fixtures/stores.yaml'),
     '--log-level', 'warn',
   ], profileFlags.length > 0 ? { NODE_OPTIONS: profileFlags.join(' ') } : {}, 'ignore', PIN?.servers);
-  const esw = serve(eswLauncher, eswPort);
+  let esw = serve(eswLauncher, eswPort);
   // Another build (e.g. a worktree of an older commit, built) served side by side: its rows are
   // measured in the same runs, so a change is compared under the same load.
   const comparePort = 18445;
-  const compare = compareLauncher ? serve(compareLauncher, comparePort) : undefined;
+  let compare = compareLauncher ? serve(compareLauncher, comparePort) : undefined;
   const rows: Row[] = [];
   /** Each row's name with the bare row sent its body, where that is another row. */
   let sameBodyBares: [string, string][] = [];
@@ -372,12 +392,7 @@ async function main() {
     const patchFile = join(dir, 'mutate-answer.json');
     await writeFile(patchFile, patchAnswer);
     const barePatchPort = 18446;
-    barePatch = spawnNode(
-      [...profileFlags, join(root, 'bench/bare-server.ts'), String(barePatchPort), cert, key, patchFile],
-      {},
-      'ignore',
-      PIN?.servers,
-    );
+    barePatch = startBare(barePatchPort, patchFile);
     await waitReady(`https://127.0.0.1:${barePatchPort}/readyz`, ca);
     const eswMetrics = `https://127.0.0.1:${eswPort}/metrics`;
     const allTargets: Target[] = [
@@ -485,7 +500,27 @@ async function main() {
         });
       }
     }
+    /** Every server stopped and started again (BENCH_RESTART=1), the targets moved to the new ones. */
+    const restartAll = async () => {
+      const fresh = new Map<Child, Child>();
+      const again = async (old: Child, start: () => Child, port: number) => {
+        await old.stop();
+        const next = start();
+        fresh.set(old, next);
+        await waitReady(`https://127.0.0.1:${port}/readyz`, ca);
+        return next;
+      };
+      bare = await again(bare, () => startBare(barePort), barePort);
+      bareNode = await again(bareNode, startBareNode, bareNodePort);
+      if (barePatch)
+        barePatch = await again(barePatch, () => startBare(barePatchPort, patchFile), barePatchPort);
+      esw = await again(esw, () => serve(eswLauncher, eswPort), eswPort);
+      if (compare && compareLauncher)
+        compare = await again(compare, () => serve(compareLauncher, comparePort), comparePort);
+      for (const t of targets) t.server = fresh.get(t.server) ?? t.server;
+    };
     for (let run = 1; run <= runs; run++) {
+      if (restartEachRun && run > 1) await restartAll();
       const order = targets.map((_, i) => targets[(i + run - 1) % targets.length]!);
       for (const target of order) {
         const row = await measure(target, run, ca);
