@@ -513,13 +513,6 @@ export class Refresher {
     }
   }
 
-  /** The store group a placeholder Secret reads (none when the syncer cannot say). */
-  #placeholderGroups(secret: Secret): string[] {
-    const reads = this.#opts.placeholders?.reads?.(secret);
-    if (!reads) return [];
-    return [storeGroup(reads.store.kind, secret.metadata?.namespace ?? 'default', reads.store.name)];
-  }
-
   /** A managed target changed or disappeared: restore it at once if it no longer matches. */
   targetSecretChanged(secret: Secret, deleted: boolean): void {
     this.#targetChanged(`${secret.metadata?.namespace ?? 'default'}/${secret.metadata?.name}`, deleted, () =>
@@ -583,7 +576,9 @@ export class Refresher {
     if (prev && !same) this.#planner.remove(prev.group, prev.seed);
     // The group's one string (the planner's), not this Secret's copy of it.
     const group = prev && same ? prev.group : this.#planner.add(phase.group, seed);
-    this.#indexDependents(key, prev && this.#placeholderGroups(prev.secret), this.#placeholderGroups(secret));
+    // Indexed under the store its annotations name, its round group: a Secret whose references
+    // cannot be read is indexed too, and skipped where its store is refreshed (`reads`).
+    this.#indexDependents(key, prev && [prev.group], [group]);
     this.#ph.set(key, {
       secret,
       forceSync: forceSyncOf(secret),
@@ -609,7 +604,7 @@ export class Refresher {
     const prev = this.#ph.get(key);
     if (prev) {
       this.#planner.remove(prev.group, prev.seed);
-      this.#indexDependents(key, this.#placeholderGroups(prev.secret), []);
+      this.#indexDependents(key, [prev.group], []);
     }
     this.#ph.delete(key);
     this.#queue.remove(key);
