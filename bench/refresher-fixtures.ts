@@ -83,3 +83,48 @@ export function benchRefresher(opts: Partial<RefresherOptions> = {}): Refresher 
     ...opts,
   });
 }
+
+/** CPU time (user + system) of this process, in ms: what a stretch costs, preemption aside. */
+export const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/**
+ * Every turn of the event loop (a setImmediate probe) until `r.scheduled()` resolves: the longest
+ * by wall clock, the longest and the median by CPU time (under nice 19 on a loaded machine the
+ * wall clock also holds the time the kernel gave other processes), and how many. `atLeastOne`:
+ * the first turn is probed even when the scheduling is already done (the turn a request waiting
+ * behind the call is answered in).
+ */
+export async function probeTurns(
+  r: Refresher,
+  atLeastOne: boolean,
+): Promise<{ maxWall: number; maxCpu: number; medianCpu: number; turns: number }> {
+  let done = false;
+  void r.scheduled().then(() => {
+    done = true;
+  });
+  let maxWall = 0;
+  const cpus: number[] = [];
+  let last = performance.now();
+  let lastCpu = cpuMs();
+  let probe = atLeastOne;
+  while (probe || !done) {
+    probe = false;
+    await new Promise((resolve) => setImmediate(resolve));
+    const now = performance.now();
+    const nowCpu = cpuMs();
+    maxWall = Math.max(maxWall, now - last);
+    cpus.push(nowCpu - lastCpu);
+    last = now;
+    lastCpu = nowCpu;
+  }
+  cpus.sort((a, b) => a - b);
+  return {
+    maxWall,
+    maxCpu: cpus.at(-1) ?? 0,
+    medianCpu: cpus[Math.floor(cpus.length / 2)] ?? 0,
+    turns: cpus.length,
+  };
+}

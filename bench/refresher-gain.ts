@@ -27,7 +27,7 @@ import { KnownTargets } from '../src/refresher/known-targets.ts';
 import type { Refresher } from '../src/refresher/refresher.ts';
 import { decodeData, withDataDigest, writeDataHash } from '../src/refresher/secret-data.ts';
 import { machine, saveResult } from './lib.ts';
-import { benchRefresher, externalSecret, store } from './refresher-fixtures.ts';
+import { benchRefresher, cpuMs, externalSecret, probeTurns, store } from './refresher-fixtures.ts';
 
 const N = Number(process.env.BENCH_N ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -80,12 +80,6 @@ function build(shards: number): Refresher {
   return r;
 }
 
-/** CPU time (user + system) of this process, in ms: what a stretch costs, preemption aside. */
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
-
 interface Stretches {
   /** The call itself: wall and CPU ms. */
   call: number;
@@ -110,26 +104,9 @@ async function time(r: Refresher, gain: () => void, loss: () => Promise<void>): 
   gain();
   const call = performance.now() - start;
   const callCpu = cpuMs() - startCpu;
-  let done = false;
-  void r.scheduled().then(() => {
-    done = true;
-  });
-  let maxTurn = 0;
-  const cpus: number[] = [];
-  let last = performance.now();
-  let lastCpu = cpuMs();
   // At least one turn: the first is the one a request waiting behind the call is answered in.
-  do {
-    await new Promise((resolve) => setImmediate(resolve));
-    const now = performance.now();
-    const nowCpu = cpuMs();
-    maxTurn = Math.max(maxTurn, now - last);
-    cpus.push(nowCpu - lastCpu);
-    last = now;
-    lastCpu = nowCpu;
-  } while (!done);
+  const turns = await probeTurns(r, true);
   const total = performance.now() - start;
-  cpus.sort((a, b) => a - b);
   const queued = r.queueDepth;
   const lossStart = performance.now();
   await loss();
@@ -137,10 +114,10 @@ async function time(r: Refresher, gain: () => void, loss: () => Promise<void>): 
     call,
     callCpu,
     total,
-    maxTurn,
-    maxTurnCpu: cpus.at(-1) ?? 0,
-    medianTurnCpu: cpus[Math.floor(cpus.length / 2)] ?? 0,
-    turns: cpus.length,
+    maxTurn: turns.maxWall,
+    maxTurnCpu: turns.maxCpu,
+    medianTurnCpu: turns.medianCpu,
+    turns: turns.turns,
     loss: performance.now() - lossStart,
     queued,
   };

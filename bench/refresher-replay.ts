@@ -14,7 +14,7 @@
 import { createMetrics } from '../src/observability/metrics.ts';
 import type { Refresher } from '../src/refresher/refresher.ts';
 import { machine, saveResult } from './lib.ts';
-import { benchRefresher, externalSecret, store } from './refresher-fixtures.ts';
+import { benchRefresher, cpuMs, externalSecret, probeTurns, store } from './refresher-fixtures.ts';
 
 const N = Number(process.env.BENCH_N ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -28,42 +28,6 @@ function build(asks: boolean): Refresher {
   for (let i = 0; i < N; i++) r.upsertExternalSecret(externalSecret(i, { synced: true }));
   if (asks) for (let s = 0; s < STORES; s++) r.upsertStore(store(s, { 'force-sync': '1' }));
   return r;
-}
-
-/** CPU time (user + system) of this process, in ms: what a stretch costs, preemption aside. */
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
-
-/**
- * The longest turn of the event loop until the replay has scheduled everything — wall clock, and
- * the CPU time of the longest turn by CPU (under nice 19 on a loaded machine the wall clock also
- * holds the time the kernel gave other processes) — and the number of turns.
- */
-async function replayTurns(
-  r: Refresher,
-): Promise<{ wall: number; cpu: number; medianCpu: number; turns: number }> {
-  let done = false;
-  void r.scheduled().then(() => {
-    done = true;
-  });
-  let wall = 0;
-  const cpus: number[] = [];
-  let last = performance.now();
-  let lastCpu = cpuMs();
-  while (!done) {
-    await new Promise((resolve) => setImmediate(resolve));
-    const now = performance.now();
-    const nowCpu = cpuMs();
-    wall = Math.max(wall, now - last);
-    cpus.push(nowCpu - lastCpu);
-    last = now;
-    lastCpu = nowCpu;
-  }
-  cpus.sort((a, b) => a - b);
-  const cpu = cpus.at(-1) ?? 0;
-  return { wall, cpu, medianCpu: cpus[Math.floor(cpus.length / 2)] ?? 0, turns: cpus.length };
 }
 
 interface Runs {
@@ -86,9 +50,10 @@ async function gains(asks: boolean): Promise<Runs> {
     const gained = r.setShards(all);
     runs.gain.push(performance.now() - start);
     runs.gainCpu.push(cpuMs() - startCpu);
-    const turns = await replayTurns(r);
-    runs.replay.push(turns.wall);
-    runs.replayCpu.push(turns.cpu);
+    // The longest turn until the replay has scheduled everything, by wall clock and by CPU.
+    const turns = await probeTurns(r, false);
+    runs.replay.push(turns.maxWall);
+    runs.replayCpu.push(turns.maxCpu);
     runs.medianCpu.push(turns.medianCpu);
     runs.turns = turns.turns;
     await gained;
