@@ -5,6 +5,7 @@
  */
 import { isEswError } from '../../errors.ts';
 import { ProviderError, type ProviderErrorKind } from '../types.ts';
+import { AnswerTooLarge } from './transport.ts';
 
 const PHRASE: Record<ProviderErrorKind, string> = {
   NotFound: 'not found',
@@ -35,6 +36,9 @@ export function statusOf(err: unknown): number | undefined {
 export function vaultError(err: unknown, subject: string): Error {
   // Our own typed errors pass through: ProviderError, and EswError from reading credentials.
   if (err instanceof ProviderError || isEswError(err)) return err;
+  if (err instanceof AnswerTooLarge) {
+    return new ProviderError('Invalid', `vault: ${subject}: ${err.message}, the bound on one Vault answer`);
+  }
   const status = statusOf(err);
   if (status !== undefined) {
     const kind = kindOfStatus(status);

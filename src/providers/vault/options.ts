@@ -5,6 +5,7 @@
 import type NodeVault from 'node-vault';
 import type { VaultProvider } from '../../api/types.ts';
 import { ProviderError } from '../types.ts';
+import { boundedTransport } from './transport.ts';
 
 export interface VaultOverrides {
   /** PEM of the CA resolved from `caProvider` (a Secret); `caBundle` is decoded here. */
@@ -29,6 +30,7 @@ export interface VaultClientOptions extends NodeVault.VaultOptions {
  *   `rpDefaults.strictSSL`: TLS verification is never switched off (node-vault would honour
  *   VAULT_SKIP_VERIFY from the environment otherwise).
  * - `token` is never set here: the provider sends its own `X-Vault-Token` per request.
+ * - `request-promise`: node-vault's transport with every answer bounded (`transport.ts`).
  */
 export function vaultClientOptions(spec: VaultProvider, overrides: VaultOverrides = {}): VaultClientOptions {
   if (!spec.server) throw new ProviderError('Invalid', 'vault: spec.provider.vault.server is required');
@@ -57,6 +59,7 @@ export function vaultClientOptions(spec: VaultProvider, overrides: VaultOverride
     noCustomHTTPVerbs: true,
     requestOptions,
     rpDefaults: { strictSSL: true },
+    'request-promise': boundedTransport(),
   };
   return options;
 }
