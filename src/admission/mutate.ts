@@ -4,8 +4,8 @@
  * HTTP: AdmissionRequest in, AdmissionResult out.
  *
  * - Values are decoded once at the edge (base64 `data`, then `stringData` over it as the API
- *   server merges them) and encoded once at the end; the handler edits a copy and one
- *   `fast-json-patch` diff of original vs. copy is the patch.
+ *   server merges them) and encoded once at the end; the filled `data` and annotations are new
+ *   maps, and the patch is written from what they change (secret-patch.ts), not by a diff.
  * - Every declared reference is resolved in parallel under one deadline; any failure refuses the
  *   Secret (`allowed: false`) — a placeholder is never let through as a value. When every
  *   reference is already in the resolver's cache the mutation runs synchronously: no deadline
@@ -17,7 +17,6 @@
  * Messages and logs name keys, references and stores, never a value.
  */
 import { hash } from 'node:crypto';
-import jsonpatch from 'fast-json-patch';
 import { parseDuration } from '../api/duration.ts';
 import { isObject } from '../api/schema.ts';
 import { suggestion } from '../api/suggest.ts';
@@ -46,6 +45,7 @@ import {
 import { sortByText } from '../refs/sort.ts';
 import type { Resolver, StoreRef } from '../resolve/types.ts';
 import type { MutationMemo } from './mutate-memo.ts';
+import { secretPatch } from './secret-patch.ts';
 import { type AdmissionRequest, type AdmissionResult, allow, deny } from './types.ts';
 
 export interface MutateDeps {
@@ -248,8 +248,8 @@ function render(
     storeLabel = plan.store ? storeText(plan.store, namespace) : '';
     if (!plan.pending) return allow(plan.warnings);
     const finish = (resolved: Resolved): AdmissionResult => {
-      const mutated = fillSecret(plan, resolved);
-      const ops = jsonpatch.compare(plan.secret as object, mutated);
+      const filled = fillSecret(plan, resolved);
+      const ops = secretPatch(plan.secret, filled.data, filled.annotations);
       if (ops.length === 0) return allow(plan.warnings);
       const patchText = JSON.stringify(ops);
       if (patchText.includes('${ref:')) {
@@ -262,7 +262,7 @@ function render(
         patch: Buffer.from(patchText, 'utf8').toString('base64'),
         ...(plan.warnings.length > 0 ? { warnings: plan.warnings } : {}),
       };
-      const keys = Object.keys(mutated.data ?? {}).length;
+      const keys = Object.keys(filled.data).length;
       if (deps.memo) {
         deps.memo.remember(memoSlot, {
           input,
@@ -609,8 +609,11 @@ async function lookups(plan: Plan, namespace: string, deps: MutateDeps): Promise
   }
 }
 
-/** The Secret filled with `resolved`: a new top level, metadata and data, the rest shared. */
-function fillSecret(plan: Plan, resolved: Resolved): Secret {
+/** The Secret filled with `resolved`: its new `data` and annotations (`stringData` is merged in). */
+function fillSecret(
+  plan: Plan,
+  resolved: Resolved,
+): { data: Record<string, string>; annotations: Record<string, string> } {
   const values = new Map<string, Buffer>();
   for (const [i, id] of resolved.ids.entries()) values.set(id, resolved.values[i] as Buffer);
   for (const [id, value] of values) {
@@ -656,7 +659,7 @@ function fillSecret(plan: Plan, resolved: Resolved): Secret {
       data[k] = v;
       size += k.length + (original?.bytes?.length ?? Buffer.byteLength(v, 'latin1'));
     } else {
-      // Unchanged values keep their text, so the diff holds only what changed.
+      // Unchanged values keep their text, so the patch holds only what changed.
       data[k] =
         original?.original !== undefined && original.bytes?.equals(v)
           ? original.original
@@ -687,10 +690,6 @@ function fillSecret(plan: Plan, resolved: Resolved): Secret {
   const annotations: Record<string, string> = { ...(plan.secret.metadata?.annotations ?? {}) };
   annotations[PlaceholderAnnotation.refs] = serializeRefs(record);
   annotations[PlaceholderAnnotation.dataHash] = dataHash(data);
-  // A new top level, metadata and data; the rest is shared with the input, which is only read
-  // (a deep copy of the whole Secret was once the largest cost of a /mutate).
-  const mutated: Secret = { ...plan.secret, data, metadata: { ...plan.secret.metadata, annotations } };
-  delete mutated.stringData;
   let annotationBytes = 0;
   // A loop, not Object.entries + reduce: a pair per annotation and a closure on every render.
   for (const k in annotations)
@@ -701,7 +700,7 @@ function fillSecret(plan: Plan, resolved: Resolved): Secret {
       `the annotations with the ${PlaceholderAnnotation.refs} record would hold ${annotationBytes} bytes, more than the 256 KiB limit: use fewer references`,
     );
   }
-  return mutated;
+  return { data, annotations };
 }
 
 function formatRefBody(ref: Reference | undefined): string {
