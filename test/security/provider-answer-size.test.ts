@@ -1,13 +1,14 @@
 /**
- * A tenant's SecretStore chooses its Vault `server` (docs/threat-model.md, residual risks): the
- * server behind it is the tenant's, and so is the size of its answers. Through the real HTTPS
- * server, a placeholder Secret reads from a hostile Vault that streams an answer far larger than
- * any Secret can hold: the read stops at the answer bound (the hostile server sees its answer cut
- * off), is not retried, and the refusal names the bound — never the value.
+ * A tenant's SecretStore chooses its Vault `server` or Key Vault `vaultUrl` (docs/threat-model.md,
+ * T37): the endpoint behind it is the tenant's, and so is the size of its answers. Through the
+ * real HTTPS server, a placeholder Secret reads from a hostile endpoint that streams an answer far
+ * larger than any Secret can hold (or a gzip that inflates to it): the read stops at the answer
+ * bound (the hostile endpoint sees its answer cut off), is not retried, and the refusal names the
+ * bound — never the value.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -35,27 +36,27 @@ interface Hostile {
   url: string;
   /** Secret reads the server was asked for. */
   reads: number;
-  /** Reads whose whole answer was written and flushed. */
+  /** Streamed answers (all but the gzip) written and flushed to their end. */
   completed: number;
   close(): Promise<void>;
 }
 
 /**
- * A "Vault" whose every secret is a JSON document of HOSTILE_MIB MiB, sent as fast as it is read;
- * `zipped` is the same document as a gzip of a few KiB.
+ * A provider endpoint of the tenant's choosing, over TLS with a certificate of `bundle`: every
+ * Vault KV read and Key Vault secret read is a JSON document of HOSTILE_MIB MiB, sent as fast as
+ * it is read; the Vault key `zipped` is the same document as a gzip of a few KiB.
  */
-async function hostileVault(): Promise<Hostile> {
+async function hostileEndpoint(bundle: { cert: string; key: string }): Promise<Hostile> {
   const state = { reads: 0, completed: 0 };
-  const doc = `{"data":{"data":{"password":"${CANARY}${'a'.repeat(HOSTILE_MIB * MiB)}"}}}`;
-  const zipped = gzipSync(doc);
-  const server = http.createServer((req, res) => {
-    if (!req.url?.startsWith('/v1/secret/data/')) {
+  const zipped = gzipSync(`{"data":{"data":{"password":"${CANARY}${'a'.repeat(HOSTILE_MIB * MiB)}"}}}`);
+  const server = https.createServer({ cert: bundle.cert, key: bundle.key }, (req, res) => {
+    const vault = req.url?.startsWith('/v1/secret/data/');
+    if (!vault && !req.url?.startsWith('/secrets/')) {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":{}}');
       return;
     }
     state.reads++;
-    if (req.url.includes('zipped')) {
-      res.on('finish', () => state.completed++);
+    if (req.url?.includes('zipped')) {
       res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(zipped);
       return;
     }
@@ -63,7 +64,7 @@ async function hostileVault(): Promise<Hostile> {
     res.on('finish', () => state.completed++);
     const chunk = Buffer.alloc(MiB, 'a');
     void (async () => {
-      res.write(`{"data":{"data":{"password":"${CANARY}`);
+      res.write(vault ? `{"data":{"data":{"password":"${CANARY}` : `{"value":"${CANARY}`);
       for (let i = 0; i < HOSTILE_MIB; i++) {
         if (res.destroyed) return;
         if (!res.write(chunk)) {
@@ -73,13 +74,13 @@ async function hostileVault(): Promise<Hostile> {
           });
         }
       }
-      if (!res.destroyed) res.end('"}}}');
+      if (!res.destroyed) res.end(vault ? '"}}}' : '"}');
     })();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `https://127.0.0.1:${port}`,
     get reads() {
       return state.reads;
     },
@@ -94,33 +95,47 @@ async function hostileVault(): Promise<Hostile> {
   };
 }
 
-function manifests(vaultUrl: string): KubeObject[] {
-  return [
-    {
+function manifests(url: string, caPem: string): KubeObject[] {
+  const secret = (name: string, data: Record<string, string>) =>
+    ({
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { name: 'vault-token', namespace: 'tenant' },
-      data: { token: b64('tenant-token') },
-    } as KubeObject,
-    {
+      metadata: { name, namespace: 'tenant' },
+      data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+    }) as KubeObject;
+  const store = (name: string, provider: Record<string, unknown>) =>
+    ({
       apiVersion: 'external-secrets.io/v1',
       kind: 'SecretStore',
-      metadata: { name: 'own-vault', namespace: 'tenant', uid: randomUUID(), generation: 1 },
-      spec: {
-        provider: {
-          vault: {
-            server: vaultUrl,
-            path: 'secret',
-            version: 'v2',
-            auth: { tokenSecretRef: { name: 'vault-token', key: 'token' } },
-          },
+      metadata: { name, namespace: 'tenant', uid: randomUUID(), generation: 1 },
+      spec: { provider },
+    }) as KubeObject;
+  return [
+    secret('vault-token', { token: 'tenant-token' }),
+    secret('azure-sp', { id: 'client-guid', secret: 'client-secret' }),
+    store('own-vault', {
+      vault: {
+        server: url,
+        caBundle: b64(caPem),
+        path: 'secret',
+        version: 'v2',
+        auth: { tokenSecretRef: { name: 'vault-token', key: 'token' } },
+      },
+    }),
+    store('own-azure', {
+      azurekv: {
+        vaultUrl: url,
+        tenantId: '00000000-0000-0000-0000-000000000000',
+        authSecretRef: {
+          clientId: { name: 'azure-sp', key: 'id' },
+          clientSecret: { name: 'azure-sp', key: 'secret' },
         },
       },
-    } as KubeObject,
+    }),
   ];
 }
 
-function review(key: string): Record<string, unknown> {
+function review(store: string, key: string): Record<string, unknown> {
   const object: Secret = {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -128,77 +143,82 @@ function review(key: string): Record<string, unknown> {
       name: 'app-secret',
       namespace: 'tenant',
       labels: { 'esw.io/inject': 'true' },
-      annotations: { 'esw.io/store': 'own-vault' },
+      annotations: { 'esw.io/store': store },
     },
     type: 'Opaque',
-    data: { password: b64(`\${ref:${key}#password}`) },
+    data: { password: b64(`\${ref:${key}}`) },
   };
   return admissionReview('Secret', object, { name: 'app-secret', namespace: 'tenant', oldObject: null });
 }
 
-t.test(
-  'a Vault answer larger than the bound is cut off, not retried, and refused naming the bound',
-  async (t) => {
-    const vault = await hostileVault();
-    t.teardown(() => vault.close());
-    const dir = await mkdtemp(join(tmpdir(), 'esw-answer-size-'));
-    t.teardown(() => rm(dir, { recursive: true, force: true }));
-    const bundle = await createCertificates({ hosts: ['localhost', '127.0.0.1'] });
-    const tls = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
-    await writeFile(tls.certFile, bundle.cert);
-    await writeFile(tls.keyFile, bundle.key);
+t.test('an answer larger than the bound is cut off, not retried, and refused naming the bound', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'esw-answer-size-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const bundle = await createCertificates({ hosts: ['localhost', '127.0.0.1'] });
+  const tls = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
+  await writeFile(tls.certFile, bundle.cert);
+  await writeFile(tls.keyFile, bundle.key);
+  const hostile = await hostileEndpoint(bundle);
+  t.teardown(() => hostile.close());
 
-    const lines: string[] = [];
-    const logger = createLogger({ level: 'debug', destination: { write: (l: string) => lines.push(l) } });
-    const metrics = createMetrics();
-    const registry = new MemoryRegistry();
-    loadIntoRegistry(
-      registry,
-      manifests(vault.url).map((object, index) => ({ file: 'test', index, object })),
-      logger,
-    );
-    // A deadline no loopback transfer of this size comes near: the bound must stop the read, not it.
-    const runtime = createRuntime(registry, registry, {
-      logger,
-      metrics,
-      admissionDeadlineMs: 60_000,
-      cacheTtlMs: 30_000,
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'debug', destination: { write: (l: string) => lines.push(l) } });
+  const metrics = createMetrics();
+  const registry = new MemoryRegistry();
+  loadIntoRegistry(
+    registry,
+    manifests(hostile.url, bundle.caCert).map((object, index) => ({ file: 'test', index, object })),
+    logger,
+  );
+  // A deadline no loopback transfer of this size comes near: the bound must stop the read, not it.
+  // The test CA stands for the public one a tenant's Key Vault look-alike would use.
+  const runtime = createRuntime(registry, registry, {
+    logger,
+    metrics,
+    admissionDeadlineMs: 60_000,
+    cacheTtlMs: 30_000,
+    endpoints: { azureCa: bundle.caCert },
+  });
+  t.teardown(() => runtime.close());
+  const server = await startServer(runtime, {
+    port: 0,
+    host: '127.0.0.1',
+    tls,
+    logger,
+    metrics,
+    certPollMs: 60_000,
+  });
+  t.teardown(() => server.shutdown('test teardown'));
+
+  const refused = async (store: string, key: string, bound: RegExp) => {
+    const before = hostile.reads;
+    const res = await request(`https://127.0.0.1:${server.port}/mutate`, review(store, key), {
+      ca: bundle.caCert,
     });
-    t.teardown(() => runtime.close());
-    const server = await startServer(runtime, {
-      port: 0,
-      host: '127.0.0.1',
-      tls,
-      logger,
-      metrics,
-      certPollMs: 60_000,
-    });
-    t.teardown(() => server.shutdown('test teardown'));
+    t.equal(res.status, 200, `${store} ${key}: the server answered the review`);
+    const answer = res.json<{ response: AdmissionResponse }>().response;
+    t.equal(answer.allowed, false, 'refused');
+    t.notOk(answer.patch, 'no patch');
+    const message = answer.status?.message ?? '';
+    t.match(message, bound, `names the bound: ${message}`);
+    t.ok(message.includes(`key "${key}"`), 'names the reference');
+    t.notOk(message.includes(CANARY), 'the value is not in the refusal');
+    t.equal(hostile.reads - before, 1, 'read once: an answer over the bound is not retried');
+  };
 
-    const mutate = async (key: string) => {
-      const res = await request(`https://127.0.0.1:${server.port}/mutate`, review(key), {
-        ca: bundle.caCert,
-      });
-      t.equal(res.status, 200, 'the server answered the review');
-      const answer = res.json<{ response: AdmissionResponse }>().response;
-      t.equal(answer.allowed, false, 'refused');
-      t.notOk(answer.patch, 'no patch');
-      const message = answer.status?.message ?? '';
-      t.match(message, /larger than 8 MiB, the bound on one Vault answer/, `names the bound: ${message}`);
-      t.ok(message.includes(`key "${key}"`), 'names the reference');
-      t.notOk(message.includes(CANARY), 'the value is not in the refusal');
-    };
-
-    await mutate('huge');
-    t.equal(vault.reads, 1, 'read once: an answer over the bound is not retried');
-    t.equal(vault.completed, 0, 'the hostile answer was cut off before its end');
-    // A gzip bomb: the bound counts what decompression makes, not what the wire carries.
-    await mutate('zipped');
-    t.equal(vault.reads, 2, 'the gzip read once too');
-    t.notOk(
-      lines.some((l) => l.includes(CANARY)),
-      'the value is not in any log line',
-    );
-    t.notOk((await metrics.registry.metrics()).includes(CANARY), 'nor in the metrics');
-  },
-);
+  await refused('own-vault', 'huge', /vault: .*answer larger than 8 MiB, the bound on one Vault answer/);
+  // A gzip bomb: the bound counts what decompression makes, not what the wire carries.
+  await refused('own-vault', 'zipped', /vault: .*answer larger than 8 MiB, the bound on one Vault answer/);
+  // Key Vault's first request carries no credential: the endpoint needs none to answer it.
+  await refused(
+    'own-azure',
+    'huge',
+    /azurekv: .*answer larger than 8 MiB, the bound on one Key Vault answer/,
+  );
+  t.equal(hostile.completed, 0, 'every streamed answer was cut off before its end');
+  t.notOk(
+    lines.some((l) => l.includes(CANARY)),
+    'the value is not in any log line',
+  );
+  t.notOk((await metrics.registry.metrics()).includes(CANARY), 'nor in the metrics');
+});

@@ -4,6 +4,7 @@
  * through (a RestError message can quote the request or the response).
  */
 import { knownCode } from '../../observability/sanitize.ts';
+import { AnswerTooLarge } from '../answer-bound.ts';
 import { ProviderError, type ProviderErrorKind } from '../types.ts';
 
 interface AzureErrorShape {
@@ -16,6 +17,12 @@ interface AzureErrorShape {
 
 export function azureKvError(err: unknown, subject: string, signal?: AbortSignal): ProviderError {
   if (err instanceof ProviderError) return err;
+  if (err instanceof AnswerTooLarge) {
+    return new ProviderError(
+      'Invalid',
+      `azurekv: ${subject}: ${err.message}, the bound on one Key Vault answer`,
+    );
+  }
   if (signal?.aborted) return new ProviderError('Unavailable', `azurekv: ${subject}: deadline exceeded`);
   const e = (typeof err === 'object' && err !== null ? err : {}) as AzureErrorShape;
   const name = e.name ?? 'Error';

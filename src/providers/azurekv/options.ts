@@ -7,6 +7,7 @@ import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import type { AzureKvProvider } from '../../api/types.ts';
 import type { EndpointOverrides } from '../types.ts';
 import { usesNewSdk } from './objects.ts';
+import { boundedHttpClient } from './transport.ts';
 
 /** Authority (Entra ID login) host and Key Vault DNS suffix per `environmentType`, as in ESO. */
 export const AZURE_CLOUDS = {
@@ -100,6 +101,8 @@ export function azureKvClientOptions(input: AzureKvOptionsInput): AzureKvClientO
     },
     // Azure SDK logging may print URLs and headers; keep secret names out of telemetry too.
     userAgentOptions: { userAgentPrefix: 'external-secrets-webhook' },
+    // vaultUrl is the store author's choice: every answer is bounded in size.
+    httpClient: boundedHttpClient(),
   };
   if (input.endpoints.azureCa) client.tlsOptions = { ca: input.endpoints.azureCa };
   if (input.endpoints.azureDisableChallengeResourceVerification) {

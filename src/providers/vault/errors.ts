@@ -4,8 +4,8 @@
  * kept as `cause`). Messages name the subject, the HTTP status or the socket error code only.
  */
 import { isEswError } from '../../errors.ts';
+import { AnswerTooLarge } from '../answer-bound.ts';
 import { ProviderError, type ProviderErrorKind } from '../types.ts';
-import { AnswerTooLarge } from './transport.ts';
 
 const PHRASE: Record<ProviderErrorKind, string> = {
   NotFound: 'not found',

@@ -1,11 +1,10 @@
 /**
  * node-vault's HTTP transport (its `request-promise` option), with a bound on every answer.
  *
- * A SecretStore's `server` is its author's choice (docs/threat-model.md, T37), and node-vault's
- * own transport reads whatever it is sent into memory, decompressed, before parsing it: a
- * tenant's "Vault" streaming a few hundred MiB (or a small gzip of them) took the whole process —
- * every tenant's admissions and the refresher — past its memory limit. Here an answer is read as
- * a stream and given up, its connection closed, at MAX_ANSWER_BYTES after decompression.
+ * A SecretStore's `server` is its author's choice, and node-vault's own transport reads whatever
+ * it is sent into memory, decompressed (a small gzip inflates to hundreds of MiB), before parsing
+ * it. Here an answer is read as a stream and given up, its connection closed, at the answer bound
+ * (`../answer-bound.ts`) counted after decompression.
  *
  * Everything else is node-vault's transport as it was: axios (proxies from the environment, its
  * redirects and decompression), every status answered for node-vault to judge, the TLS options of
@@ -15,20 +14,7 @@
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import axios from 'axios';
-
-/**
- * Above any answer a Secret can use: a Kubernetes Secret holds at most 1 MiB, JSON escapes at most
- * 6 bytes a byte, and a LIST of `MAX_NAMES` keys is a few MiB.
- */
-export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
-
-/** Thrown for an answer over MAX_ANSWER_BYTES; `vaultError` words it for the tenant. */
-export class AnswerTooLarge extends Error {
-  constructor() {
-    super(`answer larger than ${MAX_ANSWER_BYTES / (1024 * 1024)} MiB`);
-    this.name = 'AnswerTooLarge';
-  }
-}
+import { readBounded } from '../answer-bound.ts';
 
 /** What node-vault hands its transport (its request options merged with the client's). */
 interface TransportRequest {
@@ -78,20 +64,6 @@ export function boundedTransport(): { defaults(): Transport } {
     return { statusCode: response.status, body: parsed(text), request: { path: pathOf(o.uri) } };
   };
   return { defaults: () => request };
-}
-
-async function readBounded(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_ANSWER_BYTES) {
-      stream.destroy();
-      throw new AnswerTooLarge();
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks, size).toString('utf8');
 }
 
 /** axios' default for a body it was not told the type of: JSON when it parses, else the text. */
