@@ -305,3 +305,58 @@ t.test('malformed UTF-8 in a body is read as fastify reads it, in one chunk or s
     t.match(mine.body, '\ufffd', `split at ${split ?? 'none'}: the malformed bytes read as U+FFFD`);
   }
 });
+
+t.test('reviews read together are handled together, each answered with its own verdict', async (t) => {
+  // The lane handles the reviews one poll phase read in one batch (src/server/phase-batch.ts):
+  // written on 24 connections at once, each must come back with its own uid and verdict — half
+  // of them invalid, each refusal naming its own field — and none may go to fastify.
+  let handled = 0;
+  const app = buildApp(
+    {
+      logger: createLogger({ level: 'silent' }),
+      metrics: createMetrics(),
+      validate: (request) => {
+        handled++;
+        return validateAdmission(request);
+      },
+      mutate: () => ({ allowed: true }),
+      readiness: () => ({ ready: true, reasons: [] }),
+    },
+    {
+      https: { cert: bundle.cert, key: bundle.key },
+      bodyLimit: BODY_LIMIT,
+      maxInflightBytes: 64 * BODY_LIMIT,
+    },
+  );
+  let seenByFastify = 0;
+  app.addHook('onRequest', (_req, _reply, done) => {
+    seenByFastify++;
+    done();
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  t.teardown(() => app.close());
+  const port = (app.server.address() as AddressInfo).port;
+  const n = 24;
+  const conns = await Promise.all(Array.from({ length: n }, () => RawConnection.open(port, bundle.caCert)));
+  const key = (i: number) => `key-${i}`;
+  const bodies = conns.map((_, i) => {
+    const spec =
+      i % 2 === 0
+        ? validSpec
+        : { ...validSpec, data: [{ secretKey: `bad key ${i}!`, remoteRef: { key: key(i) } }] };
+    return review({ uid: `uid-${i}` }, externalSecret(spec));
+  });
+  // Written in one turn: the server reads them in as few poll phases as the kernel delivers.
+  for (const [i, conn] of conns.entries()) conn.post('/validate', bodies[i] as string);
+  const answers = await Promise.all(conns.map((conn) => conn.response()));
+  for (const conn of conns) conn.socket.destroy();
+  t.equal(handled, n);
+  t.equal(seenByFastify, 0, 'every review taken by the lane');
+  answers.forEach((a, i) => {
+    t.equal(a.status, 200);
+    const response = JSON.parse(a.body).response;
+    t.equal(response.uid, `uid-${i}`, `answer ${i} is its own request's`);
+    t.equal(response.allowed, i % 2 === 0, `answer ${i}: its own verdict`);
+    if (i % 2 === 1) t.match(response.status.message, `bad key ${i}!`, `refusal ${i} names its own value`);
+  });
+});
