@@ -21,8 +21,13 @@ import { ApiSecretReader } from './kube/secret-reader.ts';
 import { ServiceAccountTokens } from './kube/service-accounts.ts';
 import { ShardCoordinator } from './kube/shards.ts';
 import { ApiCesWriter, ClusterExternalSecrets } from './refresher/cluster-external-secret.ts';
-import { withConfigMapDigest, withContentDigest } from './refresher/generic-target.ts';
-import { KnownTargets } from './refresher/known-targets.ts';
+import {
+  configMapIntact,
+  objectIntact,
+  withConfigMapDigest,
+  withContentDigest,
+} from './refresher/generic-target.ts';
+import { flagEdited, GenericTargets, KnownTargets } from './refresher/known-targets.ts';
 import { ApiKubeWriter } from './refresher/kube-writer.ts';
 import { PlaceholderRefresh } from './refresher/placeholder.ts';
 import { Refresher } from './refresher/refresher.ts';
@@ -75,9 +80,13 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
     // recognised as intact, an edit by hand is not (src/refresher/refresher.ts).
     secretProjection: (obj) => withDataDigest(slim(obj) as Secret),
     ...(targets ? { managedSecretKeep: targets.keep } : {}),
-    // Generic ConfigMap targets: watched for drift like Secret targets, values dropped.
+    // Generic ConfigMap targets: watched for drift like Secret targets, values dropped, each
+    // version flagged when edited by hand (read at a start or gain: GenericTargets).
     ...(config.refresher && config.genericTargetKinds.includes('ConfigMap')
-      ? { configMapProjection: (obj: KubeObject) => withConfigMapDigest(slim(obj) as ConfigMap) }
+      ? {
+          configMapProjection: (obj: KubeObject) =>
+            flagEdited(withConfigMapDigest(slim(obj) as ConfigMap), configMapIntact),
+        }
       : {}),
     // templateFrom sources, metadata only, watched once an ExternalSecret names one: a changed
     // template re-renders its readers at once (wireRefresher).
@@ -93,6 +102,10 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       : {}),
   });
   targets?.attach(informers.managedSecrets);
+  // Generic targets, looked up as the Secrets are at a start or gain: ConfigMaps from the start
+  // (listed before the refresher starts), custom kinds once discovered (below).
+  const genericTargets = new GenericTargets();
+  if (informers.managedConfigMaps) genericTargets.watch('ConfigMap', informers.managedConfigMaps);
   const secrets = new ApiSecretReader(client);
   // Stores that authenticate as a named ServiceAccount: tokens through TokenRequest, cached
   // until near expiry and shared by every store naming the same account and audiences.
@@ -207,8 +220,14 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
       // coordination waits on a hung request (docs/refresher.md).
       mayWrite: writable,
       // A target edited or deleted while no replica watched it is restored when its object is
-      // scheduled (a start, a gain): both come after the informers' first list.
-      ...(targets ? { targetState: (target: string) => targets.state(target) } : {}),
+      // scheduled (a start, a gain): both come after the informers' first list. A generic
+      // target's key holds its kind (`Kind|ns/name`); a Secret's never holds '|'.
+      ...(targets
+        ? {
+            targetState: (target: string) =>
+              target.includes('|') ? genericTargets.state(target) : targets.state(target),
+          }
+        : {}),
     });
     refresher = r;
     wireRefresher(r, informers);
@@ -224,14 +243,13 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
             logger.warn({ kind: id }, 'generic target kind not served (or not namespaced): not watched');
             return;
           }
-          const inf = informers.watchManaged(
-            `/apis/${apiVersion}/${plural}`,
-            apiVersion,
-            kind,
-            withContentDigest,
+          const inf = informers.watchManaged(`/apis/${apiVersion}/${plural}`, apiVersion, kind, (o) =>
+            flagEdited(withContentDigest(o), objectIntact),
           );
-          inf?.on('update', (o) => r.targetObjectChanged(id, o, false));
-          inf?.on('delete', (o) => r.targetObjectChanged(id, o, true));
+          if (!inf) return;
+          inf.on('update', (o) => r.targetObjectChanged(id, o, false));
+          inf.on('delete', (o) => r.targetObjectChanged(id, o, true));
+          genericTargets.watch(id, inf);
         })
         .catch((err: unknown) => {
           logger.warn(

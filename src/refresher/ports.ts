@@ -75,7 +75,8 @@ export interface TargetMemo {
 }
 
 /**
- * A target Secret as the replica's managed-Secret cache holds it: as written (its data matches its
- * data-hash), edited by hand, absent, or unknown (the cache not listed yet).
+ * A target (Secret, ConfigMap, custom resource) as the replica's managed informer of its kind holds
+ * it: as written (its data matches its data-hash), edited by hand, absent, or unknown (the cache
+ * not listed yet, or no informer for its kind).
  */
 export type TargetState = 'intact' | 'edited' | 'absent' | 'unknown';

@@ -33,7 +33,6 @@ import { ownWords } from '../observability/sanitize.ts';
 import { isProviderError } from '../providers/types.ts';
 import type { Resolver, StoreRef } from '../resolve/types.ts';
 import {
-  ES_HASH_ANNOTATION,
   esoResourceVersion,
   needsRefresh,
   type SyncBasis,
@@ -41,7 +40,7 @@ import {
   syncExternalSecret,
   syncedOf,
 } from './external-secret.ts';
-import { configMapDigest, kindId, manifestOf, objectDigest } from './generic-target.ts';
+import { configMapIntact, kindId, manifestOf, objectIntact } from './generic-target.ts';
 import type { KubeWriter, TargetState } from './ports.ts';
 import { DueQueue, nextSlot, Priority, shardOf } from './queue.ts';
 import { RoundPlanner } from './rounds.ts';
@@ -141,10 +140,10 @@ export interface RefresherOptions {
    */
   storeMarkSpacingMs?: number;
   /**
-   * A target Secret, `namespace/name`, as this replica's managed-Secret cache holds it
-   * (KnownTargets.state): read once per object scheduled from its status, so a target edited or
-   * deleted while no replica watched it is restored at the start or gain, not an interval later.
-   * Default: unknown.
+   * A target as this replica's managed informers hold it: a Secret by `namespace/name`
+   * (KnownTargets.state), a generic target by `Kind|namespace/name` (GenericTargets.state) — read
+   * once per object scheduled from its status, so a target edited or deleted while no replica
+   * watched it is restored at the start or gain, not an interval later. Default: unknown.
    */
   targetState?: (target: string) => TargetState;
 }
@@ -525,7 +524,7 @@ export class Refresher {
     this.#targetChanged(
       `ConfigMap|${cm.metadata?.namespace ?? 'default'}/${cm.metadata?.name}`,
       deleted,
-      () => cm.metadata?.annotations?.[ES_HASH_ANNOTATION] === configMapDigest(cm),
+      () => configMapIntact(cm),
     );
   }
 
@@ -537,7 +536,7 @@ export class Refresher {
     this.#targetChanged(
       `${kindId}|${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name}`,
       deleted,
-      () => obj.metadata?.annotations?.[ES_HASH_ANNOTATION] === objectDigest(obj),
+      () => objectIntact(obj),
     );
   }
 
@@ -1283,19 +1282,21 @@ export class Refresher {
   }
 
   /**
-   * The object's target Secret, as the managed-Secret cache holds it, is not as the last sync
-   * left it: edited, or deleted (ESO's startup reconcile finds the same through isSecretValid).
-   * None and Orphan targets are never restored (as `#targetChanged`). Only an Owner target is
-   * known to carry the managed label, so only its absence means deleted: a Merge or
-   * CreateOrMerge target may never have had it. Generic targets are left to their round.
+   * The object's target, as its managed informer's cache holds it, is not as the last sync left
+   * it: edited, or deleted (ESO's startup reconcile finds the same through isSecretValid). None
+   * and Orphan targets are never restored (as `#targetChanged`). Only an Owner target is known to
+   * carry the managed label (the caches are filled by it), so only its absence means deleted: a
+   * Merge or CreateOrMerge target may never have had it. Generic targets alike (ConfigMaps, custom
+   * kinds: the same label and data-hash rules); a kind not listed yet answers unknown.
    */
   #targetStale(state: EsState): boolean {
     const lookup = this.#opts.targetState;
-    if (!lookup || state.target.includes('|')) return false;
+    if (!lookup) return false;
     const policy = state.es.spec?.target?.creationPolicy ?? 'Owner';
     if (policy === 'None' || policy === 'Orphan') return false;
-    // A Secret target's key is the cache's own (`ns/name`), built once per object: no string is
-    // built per lookup (splitting and joining it again cost ~1.5 µs an object, bench/RESULTS.md).
+    // The key the Refresher already holds (`ns/name`, `Kind|ns/name`), built once per object: no
+    // string is built per lookup for a Secret (splitting and joining it again cost ~1.5 µs an
+    // object, bench/RESULTS.md).
     const found = lookup(state.target);
     return found === 'edited' || (found === 'absent' && policy === 'Owner');
   }
