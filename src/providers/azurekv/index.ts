@@ -39,6 +39,7 @@ import {
   WI_CLIENT_ID_ANNOTATION,
   WI_TENANT_ID_ANNOTATION,
 } from './options.ts';
+import { boundedHttpClient } from './transport.ts';
 import { validateAzureKvStore } from './validate.ts';
 
 const FIELD = 'spec.provider.azurekv';
@@ -129,6 +130,8 @@ function buildCredential(
     authorityHost: options.authorityHost,
     retryOptions: { maxRetries: Math.max(0, ctx.maxAttempts - 1) },
     ...(ctx.endpoints.azureCa ? { tlsOptions: { ca: ctx.endpoints.azureCa } } : {}),
+    // customCloudConfig.activeDirectoryEndpoint is the store author's choice: bounded answers.
+    httpClient: boundedHttpClient(),
     // An overridden or custom authority is not a public cloud: skip MSAL's instance discovery.
     ...(ctx.endpoints.azureAuthorityHost || options.customAuthority
       ? { disableInstanceDiscovery: true }
