@@ -250,6 +250,8 @@ export async function createClusterRuntime(opts: ClusterOptions): Promise<Cluste
           inf.on('update', (o) => r.targetObjectChanged(id, o, false));
           inf.on('delete', (o) => r.targetObjectChanged(id, o, true));
           genericTargets.watch(id, inf);
+          // Listed after the refresher's start, maybe after a gain: its objects are looked at again.
+          void inf.synced.then(() => r.targetKindListed(id));
         })
         .catch((err: unknown) => {
           logger.warn(

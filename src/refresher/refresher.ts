@@ -312,6 +312,11 @@ export class Refresher {
    */
   readonly #tampered = new Set<string>();
   /**
+   * The ExternalSecrets with a generic target (ConfigMap, custom kind): what a kind's first list
+   * looks at (`targetKindListed`), without a pass over every object. Empty without generic targets.
+   */
+  readonly #generic = new Set<string>();
+  /**
    * templateFrom sources, `kind/ns/name` -> the ExternalSecrets reading them: a change to one
    * re-syncs its readers at once (ESO waits for their next refresh).
    */
@@ -404,6 +409,8 @@ export class Refresher {
       this.#tampered.delete(key);
     }
     state.target = target;
+    if (manifest) this.#generic.add(key);
+    else this.#generic.delete(key);
     this.#indexSources(key, prev?.es, es);
     this.#indexDependents(key, prev && esStoreGroups(prev.es), esStoreGroups(es));
     state.es = es;
@@ -447,6 +454,7 @@ export class Refresher {
     this.#queue.remove(key);
     this.#triggers.delete(key);
     this.#tampered.delete(key);
+    this.#generic.delete(key);
     this.#forgetSeries(prev.es);
     if (this.#targets.get(prev.target) === key) this.#targets.delete(prev.target);
     this.#indexSources(key, prev.es, undefined);
@@ -538,6 +546,34 @@ export class Refresher {
       deleted,
       () => objectIntact(obj),
     );
+  }
+
+  /**
+   * The managed informer of a generic target kind (`kindId`) has listed for the first time. A
+   * custom kind's starts after discovery, possibly after a start or gain scheduled its objects
+   * from their status while its answer was unknown (they kept their round): those it now shows
+   * edited, or absent where that means deleted, are restored at once, as `#scheduleFirst` would
+   * have; the intact ones keep their round. After the gains still scheduling (whose slices read
+   * the listed cache themselves), a slice a turn, over the objects with a generic target only.
+   * An object seen tampered (already urgent), in flight (its sync reads the target) or never
+   * synced here (urgent, or backing off) is left as it is.
+   */
+  targetKindListed(kindId: string): void {
+    const prefix = `${kindId}|`;
+    this.#afterGains(async () => {
+      let visited = 0;
+      for (const key of this.#generic) {
+        if (++visited % SCHEDULE_SLICE === 0) await yieldToLoop();
+        const state = this.#es.get(key);
+        if (!state?.target.startsWith(prefix)) continue;
+        if (!this.#owns(state.es.metadata?.namespace ?? 'default')) continue;
+        if (this.#tampered.has(key) || this.#inFlight.has(key) || state.lastSuccess === undefined) continue;
+        if (!this.#targetStale(state)) continue;
+        state.done = false;
+        this.#queue.schedule(key, this.#now(), Priority.Urgent, state.group);
+      }
+      this.#wake();
+    });
   }
 
   #targetChanged(target: string, deleted: boolean, isIntact: () => boolean): void {

@@ -295,3 +295,77 @@ t.test(
     await r.stop();
   },
 );
+
+t.test(
+  'custom kind listed after the gain: the edited and the deleted restored, the intact one keeps its round',
+  async (t) => {
+    const { h, kube, caches } = setup();
+    const ess = await syncedOnce(h, kube, [
+      genericEs(DATABASE, 'edited'),
+      genericEs(DATABASE, 'deleted'),
+      genericEs(DATABASE, 'intact'),
+      genericEs(CM, 'other-kind'),
+    ]);
+    tamper(kube, DATABASE, 'edited');
+    kube.objects.delete('example.com/v1/Database/default/deleted');
+    tamper(kube, CM, 'other-kind');
+    const r = replica(h, kube, caches);
+    const before = await firstDue(r, ess);
+    t.ok(
+      before.every((due) => (due ?? 0) > h.clock.now()),
+      'its informer not listed yet, the ConfigMap one neither: all at their round',
+    );
+
+    caches.db.list();
+    r.targetKindListed(KIND);
+    await r.scheduled();
+    const [edited, deleted, intact, otherKind] = ess.map((es) => r.dueOf(es));
+    t.equal(edited, undefined, 'edited: urgent once its kind has listed');
+    t.equal(deleted, undefined, 'deleted (Owner): urgent');
+    t.equal(intact, before[2], 'intact: its round as it was');
+    t.equal(otherKind, before[3], 'a target of another kind: untouched');
+    const writes = kube.genericWrites;
+    t.equal(await r.tick(), 2, 'two syncs');
+    t.equal(kube.genericWrites, writes + 2, 'two writes');
+    t.equal(password(kube.get(DATABASE, 'edited')), CANARY, 'restored');
+    t.equal(password(kube.get(DATABASE, 'deleted')), CANARY, 'created again');
+    t.notOk(
+      h.lines.some((l) => l.includes(CANARY)),
+      'no value in any log line',
+    );
+    await r.stop();
+  },
+);
+
+t.test(
+  'custom kind listed after the gain: what is never restored, or not owned, is left alone',
+  async (t) => {
+    const cases: [string, Partial<NonNullable<Target>>][] = [
+      ['Merge, absent', { creationPolicy: 'Merge' }],
+      ['Orphan, absent', { creationPolicy: 'Orphan' }],
+      ['None, absent', { creationPolicy: 'None' }],
+    ];
+    for (const [name, over] of cases) {
+      const { h, kube, caches } = setup();
+      const es = readyAtVersion(h, genericEs(DATABASE, 'target', over));
+      const r = replica(h, kube, caches);
+      const [due] = await firstDue(r, [es]);
+      caches.db.list();
+      r.targetKindListed(KIND);
+      await r.scheduled();
+      t.equal(r.dueOf(es), due, `${name}: its round as it was`);
+      await r.stop();
+    }
+    // Stopped before the kind lists: nothing is queued for a replica that owns nothing.
+    const { h, kube, caches } = setup();
+    const es = readyAtVersion(h, genericEs(DATABASE, 'target'));
+    const r = replica(h, kube, caches);
+    await firstDue(r, [es]);
+    await r.stop();
+    const kept = r.dueOf(es);
+    caches.db.list();
+    r.targetKindListed(KIND);
+    await r.scheduled();
+    t.equal(r.dueOf(es), kept, 'stopped: absent, but not queued urgent');
+  },
+);
