@@ -16,16 +16,18 @@
  * keeps its queue, so a second start() has nothing to schedule. The gains run on one Refresher,
  * given every shard back after giving them all up (objects already gained once: a memo of
  * anything per object would show here). Last, ESO's resource version of every object computed
- * alone: what a memo of it would save a gain; and the target lookup of every object alone.
+ * alone: what a memo of it would save a gain; and the target lookup of every object alone (against
+ * the cache's bare Map read, and as ConfigMap targets).
  *
  *   nice -n 19 node bench/refresher-gain.ts      (BENCH_N=100000, BENCH_RUNS=3, BENCH_SHARDS=32)
  */
-import type { KubeObject, Secret } from '../src/api/types.ts';
+import type { ConfigMap, KubeObject, Secret } from '../src/api/types.ts';
 import { createMetrics } from '../src/observability/metrics.ts';
 import { ES_HASH_ANNOTATION, esoResourceVersion, MANAGED_LABEL } from '../src/refresher/external-secret.ts';
-import { KnownTargets } from '../src/refresher/known-targets.ts';
+import { configMapData, configMapIntact, withConfigMapDigest } from '../src/refresher/generic-target.ts';
+import { flagEdited, GenericTargets, KnownTargets } from '../src/refresher/known-targets.ts';
 import type { Refresher } from '../src/refresher/refresher.ts';
-import { decodeData, withDataDigest, writeDataHash } from '../src/refresher/secret-data.ts';
+import { dataHash, decodeData, withDataDigest, writeDataHash } from '../src/refresher/secret-data.ts';
 import { machine, saveResult } from './lib.ts';
 import { benchRefresher, cpuMs, externalSecret, probeTurns, store } from './refresher-fixtures.ts';
 
@@ -67,13 +69,30 @@ for (let i = 0; i < N; i++) {
 // Every lookup must find its target as written, or the gain would queue them all urgent.
 if (N > 0 && known.state('ns-0/es-0') !== 'intact') throw new Error('targets not intact in the cache');
 
+// As cluster.ts routes it: a generic target's key holds its kind. The gains' objects write
+// Secrets; the ConfigMap cache (the same targets, written as ConfigMaps, projected and flagged as
+// cluster.ts does) is read by the lookup timed alone only.
+const generic = new GenericTargets();
+const configMaps = new Map<string, KubeObject>();
+generic.watch('ConfigMap', { listed: true, cache: configMaps });
+for (let i = 0; i < N; i++) {
+  const { metadata } = target(i);
+  const cm: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata, data: { password: `value-${i}` } };
+  cm.metadata = { ...metadata, annotations: { [ES_HASH_ANNOTATION]: dataHash(configMapData(cm)) } };
+  configMaps.set(
+    `${metadata?.namespace}/${metadata?.name}`,
+    flagEdited(withConfigMapDigest(cm), configMapIntact),
+  );
+}
+const targetState = (target: string) => (target.includes('|') ? generic.state(target) : known.state(target));
+
 /** A refresher holding every object, owning nothing yet. */
 function build(shards: number): Refresher {
   // A gain schedules; no sync runs before the loop turns.
   const r = benchRefresher({
     metrics: createMetrics(),
     shards,
-    targetState: (target) => known.state(target),
+    targetState,
   });
   for (let s = 0; s < STORES; s++) r.upsertStore(store(s));
   for (const es of objects) r.upsertExternalSecret(es);
@@ -172,16 +191,29 @@ function versions(): number[] {
 }
 
 /**
- * The target lookup of every object alone, as a gain makes it (each object's `ns/name` key built
- * once, as the Refresher holds it): the share of a gain it costs.
+ * The target lookup of every object alone, as a gain makes it (each object's key built once and
+ * hashed by a map, as the Refresher's index of targets holds it; routed as cluster.ts routes it),
+ * wall and CPU ms; the cache's Map read of the same keys alone, CPU ms (the floor of any lookup);
+ * and the lookup of the same targets as ConfigMaps (`ConfigMap|ns/name`), CPU ms.
  */
-function lookups(): number[] {
+function lookups(): { wall: number; cpu: number; mapCpu: number; configMapCpu: number }[] {
   const targets = objects.map((es) => `${es.metadata?.namespace}/${es.spec?.target?.name}`);
-  const runs: number[] = [];
+  const generics = targets.map((t) => `ConfigMap|${t}`);
+  const index = new Set([...targets, ...generics]);
+  if (index.size !== 2 * targets.length) throw new Error('duplicate targets');
+  const runs: { wall: number; cpu: number; mapCpu: number; configMapCpu: number }[] = [];
   for (let run = 0; run < RUNS; run++) {
     const start = performance.now();
-    for (const target of targets) if (known.state(target) !== 'intact') throw new Error('not intact');
-    runs.push(performance.now() - start);
+    const startCpu = cpuMs();
+    for (const target of targets) if (targetState(target) !== 'intact') throw new Error('not intact');
+    const wall = performance.now() - start;
+    const cpu = cpuMs() - startCpu;
+    const mapStart = cpuMs();
+    for (const target of targets) if (!cache.get(target)) throw new Error('not cached');
+    const mapCpu = cpuMs() - mapStart;
+    const cmStart = cpuMs();
+    for (const target of generics) if (targetState(target) !== 'intact') throw new Error('not intact');
+    runs.push({ wall, cpu, mapCpu, configMapCpu: cpuMs() - cmStart });
   }
   return runs;
 }
@@ -204,5 +236,7 @@ for (const [name, runs] of [
     `| ${name} | ${runs.map((x) => `${x.call.toFixed(1)} (${x.callCpu.toFixed(1)})`).join(', ')} | ${runs.map((x) => `${x.maxTurn.toFixed(1)} (${x.maxTurnCpu.toFixed(1)})`).join(', ')} | ${fmt(runs.map((x) => x.medianTurnCpu))} | ${runs.map((x) => x.turns).join(', ')} | ${fmt(runs.map((x) => x.total))} | ${runs.map((x) => x.queued).join(', ')} | ${fmt(runs.map((x) => x.loss))} |`,
   );
 console.log(`ESO's resource version of the ${N} objects alone, ms: ${fmt(hashed)}`);
-console.log(`The target lookup of the ${N} objects alone, ms: ${fmt(looked)}`);
+console.log(
+  `The target lookup of the ${N} objects alone, ms wall (CPU): ${looked.map((x) => `${x.wall.toFixed(1)} (${x.cpu.toFixed(1)})`).join(', ')}; the cache's Map read alone, CPU ms: ${fmt(looked.map((x) => x.mapCpu))}; as ConfigMap targets, CPU ms: ${fmt(looked.map((x) => x.configMapCpu))}`,
+);
 await saveResult('refresher-gain', { n: N, stores: STORES, shards: SHARDS, started, gained, hashed, looked });
