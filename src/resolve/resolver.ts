@@ -149,7 +149,19 @@ interface BatchItem {
   waiters: { resolve: (v: Uint8Array) => void; reject: (e: unknown) => void; signal: AbortSignal }[];
 }
 
-type Cached = { fetchedAt: number; bytes: Uint8Array } | { fetchedAt: number; map: Map<string, Uint8Array> };
+type Cached = (
+  | { fetchedAt: number; bytes: Uint8Array }
+  | { fetchedAt: number; map: Map<string, Uint8Array> }
+) & {
+  /** The cache share it is counted in (`shareOf`), once stored. */
+  share?: string;
+};
+
+/** What one share of the value cache holds: its keys in the order they were stored. */
+interface Share {
+  keys: Set<string>;
+  bytes: number;
+}
 
 interface InFlight<T> {
   promise: Promise<T>;
@@ -163,6 +175,14 @@ interface InFlight<T> {
 const DEFAULT_MAX_BATCH = 20;
 /** Properties of one cached value remembered for the all-cached path (a bound, not a tuning). */
 const MAX_SELECTIONS_PER_VALUE = 64;
+/**
+ * The value cache is one LRU for every tenant: without shares, one namespace reading many keys
+ * (or a few big ones from an endpoint of its own) evicted every other namespace's values, whose
+ * next admissions and syncs then each cost a provider call. No share — a namespace's SecretStores,
+ * or one ClusterSecretStore — holds more than 1/CACHE_SHARES of the entries or bytes: past it, a
+ * new value replaces its share's oldest instead of the cache's least recently used.
+ */
+const CACHE_SHARES = 4;
 /** The labels of a cache hit, one object for every count (the tally keeps no reference to it). */
 const HIT = Object.freeze({ result: 'hit' });
 
@@ -189,6 +209,9 @@ export class StoreResolver implements Resolver {
   readonly #identityRefusals = new WeakMap<SecretStore, string>();
   readonly #class: string | undefined;
   readonly #cache: LRUCache<string, Cached>;
+  readonly #shares = new Map<string, Share>();
+  readonly #shareEntries: number;
+  readonly #shareBytes: number;
   readonly #inflight = new Map<string, InFlight<Cached>>();
   readonly #clients = new Map<string, ClientEntry>();
   readonly #identities = new WeakMap<SecretStore, string>();
@@ -216,10 +239,15 @@ export class StoreResolver implements Resolver {
     this.#identity = deps.identity ?? DEFAULT_IDENTITY_POLICY;
     this.#ownTokenPath = deps.ownTokenPath;
     this.#class = deps.controllerClass;
+    const maxEntries = deps.cacheMaxEntries ?? 10_000;
+    const maxBytes = deps.cacheMaxBytes ?? 64 * 1024 * 1024;
+    this.#shareEntries = Math.max(1, Math.floor(maxEntries / CACHE_SHARES));
+    this.#shareBytes = Math.floor(maxBytes / CACHE_SHARES);
     this.#cache = new LRUCache<string, Cached>({
-      max: deps.cacheMaxEntries ?? 10_000,
-      maxSize: deps.cacheMaxBytes ?? 64 * 1024 * 1024,
+      max: maxEntries,
+      maxSize: maxBytes,
       sizeCalculation: (v) => cachedSize(v),
+      dispose: (v, key) => this.#release(v, key),
       ttl: Math.max(this.#ttl, 1),
       ttlResolution: 0,
       perf: { now: () => this.#now() },
@@ -315,7 +343,7 @@ export class StoreResolver implements Resolver {
     const what = `dataFrom.find of ${resolved.label}`;
     const entry = this.#client(resolved);
     const cacheKey = `${entry.cacheId}\u0000find\u0000${query}`;
-    return this.#cached(cacheKey, opts, (signal) =>
+    return this.#cached(cacheKey, shareOf(resolved), opts, (signal) =>
       this.#withClient(entry, async (client) => {
         if (!client.findSecrets) {
           throw new EswError(
@@ -933,7 +961,7 @@ export class StoreResolver implements Resolver {
   async #getMetadata(rs: ResolvedStore, ref: RemoteKey, opts: LookupOptions): Promise<Uint8Array> {
     const entry = this.#client(rs);
     const key = ref.key;
-    const cached = await this.#cached(metadataCacheKey(entry, ref), opts, (signal) =>
+    const cached = await this.#cached(metadataCacheKey(entry, ref), shareOf(rs), opts, (signal) =>
       this.#withClient(entry, async (client) => {
         if (!client.getMetadata) {
           throw new EswError(
@@ -961,7 +989,7 @@ export class StoreResolver implements Resolver {
   async #getRaw(rs: ResolvedStore, ref: RemoteKey, opts: LookupOptions): Promise<Uint8Array> {
     const entry = this.#client(rs);
     const cacheKey = valueCacheKey(entry, ref);
-    const cached = await this.#cached(cacheKey, opts, (signal) =>
+    const cached = await this.#cached(cacheKey, shareOf(rs), opts, (signal) =>
       this.#withClient(entry, (client) => this.#fetchOne(rs, entry, client, ref, signal)).then(
         (bytes): Cached => ({ fetchedAt: 0, bytes }),
       ),
@@ -1011,6 +1039,7 @@ export class StoreResolver implements Resolver {
    */
   async #cached(
     cacheKey: string,
+    share: string,
     opts: LookupOptions,
     fetch: (signal: AbortSignal) => Promise<Cached>,
   ): Promise<Cached> {
@@ -1032,7 +1061,7 @@ export class StoreResolver implements Resolver {
     const promise: Promise<Cached> = fetch(cancel.signal)
       .then((value) => {
         const stored = { ...value, fetchedAt: startedAt };
-        if (this.#ttl > 0 && !this.#closed) this.#cache.set(cacheKey, stored);
+        if (this.#ttl > 0 && !this.#closed) this.#store(cacheKey, share, stored);
         return stored;
       })
       .finally(() => {
@@ -1042,6 +1071,38 @@ export class StoreResolver implements Resolver {
     const flight: InFlight<Cached> = { promise, startedAt, cancel, waiters: 0 };
     this.#inflight.set(cacheKey, flight);
     return this.#wait(flight, opts.signal);
+  }
+
+  /** Into the cache, within its share: the share's oldest values make room first. */
+  #store(cacheKey: string, share: string, value: Cached): void {
+    const size = cachedSize(value);
+    this.#cache.delete(cacheKey); // a value fetched again is counted anew
+    const held = this.#shares.get(share);
+    if (held) {
+      for (const key of held.keys) {
+        if (held.keys.size < this.#shareEntries && held.bytes + size <= this.#shareBytes) break;
+        this.#cache.delete(key); // #release takes it out of the share
+      }
+    }
+    if (size > this.#shareBytes) return; // larger than a share: served, never kept
+    value.share = share;
+    this.#cache.set(cacheKey, value);
+    if (this.#cache.peek(cacheKey, { allowStale: true }) !== value) return;
+    let counted = this.#shares.get(share);
+    if (!counted) {
+      counted = { keys: new Set(), bytes: 0 };
+      this.#shares.set(share, counted);
+    }
+    counted.keys.add(cacheKey);
+    counted.bytes += size;
+  }
+
+  /** The cache let a value go (evicted, expired, replaced, deleted): out of its share. */
+  #release(value: Cached, key: string): void {
+    const share = value.share === undefined ? undefined : this.#shares.get(value.share);
+    if (!share?.keys.delete(key)) return;
+    share.bytes -= cachedSize(value);
+    if (share.keys.size === 0) this.#shares.delete(value.share as string);
   }
 
   #wait<T>(flight: InFlight<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -1319,6 +1380,11 @@ function describeRef(key: string, property: string | undefined, rs: ResolvedStor
 
 function toBuffers(map: Map<string, Uint8Array>): Map<string, Buffer> {
   return new Map([...map].map(([k, v]) => [k, Buffer.from(v)]));
+}
+
+/** The value cache share of a store: its namespace's, or the ClusterSecretStore's own. */
+function shareOf(rs: ResolvedStore): string {
+  return rs.namespace ?? rs.storeKey;
 }
 
 function cachedSize(v: Cached): number {
