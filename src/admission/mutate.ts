@@ -63,6 +63,12 @@ export interface MutateDeps {
 export const MAX_SECRET_BYTES = 1024 * 1024;
 /** Kubernetes' limit on all annotations of an object together. */
 export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+/**
+ * Distinct references one Secret may name. The 256 KiB of templates alone let a review name some
+ * 30,000 keys (`${ref:a}` is 8 bytes): as many provider calls in one admission, on the event loop
+ * every tenant shares. Far above what one application's Secret reads.
+ */
+export const MAX_REFERENCES = 1000;
 export const DEFAULT_REFRESH_INTERVAL = '1h';
 export const DEFAULT_DEADLINE_MS = 8000;
 
@@ -463,6 +469,12 @@ function planMutation(input: MutationInput): Plan {
       references.set(referenceId(r), r);
       referenceCount++;
     }
+  }
+  if (references.size > MAX_REFERENCES) {
+    throw new EswError(
+      'ESW_VALIDATION',
+      `the Secret names ${references.size} distinct references, more than ${MAX_REFERENCES}: split it into several Secrets`,
+    );
   }
   if (pending && !settings.store) {
     throw new EswError(
