@@ -176,11 +176,15 @@ const DEFAULT_MAX_BATCH = 20;
 /** Properties of one cached value remembered for the all-cached path (a bound, not a tuning). */
 const MAX_SELECTIONS_PER_VALUE = 64;
 /**
- * The value cache is one LRU for every tenant: without shares, one namespace reading many keys
+ * The value cache is one LRU for every tenant: left to itself, one namespace reading many keys
  * (or a few big ones from an endpoint of its own) evicted every other namespace's values, whose
- * next admissions and syncs then each cost a provider call. No share — a namespace's SecretStores,
- * or one ClusterSecretStore — holds more than 1/CACHE_SHARES of the entries or bytes: past it, a
- * new value replaces its share's oldest instead of the cache's least recently used.
+ * next admissions and syncs then each cost a provider call. So the values are counted in shares —
+ * a namespace's SecretStores, or one ClusterSecretStore — and when the cache is full the room is
+ * made by the largest share (by entries, or by bytes when bytes are short), its oldest value
+ * first: a share is never evicted from while another holds more, so a namespace keeps what it
+ * reads as long as it reads no more than the others, and one that reads most gives back its own.
+ * A share alone uses the whole cache (one ClusterSecretStore for the cluster: every value cached,
+ * as without shares). A value larger than 1/CACHE_SHARES of the bytes is served, never kept.
  */
 const CACHE_SHARES = 4;
 /** The labels of a cache hit, one object for every count (the tally keeps no reference to it). */
@@ -210,8 +214,8 @@ export class StoreResolver implements Resolver {
   readonly #class: string | undefined;
   readonly #cache: LRUCache<string, Cached>;
   readonly #shares = new Map<string, Share>();
-  readonly #shareEntries: number;
-  readonly #shareBytes: number;
+  readonly #maxEntries: number;
+  readonly #maxBytes: number;
   readonly #inflight = new Map<string, InFlight<Cached>>();
   readonly #clients = new Map<string, ClientEntry>();
   readonly #identities = new WeakMap<SecretStore, string>();
@@ -241,8 +245,8 @@ export class StoreResolver implements Resolver {
     this.#class = deps.controllerClass;
     const maxEntries = deps.cacheMaxEntries ?? 10_000;
     const maxBytes = deps.cacheMaxBytes ?? 64 * 1024 * 1024;
-    this.#shareEntries = Math.max(1, Math.floor(maxEntries / CACHE_SHARES));
-    this.#shareBytes = Math.floor(maxBytes / CACHE_SHARES);
+    this.#maxEntries = maxEntries;
+    this.#maxBytes = maxBytes;
     this.#cache = new LRUCache<string, Cached>({
       max: maxEntries,
       maxSize: maxBytes,
@@ -1073,18 +1077,20 @@ export class StoreResolver implements Resolver {
     return this.#wait(flight, opts.signal);
   }
 
-  /** Into the cache, within its share: the share's oldest values make room first. */
+  /** Into the cache, counted in its share; when the cache is full, the largest share makes room. */
   #store(cacheKey: string, share: string, value: Cached): void {
     const size = cachedSize(value);
     this.#cache.delete(cacheKey); // a value fetched again is counted anew
-    const held = this.#shares.get(share);
-    if (held) {
-      for (const key of held.keys) {
-        if (held.keys.size < this.#shareEntries && held.bytes + size <= this.#shareBytes) break;
-        this.#cache.delete(key); // #release takes it out of the share
-      }
+    if (size * CACHE_SHARES > this.#maxBytes) return; // served, never kept
+    // Every eviction is the cache's own choice no more (it would take the least recently used,
+    // whoever's): at most one value a share holds, per value stored.
+    for (let bound = this.#cache.size; bound >= 0; bound--) {
+      const entriesFull = this.#cache.size >= this.#maxEntries;
+      if (!entriesFull && this.#cache.calculatedSize + size <= this.#maxBytes) break;
+      const oldest = this.#largestShare(share, entriesFull)?.keys.values().next().value;
+      if (oldest === undefined) break;
+      this.#cache.delete(oldest); // #release takes it out of its share
     }
-    if (size > this.#shareBytes) return; // larger than a share: served, never kept
     value.share = share;
     this.#cache.set(cacheKey, value);
     if (this.#cache.peek(cacheKey, { allowStale: true }) !== value) return;
@@ -1095,6 +1101,23 @@ export class StoreResolver implements Resolver {
     }
     counted.keys.add(cacheKey);
     counted.bytes += size;
+  }
+
+  /**
+   * The share holding the most entries (or bytes): `own` — the share storing — on a tie, so two
+   * shares reading alike settle at half the cache each instead of taking turns.
+   */
+  #largestShare(own: string, byEntries: boolean): Share | undefined {
+    let largest = this.#shares.get(own);
+    let most = largest ? (byEntries ? largest.keys.size : largest.bytes) : -1;
+    for (const held of this.#shares.values()) {
+      const amount = byEntries ? held.keys.size : held.bytes;
+      if (amount > most) {
+        largest = held;
+        most = amount;
+      }
+    }
+    return largest;
   }
 
   /** The cache let a value go (evicted, expired, replaced, deleted): out of its share. */

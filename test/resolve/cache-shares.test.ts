@@ -4,6 +4,8 @@
  * cached values. Through the resolver with its default bounds (10,000 values, 64 MiB): the
  * victim's values are still answered from the cache, with no provider call, after the hostile
  * namespace read more than the whole cache holds; the hostile namespace keeps its newest values.
+ * And the shares cost nothing without contention: one namespace (or one ClusterSecretStore, the
+ * same share rule) alone uses the whole cache, and two reading alike settle at half each.
  */
 import t from 'tap';
 import { harness, store } from './fixtures.ts';
@@ -67,4 +69,39 @@ t.test('big values from one namespace do not evict another namespace’s values'
     'every victim value is still cached',
   );
   t.ok(h.resolver.cachedValues(own, 'hostile', [{ key: 'big-39' }]), 'the newest big value is kept');
+});
+
+/** How many of `keys` the namespace's store answers from the cache alone. */
+function cachedCount(h: ReturnType<typeof setup>, namespace: string, keys: string[]): number {
+  return keys.filter((key) => h.resolver.cachedValues(own, namespace, [{ key }]) !== undefined).length;
+}
+
+t.test('one namespace alone uses the whole cache: no share is cut short without contention', async (t) => {
+  const h = setup(t);
+  const keys = Array.from({ length: 10_000 }, (_, i) => `only-${i}`);
+  for (const key of keys) h.provider.set(key, 'x');
+  await readAll(h, keys, 500);
+  t.equal(cachedCount(h, 'hostile', keys), 10_000, 'every one of the 10,000 values is cached');
+  const before = h.provider.calls.getSecret;
+  await h.resolver.getValue(own, 'hostile', { key: 'only-0' });
+  t.equal(h.provider.calls.getSecret, before, 'the oldest is read again without a provider call');
+});
+
+t.test('two namespaces reading alike settle at half the cache each, each keeping its newest', async (t) => {
+  const h = setup(t);
+  const first = Array.from({ length: 8_000 }, (_, i) => `first-${i}`);
+  const second = Array.from({ length: 8_000 }, (_, i) => `second-${i}`);
+  for (const key of [...first, ...second]) h.provider.set(key, 'x');
+  await readAll(h, first, 500);
+  for (let i = 0; i < second.length; i += 500) {
+    await Promise.all(second.slice(i, i + 500).map((key) => h.resolver.getValue(own, 'victim', { key })));
+  }
+  const firstKept = cachedCount(h, 'hostile', first);
+  const secondKept = cachedCount(h, 'victim', second);
+  t.equal(firstKept + secondKept, 10_000, 'the cache is full');
+  t.equal(firstKept, 5_000, 'the first keeps half');
+  t.equal(secondKept, 5_000, 'the second gets half');
+  t.ok(h.resolver.cachedValues(own, 'hostile', [{ key: 'first-7999' }]), 'the first keeps its newest');
+  t.ok(h.resolver.cachedValues(own, 'victim', [{ key: 'second-7999' }]), 'the second keeps its newest');
+  t.notOk(h.resolver.cachedValues(own, 'hostile', [{ key: 'first-0' }]), 'the first gave back its oldest');
 });
