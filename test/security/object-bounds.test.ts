@@ -11,9 +11,6 @@
  *   ours (the Secret is filled), a remote value nested deeper than the reader allows is a clear 404.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { AdmissionResponse } from '../../src/admission/types.ts';
 import type { KubeObject } from '../../src/api/types.ts';
@@ -22,9 +19,9 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
 import { createRuntime } from '../../src/runtime.ts';
 import { createCertificates } from '../../src/server/certs.ts';
-import { startServer } from '../../src/server/serve.ts';
 import { AwsSecretsManagerFake } from '../fakes/aws-secrets-manager.ts';
 import { request } from '../helpers/https.ts';
+import { serveHttps } from '../helpers/serve-https.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -71,21 +68,8 @@ async function setup(t: Test) {
     endpoints: { aws: aws.endpoint },
   });
   t.teardown(() => runtime.close());
-  const dir = await mkdtemp(join(tmpdir(), 'esw-objects-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
   const certs = await createCertificates({ hosts: ['localhost', '127.0.0.1'] });
-  const tls = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
-  await writeFile(tls.certFile, certs.cert);
-  await writeFile(tls.keyFile, certs.key);
-  const server = await startServer(runtime, {
-    port: 0,
-    host: '127.0.0.1',
-    tls,
-    logger,
-    metrics,
-    certPollMs: 60_000,
-  });
-  t.teardown(() => server.shutdown('test'));
+  const server = await serveHttps(t, runtime, { bundle: certs, logger, metrics });
   /** POSTs raw JSON text (deep values cannot go through JSON.stringify). */
   const post = async (path: string, body: string): Promise<AdmissionResponse> => {
     const res = await request(`https://127.0.0.1:${server.port}${path}`, body, { ca: certs.caCert });

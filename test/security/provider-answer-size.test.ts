@@ -7,10 +7,7 @@
  * bound — never the value.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import t from 'tap';
 import type { AdmissionResponse } from '../../src/admission/types.ts';
@@ -20,9 +17,9 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
 import { createRuntime, loadIntoRegistry } from '../../src/runtime.ts';
 import { createCertificates } from '../../src/server/certs.ts';
-import { startServer } from '../../src/server/serve.ts';
 import { admissionReview } from '../helpers/admission-review.ts';
 import { request } from '../helpers/https.ts';
+import { serveHttps } from '../helpers/serve-https.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -175,12 +172,7 @@ function review(store: string, key: string): Record<string, unknown> {
 }
 
 t.test('an answer larger than the bound is cut off, not retried, and refused naming the bound', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'esw-answer-size-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
   const bundle = await createCertificates({ hosts: ['localhost', '127.0.0.1'] });
-  const tls = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
-  await writeFile(tls.certFile, bundle.cert);
-  await writeFile(tls.keyFile, bundle.key);
   const hostile = await hostileEndpoint(bundle);
   t.teardown(() => hostile.close());
 
@@ -204,15 +196,7 @@ t.test('an answer larger than the bound is cut off, not retried, and refused nam
     endpoints: { azureCa: bundle.caCert, azureDisableChallengeResourceVerification: true },
   });
   t.teardown(() => runtime.close());
-  const server = await startServer(runtime, {
-    port: 0,
-    host: '127.0.0.1',
-    tls,
-    logger,
-    metrics,
-    certPollMs: 60_000,
-  });
-  t.teardown(() => server.shutdown('test teardown'));
+  const server = await serveHttps(t, runtime, { bundle: bundle, logger, metrics });
 
   const refused = async (store: string, key: string, bound: RegExp) => {
     const before = hostile.reads;

@@ -15,10 +15,10 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { createStandaloneRuntime } from '../../src/runtime.ts';
 import { createCertificates } from '../../src/server/certs.ts';
-import { startServer } from '../../src/server/serve.ts';
 import { applyPatch, b64, decodedData, fixtureReview } from '../admission/mutate-helpers.ts';
 import { admissionReview } from '../helpers/admission-review.ts';
 import { request } from '../helpers/https.ts';
+import { serveHttps } from '../helpers/serve-https.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -31,9 +31,6 @@ async function setup(t: Test) {
   const dir = await mkdtemp(join(tmpdir(), 'esw-redos-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const bundle = await createCertificates({ hosts: ['localhost', '127.0.0.1'] });
-  const tls = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
-  await writeFile(tls.certFile, bundle.cert);
-  await writeFile(tls.keyFile, bundle.key);
   const stores = join(dir, 'stores.yaml');
   await writeFile(
     stores,
@@ -59,15 +56,7 @@ spec:
     cacheTtlMs: 30_000,
   });
   t.teardown(() => runtime.close());
-  const server = await startServer(runtime, {
-    port: 0,
-    host: '127.0.0.1',
-    tls,
-    logger,
-    metrics,
-    certPollMs: 60_000,
-  });
-  t.teardown(() => server.shutdown('test teardown'));
+  const server = await serveHttps(t, runtime, { bundle: bundle, logger, metrics });
   const base = `https://127.0.0.1:${server.port}`;
   const post = async (path: string, review: Record<string, unknown>) => {
     const res = await request(`${base}${path}`, review, { ca: bundle.caCert });

@@ -5,9 +5,6 @@
  * bound is filled; one past it is refused with 422 naming the bound, before any provider call.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { MAX_REFERENCES } from '../../src/admission/mutate.ts';
 import type { AdmissionResponse } from '../../src/admission/types.ts';
@@ -17,10 +14,10 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
 import { createRuntime, loadIntoRegistry } from '../../src/runtime.ts';
 import { createCertificates } from '../../src/server/certs.ts';
-import { startServer } from '../../src/server/serve.ts';
 import { VaultFake } from '../fakes/vault.ts';
 import { admissionReview } from '../helpers/admission-review.ts';
 import { request } from '../helpers/https.ts';
+import { serveHttps } from '../helpers/serve-https.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -79,12 +76,7 @@ t.test(
     const wide = Object.fromEntries(Array.from({ length: MAX_REFERENCES }, (_, i) => [`p${i}`, `v${i}`]));
     vault.putKv2('secret', 'wide', wide);
 
-    const dir = await mkdtemp(join(tmpdir(), 'esw-reference-count-'));
-    t.teardown(() => rm(dir, { recursive: true, force: true }));
     const bundle = await createCertificates({ hosts: ['localhost', '127.0.0.1'] });
-    const tls = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
-    await writeFile(tls.certFile, bundle.cert);
-    await writeFile(tls.keyFile, bundle.key);
     const logger = createLogger({ level: 'warn', destination: { write: () => {} } });
     const metrics = createMetrics();
     const registry = new MemoryRegistry();
@@ -100,15 +92,7 @@ t.test(
       cacheTtlMs: 30_000,
     });
     t.teardown(() => runtime.close());
-    const server = await startServer(runtime, {
-      port: 0,
-      host: '127.0.0.1',
-      tls,
-      logger,
-      metrics,
-      certPollMs: 60_000,
-    });
-    t.teardown(() => server.shutdown('test teardown'));
+    const server = await serveHttps(t, runtime, { bundle: bundle, logger, metrics });
     const mutate = async (refs: string[]) => {
       const res = await request(`https://127.0.0.1:${server.port}/mutate`, review(refs), {
         ca: bundle.caCert,
