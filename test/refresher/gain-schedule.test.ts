@@ -10,10 +10,10 @@
 import t from 'tap';
 import type { ExternalSecret } from '../../src/api/types.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
-import { ES_HASH_ANNOTATION, esoResourceVersion } from '../../src/refresher/external-secret.ts';
+import { ES_HASH_ANNOTATION } from '../../src/refresher/external-secret.ts';
 import { shardOf } from '../../src/refresher/queue.ts';
 import { Refresher, SCHEDULE_SLICE } from '../../src/refresher/refresher.ts';
-import { b64, harness, holdSyncs, introExternalSecret, STORE, unb64 } from './harness.ts';
+import { b64, harness, holdSyncs, introExternalSecret, readyAtVersion, STORE, unb64 } from './harness.ts';
 
 const DB = 'my-app/database-credentials';
 const SHARDS = 2;
@@ -27,13 +27,7 @@ const N = 3 * SCHEDULE_SLICE + 1;
 /** The i-th ExternalSecret of `namespace`, synced a minute ago at this version: it keeps its round. */
 function synced(h: ReturnType<typeof harness>, namespace: string, i: number): ExternalSecret {
   const base = introExternalSecret({ target: { name: `t-${i}`, creationPolicy: 'Owner' } }, `es-${i}`);
-  const es: ExternalSecret = { ...base, metadata: { ...base.metadata, namespace, uid: `${namespace}-${i}` } };
-  es.status = {
-    refreshTime: new Date(h.clock.now() - 60_000).toISOString(),
-    syncedResourceVersion: esoResourceVersion(es),
-    conditions: [{ type: 'Ready', status: 'True', reason: 'SecretSynced' }],
-  };
-  return es;
+  return readyAtVersion(h, { ...base, metadata: { ...base.metadata, namespace, uid: `${namespace}-${i}` } });
 }
 
 function objects(h: ReturnType<typeof harness>, namespace: string, n: number): ExternalSecret[] {

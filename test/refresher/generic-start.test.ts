@@ -11,7 +11,7 @@
 import t from 'tap';
 import type { ConfigMap, ExternalSecret, KubeObject } from '../../src/api/types.ts';
 import { createLogger, silentLogger } from '../../src/observability/logger.ts';
-import { esoResourceVersion, MANAGED_LABEL } from '../../src/refresher/external-secret.ts';
+import { MANAGED_LABEL } from '../../src/refresher/external-secret.ts';
 import {
   configMapIntact,
   objectIntact,
@@ -22,7 +22,7 @@ import { flagEdited, GenericTargets } from '../../src/refresher/known-targets.ts
 import { ConflictError } from '../../src/refresher/ports.ts';
 import { Refresher } from '../../src/refresher/refresher.ts';
 import { ES_HASH_ANNOTATION } from '../../src/refresher/secret-data.ts';
-import { harness, introExternalSecret } from './harness.ts';
+import { harness, introExternalSecret, readyAtVersion } from './harness.ts';
 import { MemoryKube } from './memory-kube.ts';
 
 const DB = 'my-app/database-credentials';
@@ -149,18 +149,6 @@ async function syncedOnce(h: Harness, kube: GenericKube, ess: ExternalSecret[]):
   if (synced !== ess.length) throw new Error(`the first replica synced ${synced} of ${ess.length}`);
   await first.stop();
   return ess.map((es) => ({ ...es, status: kube.statuses.get(`default/${es.metadata?.name}`) }));
-}
-
-/** Ready and synced a minute ago at this version (no sync needed to build it). */
-function readyAtVersion(h: Harness, es: ExternalSecret): ExternalSecret {
-  return {
-    ...es,
-    status: {
-      refreshTime: new Date(h.clock.now() - 60_000).toISOString(),
-      syncedResourceVersion: esoResourceVersion(es),
-      conditions: [{ type: 'Ready', status: 'True', reason: 'SecretSynced' }],
-    },
-  };
 }
 
 /** A labelled ConfigMap whose values no longer match its data-hash: edited by hand. */

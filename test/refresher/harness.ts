@@ -8,6 +8,7 @@ import {
   ProviderError,
   type RemoteKey,
 } from '../../src/providers/types.ts';
+import { esoResourceVersion } from '../../src/refresher/external-secret.ts';
 import { Refresher, type RefresherOptions } from '../../src/refresher/refresher.ts';
 import { MemoryRegistry } from '../../src/resolve/memory-registry.ts';
 import { StoreResolver } from '../../src/resolve/resolver.ts';
@@ -90,6 +91,21 @@ export function harness(opts: Partial<RefresherOptions> = {}) {
   const kube = new MemoryKube();
   const refresher = new Refresher({ resolver, kube, logger, metrics, now: clock.now, ...opts });
   return { clock, remote, registry, resolver, kube, refresher, lines, metrics };
+}
+
+/**
+ * `es` as the replica that synced it a minute ago left it: Ready, synced at this very version, so
+ * a start or gain keeps its round (no sync needed to build it).
+ */
+export function readyAtVersion(h: { clock: { now: () => number } }, es: ExternalSecret): ExternalSecret {
+  return {
+    ...es,
+    status: {
+      refreshTime: new Date(h.clock.now() - 60_000).toISOString(),
+      syncedResourceVersion: esoResourceVersion(es),
+      conditions: [{ type: 'Ready', status: 'True', reason: 'SecretSynced' }],
+    },
+  };
 }
 
 export const b64 = (s: string) => Buffer.from(s).toString('base64');

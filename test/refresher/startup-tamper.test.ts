@@ -10,15 +10,11 @@
 import t from 'tap';
 import type { ExternalSecret, KubeObject, Secret } from '../../src/api/types.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
-import {
-  ES_HASH_ANNOTATION,
-  esoResourceVersion,
-  MANAGED_LABEL,
-} from '../../src/refresher/external-secret.ts';
+import { ES_HASH_ANNOTATION, MANAGED_LABEL } from '../../src/refresher/external-secret.ts';
 import { KnownTargets } from '../../src/refresher/known-targets.ts';
 import { Refresher } from '../../src/refresher/refresher.ts';
 import { withDataDigest } from '../../src/refresher/secret-data.ts';
-import { b64, harness, introExternalSecret, unb64 } from './harness.ts';
+import { b64, harness, introExternalSecret, readyAtVersion, unb64 } from './harness.ts';
 
 const DB = 'my-app/database-credentials';
 const TARGET = 'default/database-credentials';
@@ -55,18 +51,6 @@ async function syncedOnce(h: Harness, es: ExternalSecret): Promise<ExternalSecre
   t.equal(await h.refresher.tick(), 1, 'the first replica syncs it');
   await h.refresher.stop();
   return { ...es, status: h.kube.statuses.get('default/database-credentials-secret') };
-}
-
-/** Ready and synced a minute ago at this version (no sync needed to build it). */
-function readyAtVersion(h: Harness, es: ExternalSecret): ExternalSecret {
-  return {
-    ...es,
-    status: {
-      refreshTime: new Date(h.clock.now() - 60_000).toISOString(),
-      syncedResourceVersion: esoResourceVersion(es),
-      conditions: [{ type: 'Ready', status: 'True', reason: 'SecretSynced' }],
-    },
-  };
 }
 
 /** A labelled target whose data no longer matches its data-hash: edited by hand. */
