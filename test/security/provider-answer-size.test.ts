@@ -20,6 +20,7 @@ import { createCertificates } from '../../src/server/certs.ts';
 import { admissionReview } from '../helpers/admission-review.ts';
 import { request } from '../helpers/https.ts';
 import { serveHttps } from '../helpers/serve-https.ts';
+import { secret as tenantSecret, store as tenantStore } from '../resolve/fixtures.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -103,20 +104,9 @@ async function hostileEndpoint(bundle: { cert: string; key: string }): Promise<H
 }
 
 function manifests(url: string, caPem: string): KubeObject[] {
-  const secret = (name: string, data: Record<string, string>) =>
-    ({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name, namespace: 'tenant' },
-      data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
-    }) as KubeObject;
+  const secret = (name: string, data: Record<string, string>) => tenantSecret('tenant', name, data);
   const store = (name: string, provider: Record<string, unknown>) =>
-    ({
-      apiVersion: 'external-secrets.io/v1',
-      kind: 'SecretStore',
-      metadata: { name, namespace: 'tenant', uid: randomUUID(), generation: 1 },
-      spec: { provider },
-    }) as KubeObject;
+    tenantStore('SecretStore', name, 'tenant', provider) as KubeObject;
   return [
     secret('vault-token', { token: 'tenant-token' }),
     secret('azure-sp', { id: 'client-guid', secret: 'client-secret' }),

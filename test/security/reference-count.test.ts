@@ -1,10 +1,3 @@
-/**
- * The references of one placeholder Secret are bounded in number (docs/threat-model.md, T39): the
- * 256 KiB of templates alone let one review name some 30,000 keys, each a provider call in one
- * admission. Through the real HTTPS server and node-vault against the Vault fake: a Secret at the
- * bound is filled; one past it is refused with 422 naming the bound, before any provider call.
- */
-import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import { MAX_REFERENCES } from '../../src/admission/mutate.ts';
 import type { AdmissionResponse } from '../../src/admission/types.ts';
@@ -18,6 +11,7 @@ import { VaultFake } from '../fakes/vault.ts';
 import { admissionReview } from '../helpers/admission-review.ts';
 import { request } from '../helpers/https.ts';
 import { serveHttps } from '../helpers/serve-https.ts';
+import { secret, store } from '../resolve/fixtures.ts';
 
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
@@ -25,27 +19,15 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 function manifests(vaultUrl: string): KubeObject[] {
   return [
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'vault-token', namespace: 'tenant' },
-      data: { token: b64('tenant-token') },
-    } as KubeObject,
-    {
-      apiVersion: 'external-secrets.io/v1',
-      kind: 'SecretStore',
-      metadata: { name: 'vault', namespace: 'tenant', uid: randomUUID(), generation: 1 },
-      spec: {
-        provider: {
-          vault: {
-            server: vaultUrl,
-            path: 'secret',
-            version: 'v2',
-            auth: { tokenSecretRef: { name: 'vault-token', key: 'token' } },
-          },
-        },
+    secret('tenant', 'vault-token', { token: 'tenant-token' }),
+    store('SecretStore', 'vault', 'tenant', {
+      vault: {
+        server: vaultUrl,
+        path: 'secret',
+        version: 'v2',
+        auth: { tokenSecretRef: { name: 'vault-token', key: 'token' } },
       },
-    } as KubeObject,
+    }) as KubeObject,
   ];
 }
 
