@@ -14,6 +14,7 @@ import { targetFingerprint } from '../src/refresher/external-secret.ts';
 import { KnownTargets } from '../src/refresher/known-targets.ts';
 import { withDataDigest } from '../src/refresher/secret-data.ts';
 import { machine, saveResult } from './lib.ts';
+import { attachMap } from './refresher-fixtures.ts';
 
 const N = Number(process.env.BENCH_N ?? 10_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -77,12 +78,7 @@ for (let run = 0; run < RUNS; run++) {
   const identity = measure(identityOnly);
   const known = new KnownTargets();
   const fingerprint = measure(known.keep, (cache) => {
-    known.attach({
-      get: (ns, name) => cache.get(`${ns ?? ''}/${name}`),
-      healthy: () => true,
-      listed: true,
-      cache,
-    });
+    attachMap(known, cache);
     for (let i = 0; i < N; i++) {
       const desired = {
         type: undefined,

@@ -4,9 +4,10 @@
  * namespaces, one SecretStore `aws` each, the i-th reading key `key-(i mod 1,000)`, and a
  * Refresher with no provider and no API server behind it (nothing syncs before its loop turns).
  */
-import type { ExternalSecret, SecretStore } from '../src/api/types.ts';
+import type { ExternalSecret, KubeObject, SecretStore } from '../src/api/types.ts';
 import { silentLogger } from '../src/observability/logger.ts';
 import { esoResourceVersion } from '../src/refresher/external-secret.ts';
+import type { KnownTargets } from '../src/refresher/known-targets.ts';
 import type { KubeWriter } from '../src/refresher/ports.ts';
 import { Refresher, type RefresherOptions } from '../src/refresher/refresher.ts';
 import type { Resolver } from '../src/resolve/types.ts';
@@ -127,4 +128,14 @@ export async function probeTurns(
     medianCpu: cpus[Math.floor(cpus.length / 2)] ?? 0,
     turns: cpus.length,
   };
+}
+
+/** `known` reading `cache` (keyed `namespace/name`) as it reads a listed, watching informer's. */
+export function attachMap(known: KnownTargets, cache: Map<string, KubeObject>): void {
+  known.attach({
+    get: (ns, name) => cache.get(`${ns ?? ''}/${name}`),
+    healthy: () => true,
+    listed: true,
+    cache,
+  });
 }

@@ -29,7 +29,7 @@ import { flagEdited, GenericTargets, KnownTargets } from '../src/refresher/known
 import type { Refresher } from '../src/refresher/refresher.ts';
 import { dataHash, decodeData, withDataDigest, writeDataHash } from '../src/refresher/secret-data.ts';
 import { machine, saveResult } from './lib.ts';
-import { benchRefresher, cpuMs, externalSecret, probeTurns, store } from './refresher-fixtures.ts';
+import { attachMap, benchRefresher, cpuMs, externalSecret, probeTurns, store } from './refresher-fixtures.ts';
 
 const N = Number(process.env.BENCH_N ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -56,12 +56,7 @@ function target(i: number): Secret {
 
 const known = new KnownTargets();
 const cache = new Map<string, KubeObject>();
-known.attach({
-  get: (ns, name) => cache.get(`${ns ?? ''}/${name}`),
-  healthy: () => true,
-  listed: true,
-  cache,
-});
+attachMap(known, cache);
 for (let i = 0; i < N; i++) {
   const kept = known.keep(withDataDigest(target(i)) as KubeObject);
   cache.set(`${kept.metadata?.namespace}/${kept.metadata?.name}`, kept);
